@@ -1,0 +1,366 @@
+/*
+ * finger.c - RFC 1288 finger server: one query line, one answer, close.
+ *
+ * Users come from the configuration only; system accounts and ~/.plan are
+ * never looked at.  `user@host` queries are refused unless forwarding is
+ * on, in which case loomd connects to HOST's finger port and relays the
+ * answer, filtered like everything else it sends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finger.h"
+#include "finger_parse.h"
+#include "lines.h"
+#include "loom_module.h"
+
+typedef struct {
+    loom_lines_t lines;
+    int answered;
+    loom_connect_t *fwd;   /* forward connect in progress */
+    loom_conn_t *out;      /* forward connection */
+    struct event *timer;   /* forward deadline */
+    char host[FINGER_QUERY_MAX + 1];
+    char fwdq[FINGER_QUERY_MAX + 4]; /* query to send to host */
+} finger_conn_t;
+
+/* ---- output ------------------------------------------------------------- */
+
+/* Write LEN bytes filtered to printable ASCII, TAB and CRLF. */
+static int finger_send(loom_conn_t *c, const char *text, size_t len)
+{
+    char stackbuf[2048], *buf = stackbuf;
+    size_t n;
+    int r;
+
+    if (2 * len > sizeof(stackbuf))
+        buf = loom_malloc(2 * len);
+    n = finger_filter(text, len, buf);
+    r = loom_conn_write(c, buf, n);
+    if (buf != stackbuf)
+        free(buf);
+    return r;
+}
+
+static void finger_sends(loom_conn_t *c, const char *text)
+{
+    finger_send(c, text, strlen(text));
+}
+
+/* "LEFT" padded to 40 columns, then "RIGHT" (either may be empty). */
+static void finger_two_columns(loom_conn_t *c, const char *left,
+                               const char *right)
+{
+    char line[1024];
+
+    if (left[0] && right[0])
+        snprintf(line, sizeof(line), "%-39s %s\n", left, right);
+    else
+        snprintf(line, sizeof(line), "%s\n", left[0] ? left : right);
+    finger_sends(c, line);
+}
+
+static void finger_entry(loom_conn_t *c, const finger_user_t *u, int verbose)
+{
+    char left[512], right[512];
+
+    snprintf(left, sizeof(left), "Login: %s", u->login);
+    snprintf(right, sizeof(right), "Name: %s", u->name ? u->name : "");
+    finger_two_columns(c, left, right);
+    if (u->office || u->phone) {
+        snprintf(left, sizeof(left), "%s%s", u->office ? "Office: " : "",
+                 u->office ? u->office : "");
+        snprintf(right, sizeof(right), "%s%s", u->phone ? "Phone: " : "",
+                 u->phone ? u->phone : "");
+        finger_two_columns(c, left, right);
+    }
+    if (verbose && u->email) {
+        finger_sends(c, "Email: ");
+        finger_sends(c, u->email);
+        finger_sends(c, "\n");
+    }
+    if (verbose && u->project) {
+        finger_sends(c, "Project: ");
+        finger_sends(c, u->project);
+        finger_sends(c, "\n");
+    }
+    if (u->plan && u->plan[0]) {
+        size_t n = strlen(u->plan);
+
+        finger_sends(c, "Plan:\n");
+        finger_send(c, u->plan, n);
+        if (u->plan[n - 1] != '\n')
+            finger_sends(c, "\n");
+    } else {
+        finger_sends(c, "No Plan.\n");
+    }
+}
+
+static void finger_list(loom_conn_t *c, const finger_conf_t *fc)
+{
+    char line[256];
+    size_t i;
+
+    finger_sends(c, "Login      Name                 Office          Phone\n");
+    for (i = 0; i < fc->n_users; i++) {
+        const finger_user_t *u = &fc->users[i];
+        int n = snprintf(line, sizeof(line), "%-10.10s %-20.20s %-15.15s %s",
+                         u->login, u->name ? u->name : "",
+                         u->office ? u->office : "", u->phone ? u->phone : "");
+
+        while (n > 0 && line[n - 1] == ' ')
+            n--;
+        line[n] = '\0';
+        finger_sends(c, line);
+        finger_sends(c, "\n");
+    }
+}
+
+/* One access-log line: PEER "QUERY" STATUS (the query made printable). */
+static void finger_log(loom_conn_t *c, const char *q, size_t len,
+                       const char *status)
+{
+    loom_alog_t *al = loom_instance_alog(loom_conn_instance(c));
+    char clean[128];
+    size_t i, n = len < sizeof(clean) - 1 ? len : sizeof(clean) - 1;
+
+    if (al == NULL)
+        return;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)q[i];
+
+        clean[i] = (ch < 0x20 || ch >= 0x7f || ch == '"') ? '?' : (char)ch;
+    }
+    clean[n] = '\0';
+    loom_alog_write(al, "%s \"%s%s\" %s", loom_conn_peer(c), clean,
+                    len > n ? "..." : "", status);
+}
+
+/* ---- forwarding --------------------------------------------------------- */
+
+static size_t finger_fwd_data(loom_conn_t *out, const char *buf, size_t len)
+{
+    loom_conn_t *c = loom_conn_data(out);
+
+    if (c == NULL)
+        return len;
+    if (finger_send(c, buf, len) == LOOM_AGAIN)
+        loom_conn_pause(out); /* resumed by finger_drain */
+    return len;
+}
+
+static void finger_fwd_close(loom_conn_t *out)
+{
+    loom_conn_t *c = loom_conn_data(out);
+    finger_conn_t *s;
+
+    if (c == NULL)
+        return;
+    s = loom_conn_data(c);
+    s->out = NULL;
+    loom_conn_close(c);
+}
+
+static const loom_handler_t finger_fwd_handler = {
+    NULL, finger_fwd_data, NULL, finger_fwd_close};
+
+static void finger_fwd_fail(loom_conn_t *c, const char *why)
+{
+    finger_conn_t *s = loom_conn_data(c);
+    char line[FINGER_QUERY_MAX + 128];
+
+    snprintf(line, sizeof(line), "finger: %s: %s\n", s->host, why);
+    finger_sends(c, line);
+    loom_conn_close(c);
+}
+
+static void finger_fwd_connected(loom_conn_t *out, const char *err, void *arg)
+{
+    loom_conn_t *c = arg;
+    finger_conn_t *s = loom_conn_data(c);
+
+    s->fwd = NULL;
+    if (out == NULL) {
+        finger_fwd_fail(c, err);
+        return;
+    }
+    s->out = out;
+    loom_conn_printf(out, "%s\r\n", s->fwdq);
+}
+
+static void finger_fwd_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    loom_conn_t *c = arg;
+    finger_conn_t *s = loom_conn_data(c);
+
+    (void)fd;
+    (void)what;
+    if (s->fwd) {
+        loom_connect_cancel(s->fwd);
+        s->fwd = NULL;
+    }
+    if (s->out) {
+        loom_conn_set_data(s->out, NULL);
+        loom_conn_abort(s->out);
+        s->out = NULL;
+    }
+    finger_fwd_fail(c, "timed out");
+}
+
+static void finger_forward(loom_conn_t *c, const finger_conf_t *fc,
+                           const finger_query_t *q)
+{
+    finger_conn_t *s = loom_conn_data(c);
+    loom_instance_t *inst = loom_conn_instance(c);
+    char ep[2 * FINGER_QUERY_MAX + 64], err[512], *p = ep;
+    size_t i;
+    struct timeval tv = {fc->forward_timeout, 0};
+
+    memcpy(s->host, q->host.p, q->host.len);
+    s->host[q->host.len] = '\0';
+    snprintf(s->fwdq, sizeof(s->fwdq), "%s%.*s", q->verbose ? "/W " : "",
+             (int)q->forward.len, q->forward.p);
+    /* Endpoint strings escape ':' and '\' (IPv6 literals). */
+    p += sprintf(p, "tcp:host=");
+    for (i = 0; i < q->host.len; i++) {
+        if (q->host.p[i] == ':' || q->host.p[i] == '\\')
+            *p++ = '\\';
+        *p++ = q->host.p[i];
+    }
+    sprintf(p, ":port=%d:timeout=%d", fc->forward_port, fc->forward_timeout);
+    s->fwd = loom_connect(loom_instance_server(inst), ep, &finger_fwd_handler,
+                          finger_fwd_connected, c, err, sizeof(err));
+    if (s->fwd == NULL) {
+        finger_fwd_fail(c, "invalid host name");
+        return;
+    }
+    s->timer = event_new(loom_instance_base(inst), -1, 0, finger_fwd_timeout, c);
+    event_add(s->timer, &tv);
+}
+
+/* ---- the session -------------------------------------------------------- */
+
+static int finger_open(loom_conn_t *c)
+{
+    finger_conn_t *s = loom_conn_data(c);
+
+    loom_lines_init(&s->lines, FINGER_QUERY_MAX);
+    return LOOM_OK;
+}
+
+static void finger_query(loom_conn_t *c, const char *line, size_t len)
+{
+    const finger_conf_t *fc = loom_instance_conf(loom_conn_instance(c));
+    finger_query_t q;
+    finger_q_status_t st = finger_parse_query(line, len, &q);
+    const finger_user_t *u;
+    char msg[FINGER_QUERY_MAX + 64];
+
+    if (st != FINGER_Q_OK) {
+        finger_log(c, line, len, "error");
+        snprintf(msg, sizeof(msg), "finger: error: %s\n", finger_q_strerror(st));
+        finger_sends(c, msg);
+        loom_conn_close(c);
+        return;
+    }
+    if (q.host.len) {
+        if (!fc->forwarding) {
+            finger_log(c, line, len, "refused");
+            finger_sends(c, "finger: forwarding is not allowed on this server.\n");
+            loom_conn_close(c);
+            return;
+        }
+        finger_log(c, line, len, "forwarded");
+        finger_forward(c, fc, &q);
+        return;
+    }
+    if (q.user.len == 0) {
+        if (fc->list_users) {
+            finger_log(c, line, len, "ok");
+            finger_list(c, fc);
+        } else {
+            finger_log(c, line, len, "refused");
+            finger_sends(c, "finger: listing of users is not available on "
+                            "this server.\n");
+        }
+        loom_conn_close(c);
+        return;
+    }
+    u = finger_find_user(fc, q.user.p, q.user.len);
+    if (u == NULL) {
+        finger_log(c, line, len, "unknown");
+        snprintf(msg, sizeof(msg), "finger: %.*s: no such user.\n",
+                 (int)q.user.len, q.user.p);
+        finger_sends(c, msg);
+    } else {
+        finger_log(c, line, len, "ok");
+        finger_entry(c, u, q.verbose);
+    }
+    loom_conn_close(c);
+}
+
+static size_t finger_data(loom_conn_t *c, const char *buf, size_t len)
+{
+    finger_conn_t *s = loom_conn_data(c);
+    loom_slice_t line;
+    size_t used;
+
+    if (s->answered)
+        return len; /* one query per connection; the rest is ignored */
+    switch (loom_lines_next(&s->lines, buf, len, &line, &used)) {
+    case LOOM_LINES_MORE:
+        return 0;
+    case LOOM_LINES_LINE:
+        s->answered = 1;
+        finger_query(c, line.p, line.len);
+        return len;
+    case LOOM_LINES_TOO_LONG:
+    default:
+        s->answered = 1;
+        finger_log(c, buf, len, "error");
+        finger_sends(c, "finger: error: query too long\n");
+        loom_conn_close(c);
+        return len;
+    }
+}
+
+static void finger_drain(loom_conn_t *c)
+{
+    finger_conn_t *s = loom_conn_data(c);
+
+    if (s->out)
+        loom_conn_resume(s->out);
+}
+
+static void finger_close(loom_conn_t *c)
+{
+    finger_conn_t *s = loom_conn_data(c);
+
+    if (s->fwd) {
+        loom_connect_cancel(s->fwd);
+        s->fwd = NULL;
+    }
+    if (s->out) {
+        loom_conn_set_data(s->out, NULL);
+        loom_conn_abort(s->out);
+        s->out = NULL;
+    }
+    if (s->timer) {
+        event_free(s->timer);
+        s->timer = NULL;
+    }
+}
+
+extern const loom_module_t loom_finger_module;
+
+const loom_module_t loom_finger_module = {
+    .abi = LOOM_MODULE_ABI,
+    .name = "finger",
+    .options = finger_options,
+    .conn_size = sizeof(finger_conn_t),
+    .idle_timeout = 10,
+    .configure = finger_configure,
+    .conf_free = finger_conf_free,
+    .stream = {finger_open, finger_data, finger_drain, finger_close},
+};

@@ -1,0 +1,707 @@
+/*
+ * config.c - read loom.conf with libconfuse into a validated loom_config_t.
+ *
+ * libconfuse does the lexing, types and includes; this file adds what it
+ * lacks: the file and line of every option (recorded by a validation
+ * callback installed on every option), glob includes, load_module, and
+ * the semantic checks.  Its callbacks take no user pointer, so the parse
+ * in progress is reached through conf_cur, which is set only for the
+ * duration of one loom_config_load call.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loom_module.h"
+
+#define LOOM_MAX_MODULES 64
+
+typedef struct {
+    cfg_t *sec;
+    const char *opt; /* the option table's name, stable while cfg lives */
+    char *file;
+    int line;
+} conf_loc_t;
+
+typedef struct {
+    const char *file; /* the main file as given */
+    conf_loc_t *locs;
+    size_t n_locs, cap_locs;
+    char err[1024];
+    int have_err;
+    int loaded_new;
+} conf_parse_t;
+
+static conf_parse_t *conf_cur;
+
+/* ---- locations ---------------------------------------------------------- */
+
+static void conf_loc_add(cfg_t *sec, const char *opt, const char *file,
+                         int line)
+{
+    conf_parse_t *p = conf_cur;
+    conf_loc_t *l;
+
+    if (p == NULL)
+        return;
+    if (p->n_locs == p->cap_locs) {
+        p->cap_locs = p->cap_locs ? p->cap_locs * 2 : 64;
+        p->locs = loom_realloc(p->locs, p->cap_locs * sizeof(*p->locs));
+    }
+    l = &p->locs[p->n_locs++];
+    l->sec = sec;
+    l->opt = opt;
+    l->file = loom_strdup(file ? file : p->file);
+    l->line = line;
+}
+
+/* Where OPT of SEC was set; with OPT NULL (or never set), where SEC
+ * starts: its first recorded option, else its closing line. */
+static void conf_where(cfg_t *sec, const char *opt, const char **file,
+                       int *line)
+{
+    conf_parse_t *p = conf_cur;
+    const conf_loc_t *best = NULL;
+    size_t i;
+
+    *file = p ? p->file : "?";
+    *line = 0;
+    if (p == NULL || sec == NULL)
+        return;
+    if (opt) {
+        for (i = 0; i < p->n_locs; i++) {
+            if (p->locs[i].sec == sec && strcmp(p->locs[i].opt, opt) == 0)
+                best = &p->locs[i];
+        }
+    }
+    if (best == NULL) {
+        for (i = 0; i < p->n_locs; i++) {
+            if (p->locs[i].sec == sec &&
+                (best == NULL || p->locs[i].line < best->line))
+                best = &p->locs[i];
+        }
+    }
+    if (best) {
+        *file = best->file;
+        *line = best->line;
+    } else if (sec->filename) {
+        *file = sec->filename;
+        *line = sec->line;
+    }
+}
+
+static char *conf_where_str(cfg_t *sec, const char *opt)
+{
+    const char *file;
+    int line;
+    char buf[1200];
+
+    conf_where(sec, opt, &file, &line);
+    snprintf(buf, sizeof(buf), "%s:%d", file, line);
+    return loom_strdup(buf);
+}
+
+void loom_conf_error(cfg_t *sec, const char *opt, const char *fmt, ...)
+{
+    conf_parse_t *p = conf_cur;
+    const char *file;
+    char msg[768];
+    va_list ap;
+    int line;
+
+    if (p == NULL || p->have_err)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    conf_where(sec, opt, &file, &line);
+    snprintf(p->err, sizeof(p->err), "%s:%d: %s", file, line, msg);
+    p->have_err = 1;
+}
+
+char *loom_conf_path(cfg_t *sec, const char *opt, const char *value)
+{
+    const char *file;
+    int line;
+
+    conf_where(sec, opt, &file, &line);
+    return loom_path_resolve(file, value);
+}
+
+/* ---- libconfuse callbacks ----------------------------------------------- */
+
+static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    conf_parse_t *p = conf_cur;
+    char msg[768];
+    const char *q;
+
+    if (p == NULL || p->have_err)
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* At the top level an unknown word is most often a module name. */
+    if (cfg && cfg->name && strcmp(cfg->name, "root") == 0 &&
+        strncmp(msg, "no such option '", 16) == 0 &&
+        (q = strchr(msg + 16, '\'')) != NULL) {
+        char word[256];
+
+        snprintf(word, sizeof(word), "%.*s", (int)(q - (msg + 16)), msg + 16);
+        snprintf(msg, sizeof(msg), "unknown module or option '%s'", word);
+    }
+    if (cfg && cfg->filename)
+        snprintf(p->err, sizeof(p->err), "%s:%d: %s", cfg->filename,
+                 cfg->line, msg);
+    else
+        snprintf(p->err, sizeof(p->err), "%s: %s", p->file, msg);
+    p->have_err = 1;
+}
+
+static int conf_validcb(cfg_t *cfg, cfg_opt_t *opt)
+{
+    conf_loc_add(cfg, opt->name, cfg->filename, cfg->line);
+    return 0;
+}
+
+/* Record locations for every option of OPTS, recursively. */
+static void conf_install_validcb(cfg_opt_t *opts)
+{
+    for (; opts && opts->name; opts++) {
+        if (opts->type == CFGT_FUNC)
+            continue;
+        if (opts->validcb == NULL)
+            opts->validcb = conf_validcb;
+        if (opts->type == CFGT_SEC)
+            conf_install_validcb(opts->subopts);
+    }
+}
+
+static int conf_fn_include(cfg_t *cfg, cfg_opt_t *opt, int argc,
+                           const char **argv)
+{
+    glob_t g;
+    char *pattern;
+    int i, r;
+
+    if (argc != 1) {
+        cfg_error(cfg, "include() takes one file name or pattern");
+        return 1;
+    }
+    pattern = loom_path_resolve(cfg->filename, argv[0]);
+    r = glob(pattern, GLOB_ERR, NULL, &g);
+    if (r == GLOB_NOMATCH) {
+        /* A pattern may match nothing; a plain name must exist. */
+        int wild = strpbrk(argv[0], "*?[") != NULL;
+
+        if (!wild)
+            cfg_error(cfg, "cannot open include file %s: %s", pattern,
+                      strerror(ENOENT));
+        free(pattern);
+        return wild ? 0 : 1;
+    }
+    if (r != 0) {
+        cfg_error(cfg, "cannot read include pattern %s", pattern);
+        free(pattern);
+        return 1;
+    }
+    free(pattern);
+    /* libconfuse stacks includes: push the last first so the files are
+     * read in sorted order. */
+    for (i = (int)g.gl_pathc - 1; i >= 0; i--) {
+        const char *one = g.gl_pathv[i];
+
+        if (access(one, R_OK) != 0) {
+            cfg_error(cfg, "cannot open include file %s: %s", one,
+                      strerror(errno));
+            globfree(&g);
+            return 1;
+        }
+        if (cfg_include(cfg, opt, 1, &one) != 0) {
+            globfree(&g);
+            return 1;
+        }
+    }
+    globfree(&g);
+    return 0;
+}
+
+static int conf_fn_load_module(cfg_t *cfg, cfg_opt_t *opt, int argc,
+                               const char **argv)
+{
+    char err[512], *path;
+    int r;
+
+    (void)opt;
+    if (argc != 1) {
+        cfg_error(cfg, "load_module() takes one path");
+        return 1;
+    }
+    path = loom_path_resolve(cfg->filename, argv[0]);
+    r = loom_module_load(path, err, sizeof(err));
+    free(path);
+    if (r == LOOM_ERROR) {
+        cfg_error(cfg, "%s", err);
+        return 1;
+    }
+    if (r == LOOM_OK && conf_cur)
+        conf_cur->loaded_new = 1;
+    return 0;
+}
+
+/* ---- option tables ------------------------------------------------------ */
+
+/* Options every module instance has, whatever its module. */
+static cfg_opt_t conf_inst_core[] = {
+    CFG_STR_LIST("listen", "{}", CFGF_NONE),
+    CFG_STR("access_log", NULL, CFGF_NONE),
+    CFG_INT("max_connections", 0, CFGF_NONE),
+    CFG_INT("idle_timeout", -1, CFGF_NONE),
+    CFG_INT("read_timeout", 60, CFGF_NONE),
+    CFG_INT("write_timeout", 60, CFGF_NONE),
+    CFG_STR_LIST("alpn", NULL, CFGF_NONE),
+    CFG_END()};
+
+static cfg_opt_t conf_log_opts[] = {CFG_STR("level", "info", CFGF_NONE),
+                                    CFG_STR("target", "stderr", CFGF_NONE),
+                                    CFG_END()};
+
+static cfg_opt_t conf_limits_opts[] = {
+    CFG_INT("max_connections", 10000, CFGF_NONE), CFG_END()};
+
+static cfg_opt_t conf_tls_opts[] = {
+    CFG_STR("cert", NULL, CFGF_NONE),
+    CFG_STR("key", NULL, CFGF_NONE),
+    CFG_STR("chain", NULL, CFGF_NONE),
+    CFG_BOOL("self_signed", cfg_false, CFGF_NONE),
+    CFG_STR_LIST("server_names", NULL, CFGF_NONE),
+    CFG_STR("min_version", "TLSv1.2", CFGF_NONE),
+    CFG_STR("ciphers", NULL, CFGF_NONE),
+    CFG_END()};
+
+static size_t conf_opts_len(const cfg_opt_t *o)
+{
+    size_t n = 0;
+
+    while (o && o[n].name)
+        n++;
+    return n;
+}
+
+/* The whole option table for the modules known now.  *TOFREE collects the
+ * arrays to free after cfg_init (which copies them). */
+static cfg_opt_t *conf_build_opts(cfg_opt_t ***tofree, size_t *n_tofree)
+{
+    static cfg_opt_t top[] = {
+        CFG_STR("user", NULL, CFGF_NONE),
+        CFG_STR("group", NULL, CFGF_NONE),
+        CFG_STR("pidfile", NULL, CFGF_NONE),
+        CFG_INT("shutdown_grace", 10, CFGF_NONE),
+        CFG_SEC("log", conf_log_opts, CFGF_NONE),
+        CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
+        CFG_SEC("tls", conf_tls_opts,
+                CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+        CFG_FUNC("include", conf_fn_include),
+        CFG_FUNC("load_module", conf_fn_load_module),
+        CFG_END()};
+    const loom_module_t *mods[LOOM_MAX_MODULES];
+    size_t n_mods = loom_module_all(mods, LOOM_MAX_MODULES), i, n_top;
+    size_t n_core = conf_opts_len(conf_inst_core);
+    cfg_opt_t *all;
+
+    n_top = conf_opts_len(top);
+    all = loom_calloc(n_top + n_mods + 1, sizeof(*all));
+    memcpy(all, top, n_top * sizeof(*all));
+    *tofree = loom_calloc(n_mods + 1, sizeof(cfg_opt_t *));
+    *n_tofree = 0;
+    (*tofree)[(*n_tofree)++] = all;
+    for (i = 0; i < n_mods; i++) {
+        size_t n_mod = conf_opts_len(mods[i]->options);
+        cfg_opt_t *inst = loom_calloc(n_core + n_mod + 1, sizeof(*inst));
+        cfg_opt_t sec[] = {CFG_SEC(mods[i]->name, inst,
+                                   CFGF_MULTI | CFGF_TITLE |
+                                       CFGF_NO_TITLE_DUPES),
+                           CFG_END()};
+
+        memcpy(inst, conf_inst_core, n_core * sizeof(*inst));
+        if (n_mod)
+            memcpy(inst + n_core, mods[i]->options, n_mod * sizeof(*inst));
+        all[n_top + i] = sec[0];
+        (*tofree)[(*n_tofree)++] = inst;
+    }
+    return all;
+}
+
+/* ---- building the typed config ------------------------------------------ */
+
+static char **conf_strlist(cfg_t *sec, const char *opt, size_t *n)
+{
+    size_t i, count = cfg_size(sec, opt);
+    char **out = loom_calloc(count + 1, sizeof(char *));
+
+    for (i = 0; i < count; i++)
+        out[i] = loom_strdup(cfg_getnstr(sec, opt, (unsigned)i));
+    *n = count;
+    return out;
+}
+
+static char *conf_opt_path(cfg_t *sec, const char *opt)
+{
+    const char *v = cfg_getstr(sec, opt);
+
+    return v ? loom_conf_path(sec, opt, v) : NULL;
+}
+
+static int conf_nonneg(cfg_t *sec, const char *opt, long *out)
+{
+    long v = cfg_getint(sec, opt);
+
+    if (v < 0) {
+        loom_conf_error(sec, opt, "%s must be 0 or more, not %ld", opt, v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int conf_build_tls(loom_config_t *c, cfg_t *root)
+{
+    size_t i, n = cfg_size(root, "tls");
+    const char *v;
+
+    c->tls = loom_calloc(n ? n : 1, sizeof(*c->tls));
+    for (i = 0; i < n; i++) {
+        cfg_t *sec = cfg_getnsec(root, "tls", (unsigned)i);
+        loom_tls_profile_conf_t *t = &c->tls[c->n_tls++];
+
+        t->name = loom_strdup(cfg_title(sec));
+        t->where = conf_where_str(sec, NULL);
+        t->cert = conf_opt_path(sec, "cert");
+        t->key = conf_opt_path(sec, "key");
+        t->chain = conf_opt_path(sec, "chain");
+        t->self_signed = cfg_getbool(sec, "self_signed") == cfg_true;
+        t->server_names = conf_strlist(sec, "server_names", &t->n_server_names);
+        v = cfg_getstr(sec, "min_version");
+        if (strcmp(v, "TLSv1.2") != 0 && strcmp(v, "TLSv1.3") != 0) {
+            loom_conf_error(sec, "min_version",
+                            "min_version must be TLSv1.2 or TLSv1.3, not '%s'",
+                            v);
+            return -1;
+        }
+        t->min_version = loom_strdup(v);
+        v = cfg_getstr(sec, "ciphers");
+        t->ciphers = v ? loom_strdup(v) : NULL;
+        if (!t->self_signed && (!t->cert || !t->key)) {
+            loom_conf_error(sec, NULL,
+                            "tls \"%s\" needs cert and key, or self_signed = yes",
+                            t->name);
+            return -1;
+        }
+        if (t->self_signed && (t->cert || t->key)) {
+            loom_conf_error(sec, "self_signed",
+                            "tls \"%s\": self_signed excludes cert and key",
+                            t->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Resolve a relative path held in a fixed endpoint buffer. */
+static int conf_ep_path(cfg_t *sec, char *buf, size_t size)
+{
+    char *p;
+
+    if (buf[0] == '\0' || buf[0] == '/')
+        return 0;
+    p = loom_conf_path(sec, "listen", buf);
+    if (strlen(p) >= size) {
+        free(p);
+        loom_conf_error(sec, "listen", "path too long: %s", buf);
+        return -1;
+    }
+    strcpy(buf, p);
+    free(p);
+    return 0;
+}
+
+static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
+                             cfg_t *sec)
+{
+    size_t i, j, k, n = cfg_size(sec, "listen");
+    char err[512];
+
+    ic->listen = loom_calloc(n ? n : 1, sizeof(*ic->listen));
+    for (i = 0; i < n; i++) {
+        loom_listen_conf_t *lc = &ic->listen[ic->n_listen];
+        const char *text = cfg_getnstr(sec, "listen", (unsigned)i);
+        char key[320], other[320];
+
+        if (loom_endpoint_parse_listen(text, &lc->ep, err, sizeof(err)) != 0) {
+            loom_conf_error(sec, "listen", "%s", err);
+            return -1;
+        }
+        ic->n_listen++;
+        lc->text = loom_strdup(text);
+        lc->where = conf_where_str(sec, "listen");
+        if (conf_ep_path(sec, lc->ep.path, sizeof(lc->ep.path)) ||
+            conf_ep_path(sec, lc->ep.cert, sizeof(lc->ep.cert)) ||
+            conf_ep_path(sec, lc->ep.key, sizeof(lc->ep.key)))
+            return -1;
+        if (lc->ep.profile[0] && loom_config_tls(c, lc->ep.profile) == NULL) {
+            loom_conf_error(sec, "listen", "endpoint '%s': no tls profile named '%s'",
+                            text, lc->ep.profile);
+            return -1;
+        }
+        if (lc->ep.kind == LOOM_EP_UDP && ic->module->datagram == NULL) {
+            loom_conf_error(sec, "listen",
+                            "endpoint '%s': module %s does not speak UDP",
+                            text, ic->module->name);
+            return -1;
+        }
+        /* One socket, one owner. */
+        loom_endpoint_format(&lc->ep, key, sizeof(key));
+        for (j = 0; j <= c->n_inst; j++) {
+            loom_instance_conf_t *o = j < c->n_inst ? &c->inst[j] : ic;
+            size_t upto = o == ic ? ic->n_listen - 1 : o->n_listen;
+
+            for (k = 0; k < upto; k++) {
+                loom_endpoint_format(&o->listen[k].ep, other, sizeof(other));
+                if (strcmp(key, other) == 0) {
+                    loom_conf_error(sec, "listen",
+                                    "endpoint '%s' is already used by %s \"%s\"",
+                                    text, o->module->name, o->name);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int conf_build_instance(loom_config_t *c, const loom_module_t *mod,
+                               cfg_t *sec)
+{
+    loom_instance_conf_t *ic = &c->inst[c->n_inst];
+    long v;
+
+    memset(ic, 0, sizeof(*ic));
+    ic->module = mod;
+    ic->name = loom_strdup(cfg_title(sec));
+    ic->where = conf_where_str(sec, NULL);
+    if (conf_build_listen(c, ic, sec) != 0)
+        goto fail;
+    ic->access_log = conf_opt_path(sec, "access_log");
+    if (conf_nonneg(sec, "max_connections", &ic->max_connections) ||
+        conf_nonneg(sec, "read_timeout", &ic->read_timeout) ||
+        conf_nonneg(sec, "write_timeout", &ic->write_timeout))
+        goto fail;
+    v = cfg_getint(sec, "idle_timeout");
+    if (v < -1) { /* -1, the default, means the module's own default */
+        loom_conf_error(sec, "idle_timeout", "idle_timeout must be 0 or more");
+        goto fail;
+    }
+    ic->idle_timeout = v >= 0 ? v : (mod->idle_timeout ? mod->idle_timeout : 300);
+    if (cfg_size(sec, "alpn")) {
+        ic->alpn = conf_strlist(sec, "alpn", &ic->n_alpn);
+    } else if (mod->alpn) {
+        size_t n = 0;
+
+        while (mod->alpn[n])
+            n++;
+        ic->alpn = loom_calloc(n + 1, sizeof(char *));
+        for (ic->n_alpn = 0; ic->n_alpn < n; ic->n_alpn++)
+            ic->alpn[ic->n_alpn] = loom_strdup(mod->alpn[ic->n_alpn]);
+    }
+    if (mod->configure && mod->configure(sec, &ic->mod_conf) != LOOM_OK) {
+        if (!conf_cur->have_err)
+            loom_conf_error(sec, NULL, "%s \"%s\": invalid configuration",
+                            mod->name, ic->name);
+        goto fail;
+    }
+    c->n_inst++;
+    return 0;
+fail:
+    c->n_inst++; /* so that loom_config_free releases what was built */
+    return -1;
+}
+
+static int conf_build(loom_config_t *c, cfg_t *root)
+{
+    const loom_module_t *mods[LOOM_MAX_MODULES];
+    size_t n_mods = loom_module_all(mods, LOOM_MAX_MODULES), i, j, total = 0;
+    cfg_t *sec;
+    const char *v;
+    int lvl;
+
+    v = cfg_getstr(root, "user");
+    c->user = v ? loom_strdup(v) : NULL;
+    c->user_set = v != NULL;
+    v = cfg_getstr(root, "group");
+    c->group = v ? loom_strdup(v) : NULL;
+    c->pidfile = conf_opt_path(root, "pidfile");
+    if (conf_nonneg(root, "shutdown_grace", &c->shutdown_grace))
+        return -1;
+    sec = cfg_getsec(root, "log");
+    lvl = loom_log_level_parse(cfg_getstr(sec, "level"));
+    if (lvl < 0) {
+        loom_conf_error(sec, "level",
+                        "log level must be error, warn, info or debug, not '%s'",
+                        cfg_getstr(sec, "level"));
+        return -1;
+    }
+    c->log_level = lvl;
+    v = cfg_getstr(sec, "target");
+    if (strcmp(v, "stderr") != 0 && strcmp(v, "syslog") != 0) {
+        loom_conf_error(sec, "target",
+                        "log target must be stderr or syslog, not '%s'", v);
+        return -1;
+    }
+    c->log_syslog = strcmp(v, "syslog") == 0;
+    if (conf_nonneg(cfg_getsec(root, "limits"), "max_connections",
+                    &c->max_connections))
+        return -1;
+    if (conf_build_tls(c, root) != 0)
+        return -1;
+    for (i = 0; i < n_mods; i++)
+        total += cfg_size(root, mods[i]->name);
+    c->inst = loom_calloc(total ? total : 1, sizeof(*c->inst));
+    for (i = 0; i < n_mods; i++) {
+        for (j = 0; j < cfg_size(root, mods[i]->name); j++) {
+            sec = cfg_getnsec(root, mods[i]->name, (unsigned)j);
+            if (conf_build_instance(c, mods[i], sec) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+loom_config_t *loom_config_load(const char *file, const char *text, char *err,
+                                size_t errlen)
+{
+    conf_parse_t ctx;
+    loom_config_t *c = NULL;
+    cfg_t *root = NULL;
+    int attempt, r = CFG_PARSE_ERROR;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.file = file;
+    conf_cur = &ctx;
+    /* load_module() makes new section keywords known only once it has run:
+     * a parse that loaded a module is parsed again with it in the table. */
+    for (attempt = 0; attempt < LOOM_MAX_MODULES; attempt++) {
+        cfg_opt_t **tofree;
+        size_t n_tofree, i;
+        cfg_opt_t *opts = conf_build_opts(&tofree, &n_tofree);
+
+        root = cfg_init(opts, CFGF_NONE);
+        for (i = 0; i < n_tofree; i++)
+            free(tofree[i]);
+        free(tofree);
+        cfg_set_error_function(root, conf_errfunc);
+        conf_install_validcb(root->opts);
+        ctx.have_err = 0;
+        ctx.loaded_new = 0;
+        ctx.err[0] = '\0';
+        if (text)
+            r = cfg_parse_buf(root, text);
+        else
+            r = cfg_parse(root, file);
+        if (!ctx.loaded_new)
+            break;
+        cfg_free(root);
+        root = NULL;
+        for (i = 0; i < ctx.n_locs; i++)
+            free(ctx.locs[i].file);
+        ctx.n_locs = 0;
+    }
+    if (r == CFG_FILE_ERROR) {
+        snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+    } else if (r != CFG_SUCCESS) {
+        snprintf(err, errlen, "%s",
+                 ctx.have_err ? ctx.err : "configuration parse error");
+    } else {
+        c = loom_calloc(1, sizeof(*c));
+        c->file = loom_strdup(file);
+        if (conf_build(c, root) != 0) {
+            snprintf(err, errlen, "%s",
+                     ctx.have_err ? ctx.err : "invalid configuration");
+            loom_config_free(c);
+            c = NULL;
+        }
+    }
+    if (root)
+        cfg_free(root);
+    for (attempt = 0; (size_t)attempt < ctx.n_locs; attempt++)
+        free(ctx.locs[attempt].file);
+    free(ctx.locs);
+    conf_cur = NULL;
+    return c;
+}
+
+loom_tls_profile_conf_t *loom_config_tls(loom_config_t *c, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_tls; i++) {
+        if (strcmp(c->tls[i].name, name) == 0)
+            return &c->tls[i];
+    }
+    return NULL;
+}
+
+static void conf_free_strv(char **v, size_t n)
+{
+    size_t i;
+
+    if (v == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void loom_config_free(loom_config_t *c)
+{
+    size_t i, j;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < c->n_tls; i++) {
+        loom_tls_profile_conf_t *t = &c->tls[i];
+
+        free(t->name);
+        free(t->cert);
+        free(t->key);
+        free(t->chain);
+        conf_free_strv(t->server_names, t->n_server_names);
+        free(t->min_version);
+        free(t->ciphers);
+        free(t->where);
+    }
+    free(c->tls);
+    for (i = 0; i < c->n_inst; i++) {
+        loom_instance_conf_t *ic = &c->inst[i];
+
+        for (j = 0; j < ic->n_listen; j++) {
+            free(ic->listen[j].text);
+            free(ic->listen[j].where);
+        }
+        free(ic->listen);
+        free(ic->name);
+        free(ic->where);
+        free(ic->access_log);
+        conf_free_strv(ic->alpn, ic->n_alpn);
+        if (ic->mod_conf && ic->module->conf_free)
+            ic->module->conf_free(ic->mod_conf);
+    }
+    free(c->inst);
+    free(c->file);
+    free(c->user);
+    free(c->group);
+    free(c->pidfile);
+    free(c);
+}

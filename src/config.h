@@ -1,0 +1,89 @@
+/*
+ * config.h - config glue: read loom.conf with libconfuse into a validated
+ * loom_config_t.  Runtime code only ever sees the typed structs built here.
+ */
+#ifndef LOOM_CONFIG_H
+#define LOOM_CONFIG_H
+
+#include <confuse.h>
+
+#include "endpoint.h"
+#include "loom.h"
+
+typedef struct loom_tls_profile_conf_s {
+    char *name;
+    char *cert, *key, *chain; /* resolved paths or NULL */
+    int self_signed;
+    char **server_names;
+    size_t n_server_names;
+    char *min_version;
+    char *ciphers;
+    char *where; /* "FILE:LINE" of the section */
+} loom_tls_profile_conf_t;
+
+typedef struct loom_listen_conf_s {
+    loom_endpoint_t ep;
+    char *text;  /* the string as written */
+    char *where; /* "FILE:LINE" */
+} loom_listen_conf_t;
+
+/* One module instance section, already configured by its module. */
+typedef struct loom_instance_conf_s {
+    const loom_module_t *module;
+    char *name;
+    char *where;
+    loom_listen_conf_t *listen;
+    size_t n_listen;
+    char *access_log; /* resolved path or NULL */
+    long max_connections;
+    long idle_timeout, read_timeout, write_timeout;
+    char **alpn;
+    size_t n_alpn;
+    void *mod_conf; /* what module->configure produced */
+} loom_instance_conf_t;
+
+typedef struct loom_config_s {
+    char *file;
+    char *user, *group, *pidfile;
+    int user_set;
+    long shutdown_grace;
+    int log_level;
+    int log_syslog;
+    long max_connections;
+    loom_tls_profile_conf_t *tls;
+    size_t n_tls;
+    loom_instance_conf_t *inst;
+    size_t n_inst;
+} loom_config_t;
+
+/* Read FILE (or, when TEXT is non-NULL, TEXT with FILE naming it in
+ * messages).  Loads modules named by load_module().  Returns NULL with
+ * "FILE:LINE: message" in ERR on any error. */
+loom_config_t *loom_config_load(const char *file, const char *text, char *err,
+                                size_t errlen);
+
+/* Free a config, calling each module's conf_free on its instance confs. */
+void loom_config_free(loom_config_t *cfg);
+
+/* Find a TLS profile by name, or NULL. */
+loom_tls_profile_conf_t *loom_config_tls(loom_config_t *cfg, const char *name);
+
+/* ---- module registry (modules.c) ---------------------------------------- */
+
+/* Find a module by name (built-in or loaded), or NULL. */
+const loom_module_t *loom_module_find(const char *name);
+
+/* dlopen PATH and register its module (replacing a built-in one of the
+ * same name).  Returns LOOM_OK when a module was registered, LOOM_DECLINED
+ * when PATH was loaded before, or LOOM_ERROR with a message in ERR (not a
+ * loom module, ABI mismatch...).  The registry is process-wide. */
+int loom_module_load(const char *path, char *err, size_t errlen);
+
+/* The built-in modules, NULL-terminated. */
+const loom_module_t *const *loom_module_builtins(void);
+
+/* Every module known now (loaded ones replacing built-ins of the same
+ * name): fills OUT with up to MAX and returns the count. */
+size_t loom_module_all(const loom_module_t **out, size_t max);
+
+#endif

@@ -1,0 +1,777 @@
+/*
+ * conn.c - connection life cycle, buffering, back-pressure and timeouts.
+ *
+ * A connection reads into the server's shared scratch buffer and keeps
+ * only what its handler left unconsumed, so an idle connection owns no
+ * buffer at all; output goes to an evbuffer created on the first write and
+ * freed once flushed.  One struct event per connection, registered for
+ * exactly the directions that are wanted right now.
+ *
+ * Re-entrancy: `holds` counts the core frames using a connection (an event
+ * callback, the deferred list).  While it is non-zero, writes are only
+ * buffered (flushed when the frame unwinds) and a finalized connection is
+ * not freed; whoever drops the last hold frees it.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tls.h"
+
+static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+static void conn_finalize(loom_conn_t *c);
+
+/* ---- activity list (per instance, oldest first) ------------------------- */
+
+static void conn_lru_unlink(loom_conn_t *c)
+{
+    loom_instance_t *inst = c->inst;
+
+    if (inst == NULL)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (inst->lru_head == c)
+        inst->lru_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else if (inst->lru_tail == c)
+        inst->lru_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void conn_lru_append(loom_conn_t *c)
+{
+    loom_instance_t *inst = c->inst;
+
+    if (inst == NULL)
+        return;
+    c->prev = inst->lru_tail;
+    c->next = NULL;
+    if (inst->lru_tail)
+        inst->lru_tail->next = c;
+    else
+        inst->lru_head = c;
+    inst->lru_tail = c;
+}
+
+static void conn_touch(loom_conn_t *c)
+{
+    c->last = loom_now_sec();
+    if (c->inst && c->inst->lru_tail != c) {
+        conn_lru_unlink(c);
+        conn_lru_append(c);
+    }
+}
+
+/* ---- creation and destruction ------------------------------------------- */
+
+loom_conn_t *loom_conn_new(loom_server_t *srv, loom_instance_t *inst,
+                           const loom_handler_t *h, int fd,
+                           const loom_transport_t *tp, size_t data_size)
+{
+    loom_conn_t *c = loom_calloc(1, sizeof(*c) + data_size);
+
+    c->srv = srv;
+    c->inst = inst;
+    c->h = h;
+    c->tp = tp;
+    c->fd = fd;
+    c->data = data_size ? (void *)(c + 1) : NULL;
+    c->max_input = LOOM_IN_MAX_DEFAULT;
+    c->last = loom_now_sec();
+    srv->nconns++;
+    if (inst) {
+        inst->nconns++;
+        conn_lru_append(c);
+    }
+    return c;
+}
+
+static void conn_free(loom_conn_t *c)
+{
+    if (c->flags & LOOM_CF_MEM)
+        return; /* loom_mem_conn_free owns the struct */
+    free(c);
+}
+
+/* Drop a hold; free the connection when it was the last one on a dead
+ * connection.  Returns 1 if C is gone. */
+static int conn_release(loom_conn_t *c)
+{
+    if (--c->holds == 0 && (c->flags & LOOM_CF_DEAD)) {
+        conn_free(c);
+        return 1;
+    }
+    return 0;
+}
+
+static void conn_finalize(loom_conn_t *c)
+{
+    loom_server_t *srv = c->srv;
+    loom_instance_t *inst = c->inst;
+
+    if (c->flags & LOOM_CF_DEAD)
+        return;
+    c->flags |= LOOM_CF_DEAD;
+    c->holds++;
+    if (!(c->flags & LOOM_CF_CLOSED_CB) && c->h->close &&
+        ((c->flags & LOOM_CF_OPENED) || (c->flags & LOOM_CF_OUTBOUND))) {
+        c->flags |= LOOM_CF_CLOSED_CB;
+        c->h->close(c);
+    }
+    conn_lru_unlink(c);
+    if (c->flags & LOOM_CF_EVADDED) {
+        event_del(&c->ev);
+        c->flags &= ~LOOM_CF_EVADDED;
+    }
+    if (c->tp->shutdown)
+        c->tp->shutdown(c);
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    if (c->out) {
+        evbuffer_free(c->out);
+        c->out = NULL;
+    }
+    srv->nconns--;
+    if (c->ls) {
+        c->ls->nconns--;
+        c->ls = NULL;
+    }
+    if (srv->accept_paused) /* a descriptor came free */
+        loom_listeners_pause(srv, 0);
+    if (inst) {
+        inst->nconns--;
+        loom_instance_conn_closed(inst);
+    }
+    if (srv->shutting_down && srv->nconns == 0 && srv->shutdown_done) {
+        void (*done)(void *) = srv->shutdown_done;
+
+        srv->shutdown_done = NULL;
+        done(srv->shutdown_arg);
+    }
+    conn_release(c);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static size_t conn_pending_out(loom_conn_t *c)
+{
+    return c->out ? evbuffer_get_length(c->out) : 0;
+}
+
+/* Register for exactly the directions wanted now. */
+static void conn_update(loom_conn_t *c)
+{
+    short want = 0;
+
+    if (c->fd < 0 || (c->flags & LOOM_CF_DEAD))
+        return;
+    if (c->flags & LOOM_CF_HANDSHAKE) {
+        want = (c->flags & LOOM_CF_TLS_RW) ? EV_WRITE : EV_READ;
+    } else {
+        if (!(c->flags & (LOOM_CF_PAUSED | LOOM_CF_FULL | LOOM_CF_CLOSING |
+                          LOOM_CF_EOF | LOOM_CF_STARTTLS)))
+            want |= EV_READ;
+        if (conn_pending_out(c) || (c->flags & LOOM_CF_TLS_RW))
+            want |= EV_WRITE;
+        if (c->flags & LOOM_CF_TLS_WR)
+            want |= EV_READ;
+    }
+    if (want == c->events && ((c->flags & LOOM_CF_EVADDED) || want == 0))
+        return;
+    if (c->flags & LOOM_CF_EVADDED) {
+        event_del(&c->ev);
+        c->flags &= ~LOOM_CF_EVADDED;
+    }
+    c->events = want;
+    if (want) {
+        event_assign(&c->ev, c->srv->base, c->fd, want | EV_PERSIST,
+                     conn_on_event, c);
+        event_add(&c->ev, NULL);
+        c->flags |= LOOM_CF_EVADDED;
+    }
+}
+
+/* Queue C for work in the next reactor turn (flush, redeliver). */
+static void conn_defer(loom_conn_t *c)
+{
+    if (c->flags & (LOOM_CF_DEFERRED | LOOM_CF_DEAD))
+        return;
+    c->flags |= LOOM_CF_DEFERRED;
+    c->holds++;
+    c->dnext = c->srv->deferred;
+    c->srv->deferred = c;
+    event_active(c->srv->defer, EV_TIMEOUT, 0);
+}
+
+/* ---- input -------------------------------------------------------------- */
+
+/* Hand BUF (the scratch buffer or c->in) to the handler and keep what it
+ * leaves. */
+static void conn_deliver(loom_conn_t *c, const char *buf, size_t len)
+{
+    size_t used, rest;
+
+    if (len == 0)
+        return;
+    used = c->h->data(c, buf, len);
+    if (used > len)
+        used = len;
+    if (c->flags & LOOM_CF_DEAD)
+        return;
+    rest = len - used;
+    if (buf == c->in) {
+        if (rest == 0) {
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = 0;
+        } else if (used) {
+            memmove(c->in, c->in + used, rest);
+        }
+        c->in_len = (uint32_t)rest;
+    } else if (rest) {
+        c->in_cap = (uint32_t)(rest < 4096 ? 4096 : rest);
+        c->in = loom_malloc(c->in_cap);
+        memcpy(c->in, buf + used, rest);
+        c->in_len = (uint32_t)rest;
+    }
+    if (c->in_len > c->max_input) {
+        loom_log(LOOM_LOG_DEBUG, c->inst ? c->inst->who : NULL,
+                 "%s: input limit (%u bytes) exceeded, closing",
+                 loom_conn_peer(c), c->max_input);
+        conn_finalize(c);
+    }
+}
+
+void loom_conn_input(loom_conn_t *c, const char *buf, size_t len)
+{
+    if (c->in_len) {
+        if (c->in_len + len > c->in_cap) {
+            c->in_cap = (uint32_t)(c->in_len + len);
+            c->in = loom_realloc(c->in, c->in_cap);
+        }
+        memcpy(c->in + c->in_len, buf, len);
+        c->in_len += (uint32_t)len;
+        conn_deliver(c, c->in, c->in_len);
+    } else {
+        conn_deliver(c, buf, len);
+    }
+}
+
+static int conn_reading(loom_conn_t *c)
+{
+    return !(c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_PAUSED |
+                         LOOM_CF_FULL | LOOM_CF_EOF | LOOM_CF_STARTTLS |
+                         LOOM_CF_HANDSHAKE));
+}
+
+static void conn_read(loom_conn_t *c)
+{
+    int round;
+
+    if ((c->flags & LOOM_CF_REDELIVER) && c->in_len && conn_reading(c)) {
+        c->flags &= ~LOOM_CF_REDELIVER;
+        conn_deliver(c, c->in, c->in_len);
+    }
+    for (round = 0; round < 16 && conn_reading(c); round++) {
+        char *dst;
+        size_t room;
+        ssize_t n;
+
+        if (c->in_len) {
+            if (c->in_cap - c->in_len < 16384) {
+                c->in_cap = c->in_len + 16384;
+                c->in = loom_realloc(c->in, c->in_cap);
+            }
+            dst = c->in + c->in_len;
+            room = c->in_cap - c->in_len;
+        } else {
+            dst = c->srv->scratch;
+            room = sizeof(c->srv->scratch);
+        }
+        n = c->tp->read(c, dst, room);
+        if (n == LOOM_AGAIN)
+            return;
+        if (n == LOOM_ERROR) {
+            conn_finalize(c);
+            return;
+        }
+        if (n == 0) {
+            c->flags |= LOOM_CF_EOF;
+            loom_conn_close(c);
+            return;
+        }
+        conn_touch(c);
+        if (dst == c->in) {
+            c->in_len += (uint32_t)n;
+            conn_deliver(c, c->in, c->in_len);
+        } else {
+            conn_deliver(c, dst, (size_t)n);
+        }
+        if ((size_t)n < room && !(c->ssl && SSL_pending(c->ssl) > 0))
+            return;
+    }
+    /* More may be waiting (TLS keeps decrypted bytes of its own): come
+     * back next turn instead of starving the other connections. */
+    if (conn_reading(c))
+        conn_defer(c);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static void conn_starttls_begin(loom_conn_t *c);
+
+void loom_conn_flush(loom_conn_t *c)
+{
+    size_t before = conn_pending_out(c), after;
+    int r = LOOM_OK;
+
+    if (c->flags & LOOM_CF_DEAD)
+        return;
+    if (before && !(c->flags & LOOM_CF_HANDSHAKE))
+        r = c->tp->flush(c);
+    if (r == LOOM_ERROR) {
+        conn_finalize(c);
+        return;
+    }
+    after = conn_pending_out(c);
+    if (after < before)
+        conn_touch(c);
+    if (after == 0 && c->out) {
+        evbuffer_free(c->out);
+        c->out = NULL;
+    }
+    if ((c->flags & LOOM_CF_FULL) && after < LOOM_OUT_LOW) {
+        c->flags &= ~LOOM_CF_FULL;
+        if (c->in_len)
+            c->flags |= LOOM_CF_REDELIVER;
+        if (c->h->drain)
+            c->h->drain(c);
+        if (c->flags & LOOM_CF_DEAD)
+            return;
+    }
+    if (after == 0 && (c->flags & LOOM_CF_CLOSING)) {
+        conn_finalize(c);
+        return;
+    }
+    if (after == 0 && (c->flags & LOOM_CF_STARTTLS))
+        conn_starttls_begin(c);
+}
+
+/* After a handler callback or an event: flush what was written, deliver
+ * input that waits, and re-register. */
+static void conn_settle(loom_conn_t *c)
+{
+    if (c->flags & LOOM_CF_DEAD)
+        return;
+    loom_conn_flush(c);
+    if ((c->flags & LOOM_CF_REDELIVER) && conn_reading(c) && c->in_len)
+        conn_read(c);
+    if (!(c->flags & LOOM_CF_DEAD) && conn_pending_out(c))
+        loom_conn_flush(c);
+    conn_update(c);
+}
+
+void loom_conn_settle_release(loom_conn_t *c)
+{
+    conn_settle(c);
+    conn_release(c);
+}
+
+int loom_conn_write(loom_conn_t *c, const void *data, size_t len)
+{
+    size_t pending;
+
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING))
+        return LOOM_ERROR;
+    if (len == 0)
+        return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
+    if (c->out == NULL) {
+        c->out = evbuffer_new();
+        if (c->fd >= 0 && c->ssl == NULL)
+            evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
+    }
+    evbuffer_add(c->out, data, len);
+    pending = evbuffer_get_length(c->out);
+    if (pending > LOOM_OUT_MAX) {
+        loom_log(LOOM_LOG_WARN, c->inst ? c->inst->who : NULL,
+                 "%s: output limit exceeded, closing", loom_conn_peer(c));
+        conn_finalize(c);
+        return LOOM_ERROR;
+    }
+    if (pending > LOOM_OUT_HIGH)
+        c->flags |= LOOM_CF_FULL;
+    if (c->holds == 0) {
+        if (c->fd < 0) {
+            c->holds++;
+            loom_conn_flush(c);
+            if (conn_release(c))
+                return LOOM_ERROR;
+        } else {
+            conn_defer(c);
+        }
+    }
+    return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
+}
+
+int loom_conn_printf(loom_conn_t *c, const char *fmt, ...)
+{
+    char buf[1024], *p = buf;
+    va_list ap;
+    int n, r;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return LOOM_ERROR;
+    if ((size_t)n >= sizeof(buf)) {
+        p = loom_malloc((size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    r = loom_conn_write(c, p, (size_t)n);
+    if (p != buf)
+        free(p);
+    return r;
+}
+
+int loom_conn_write_file(loom_conn_t *c, int fd, off_t offset, size_t len)
+{
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING)) {
+        close(fd);
+        return LOOM_ERROR;
+    }
+    if (c->out == NULL) {
+        c->out = evbuffer_new();
+        if (c->fd >= 0 && c->ssl == NULL)
+            evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
+    }
+    if (evbuffer_add_file(c->out, fd, offset, (ev_off_t)len) != 0) {
+        close(fd);
+        return LOOM_ERROR;
+    }
+    if (evbuffer_get_length(c->out) > LOOM_OUT_HIGH)
+        c->flags |= LOOM_CF_FULL;
+    if (c->holds == 0 && c->fd >= 0)
+        conn_defer(c);
+    return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
+}
+
+/* ---- the event callback and deferred work ------------------------------- */
+
+static void conn_on_event(evutil_socket_t fd, short what, void *arg)
+{
+    loom_conn_t *c = arg;
+
+    (void)fd;
+    c->holds++;
+    if (c->flags & LOOM_CF_HANDSHAKE) {
+        loom_tls_handshake(c);
+    } else {
+        if ((what & EV_WRITE) && (c->flags & LOOM_CF_TLS_RW)) {
+            c->flags &= ~LOOM_CF_TLS_RW;
+            conn_read(c);
+        }
+        if ((what & EV_READ) && (c->flags & LOOM_CF_TLS_WR)) {
+            c->flags &= ~LOOM_CF_TLS_WR;
+            loom_conn_flush(c);
+        }
+        if ((what & EV_WRITE) && !(c->flags & LOOM_CF_DEAD))
+            loom_conn_flush(c);
+        if ((what & EV_READ) && !(c->flags & LOOM_CF_DEAD))
+            conn_read(c);
+    }
+    conn_settle(c);
+    conn_release(c);
+}
+
+/* Run the server's deferred list (one reactor callback for all). */
+void loom_conn_run_deferred(loom_server_t *srv)
+{
+    loom_conn_t *list = srv->deferred, *c;
+
+    srv->deferred = NULL;
+    while ((c = list) != NULL) {
+        list = c->dnext;
+        c->dnext = NULL;
+        c->flags &= ~LOOM_CF_DEFERRED;
+        if (!(c->flags & LOOM_CF_DEAD)) {
+            if (c->ssl && SSL_pending(c->ssl) > 0 && conn_reading(c))
+                conn_read(c);
+            conn_settle(c);
+        }
+        conn_release(c);
+    }
+}
+
+/* ---- starting, closing, pausing ----------------------------------------- */
+
+void loom_conn_open_handler(loom_conn_t *c)
+{
+    c->flags |= LOOM_CF_OPENED;
+    if (c->h->open && c->h->open(c) != LOOM_OK)
+        conn_finalize(c);
+}
+
+void loom_conn_start(loom_conn_t *c)
+{
+    c->holds++;
+    if (c->ssl) {
+        c->flags |= LOOM_CF_HANDSHAKE;
+        loom_tls_handshake(c);
+    } else {
+        loom_conn_open_handler(c);
+    }
+    conn_settle(c);
+    conn_release(c);
+}
+
+void loom_conn_close(loom_conn_t *c)
+{
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING))
+        return;
+    c->flags |= LOOM_CF_CLOSING;
+    if (conn_pending_out(c) == 0) {
+        conn_finalize(c);
+        return;
+    }
+    if (c->holds == 0) {
+        if (c->fd < 0) {
+            c->holds++;
+            loom_conn_flush(c);
+            conn_release(c);
+        } else {
+            conn_defer(c);
+        }
+    }
+}
+
+void loom_conn_abort(loom_conn_t *c)
+{
+    conn_finalize(c);
+}
+
+void loom_conn_pause(loom_conn_t *c)
+{
+    c->flags |= LOOM_CF_PAUSED;
+    if (c->holds == 0)
+        conn_update(c);
+}
+
+void loom_conn_resume(loom_conn_t *c)
+{
+    if (!(c->flags & LOOM_CF_PAUSED))
+        return;
+    c->flags &= ~LOOM_CF_PAUSED;
+    if (c->in_len)
+        c->flags |= LOOM_CF_REDELIVER;
+    if (c->holds)
+        return; /* the frame holding c settles it */
+    if (c->fd < 0) {
+        c->holds++;
+        conn_settle(c);
+        conn_release(c);
+    } else {
+        conn_defer(c);
+    }
+}
+
+/* ---- STARTTLS ----------------------------------------------------------- */
+
+static void conn_starttls_begin(loom_conn_t *c)
+{
+    c->flags &= ~LOOM_CF_STARTTLS;
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    if (c->ssl == NULL) {
+        conn_finalize(c);
+        return;
+    }
+    c->tp = &loom_transport_tls;
+    c->flags |= LOOM_CF_HANDSHAKE;
+    loom_tls_handshake(c);
+}
+
+int loom_conn_starttls(loom_conn_t *c, const char *profile)
+{
+    if (c->ssl || c->fd < 0 || (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING)))
+        return LOOM_ERROR;
+    c->ssl = loom_tls_server_ssl(c, profile);
+    if (c->ssl == NULL)
+        return LOOM_ERROR;
+    c->flags |= LOOM_CF_STARTTLS;
+    if (c->holds == 0)
+        conn_defer(c);
+    return LOOM_OK;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+void *loom_conn_data(loom_conn_t *c)
+{
+    return c->data;
+}
+
+void loom_conn_set_data(loom_conn_t *c, void *data)
+{
+    c->data = data;
+}
+
+loom_instance_t *loom_conn_instance(loom_conn_t *c)
+{
+    return c->inst;
+}
+
+size_t loom_conn_pending(loom_conn_t *c)
+{
+    return conn_pending_out(c);
+}
+
+void loom_conn_set_max_input(loom_conn_t *c, size_t max)
+{
+    c->max_input = max > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)max;
+}
+
+int loom_conn_peer_addr(loom_conn_t *c, struct sockaddr_storage *ss,
+                        socklen_t *len)
+{
+    *len = sizeof(*ss);
+    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)ss, len) != 0)
+        return LOOM_ERROR;
+    return LOOM_OK;
+}
+
+int loom_conn_local_addr(loom_conn_t *c, struct sockaddr_storage *ss,
+                         socklen_t *len)
+{
+    *len = sizeof(*ss);
+    if (c->fd < 0 || getsockname(c->fd, (struct sockaddr *)ss, len) != 0)
+        return LOOM_ERROR;
+    return LOOM_OK;
+}
+
+const char *loom_conn_peer(loom_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char *buf = c->srv->peerbuf;
+
+    if (loom_conn_peer_addr(c, &ss, &len) != LOOM_OK)
+        return c->fd < 0 ? "memory" : "unknown";
+    if (ss.ss_family == AF_UNIX)
+        return "unix";
+    if (evutil_inet_ntop(ss.ss_family,
+                         ss.ss_family == AF_INET6
+                             ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                             : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
+                         buf, sizeof(c->srv->peerbuf)) == NULL)
+        return "unknown";
+    return buf;
+}
+
+/* ---- server-wide operations --------------------------------------------- */
+
+/* Call FN on every live connection of INST (all instances when NULL). */
+static void conn_foreach(loom_server_t *srv, loom_instance_t *inst,
+                         void (*fn)(loom_conn_t *))
+{
+    loom_instance_t *i;
+
+    for (i = srv->instances; i; i = i->next) {
+        if (inst && i != inst)
+            continue;
+        while (i->lru_head) {
+            loom_conn_t *c = i->lru_head;
+
+            fn(c); /* finalize unlinks c */
+            if (i->lru_head == c)
+                conn_lru_unlink(c);
+        }
+    }
+}
+
+void loom_conn_abort_all(loom_server_t *srv, loom_instance_t *inst)
+{
+    conn_foreach(srv, inst, conn_finalize);
+}
+
+void loom_conn_sweep(loom_server_t *srv, uint64_t now)
+{
+    loom_instance_t *inst;
+
+    for (inst = srv->instances; inst; inst = inst->next) {
+        loom_conn_t *c = inst->lru_head, *next;
+
+        for (; c && now - c->last >= inst->min_timeout; c = next) {
+            unsigned limit;
+            const char *why;
+
+            next = c->next;
+            if (conn_pending_out(c)) {
+                limit = inst->write_timeout;
+                why = "write timeout";
+            } else if (c->in_len || (c->flags & LOOM_CF_HANDSHAKE)) {
+                limit = inst->read_timeout;
+                why = "read timeout";
+            } else {
+                limit = inst->idle_timeout;
+                why = "idle timeout";
+            }
+            if (limit == 0 || now - c->last < limit)
+                continue;
+            loom_log(LOOM_LOG_DEBUG, inst->who, "%s: %s, closing",
+                     loom_conn_peer(c), why);
+            conn_finalize(c);
+        }
+    }
+}
+
+/* ---- the plain file-descriptor transport (TCP, UNIX) --------------------- */
+
+static ssize_t fd_read(loom_conn_t *c, char *buf, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = read(c->fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? LOOM_AGAIN : LOOM_ERROR;
+}
+
+static int fd_flush(loom_conn_t *c)
+{
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? LOOM_AGAIN
+                                                             : LOOM_ERROR;
+        }
+        if (n == 0)
+            return LOOM_AGAIN;
+    }
+    return LOOM_OK;
+}
+
+const loom_transport_t loom_transport_fd = {"fd", fd_read, fd_flush, NULL};

@@ -1,0 +1,178 @@
+/*
+ * core.h - the core's internal structures: server, instances, listeners,
+ * connections and the transport vtable.  Modules never include this file;
+ * they see loom_module.h and loom_conn.h only.
+ */
+#ifndef LOOM_CORE_H
+#define LOOM_CORE_H
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "endpoint.h"
+#include "loom_module.h"
+#include "server.h"
+
+typedef struct loom_tls_s loom_tls_t;
+typedef struct loom_resolver_s loom_resolver_t;
+
+/* ---- transports --------------------------------------------------------- */
+
+/* How bytes move for one kind of connection.  read returns >0 bytes, 0 at
+ * end of stream, LOOM_AGAIN or LOOM_ERROR; flush writes out what it can of
+ * c->out and returns LOOM_OK (all written), LOOM_AGAIN or LOOM_ERROR. */
+typedef struct {
+    const char *name;
+    ssize_t (*read)(loom_conn_t *c, char *buf, size_t len);
+    int (*flush)(loom_conn_t *c);
+    void (*shutdown)(loom_conn_t *c); /* before close: TLS close_notify */
+} loom_transport_t;
+
+extern const loom_transport_t loom_transport_fd;  /* TCP and UNIX */
+extern const loom_transport_t loom_transport_tls; /* TLS over TCP */
+extern const loom_transport_t loom_transport_mem; /* session tests */
+
+/* conn->flags */
+#define LOOM_CF_CLOSING 0x0001   /* close once output is flushed */
+#define LOOM_CF_DEAD 0x0002      /* finalized; free when callbacks unwind */
+#define LOOM_CF_PAUSED 0x0004    /* handler paused reading */
+#define LOOM_CF_FULL 0x0008      /* output above high water */
+#define LOOM_CF_HANDSHAKE 0x0010 /* TLS handshake in progress */
+#define LOOM_CF_TLS_RW 0x0020    /* TLS read wants the socket writable */
+#define LOOM_CF_TLS_WR 0x0040    /* TLS write wants the socket readable */
+#define LOOM_CF_REDELIVER 0x0080 /* buffered input to hand over again */
+#define LOOM_CF_EOF 0x0100       /* peer finished sending */
+#define LOOM_CF_STARTTLS 0x0200  /* start TLS once output is flushed */
+#define LOOM_CF_OPENED 0x0400    /* open callback ran */
+#define LOOM_CF_MEM 0x0800       /* in-memory: keep struct until freed */
+#define LOOM_CF_OUTBOUND 0x1000  /* made by loom_connect */
+#define LOOM_CF_CLOSED_CB 0x2000 /* close callback ran */
+#define LOOM_CF_EVADDED 0x4000   /* c->ev is pending */
+#define LOOM_CF_DEFERRED 0x8000  /* on the server's deferred list */
+
+#define LOOM_OUT_HIGH (256 * 1024) /* pause reading above this */
+#define LOOM_OUT_LOW (64 * 1024)   /* drain callback below this */
+#define LOOM_OUT_MAX (16 * 1024 * 1024) /* a module past this is aborted */
+#define LOOM_IN_MAX_DEFAULT (64 * 1024)
+
+struct loom_conn_s {
+    loom_server_t *srv;
+    loom_instance_t *inst;  /* NULL for outbound connections */
+    loom_listener_t *ls;    /* NULL for outbound and in-memory */
+    const loom_transport_t *tp;
+    const loom_handler_t *h;
+    void *data;
+    int fd;
+    unsigned flags;
+    short events; /* EV_READ / EV_WRITE currently registered */
+    unsigned holds; /* core frames (and the deferred list) using c */
+    struct event ev;
+    char *in; /* unconsumed input, NULL when there is none */
+    uint32_t in_len, in_cap, max_input;
+    struct evbuffer *out; /* NULL when nothing is pending */
+    SSL *ssl;
+    uint64_t last; /* last activity, loom_now_sec() */
+    loom_conn_t *prev, *next; /* the instance's activity list */
+    loom_conn_t *dnext;       /* the server's deferred-work list */
+    void *tp_data;            /* transport-private (in-memory output) */
+};
+
+/* ---- module instances --------------------------------------------------- */
+
+struct loom_instance_s {
+    loom_server_t *srv;
+    const loom_module_t *mod;
+    char *name;
+    char who[128];
+    void *conf;           /* module conf, owned here */
+    loom_alog_t *alog;
+    char *alog_path;
+    void *data;           /* module-private */
+    long max_connections; /* per listener */
+    unsigned idle_timeout, read_timeout, write_timeout, min_timeout;
+    char **alpn;          /* NULL-terminated */
+    unsigned nconns;
+    int started, removed, mark;
+    loom_conn_t *lru_head, *lru_tail; /* oldest activity first */
+    loom_instance_t *next;
+};
+
+/* ---- listeners ---------------------------------------------------------- */
+
+struct loom_listener_s {
+    loom_server_t *srv;
+    loom_instance_t *inst;
+    loom_endpoint_t ep;
+    char key[320];   /* canonical socket name (endpoint.h) */
+    char *text;      /* endpoint as written, for logs */
+    int fd;
+    struct event *ev;
+    SSL_CTX *ssl_ctx; /* tls: listeners (a reference) */
+    unsigned nconns;
+    int mark;
+    loom_listener_t *next;
+};
+
+/* ---- the server --------------------------------------------------------- */
+
+struct loom_server_s {
+    struct event_base *base;
+    loom_config_t *cfg;       /* the running configuration */
+    char *conf_file;
+    loom_instance_t *instances;
+    loom_listener_t *listeners;
+    loom_tls_t *tls;          /* TLS profiles of the running config */
+    loom_resolver_t *resolver;
+    unsigned nconns;
+    long max_connections;
+    int accept_paused;
+    int reserve_fd;           /* spare fd to shed connections on EMFILE */
+    struct event *sweep;      /* 1 s timeout sweep */
+    struct event *resume;     /* accept pause after EMFILE */
+    struct event *grace;      /* shutdown deadline */
+    struct event *defer;      /* runs the deferred list */
+    loom_conn_t *deferred;
+    int shutting_down;
+    void (*shutdown_done)(void *);
+    void *shutdown_arg;
+    char scratch[64 * 1024];  /* read buffer shared by all connections */
+    char peerbuf[128];
+};
+
+/* conn.c */
+loom_conn_t *loom_conn_new(loom_server_t *srv, loom_instance_t *inst,
+                           const loom_handler_t *h, int fd,
+                           const loom_transport_t *tp, size_t data_size);
+/* Start a connection: TLS handshake (when ssl is set) or the open
+ * callback, then reading. */
+void loom_conn_start(loom_conn_t *c);
+/* Abort every connection of INST (or all when INST is NULL). */
+void loom_conn_abort_all(loom_server_t *srv, loom_instance_t *inst);
+/* Drop connections whose timeouts have passed. */
+void loom_conn_sweep(loom_server_t *srv, uint64_t now);
+/* Internal: deliver buffered input / bytes; used by the mem transport. */
+void loom_conn_input(loom_conn_t *c, const char *buf, size_t len);
+void loom_conn_flush(loom_conn_t *c);
+
+/* listener.c */
+loom_listener_t *loom_listener_open(loom_server_t *srv,
+                                    const loom_listen_conf_t *lc, char *err,
+                                    size_t errlen);
+void loom_listener_enable(loom_listener_t *ls);
+void loom_listener_close(loom_listener_t *ls);
+void loom_listeners_pause(loom_server_t *srv, int pause);
+void loom_listener_resume_cb(evutil_socket_t fd, short what, void *arg);
+
+/* conn.c: deferred work and the open callback */
+void loom_conn_run_deferred(loom_server_t *srv);
+void loom_conn_open_handler(loom_conn_t *c);
+/* Flush, deliver waiting input, re-register, then drop one hold. */
+void loom_conn_settle_release(loom_conn_t *c);
+
+/* server.c */
+void loom_instance_conn_closed(loom_instance_t *inst);
+
+#endif

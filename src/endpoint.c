@@ -1,0 +1,306 @@
+/*
+ * endpoint.c - parse Twisted-style endpoint strings (see endpoint.h).
+ *
+ * The string is split on unescaped colons into a kind, then fields that are
+ * either positional (the port or path) or key=value.  Each field is copied
+ * with its escapes removed into a bounded buffer; anything unexpected is an
+ * error that names the string and the field.
+ */
+#include "endpoint.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EP_FIELD_MAX 16
+
+typedef struct {
+    char buf[LOOM_EP_VALUE_MAX];
+} ep_field_t;
+
+static int ep_fail(char *err, size_t errlen, const char *str, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+
+static int ep_fail(char *err, size_t errlen, const char *str, const char *fmt,
+                   ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (err && errlen)
+        snprintf(err, errlen, "endpoint '%s': %s", str, msg);
+    return -1;
+}
+
+/* Split STR on unescaped ':' into at most EP_FIELD_MAX unescaped fields.
+ * Returns the number of fields or -1 (error written). */
+static int ep_split(const char *str, ep_field_t *f, char *err, size_t errlen)
+{
+    int n = 0;
+    size_t len = 0;
+    const char *s;
+
+    f[0].buf[0] = '\0';
+    for (s = str; *s; s++) {
+        char ch = *s;
+
+        if (ch == '\\') {
+            if (s[1] == '\0')
+                return ep_fail(err, errlen, str, "trailing backslash");
+            ch = *++s;
+        } else if (ch == ':') {
+            if (++n == EP_FIELD_MAX)
+                return ep_fail(err, errlen, str, "too many fields");
+            len = 0;
+            f[n].buf[0] = '\0';
+            continue;
+        }
+        if ((unsigned char)ch < 0x20 || ch == 0x7f)
+            return ep_fail(err, errlen, str, "control character");
+        if (len + 1 >= LOOM_EP_VALUE_MAX)
+            return ep_fail(err, errlen, str, "field too long");
+        f[n].buf[len++] = ch;
+        f[n].buf[len] = '\0';
+    }
+    return n + 1;
+}
+
+/* Parse a decimal integer in [lo, hi]; base 8 when OCTAL.  0 on success. */
+static int ep_int(const char *s, int lo, int hi, int octal, int *out)
+{
+    char *end;
+    long v;
+
+    if (*s == '\0' || !isdigit((unsigned char)*s))
+        return -1;
+    v = strtol(s, &end, octal ? 8 : 10);
+    if (*end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Copy an interface/host value, removing IPv6 brackets. */
+static int ep_host(const char *v, char *out)
+{
+    size_t n = strlen(v);
+
+    if (n == 0)
+        return -1;
+    if (v[0] == '[') {
+        if (n < 3 || v[n - 1] != ']')
+            return -1;
+        memcpy(out, v + 1, n - 2);
+        out[n - 2] = '\0';
+        return 0;
+    }
+    if (strchr(v, '[') || strchr(v, ']') || strchr(v, ' '))
+        return -1;
+    memcpy(out, v, n + 1);
+    return 0;
+}
+
+static void ep_defaults(loom_endpoint_t *ep)
+{
+    memset(ep, 0, sizeof(*ep));
+    ep->backlog = 511;
+    ep->mode = -1;
+    ep->timeout = 10;
+    ep->verify = 1;
+}
+
+static int ep_kind(const char *s, loom_ep_kind_t *k)
+{
+    static const struct {
+        const char *name;
+        loom_ep_kind_t kind;
+    } kinds[] = {{"tcp", LOOM_EP_TCP},
+                 {"udp", LOOM_EP_UDP},
+                 {"unix", LOOM_EP_UNIX},
+                 {"tls", LOOM_EP_TLS},
+                 {"ssl", LOOM_EP_TLS}};
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(s, kinds[i].name) == 0) {
+            *k = kinds[i].kind;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Store a string value, refusing a second occurrence or an empty one. */
+static int ep_set_str(char *dst, const char *val, const char *str,
+                      const char *key, char *err, size_t errlen)
+{
+    if (dst[0] != '\0')
+        return ep_fail(err, errlen, str, "'%s' given twice", key);
+    if (val[0] == '\0')
+        return ep_fail(err, errlen, str, "'%s' is empty", key);
+    strcpy(dst, val);
+    return 0;
+}
+
+int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep,
+                               char *err, size_t errlen)
+{
+    ep_field_t f[EP_FIELD_MAX];
+    int n, i;
+
+    ep_defaults(ep);
+    n = ep_split(str, f, err, errlen);
+    if (n < 0)
+        return -1;
+    if (ep_kind(f[0].buf, &ep->kind) != 0)
+        return ep_fail(err, errlen, str,
+                       "unknown kind '%s' (expected tcp, udp, unix or tls)",
+                       f[0].buf);
+    if (n < 2 || f[1].buf[0] == '\0')
+        return ep_fail(err, errlen, str, "missing %s",
+                       ep->kind == LOOM_EP_UNIX ? "socket path" : "port");
+    if (ep->kind == LOOM_EP_UNIX) {
+        strcpy(ep->path, f[1].buf);
+    } else if (ep_int(f[1].buf, 0, 65535, 0, &ep->port) != 0) {
+        return ep_fail(err, errlen, str, "bad port '%s' (0-65535)",
+                       f[1].buf);
+    }
+    for (i = 2; i < n; i++) {
+        char *eq = strchr(f[i].buf, '=');
+        const char *key = f[i].buf, *val;
+
+        if (eq == NULL)
+            return ep_fail(err, errlen, str, "field '%s' is not key=value",
+                           f[i].buf);
+        *eq = '\0';
+        val = eq + 1;
+        if (strcmp(key, "interface") == 0 && ep->kind != LOOM_EP_UNIX) {
+            if (ep->host[0])
+                return ep_fail(err, errlen, str, "'interface' given twice");
+            if (ep_host(val, ep->host) != 0)
+                return ep_fail(err, errlen, str, "bad interface '%s'", val);
+        } else if (strcmp(key, "backlog") == 0 && ep->kind != LOOM_EP_UDP) {
+            if (ep_int(val, 1, 65535, 0, &ep->backlog) != 0)
+                return ep_fail(err, errlen, str, "bad backlog '%s'", val);
+        } else if (strcmp(key, "mode") == 0 && ep->kind == LOOM_EP_UNIX) {
+            if (ep_int(val, 0, 0777, 1, &ep->mode) != 0)
+                return ep_fail(err, errlen, str,
+                               "bad mode '%s' (octal, e.g. 0660)", val);
+        } else if (ep->kind == LOOM_EP_TLS && strcmp(key, "profile") == 0) {
+            if (ep_set_str(ep->profile, val, str, key, err, errlen))
+                return -1;
+        } else if (ep->kind == LOOM_EP_TLS && strcmp(key, "cert") == 0) {
+            if (ep_set_str(ep->cert, val, str, key, err, errlen))
+                return -1;
+        } else if (ep->kind == LOOM_EP_TLS && strcmp(key, "key") == 0) {
+            if (ep_set_str(ep->key, val, str, key, err, errlen))
+                return -1;
+        } else {
+            return ep_fail(err, errlen, str, "unknown option '%s' for %s",
+                           key, f[0].buf);
+        }
+    }
+    if (ep->kind == LOOM_EP_TLS) {
+        if (ep->profile[0] && (ep->cert[0] || ep->key[0]))
+            return ep_fail(err, errlen, str,
+                           "give either profile= or cert= and key=");
+        if (!ep->profile[0] && (!ep->cert[0] || !ep->key[0]))
+            return ep_fail(err, errlen, str,
+                           "tls needs profile=NAME or cert=FILE:key=FILE");
+    }
+    return 0;
+}
+
+int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep,
+                                char *err, size_t errlen)
+{
+    ep_field_t f[EP_FIELD_MAX];
+    int n, i, have_port = 0;
+
+    ep_defaults(ep);
+    n = ep_split(str, f, err, errlen);
+    if (n < 0)
+        return -1;
+    if (ep_kind(f[0].buf, &ep->kind) != 0 || ep->kind == LOOM_EP_UDP)
+        return ep_fail(err, errlen, str,
+                       "unknown kind '%s' (expected tcp, tls or unix)",
+                       f[0].buf);
+    for (i = 1; i < n; i++) {
+        char *eq = strchr(f[i].buf, '=');
+        const char *key = f[i].buf, *val;
+
+        if (eq == NULL)
+            return ep_fail(err, errlen, str, "field '%s' is not key=value",
+                           f[i].buf);
+        *eq = '\0';
+        val = eq + 1;
+        if (strcmp(key, "host") == 0 && ep->kind != LOOM_EP_UNIX) {
+            if (ep->host[0])
+                return ep_fail(err, errlen, str, "'host' given twice");
+            if (ep_host(val, ep->host) != 0)
+                return ep_fail(err, errlen, str, "bad host '%s'", val);
+        } else if (strcmp(key, "port") == 0 && ep->kind != LOOM_EP_UNIX) {
+            if (ep_int(val, 1, 65535, 0, &ep->port) != 0)
+                return ep_fail(err, errlen, str, "bad port '%s' (1-65535)",
+                               val);
+            have_port = 1;
+        } else if (strcmp(key, "path") == 0 && ep->kind == LOOM_EP_UNIX) {
+            if (ep_set_str(ep->path, val, str, key, err, errlen))
+                return -1;
+        } else if (strcmp(key, "timeout") == 0) {
+            if (ep_int(val, 1, 3600, 0, &ep->timeout) != 0)
+                return ep_fail(err, errlen, str,
+                               "bad timeout '%s' (1-3600 seconds)", val);
+        } else if (strcmp(key, "verify") == 0 && ep->kind == LOOM_EP_TLS) {
+            if (strcmp(val, "yes") == 0)
+                ep->verify = 1;
+            else if (strcmp(val, "no") == 0)
+                ep->verify = 0;
+            else
+                return ep_fail(err, errlen, str,
+                               "bad verify '%s' (yes or no)", val);
+        } else if (strcmp(key, "ca") == 0 && ep->kind == LOOM_EP_TLS) {
+            if (ep_set_str(ep->ca, val, str, key, err, errlen))
+                return -1;
+        } else {
+            return ep_fail(err, errlen, str, "unknown option '%s' for %s",
+                           key, f[0].buf);
+        }
+    }
+    if (ep->kind == LOOM_EP_UNIX) {
+        if (!ep->path[0])
+            return ep_fail(err, errlen, str, "unix needs path=PATH");
+    } else {
+        if (!ep->host[0])
+            return ep_fail(err, errlen, str, "missing host=NAME");
+        if (!have_port)
+            return ep_fail(err, errlen, str, "missing port=N");
+    }
+    return 0;
+}
+
+void loom_endpoint_format(const loom_endpoint_t *ep, char *out, size_t len)
+{
+    switch (ep->kind) {
+    case LOOM_EP_UNIX:
+        snprintf(out, len, "unix:%s", ep->path);
+        break;
+    case LOOM_EP_UDP:
+        snprintf(out, len, "udp:[%s]:%d", ep->host[0] ? ep->host : "0.0.0.0",
+                 ep->port);
+        break;
+    case LOOM_EP_TLS:
+    case LOOM_EP_TCP:
+    default:
+        /* TLS and TCP name the same kind of socket: a reload that turns
+         * tcp:N into tls:N keeps the socket and changes only the mode. */
+        snprintf(out, len, "stream:[%s]:%d", ep->host[0] ? ep->host : "0.0.0.0",
+                 ep->port);
+        break;
+    }
+}

@@ -1,0 +1,314 @@
+/*
+ * listener.c - listening sockets: bind (TCP, TLS, UNIX, UDP), accept with
+ * connection limits, and shedding load without spinning when file
+ * descriptors run out.
+ */
+#include "core.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tls.h"
+
+/* Fill SS from an interface address and port; 0 or -1. */
+static int ls_sockaddr(const loom_endpoint_t *ep, struct sockaddr_storage *ss,
+                       socklen_t *len)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    const char *host = ep->host[0] ? ep->host : "0.0.0.0";
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)ep->port);
+        *len = sizeof(*sin);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)ep->port);
+        *len = sizeof(*sin6);
+        return 0;
+    }
+    return -1;
+}
+
+static int ls_bind_unix(const loom_endpoint_t *ep, char *err, size_t errlen)
+{
+    struct sockaddr_un sun;
+    struct stat st;
+    int fd;
+
+    if (strlen(ep->path) >= sizeof(sun.sun_path)) {
+        snprintf(err, errlen, "unix socket path too long: %s", ep->path);
+        return -1;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    strcpy(sun.sun_path, ep->path);
+    /* A stale socket from an earlier run is removed; anything else is not
+     * ours to delete. */
+    if (lstat(ep->path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(ep->path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+        (ep->mode >= 0 && chmod(ep->path, (mode_t)ep->mode) != 0) ||
+        listen(fd, ep->backlog) != 0) {
+        snprintf(err, errlen, "cannot bind unix:%s: %s", ep->path,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int ls_bind_inet(const loom_endpoint_t *ep, const char *text, char *err,
+                        size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int fd, one = 1, zero = 0;
+    int udp = ep->kind == LOOM_EP_UDP;
+
+    if (ls_sockaddr(ep, &ss, &sslen) != 0) {
+        snprintf(err, errlen, "cannot bind %s: '%s' is not an IP address",
+                 text, ep->host);
+        return -1;
+    }
+    fd = socket(ss.ss_family,
+                (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd < 0)
+        goto fail;
+    if (!udp)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6) {
+        /* "::" is dual-stack; a specific IPv6 address is IPv6 only. */
+        int v6only = IN6_IS_ADDR_UNSPECIFIED(
+                         &((struct sockaddr_in6 *)&ss)->sin6_addr)
+                         ? zero
+                         : one;
+
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+    }
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0)
+        goto fail;
+    if (!udp && listen(fd, ep->backlog) != 0)
+        goto fail;
+    return fd;
+fail:
+    snprintf(err, errlen, "cannot bind %s: %s", text, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+loom_listener_t *loom_listener_open(loom_server_t *srv,
+                                    const loom_listen_conf_t *lc, char *err,
+                                    size_t errlen)
+{
+    loom_listener_t *ls;
+    int fd;
+
+    if (lc->ep.kind == LOOM_EP_UNIX)
+        fd = ls_bind_unix(&lc->ep, err, errlen);
+    else
+        fd = ls_bind_inet(&lc->ep, lc->text, err, errlen);
+    if (fd < 0)
+        return NULL;
+    ls = loom_calloc(1, sizeof(*ls));
+    ls->srv = srv;
+    ls->fd = fd;
+    ls->ep = lc->ep;
+    ls->text = loom_strdup(lc->text);
+    loom_endpoint_format(&lc->ep, ls->key, sizeof(ls->key));
+    return ls;
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static void ls_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    loom_server_t *srv = arg;
+
+    (void)fd;
+    (void)what;
+    loom_listeners_pause(srv, 0);
+}
+
+/* Out of descriptors: shed one pending connection with the reserve fd so
+ * the client gets a clean close instead of waiting; if that is not
+ * possible, stop accepting for a moment. */
+static int ls_shed(loom_listener_t *ls)
+{
+    loom_server_t *srv = ls->srv;
+    int cfd;
+
+    if (srv->reserve_fd >= 0) {
+        close(srv->reserve_fd);
+        srv->reserve_fd = -1;
+        cfd = accept(ls->fd, NULL, NULL);
+        if (cfd >= 0)
+            close(cfd);
+        srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (cfd >= 0)
+            return 0;
+    }
+    if (!srv->accept_paused) {
+        struct timeval tv = {0, 100 * 1000};
+
+        loom_log(LOOM_LOG_WARN, NULL,
+                 "out of file descriptors: accepting paused");
+        loom_listeners_pause(srv, 1);
+        event_add(srv->resume, &tv);
+    }
+    return -1;
+}
+
+static void ls_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    loom_listener_t *ls = arg;
+    loom_server_t *srv = ls->srv;
+    loom_instance_t *inst = ls->inst;
+    int i;
+
+    (void)what;
+    for (i = 0; i < 64 && ls->inst && !srv->accept_paused; i++) {
+        loom_conn_t *c;
+        int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (cfd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                if (ls_shed(ls) != 0)
+                    return;
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                loom_log(LOOM_LOG_ERROR, inst->who, "accept on %s: %s",
+                         ls->text, strerror(errno));
+            return;
+        }
+        if ((srv->max_connections > 0 &&
+             srv->nconns >= (unsigned)srv->max_connections) ||
+            (inst->max_connections > 0 &&
+             ls->nconns >= (unsigned)inst->max_connections)) {
+            /* At a limit: refuse at once rather than let it queue. */
+            close(cfd);
+            continue;
+        }
+        if (ls->ep.kind != LOOM_EP_UNIX) {
+            int one = 1;
+
+            setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        c = loom_conn_new(srv, inst, &inst->mod->stream, cfd,
+                          &loom_transport_fd, inst->mod->conn_size);
+        c->ls = ls;
+        ls->nconns++;
+        if (ls->ssl_ctx) {
+            c->ssl = loom_tls_server_ssl(c, NULL);
+            if (c->ssl == NULL) {
+                loom_conn_abort(c);
+                continue;
+            }
+        }
+        loom_conn_start(c);
+    }
+}
+
+/* ---- datagrams ---------------------------------------------------------- */
+
+static void ls_on_datagram(evutil_socket_t fd, short what, void *arg)
+{
+    loom_listener_t *ls = arg;
+    loom_instance_t *inst = ls->inst;
+    int i;
+
+    (void)what;
+    for (i = 0; i < 64 && ls->inst; i++) {
+        loom_dgram_t dg;
+        ssize_t n;
+
+        dg.listener = ls;
+        dg.peer_len = sizeof(dg.peer);
+        n = recvfrom(fd, ls->srv->scratch, sizeof(ls->srv->scratch), 0,
+                     (struct sockaddr *)&dg.peer, &dg.peer_len);
+        if (n < 0)
+            return;
+        if (inst->mod->datagram)
+            inst->mod->datagram(inst, &dg, ls->srv->scratch, (size_t)n);
+    }
+}
+
+int loom_dgram_reply(const loom_dgram_t *from, const char *buf, size_t len)
+{
+    ssize_t n = sendto(from->listener->fd, buf, len, MSG_DONTWAIT,
+                       (const struct sockaddr *)&from->peer, from->peer_len);
+
+    return n == (ssize_t)len ? LOOM_OK : LOOM_ERROR;
+}
+
+/* ---- enable, pause, close ----------------------------------------------- */
+
+void loom_listener_enable(loom_listener_t *ls)
+{
+    if (ls->ev)
+        return;
+    ls->ev = event_new(ls->srv->base, ls->fd, EV_READ | EV_PERSIST,
+                       ls->ep.kind == LOOM_EP_UDP ? ls_on_datagram
+                                                  : ls_on_accept,
+                       ls);
+    if (!ls->srv->accept_paused || ls->ep.kind == LOOM_EP_UDP)
+        event_add(ls->ev, NULL);
+}
+
+void loom_listeners_pause(loom_server_t *srv, int pause)
+{
+    loom_listener_t *ls;
+
+    if (srv->accept_paused == pause)
+        return;
+    srv->accept_paused = pause;
+    for (ls = srv->listeners; ls; ls = ls->next) {
+        if (ls->ev == NULL || ls->ep.kind == LOOM_EP_UDP)
+            continue;
+        if (pause)
+            event_del(ls->ev);
+        else
+            event_add(ls->ev, NULL);
+    }
+}
+
+void loom_listener_close(loom_listener_t *ls)
+{
+    if (ls->ev)
+        event_free(ls->ev);
+    if (ls->fd >= 0)
+        close(ls->fd);
+    if (ls->ep.kind == LOOM_EP_UNIX)
+        unlink(ls->ep.path);
+    if (ls->ssl_ctx)
+        SSL_CTX_free(ls->ssl_ctx);
+    free(ls->text);
+    free(ls);
+}
+
+/* Timer callback that ends an accept pause (see ls_shed). */
+void loom_listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    ls_resume_cb(fd, what, arg);
+}

@@ -1,0 +1,132 @@
+/*
+ * loom_conn.h - connections: a stream with a handler on one side and a
+ * transport (plain TCP, UNIX, TLS, in-memory) on the other.
+ *
+ * Input: the core reads into a shared scratch buffer and calls the
+ * handler's data callback with every byte not yet consumed; the callback
+ * returns how many it consumed and the core keeps the rest (bounded by the
+ * connection's input limit) for the next call.  Output: writes are buffered
+ * and flushed when the callback returns; above the high-water mark reading
+ * pauses and loom_conn_write() returns LOOM_AGAIN, and the drain callback
+ * runs once the buffer falls below the low-water mark.
+ */
+#ifndef LOOM_CONN_H
+#define LOOM_CONN_H
+
+#include <sys/socket.h>
+
+#include "loom.h"
+
+/* Callbacks of whoever owns the protocol side of a connection.  All may be
+ * NULL except data. */
+typedef struct {
+    /* The connection is established (after the TLS handshake on TLS).
+     * Return LOOM_ERROR to close it at once. */
+    int (*open)(loom_conn_t *c);
+    /* Bytes arrived: BUF holds every byte not yet consumed.  Return the
+     * number consumed (0..LEN).  The connection may be closed from here. */
+    size_t (*data)(loom_conn_t *c, const char *buf, size_t len);
+    /* The output buffer fell below the low-water mark. */
+    void (*drain)(loom_conn_t *c);
+    /* The connection is going away (peer closed, error, timeout, or
+     * loom_conn_close); free per-connection resources here.  No write
+     * is possible any more. */
+    void (*close)(loom_conn_t *c);
+} loom_handler_t;
+
+/* TLS facts about a connection, NULL strings when not TLS or unknown. */
+typedef struct {
+    const char *sni;     /* server name the client asked for */
+    const char *alpn;    /* negotiated ALPN id */
+    const char *version; /* "TLSv1.3" */
+} loom_tls_info_t;
+
+/* Buffer write of LEN bytes.  Returns LOOM_OK, LOOM_AGAIN when the output
+ * is now above its high-water mark (keep the data coming only after the
+ * drain callback), or LOOM_ERROR when the connection is closing. */
+int loom_conn_write(loom_conn_t *c, const void *data, size_t len);
+
+/* printf-style loom_conn_write. */
+int loom_conn_printf(loom_conn_t *c, const char *fmt, ...) LOOM_PRINTF(2, 3);
+
+/* Queue LEN bytes of file FD from OFFSET (sendfile on plain TCP).  The
+ * connection takes ownership of FD.  Returns as loom_conn_write. */
+int loom_conn_write_file(loom_conn_t *c, int fd, off_t offset, size_t len);
+
+/* Stop / start delivering input (back-pressure from the handler side). */
+void loom_conn_pause(loom_conn_t *c);
+void loom_conn_resume(loom_conn_t *c);
+
+/* Close after flushing what is buffered (bounded by the write timeout). */
+void loom_conn_close(loom_conn_t *c);
+
+/* Close at once, discarding buffered output. */
+void loom_conn_abort(loom_conn_t *c);
+
+/* Start TLS on a live plain connection (server side), with the TLS
+ * profile NAME (NULL: the listener's).  Input already buffered is dropped,
+ * as STARTTLS requires.  Returns LOOM_OK or LOOM_ERROR. */
+int loom_conn_starttls(loom_conn_t *c, const char *profile);
+
+/* Per-connection state of SIZE bytes the module asked for (conn_size),
+ * or what loom_conn_set_data stored for outbound connections. */
+void *loom_conn_data(loom_conn_t *c);
+void loom_conn_set_data(loom_conn_t *c, void *data);
+
+/* The module instance a connection was accepted for (NULL if outbound). */
+loom_instance_t *loom_conn_instance(loom_conn_t *c);
+
+/* Peer and local address as text ("127.0.0.1", "::1", "unix"). */
+const char *loom_conn_peer(loom_conn_t *c);
+int loom_conn_peer_addr(loom_conn_t *c, struct sockaddr_storage *ss,
+                        socklen_t *len);
+int loom_conn_local_addr(loom_conn_t *c, struct sockaddr_storage *ss,
+                         socklen_t *len);
+
+/* TLS details; returns 0 and fills INFO when the connection is TLS. */
+int loom_conn_tls_info(loom_conn_t *c, loom_tls_info_t *info);
+
+/* Bytes buffered for output. */
+size_t loom_conn_pending(loom_conn_t *c);
+
+/* Raise the input limit (bytes kept unconsumed) for this connection. */
+void loom_conn_set_max_input(loom_conn_t *c, size_t max);
+
+/* ---- outbound connections (connect.c) ----------------------------------- */
+
+/* Result callback of loom_connect: C is the connection, or NULL with ERR a
+ * static description ("connection refused", "timed out", ...). */
+typedef void (*loom_connect_cb)(loom_conn_t *c, const char *err, void *arg);
+
+/* Connect to ENDPOINT (a connect string: tcp:host=NAME:port=N[:timeout=S],
+ * tls:host=...:port=N[:verify=yes|no][:ca=FILE], unix:path=PATH), resolving
+ * names asynchronously.  On success the connection uses HANDLER and its
+ * data pointer is ARG; CB runs exactly once, from the reactor.  Returns an
+ * opaque handle for loom_connect_cancel, or NULL (and no CB) when the
+ * endpoint string is invalid, with ERRBUF filled. */
+typedef struct loom_connect_s loom_connect_t;
+loom_connect_t *loom_connect(loom_server_t *srv, const char *endpoint,
+                             const loom_handler_t *handler, loom_connect_cb cb,
+                             void *arg, char *errbuf, size_t errlen);
+
+/* Abandon a pending connect; CB is not called. */
+void loom_connect_cancel(loom_connect_t *cr);
+
+/* ---- in-memory transport, for session tests (conn_mem.c) ----------------- */
+
+/* A connection on an in-memory transport for INST: bytes fed with
+ * loom_mem_feed go to the module, bytes it writes are collected. */
+loom_conn_t *loom_mem_conn_new(loom_instance_t *inst);
+
+/* Deliver LEN bytes as input; returns LOOM_OK or LOOM_ERROR if closed. */
+int loom_mem_feed(loom_conn_t *c, const char *buf, size_t len);
+
+/* Output collected so far (not NUL-terminated), and whether the module
+ * closed the connection. */
+const char *loom_mem_output(loom_conn_t *c, size_t *len);
+int loom_mem_closed(loom_conn_t *c);
+
+/* Free an in-memory connection (closes it first if needed). */
+void loom_mem_conn_free(loom_conn_t *c);
+
+#endif

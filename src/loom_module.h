@@ -1,0 +1,102 @@
+/*
+ * loom_module.h - the whole interface between loomd and a protocol module.
+ *
+ * A module is one static loom_module_t: its name (the section keyword in
+ * loom.conf), the ABI version it was built for, its libconfuse option table,
+ * its config glue (configure/conf_free), its lifecycle (start/reload/stop)
+ * and its protocol callbacks.  The core owns sockets, TLS, timeouts and
+ * buffers; a module sees bytes in, writes bytes out through a loom_conn_t,
+ * and never calls socket functions itself.
+ *
+ * Built-in modules are listed in src/modules.c; the same source built as a
+ * shared object exports `loom_module_entry` (a loom_module_t) and is loaded
+ * with `load_module("PATH.so")`.
+ */
+#ifndef LOOM_MODULE_H
+#define LOOM_MODULE_H
+
+#include <confuse.h>
+#include <event2/event.h>
+#include <sys/socket.h>
+
+#include "loom.h"
+#include "loom_conn.h"
+
+/* Bump when loom_module_t or any function a module may call changes. */
+#define LOOM_MODULE_ABI 1
+
+/* A received datagram and where the reply goes. */
+typedef struct {
+    loom_listener_t *listener;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+} loom_dgram_t;
+
+struct loom_module_s {
+    unsigned abi;      /* LOOM_MODULE_ABI */
+    const char *name;  /* section keyword: `echo "main" { ... }` */
+    cfg_opt_t *options; /* module options, CFG_END-terminated; may be NULL */
+    size_t conn_size;  /* bytes of per-connection state, zeroed at open */
+    unsigned idle_timeout; /* default idle timeout in seconds (0: core's) */
+    const char *const *alpn; /* ALPN ids offered on TLS listeners, or NULL */
+
+    /* Config glue: turn a parsed, type-checked section into the module's
+     * own struct in *conf.  Report problems with loom_conf_error() and
+     * return LOOM_ERROR.  Called at start and on every reload. */
+    int (*configure)(cfg_t *sec, void **conf);
+    void (*conf_free)(void *conf);
+
+    /* Lifecycle; any may be NULL.  start runs once when the instance first
+     * appears, reload after inst's conf has been replaced by a new one
+     * (the old one is freed after reload returns), stop when the instance is
+     * removed or the daemon exits and its last connection has closed. */
+    int (*start)(loom_instance_t *inst);
+    void (*reload)(loom_instance_t *inst);
+    void (*stop)(loom_instance_t *inst);
+
+    /* Stream protocol callbacks (TCP, TLS, UNIX). */
+    loom_handler_t stream;
+
+    /* Datagram callback (UDP); NULL if the module has no UDP side. */
+    void (*datagram)(loom_instance_t *inst, const loom_dgram_t *from,
+                     const char *buf, size_t len);
+};
+
+/* Name under which a shared-object module exports its loom_module_t. */
+#define LOOM_MODULE_SYMBOL "loom_module_entry"
+
+/* ---- what a module may ask of its instance ------------------------------ */
+
+/* The validated module struct configure() produced (current generation). */
+void *loom_instance_conf(loom_instance_t *inst);
+
+/* "module/instance", for log lines. */
+const char *loom_instance_who(loom_instance_t *inst);
+
+/* The instance's access log, or NULL if `access_log` is not set. */
+loom_alog_t *loom_instance_alog(loom_instance_t *inst);
+
+/* The reactor every module shares. */
+struct event_base *loom_instance_base(loom_instance_t *inst);
+
+/* The server (for outbound connects and the resolver). */
+loom_server_t *loom_instance_server(loom_instance_t *inst);
+
+/* Module-private pointer that survives reloads (start sets it). */
+void *loom_instance_data(loom_instance_t *inst);
+void loom_instance_set_data(loom_instance_t *inst, void *data);
+
+/* Send one datagram back to FROM's peer through the listener it came in
+ * on.  Returns LOOM_OK or LOOM_ERROR (dropped, as UDP does). */
+int loom_dgram_reply(const loom_dgram_t *from, const char *buf, size_t len);
+
+/* From configure(): report an error about option OPT of section SEC as
+ * "FILE:LINE: message" (OPT may be NULL for the section itself). */
+void loom_conf_error(cfg_t *sec, const char *opt, const char *fmt, ...)
+    LOOM_PRINTF(3, 4);
+
+/* From configure(): resolve a path option against the directory of the
+ * file that set it.  Returns a heap string. */
+char *loom_conf_path(cfg_t *sec, const char *opt, const char *value);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * main.c - loomd: command line, start-up, privileges, signals.
+ *
+ * Exit codes: 0 clean stop, 1 configuration or start-up error, 2 usage.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "core.h"
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#ifndef LOOM_DEFAULT_CONF
+#define LOOM_DEFAULT_CONF "/etc/loom/loom.conf"
+#endif
+#ifndef LOOM_MODULE_DIR
+#define LOOM_MODULE_DIR "/usr/lib/loom"
+#endif
+
+typedef struct {
+    struct event_base *base;
+    loom_server_t *srv;
+    const char *conf_file;
+    char *pidfile;
+    int stopping;
+} loomd_t;
+
+static void loomd_notify(const char *state)
+{
+#ifdef HAVE_LIBSYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: loomd [-c FILE] [-t] [-V] [-h] [--daemon]\n"
+            "  -c, --config FILE  configuration file (default %s)\n"
+            "  -t, --test         check the configuration and exit\n"
+            "  -V, --version      print version and modules, then exit\n"
+            "  -h, --help         print this help\n"
+            "      --daemon       fork into the background, write the pidfile\n",
+            LOOM_DEFAULT_CONF);
+}
+
+static void print_version(void)
+{
+    const loom_module_t *const *b = loom_module_builtins();
+    DIR *d;
+    struct dirent *de;
+
+    printf("loomd %s\n", LOOM_VERSION_STRING);
+    printf("module ABI %d, %s, libevent %s\n", LOOM_MODULE_ABI,
+           OpenSSL_version(OPENSSL_VERSION), event_get_version());
+    printf("built-in modules:");
+    for (; *b; b++)
+        printf(" %s", (*b)->name);
+    printf("\nloadable modules (%s):", LOOM_MODULE_DIR);
+    d = opendir(LOOM_MODULE_DIR);
+    while (d && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+
+        if (n > 3 && strcmp(de->d_name + n - 3, ".so") == 0)
+            printf(" %s", de->d_name);
+    }
+    if (d)
+        closedir(d);
+    printf("\n");
+}
+
+/* Drop root for the configured user and group; verified.  Returns 0 or
+ * -1 with a message on stderr. */
+static int drop_privileges(const loom_config_t *cfg)
+{
+    struct passwd *pw;
+    struct group *gr;
+    gid_t gid;
+
+    if (geteuid() != 0) {
+        if (cfg->user_set)
+            loom_log(LOOM_LOG_DEBUG, NULL,
+                     "not started as root: user \"%s\" ignored", cfg->user);
+        return 0;
+    }
+    if (!cfg->user_set) {
+        fprintf(stderr, "loomd: refusing to run as root: set `user` in %s "
+                        "(user = \"root\" to insist)\n",
+                cfg->file);
+        return -1;
+    }
+    if (strcmp(cfg->user, "root") == 0 && cfg->group == NULL)
+        return 0;
+    pw = getpwnam(cfg->user);
+    if (pw == NULL) {
+        fprintf(stderr, "loomd: unknown user '%s'\n", cfg->user);
+        return -1;
+    }
+    gid = pw->pw_gid;
+    if (cfg->group) {
+        gr = getgrnam(cfg->group);
+        if (gr == NULL) {
+            fprintf(stderr, "loomd: unknown group '%s'\n", cfg->group);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "loomd: cannot switch to user %s: %s\n", cfg->user,
+                strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+        fprintf(stderr, "loomd: privileges could not be dropped\n");
+        return -1;
+    }
+    loom_log(LOOM_LOG_INFO, NULL, "running as user %s", cfg->user);
+    return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL) {
+        fprintf(stderr, "loomd: cannot write pidfile %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+    return 0;
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static void on_stopped(void *arg)
+{
+    loomd_t *d = arg;
+
+    event_base_loopbreak(d->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    loomd_t *d = arg;
+    char err[1024];
+
+    (void)what;
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        if (d->stopping)
+            return;
+        d->stopping = 1;
+        loomd_notify("STOPPING=1");
+        loom_log(LOOM_LOG_INFO, NULL, "shutting down");
+        loom_server_shutdown(d->srv,
+                             (unsigned)d->srv->cfg->shutdown_grace, on_stopped,
+                             d);
+        break;
+    case SIGHUP:
+        if (d->stopping)
+            return;
+        loomd_notify("RELOADING=1");
+        if (loom_server_reload(d->srv, err, sizeof(err)) == LOOM_OK)
+            loom_log(LOOM_LOG_INFO, NULL, "configuration reloaded");
+        else
+            loom_log(LOOM_LOG_ERROR, NULL, "reload failed: %s", err);
+        loomd_notify("READY=1");
+        break;
+    case SIGUSR1:
+        loom_alog_reopen_all();
+        loom_log(LOOM_LOG_INFO, NULL, "access logs reopened");
+        break;
+    default:
+        break;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"test", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"daemon", no_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0}};
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    struct event *sigev[LOOM_ARRAY_LEN(sigs)];
+    loomd_t d;
+    char err[1024];
+    int opt, test = 0, daemonize = 0;
+    size_t i;
+
+    memset(&d, 0, sizeof(d));
+    d.conf_file = LOOM_DEFAULT_CONF;
+    while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            d.conf_file = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'V':
+            print_version();
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'd':
+            daemonize = 1;
+            break;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "loomd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    if (test) {
+        loom_config_t *cfg = loom_config_load(d.conf_file, NULL, err,
+                                              sizeof(err));
+
+        if (cfg == NULL) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        loom_config_free(cfg);
+        printf("configuration %s is ok\n", d.conf_file);
+        return 0;
+    }
+
+    d.base = event_base_new();
+    if (d.base == NULL) {
+        fprintf(stderr, "loomd: cannot create the event loop\n");
+        return 1;
+    }
+    d.srv = loom_server_new(d.base);
+    if (loom_server_start(d.srv, d.conf_file, err, sizeof(err)) != LOOM_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (daemonize) {
+        pid_t pid = fork();
+
+        if (pid < 0) {
+            fprintf(stderr, "loomd: fork: %s\n", strerror(errno));
+            return 1;
+        }
+        if (pid > 0)
+            _exit(0);
+        setsid();
+        if (event_reinit(d.base) != 0) {
+            fprintf(stderr, "loomd: event_reinit failed\n");
+            return 1;
+        }
+    }
+    d.pidfile = d.srv->cfg->pidfile
+                    ? loom_strdup(d.srv->cfg->pidfile)
+                    : (daemonize ? loom_strdup("/run/loomd.pid") : NULL);
+    if (d.pidfile && write_pidfile(d.pidfile) != 0)
+        return 1;
+    if (drop_privileges(d.srv->cfg) != 0)
+        return 1;
+    for (i = 0; i < LOOM_ARRAY_LEN(sigs); i++) {
+        sigev[i] = evsignal_new(d.base, sigs[i], on_signal, &d);
+        event_add(sigev[i], NULL);
+    }
+    loom_log(LOOM_LOG_INFO, NULL, "ready (loomd %s, pid %ld)", LOOM_VERSION_STRING,
+             (long)getpid());
+    loomd_notify("READY=1");
+
+    event_base_dispatch(d.base);
+
+    for (i = 0; i < LOOM_ARRAY_LEN(sigs); i++)
+        event_free(sigev[i]);
+    loom_server_free(d.srv);
+    if (d.pidfile) {
+        unlink(d.pidfile);
+        free(d.pidfile);
+    }
+    event_base_free(d.base);
+    loom_log(LOOM_LOG_INFO, NULL, "stopped");
+    return 0;
+}

@@ -1,0 +1,177 @@
+/*
+ * resolver.c - c-ares integrated into the libevent reactor.
+ */
+#include "resolver.h"
+
+#include <ares.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct resolver_sock_s {
+    ares_socket_t fd;
+    struct event *ev;
+    struct resolver_sock_s *next;
+} resolver_sock_t;
+
+struct loom_resolver_s {
+    struct event_base *base;
+    ares_channel channel;
+    struct event *timer;
+    resolver_sock_t *socks;
+};
+
+typedef struct {
+    loom_resolver_t *r;
+    loom_resolve_cb cb;
+    void *arg;
+} resolver_req_t;
+
+static void resolver_rearm(loom_resolver_t *r)
+{
+    struct timeval tv, *tvp;
+
+    tvp = ares_timeout(r->channel, NULL, &tv);
+    if (tvp)
+        event_add(r->timer, tvp);
+    else
+        event_del(r->timer);
+}
+
+static void resolver_on_sock(evutil_socket_t fd, short what, void *arg)
+{
+    loom_resolver_t *r = arg;
+
+    ares_process_fd(r->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+                    (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+    resolver_rearm(r);
+}
+
+static void resolver_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    loom_resolver_t *r = arg;
+
+    (void)fd;
+    (void)what;
+    ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    resolver_rearm(r);
+}
+
+/* c-ares tells which sockets to watch for what. */
+static void resolver_sock_state(void *data, ares_socket_t fd, int readable,
+                                int writable)
+{
+    loom_resolver_t *r = data;
+    resolver_sock_t **pp, *s;
+
+    for (pp = &r->socks; (s = *pp) != NULL; pp = &s->next) {
+        if (s->fd == fd)
+            break;
+    }
+    if (s) {
+        event_free(s->ev);
+        s->ev = NULL;
+    }
+    if (!readable && !writable) {
+        if (s) {
+            *pp = s->next;
+            free(s);
+        }
+        return;
+    }
+    if (s == NULL) {
+        s = loom_calloc(1, sizeof(*s));
+        s->fd = fd;
+        s->next = r->socks;
+        r->socks = s;
+    }
+    s->ev = event_new(r->base, fd,
+                      (short)((readable ? EV_READ : 0) |
+                              (writable ? EV_WRITE : 0) | EV_PERSIST),
+                      resolver_on_sock, r);
+    event_add(s->ev, NULL);
+}
+
+loom_resolver_t *loom_resolver_new(struct event_base *base, char *err,
+                                   size_t errlen)
+{
+    loom_resolver_t *r = loom_calloc(1, sizeof(*r));
+    struct ares_options opts;
+    int rc;
+
+    rc = ares_library_init(ARES_LIB_INIT_ALL);
+    if (rc != ARES_SUCCESS) {
+        snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
+        free(r);
+        return NULL;
+    }
+    memset(&opts, 0, sizeof(opts));
+    opts.sock_state_cb = resolver_sock_state;
+    opts.sock_state_cb_data = r;
+    opts.timeout = 3000;
+    opts.tries = 2;
+    rc = ares_init_options(&r->channel, &opts,
+                           ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
+                               ARES_OPT_TRIES);
+    if (rc != ARES_SUCCESS) {
+        snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
+        free(r);
+        return NULL;
+    }
+    r->base = base;
+    r->timer = evtimer_new(base, resolver_on_timer, r);
+    return r;
+}
+
+void loom_resolver_free(loom_resolver_t *r)
+{
+    if (r == NULL)
+        return;
+    /* Pending requests get ARES_EDESTRUCTION through their callbacks. */
+    ares_destroy(r->channel);
+    while (r->socks) {
+        resolver_sock_t *s = r->socks;
+
+        r->socks = s->next;
+        if (s->ev)
+            event_free(s->ev);
+        free(s);
+    }
+    event_free(r->timer);
+    free(r);
+    ares_library_cleanup();
+}
+
+static void resolver_done(void *arg, int status, int timeouts,
+                          struct ares_addrinfo *res)
+{
+    resolver_req_t *req = arg;
+
+    (void)timeouts;
+    if (status == ARES_SUCCESS && res && res->nodes)
+        req->cb(res->nodes, NULL, req->arg);
+    else
+        req->cb(NULL, status == ARES_SUCCESS ? "no address" : ares_strerror(status),
+                req->arg);
+    if (res)
+        ares_freeaddrinfo(res);
+    free(req);
+}
+
+void loom_resolve(loom_resolver_t *r, const char *host, int port,
+                  loom_resolve_cb cb, void *arg)
+{
+    resolver_req_t *req = loom_calloc(1, sizeof(*req));
+    struct ares_addrinfo_hints hints;
+    char service[16];
+
+    req->r = r;
+    req->cb = cb;
+    req->arg = arg;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof(service), "%d", port);
+    ares_getaddrinfo(r->channel, host, service, &hints, resolver_done, req);
+    resolver_rearm(r);
+}

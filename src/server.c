@@ -1,0 +1,502 @@
+/*
+ * server.c - the server: applying a configuration (start and reload are
+ * one code path), module instances, and graceful shutdown.
+ *
+ * Applying a config happens in two phases.  Everything that can fail
+ * (TLS profiles, binding new sockets, opening access logs) is prepared
+ * first and rolled back on error, leaving the running state untouched;
+ * then the new state is committed, which cannot fail: instances get their
+ * new settings, unchanged listeners keep their sockets, removed ones close.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "resolver.h"
+#include "tls.h"
+
+/* ---- the instance API modules see ---------------------------------------- */
+
+void *loom_instance_conf(loom_instance_t *inst)
+{
+    return inst->conf;
+}
+
+const char *loom_instance_who(loom_instance_t *inst)
+{
+    return inst->who;
+}
+
+loom_alog_t *loom_instance_alog(loom_instance_t *inst)
+{
+    return inst->alog;
+}
+
+struct event_base *loom_instance_base(loom_instance_t *inst)
+{
+    return inst->srv->base;
+}
+
+loom_server_t *loom_instance_server(loom_instance_t *inst)
+{
+    return inst->srv;
+}
+
+void *loom_instance_data(loom_instance_t *inst)
+{
+    return inst->data;
+}
+
+void loom_instance_set_data(loom_instance_t *inst, void *data)
+{
+    inst->data = data;
+}
+
+/* ---- instances ---------------------------------------------------------- */
+
+static void inst_free_settings(loom_instance_t *inst)
+{
+    char **a;
+
+    for (a = inst->alpn; a && *a; a++)
+        free(*a);
+    free(inst->alpn);
+    inst->alpn = NULL;
+}
+
+/* Take the settings of IC (and ownership of its module conf and ALOG). */
+static void inst_take(loom_instance_t *inst, loom_instance_conf_t *ic,
+                      loom_alog_t *alog)
+{
+    unsigned t[3];
+    size_t i;
+
+    inst_free_settings(inst);
+    inst->conf = ic->mod_conf;
+    ic->mod_conf = NULL;
+    if (inst->alog)
+        loom_alog_close(inst->alog);
+    inst->alog = alog;
+    inst->max_connections = ic->max_connections;
+    inst->idle_timeout = (unsigned)ic->idle_timeout;
+    inst->read_timeout = (unsigned)ic->read_timeout;
+    inst->write_timeout = (unsigned)ic->write_timeout;
+    t[0] = inst->idle_timeout;
+    t[1] = inst->read_timeout;
+    t[2] = inst->write_timeout;
+    inst->min_timeout = (unsigned)-1;
+    for (i = 0; i < 3; i++) {
+        if (t[i] && t[i] < inst->min_timeout)
+            inst->min_timeout = t[i];
+    }
+    if (ic->n_alpn) {
+        inst->alpn = loom_calloc(ic->n_alpn + 1, sizeof(char *));
+        for (i = 0; i < ic->n_alpn; i++)
+            inst->alpn[i] = loom_strdup(ic->alpn[i]);
+    }
+}
+
+static void inst_free(loom_server_t *srv, loom_instance_t *inst)
+{
+    loom_instance_t **pp;
+
+    for (pp = &srv->instances; *pp; pp = &(*pp)->next) {
+        if (*pp == inst) {
+            *pp = inst->next;
+            break;
+        }
+    }
+    if (inst->started && inst->mod->stop)
+        inst->mod->stop(inst);
+    if (inst->conf && inst->mod->conf_free)
+        inst->mod->conf_free(inst->conf);
+    if (inst->alog)
+        loom_alog_close(inst->alog);
+    inst_free_settings(inst);
+    free(inst->name);
+    free(inst);
+}
+
+void loom_instance_conn_closed(loom_instance_t *inst)
+{
+    /* A removed instance is freed by the sweep once its last connection
+     * is gone (never from inside a connection's own teardown). */
+    (void)inst;
+}
+
+static void server_reap(loom_server_t *srv)
+{
+    loom_instance_t *inst = srv->instances, *next;
+
+    for (; inst; inst = next) {
+        next = inst->next;
+        if (inst->removed && inst->nconns == 0)
+            inst_free(srv, inst);
+    }
+}
+
+loom_instance_t *loom_server_instance(loom_server_t *srv, const char *module,
+                                      const char *name)
+{
+    loom_instance_t *inst;
+
+    for (inst = srv->instances; inst; inst = inst->next) {
+        if (!inst->removed && strcmp(inst->mod->name, module) == 0 &&
+            strcmp(inst->name, name) == 0)
+            return inst;
+    }
+    return NULL;
+}
+
+/* ---- reactor callbacks -------------------------------------------------- */
+
+static void server_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    loom_server_t *srv = arg;
+
+    (void)fd;
+    (void)what;
+    loom_conn_sweep(srv, loom_now_sec());
+    server_reap(srv);
+}
+
+static void server_on_defer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    loom_conn_run_deferred(arg);
+}
+
+loom_server_t *loom_server_new(struct event_base *base)
+{
+    loom_server_t *srv = loom_calloc(1, sizeof(*srv));
+    struct timeval one = {1, 0};
+    char err[256];
+
+    srv->base = base;
+    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv->sweep = event_new(base, -1, EV_PERSIST, server_on_sweep, srv);
+    event_add(srv->sweep, &one);
+    srv->resume = evtimer_new(base, loom_listener_resume_cb, srv);
+    srv->defer = event_new(base, -1, 0, server_on_defer, srv);
+    srv->resolver = loom_resolver_new(base, err, sizeof(err));
+    if (srv->resolver == NULL)
+        loom_log(LOOM_LOG_WARN, NULL, "resolver unavailable: %s", err);
+    return srv;
+}
+
+/* ---- applying a configuration ------------------------------------------- */
+
+typedef struct {
+    loom_listener_t *ls;
+    loom_instance_conf_t *ic;
+    SSL_CTX *ctx;
+    int fresh; /* bound by this apply */
+} apply_listener_t;
+
+static loom_listener_t *server_find_listener(loom_server_t *srv,
+                                             const loom_listen_conf_t *lc)
+{
+    loom_listener_t *ls;
+    char key[320];
+
+    loom_endpoint_format(&lc->ep, key, sizeof(key));
+    for (ls = srv->listeners; ls; ls = ls->next) {
+        if (!ls->mark && strcmp(ls->key, key) == 0 &&
+            (ls->ep.kind == LOOM_EP_UDP) == (lc->ep.kind == LOOM_EP_UDP))
+            return ls;
+    }
+    return NULL;
+}
+
+static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
+                        char *err, size_t errlen)
+{
+    apply_listener_t *al = NULL;
+    loom_alog_t **alogs;
+    loom_tls_t *tls;
+    loom_listener_t *ls, *next, *kept = NULL;
+    loom_instance_t *inst;
+    size_t n_al = 0, total = 0, i, j;
+    char msg[512];
+
+    tls = loom_tls_new(cfg, err, errlen);
+    if (tls == NULL)
+        return LOOM_ERROR;
+    for (i = 0; i < cfg->n_inst; i++)
+        total += cfg->inst[i].n_listen;
+    al = loom_calloc(total ? total : 1, sizeof(*al));
+    alogs = loom_calloc(cfg->n_inst ? cfg->n_inst : 1, sizeof(*alogs));
+    for (ls = srv->listeners; ls; ls = ls->next)
+        ls->mark = 0;
+
+    /* Phase 1: everything that can fail. */
+    for (i = 0; bind && i < cfg->n_inst; i++) {
+        loom_instance_conf_t *ic = &cfg->inst[i];
+
+        for (j = 0; j < ic->n_listen; j++) {
+            loom_listen_conf_t *lc = &ic->listen[j];
+            apply_listener_t *a = &al[n_al];
+
+            a->ic = ic;
+            a->ls = server_find_listener(srv, lc);
+            if (a->ls == NULL) {
+                a->ls = loom_listener_open(srv, lc, msg, sizeof(msg));
+                if (a->ls == NULL) {
+                    snprintf(err, errlen, "%s: %s", lc->where, msg);
+                    goto rollback;
+                }
+                a->fresh = 1;
+            }
+            a->ls->mark = 1;
+            a->ls->ep = lc->ep;
+            n_al++;
+            if (lc->ep.kind == LOOM_EP_TLS) {
+                a->ctx = loom_tls_listener_ctx(tls, &lc->ep, msg, sizeof(msg));
+                if (a->ctx == NULL) {
+                    snprintf(err, errlen, "%s: endpoint '%s': %s", lc->where,
+                             lc->text, msg);
+                    goto rollback;
+                }
+            }
+        }
+    }
+    for (i = 0; i < cfg->n_inst; i++) {
+        if (cfg->inst[i].access_log == NULL)
+            continue;
+        alogs[i] = loom_alog_open(cfg->inst[i].access_log);
+        if (alogs[i] == NULL) {
+            snprintf(err, errlen, "%s: cannot open access log %s: %s",
+                     cfg->inst[i].where, cfg->inst[i].access_log,
+                     strerror(errno));
+            goto rollback;
+        }
+    }
+
+    /* Phase 2: commit. */
+    loom_log_setup((loom_log_level_t)cfg->log_level, cfg->log_syslog);
+    for (inst = srv->instances; inst; inst = inst->next)
+        inst->mark = 0;
+    for (i = 0; i < cfg->n_inst; i++) {
+        loom_instance_conf_t *ic = &cfg->inst[i];
+        void *old_conf = NULL;
+
+        inst = loom_server_instance(srv, ic->module->name, ic->name);
+        if (inst && inst->mod == ic->module) {
+            old_conf = inst->conf;
+            inst_take(inst, ic, alogs[i]);
+            if (inst->mod->reload)
+                inst->mod->reload(inst);
+            if (old_conf && inst->mod->conf_free)
+                inst->mod->conf_free(old_conf);
+        } else {
+            if (inst)
+                inst->removed = 1;
+            inst = loom_calloc(1, sizeof(*inst));
+            inst->srv = srv;
+            inst->mod = ic->module;
+            inst->name = loom_strdup(ic->name);
+            snprintf(inst->who, sizeof(inst->who), "%s/%s", inst->mod->name,
+                     inst->name);
+            inst_take(inst, ic, alogs[i]);
+            inst->next = srv->instances;
+            srv->instances = inst;
+        }
+        alogs[i] = NULL;
+        inst->mark = 1;
+    }
+    for (inst = srv->instances; inst; inst = inst->next) {
+        if (!inst->mark && !inst->removed) {
+            inst->removed = 1;
+            loom_log(LOOM_LOG_INFO, NULL, "%s removed", inst->who);
+        }
+    }
+    for (i = 0; i < n_al; i++) {
+        ls = al[i].ls;
+        ls->inst = loom_server_instance(srv, al[i].ic->module->name,
+                                        al[i].ic->name);
+        if (ls->ssl_ctx)
+            SSL_CTX_free(ls->ssl_ctx);
+        ls->ssl_ctx = al[i].ctx;
+        if (al[i].fresh)
+            loom_log(LOOM_LOG_INFO, ls->inst->who, "listening on %s", ls->text);
+    }
+    for (ls = srv->listeners; ls; ls = next) {
+        next = ls->next;
+        if (ls->mark) {
+            ls->next = kept;
+            kept = ls;
+        } else {
+            loom_log(LOOM_LOG_INFO, NULL, "closing listener %s", ls->text);
+            loom_listener_close(ls);
+        }
+    }
+    srv->listeners = kept;
+    for (i = 0; i < n_al; i++) {
+        if (al[i].fresh) {
+            al[i].ls->next = srv->listeners;
+            srv->listeners = al[i].ls;
+        }
+    }
+    for (ls = srv->listeners; ls; ls = ls->next)
+        loom_listener_enable(ls);
+    loom_tls_free(srv->tls);
+    srv->tls = tls;
+    loom_config_free(srv->cfg);
+    srv->cfg = cfg;
+    srv->max_connections = cfg->max_connections;
+    free(al);
+    free(alogs);
+
+    for (inst = srv->instances; inst; inst = inst->next) {
+        if (inst->started || inst->removed)
+            continue;
+        inst->started = 1;
+        if (inst->mod->start && inst->mod->start(inst) != LOOM_OK) {
+            snprintf(err, errlen, "%s: %s failed to start", inst->who,
+                     inst->who);
+            return LOOM_ERROR;
+        }
+    }
+    server_reap(srv);
+    return LOOM_OK;
+
+rollback:
+    for (i = 0; i < n_al; i++) {
+        if (al[i].ctx)
+            SSL_CTX_free(al[i].ctx);
+        if (al[i].fresh)
+            loom_listener_close(al[i].ls);
+    }
+    for (i = 0; i < cfg->n_inst; i++) {
+        if (alogs[i])
+            loom_alog_close(alogs[i]);
+    }
+    for (ls = srv->listeners; ls; ls = ls->next)
+        ls->mark = 0;
+    free(al);
+    free(alogs);
+    loom_tls_free(tls);
+    return LOOM_ERROR;
+}
+
+int loom_server_start(loom_server_t *srv, const char *file, char *err,
+                      size_t errlen)
+{
+    loom_config_t *cfg = loom_config_load(file, NULL, err, errlen);
+
+    if (cfg == NULL)
+        return LOOM_ERROR;
+    free(srv->conf_file);
+    srv->conf_file = loom_strdup(file);
+    if (server_apply(srv, cfg, 1, err, errlen) != LOOM_OK) {
+        if (srv->cfg != cfg)
+            loom_config_free(cfg);
+        return LOOM_ERROR;
+    }
+    return LOOM_OK;
+}
+
+int loom_server_start_text(loom_server_t *srv, const char *text, char *err,
+                           size_t errlen)
+{
+    loom_config_t *cfg = loom_config_load("[text]", text, err, errlen);
+
+    if (cfg == NULL)
+        return LOOM_ERROR;
+    if (server_apply(srv, cfg, 0, err, errlen) != LOOM_OK) {
+        if (srv->cfg != cfg)
+            loom_config_free(cfg);
+        return LOOM_ERROR;
+    }
+    return LOOM_OK;
+}
+
+int loom_server_reload(loom_server_t *srv, char *err, size_t errlen)
+{
+    loom_config_t *cfg = loom_config_load(srv->conf_file, NULL, err, errlen);
+
+    if (cfg == NULL)
+        return LOOM_ERROR;
+    if (server_apply(srv, cfg, 1, err, errlen) != LOOM_OK) {
+        if (srv->cfg != cfg)
+            loom_config_free(cfg);
+        return LOOM_ERROR;
+    }
+    loom_alog_reopen_all();
+    return LOOM_OK;
+}
+
+/* ---- stopping ----------------------------------------------------------- */
+
+static void server_on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    loom_server_t *srv = arg;
+
+    (void)fd;
+    (void)what;
+    loom_log(LOOM_LOG_INFO, NULL, "grace period over: closing %u connection(s)",
+             srv->nconns);
+    loom_conn_abort_all(srv, NULL);
+    if (srv->shutdown_done) {
+        /* Outbound connections belong to inbound ones and are gone with
+         * them; whatever is left must not hold the exit. */
+        void (*done)(void *) = srv->shutdown_done;
+
+        srv->shutdown_done = NULL;
+        done(srv->shutdown_arg);
+    }
+}
+
+void loom_server_shutdown(loom_server_t *srv, unsigned grace,
+                          void (*done)(void *arg), void *arg)
+{
+    loom_listener_t *ls;
+    struct timeval tv = {(time_t)grace, 0};
+
+    srv->shutting_down = 1;
+    for (ls = srv->listeners; ls; ls = srv->listeners) {
+        srv->listeners = ls->next;
+        loom_listener_close(ls);
+    }
+    if (srv->nconns == 0) {
+        done(arg);
+        return;
+    }
+    srv->shutdown_done = done;
+    srv->shutdown_arg = arg;
+    srv->grace = evtimer_new(srv->base, server_on_grace, srv);
+    evtimer_add(srv->grace, &tv);
+}
+
+void loom_server_free(loom_server_t *srv)
+{
+    loom_listener_t *ls;
+
+    srv->shutdown_done = NULL;
+    loom_conn_abort_all(srv, NULL);
+    loom_conn_run_deferred(srv);
+    while ((ls = srv->listeners) != NULL) {
+        srv->listeners = ls->next;
+        loom_listener_close(ls);
+    }
+    while (srv->instances)
+        inst_free(srv, srv->instances);
+    loom_tls_free(srv->tls);
+    loom_config_free(srv->cfg);
+    loom_resolver_free(srv->resolver);
+    event_free(srv->sweep);
+    event_free(srv->resume);
+    event_free(srv->defer);
+    if (srv->grace)
+        event_free(srv->grace);
+    if (srv->reserve_fd >= 0)
+        close(srv->reserve_fd);
+    free(srv->conf_file);
+    free(srv);
+}

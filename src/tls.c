@@ -1,0 +1,516 @@
+/*
+ * tls.c - TLS profiles (server contexts, SNI, ALPN, self-signed
+ * certificates), the TLS transport and outbound client contexts.
+ */
+#include "tls.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#define LOOM_TLS12_CIPHERS                                                     \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"               \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"               \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+typedef struct {
+    char *name;
+    SSL_CTX *ctx;
+    char **names; /* SNI names, borrowed from nothing: owned */
+    size_t n_names;
+} tls_profile_t;
+
+struct loom_tls_s {
+    tls_profile_t *p;
+    size_t n;
+};
+
+/* The last OpenSSL error as text (or "unknown error"). */
+static const char *tls_errstr(char *buf, size_t len)
+{
+    unsigned long e = ERR_peek_last_error();
+
+    if (e == 0)
+        snprintf(buf, len, "%s", errno ? strerror(errno) : "unknown error");
+    else
+        ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return buf;
+}
+
+/* ---- SNI and ALPN ------------------------------------------------------- */
+
+static int tls_name_match(const char *pattern, const char *name)
+{
+    if (pattern[0] == '*' && pattern[1] == '.') {
+        const char *dot = strchr(name, '.');
+
+        return dot && dot != name && strcasecmp(dot + 1, pattern + 2) == 0;
+    }
+    return strcasecmp(pattern, name) == 0;
+}
+
+static int tls_on_sni(SSL *ssl, int *alert, void *arg)
+{
+    loom_conn_t *c = SSL_get_app_data(ssl);
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    loom_tls_t *t;
+    size_t i, j;
+
+    (void)alert;
+    (void)arg;
+    if (c == NULL || name == NULL || (t = c->srv->tls) == NULL)
+        return SSL_TLSEXT_ERR_OK;
+    for (i = 0; i < t->n; i++) {
+        for (j = 0; j < t->p[i].n_names; j++) {
+            if (tls_name_match(t->p[i].names[j], name)) {
+                if (SSL_get_SSL_CTX(ssl) != t->p[i].ctx)
+                    SSL_set_SSL_CTX(ssl, t->p[i].ctx);
+                return SSL_TLSEXT_ERR_OK;
+            }
+        }
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int tls_on_alpn(SSL *ssl, const unsigned char **out,
+                       unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg)
+{
+    loom_conn_t *c = SSL_get_app_data(ssl);
+    char **ids;
+    unsigned int i;
+
+    (void)arg;
+    if (c == NULL || c->inst == NULL || (ids = c->inst->alpn) == NULL)
+        return SSL_TLSEXT_ERR_NOACK;
+    /* Server preference: the first of ours the client offers. */
+    for (; *ids; ids++) {
+        size_t idlen = strlen(*ids);
+
+        for (i = 0; i < inlen; i += 1u + in[i]) {
+            if (in[i] == idlen && i + 1u + idlen <= inlen &&
+                memcmp(in + i + 1, *ids, idlen) == 0) {
+                *out = in + i + 1;
+                *outlen = in[i];
+                return SSL_TLSEXT_ERR_OK;
+            }
+        }
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* ---- contexts ----------------------------------------------------------- */
+
+static SSL_CTX *tls_ctx_base(const char *min_version, const char *ciphers,
+                             char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    static const unsigned char sid_ctx[] = "loomd";
+    int minv = TLS1_2_VERSION;
+
+    if (ctx == NULL) {
+        snprintf(err, errlen, "cannot create a TLS context");
+        return NULL;
+    }
+    if (min_version && strcmp(min_version, "TLSv1.3") == 0)
+        minv = TLS1_3_VERSION;
+    SSL_CTX_set_min_proto_version(ctx, minv);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_set_cipher_list(ctx, ciphers ? ciphers : LOOM_TLS12_CIPHERS) !=
+        1) {
+        snprintf(err, errlen, "bad cipher list '%s'", ciphers);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+    SSL_CTX_set_tlsext_servername_callback(ctx, tls_on_sni);
+    SSL_CTX_set_alpn_select_cb(ctx, tls_on_alpn, NULL);
+    return ctx;
+}
+
+/* A self-signed P-256 certificate for localhost, made in memory. */
+static int tls_self_signed(SSL_CTX *ctx, char *err, size_t errlen)
+{
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *name;
+    X509_EXTENSION *ext;
+    X509V3_CTX v3;
+    unsigned char serial[8];
+    char ebuf[256];
+    int ok = 0;
+
+    if (pkey == NULL || x == NULL)
+        goto out;
+    RAND_bytes(serial, sizeof(serial));
+    serial[0] &= 0x7f;
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set_uint64(X509_get_serialNumber(x),
+                            ((uint64_t)serial[0] << 56) | ((uint64_t)serial[1] << 48) |
+                                ((uint64_t)serial[2] << 40) | ((uint64_t)serial[3] << 32) |
+                                ((uint64_t)serial[4] << 24) | ((uint64_t)serial[5] << 16) |
+                                ((uint64_t)serial[6] << 8) | serial[7]);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 86400);
+    X509_set_pubkey(x, pkey);
+    name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                               (const unsigned char *)"loomd self-signed", -1,
+                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"localhost", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
+                              "DNS:localhost,IP:127.0.0.1,IP:::1");
+    if (ext == NULL)
+        goto out;
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    if (X509_sign(x, pkey, EVP_sha256()) == 0)
+        goto out;
+    if (SSL_CTX_use_certificate(ctx, x) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, pkey) != 1)
+        goto out;
+    ok = 1;
+out:
+    if (!ok)
+        snprintf(err, errlen, "cannot generate a self-signed certificate: %s",
+                 tls_errstr(ebuf, sizeof(ebuf)));
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    return ok ? 0 : -1;
+}
+
+/* Load CERT (with its chain), optional CHAIN and KEY into CTX. */
+static int tls_load(SSL_CTX *ctx, const char *cert, const char *key,
+                    const char *chain, char *err, size_t errlen)
+{
+    char ebuf[256];
+
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        snprintf(err, errlen, "cannot load certificate %s: %s", cert,
+                 tls_errstr(ebuf, sizeof(ebuf)));
+        return -1;
+    }
+    if (chain) {
+        FILE *f = fopen(chain, "r");
+        X509 *x;
+
+        if (f == NULL) {
+            snprintf(err, errlen, "cannot open chain %s: %s", chain,
+                     strerror(errno));
+            return -1;
+        }
+        while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+            if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+                X509_free(x);
+                fclose(f);
+                snprintf(err, errlen, "bad chain %s", chain);
+                return -1;
+            }
+        }
+        ERR_clear_error();
+        fclose(f);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        snprintf(err, errlen, "cannot load key %s: %s", key,
+                 tls_errstr(ebuf, sizeof(ebuf)));
+        return -1;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "key %s does not match certificate %s", key,
+                 cert);
+        return -1;
+    }
+    return 0;
+}
+
+loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
+{
+    loom_tls_t *t = loom_calloc(1, sizeof(*t));
+    char msg[512];
+    size_t i, j;
+
+    t->p = loom_calloc(cfg->n_tls ? cfg->n_tls : 1, sizeof(*t->p));
+    for (i = 0; i < cfg->n_tls; i++) {
+        loom_tls_profile_conf_t *pc = &cfg->tls[i];
+        tls_profile_t *p = &t->p[t->n];
+
+        p->ctx = tls_ctx_base(pc->min_version, pc->ciphers, msg, sizeof(msg));
+        if (p->ctx == NULL)
+            goto fail;
+        t->n++;
+        p->name = loom_strdup(pc->name);
+        if (pc->self_signed) {
+            if (tls_self_signed(p->ctx, msg, sizeof(msg)) != 0)
+                goto fail;
+        } else if (pc->cert && pc->key) {
+            if (tls_load(p->ctx, pc->cert, pc->key, pc->chain, msg,
+                         sizeof(msg)) != 0)
+                goto fail;
+        } else {
+            snprintf(msg, sizeof(msg),
+                     "needs cert and key, or self_signed = yes");
+            goto fail;
+        }
+        p->n_names = pc->n_server_names;
+        p->names = loom_calloc(p->n_names ? p->n_names : 1, sizeof(char *));
+        for (j = 0; j < p->n_names; j++)
+            p->names[j] = loom_strdup(pc->server_names[j]);
+        continue;
+    fail:
+        snprintf(err, errlen, "%s: tls \"%s\": %s", pc->where, pc->name, msg);
+        loom_tls_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void loom_tls_free(loom_tls_t *t)
+{
+    size_t i, j;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < t->n; i++) {
+        SSL_CTX_free(t->p[i].ctx);
+        free(t->p[i].name);
+        for (j = 0; j < t->p[i].n_names; j++)
+            free(t->p[i].names[j]);
+        free(t->p[i].names);
+    }
+    free(t->p);
+    free(t);
+}
+
+static SSL_CTX *tls_profile_ctx(loom_tls_t *t, const char *name)
+{
+    size_t i;
+
+    for (i = 0; t && i < t->n; i++) {
+        if (strcmp(t->p[i].name, name) == 0)
+            return t->p[i].ctx;
+    }
+    return NULL;
+}
+
+SSL_CTX *loom_tls_listener_ctx(loom_tls_t *t, const loom_endpoint_t *ep,
+                               char *err, size_t errlen)
+{
+    SSL_CTX *ctx;
+
+    if (ep->profile[0]) {
+        ctx = tls_profile_ctx(t, ep->profile);
+        if (ctx == NULL) {
+            snprintf(err, errlen, "no tls profile named '%s'", ep->profile);
+            return NULL;
+        }
+        SSL_CTX_up_ref(ctx);
+        return ctx;
+    }
+    ctx = tls_ctx_base(NULL, NULL, err, errlen);
+    if (ctx == NULL)
+        return NULL;
+    if (tls_load(ctx, ep->cert, ep->key, NULL, err, errlen) != 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+SSL *loom_tls_server_ssl(loom_conn_t *c, const char *profile)
+{
+    SSL_CTX *ctx = NULL;
+    SSL *ssl;
+
+    if (profile)
+        ctx = tls_profile_ctx(c->srv->tls, profile);
+    else if (c->ls)
+        ctx = c->ls->ssl_ctx;
+    if (ctx == NULL || (ssl = SSL_new(ctx)) == NULL)
+        return NULL;
+    SSL_set_fd(ssl, c->fd);
+    SSL_set_accept_state(ssl);
+    SSL_set_app_data(ssl, c);
+    return ssl;
+}
+
+SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
+                         const char *ca, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = NULL;
+    struct in6_addr a6;
+    char ebuf[256];
+
+    (void)srv;
+    if (ctx == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        if ((ca && ca[0] ? SSL_CTX_load_verify_locations(ctx, ca, NULL)
+                         : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+            snprintf(err, errlen, "cannot load CA %s: %s",
+                     ca && ca[0] ? ca : "(system)",
+                     tls_errstr(ebuf, sizeof(ebuf)));
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+    }
+    ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+    if (ssl == NULL)
+        goto fail;
+    if (inet_pton(AF_INET6, host, &a6) != 1 && inet_pton(AF_INET, host, &a6) != 1)
+        SSL_set_tlsext_host_name(ssl, host);
+    if (verify && SSL_set1_host(ssl, host) != 1)
+        goto fail;
+    SSL_set_connect_state(ssl);
+    return ssl;
+fail:
+    snprintf(err, errlen, "TLS client setup failed: %s",
+             tls_errstr(ebuf, sizeof(ebuf)));
+    SSL_free(ssl);
+    return NULL;
+}
+
+/* ---- the handshake and the transport ------------------------------------ */
+
+
+void loom_tls_handshake(loom_conn_t *c)
+{
+    char ebuf[256];
+    int r;
+
+    ERR_clear_error();
+    c->flags &= ~LOOM_CF_TLS_RW;
+    r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->flags &= ~LOOM_CF_HANDSHAKE;
+        c->tp = &loom_transport_tls;
+        loom_conn_open_handler(c);
+        return;
+    }
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        return;
+    case SSL_ERROR_WANT_WRITE:
+        c->flags |= LOOM_CF_TLS_RW;
+        return;
+    default:
+        loom_log(LOOM_LOG_DEBUG, c->inst ? c->inst->who : NULL,
+                 "%s: TLS handshake failed: %s", loom_conn_peer(c),
+                 tls_errstr(ebuf, sizeof(ebuf)));
+        loom_conn_abort(c);
+    }
+}
+
+static ssize_t tls_read(loom_conn_t *c, char *buf, size_t len)
+{
+    int n;
+
+    ERR_clear_error();
+    errno = 0;
+    n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (n > 0)
+        return n;
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+        return LOOM_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        c->flags |= LOOM_CF_TLS_RW;
+        return LOOM_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        return errno == 0 ? 0 : LOOM_ERROR; /* EOF without close_notify */
+    default:
+        return LOOM_ERROR;
+    }
+}
+
+static int tls_flush(loom_conn_t *c)
+{
+    size_t len;
+
+    while ((len = evbuffer_get_length(c->out)) > 0) {
+        size_t chunk = len < 16384 ? len : 16384;
+        unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)chunk);
+        int n;
+
+        if (p == NULL)
+            return LOOM_ERROR;
+        ERR_clear_error();
+        n = SSL_write(c->ssl, p, (int)chunk);
+        if (n > 0) {
+            evbuffer_drain(c->out, (size_t)n);
+            continue;
+        }
+        switch (SSL_get_error(c->ssl, n)) {
+        case SSL_ERROR_WANT_WRITE:
+            return LOOM_AGAIN;
+        case SSL_ERROR_WANT_READ:
+            c->flags |= LOOM_CF_TLS_WR;
+            return LOOM_AGAIN;
+        default:
+            return LOOM_ERROR;
+        }
+    }
+    return LOOM_OK;
+}
+
+static void tls_shutdown(loom_conn_t *c)
+{
+    if (c->ssl && !(c->flags & LOOM_CF_HANDSHAKE) &&
+        SSL_is_init_finished(c->ssl)) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl);
+        ERR_clear_error();
+    }
+}
+
+const loom_transport_t loom_transport_tls = {"tls", tls_read, tls_flush,
+                                             tls_shutdown};
+
+int loom_conn_tls_info(loom_conn_t *c, loom_tls_info_t *info)
+{
+    const unsigned char *alpn = NULL;
+    unsigned int alen = 0;
+
+    memset(info, 0, sizeof(*info));
+    if (c->ssl == NULL || (c->flags & LOOM_CF_HANDSHAKE))
+        return LOOM_ERROR;
+    info->sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+    SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
+    if (alpn && alen) {
+        if (alen >= sizeof(c->srv->peerbuf))
+            alen = sizeof(c->srv->peerbuf) - 1;
+        memcpy(c->srv->peerbuf, alpn, alen);
+        c->srv->peerbuf[alen] = '\0';
+        info->alpn = c->srv->peerbuf;
+    }
+    info->version = SSL_get_version(c->ssl);
+    return LOOM_OK;
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# replay.sh - TAP: run every committed fuzz corpus input through its target.
+# A crash, sanitizer report or assertion failure makes the replay exit
+# non-zero and the test "not ok".
+: "${LOOM_BUILDDIR:=.}"
+: "${LOOM_SRCDIR:=.}"
+
+echo "1..3"
+n=0
+for name in endpoint lines finger; do
+    n=$((n + 1))
+    bin="$LOOM_BUILDDIR/tests/fuzz/replay_$name"
+    dir="$LOOM_SRCDIR/tests/fuzz/corpus/$name"
+    count=$(find "$dir" -type f 2>/dev/null | wc -l | tr -d ' ')
+    if [ ! -x "$bin" ]; then
+        echo "not ok $n - replay $name (no $bin)"
+    elif [ "$count" -eq 0 ]; then
+        echo "not ok $n - replay $name (empty corpus $dir)"
+    elif out=$("$bin" "$dir" 2>&1); then
+        echo "ok $n - replay $name ($count inputs)"
+    else
+        echo "not ok $n - replay $name ($count inputs)"
+        printf '%s\n' "$out" | sed 's/^/# /'
+    fi
+done

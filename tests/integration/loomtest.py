@@ -1,0 +1,369 @@
+"""loomtest - harness for integration tests: the real loomd on free loopback
+ports, driven by real clients.  Each test file is a unittest module that ends
+with `loomtest.main()`, which prints TAP (one line per test method) for the
+automake TAP driver.
+
+Environment (set by `make check`): LOOMD (the binary), LOOM_BUILDDIR,
+LOOM_SRCDIR.  Run one file by hand with
+    LOOMD=src/loomd /usr/bin/python3 tests/integration/test_echo.py
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get("LOOM_SRCDIR", os.path.normpath(os.path.join(HERE, "..", "..")))
+BUILDDIR = os.environ.get("LOOM_BUILDDIR", SRCDIR)
+LOOMD = os.environ.get("LOOMD", os.path.join(BUILDDIR, "src", "loomd"))
+ECHO_SO = os.path.join(BUILDDIR, "protocols", "echo", ".libs", "echo.so")
+BADABI_SO = os.path.join(BUILDDIR, "tests", "modules", ".libs", "badabi.so")
+
+# Generous upper bounds for waiting on the daemon: they only bound a hang,
+# nothing asserts on how long anything took.
+WAIT = 20.0
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A loopback port that is free for both TCP and UDP right now."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        try:
+            t = socket.socket(socket.AF_INET, other)
+            t.bind(("127.0.0.1", port))
+            t.close()
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def user_line():
+    """The `user` line a test config needs: as root loomd refuses to run
+    without one, so tests that do not test privilege dropping say root."""
+    return 'user = "root"\n' if is_root() else ""
+
+
+class Loomd:
+    """One loomd process on a config written into a fresh temporary folder.
+
+    d = Loomd(conf_text); d.start(); ...; d.stop()
+    conf_text may use {dir} for the folder; user_line() is prepended unless
+    raw=True.  d.log() returns everything loomd wrote to stderr so far.
+    """
+
+    def __init__(self, conf, raw=False, name="loom.conf", files=None):
+        self.dir = tempfile.mkdtemp(prefix="loomtest-")
+        os.chmod(self.dir, 0o755)
+        self.conf_path = os.path.join(self.dir, name)
+        for fname, content in (files or {}).items():
+            self.write_file(fname, content)
+        self.write_conf(conf, raw)
+        self.proc = None
+        self.err_path = os.path.join(self.dir, "stderr.log")
+        self._err = None
+
+    def write_file(self, fname, content):
+        path = os.path.join(self.dir, fname)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content.replace("{dir}", self.dir))
+        return path
+
+    def write_conf(self, conf, raw=False):
+        text = conf.replace("{dir}", self.dir)
+        if not raw:
+            text = user_line() + text
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+
+    def start(self, args=(), wait_ready=True, env=None, preexec=None):
+        self._err = open(self.err_path, "ab")
+        self.proc = subprocess.Popen([LOOMD, "-c", self.conf_path] + list(args),
+                                     stdin=subprocess.DEVNULL, stdout=self._err,
+                                     stderr=self._err, env=env, preexec_fn=preexec)
+        if wait_ready:
+            self.wait_log(r"\[info\] core: ready")
+        return self
+
+    def log(self):
+        try:
+            with open(self.err_path, "r", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, count=1, timeout=WAIT):
+        """Wait until PATTERN (a regex) has matched COUNT times in the log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(re.findall(pattern, self.log())) >= count:
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError("loomd exited (%s) while waiting for %r:\n%s"
+                                     % (self.proc.returncode, pattern, self.log()))
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for %r in loomd log:\n%s" % (pattern, self.log()))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def reload(self):
+        """SIGHUP and wait for the outcome; returns True if reloaded."""
+        n_ok = len(re.findall(r"core: configuration reloaded", self.log()))
+        n_bad = len(re.findall(r"core: reload failed", self.log()))
+        self.signal(signal.SIGHUP)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            log = self.log()
+            if len(re.findall(r"core: configuration reloaded", log)) > n_ok:
+                return True
+            if len(re.findall(r"core: reload failed", log)) > n_bad:
+                return False
+            time.sleep(0.05)
+        raise AssertionError("no reload outcome in log:\n" + self.log())
+
+    def wait_exit(self, timeout=WAIT):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._err:
+            self._err.close()
+            self._err = None
+        rc = self.proc.returncode if self.proc else None
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def run_loomd(args, timeout=WAIT):
+    """Run loomd to completion (for -t, -V, bad configs): CompletedProcess."""
+    return subprocess.run([LOOMD] + list(args), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def tcp_query(port, data, host="127.0.0.1", timeout=WAIT, shut=False):
+    """Connect, send DATA, read until the server closes; returns bytes."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def wait_port(port, host="127.0.0.1", timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("port %d never accepted" % port)
+
+
+def proc_status(pid):
+    """Fields of /proc/PID/status as a dict of strings."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def proc_cpu_ticks(pid):
+    """utime + stime of PID in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class _TapResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def _name(self, test):
+        return "%s.%s" % (type(test).__name__, test._testMethodName)
+
+    def addSuccess(self, test):
+        self.n += 1
+        print("ok %d - %s" % (self.n, self._name(test)), flush=True)
+
+    def _fail(self, test, err):
+        self.n += 1
+        print("not ok %d - %s" % (self.n, self._name(test)), flush=True)
+        for line in self._exc_info_to_string(err, test).splitlines():
+            print("# " + line, flush=True)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._fail(test, err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._fail(test, err)
+
+    def addSkip(self, test, reason):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, self._name(test), reason), flush=True)
+
+
+def main():
+    """Run the calling module's tests and print TAP."""
+    mod = sys.modules["__main__"]
+    suite = unittest.defaultTestLoader.loadTestsFromModule(mod)
+    print("1..%d" % suite.countTestCases(), flush=True)
+    result = _TapResult()
+    suite.run(result)
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
+# ---- helpers added for the CLI / config / echo / finger tests ----------------
+
+def line_of(path, needle, nth=1):
+    """1-based number of the NTH line of PATH that contains NEEDLE."""
+    seen = 0
+    with open(path, errors="replace") as f:
+        for i, line in enumerate(f, 1):
+            if needle in line:
+                seen += 1
+                if seen == nth:
+                    return i
+    raise AssertionError("%r not found in %s" % (needle, path))
+
+
+def start_expect_exit(d, args=(), timeout=WAIT):
+    """Start loomd on D's config, expecting it to exit by itself (a start-up
+    error).  Returns (exit code, stderr text).  If it is still running after
+    TIMEOUT it is stopped and the test fails."""
+    d.start(args=args, wait_ready=False)
+    try:
+        rc = d.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        d.stop()
+        raise AssertionError("loomd did not exit on a bad start-up; log:\n" + d.log())
+    d.stop()
+    return rc, d.log()
+
+
+_ERR_LINE = re.compile(r"^(.+?):(\d+): (.+)$")
+
+
+def assert_error_line(tc, text, path, line, contains=None):
+    """TEXT (stderr) is exactly one line `PATH:LINE: message`.  PATH is
+    compared as a file (samefile), LINE as a number or a set of numbers;
+    CONTAINS, if given, must occur in the message.  Returns the message."""
+    lines = text.strip("\n").split("\n")
+    tc.assertEqual(len(lines), 1, "expected exactly one stderr line, got:\n" + text)
+    m = _ERR_LINE.match(lines[0])
+    tc.assertIsNotNone(m, "not a FILE:LINE: message line: %r" % lines[0])
+    f, n, msg = m.group(1), int(m.group(2)), m.group(3)
+    if os.path.exists(f) and os.path.exists(path):
+        same = os.path.samefile(f, path)
+    else:
+        same = os.path.normpath(os.path.abspath(f)) == os.path.normpath(os.path.abspath(path))
+    tc.assertTrue(same, "error names %r, expected %r: %r" % (f, path, lines[0]))
+    lines_ok = line if isinstance(line, (set, frozenset, tuple, list)) else {line}
+    tc.assertIn(n, lines_ok, "error names line %d, expected %s: %r" % (n, sorted(lines_ok), lines[0]))
+    if contains is not None:
+        tc.assertIn(contains, msg, "message lacks %r: %r" % (contains, lines[0]))
+    return msg
+
+
+def recv_until_close(s):
+    """Read from socket S until EOF; a reset after data counts as the end."""
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
+def recv_exactly(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise AssertionError("EOF after %d of %d bytes" % (len(out), n))
+        out += chunk
+    return out
+
+
+def finger_query(port, query, host="127.0.0.1", timeout=WAIT):
+    """Send QUERY (bytes or str) + CRLF to a finger server, return the whole
+    answer (bytes) read until the server closes."""
+    if isinstance(query, str):
+        query = query.encode()
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(query + b"\r\n")
+        return recv_until_close(s)
+
+
+def wait_file(path, pattern=None, timeout=WAIT):
+    """Wait until PATH exists (and, with PATTERN, its text matches it);
+    returns the text."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+            if pattern is None or re.search(pattern, text, re.M):
+                return text
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %r in %s; it holds:\n%s" % (pattern, path, text))
+
+
+def have_ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            s.bind(("::1", 0))
+        finally:
+            s.close()
+        return True
+    except OSError:
+        return False

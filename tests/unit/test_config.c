@@ -1,0 +1,501 @@
+/*
+ * test_config.c - loom_config_load: good configs load into the expected
+ * structs, and every error is one "FILE:LINE: message" naming the file and
+ * line of the offending option or section.
+ *
+ * Each test writes its files into a fresh mkdtemp directory and passes
+ * absolute paths, so FILE in messages is predictable.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "loom_module.h"
+
+typedef struct {
+    char dir[256];
+} tmp_t;
+
+static int tmp_setup(void **state)
+{
+    tmp_t *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return -1;
+    snprintf(t->dir, sizeof(t->dir), "/tmp/loom-test-config.XXXXXX");
+    if (mkdtemp(t->dir) == NULL) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+/* Remove DIR and everything under it (two levels is all we create). */
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char path[512];
+        struct stat st;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_tree(path);
+        else
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int tmp_teardown(void **state)
+{
+    tmp_t *t = *state;
+
+    rm_tree(t->dir);
+    free(t);
+    return 0;
+}
+
+/* Write TEXT to DIR/NAME (creating one level of subdirectory if NAME has
+ * one) and put the full path in PATH. */
+static void put_file(const tmp_t *t, const char *name, const char *text,
+                     char *path, size_t len)
+{
+    const char *slash = strchr(name, '/');
+    FILE *f;
+
+    if (slash) {
+        char sub[512];
+
+        snprintf(sub, sizeof(sub), "%s/%.*s", t->dir, (int)(slash - name),
+                 name);
+        mkdir(sub, 0700);
+    }
+    snprintf(path, len, "%s/%s", t->dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Load a config that must fail; its error must be exactly one line
+ * "WANT_FILE:WANT_LINE: message" and the message must contain WHAT
+ * (when not NULL). */
+static void expect_error(const char *file, const char *text,
+                         const char *want_file, int want_line,
+                         const char *what)
+{
+    char err[1024] = "", prefix[600];
+    loom_config_t *cfg = loom_config_load(file, text, err, sizeof(err));
+
+    print_message("# %s\n", err);
+    if (cfg != NULL) {
+        loom_config_free(cfg);
+        fail_msg("config %s loaded, but should fail at line %d", file,
+                 want_line);
+    }
+    snprintf(prefix, sizeof(prefix), "%s:%d: ", want_file, want_line);
+    if (strncmp(err, prefix, strlen(prefix)) != 0)
+        fail_msg("error '%s' does not start with '%s'", err, prefix);
+    assert_true(strlen(err) > strlen(prefix));
+    assert_null(strchr(err, '\n'));
+    if (what && strstr(err, what) == NULL)
+        fail_msg("error '%s' does not mention '%s'", err, what);
+}
+
+/* Write a one-file config and expect an error at WANT_LINE of it. */
+static void file_error(void **state, const char *text, int want_line,
+                       const char *what)
+{
+    char path[512];
+
+    put_file(*state, "loom.conf", text, path, sizeof(path));
+    expect_error(path, NULL, path, want_line, what);
+}
+
+static void test_unknown_option(void **state)
+{
+    file_error(state,
+               "# a comment\n"
+               "shutdown_grace = 5\n"
+               "bogus_option = 1\n",
+               3, "bogus_option");
+}
+
+static void test_unknown_option_in_module(void **state)
+{
+    file_error(state,
+               "echo \"e\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "    colour = \"blue\"\n"
+               "}\n",
+               3, "colour");
+}
+
+static void test_bad_type(void **state)
+{
+    file_error(state,
+               "\n"
+               "shutdown_grace = \"x\"\n",
+               2, NULL);
+}
+
+static void test_bad_log_level(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "log {\n"
+               "    level = \"loud\"\n"
+               "}\n",
+               3, "loud");
+}
+
+static void test_negative_grace(void **state)
+{
+    file_error(state,
+               "user = \"nobody\"\n"
+               "shutdown_grace = -1\n",
+               2, NULL);
+}
+
+static void test_bad_endpoint(void **state)
+{
+    file_error(state,
+               "echo \"e\" {\n"
+               "    listen = {\"tcp:7007\", \"tcp:99999\"}\n"
+               "}\n",
+               2, "endpoint 'tcp:99999': ");
+}
+
+static void test_unknown_module(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "gopher \"g\" {\n"
+               "    listen = {\"tcp:70\"}\n"
+               "}\n",
+               2, "gopher");
+}
+
+static void test_duplicate_instance(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "}\n"
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7008\"}\n"
+               "}\n",
+               4, "\"a\"");
+}
+
+static void test_missing_plan_file(void **state)
+{
+    file_error(state,
+               "finger \"users\" {\n"
+               "    listen = {\"tcp:7979\"}\n"
+               "    user \"alice\" {\n"
+               "        name = \"Alice\"\n"
+               "        plan_file = \"missing.plan\"\n"
+               "    }\n"
+               "}\n",
+               5, "missing.plan");
+}
+
+/* A directory is not a readable plan file either. */
+static void test_plan_file_is_dir(void **state)
+{
+    tmp_t *t = *state;
+    char sub[512];
+
+    snprintf(sub, sizeof(sub), "%s/plandir", t->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    file_error(state,
+               "finger \"users\" {\n"
+               "    user \"alice\" {\n"
+               "        plan_file = \"plandir\"\n"
+               "    }\n"
+               "}\n",
+               3, "plandir");
+}
+
+static void test_include_missing(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "include(\"nope.conf\")\n",
+               2, "nope.conf");
+}
+
+static void test_load_module_missing(void **state)
+{
+    file_error(state,
+               "\n"
+               "\n"
+               "load_module(\"nope.so\")\n",
+               3, "nope.so");
+}
+
+/* A module built for another ABI is refused at its load_module line. */
+static void test_load_module_bad_abi(void **state)
+{
+    const char *bd = getenv("LOOM_BUILDDIR");
+    char so[512], text[700];
+
+    if (bd == NULL) {
+        print_message("# LOOM_BUILDDIR not set: skipped\n");
+        skip();
+    }
+    snprintf(so, sizeof(so), "%s/tests/modules/.libs/badabi.so", bd);
+    if (access(so, R_OK) != 0) {
+        print_message("# %s not built: skipped\n", so);
+        skip();
+    }
+    snprintf(text, sizeof(text), "shutdown_grace = 1\nload_module(\"%s\")\n",
+             so);
+    file_error(state, text, 2, "ABI");
+}
+
+/* An error inside an included file names that file and its line. */
+static void test_error_in_include(void **state)
+{
+    tmp_t *t = *state;
+    char main_path[512], inc_path[512];
+
+    put_file(t, "conf.d/a.conf",
+             "echo \"inc\" {\n"
+             "    listen = {\"tcp:7007\"}\n"
+             "    max_connections = \"many\"\n"
+             "}\n",
+             inc_path, sizeof(inc_path));
+    put_file(t, "loom.conf",
+             "shutdown_grace = 1\n"
+             "include(\"conf.d/*.conf\")\n",
+             main_path, sizeof(main_path));
+    expect_error(main_path, NULL, inc_path, 3, NULL);
+}
+
+static const loom_instance_conf_t *find_inst(const loom_config_t *cfg,
+                                             const char *mod,
+                                             const char *name, size_t *idx)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->n_inst; i++) {
+        if (strcmp(cfg->inst[i].module->name, mod) == 0 &&
+            strcmp(cfg->inst[i].name, name) == 0) {
+            if (idx)
+                *idx = i;
+            return &cfg->inst[i];
+        }
+    }
+    fail_msg("no instance %s \"%s\"", mod, name);
+    return NULL;
+}
+
+static void test_good_config(void **state)
+{
+    tmp_t *t = *state;
+    char main_path[512], p[512], where[600];
+    char err[1024] = "";
+    const loom_instance_conf_t *e, *f;
+    size_t i_main, i_a, i_b;
+    loom_config_t *cfg;
+
+    /* written in reverse order: the include must sort, not use readdir */
+    put_file(t, "conf.d/20-b.conf",
+             "echo \"b\" {\n"
+             "    listen = {\"tcp:7102\"}\n"
+             "}\n"
+             "finger \"users\" {\n"
+             "    listen = {\"tcp:7979:interface=127.0.0.1\"}\n"
+             "    user \"alice\" {\n"
+             "        name = \"Alice Liddell\"\n"
+             "        plan_file = \"alice.plan\"\n"
+             "    }\n"
+             "}\n",
+             p, sizeof(p));
+    put_file(t, "conf.d/10-a.conf",
+             "echo \"a\" {\n"
+             "    listen = {\"tcp:7101\"}\n"
+             "}\n",
+             p, sizeof(p));
+    /* the plan sits next to the included file, not next to loom.conf */
+    put_file(t, "conf.d/alice.plan", "Tea at four.\n", p, sizeof(p));
+    put_file(t, "conf.d/notes.txt", "not a config\n", p, sizeof(p));
+    put_file(t, "loom.conf",
+             "# test config\n"
+             "shutdown_grace = 3\n"
+             "log {\n"
+             "    level = \"debug\"\n"
+             "}\n"
+             "echo \"main\" {\n"
+             "    listen = {\"tcp:7007:interface=127.0.0.1\",\n"
+             "              \"udp:7007:interface=127.0.0.1\"}\n"
+             "}\n"
+             "include(\"conf.d/*.conf\")\n",
+             main_path, sizeof(main_path));
+
+    cfg = loom_config_load(main_path, NULL, err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("good config refused: %s", err);
+    assert_string_equal(cfg->file, main_path);
+    assert_int_equal(cfg->shutdown_grace, 3);
+    assert_int_equal(cfg->log_level, LOOM_LOG_DEBUG);
+    assert_int_equal(cfg->n_inst, 4);
+
+    e = find_inst(cfg, "echo", "main", &i_main);
+    assert_int_equal(e->n_listen, 2);
+    assert_int_equal(e->listen[0].ep.kind, LOOM_EP_TCP);
+    assert_int_equal(e->listen[0].ep.port, 7007);
+    assert_string_equal(e->listen[0].ep.host, "127.0.0.1");
+    assert_string_equal(e->listen[0].text, "tcp:7007:interface=127.0.0.1");
+    assert_int_equal(e->listen[1].ep.kind, LOOM_EP_UDP);
+    assert_int_equal(e->listen[1].ep.port, 7007);
+    snprintf(where, sizeof(where), "%s:6", main_path);
+    assert_string_equal(e->where, where);
+
+    e = find_inst(cfg, "echo", "a", &i_a);
+    assert_int_equal(e->n_listen, 1);
+    assert_int_equal(e->listen[0].ep.port, 7101);
+    snprintf(where, sizeof(where), "%s/conf.d/10-a.conf:1", t->dir);
+    assert_string_equal(e->where, where);
+    e = find_inst(cfg, "echo", "b", &i_b);
+    assert_int_equal(e->listen[0].ep.port, 7102);
+    /* echo instances in file order, the included files sorted by name */
+    assert_true(i_main < i_a);
+    assert_true(i_a < i_b);
+
+    f = find_inst(cfg, "finger", "users", NULL);
+    assert_int_equal(f->n_listen, 1);
+    assert_int_equal(f->listen[0].ep.port, 7979);
+    assert_non_null(f->mod_conf);
+    loom_config_free(cfg);
+}
+
+/* The defaults when almost nothing is set. */
+static void test_defaults(void **state)
+{
+    char err[1024] = "";
+    loom_config_t *cfg;
+
+    (void)state;
+    cfg = loom_config_load("empty.conf", "", err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("empty config refused: %s", err);
+    assert_int_equal(cfg->n_inst, 0);
+    assert_int_equal(cfg->shutdown_grace, 10);
+    assert_int_equal(cfg->log_level, LOOM_LOG_INFO);
+    assert_int_equal(cfg->user_set, 0);
+    loom_config_free(cfg);
+}
+
+/* TEXT non-NULL: parsed instead of the file, FILE names it in messages. */
+static void test_text(void **state)
+{
+    char err[1024] = "";
+    loom_config_t *cfg;
+
+    (void)state;
+    cfg = loom_config_load("virtual.conf",
+                           "user = \"nobody\"\n"
+                           "echo \"t\" {\n"
+                           "    listen = {\"tcp:1\", \"unix:/tmp/t.sock\"}\n"
+                           "}\n"
+                           "finger \"f\" {\n"
+                           "    list_users = no\n"
+                           "    user \"bob\" { name = \"Bob\" }\n"
+                           "}\n",
+                           err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("text config refused: %s", err);
+    assert_string_equal(cfg->user, "nobody");
+    assert_int_equal(cfg->user_set, 1);
+    assert_int_equal(cfg->n_inst, 2);
+    assert_int_equal(find_inst(cfg, "echo", "t", NULL)->n_listen, 2);
+    assert_string_equal(find_inst(cfg, "echo", "t", NULL)->listen[1].ep.path,
+                        "/tmp/t.sock");
+    loom_config_free(cfg);
+
+    expect_error("virtual.conf",
+                 "echo \"t\" {\n"
+                 "}\n"
+                 "bogus = 1\n",
+                 "virtual.conf", 3, "bogus");
+    expect_error("virtual.conf",
+                 "echo \"t\" {\n"
+                 "    listen = {\"tcp\"}\n"
+                 "}\n",
+                 "virtual.conf", 2, "endpoint 'tcp': ");
+}
+
+/* A TLS profile section is read into cfg->tls. */
+static void test_tls_profile(void **state)
+{
+    char err[1024] = "";
+    loom_config_t *cfg;
+    loom_tls_profile_conf_t *tp;
+
+    (void)state;
+    cfg = loom_config_load("tls.conf",
+                           "tls \"local\" {\n"
+                           "    self_signed = yes\n"
+                           "    server_names = {\"a.test\", \"*.b.test\"}\n"
+                           "}\n",
+                           err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("tls config refused: %s", err);
+    tp = loom_config_tls(cfg, "local");
+    assert_non_null(tp);
+    assert_int_equal(tp->self_signed, 1);
+    assert_int_equal(tp->n_server_names, 2);
+    assert_string_equal(tp->server_names[1], "*.b.test");
+    assert_null(loom_config_tls(cfg, "other"));
+    loom_config_free(cfg);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_unknown_option),
+        T(test_unknown_option_in_module),
+        T(test_bad_type),
+        T(test_bad_log_level),
+        T(test_negative_grace),
+        T(test_bad_endpoint),
+        T(test_unknown_module),
+        T(test_duplicate_instance),
+        T(test_missing_plan_file),
+        T(test_plan_file_is_dir),
+        T(test_include_missing),
+        T(test_load_module_missing),
+        T(test_load_module_bad_abi),
+        T(test_error_in_include),
+        T(test_good_config),
+        T(test_defaults),
+        T(test_text),
+        T(test_tls_profile),
+    };
+
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
