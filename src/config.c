@@ -28,8 +28,20 @@ typedef struct {
     int line;
 } conf_loc_t;
 
+/* libconfuse 3.3 counts every '#' or '//' comment as three lines; this
+ * table maps its line numbers back to real ones for one file. */
+typedef struct {
+    char *file;
+    int *start; /* start[r] = libconfuse's number for real line r (1-based) */
+    int n;      /* real lines */
+    char *text; /* the file's text */
+} conf_lines_t;
+
 typedef struct {
     const char *file; /* the main file as given */
+    const char *text; /* the text when parsing from memory */
+    conf_lines_t *lines;
+    size_t n_lines;
     conf_loc_t *locs;
     size_t n_locs, cap_locs;
     char err[1024];
@@ -38,6 +50,133 @@ typedef struct {
 } conf_parse_t;
 
 static conf_parse_t *conf_cur;
+
+/* Scan TEXT as libconfuse's lexer counts lines. */
+static void conf_lines_scan(conf_lines_t *t, const char *text)
+{
+    int real = 1, bug = 1, cap = 64;
+    const char *p = text;
+    char quote = 0;
+    int block = 0;
+
+    t->start = loom_malloc((size_t)cap * sizeof(int));
+    t->start[0] = 1;
+    t->start[1] = 1;
+    for (; *p; p++) {
+        if (*p == '\n') {
+            real++;
+            bug++;
+            if (real >= cap) {
+                cap *= 2;
+                t->start = loom_realloc(t->start, (size_t)cap * sizeof(int));
+            }
+            t->start[real] = bug;
+            continue;
+        }
+        if (block) {
+            if (p[0] == '*' && p[1] == '/') {
+                block = 0;
+                p++;
+            }
+        } else if (quote) {
+            if (*p == '\\' && p[1] && p[1] != '\n')
+                p++;
+            else if (*p == quote)
+                quote = 0;
+        } else if (*p == '"' || *p == '\'') {
+            quote = *p;
+        } else if (p[0] == '/' && p[1] == '*') {
+            block = 1;
+            p++;
+        } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+            while (p[1] && p[1] != '\n')
+                p++;
+            bug += 2;
+        }
+    }
+    t->n = real;
+}
+
+/* The line table of FILE (libconfuse's name for it), or NULL. */
+static conf_lines_t *conf_lines_of(const char *file)
+{
+    conf_parse_t *p = conf_cur;
+    conf_lines_t *t = NULL;
+    size_t i;
+
+    if (p == NULL || file == NULL)
+        return NULL;
+    for (i = 0; i < p->n_lines; i++) {
+        if (strcmp(p->lines[i].file, file) == 0)
+            t = &p->lines[i];
+    }
+    if (t == NULL) {
+        char *text = NULL;
+
+        if (p->text && strcmp(file, "[buf]") == 0)
+            text = loom_strdup(p->text);
+        else
+            text = loom_read_file(file, 16 * 1024 * 1024, NULL);
+        if (text == NULL)
+            return NULL;
+        p->lines = loom_realloc(p->lines, (p->n_lines + 1) * sizeof(*p->lines));
+        t = &p->lines[p->n_lines++];
+        t->file = loom_strdup(file);
+        conf_lines_scan(t, text);
+        t->text = text;
+    }
+    return t;
+}
+
+/* The real line of libconfuse's line LINE in FILE. */
+static int conf_real_line(const char *file, int line)
+{
+    conf_lines_t *t = conf_lines_of(file);
+    int r;
+
+    if (t == NULL || line <= 0)
+        return line;
+    for (r = 1; r < t->n && t->start[r + 1] <= line; r++)
+        ;
+    return r;
+}
+
+/* The line, at or before real line FROM of FILE, where section NAME
+ * "TITLE" opens; FROM when it cannot be found. */
+static int conf_section_line(const char *file, const char *name,
+                             const char *title, int from)
+{
+    conf_lines_t *t = conf_lines_of(file);
+    const char *p, *lines[4096];
+    int n = 0, r;
+
+    if (t == NULL || name == NULL)
+        return from;
+    for (p = t->text, lines[n++] = p; *p && n < 4096; p++) {
+        if (*p == '\n')
+            lines[n++] = p + 1;
+    }
+    for (r = from < n ? from : n; r >= 1; r--) {
+        const char *l = lines[r - 1], *hit = strstr(l, name);
+        const char *eol = strchr(l, '\n');
+
+        if (hit && (eol == NULL || hit < eol) &&
+            (title == NULL || (strstr(hit, title) && (eol == NULL ||
+                                                      strstr(hit, title) < eol))))
+            return r;
+    }
+    return from;
+}
+
+/* The name to show for a file libconfuse names. */
+static const char *conf_file_name(const char *file)
+{
+    conf_parse_t *p = conf_cur;
+
+    if (p && p->text && (file == NULL || strcmp(file, "[buf]") == 0))
+        return p->file;
+    return file ? file : (p ? p->file : "?");
+}
 
 /* ---- locations ---------------------------------------------------------- */
 
@@ -56,8 +195,8 @@ static void conf_loc_add(cfg_t *sec, const char *opt, const char *file,
     l = &p->locs[p->n_locs++];
     l->sec = sec;
     l->opt = opt;
-    l->file = loom_strdup(file ? file : p->file);
-    l->line = line;
+    l->line = conf_real_line(file, line);
+    l->file = loom_strdup(conf_file_name(file));
 }
 
 /* Where OPT of SEC was set; with OPT NULL (or never set), where SEC
@@ -90,9 +229,15 @@ static void conf_where(cfg_t *sec, const char *opt, const char **file,
         *file = best->file;
         *line = best->line;
     } else if (sec->filename) {
-        *file = sec->filename;
-        *line = sec->line;
+        *line = conf_real_line(sec->filename, sec->line);
+        *file = conf_file_name(sec->filename);
     }
+    /* A section is located by its opening line. */
+    if ((opt == NULL || best == NULL || best->sec != sec ||
+         strcmp(best->opt, opt) != 0) &&
+        sec->name && strcmp(sec->name, "root") != 0 && sec->filename)
+        *line = conf_section_line(sec->filename, sec->name, sec->title,
+                                  *line);
 }
 
 static char *conf_where_str(cfg_t *sec, const char *opt)
@@ -153,9 +298,19 @@ static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
         snprintf(word, sizeof(word), "%.*s", (int)(q - (msg + 16)), msg + 16);
         snprintf(msg, sizeof(msg), "unknown module or option '%s'", word);
     }
+    if (strncmp(msg, "found duplicate title '", 23) == 0 &&
+        (q = strchr(msg + 23, '\'')) != NULL) {
+        char word[256];
+
+        snprintf(word, sizeof(word), "%.*s", (int)(q - (msg + 23)), msg + 23);
+        snprintf(msg, sizeof(msg),
+                 "duplicate name \"%s\": another section of this kind has it",
+                 word);
+    }
     if (cfg && cfg->filename)
-        snprintf(p->err, sizeof(p->err), "%s:%d: %s", cfg->filename,
-                 cfg->line, msg);
+        snprintf(p->err, sizeof(p->err), "%s:%d: %s",
+                 conf_file_name(cfg->filename),
+                 conf_real_line(cfg->filename, cfg->line), msg);
     else
         snprintf(p->err, sizeof(p->err), "%s: %s", p->file, msg);
     p->have_err = 1;
@@ -589,6 +744,7 @@ loom_config_t *loom_config_load(const char *file, const char *text, char *err,
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.file = file;
+    ctx.text = text;
     conf_cur = &ctx;
     /* load_module() makes new section keywords known only once it has run:
      * a parse that loaded a module is parsed again with it in the table. */
@@ -597,12 +753,14 @@ loom_config_t *loom_config_load(const char *file, const char *text, char *err,
         size_t n_tofree, i;
         cfg_opt_t *opts = conf_build_opts(&tofree, &n_tofree);
 
+        /* Before cfg_init: it copies the tables into the sections it
+         * creates for defaults. */
+        conf_install_validcb(opts);
         root = cfg_init(opts, CFGF_NONE);
         for (i = 0; i < n_tofree; i++)
             free(tofree[i]);
         free(tofree);
         cfg_set_error_function(root, conf_errfunc);
-        conf_install_validcb(root->opts);
         ctx.have_err = 0;
         ctx.loaded_new = 0;
         ctx.err[0] = '\0';
@@ -638,6 +796,12 @@ loom_config_t *loom_config_load(const char *file, const char *text, char *err,
     for (attempt = 0; (size_t)attempt < ctx.n_locs; attempt++)
         free(ctx.locs[attempt].file);
     free(ctx.locs);
+    for (attempt = 0; (size_t)attempt < ctx.n_lines; attempt++) {
+        free(ctx.lines[attempt].file);
+        free(ctx.lines[attempt].start);
+        free(ctx.lines[attempt].text);
+    }
+    free(ctx.lines);
     conf_cur = NULL;
     return c;
 }

@@ -291,8 +291,9 @@ static void conn_read(loom_conn_t *c)
         char *dst;
         size_t room;
         ssize_t n;
+        int append = c->in_len > 0;
 
-        if (c->in_len) {
+        if (append) {
             if (c->in_cap - c->in_len < 16384) {
                 c->in_cap = c->in_len + 16384;
                 c->in = loom_realloc(c->in, c->in_cap);
@@ -316,7 +317,7 @@ static void conn_read(loom_conn_t *c)
             return;
         }
         conn_touch(c);
-        if (dst == c->in) {
+        if (append) {
             c->in_len += (uint32_t)n;
             conn_deliver(c, c->in, c->in_len);
         } else {

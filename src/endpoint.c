@@ -41,7 +41,7 @@ static int ep_fail(char *err, size_t errlen, const char *str, const char *fmt,
  * Returns the number of fields or -1 (error written). */
 static int ep_split(const char *str, ep_field_t *f, char *err, size_t errlen)
 {
-    int n = 0;
+    int n = 0, bracket = 0;
     size_t len = 0;
     const char *s;
 
@@ -53,7 +53,11 @@ static int ep_split(const char *str, ep_field_t *f, char *err, size_t errlen)
             if (s[1] == '\0')
                 return ep_fail(err, errlen, str, "trailing backslash");
             ch = *++s;
-        } else if (ch == ':') {
+        } else if (ch == '[' && len > 0 && f[n].buf[len - 1] == '=') {
+            bracket = 1; /* an IPv6 literal: its colons are not separators */
+        } else if (ch == ']') {
+            bracket = 0;
+        } else if (ch == ':' && !bracket) {
             if (++n == EP_FIELD_MAX)
                 return ep_fail(err, errlen, str, "too many fields");
             len = 0;
@@ -102,6 +106,18 @@ static int ep_host(const char *v, char *out)
     if (strchr(v, '[') || strchr(v, ']') || strchr(v, ' '))
         return -1;
     memcpy(out, v, n + 1);
+    return 0;
+}
+
+/* Was KEY already among fields FROM..UPTO-1 (whose '=' became NUL)? */
+static int ep_seen(const ep_field_t *f, int from, int upto, const char *key)
+{
+    int i;
+
+    for (i = from; i < upto; i++) {
+        if (strcmp(f[i].buf, key) == 0)
+            return 1;
+    }
     return 0;
 }
 
@@ -179,6 +195,8 @@ int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep,
                            f[i].buf);
         *eq = '\0';
         val = eq + 1;
+        if (ep_seen(f, 2, i, key))
+            return ep_fail(err, errlen, str, "'%s' given twice", key);
         if (strcmp(key, "interface") == 0 && ep->kind != LOOM_EP_UNIX) {
             if (ep->host[0])
                 return ep_fail(err, errlen, str, "'interface' given twice");
@@ -239,6 +257,8 @@ int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep,
                            f[i].buf);
         *eq = '\0';
         val = eq + 1;
+        if (ep_seen(f, 1, i, key))
+            return ep_fail(err, errlen, str, "'%s' given twice", key);
         if (strcmp(key, "host") == 0 && ep->kind != LOOM_EP_UNIX) {
             if (ep->host[0])
                 return ep_fail(err, errlen, str, "'host' given twice");

@@ -68,8 +68,6 @@ static void print_version(void)
     struct dirent *de;
 
     printf("loomd %s\n", LOOM_VERSION_STRING);
-    printf("module ABI %d, %s, libevent %s\n", LOOM_MODULE_ABI,
-           OpenSSL_version(OPENSSL_VERSION), event_get_version());
     printf("built-in modules:");
     for (; *b; b++)
         printf(" %s", (*b)->name);
@@ -83,52 +81,62 @@ static void print_version(void)
     }
     if (d)
         closedir(d);
-    printf("\n");
+    printf("\nmodule ABI %d, %s, libevent %s\n", LOOM_MODULE_ABI,
+           OpenSSL_version(OPENSSL_VERSION), event_get_version());
 }
 
-/* Drop root for the configured user and group; verified.  Returns 0 or
- * -1 with a message on stderr. */
-static int drop_privileges(const loom_config_t *cfg)
+/* Check, before anything is bound, that the user and group settings can
+ * be honoured.  Fills *UID and *GID; returns 0 or -1 with a message on
+ * stderr. */
+static int check_privileges(const loom_config_t *cfg, uid_t *uid, gid_t *gid)
 {
     struct passwd *pw;
     struct group *gr;
-    gid_t gid;
 
-    if (geteuid() != 0) {
-        if (cfg->user_set)
-            loom_log(LOOM_LOG_DEBUG, NULL,
-                     "not started as root: user \"%s\" ignored", cfg->user);
+    if (geteuid() != 0)
         return 0;
-    }
     if (!cfg->user_set) {
         fprintf(stderr, "loomd: refusing to run as root: set `user` in %s "
                         "(user = \"root\" to insist)\n",
                 cfg->file);
         return -1;
     }
-    if (strcmp(cfg->user, "root") == 0 && cfg->group == NULL)
-        return 0;
     pw = getpwnam(cfg->user);
     if (pw == NULL) {
         fprintf(stderr, "loomd: unknown user '%s'\n", cfg->user);
         return -1;
     }
-    gid = pw->pw_gid;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
     if (cfg->group) {
         gr = getgrnam(cfg->group);
         if (gr == NULL) {
             fprintf(stderr, "loomd: unknown group '%s'\n", cfg->group);
             return -1;
         }
-        gid = gr->gr_gid;
+        *gid = gr->gr_gid;
     }
-    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 ||
-        setuid(pw->pw_uid) != 0) {
+    return 0;
+}
+
+/* Drop root for the configured user and group (see check_privileges);
+ * verified.  Returns 0 or -1 with a message on stderr. */
+static int drop_privileges(const loom_config_t *cfg, uid_t uid, gid_t gid)
+{
+    if (geteuid() != 0) {
+        if (cfg->user_set)
+            loom_log(LOOM_LOG_DEBUG, NULL,
+                     "not started as root: user \"%s\" ignored", cfg->user);
+        return 0;
+    }
+    if (uid == 0 && cfg->group == NULL)
+        return 0;
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
         fprintf(stderr, "loomd: cannot switch to user %s: %s\n", cfg->user,
                 strerror(errno));
         return -1;
     }
-    if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+    if (uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
         fprintf(stderr, "loomd: privileges could not be dropped\n");
         return -1;
     }
@@ -210,6 +218,8 @@ int main(int argc, char **argv)
     loomd_t d;
     char err[1024];
     int opt, test = 0, daemonize = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
     size_t i;
 
     memset(&d, 0, sizeof(d));
@@ -261,6 +271,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "loomd: cannot create the event loop\n");
         return 1;
     }
+    {
+        /* Settings that must hold before binding anything. */
+        loom_config_t *cfg = loom_config_load(d.conf_file, NULL, err,
+                                              sizeof(err));
+
+        if (cfg == NULL) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        if (check_privileges(cfg, &uid, &gid) != 0)
+            return 1;
+        loom_config_free(cfg);
+    }
     d.srv = loom_server_new(d.base);
     if (loom_server_start(d.srv, d.conf_file, err, sizeof(err)) != LOOM_OK) {
         fprintf(stderr, "%s\n", err);
@@ -286,14 +309,21 @@ int main(int argc, char **argv)
                     : (daemonize ? loom_strdup("/run/loomd.pid") : NULL);
     if (d.pidfile && write_pidfile(d.pidfile) != 0)
         return 1;
-    if (drop_privileges(d.srv->cfg) != 0)
+    if (drop_privileges(d.srv->cfg, uid, gid) != 0)
         return 1;
     for (i = 0; i < LOOM_ARRAY_LEN(sigs); i++) {
         sigev[i] = evsignal_new(d.base, sigs[i], on_signal, &d);
         event_add(sigev[i], NULL);
     }
-    loom_log(LOOM_LOG_INFO, NULL, "ready (loomd %s, pid %ld)", LOOM_VERSION_STRING,
-             (long)getpid());
+    {
+        unsigned n = 0;
+        loom_listener_t *ls;
+
+        for (ls = d.srv->listeners; ls; ls = ls->next)
+            n++;
+        loom_log(LOOM_LOG_INFO, NULL, "ready (loomd %s, pid %ld, %u listeners)",
+                 LOOM_VERSION_STRING, (long)getpid(), n);
+    }
     loomd_notify("READY=1");
 
     event_base_dispatch(d.base);

@@ -132,6 +132,6 @@ int loom_module_load(const char *path, char *err, size_t errlen)
     loom_loaded[loom_n_loaded].mod = mod;
     loom_loaded[loom_n_loaded].path = strdup(real);
     loom_n_loaded++;
-    loom_log(LOOM_LOG_INFO, NULL, "module %s loaded from %s", mod->name, real);
+    loom_log(LOOM_LOG_INFO, NULL, "module %s loaded from %s", mod->name, path);
     return LOOM_OK;
 }

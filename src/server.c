@@ -323,8 +323,11 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
         if (ls->ssl_ctx)
             SSL_CTX_free(ls->ssl_ctx);
         ls->ssl_ctx = al[i].ctx;
+        /* Quiet on the first start, so a start-up error stays the only
+         * line on stderr; a reload says what it opened. */
         if (al[i].fresh)
-            loom_log(LOOM_LOG_INFO, ls->inst->who, "listening on %s", ls->text);
+            loom_log(srv->cfg ? LOOM_LOG_INFO : LOOM_LOG_DEBUG, ls->inst->who,
+                     "listening on %s", ls->text);
     }
     for (ls = srv->listeners; ls; ls = next) {
         next = ls->next;

@@ -130,6 +130,9 @@ static char *ask_split(env_t *e, loom_instance_t *inst, const char *query,
     for (off = 0; off < qlen; off += piece) {
         size_t n = qlen - off < piece ? qlen - off : piece;
 
+        /* the client stops sending once the server has closed */
+        if (loom_mem_closed(c))
+            break;
         assert_int_equal(loom_mem_feed(c, query + off, n), LOOM_OK);
         run(e);
     }
@@ -357,6 +360,23 @@ static void test_too_long(void **state)
     free(got);
 }
 
+/* Once the module has closed, more input is refused. */
+static void test_feed_after_close(void **state)
+{
+    env_t *e = *state;
+    loom_conn_t *c = loom_mem_conn_new(e->users);
+    size_t len = 0;
+
+    assert_int_equal(loom_mem_feed(c, "nosuch\r\n", 8), LOOM_OK);
+    run(e);
+    assert_true(loom_mem_closed(c));
+    assert_int_equal(loom_mem_feed(c, "alice\r\n", 7), LOOM_ERROR);
+    run(e);
+    loom_mem_output(c, &len);
+    assert_int_equal(len, strlen("finger: nosuch: no such user.\r\n"));
+    loom_mem_conn_free(c);
+}
+
 /* Nothing is answered before the line is complete. */
 static void test_split_query(void **state)
 {
@@ -436,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_forwarding_refused),
         cmocka_unit_test(test_bad_queries),
         cmocka_unit_test(test_too_long),
+        cmocka_unit_test(test_feed_after_close),
         cmocka_unit_test(test_split_query),
         cmocka_unit_test(test_byte_by_byte),
         cmocka_unit_test(test_one_query_per_conn),
