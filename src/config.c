@@ -195,7 +195,7 @@ static void conf_loc_add(cfg_t *sec, const char *opt, const char *file,
     l = &p->locs[p->n_locs++];
     l->sec = sec;
     l->opt = opt;
-    l->line = conf_real_line(file, line);
+    l->line = line;
     l->file = loom_strdup(conf_file_name(file));
 }
 
@@ -316,9 +316,17 @@ static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
     p->have_err = 1;
 }
 
+static int conf_section_line(const char *file, const char *name,
+                             const char *title, int from);
+
 static int conf_validcb(cfg_t *cfg, cfg_opt_t *opt)
 {
-    conf_loc_add(cfg, opt->name, cfg->filename, cfg->line);
+    int line = conf_real_line(cfg->filename, cfg->line);
+
+    /* A list spanning lines is reported where it ends: find its start. */
+    if (opt->type != CFGT_SEC)
+        line = conf_section_line(cfg->filename, opt->name, NULL, line);
+    conf_loc_add(cfg, opt->name, cfg->filename, line);
     return 0;
 }
 

@@ -148,8 +148,10 @@ static void conn_finalize(loom_conn_t *c)
     }
     srv->nconns--;
     if (c->ls) {
-        c->ls->nconns--;
+        loom_listener_t *ls = c->ls;
+
         c->ls = NULL;
+        loom_listener_conn_closed(ls);
     }
     if (srv->accept_paused) /* a descriptor came free */
         loom_listeners_pause(srv, 0);

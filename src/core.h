@@ -113,6 +113,7 @@ struct loom_listener_s {
     SSL_CTX *ssl_ctx; /* tls: listeners (a reference) */
     unsigned nconns;
     int mark;
+    int closed; /* closed, kept until its last connection goes */
     loom_listener_t *next;
 };
 
@@ -162,7 +163,10 @@ loom_listener_t *loom_listener_open(loom_server_t *srv,
                                     const loom_listen_conf_t *lc, char *err,
                                     size_t errlen);
 void loom_listener_enable(loom_listener_t *ls);
+/* Close the socket; the struct lives until its last connection closes. */
 void loom_listener_close(loom_listener_t *ls);
+/* A connection accepted on LS has closed. */
+void loom_listener_conn_closed(loom_listener_t *ls);
 void loom_listeners_pause(loom_server_t *srv, int pause);
 void loom_listener_resume_cb(evutil_socket_t fd, short what, void *arg);
 

@@ -295,16 +295,34 @@ void loom_listeners_pause(loom_server_t *srv, int pause)
 
 void loom_listener_close(loom_listener_t *ls)
 {
-    if (ls->ev)
+    if (ls->ev) {
         event_free(ls->ev);
-    if (ls->fd >= 0)
+        ls->ev = NULL;
+    }
+    if (ls->fd >= 0) {
         close(ls->fd);
-    if (ls->ep.kind == LOOM_EP_UNIX)
-        unlink(ls->ep.path);
-    if (ls->ssl_ctx)
-        SSL_CTX_free(ls->ssl_ctx);
-    free(ls->text);
-    free(ls);
+        ls->fd = -1;
+        if (ls->ep.kind == LOOM_EP_UNIX)
+            unlink(ls->ep.path);
+    }
+    ls->closed = 1;
+    ls->inst = NULL;
+    /* Connections accepted here still point at it: the last one frees it
+     * (loom_listener_conn_closed). */
+    if (ls->nconns == 0) {
+        if (ls->ssl_ctx)
+            SSL_CTX_free(ls->ssl_ctx);
+        free(ls->text);
+        free(ls);
+    }
+}
+
+void loom_listener_conn_closed(loom_listener_t *ls)
+{
+    if (--ls->nconns == 0 && ls->closed) {
+        ls->nconns = 0;
+        loom_listener_close(ls);
+    }
 }
 
 /* Timer callback that ends an accept pause (see ls_shed). */

@@ -37,6 +37,7 @@ typedef struct {
     loom_server_t *srv;
     const char *conf_file;
     char *pidfile;
+    int pid_written;
     int stopping;
 } loomd_t;
 
@@ -204,6 +205,89 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
 }
 
+/* Start serving and run the reactor until stopped; returns the exit code.
+ * main() frees what it leaves in D. */
+static int loomd_serve(loomd_t *d, int daemonize)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    struct event *sigev[LOOM_ARRAY_LEN(sigs)];
+    char err[1024];
+    uid_t uid = 0;
+    gid_t gid = 0;
+    size_t i;
+    int rc;
+
+    d->base = event_base_new();
+    if (d->base == NULL) {
+        fprintf(stderr, "loomd: cannot create the event loop\n");
+        return 1;
+    }
+    {
+        /* Settings that must hold before binding anything. */
+        loom_config_t *cfg = loom_config_load(d->conf_file, NULL, err,
+                                              sizeof(err));
+
+        if (cfg == NULL) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        rc = check_privileges(cfg, &uid, &gid);
+        loom_config_free(cfg);
+        if (rc != 0)
+            return 1;
+    }
+    d->srv = loom_server_new(d->base);
+    if (loom_server_start(d->srv, d->conf_file, err, sizeof(err)) != LOOM_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (daemonize) {
+        pid_t pid = fork();
+
+        if (pid < 0) {
+            fprintf(stderr, "loomd: fork: %s\n", strerror(errno));
+            return 1;
+        }
+        if (pid > 0)
+            _exit(0);
+        setsid();
+        if (event_reinit(d->base) != 0) {
+            fprintf(stderr, "loomd: event_reinit failed\n");
+            return 1;
+        }
+    }
+    d->pidfile = d->srv->cfg->pidfile
+                    ? loom_strdup(d->srv->cfg->pidfile)
+                    : (daemonize ? loom_strdup("/run/loomd.pid") : NULL);
+    if (d->pidfile) {
+        if (write_pidfile(d->pidfile) != 0)
+            return 1;
+        d->pid_written = 1;
+    }
+    if (drop_privileges(d->srv->cfg, uid, gid) != 0)
+        return 1;
+    for (i = 0; i < LOOM_ARRAY_LEN(sigs); i++) {
+        sigev[i] = evsignal_new(d->base, sigs[i], on_signal, d);
+        event_add(sigev[i], NULL);
+    }
+    {
+        unsigned n = 0;
+        loom_listener_t *ls;
+
+        for (ls = d->srv->listeners; ls; ls = ls->next)
+            n++;
+        loom_log(LOOM_LOG_INFO, NULL, "ready (loomd %s, pid %ld, %u listeners)",
+                 LOOM_VERSION_STRING, (long)getpid(), n);
+    }
+    loomd_notify("READY=1");
+
+    event_base_dispatch(d->base);
+
+    for (i = 0; i < LOOM_ARRAY_LEN(sigs); i++)
+        event_free(sigev[i]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -213,14 +297,9 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"daemon", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0}};
-    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
-    struct event *sigev[LOOM_ARRAY_LEN(sigs)];
     loomd_t d;
     char err[1024];
-    int opt, test = 0, daemonize = 0;
-    uid_t uid = 0;
-    gid_t gid = 0;
-    size_t i;
+    int opt, test = 0, daemonize = 0, rc;
 
     memset(&d, 0, sizeof(d));
     d.conf_file = LOOM_DEFAULT_CONF;
@@ -266,76 +345,17 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    d.base = event_base_new();
-    if (d.base == NULL) {
-        fprintf(stderr, "loomd: cannot create the event loop\n");
-        return 1;
-    }
-    {
-        /* Settings that must hold before binding anything. */
-        loom_config_t *cfg = loom_config_load(d.conf_file, NULL, err,
-                                              sizeof(err));
-
-        if (cfg == NULL) {
-            fprintf(stderr, "%s\n", err);
-            return 1;
-        }
-        if (check_privileges(cfg, &uid, &gid) != 0)
-            return 1;
-        loom_config_free(cfg);
-    }
-    d.srv = loom_server_new(d.base);
-    if (loom_server_start(d.srv, d.conf_file, err, sizeof(err)) != LOOM_OK) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    if (daemonize) {
-        pid_t pid = fork();
-
-        if (pid < 0) {
-            fprintf(stderr, "loomd: fork: %s\n", strerror(errno));
-            return 1;
-        }
-        if (pid > 0)
-            _exit(0);
-        setsid();
-        if (event_reinit(d.base) != 0) {
-            fprintf(stderr, "loomd: event_reinit failed\n");
-            return 1;
-        }
-    }
-    d.pidfile = d.srv->cfg->pidfile
-                    ? loom_strdup(d.srv->cfg->pidfile)
-                    : (daemonize ? loom_strdup("/run/loomd.pid") : NULL);
-    if (d.pidfile && write_pidfile(d.pidfile) != 0)
-        return 1;
-    if (drop_privileges(d.srv->cfg, uid, gid) != 0)
-        return 1;
-    for (i = 0; i < LOOM_ARRAY_LEN(sigs); i++) {
-        sigev[i] = evsignal_new(d.base, sigs[i], on_signal, &d);
-        event_add(sigev[i], NULL);
-    }
-    {
-        unsigned n = 0;
-        loom_listener_t *ls;
-
-        for (ls = d.srv->listeners; ls; ls = ls->next)
-            n++;
-        loom_log(LOOM_LOG_INFO, NULL, "ready (loomd %s, pid %ld, %u listeners)",
-                 LOOM_VERSION_STRING, (long)getpid(), n);
-    }
-    loomd_notify("READY=1");
-
-    event_base_dispatch(d.base);
-
-    for (i = 0; i < LOOM_ARRAY_LEN(sigs); i++)
-        event_free(sigev[i]);
-    loom_server_free(d.srv);
+    rc = loomd_serve(&d, daemonize);
+    if (d.srv)
+        loom_server_free(d.srv);
     if (d.pidfile) {
-        unlink(d.pidfile);
+        if (d.pid_written)
+            unlink(d.pidfile);
         free(d.pidfile);
     }
-    event_base_free(d.base);
-    loom_log(LOOM_LOG_INFO, NULL, "stopped");
-    return 0;
+    if (d.base)
+        event_base_free(d.base);
+    if (rc == 0)
+        loom_log(LOOM_LOG_INFO, NULL, "stopped");
+    return rc;
 }

@@ -58,6 +58,9 @@ typedef struct {
 static void drv_init(driver_t *d, size_t max_line)
 {
     memset(d, 0, sizeof(*d));
+    d->cap = 16;
+    d->buf = malloc(d->cap);
+    assert_non_null(d->buf);
     loom_lines_init(&d->lr, max_line);
 }
 
