@@ -97,7 +97,8 @@ static int ep_host(const char *v, char *out)
     if (n == 0)
         return -1;
     if (v[0] == '[') {
-        if (n < 3 || v[n - 1] != ']')
+        if (n < 3 || v[n - 1] != ']' || memchr(v + 1, '[', n - 2) ||
+            memchr(v + 1, ']', n - 2))
             return -1;
         memcpy(out, v + 1, n - 2);
         out[n - 2] = '\0';

@@ -340,8 +340,11 @@ static void test_good_config(void **state)
              "    listen = {\"tcp:7101\"}\n"
              "}\n",
              p, sizeof(p));
-    /* the plan sits next to the included file, not next to loom.conf */
+    /* the plan sits next to the included file; next to loom.conf is a
+     * directory of that name, which would fail to load as a plan */
     put_file(t, "conf.d/alice.plan", "Tea at four.\n", p, sizeof(p));
+    snprintf(p, sizeof(p), "%s/alice.plan", t->dir);
+    assert_int_equal(mkdir(p, 0700), 0);
     put_file(t, "conf.d/notes.txt", "not a config\n", p, sizeof(p));
     put_file(t, "loom.conf",
              "# test config\n"
