@@ -211,6 +211,18 @@ static void connect_on_resolved(struct ares_addrinfo_node *nodes,
     connect_try_next(cr);
 }
 
+/* Abort the connection under TLS handshake, if any, silently. */
+static void connect_drop_conn(loom_connect_t *cr)
+{
+    loom_conn_t *c = cr->conn;
+
+    if (c) {
+        cr->conn = NULL;
+        c->data = NULL;
+        loom_conn_abort(c);
+    }
+}
+
 static void connect_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     loom_connect_t *cr = arg;
@@ -226,13 +238,7 @@ static void connect_on_timeout(evutil_socket_t fd, short what, void *arg)
         cb(NULL, "timed out", cbarg);
         return;
     }
-    if (cr->conn) {
-        loom_conn_t *c = cr->conn;
-
-        cr->conn = NULL;
-        c->data = NULL;
-        loom_conn_abort(c);
-    }
+    connect_drop_conn(cr);
     connect_finish(cr, NULL, "timed out");
 }
 
@@ -311,12 +317,6 @@ void loom_connect_cancel(loom_connect_t *cr)
         }
         return;
     }
-    if (cr->conn) {
-        loom_conn_t *c = cr->conn;
-
-        cr->conn = NULL;
-        c->data = NULL;
-        loom_conn_abort(c);
-    }
+    connect_drop_conn(cr);
     connect_free(cr);
 }

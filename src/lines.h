@@ -34,8 +34,9 @@ void loom_lines_init(loom_lines_t *lr, size_t max_line);
 /* Take the next item from BUF[0..LEN), the unconsumed input.  On LINE and
  * RAW, *OUT points into BUF and *USED is the number of bytes consumed
  * (delimiter included); the caller passes BUF + *USED next time.  On MORE
- * and TOO_LONG, *USED is 0.  A line is TOO_LONG when max_line bytes are
- * buffered without a delimiter, or a complete line exceeds max_line. */
+ * and TOO_LONG, *USED is 0.  A line is TOO_LONG once more than
+ * max_line + 1 bytes (room for CR LF) are buffered without a delimiter,
+ * or when a complete line exceeds max_line. */
 loom_lines_result_t loom_lines_next(loom_lines_t *lr, const char *buf,
                                     size_t len, loom_slice_t *out,
                                     size_t *used);

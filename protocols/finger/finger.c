@@ -189,13 +189,9 @@ static void finger_fwd_connected(loom_conn_t *out, const char *err, void *arg)
     loom_conn_printf(out, "%s\r\n", s->fwdq);
 }
 
-static void finger_fwd_timeout(evutil_socket_t fd, short what, void *arg)
+/* Drop the forward connection (or its connect) without a word. */
+static void finger_fwd_stop(finger_conn_t *s)
 {
-    loom_conn_t *c = arg;
-    finger_conn_t *s = loom_conn_data(c);
-
-    (void)fd;
-    (void)what;
     if (s->fwd) {
         loom_connect_cancel(s->fwd);
         s->fwd = NULL;
@@ -205,6 +201,16 @@ static void finger_fwd_timeout(evutil_socket_t fd, short what, void *arg)
         loom_conn_abort(s->out);
         s->out = NULL;
     }
+}
+
+static void finger_fwd_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    loom_conn_t *c = arg;
+    finger_conn_t *s = loom_conn_data(c);
+
+    (void)fd;
+    (void)what;
+    finger_fwd_stop(s);
     finger_fwd_fail(c, "timed out");
 }
 
@@ -337,15 +343,7 @@ static void finger_close(loom_conn_t *c)
 {
     finger_conn_t *s = loom_conn_data(c);
 
-    if (s->fwd) {
-        loom_connect_cancel(s->fwd);
-        s->fwd = NULL;
-    }
-    if (s->out) {
-        loom_conn_set_data(s->out, NULL);
-        loom_conn_abort(s->out);
-        s->out = NULL;
-    }
+    finger_fwd_stop(s);
     if (s->timer) {
         event_free(s->timer);
         s->timer = NULL;

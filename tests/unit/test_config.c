@@ -21,7 +21,7 @@
 
 /* src/config.h by path: a bare "config.h" finds autoconf's in the
  * build directory first. */
-#include "../../src/config.h"
+#include "config.h"
 #include "loom_module.h"
 
 typedef struct {
