@@ -3,6 +3,7 @@
 import os
 import socket
 import stat
+import struct
 import threading
 import unittest
 
@@ -60,6 +61,20 @@ class EchoTCP(unittest.TestCase):
         self.assertEqual(len(got), len(payload))
         self.assertTrue(got == payload, "1 MB payload came back altered")
 
+    def test_client_reset_mid_transfer(self):
+        """Clients that vanish with a RST while data is in flight do not
+        disturb the daemon."""
+        for _ in range(5):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=WAIT)
+            s.settimeout(2)
+            try:
+                s.sendall(b"r" * (1 << 20))
+            except OSError:
+                pass  # the daemon may push back; that is fine
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        self.assertEqual(loomtest.tcp_query(self.port, b"still here", shut=True), b"still here")
+
     def test_concurrent_clients(self):
         socks = [socket.create_connection(("127.0.0.1", self.port), timeout=WAIT)
                  for _ in range(10)]
@@ -83,7 +98,8 @@ class EchoUDP(unittest.TestCase):
             s.settimeout(WAIT)
             try:
                 s.connect(("127.0.0.1", port))
-                for msg in (b"one", b"two two", b"\x00\x01\x02\xff", b"z" * 1400):
+                for msg in (b"one", b"two two", b"\x00\x01\x02\xff", b"z" * 1400,
+                            b"", b"big" * 10000, os.urandom(65507)):
                     s.send(msg)
                     # each datagram comes back whole, as one datagram
                     self.assertEqual(s.recv(65535), msg)

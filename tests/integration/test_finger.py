@@ -3,6 +3,8 @@
 import os
 import re
 import socket
+import struct
+import threading
 import unittest
 
 import loomtest
@@ -188,6 +190,39 @@ class Finger(unittest.TestCase):
     def test_control_char(self):
         self.assertEqual(self.q(b"al\x01ice"), ERR_CHARS)
         self.assertEqual(self.q(b"alice\x1b[2J"), ERR_CHARS)
+        self.assertIn(b"Login: alice", self.q("alice"))
+
+    def test_concurrent_queries(self):
+        want = self.q("alice")
+        results, errors = [], []
+
+        def worker():
+            try:
+                for _ in range(5):
+                    results.append(self.q("alice"))
+            except OSError as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=worker) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(WAIT * 2)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), 100)
+        self.assertTrue(all(r == want for r in results))
+
+    def test_client_reset(self):
+        for query in (b"alice\r\n", b"ali", b"/W alice\r\n"):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=WAIT)
+            s.sendall(query)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        self.assertIn(b"Login: alice", self.q("alice"))
+
+    def test_malformed(self):
+        for query in ("alice@", "/X alice"):
+            self.assertEqual(self.q(query), b"finger: error: malformed query\r\n", query)
         self.assertIn(b"Login: alice", self.q("alice"))
 
     def test_access_log(self):

@@ -1,8 +1,11 @@
 """Finger forwarding between two loomd processes: A (forwarding = yes)
-relays user@host queries to B's finger port."""
+relays user@host queries to B's finger port.  A few cases use a finger
+server played by the test itself, to see what A sends and how it filters
+the reply."""
 
 import os
 import socket
+import threading
 import unittest
 
 import loomtest
@@ -44,7 +47,63 @@ finger "closed" {
   forwarding = no
   forward_port = %(b)d
 }
+finger "tofake" {
+  listen = {"tcp:%(tofake)d:interface=127.0.0.1"}
+  forwarding = yes
+  forward_port = %(fake)d
+  forward_timeout = 10
+}
+finger "toslow" {
+  listen = {"tcp:%(toslow)d:interface=127.0.0.1"}
+  forwarding = yes
+  forward_port = %(slow)d
+  forward_timeout = 2
+}
 '''
+
+REFUSE_FORWARD = b"finger: forwarding is not allowed on this server.\r\n"
+
+
+class FakeFinger:
+    """A finger server played by the test: records each query it gets,
+    answers REPLY (bytes) and closes."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.queries = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(WAIT)
+                data = b""
+                try:
+                    while b"\r\n" not in data:
+                        chunk = c.recv(1024)
+                        if not chunk:
+                            break
+                        data += chunk
+                    self.queries.append(data)
+                    c.sendall(self.reply)
+                except OSError:
+                    pass
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 class Forwarding(unittest.TestCase):
@@ -57,22 +116,31 @@ class Forwarding(unittest.TestCase):
             listen.append('"tcp:%d:interface=[::1]"' % cls.pb)
         cls.b = Loomd(B_CONF % {"listen": ", ".join(listen)})
         cls.a = None
-        cls.b.start()
+        cls.fake = FakeFinger(b"Remote says hi\x07\xff there\r\nsecond\tline\r\n")
+        # accepts connections (the kernel completes the handshake) but
+        # never answers
+        cls.slow = socket.socket()
+        cls.slow.bind(("127.0.0.1", 0))
+        cls.slow.listen(8)
         cls.ports = {"a": free_port(), "b": cls.pb, "dead": free_port(),
-                     "closed": free_port(), "nothing": free_port()}
+                     "closed": free_port(), "nothing": free_port(),
+                     "tofake": free_port(), "fake": cls.fake.port,
+                     "toslow": free_port(), "slow": cls.slow.getsockname()[1]}
         try:
+            cls.b.start()
             cls.a = Loomd(A_CONF % cls.ports)
             cls.a.start()
         except Exception:
-            cls.b.cleanup()
-            if cls.a:
-                cls.a.cleanup()
+            cls.tearDownClass()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.a.cleanup()
+        if cls.a:
+            cls.a.cleanup()
         cls.b.cleanup()
+        cls.fake.close()
+        cls.slow.close()
 
     def test_b_answers_directly(self):
         out = finger_query(self.pb, "alice")
@@ -107,9 +175,20 @@ class Forwarding(unittest.TestCase):
         # A gets alice@localhost@localhost, sends "alice@localhost" to B,
         # which does not forward and refuses; A relays that refusal.
         direct = finger_query(self.pb, "alice@localhost")
-        self.assertEqual(direct, b"finger: forwarding is not allowed on this server.\r\n")
+        self.assertEqual(direct, REFUSE_FORWARD)
         relayed = finger_query(self.ports["a"], "alice@localhost@localhost")
         self.assertEqual(relayed, direct)
+
+    def test_sends_user_and_filters_reply(self):
+        n = len(self.fake.queries)
+        out = finger_query(self.ports["tofake"], "carol@127.0.0.1")
+        self.assertEqual(self.fake.queries[n:], [b"carol\r\n"])
+        self.assertEqual(out, b"Remote says hi?? there\r\nsecond\tline\r\n")
+
+    def test_sends_rest_of_chain(self):
+        n = len(self.fake.queries)
+        finger_query(self.ports["tofake"], "carol@far.example@127.0.0.1")
+        self.assertEqual(self.fake.queries[n:], [b"carol@far.example\r\n"])
 
     def test_nothing_listening(self):
         out = finger_query(self.ports["dead"], "alice@127.0.0.1")
@@ -118,13 +197,17 @@ class Forwarding(unittest.TestCase):
         # the daemon survives it
         self.assertIn(b"Login: alice", finger_query(self.ports["a"], "alice"))
 
+    def test_forward_timeout(self):
+        out = finger_query(self.ports["toslow"], "alice@127.0.0.1")
+        self.assertRegex(out, rb"^finger: 127\.0\.0\.1: [ -~]+\r\n$")
+        self.assertIn(b"Login: alice", finger_query(self.ports["a"], "alice"))
+
     def test_unresolvable_host(self):
         out = finger_query(self.ports["a"], "alice@no-such-host.invalid")
         self.assertRegex(out, rb"^finger: no-such-host\.invalid: [ -~]+\r\n$")
 
     def test_forwarding_no(self):
-        self.assertEqual(finger_query(self.ports["closed"], "alice@localhost"),
-                         b"finger: forwarding is not allowed on this server.\r\n")
+        self.assertEqual(finger_query(self.ports["closed"], "alice@localhost"), REFUSE_FORWARD)
 
     def test_access_log_forwarded(self):
         finger_query(self.ports["a"], "alice@127.0.0.1")

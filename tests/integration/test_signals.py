@@ -310,6 +310,23 @@ class SignalTest(unittest.TestCase):
         self.assertNotIn('"nobody"', old)
         self.assertIsNone(d.proc.poll())
 
+    def test_sighup_reopens_access_log(self):
+        port = free_port()
+        d = self.daemon(finger_conf(port))
+        d.start()
+        log = os.path.join(d.dir, "finger.log")
+        self.assertIn(b"Login: alice", tcp_query(port, b"alice\r\n"))
+        os.rename(log, log + ".1")
+        self.assertTrue(d.reload(), "reload failed:\n" + d.log())
+        self.assertIn(b"Login: bob", tcp_query(port, b"bob\r\n"))
+        self.assertTrue(os.path.exists(log), "SIGHUP did not reopen %s" % log)
+        with open(log) as f:
+            self.assertRegex(f.read(), r'"bob" ok')
+        with open(log + ".1") as f:
+            old = f.read()
+        self.assertRegex(old, r'"alice" ok')
+        self.assertNotIn('"bob"', old)
+
 
 if __name__ == "__main__":
     loomtest.main()

@@ -252,16 +252,43 @@ class TlsTest(unittest.TestCase):
             self.assertEqual(echo_roundtrip(s, b"verified\n"), b"verified\n")
 
     def test_cert_key_endpoint(self):
-        port = free_port()
+        port, port2 = free_port(), free_port()
+        while port2 == port:
+            port2 = free_port()
+        # Absolute paths, and relative ones (against the config's folder).
         d = self.daemon('echo "tls" {\n'
-                        '    listen = {"tls:%d:interface=127.0.0.1:cert={dir}/a.pem:key={dir}/a.key"}\n'
-                        '}\n' % port, [("a", "a.test")])
+                        '    listen = {"tls:%d:interface=127.0.0.1:cert={dir}/a.pem:key={dir}/a.key",\n'
+                        '              "tls:%d:interface=127.0.0.1:cert=b.pem:key=b.key"}\n'
+                        '}\n' % (port, port2), [("a", "a.test"), ("b", "b.test")])
         d.start()
         out = s_client(port, "-noservername")
         self.assertTrue(subject_has_cn(out, "a.test"), out)
-        with tls_connect(port, client_ctx(self.pems["a"][0]), "a.test") as s:
-            self.assertEqual(s.getpeercert(binary_form=True), pem_der(self.pems["a"][0]))
-            self.assertEqual(echo_roundtrip(s, b"cert-key\n"), b"cert-key\n")
+        out = s_client(port2, "-noservername")
+        self.assertTrue(subject_has_cn(out, "b.test"), out)
+        for p, name, host in ((port, "a", "a.test"), (port2, "b", "b.test")):
+            with tls_connect(p, client_ctx(self.pems[name][0]), host) as s:
+                self.assertEqual(s.getpeercert(binary_form=True), pem_der(self.pems[name][0]))
+                self.assertEqual(echo_roundtrip(s, b"cert-key\n"), b"cert-key\n")
+
+    def test_min_version_tls13(self):
+        port = free_port()
+        d = self.daemon('tls "a" {\n'
+                        '    cert = "a.pem"\n'
+                        '    key = "a.key"\n'
+                        '    min_version = "TLSv1.3"\n'
+                        '}\n'
+                        'echo "tls" {\n'
+                        '    listen = {"tls:%d:interface=127.0.0.1:profile=a"}\n'
+                        '}\n' % port, [("a", "a.test")])
+        d.start()
+        ctx = client_ctx(self.pems["a"][0], tls_max=ssl.TLSVersion.TLSv1_2)
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            with tls_connect(port, ctx, "a.test") as s:
+                self.fail("TLS 1.2 accepted by a TLSv1.3-only profile (%s)" % s.version())
+        ctx = client_ctx(self.pems["a"][0])
+        with tls_connect(port, ctx, "a.test") as s:
+            self.assertEqual(s.version(), "TLSv1.3")
+            self.assertEqual(echo_roundtrip(s, b"v13\n"), b"v13\n")
 
     def test_reload_replaced_cert(self):
         d, port = self.start_profiles()
