@@ -15,14 +15,20 @@
 #include "lines.h"
 #include "loom_module.h"
 
+/* State of a forwarded query, allocated only for those. */
+typedef struct {
+    loom_connect_t *connect; /* connect in progress */
+    loom_conn_t *out;        /* the connection to the remote finger */
+    struct event *timer;     /* deadline of the whole exchange */
+    int mid_line;            /* the last relayed byte was not LF */
+    char host[FINGER_QUERY_MAX + 1];
+    char query[FINGER_QUERY_MAX + 4]; /* what to send to host */
+} finger_fwd_t;
+
 typedef struct {
     loom_lines_t lines;
     int answered;
-    loom_connect_t *fwd;   /* forward connect in progress */
-    loom_conn_t *out;      /* forward connection */
-    struct event *timer;   /* forward deadline */
-    char host[FINGER_QUERY_MAX + 1];
-    char fwdq[FINGER_QUERY_MAX + 4]; /* query to send to host */
+    finger_fwd_t *fwd;
 } finger_conn_t;
 
 /* ---- output ------------------------------------------------------------- */
@@ -142,9 +148,12 @@ static void finger_log(loom_conn_t *c, const char *q, size_t len,
 static size_t finger_fwd_data(loom_conn_t *out, const char *buf, size_t len)
 {
     loom_conn_t *c = loom_conn_data(out);
+    finger_conn_t *s;
 
-    if (c == NULL)
+    if (c == NULL || len == 0)
         return len;
+    s = loom_conn_data(c);
+    s->fwd->mid_line = buf[len - 1] != '\n';
     if (finger_send(c, buf, len) == LOOM_AGAIN)
         loom_conn_pause(out); /* resumed by finger_drain */
     return len;
@@ -158,7 +167,9 @@ static void finger_fwd_close(loom_conn_t *out)
     if (c == NULL)
         return;
     s = loom_conn_data(c);
-    s->out = NULL;
+    s->fwd->out = NULL;
+    if (s->fwd->mid_line) /* every line we send ends in CRLF */
+        finger_sends(c, "\n");
     loom_conn_close(c);
 }
 
@@ -170,7 +181,7 @@ static void finger_fwd_fail(loom_conn_t *c, const char *why)
     finger_conn_t *s = loom_conn_data(c);
     char line[FINGER_QUERY_MAX + 128];
 
-    snprintf(line, sizeof(line), "finger: %s: %s\n", s->host, why);
+    snprintf(line, sizeof(line), "finger: %s: %s\n", s->fwd->host, why);
     finger_sends(c, line);
     loom_conn_close(c);
 }
@@ -180,26 +191,26 @@ static void finger_fwd_connected(loom_conn_t *out, const char *err, void *arg)
     loom_conn_t *c = arg;
     finger_conn_t *s = loom_conn_data(c);
 
-    s->fwd = NULL;
+    s->fwd->connect = NULL;
     if (out == NULL) {
         finger_fwd_fail(c, err);
         return;
     }
-    s->out = out;
-    loom_conn_printf(out, "%s\r\n", s->fwdq);
+    s->fwd->out = out;
+    loom_conn_printf(out, "%s\r\n", s->fwd->query);
 }
 
 /* Drop the forward connection (or its connect) without a word. */
-static void finger_fwd_stop(finger_conn_t *s)
+static void finger_fwd_stop(finger_fwd_t *f)
 {
-    if (s->fwd) {
-        loom_connect_cancel(s->fwd);
-        s->fwd = NULL;
+    if (f->connect) {
+        loom_connect_cancel(f->connect);
+        f->connect = NULL;
     }
-    if (s->out) {
-        loom_conn_set_data(s->out, NULL);
-        loom_conn_abort(s->out);
-        s->out = NULL;
+    if (f->out) {
+        loom_conn_set_data(f->out, NULL);
+        loom_conn_abort(f->out);
+        f->out = NULL;
     }
 }
 
@@ -210,7 +221,7 @@ static void finger_fwd_timeout(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    finger_fwd_stop(s);
+    finger_fwd_stop(s->fwd);
     finger_fwd_fail(c, "timed out");
 }
 
@@ -222,10 +233,12 @@ static void finger_forward(loom_conn_t *c, const finger_conf_t *fc,
     char ep[2 * FINGER_QUERY_MAX + 64], err[512], *p = ep;
     size_t i;
     struct timeval tv = {fc->forward_timeout, 0};
+    finger_fwd_t *f = loom_calloc(1, sizeof(*f));
 
-    memcpy(s->host, q->host.p, q->host.len);
-    s->host[q->host.len] = '\0';
-    snprintf(s->fwdq, sizeof(s->fwdq), "%s%.*s", q->verbose ? "/W " : "",
+    s->fwd = f;
+    memcpy(f->host, q->host.p, q->host.len);
+    f->host[q->host.len] = '\0';
+    snprintf(f->query, sizeof(f->query), "%s%.*s", q->verbose ? "/W " : "",
              (int)q->forward.len, q->forward.p);
     /* Endpoint strings escape ':' and '\' (IPv6 literals). */
     p += sprintf(p, "tcp:host=");
@@ -235,14 +248,15 @@ static void finger_forward(loom_conn_t *c, const finger_conf_t *fc,
         *p++ = q->host.p[i];
     }
     sprintf(p, ":port=%d:timeout=%d", fc->forward_port, fc->forward_timeout);
-    s->fwd = loom_connect(loom_instance_server(inst), ep, &finger_fwd_handler,
-                          finger_fwd_connected, c, err, sizeof(err));
-    if (s->fwd == NULL) {
+    f->connect = loom_connect(loom_instance_server(inst), ep,
+                              &finger_fwd_handler, finger_fwd_connected, c, err,
+                              sizeof(err));
+    if (f->connect == NULL) {
         finger_fwd_fail(c, "invalid host name");
         return;
     }
-    s->timer = event_new(loom_instance_base(inst), -1, 0, finger_fwd_timeout, c);
-    event_add(s->timer, &tv);
+    f->timer = event_new(loom_instance_base(inst), -1, 0, finger_fwd_timeout, c);
+    event_add(f->timer, &tv);
 }
 
 /* ---- the session -------------------------------------------------------- */
@@ -335,19 +349,21 @@ static void finger_drain(loom_conn_t *c)
 {
     finger_conn_t *s = loom_conn_data(c);
 
-    if (s->out)
-        loom_conn_resume(s->out);
+    if (s->fwd && s->fwd->out)
+        loom_conn_resume(s->fwd->out);
 }
 
 static void finger_close(loom_conn_t *c)
 {
     finger_conn_t *s = loom_conn_data(c);
 
-    finger_fwd_stop(s);
-    if (s->timer) {
-        event_free(s->timer);
-        s->timer = NULL;
-    }
+    if (s->fwd == NULL)
+        return;
+    finger_fwd_stop(s->fwd);
+    if (s->fwd->timer)
+        event_free(s->fwd->timer);
+    free(s->fwd);
+    s->fwd = NULL;
 }
 
 extern const loom_module_t loom_finger_module;

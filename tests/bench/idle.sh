@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317  # functions called indirectly ("start_$server", traps)
 # Idle-connection memory benchmark: loomd versus nginx (1 process).
 #
 # For each server, in alternating rounds (loomd, nginx, loomd, nginx, ...):
@@ -187,6 +188,7 @@ cpu_ticks() {
 	local stat rest
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	rest=${stat##*) }          # fields from 3 (state) on; comm may hold spaces
+	# shellcheck disable=SC2086  # split into fields on purpose
 	set -- $rest
 	echo $(( ${12} + ${13} ))  # fields 14 (utime) and 15 (stime)
 }
@@ -199,6 +201,7 @@ smaps_sum() {
 	     END { for (n in rss) print n, rss[n] }' "/proc/$1/smaps" 2>/dev/null | sort
 }
 
+# shellcheck disable=SC2012  # fd names are numbers
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 established() { ss -Htn state established "sport = :$1" 2>/dev/null | wc -l; }
@@ -243,6 +246,7 @@ run_clients() {
 		k=$per; [ "$i" -le "$rest" ] && k=$((k + 1))
 		out=$tmp/client.$i.out
 		: >"$out"
+		# shellcheck disable=SC2086  # empty $mode must vanish
 		"$PY" "$CLIENT" 127.0.0.1 "$port" "$k" $mode --spread=$((10 + i)) >"$out" 2>"$tmp/client.$i.err" </dev/null &
 		client_pids="$client_pids $!"
 	done
@@ -264,7 +268,7 @@ clients_connected() {
 				total=$((total + $(awk '/^connected / { print $2 }' "$f")))
 			fi
 		done
-		[ "$done_n" -ge "$(echo $client_pids | wc -w)" ] && break
+		[ "$done_n" -ge "$(echo "$client_pids" | wc -w)" ] && break
 		[ $((SECONDS - start)) -ge "$limit" ] && break
 		sleep 0.1
 	done
@@ -349,7 +353,10 @@ measure() {
 	port=$(free_port)
 	dir=$tmp/$server.$round
 	mkdir -p "$dir"
-	"start_$server" "$port" "$dir" || return 1
+	if ! "start_$server" "$port" "$dir"; then
+		stop_server
+		return 1
+	fi
 
 	# warm-up: open and close 100 connections, wait until they are gone
 	base=$(fd_count "$server_pid")

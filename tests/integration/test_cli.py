@@ -57,6 +57,11 @@ class Help(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertRegex(r.stderr.lower(), r"usage")
 
+    def test_missing_option_argument(self):
+        r = run_loomd(["-c"])
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr.lower(), r"usage")
+
     def test_extra_argument(self):
         r = run_loomd(["-t", "stray-argument"])
         self.assertEqual(r.returncode, 2)

@@ -5,6 +5,7 @@ import re
 import socket
 import struct
 import threading
+import time
 import unittest
 
 import loomtest
@@ -251,9 +252,12 @@ class Finger(unittest.TestCase):
 
     def test_partial_query_then_rest(self):
         with socket.create_connection(("127.0.0.1", self.port), timeout=WAIT) as s:
-            s.sendall(b"al")
-            s.sendall(b"ice\r")
-            s.sendall(b"\n")
+            # separate segments, so the daemon sees the query in pieces
+            # (the pauses only space the writes; nothing is timed)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for piece in (b"al", b"ice\r", b"\n"):
+                s.sendall(piece)
+                time.sleep(0.2)
             out = recv_until_close(s)
         self.assertEqual(out, self.q("alice"))
 
