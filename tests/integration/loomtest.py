@@ -307,6 +307,23 @@ def assert_error_line(tc, text, path, line, contains=None):
     return msg
 
 
+def connect(port, timeout=WAIT, host="127.0.0.1"):
+    """A TCP connection to the loopback PORT."""
+    return socket.create_connection((host, port), timeout=timeout)
+
+
+def echo_roundtrip(s, data):
+    """Send DATA on S and read back as many bytes (fewer if it closes)."""
+    s.sendall(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
 def recv_until_close(s):
     """Read from socket S until EOF; a reset after data counts as the end."""
     out = b""

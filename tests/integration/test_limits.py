@@ -12,24 +12,10 @@ import time
 import unittest
 
 import loomtest
-from loomtest import WAIT, Loomd, free_port, proc_cpu_ticks, proc_status, tcp_query
+from loomtest import (WAIT, Loomd, connect, echo_roundtrip, free_port,
+                      proc_cpu_ticks, proc_status, tcp_query)
 
 MB = 1024 * 1024
-
-
-def connect(port, timeout=WAIT):
-    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
-
-
-def echo_roundtrip(s, data):
-    s.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return got
 
 
 def rss_kb(pid):

@@ -10,7 +10,8 @@ import time
 import unittest
 
 import loomtest
-from loomtest import WAIT, Loomd, free_port, tcp_query, wait_port
+from loomtest import (WAIT, Loomd, connect, echo_roundtrip, free_port,
+                      recv_until_close, tcp_query, wait_port)
 
 
 def finger_conf(port, extra_users=""):
@@ -45,21 +46,6 @@ def echo_conf(ports, grace=None):
     return text
 
 
-def connect(port):
-    return socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-
-
-def echo_roundtrip(s, data):
-    s.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return got
-
-
 def refused(port):
     """True if a TCP connection to PORT is refused right now."""
     try:
@@ -76,19 +62,6 @@ def wait_refused(port, timeout=WAIT):
             return True
         time.sleep(0.05)
     return False
-
-
-def read_to_eof(s):
-    """Read until EOF or reset; returns the bytes read."""
-    out = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            return out
-        if not chunk:
-            return out
-        out += chunk
 
 
 def listen_inode(pid, port):
@@ -145,7 +118,7 @@ class SignalTest(unittest.TestCase):
         self.assertIn(b"Name: Carol Danvers", out)
         # The old connection still works.
         early.sendall(b"alice\r\n")
-        out = read_to_eof(early)
+        out = recv_until_close(early)
         self.assertIn(b"Login: alice", out)
         self.assertIn(b"Name: Alice Liddell", out)
         self.assertIn(b"Down the rabbit hole.", out)
@@ -169,7 +142,7 @@ class SignalTest(unittest.TestCase):
         self.assertIn(b"Login: alice", tcp_query(port, b"alice\r\n"))
         self.assertIn(b"finger: carol: no such user.", tcp_query(port, b"carol\r\n"))
         early.sendall(b"bob\r\n")
-        self.assertIn(b"Login: bob", read_to_eof(early))
+        self.assertIn(b"Login: bob", recv_until_close(early))
         # Fixing the config makes the next reload work.
         d.write_conf(finger_conf(port, CAROL))
         self.assertTrue(d.reload(), "reload of the fixed config failed:\n" + d.log())
@@ -259,7 +232,7 @@ class SignalTest(unittest.TestCase):
         # Keep the connection open: loomd closes it and exits by itself.
         self.assertEqual(d.wait_exit(WAIT + 5), 0, d.log())
         c.settimeout(WAIT)
-        self.assertEqual(read_to_eof(c), b"")
+        self.assertEqual(recv_until_close(c), b"")
 
     def test_sigint_stops(self):
         port = free_port()

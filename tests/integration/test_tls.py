@@ -13,7 +13,7 @@ import unittest
 import warnings
 
 import loomtest
-from loomtest import WAIT, Loomd, free_port
+from loomtest import WAIT, Loomd, echo_roundtrip, free_port
 
 OPENSSL = "openssl"
 
@@ -70,17 +70,6 @@ def tls_connect(port, ctx, server_hostname=None, session=None):
     except BaseException:
         raw.close()
         raise
-
-
-def echo_roundtrip(s, data):
-    s.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return got
 
 
 def peer_der(port, server_hostname=None):
