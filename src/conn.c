@@ -155,10 +155,8 @@ static void conn_finalize(loom_conn_t *c)
     }
     if (srv->accept_paused) /* a descriptor came free */
         loom_listeners_pause(srv, 0);
-    if (inst) {
-        inst->nconns--;
-        loom_instance_conn_closed(inst);
-    }
+    if (inst)
+        inst->nconns--; /* a removed instance is reaped by the sweep */
     if (srv->shutting_down && srv->nconns == 0 && srv->shutdown_done) {
         void (*done)(void *) = srv->shutdown_done;
 

@@ -176,7 +176,5 @@ void loom_conn_open_handler(loom_conn_t *c);
 /* Flush, deliver waiting input, re-register, then drop one hold. */
 void loom_conn_settle_release(loom_conn_t *c);
 
-/* server.c */
-void loom_instance_conn_closed(loom_instance_t *inst);
 
 #endif

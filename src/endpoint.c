@@ -9,6 +9,7 @@
 #include "endpoint.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,15 +153,102 @@ static int ep_kind(const char *s, loom_ep_kind_t *k)
     return -1;
 }
 
-/* Store a string value, refusing a second occurrence or an empty one. */
-static int ep_set_str(char *dst, const char *val, const char *str,
-                      const char *key, char *err, size_t errlen)
+/* The key=value options, for each side and kind. */
+typedef enum { EP_T_HOST, EP_T_INT, EP_T_OCTAL, EP_T_STR, EP_T_BOOL } ep_type_t;
+
+#define EP_K(k) (1u << (k))
+#define EP_INET (EP_K(LOOM_EP_TCP) | EP_K(LOOM_EP_TLS))
+
+static const struct {
+    const char *key;
+    int connect;    /* 0: listen endpoints, 1: connect endpoints */
+    unsigned kinds; /* EP_K() of the kinds that take it */
+    ep_type_t type;
+    size_t off;     /* the field of loom_endpoint_t */
+    int lo, hi;     /* EP_T_INT / EP_T_OCTAL range */
+    const char *hint;
+} ep_keys[] = {
+    {"interface", 0, EP_INET | EP_K(LOOM_EP_UDP), EP_T_HOST,
+     offsetof(loom_endpoint_t, host), 0, 0, ""},
+    {"backlog", 0, EP_INET | EP_K(LOOM_EP_UNIX), EP_T_INT,
+     offsetof(loom_endpoint_t, backlog), 1, 65535, ""},
+    {"mode", 0, EP_K(LOOM_EP_UNIX), EP_T_OCTAL, offsetof(loom_endpoint_t, mode),
+     0, 0777, " (octal, e.g. 0660)"},
+    {"profile", 0, EP_K(LOOM_EP_TLS), EP_T_STR,
+     offsetof(loom_endpoint_t, profile), 0, 0, ""},
+    {"cert", 0, EP_K(LOOM_EP_TLS), EP_T_STR, offsetof(loom_endpoint_t, cert), 0,
+     0, ""},
+    {"key", 0, EP_K(LOOM_EP_TLS), EP_T_STR, offsetof(loom_endpoint_t, key), 0, 0,
+     ""},
+    {"host", 1, EP_INET, EP_T_HOST, offsetof(loom_endpoint_t, host), 0, 0, ""},
+    {"port", 1, EP_INET, EP_T_INT, offsetof(loom_endpoint_t, port), 1, 65535,
+     " (1-65535)"},
+    {"path", 1, EP_K(LOOM_EP_UNIX), EP_T_STR, offsetof(loom_endpoint_t, path), 0,
+     0, ""},
+    {"timeout", 1, EP_INET | EP_K(LOOM_EP_UNIX), EP_T_INT,
+     offsetof(loom_endpoint_t, timeout), 1, 3600, " (1-3600 seconds)"},
+    {"verify", 1, EP_K(LOOM_EP_TLS), EP_T_BOOL,
+     offsetof(loom_endpoint_t, verify), 0, 0, " (yes or no)"},
+    {"ca", 1, EP_K(LOOM_EP_TLS), EP_T_STR, offsetof(loom_endpoint_t, ca), 0, 0,
+     ""},
+};
+
+/* Apply fields F[FROM..N) as key=value options of side CONNECT. */
+static int ep_options(const char *str, ep_field_t *f, int from, int n,
+                      int connect, loom_endpoint_t *ep, char *err,
+                      size_t errlen)
 {
-    if (dst[0] != '\0')
-        return ep_fail(err, errlen, str, "'%s' given twice", key);
-    if (val[0] == '\0')
-        return ep_fail(err, errlen, str, "'%s' is empty", key);
-    strcpy(dst, val);
+    int i;
+    size_t k;
+
+    for (i = from; i < n; i++) {
+        char *eq = strchr(f[i].buf, '='), *field;
+        const char *key = f[i].buf, *val;
+        int ok;
+
+        if (eq == NULL)
+            return ep_fail(err, errlen, str, "field '%s' is not key=value",
+                           f[i].buf);
+        *eq = '\0';
+        val = eq + 1;
+        if (ep_seen(f, from, i, key))
+            return ep_fail(err, errlen, str, "'%s' given twice", key);
+        for (k = 0; k < sizeof(ep_keys) / sizeof(ep_keys[0]); k++) {
+            if (ep_keys[k].connect == connect &&
+                (ep_keys[k].kinds & EP_K(ep->kind)) &&
+                strcmp(ep_keys[k].key, key) == 0)
+                break;
+        }
+        if (k == sizeof(ep_keys) / sizeof(ep_keys[0]))
+            return ep_fail(err, errlen, str, "unknown option '%s' for %s",
+                           key, f[0].buf);
+        field = (char *)ep + ep_keys[k].off;
+        switch (ep_keys[k].type) {
+        case EP_T_HOST:
+            ok = ep_host(val, field) == 0;
+            break;
+        case EP_T_INT:
+        case EP_T_OCTAL:
+            ok = ep_int(val, ep_keys[k].lo, ep_keys[k].hi,
+                        ep_keys[k].type == EP_T_OCTAL, (int *)field) == 0;
+            break;
+        case EP_T_BOOL:
+            ok = strcmp(val, "yes") == 0 || strcmp(val, "no") == 0;
+            if (ok)
+                *(int *)field = strcmp(val, "yes") == 0;
+            break;
+        case EP_T_STR:
+        default:
+            if (val[0] == '\0')
+                return ep_fail(err, errlen, str, "'%s' is empty", key);
+            strcpy(field, val); /* fields are shorter than the buffers */
+            ok = 1;
+            break;
+        }
+        if (!ok)
+            return ep_fail(err, errlen, str, "bad %s '%s'%s", key, val,
+                           ep_keys[k].hint);
+    }
     return 0;
 }
 
@@ -168,7 +256,7 @@ int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep,
                                char *err, size_t errlen)
 {
     ep_field_t f[EP_FIELD_MAX];
-    int n, i;
+    int n;
 
     ep_defaults(ep);
     n = ep_split(str, f, err, errlen);
@@ -187,43 +275,8 @@ int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep,
         return ep_fail(err, errlen, str, "bad port '%s' (0-65535)",
                        f[1].buf);
     }
-    for (i = 2; i < n; i++) {
-        char *eq = strchr(f[i].buf, '=');
-        const char *key = f[i].buf, *val;
-
-        if (eq == NULL)
-            return ep_fail(err, errlen, str, "field '%s' is not key=value",
-                           f[i].buf);
-        *eq = '\0';
-        val = eq + 1;
-        if (ep_seen(f, 2, i, key))
-            return ep_fail(err, errlen, str, "'%s' given twice", key);
-        if (strcmp(key, "interface") == 0 && ep->kind != LOOM_EP_UNIX) {
-            if (ep->host[0])
-                return ep_fail(err, errlen, str, "'interface' given twice");
-            if (ep_host(val, ep->host) != 0)
-                return ep_fail(err, errlen, str, "bad interface '%s'", val);
-        } else if (strcmp(key, "backlog") == 0 && ep->kind != LOOM_EP_UDP) {
-            if (ep_int(val, 1, 65535, 0, &ep->backlog) != 0)
-                return ep_fail(err, errlen, str, "bad backlog '%s'", val);
-        } else if (strcmp(key, "mode") == 0 && ep->kind == LOOM_EP_UNIX) {
-            if (ep_int(val, 0, 0777, 1, &ep->mode) != 0)
-                return ep_fail(err, errlen, str,
-                               "bad mode '%s' (octal, e.g. 0660)", val);
-        } else if (ep->kind == LOOM_EP_TLS && strcmp(key, "profile") == 0) {
-            if (ep_set_str(ep->profile, val, str, key, err, errlen))
-                return -1;
-        } else if (ep->kind == LOOM_EP_TLS && strcmp(key, "cert") == 0) {
-            if (ep_set_str(ep->cert, val, str, key, err, errlen))
-                return -1;
-        } else if (ep->kind == LOOM_EP_TLS && strcmp(key, "key") == 0) {
-            if (ep_set_str(ep->key, val, str, key, err, errlen))
-                return -1;
-        } else {
-            return ep_fail(err, errlen, str, "unknown option '%s' for %s",
-                           key, f[0].buf);
-        }
-    }
+    if (ep_options(str, f, 2, n, 0, ep, err, errlen) != 0)
+        return -1;
     if (ep->kind == LOOM_EP_TLS) {
         if (ep->profile[0] && (ep->cert[0] || ep->key[0]))
             return ep_fail(err, errlen, str,
@@ -239,7 +292,7 @@ int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep,
                                 char *err, size_t errlen)
 {
     ep_field_t f[EP_FIELD_MAX];
-    int n, i, have_port = 0;
+    int n;
 
     ep_defaults(ep);
     n = ep_split(str, f, err, errlen);
@@ -249,57 +302,15 @@ int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep,
         return ep_fail(err, errlen, str,
                        "unknown kind '%s' (expected tcp, tls or unix)",
                        f[0].buf);
-    for (i = 1; i < n; i++) {
-        char *eq = strchr(f[i].buf, '=');
-        const char *key = f[i].buf, *val;
-
-        if (eq == NULL)
-            return ep_fail(err, errlen, str, "field '%s' is not key=value",
-                           f[i].buf);
-        *eq = '\0';
-        val = eq + 1;
-        if (ep_seen(f, 1, i, key))
-            return ep_fail(err, errlen, str, "'%s' given twice", key);
-        if (strcmp(key, "host") == 0 && ep->kind != LOOM_EP_UNIX) {
-            if (ep->host[0])
-                return ep_fail(err, errlen, str, "'host' given twice");
-            if (ep_host(val, ep->host) != 0)
-                return ep_fail(err, errlen, str, "bad host '%s'", val);
-        } else if (strcmp(key, "port") == 0 && ep->kind != LOOM_EP_UNIX) {
-            if (ep_int(val, 1, 65535, 0, &ep->port) != 0)
-                return ep_fail(err, errlen, str, "bad port '%s' (1-65535)",
-                               val);
-            have_port = 1;
-        } else if (strcmp(key, "path") == 0 && ep->kind == LOOM_EP_UNIX) {
-            if (ep_set_str(ep->path, val, str, key, err, errlen))
-                return -1;
-        } else if (strcmp(key, "timeout") == 0) {
-            if (ep_int(val, 1, 3600, 0, &ep->timeout) != 0)
-                return ep_fail(err, errlen, str,
-                               "bad timeout '%s' (1-3600 seconds)", val);
-        } else if (strcmp(key, "verify") == 0 && ep->kind == LOOM_EP_TLS) {
-            if (strcmp(val, "yes") == 0)
-                ep->verify = 1;
-            else if (strcmp(val, "no") == 0)
-                ep->verify = 0;
-            else
-                return ep_fail(err, errlen, str,
-                               "bad verify '%s' (yes or no)", val);
-        } else if (strcmp(key, "ca") == 0 && ep->kind == LOOM_EP_TLS) {
-            if (ep_set_str(ep->ca, val, str, key, err, errlen))
-                return -1;
-        } else {
-            return ep_fail(err, errlen, str, "unknown option '%s' for %s",
-                           key, f[0].buf);
-        }
-    }
+    if (ep_options(str, f, 1, n, 1, ep, err, errlen) != 0)
+        return -1;
     if (ep->kind == LOOM_EP_UNIX) {
         if (!ep->path[0])
             return ep_fail(err, errlen, str, "unix needs path=PATH");
     } else {
         if (!ep->host[0])
             return ep_fail(err, errlen, str, "missing host=NAME");
-        if (!have_port)
+        if (ep->port == 0)
             return ep_fail(err, errlen, str, "missing port=N");
     }
     return 0;

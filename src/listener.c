@@ -138,7 +138,8 @@ loom_listener_t *loom_listener_open(loom_server_t *srv,
 
 /* ---- accepting ---------------------------------------------------------- */
 
-static void ls_resume_cb(evutil_socket_t fd, short what, void *arg)
+/* Timer callback that ends an accept pause (see ls_shed). */
+void loom_listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     loom_server_t *srv = arg;
 
@@ -325,8 +326,3 @@ void loom_listener_conn_closed(loom_listener_t *ls)
     }
 }
 
-/* Timer callback that ends an accept pause (see ls_shed). */
-void loom_listener_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-    ls_resume_cb(fd, what, arg);
-}

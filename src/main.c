@@ -214,30 +214,26 @@ static int loomd_serve(loomd_t *d, int daemonize)
     char err[1024];
     uid_t uid = 0;
     gid_t gid = 0;
+    loom_config_t *cfg;
     size_t i;
-    int rc;
 
     d->base = event_base_new();
     if (d->base == NULL) {
         fprintf(stderr, "loomd: cannot create the event loop\n");
         return 1;
     }
-    {
-        /* Settings that must hold before binding anything. */
-        loom_config_t *cfg = loom_config_load(d->conf_file, NULL, err,
-                                              sizeof(err));
-
-        if (cfg == NULL) {
-            fprintf(stderr, "%s\n", err);
-            return 1;
-        }
-        rc = check_privileges(cfg, &uid, &gid);
+    cfg = loom_config_load(d->conf_file, NULL, err, sizeof(err));
+    if (cfg == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    /* Settings that must hold before binding anything. */
+    if (check_privileges(cfg, &uid, &gid) != 0) {
         loom_config_free(cfg);
-        if (rc != 0)
-            return 1;
+        return 1;
     }
     d->srv = loom_server_new(d->base);
-    if (loom_server_start(d->srv, d->conf_file, err, sizeof(err)) != LOOM_OK) {
+    if (loom_server_start(d->srv, cfg, err, sizeof(err)) != LOOM_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }

@@ -122,13 +122,6 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
     free(inst);
 }
 
-void loom_instance_conn_closed(loom_instance_t *inst)
-{
-    /* A removed instance is freed by the sweep once its last connection
-     * is gone (never from inside a connection's own teardown). */
-    (void)inst;
-}
-
 static void server_reap(loom_server_t *srv)
 {
     loom_instance_t *inst = srv->instances, *next;
@@ -388,49 +381,40 @@ rollback:
     return LOOM_ERROR;
 }
 
-int loom_server_start(loom_server_t *srv, const char *file, char *err,
-                      size_t errlen)
+/* Apply CFG (taking it) or free it and keep what runs. */
+static int server_take(loom_server_t *srv, loom_config_t *cfg, int bind,
+                       char *err, size_t errlen)
 {
-    loom_config_t *cfg = loom_config_load(file, NULL, err, errlen);
-
     if (cfg == NULL)
         return LOOM_ERROR;
-    free(srv->conf_file);
-    srv->conf_file = loom_strdup(file);
-    if (server_apply(srv, cfg, 1, err, errlen) != LOOM_OK) {
+    if (server_apply(srv, cfg, bind, err, errlen) != LOOM_OK) {
         if (srv->cfg != cfg)
             loom_config_free(cfg);
         return LOOM_ERROR;
     }
     return LOOM_OK;
+}
+
+int loom_server_start(loom_server_t *srv, loom_config_t *cfg, char *err,
+                      size_t errlen)
+{
+    free(srv->conf_file);
+    srv->conf_file = loom_strdup(cfg->file);
+    return server_take(srv, cfg, 1, err, errlen);
 }
 
 int loom_server_start_text(loom_server_t *srv, const char *text, char *err,
                            size_t errlen)
 {
-    loom_config_t *cfg = loom_config_load("[text]", text, err, errlen);
-
-    if (cfg == NULL)
-        return LOOM_ERROR;
-    if (server_apply(srv, cfg, 0, err, errlen) != LOOM_OK) {
-        if (srv->cfg != cfg)
-            loom_config_free(cfg);
-        return LOOM_ERROR;
-    }
-    return LOOM_OK;
+    return server_take(srv, loom_config_load("[text]", text, err, errlen), 0,
+                       err, errlen);
 }
 
 int loom_server_reload(loom_server_t *srv, char *err, size_t errlen)
 {
-    loom_config_t *cfg = loom_config_load(srv->conf_file, NULL, err, errlen);
-
-    if (cfg == NULL)
+    if (server_take(srv, loom_config_load(srv->conf_file, NULL, err, errlen),
+                    1, err, errlen) != LOOM_OK)
         return LOOM_ERROR;
-    if (server_apply(srv, cfg, 1, err, errlen) != LOOM_OK) {
-        if (srv->cfg != cfg)
-            loom_config_free(cfg);
-        return LOOM_ERROR;
-    }
     loom_alog_reopen_all();
     return LOOM_OK;
 }

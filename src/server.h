@@ -9,15 +9,17 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "loom.h"
 
 /* A server on reactor BASE (the caller keeps owning BASE). */
 loom_server_t *loom_server_new(struct event_base *base);
 
-/* Parse and validate config FILE, open its access logs and TLS profiles
- * and bind its listeners, then start its instances.  Returns LOOM_OK or
+/* Take CFG (from loom_config_load; the server owns it from now on, also
+ * on error), open its access logs and TLS profiles, bind its listeners and
+ * start its instances.  SIGHUP re-reads CFG's file.  Returns LOOM_OK or
  * LOOM_ERROR with "FILE:LINE: message" in ERR. */
-int loom_server_start(loom_server_t *srv, const char *file, char *err,
+int loom_server_start(loom_server_t *srv, loom_config_t *cfg, char *err,
                       size_t errlen);
 
 /* Like loom_server_start but from config TEXT and without binding any
