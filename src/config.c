@@ -667,7 +667,12 @@ static int conf_build_instance(loom_config_t *c, const loom_module_t *mod,
         loom_conf_error(sec, "idle_timeout", "idle_timeout must be 0 or more");
         goto fail;
     }
-    ic->idle_timeout = v >= 0 ? v : (mod->idle_timeout ? mod->idle_timeout : 300);
+    if (v >= 0)
+        ic->idle_timeout = v;
+    else if (mod->idle_timeout == LOOM_TIMEOUT_NONE)
+        ic->idle_timeout = 0;
+    else
+        ic->idle_timeout = mod->idle_timeout ? mod->idle_timeout : 300;
     if (cfg_size(sec, "alpn")) {
         ic->alpn = conf_strlist(sec, "alpn", &ic->n_alpn);
     } else if (mod->alpn) {

@@ -25,6 +25,9 @@
 /* Bump when loom_module_t or any function a module may call changes. */
 #define LOOM_MODULE_ABI 1
 
+/* loom_module_t.idle_timeout: connections may idle forever by default. */
+#define LOOM_TIMEOUT_NONE 0xffffffffu
+
 /* A received datagram and where the reply goes. */
 typedef struct {
     loom_listener_t *listener;
@@ -37,7 +40,8 @@ struct loom_module_s {
     const char *name;  /* section keyword: `echo "main" { ... }` */
     cfg_opt_t *options; /* module options, CFG_END-terminated; may be NULL */
     size_t conn_size;  /* bytes of per-connection state, zeroed at open */
-    unsigned idle_timeout; /* default idle timeout in seconds (0: core's) */
+    unsigned idle_timeout; /* default idle timeout in seconds (0: core's,
+                            * LOOM_TIMEOUT_NONE: none) */
     const char *const *alpn; /* ALPN ids offered on TLS listeners, or NULL */
 
     /* Config glue: turn a parsed, type-checked section into the module's

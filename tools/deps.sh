@@ -9,7 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential autoconf automake libtool pkg-config
  libevent-dev libssl-dev libc-ares-dev libconfuse-dev libcmocka-dev
  libsystemd-dev clang libclang-rt-14-dev
- python3 openssl finger util-linux procps iproute2 mandoc"
+ python3 openssl finger util-linux procps iproute2 mandoc
+ libmemcached-tools python3-pymemcache python3-twisted"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
