@@ -393,8 +393,7 @@ static mc_item_t *concat(mc_store_t *st, mc_item_t *old, mc_item_t *add,
     if (n > UINT32_MAX - 2 ||
         mc_store_item_size(old->nkey, n) > st->max_item)
         return NULL;
-    old->iflags |= MC_IT_FETCHED; /* keep the LRU from choosing it first */
-    lru_unlink(st, old);
+    lru_unlink(st, old); /* keep the LRU from choosing it first */
     lru_push(st, old);
     it = mc_store_alloc(st, old->data, old->nkey, old->flags, old->exptime,
                         n);
@@ -444,8 +443,8 @@ mc_result_t mc_store_store(mc_store_t *st, mc_item_t *it, mc_mode_t mode,
     case MC_MODE_ADD:
         if (old) {
             /* memcached bumps the existing item on a failed add */
-            mc_store_hit(st, old, 0);
-            old->iflags &= (uint8_t)~MC_IT_FETCHED;
+            lru_unlink(st, old);
+            lru_push(st, old);
             mc_store_discard(st, it);
             return MC_NOT_STORED;
         }
