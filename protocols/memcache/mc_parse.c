@@ -215,6 +215,13 @@ int mc_key_valid(const char *key, size_t len)
     return 1;
 }
 
+int mc_key_ok(const char *key, size_t len, unsigned flags)
+{
+    if (!(flags & MC_PARSE_LAX_KEYS))
+        return mc_key_valid(key, len);
+    return len > 0 && len <= MC_KEY_MAX && memchr(key, ' ', len) == NULL;
+}
+
 int mc_next_key(loom_slice_t *cur, loom_slice_t *key)
 {
     const char *p = cur->p, *end = cur->p + cur->len, *s;
@@ -305,7 +312,7 @@ static int take_noreply(mc_req_t *req, const loom_slice_t *tok, int n)
 static mc_cmd_t parse_key(mc_req_t *req, mc_cmd_t cmd, loom_slice_t key)
 {
     req->key = key;
-    if (!mc_key_valid(key.p, key.len))
+    if (!mc_key_ok(key.p, key.len, req->pflags))
         return fail(req, cmd, E_FORMAT);
     return cmd;
 }
@@ -330,7 +337,7 @@ static mc_cmd_t parse_storage(mc_req_t *req, mc_cmd_t cmd,
     if (tok_u32(tok[2], &req->flags) != 0 ||
         tok_i32(tok[3], &req->exptime) != 0 ||
         (cmd == MC_CMD_CAS && tok_u64(tok[5], &req->cas) != 0) ||
-        !mc_key_valid(tok[1].p, tok[1].len))
+        !mc_key_ok(tok[1].p, tok[1].len, req->pflags))
         return fail(req, cmd, E_FORMAT);
     req->swallow = 0;
     return cmd;
@@ -390,7 +397,7 @@ static mc_cmd_t parse_text(mc_req_t *req, mc_cmd_t cmd, const char *line,
             return fail(req, MC_CMD_UNKNOWN, "ERROR");
         take_noreply(req, tok, n);
         req->cmd = cmd;
-        if (!mc_key_valid(tok[1].p, tok[1].len))
+        if (!mc_key_ok(tok[1].p, tok[1].len, req->pflags))
             return parse_key(req, cmd, tok[1]);
         if (cmd == MC_CMD_TOUCH) {
             if (tok_i32(tok[2], &req->exptime) != 0)
@@ -556,7 +563,7 @@ static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd,
             return fail(req, cmd, "CLIENT_ERROR error decoding key");
         req->key.p = req->keybuf;
         req->key.len = (size_t)k;
-    } else if (!mc_key_valid(tok[1].p, tok[1].len)) {
+    } else if (!mc_key_ok(tok[1].p, tok[1].len, req->pflags)) {
         return fail(req, cmd, E_FORMAT);
     }
     if (cmd == MC_CMD_MS && req->mode &&
@@ -572,12 +579,19 @@ static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd,
 
 mc_cmd_t mc_parse(const char *line, size_t len, mc_req_t *req)
 {
+    return mc_parse_flags(line, len, 0, req);
+}
+
+mc_cmd_t mc_parse_flags(const char *line, size_t len, unsigned flags,
+                        mc_req_t *req)
+{
     loom_slice_t tok[MC_MAX_TOKENS];
     mc_cmd_t cmd = MC_CMD_UNKNOWN;
     size_t i;
     int n;
 
     memset(req, 0, offsetof(mc_req_t, keybuf));
+    req->pflags = flags;
     if (len && line[len - 1] == '\r')
         len--;
     n = tokenize(line, len, tok, MC_MAX_TOKENS);

@@ -66,14 +66,23 @@ typedef struct {
     uint64_t new_cas;  /* E */
     uint64_t initial;  /* J */
     char mode;         /* M (ms: E A P R S; ma: I + D -) */
+    unsigned pflags;   /* the MC_PARSE_* flags the line was parsed with */
     char keybuf[MC_KEY_MAX + 1]; /* base64-decoded key */
 } mc_req_t;
+
+/* mc_parse_flags() flags. */
+#define MC_PARSE_LAX_KEYS 1 /* keys as memcached takes them: any byte but
+                             * space (control characters included) */
 
 /* Parse one command LINE of LEN bytes (no LF; a trailing CR is ignored)
  * into REQ.  Returns the command; REQ->err is set for an invalid line
  * (MC_CMD_UNKNOWN with err "ERROR" for an unknown command).  For get-like
  * commands REQ->keys is the raw key list: walk it with mc_next_key(). */
 mc_cmd_t mc_parse(const char *line, size_t len, mc_req_t *req);
+
+/* mc_parse with MC_PARSE_* FLAGS. */
+mc_cmd_t mc_parse_flags(const char *line, size_t len, unsigned flags,
+                        mc_req_t *req);
 
 /* Next key of a get key list: *CUR advances past it.  Returns 1 with *KEY
  * set, 0 at the end. */
@@ -82,6 +91,10 @@ int mc_next_key(loom_slice_t *cur, loom_slice_t *key);
 /* A key memcached and loom accept: 1..250 bytes, no space or control
  * character.  Returns 1 if valid. */
 int mc_key_valid(const char *key, size_t len);
+
+/* mc_key_valid, or with MC_PARSE_LAX_KEYS in FLAGS: 1..250 bytes, no
+ * space. */
+int mc_key_ok(const char *key, size_t len, unsigned flags);
 
 /* Parse the decimal value of an item (LEN bytes, followed by "\r\n") as
  * memcached's incr does: leading spaces allowed, then digits, then a space

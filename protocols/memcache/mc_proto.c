@@ -121,7 +121,7 @@ static int exec_get(mc_ctx_t *x, mc_req_t *r, mc_out_t *o, uint32_t *resume)
 
         if (i++ < *resume)
             continue;
-        if (!mc_key_valid(key.p, key.len)) {
+        if (!mc_key_ok(key.p, key.len, r->pflags)) {
             mc_out_str(o, "CLIENT_ERROR bad command line format\r\n");
             *resume = 0;
             return MC_EXEC_DONE;

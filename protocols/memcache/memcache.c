@@ -82,6 +82,7 @@ enum { MC_GO_ON, MC_CLOSE_AFTER };
 static size_t mc_process(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
                          const char *buf, size_t len, int *close)
 {
+    const mc_conf_t *conf = loom_instance_conf(s->inst);
     size_t used = 0;
     mc_req_t req;
 
@@ -115,7 +116,7 @@ static size_t mc_process(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
         }
         if (nl == NULL)
             break;
-        mc_parse(p, linelen, &req);
+        mc_parse_flags(p, linelen, conf->parse_flags, &req);
         if (req.err) {
             if (req.cmd >= MC_CMD_MG)
                 req.force = 1; /* meta errors ignore q */

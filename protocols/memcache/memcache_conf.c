@@ -17,6 +17,7 @@
 cfg_opt_t mc_conf_opts[] = {
     CFG_STR("memory", MC_MEMORY_DEFAULT, CFGF_NONE),
     CFG_STR("max_item_size", MC_MAX_ITEM_DEFAULT, CFGF_NONE),
+    CFG_BOOL("strict_keys", cfg_true, CFGF_NONE),
     CFG_END()};
 
 int mc_parse_size(const char *s, size_t *out)
@@ -83,6 +84,7 @@ int mc_configure(cfg_t *sec, void **conf)
     mc = loom_calloc(1, sizeof(*mc));
     mc->memory = memory;
     mc->max_item = max_item;
+    mc->parse_flags = cfg_getbool(sec, "strict_keys") ? 0 : MC_PARSE_LAX_KEYS;
     *conf = mc;
     return LOOM_OK;
 }
