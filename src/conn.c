@@ -365,8 +365,13 @@ void loom_conn_flush(loom_conn_t *c)
     }
     if ((c->flags & LOOM_CF_FULL) && after < LOOM_OUT_LOW) {
         c->flags &= ~LOOM_CF_FULL;
-        if (c->in_len)
+        if (c->in_len) {
+            /* input left waiting: hand it over again from the next
+             * reactor turn, as no read event will announce it */
             c->flags |= LOOM_CF_REDELIVER;
+            if (c->fd >= 0)
+                conn_defer(c);
+        }
         if (c->h->drain)
             c->h->drain(c);
         if (c->flags & LOOM_CF_DEAD)

@@ -323,7 +323,8 @@ static mc_cmd_t parse_storage(mc_req_t *req, mc_cmd_t cmd,
     int64_t bytes;
     int want = cmd == MC_CMD_CAS ? 6 : 5;
 
-    if (n != want && !(n == want + 1 && tok_is(tok[n - 1], "noreply")))
+    if (n != want && n != want + 1) /* a last token other than noreply is
+                                      * ignored, as memcached does */
         return fail(req, MC_CMD_UNKNOWN, "ERROR");
     take_noreply(req, tok, n);
     req->cmd = cmd;
@@ -483,7 +484,7 @@ static const char *meta_flag(mc_req_t *req, loom_slice_t t)
         break;
     case 'F':
         if (tok_u32(v, &req->flags) != 0)
-            return E_TOKEN;
+            return E_FORMAT; /* memcached sets no message of its own */
         break;
     case 'C':
         if (tok_u64(v, &req->cas) != 0)
@@ -569,7 +570,7 @@ static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd,
     if (cmd == MC_CMD_MS && req->mode &&
         !strchr("EAPRS", req->mode))
         return fail(req, cmd, "CLIENT_ERROR invalid mode for ms M token");
-    if (cmd == MC_CMD_MA && req->mode && !strchr("IiDd+-", req->mode))
+    if (cmd == MC_CMD_MA && req->mode && !strchr("ID+-", req->mode))
         return fail(req, cmd, "CLIENT_ERROR invalid mode for ma M token");
     req->swallow = 0;
     return cmd;

@@ -214,14 +214,12 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
     size_t off, total, i;
     int close;
 
-    if (len < MC_UDP_HDR)
-        return; /* no frame header: nothing to answer to */
-    if (buf[4] != 0 || buf[5] != 1) {
-        mc_out_str(&o, "SERVER_ERROR multi-packet request not supported\r\n");
-    } else {
-        mc_process(s, &mc, &o, buf + MC_UDP_HDR, len - MC_UDP_HDR, &close);
-        s->ctr.bytes_read += len;
-    }
+    /* no frame header, or a request in several datagrams (which memcached
+     * does not take either): dropped */
+    if (len < MC_UDP_HDR || buf[4] != 0 || buf[5] != 1)
+        return;
+    mc_process(s, &mc, &o, buf + MC_UDP_HDR, len - MC_UDP_HDR, &close);
+    s->ctr.bytes_read += len;
     total = (o.len + (MC_UDP_MAX - MC_UDP_HDR) - 1) / (MC_UDP_MAX - MC_UDP_HDR);
     if (total > 65535)
         total = 0; /* too large for the frame header: drop */
