@@ -410,13 +410,12 @@ static mc_cmd_t parse_text(mc_req_t *req, mc_cmd_t cmd, const char *line,
     case MC_CMD_FLUSH_ALL:
         if (n > 3)
             return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        n = take_noreply(req, tok, n);
-        if (n == 2) {
+        /* the delay is the first argument unless that is noreply; a
+         * further token is ignored, as memcached does */
+        if (n > 1 && take_noreply(req, tok, n) != 1) {
             req->has_exptime = 1;
             if (tok_i32(tok[1], &req->exptime) != 0)
                 return fail(req, cmd, E_EXPTIME);
-        } else if (n > 2) {
-            return fail(req, cmd, E_EXPTIME);
         }
         return cmd;
     case MC_CMD_VERBOSITY:
@@ -428,7 +427,7 @@ static mc_cmd_t parse_text(mc_req_t *req, mc_cmd_t cmd, const char *line,
             return fail(req, MC_CMD_UNKNOWN, "ERROR");
         }
         if (tok_u64(tok[1], &req->number) != 0)
-            req->number = 0;
+            return fail(req, cmd, E_FORMAT);
         return cmd;
     case MC_CMD_CACHE_MEMLIMIT:
         if (n != 2 && n != 3)
@@ -605,7 +604,8 @@ mc_cmd_t mc_parse_flags(const char *line, size_t len, unsigned flags,
         }
     req->cmd = cmd;
     if (cmd == MC_CMD_UNKNOWN)
-        return fail(req, cmd, "ERROR");
+        return fail(req, cmd, tok_is(tok[0], "shutdown")
+                                  ? "ERROR: shutdown not enabled" : "ERROR");
     if (cmd >= MC_CMD_MG)
         return parse_meta(req, cmd, tok, n);
     return parse_text(req, cmd, line, len, tok, n);
