@@ -392,8 +392,14 @@ static void conn_settle(loom_conn_t *c)
     if (c->flags & LOOM_CF_DEAD)
         return;
     loom_conn_flush(c);
-    if ((c->flags & LOOM_CF_REDELIVER) && conn_reading(c) && c->in_len)
+    while ((c->flags & LOOM_CF_REDELIVER) && conn_reading(c) && c->in_len) {
         conn_read(c);
+        if ((c->flags & LOOM_CF_DEAD) || !conn_pending_out(c))
+            break;
+        loom_conn_flush(c);
+        if (c->fd >= 0)
+            break; /* a socket goes on from the deferred list, next turn */
+    }
     if (!(c->flags & LOOM_CF_DEAD) && conn_pending_out(c))
         loom_conn_flush(c);
     conn_update(c);

@@ -827,6 +827,9 @@ int mc_exec(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o,
         if (r->number < 8) {
             mc_out_line(o, r, "MEMLIMIT_TOO_SMALL cannot set maxbytes to "
                               "less than 8m");
+        } else if (r->number > 1000000000) {
+            mc_out_line(o, r, "MEMLIMIT_ADJUST_FAILED input value is "
+                              "megabytes not bytes");
         } else {
             mc_store_set_limits(st, (size_t)r->number << 20,
                                 mc_store_max_item(st));

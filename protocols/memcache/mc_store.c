@@ -388,15 +388,16 @@ static mc_item_t *concat(mc_store_t *st, mc_item_t *old, mc_item_t *add,
     char *v;
 
     /* Both old and add stay allocated while the result is made, so room is
-     * made for it on top of them (old itself may have to be evicted: then
-     * the append simply fails). */
+     * made for it on top of them; where there is none, the append fails. */
     if (n > UINT32_MAX - 2 ||
         mc_store_item_size(old->nkey, n) > st->max_item)
         return NULL;
-    lru_unlink(st, old); /* keep the LRU from choosing it first */
-    lru_push(st, old);
-    it = mc_store_alloc(st, old->data, old->nkey, old->flags, old->exptime,
+    /* out of the LRU while room is made, so that eviction cannot free it;
+     * the key is taken from ADD, which is not in the store at all */
+    lru_unlink(st, old);
+    it = mc_store_alloc(st, add->data, add->nkey, old->flags, old->exptime,
                         n);
+    lru_push(st, old);
     if (it == NULL)
         return NULL;
     v = mc_item_value(it);
@@ -408,7 +409,8 @@ static mc_item_t *concat(mc_store_t *st, mc_item_t *old, mc_item_t *add,
         memcpy(v + add->nbytes, mc_item_value(old), old->nbytes);
     }
     memcpy(v + n, "\r\n", 2);
-    it->iflags = old->iflags & (MC_IT_STALE | MC_IT_WON | MC_IT_FETCHED);
+    it->iflags = old->iflags & (MC_IT_STALE | MC_IT_WON | MC_IT_FETCHED |
+                                MC_IT_BINKEY);
     return it;
 }
 
@@ -466,8 +468,6 @@ mc_result_t mc_store_store(mc_store_t *st, mc_item_t *it, mc_mode_t mode,
         mc_store_discard(st, it);
         if (res == NULL)
             return MC_NO_MEMORY;
-        /* the allocation may have evicted old after all */
-        old = find(st, res->data, res->nkey, res->hv);
     }
     if (stale && old) {
         /* a stale write keeps the TTL and the win state of what it
@@ -536,16 +536,17 @@ mc_result_t mc_store_arith(mc_store_t *st, const char *key, size_t nkey,
         mc_store_new_cas(st, it, opts);
         nit = it;
     } else {
-        nit = mc_store_alloc(st, it->data, it->nkey, it->flags, it->exptime,
-                             n);
+        /* it stays out of the LRU, safe from eviction, while room is
+         * made for the longer number */
+        lru_unlink(st, it);
+        nit = mc_store_alloc(st, key, nkey, it->flags, it->exptime, n);
+        lru_push(st, it);
         if (nit == NULL)
             return MC_NO_MEMORY;
         memcpy(mc_item_value(nit), buf, n);
         memcpy(mc_item_value(nit) + n, "\r\n", 2);
-        /* the allocation may have evicted it */
-        it = find(st, key, nkey, nit->hv);
-        if (it)
-            nit->iflags = it->iflags & (MC_IT_FETCHED | MC_IT_STALE | MC_IT_WON);
+        nit->iflags = it->iflags & (MC_IT_FETCHED | MC_IT_STALE | MC_IT_WON |
+                                    MC_IT_BINKEY);
         mc_store_new_cas(st, nit, opts);
         replace(st, it, nit);
     }

@@ -5,9 +5,9 @@
 : "${LOOM_BUILDDIR:=.}"
 : "${LOOM_SRCDIR:=.}"
 
-echo "1..3"
+echo "1..4"
 n=0
-for name in endpoint lines finger; do
+for name in endpoint lines finger memcache; do
     n=$((n + 1))
     bin="$LOOM_BUILDDIR/tests/fuzz/replay_$name"
     dir="$LOOM_SRCDIR/tests/fuzz/corpus/$name"
