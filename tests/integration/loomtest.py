@@ -53,6 +53,20 @@ def free_port(kind=socket.SOCK_STREAM):
     raise RuntimeError("no free port")
 
 
+def _sanitized():
+    """True when LOOMD was built with AddressSanitizer, whose allocator
+    keeps freed memory in quarantine and adds shadow memory: RSS bounds of
+    a normal build do not apply to it (the plain build's run checks them)."""
+    try:
+        with open(LOOMD, "rb") as f:
+            return b"AddressSanitizer" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _sanitized()
+
+
 def user_line():
     """The `user` line a test config needs: as root loomd refuses to run
     without one, so tests that do not test privilege dropping say root."""
