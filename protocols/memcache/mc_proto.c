@@ -622,32 +622,32 @@ static void exec_ms(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
 
 static void exec_md(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
 {
+    static const char *const codes[] = {
+        [MC_DELETED] = "HD", [MC_NOT_FOUND] = "NF", [MC_EXISTS] = "EX",
+    };
     mc_store_t *st = x->store;
-    mc_item_t *it = mc_store_find(st, r->key.p, r->key.len);
-    const char *code;
+    mc_result_t res = MC_DELETED;
+    mc_opts_t opts;
+    mc_item_t *it;
 
-    if (it == NULL) {
-        mc_store_delete(st, r->key.p, r->key.len, NULL); /* counts a miss */
-        code = "NF";
-    } else if ((r->mflags & MC_F('C')) && r->cas != it->cas) {
-        code = "EX";
-    } else if (r->mflags & MC_F('I')) {
-        mc_opts_t opts;
-
+    meta_opts(r, &opts);
+    if (!(r->mflags & MC_F('I'))) {
+        res = mc_store_delete(st, r->key.p, r->key.len, &opts);
+    } else if ((it = mc_store_find(st, r->key.p, r->key.len)) == NULL) {
+        res = mc_store_delete(st, r->key.p, r->key.len, NULL); /* a miss */
+    } else if (opts.has_cas && opts.cas != it->cas) {
+        res = MC_EXISTS;
+    } else {
+        /* invalidate: keep the item, stale, with a fresh CAS */
         if (r->mflags & MC_F('T'))
             it->exptime = mc_store_exptime(st, r->exptime);
         it->iflags |= MC_IT_STALE;
         it->iflags &= (uint8_t)~MC_IT_WON;
-        meta_opts(r, &opts);
         mc_store_new_cas(st, it, &opts);
-        code = "HD";
-    } else {
-        mc_store_delete(st, r->key.p, r->key.len, NULL);
-        code = "HD";
     }
-    if (r->noreply && code[0] == 'H')
+    if (r->noreply && res == MC_DELETED)
         return;
-    mc_out_str(o, code);
+    mc_out_str(o, codes[res]);
     out_ok_flags(o, r);
     mc_out_mem(o, "\r\n", 2);
 }

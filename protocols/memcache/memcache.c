@@ -208,7 +208,7 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
                         const char *buf, size_t len)
 {
     mc_server_t *s = loom_instance_data(inst);
-    mc_out_t o = { 0 };
+    mc_out_t *o = &s->out; /* no connection: the whole reply stays in it */
     mc_conn_t mc = { 0, 0 };
     char pkt[MC_UDP_MAX];
     size_t off, total, i;
@@ -218,13 +218,15 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
      * does not take either): dropped */
     if (len < MC_UDP_HDR || buf[4] != 0 || buf[5] != 1)
         return;
-    mc_process(s, &mc, &o, buf + MC_UDP_HDR, len - MC_UDP_HDR, &close);
+    o->len = 0;
+    o->full = 0;
+    mc_process(s, &mc, o, buf + MC_UDP_HDR, len - MC_UDP_HDR, &close);
     s->ctr.bytes_read += len;
-    total = (o.len + (MC_UDP_MAX - MC_UDP_HDR) - 1) / (MC_UDP_MAX - MC_UDP_HDR);
+    total = (o->len + (MC_UDP_MAX - MC_UDP_HDR) - 1) / (MC_UDP_MAX - MC_UDP_HDR);
     if (total > 65535)
         total = 0; /* too large for the frame header: drop */
     for (i = 0, off = 0; i < total; i++) {
-        size_t n = o.len - off;
+        size_t n = o->len - off;
 
         if (n > MC_UDP_MAX - MC_UDP_HDR)
             n = MC_UDP_MAX - MC_UDP_HDR;
@@ -235,12 +237,12 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
         pkt[4] = (char)(total >> 8);
         pkt[5] = (char)(total & 0xff);
         pkt[6] = pkt[7] = 0;
-        memcpy(pkt + MC_UDP_HDR, o.buf + off, n);
+        memcpy(pkt + MC_UDP_HDR, o->buf + off, n);
         loom_dgram_reply(from, pkt, n + MC_UDP_HDR);
         s->ctr.bytes_written += n + MC_UDP_HDR;
         off += n;
     }
-    free(o.buf);
+    o->len = 0;
 }
 
 /* ---- life cycle ----------------------------------------------------------- */

@@ -26,7 +26,7 @@ typedef struct {
 /* Counters the store does not keep. */
 typedef struct {
     uint64_t curr_conns, total_conns, bytes_read, bytes_written;
-    uint64_t cmd_meta, cmd_get_extra;
+    uint64_t cmd_meta;
 } mc_counters_t;
 
 /* Where replies go: a coalescing buffer flushed into a connection (TCP)

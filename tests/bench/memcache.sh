@@ -204,24 +204,8 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # ---------------------------------------------------------------- helpers
-free_port() {
-	"$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-
-# CPU time (utime + stime) of a process, all its threads, in clock ticks.
-cpu_ticks() {
-	local stat rest
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	rest=${stat##*) }          # fields from 3 (state) on; comm may hold spaces
-	# shellcheck disable=SC2086  # split into fields on purpose
-	set -- $rest
-	echo $(( ${12} + ${13} ))  # fields 14 (utime) and 15 (stime)
-}
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 
 # stat_value FILE NAME: the value of one "NAME VALUE" line, or n/a.
 stat_value() {
