@@ -269,6 +269,19 @@ void loom_conf_error(cfg_t *sec, const char *opt, const char *fmt, ...)
     p->have_err = 1;
 }
 
+void loom_conf_error_plain(const char *fmt, ...)
+{
+    conf_parse_t *p = conf_cur;
+    va_list ap;
+
+    if (p == NULL || p->have_err)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(p->err, sizeof(p->err), fmt, ap);
+    va_end(ap);
+    p->have_err = 1;
+}
+
 char *loom_conf_path(cfg_t *sec, const char *opt, const char *value)
 {
     const char *file;

@@ -17,7 +17,6 @@
 #include "server.h"
 
 typedef struct loom_tls_s loom_tls_t;
-typedef struct loom_resolver_s loom_resolver_t;
 
 /* ---- transports --------------------------------------------------------- */
 

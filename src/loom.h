@@ -32,6 +32,7 @@ typedef struct loom_instance_s loom_instance_t;
 typedef struct loom_conn_s loom_conn_t;
 typedef struct loom_listener_s loom_listener_t;
 typedef struct loom_alog_s loom_alog_t;
+typedef struct loom_resolver_s loom_resolver_t;
 
 #if defined(__GNUC__)
 #define LOOM_PRINTF(f, a) __attribute__((format(printf, f, a)))

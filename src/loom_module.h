@@ -99,8 +99,36 @@ int loom_dgram_reply(const loom_dgram_t *from, const char *buf, size_t len);
 void loom_conf_error(cfg_t *sec, const char *opt, const char *fmt, ...)
     LOOM_PRINTF(3, 4);
 
+/* From configure(): report an error whose message names its own place,
+ * e.g. "zones/x.zone:12: bad A record" for a data file the section
+ * points to. */
+void loom_conf_error_plain(const char *fmt, ...) LOOM_PRINTF(1, 2);
+
 /* From configure(): resolve a path option against the directory of the
  * file that set it.  Returns a heap string. */
 char *loom_conf_path(cfg_t *sec, const char *opt, const char *value);
+
+/* ---- raw DNS messages through c-ares (forwarding, NOTIFY) ---------------- */
+
+/* A c-ares channel on BASE that sends to SERVERS, a comma-separated list of
+ * "ADDR", "ADDR:PORT" or "[V6]:PORT", waiting TIMEOUT_MS per try and
+ * trying TRIES times over the list.  NULL with ERR set on failure. */
+loom_resolver_t *loom_resolver_upstream(struct event_base *base,
+                                        const char *servers,
+                                        unsigned timeout_ms, unsigned tries,
+                                        char *err, size_t errlen);
+
+/* The answer to a raw query: ANSWER (LEN bytes, whatever its RCODE; its
+ * ID is c-ares's, not the query's) or NULL with ERR ("timeout", ...). */
+typedef void (*loom_send_cb)(const unsigned char *answer, size_t len,
+                             const char *err, void *arg);
+
+/* Send the DNS message QUERY (LEN bytes) over R; CB runs exactly once,
+ * from the reactor, or from loom_resolver_free() with an error. */
+void loom_resolver_send(loom_resolver_t *r, const unsigned char *query,
+                        size_t len, loom_send_cb cb, void *arg);
+
+/* Free a channel; pending sends get their callback with an error first. */
+void loom_resolver_free(loom_resolver_t *r);
 
 #endif

@@ -2,6 +2,7 @@
  * resolver.c - c-ares integrated into the libevent reactor.
  */
 #include "resolver.h"
+#include "loom_module.h"
 
 #include <ares.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ struct loom_resolver_s {
 typedef struct {
     loom_resolver_t *r;
     loom_resolve_cb cb;
+    loom_send_cb send_cb;
     void *arg;
 } resolver_req_t;
 
@@ -92,8 +94,9 @@ static void resolver_sock_state(void *data, ares_socket_t fd, int readable,
     event_add(s->ev, NULL);
 }
 
-loom_resolver_t *loom_resolver_new(struct event_base *base, char *err,
-                                   size_t errlen)
+static loom_resolver_t *resolver_init(struct event_base *base, int flags,
+                                      unsigned timeout_ms, unsigned tries,
+                                      char *err, size_t errlen)
 {
     loom_resolver_t *r = loom_calloc(1, sizeof(*r));
     struct ares_options opts;
@@ -108,18 +111,48 @@ loom_resolver_t *loom_resolver_new(struct event_base *base, char *err,
     memset(&opts, 0, sizeof(opts));
     opts.sock_state_cb = resolver_sock_state;
     opts.sock_state_cb_data = r;
-    opts.timeout = 3000;
-    opts.tries = 2;
+    opts.timeout = (int)timeout_ms;
+    opts.tries = (int)tries;
+    opts.flags = flags;
     rc = ares_init_options(&r->channel, &opts,
                            ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
-                               ARES_OPT_TRIES);
+                               ARES_OPT_TRIES | (flags ? ARES_OPT_FLAGS : 0));
     if (rc != ARES_SUCCESS) {
         snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
         free(r);
+        ares_library_cleanup();
         return NULL;
     }
     r->base = base;
     r->timer = evtimer_new(base, resolver_on_timer, r);
+    return r;
+}
+
+loom_resolver_t *loom_resolver_new(struct event_base *base, char *err,
+                                   size_t errlen)
+{
+    return resolver_init(base, 0, 3000, 2, err, errlen);
+}
+
+loom_resolver_t *loom_resolver_upstream(struct event_base *base,
+                                        const char *servers,
+                                        unsigned timeout_ms, unsigned tries,
+                                        char *err, size_t errlen)
+{
+    /* Raw answers whatever their RCODE; no search list, no rotation. */
+    loom_resolver_t *r = resolver_init(
+        base, ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES,
+        timeout_ms, tries ? tries : 1, err, errlen);
+    int rc;
+
+    if (r == NULL)
+        return NULL;
+    rc = ares_set_servers_ports_csv(r->channel, servers);
+    if (rc != ARES_SUCCESS) {
+        snprintf(err, errlen, "%s: %s", servers, ares_strerror(rc));
+        loom_resolver_free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -173,5 +206,35 @@ void loom_resolve(loom_resolver_t *r, const char *host, int port,
     hints.ai_socktype = SOCK_STREAM;
     snprintf(service, sizeof(service), "%d", port);
     ares_getaddrinfo(r->channel, host, service, &hints, resolver_done, req);
+    resolver_rearm(r);
+}
+
+static void resolver_sent(void *arg, int status, int timeouts,
+                          unsigned char *abuf, int alen)
+{
+    resolver_req_t *req = arg;
+    loom_send_cb cb = req->send_cb;
+
+    (void)timeouts;
+    if (status == ARES_SUCCESS && abuf && alen > 0)
+        cb(abuf, (size_t)alen, NULL, req->arg);
+    else
+        cb(NULL, 0,
+           status == ARES_ETIMEOUT ? "timeout"
+           : status == ARES_SUCCESS ? "empty answer"
+                                    : ares_strerror(status),
+           req->arg);
+    free(req);
+}
+
+void loom_resolver_send(loom_resolver_t *r, const unsigned char *query,
+                        size_t len, loom_send_cb cb, void *arg)
+{
+    resolver_req_t *req = loom_calloc(1, sizeof(*req));
+
+    req->r = r;
+    req->send_cb = cb;
+    req->arg = arg;
+    ares_send(r->channel, query, (int)len, resolver_sent, req);
     resolver_rearm(r);
 }

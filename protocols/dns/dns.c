@@ -1,0 +1,875 @@
+/*
+ * dns.c - the dns module's glue: UDP and TCP/TLS sessions, the query
+ * pipeline (parse, classify, answer, EDNS, rate limit), zone transfers,
+ * NOTIFY on a new serial, forwarding through c-ares, CHAOS answers and
+ * statistics.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns.h"
+
+#define DNS_IDLE_TIMEOUT 10     /* seconds, TCP and TLS */
+#define DNS_RRL_BUCKETS 65536
+#define DNS_CLIENT_SLOTS 256
+#define DNS_NOTIFY_TRIES 5
+#define DNS_NOTIFY_TIMEOUT_MS 2000
+#define DNS_AXFR_MSG 16384      /* bytes per transfer message */
+
+#define STATS(X)                                                           \
+    X(queries) X(udp) X(tcp) X(tls) X(noerror) X(nxdomain) X(refused)     \
+    X(formerr) X(notimp) X(servfail) X(notauth) X(badvers) X(truncated)   \
+    X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)     \
+    X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped)            \
+    X(tcp_refused)
+
+typedef struct {
+#define X(n) uint64_t n;
+    STATS(X)
+#undef X
+} dns_stats_t;
+
+typedef struct client_s {
+    struct client_s *next;
+    uint8_t key[17];
+    unsigned n;
+} client_t;
+
+typedef struct notify_s notify_t;
+typedef struct fwd_s fwd_t;
+
+typedef struct {
+    char *zone;
+    uint32_t serial;
+} serial_t;
+
+typedef struct {
+    loom_instance_t *inst;
+    dns_stats_t st;
+    dns_rrl_t *rrl;
+    client_t *clients[DNS_CLIENT_SLOTS];
+    loom_resolver_t *fwd;
+    char *fwd_servers;
+    unsigned fwd_timeout;
+    serial_t *serials;
+    size_t nserials;
+    notify_t *notifies;
+    int stopping;
+    uint8_t out[2 + DNS_MSG_MAX];
+} dns_state_t;
+
+typedef struct {
+    loom_conn_t *conn;
+    dns_state_t *ds;
+    struct sockaddr_storage peer;
+    int counted;
+    int tls;
+    dns_zone_t *axfr_zone; /* a transfer in progress holds its zone */
+    dns_axfr_t axfr;
+    uint8_t axq[DNS_HDR_LEN + DNS_NAME_MAX + 4];
+    dns_query_t axqq;
+    fwd_t *fwd;            /* a forwarded query waiting for its answer */
+} dns_conn_t;
+
+struct fwd_s {
+    dns_state_t *ds;
+    dns_conn_t *dc;        /* TCP: the connection, NULL once it closed */
+    int udp;
+    loom_dgram_t from;
+    unsigned limit;        /* UDP: the most the client can take */
+    uint8_t msg[DNS_HDR_LEN + DNS_NAME_MAX + 4]; /* header + question */
+    dns_query_t q;
+};
+
+struct notify_s {
+    notify_t *next;
+    dns_state_t *ds;
+    loom_resolver_t *r;
+    char *zone;
+    char *target;
+    int done;
+};
+
+enum { R_NONE, R_REPLY, R_AXFR, R_FORWARD };
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static uint64_t now_seconds(dns_state_t *ds)
+{
+    struct timeval tv;
+
+    event_base_gettimeofday_cached(loom_instance_base(ds->inst), &tv);
+    return (uint64_t)tv.tv_sec;
+}
+
+static void client_key(const struct sockaddr *sa, uint8_t key[17])
+{
+    memset(key, 0, 17);
+    key[0] = (uint8_t)sa->sa_family;
+    if (sa->sa_family == AF_INET)
+        memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    else if (sa->sa_family == AF_INET6)
+        memcpy(key + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+}
+
+static client_t **client_slot(dns_state_t *ds, const uint8_t key[17])
+{
+    unsigned h = 0;
+    client_t **pp;
+
+    for (int i = 0; i < 17; i++)
+        h = h * 31 + key[i];
+    for (pp = &ds->clients[h % DNS_CLIENT_SLOTS]; *pp; pp = &(*pp)->next)
+        if (memcmp((*pp)->key, key, 17) == 0)
+            break;
+    return pp;
+}
+
+static const dns_zconf_t *zone_for(const dns_conf_t *c, const uint8_t *name)
+{
+    const dns_zconf_t *best = NULL;
+
+    for (size_t i = 0; i < c->nzones; i++)
+        if (dns_name_under(name, c->zones[i].zone->apex) &&
+            (best == NULL ||
+             c->zones[i].zone->apex_labels > best->zone->apex_labels))
+            best = &c->zones[i];
+    return best;
+}
+
+static void count_rcode(dns_state_t *ds, const dns_pkt_t *p, unsigned rcode)
+{
+    switch (rcode) {
+    case DNS_R_NOERROR: ds->st.noerror++; break;
+    case DNS_R_NXDOMAIN: ds->st.nxdomain++; break;
+    case DNS_R_REFUSED: ds->st.refused++; break;
+    case DNS_R_FORMERR: ds->st.formerr++; break;
+    case DNS_R_NOTIMP: ds->st.notimp++; break;
+    case DNS_R_SERVFAIL: ds->st.servfail++; break;
+    case DNS_R_NOTAUTH: ds->st.notauth++; break;
+    case DNS_R_BADVERS: ds->st.badvers++; break;
+    }
+    if (p && p->len >= DNS_HDR_LEN && (p->buf[2] & 0x02))
+        ds->st.truncated++;
+}
+
+/* ---- CHAOS ---------------------------------------------------------------- */
+
+static int chaos_txt(dns_pkt_t *p, const char *const *strs, size_t n)
+{
+    uint8_t rd[1024];
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(strs[i]);
+
+        if (l > 255 || len + 1 + l > sizeof(rd))
+            return -1;
+        rd[len++] = (uint8_t)l;
+        memcpy(rd + len, strs[i], l);
+        len += l;
+    }
+    return dns_reply_rr(p, 0, NULL, DNS_T_TXT, DNS_C_CH, 0, rd,
+                        (uint16_t)len);
+}
+
+static unsigned answer_chaos(dns_state_t *ds, const dns_conf_t *c,
+                             const dns_query_t *q, const struct sockaddr *peer,
+                             dns_pkt_t *p)
+{
+    uint8_t lname[DNS_NAME_MAX];
+    char text[4 * DNS_NAME_MAX + 1];
+    const char *value = NULL;
+
+    dns_name_lower(lname, q->qname);
+    dns_name_text(lname, text, sizeof(text));
+    if (strcmp(text, "version.bind.") == 0 ||
+        strcmp(text, "version.server.") == 0)
+        value = c->version;
+    else if (strcmp(text, "id.server.") == 0 ||
+             strcmp(text, "hostname.bind.") == 0)
+        value = c->identity;
+    else if (strcmp(text, "stats.loom.") == 0 &&
+             dns_acl_match(&c->stats_allow, peer)) {
+        char bufs[32][48];
+        const char *strs[32];
+        size_t n = 0;
+
+#define X(name)                                                             \
+    snprintf(bufs[n], sizeof(bufs[n]), #name "=%llu",                       \
+             (unsigned long long)ds->st.name);                              \
+    strs[n] = bufs[n];                                                      \
+    n++;
+        STATS(X)
+#undef X
+        if (q->qtype == DNS_T_TXT || q->qtype == DNS_T_ANY)
+            chaos_txt(p, strs, n);
+        dns_reply_set_flags(p, DNS_F_AA);
+        return DNS_R_NOERROR;
+    }
+    if (value == NULL)
+        return DNS_R_REFUSED;
+    if (q->qtype == DNS_T_TXT || q->qtype == DNS_T_ANY)
+        chaos_txt(p, &value, 1);
+    dns_reply_set_flags(p, DNS_F_AA);
+    return DNS_R_NOERROR;
+}
+
+/* ---- the query pipeline ------------------------------------------------------ */
+
+/* Handle one request MSG from PEER.  Builds the reply in P (whose buffer
+ * has room for DNS_MSG_MAX bytes) and returns what to do with it; for
+ * R_AXFR *ZC is the zone, for R_FORWARD nothing is built. */
+static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
+                   size_t len, const struct sockaddr *peer, int tcp,
+                   dns_query_t *q, dns_pkt_t *p, const dns_zconf_t **zc)
+{
+    int prc = dns_query_parse(msg, len, q);
+    unsigned limit, rcode = DNS_R_NOERROR, opcode;
+    size_t optlen;
+
+    if (prc == DNS_PARSE_DROP)
+        return R_NONE;
+    ds->st.queries++;
+    if (tcp)
+        limit = DNS_MSG_MAX;
+    else if (q->edns)
+        limit = q->udp_size < c->edns_size ? q->udp_size : c->edns_size;
+    else
+        limit = DNS_UDP_MIN;
+    optlen = q->edns ? 11 : 0;
+    p->cap = limit - optlen;
+    p->overflow = 0;
+    opcode = DNS_OPCODE(q->flags);
+    if (prc == DNS_PARSE_FORMERR) {
+        rcode = DNS_R_FORMERR;
+        if (dns_reply_start(p, msg, q, rcode) != 0) {
+            q->qname = NULL; /* a question too long to echo */
+            dns_reply_start(p, msg, q, rcode);
+        }
+        goto done;
+    }
+    if (dns_reply_start(p, msg, q, DNS_R_NOERROR) != 0) {
+        q->qname = NULL;
+        rcode = DNS_R_FORMERR;
+        dns_reply_start(p, msg, q, rcode);
+        goto done;
+    }
+    if (opcode == DNS_OP_NOTIFY) {
+        char zname[4 * DNS_NAME_MAX + 1];
+
+        ds->st.notify_in++;
+        loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
+                 "NOTIFY for %s refused: loom serves its zones as a primary "
+                 "only", dns_name_text(q->qname, zname, sizeof(zname)));
+        rcode = DNS_R_REFUSED;
+        goto done;
+    }
+    if (opcode != DNS_OP_QUERY) {
+        rcode = DNS_R_NOTIMP;
+        goto done;
+    }
+    if (q->edns && q->edns_version > 0) {
+        rcode = DNS_R_BADVERS;
+        goto done;
+    }
+    if (q->qclass == DNS_C_CH) {
+        rcode = answer_chaos(ds, c, q, peer, p);
+        goto done;
+    }
+    if (q->qclass != DNS_C_IN) {
+        rcode = DNS_R_REFUSED;
+        goto done;
+    }
+    if (q->qtype == DNS_T_MAILA || q->qtype == DNS_T_MAILB) {
+        rcode = DNS_R_NOTIMP;
+        goto done;
+    }
+    if (q->qtype == DNS_T_OPT || q->qtype == DNS_T_TSIG) {
+        rcode = DNS_R_FORMERR;
+        goto done;
+    }
+    *zc = zone_for(c, q->qname);
+    if (q->qtype == DNS_T_AXFR || (q->qtype == DNS_T_IXFR && tcp)) {
+        if (!tcp) {
+            rcode = DNS_R_FORMERR;
+        } else if (*zc == NULL ||
+                   !dns_name_equal(q->qname, (*zc)->zone->apex)) {
+            rcode = DNS_R_NOTAUTH;
+        } else if (!dns_acl_match(&(*zc)->allow_transfer, peer)) {
+            char addr[64];
+
+            loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
+                     "zone transfer of %s refused to %s", (*zc)->zone->name,
+                     peer->sa_family == AF_INET6 ? "an IPv6 client"
+                                                 : (inet_ntop(AF_INET,
+                                                     &((const struct sockaddr_in *)peer)->sin_addr,
+                                                     addr, sizeof(addr))
+                                                        ? addr : "?"));
+            rcode = DNS_R_REFUSED;
+        } else {
+            return R_AXFR;
+        }
+        goto done;
+    }
+    if (*zc == NULL) {
+        if (c->forward && ds->fwd && dns_acl_match(&c->forward_allow, peer))
+            return R_FORWARD;
+        rcode = DNS_R_REFUSED;
+        goto done;
+    }
+    {
+        dns_query_t qq = *q;
+        dns_answer_info_t info;
+
+        if (qq.qtype == DNS_T_IXFR) /* over UDP: the current SOA */
+            qq.qtype = DNS_T_SOA;
+        rcode = dns_answer((*zc)->zone, &qq, p, &info);
+        if (info.referral)
+            ds->st.referrals++;
+    }
+done:
+    if (q->edns) {
+        p->cap += optlen;
+        dns_reply_set_rcode(p, rcode & 0xf);
+        dns_reply_opt(p, (uint16_t)c->edns_size, rcode, q->do_bit);
+    } else {
+        dns_reply_set_rcode(p, rcode == DNS_R_BADVERS ? DNS_R_FORMERR
+                                                      : rcode & 0xf);
+    }
+    count_rcode(ds, p, rcode);
+    return R_REPLY;
+}
+
+/* Cut a built reply down to header and question with TC set. */
+static void truncate_reply(dns_pkt_t *p, const dns_query_t *q)
+{
+    p->len = q->qname ? q->question_end : DNS_HDR_LEN;
+    memset(p->buf + 6, 0, 6);
+    dns_reply_set_flags(p, DNS_F_TC);
+}
+
+/* ---- forwarding ------------------------------------------------------------- */
+
+static void conn_send(dns_conn_t *dc, const uint8_t *msg, size_t len);
+
+static void fwd_done(const unsigned char *answer, size_t len, const char *err,
+                     void *arg)
+{
+    fwd_t *f = arg;
+    dns_state_t *ds = f->ds;
+    dns_pkt_t p;
+    size_t qlen = f->q.question_end;
+
+    if (ds->stopping || (!f->udp && f->dc == NULL)) {
+        free(f);
+        return;
+    }
+    dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
+    if (answer && len >= qlen && len <= DNS_MSG_MAX) {
+        memcpy(p.buf, answer, len);
+        p.len = len;
+        dns_put16(p.buf, f->q.id);
+        if (f->udp && len > f->limit) {
+            truncate_reply(&p, &f->q);
+            ds->st.truncated++;
+        }
+    } else {
+        loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
+                 "forwarding failed: %s", err ? err : "bad answer");
+        ds->st.forward_fail++;
+        ds->st.servfail++;
+        dns_reply_start(&p, f->msg, &f->q, DNS_R_SERVFAIL);
+        dns_reply_set_flags(&p, DNS_F_RA);
+    }
+    if (f->udp) {
+        loom_dgram_reply(&f->from, (const char *)p.buf, p.len);
+    } else {
+        dns_conn_t *dc = f->dc;
+
+        dc->fwd = NULL;
+        conn_send(dc, p.buf, p.len);
+        loom_conn_resume(dc->conn);
+    }
+    free(f);
+}
+
+/* Forward MSG for a UDP client (FROM set) or a TCP one (DC set); the
+ * answer comes back through fwd_done(), maybe before this returns. */
+static void fwd_start(dns_state_t *ds, const uint8_t *msg, size_t len,
+                      const dns_query_t *q, unsigned limit,
+                      const loom_dgram_t *from, dns_conn_t *dc)
+{
+    fwd_t *f = loom_calloc(1, sizeof(*f));
+
+    f->ds = ds;
+    f->limit = limit;
+    memcpy(f->msg, msg, q->question_end);
+    f->q = *q;
+    f->q.qname = f->msg + DNS_HDR_LEN;
+    if (from) {
+        f->udp = 1;
+        f->from = *from;
+    } else {
+        f->dc = dc;
+        dc->fwd = f;
+        loom_conn_pause(dc->conn);
+    }
+    ds->st.forwarded++;
+    loom_resolver_send(ds->fwd, msg, len, fwd_done, f);
+}
+
+/* ---- UDP ------------------------------------------------------------------- */
+
+static void dns_datagram(loom_instance_t *inst, const loom_dgram_t *from,
+                         const char *buf, size_t len)
+{
+    dns_state_t *ds = loom_instance_data(inst);
+    const dns_conf_t *c = loom_instance_conf(inst);
+    const struct sockaddr *peer = (const struct sockaddr *)&from->peer;
+    const dns_zconf_t *zc = NULL;
+    dns_query_t q;
+    dns_pkt_t p;
+    int what;
+
+    dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
+    what = process(ds, c, (const uint8_t *)buf, len, peer, 0, &q, &p, &zc);
+    if (what == R_NONE)
+        return;
+    ds->st.udp++;
+    switch (dns_rrl_check(ds->rrl, c, peer, now_seconds(ds))) {
+    case DNS_RRL_DROP:
+        ds->st.rrl_dropped++;
+        return;
+    case DNS_RRL_SLIP:
+        ds->st.rrl_slipped++;
+        if (what == R_FORWARD) {
+            dns_reply_start(&p, (const uint8_t *)buf, &q, DNS_R_NOERROR);
+            what = R_REPLY;
+        }
+        truncate_reply(&p, &q);
+        break;
+    }
+    if (what == R_FORWARD) {
+        fwd_start(ds, (const uint8_t *)buf, len, &q,
+                  q.edns ? (q.udp_size < c->edns_size ? q.udp_size
+                                                      : c->edns_size)
+                         : DNS_UDP_MIN,
+                  from, NULL);
+        return;
+    }
+    loom_dgram_reply(from, (const char *)p.buf, p.len);
+}
+
+/* ---- TCP and TLS ------------------------------------------------------------- */
+
+/* Write one message with its length prefix (P's buffer has 2 bytes of room
+ * before it).  Returns the write's result. */
+static int conn_write_msg(dns_conn_t *dc, uint8_t *msg, size_t len)
+{
+    dns_put16(msg - 2, (uint16_t)len);
+    return loom_conn_write(dc->conn, msg - 2, len + 2);
+}
+
+static void conn_send(dns_conn_t *dc, const uint8_t *msg, size_t len)
+{
+    (void)conn_write_msg(dc, (uint8_t *)msg, len);
+}
+
+/* Send transfer messages until the transfer ends or the output fills. */
+static void axfr_pump(dns_conn_t *dc)
+{
+    dns_state_t *ds = dc->ds;
+
+    while (dc->axfr_zone) {
+        dns_pkt_t p;
+        int more, rc;
+
+        dns_pkt_init(&p, ds->out + 2, DNS_AXFR_MSG);
+        dns_reply_start(&p, dc->axq, &dc->axqq, DNS_R_NOERROR);
+        dns_reply_set_flags(&p, DNS_F_AA);
+        more = dns_axfr_fill(&dc->axfr, &p);
+        rc = conn_write_msg(dc, p.buf, p.len);
+        if (!more) {
+            dns_zone_unref(dc->axfr_zone);
+            dc->axfr_zone = NULL;
+            loom_conn_resume(dc->conn);
+            return;
+        }
+        if (rc != LOOM_OK)
+            return; /* LOOM_AGAIN: go on from drain; error: closing */
+    }
+}
+
+static int dns_open(loom_conn_t *c)
+{
+    dns_conn_t *dc = loom_conn_data(c);
+    loom_instance_t *inst = loom_conn_instance(c);
+    dns_state_t *ds = loom_instance_data(inst);
+    const dns_conf_t *conf = loom_instance_conf(inst);
+    socklen_t len = sizeof(dc->peer);
+    loom_tls_info_t ti;
+
+    dc->conn = c;
+    dc->ds = ds;
+    dc->tls = loom_conn_tls_info(c, &ti) == LOOM_OK;
+    if (loom_conn_peer_addr(c, &dc->peer, &len) == LOOM_OK &&
+        (dc->peer.ss_family == AF_INET || dc->peer.ss_family == AF_INET6)) {
+        uint8_t key[17];
+        client_t **pp, *cl;
+
+        client_key((struct sockaddr *)&dc->peer, key);
+        pp = client_slot(ds, key);
+        if ((cl = *pp) == NULL) {
+            cl = *pp = loom_calloc(1, sizeof(*cl));
+            memcpy(cl->key, key, sizeof(key));
+        }
+        if (conf->tcp_per_client && cl->n >= conf->tcp_per_client) {
+            ds->st.tcp_refused++;
+            if (cl->n == 0) {
+                *pp = cl->next;
+                free(cl);
+            }
+            return LOOM_ERROR;
+        }
+        cl->n++;
+        dc->counted = 1;
+    }
+    /* Room for one whole message and the start of the next. */
+    loom_conn_set_max_input(c, 2 * (2 + DNS_MSG_MAX));
+    return LOOM_OK;
+}
+
+static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
+{
+    dns_conn_t *dc = loom_conn_data(c);
+    dns_state_t *ds = dc->ds;
+    const dns_conf_t *conf = loom_instance_conf(loom_conn_instance(c));
+    const uint8_t *in = (const uint8_t *)buf;
+    size_t used = 0;
+
+    while (dc->axfr_zone == NULL && dc->fwd == NULL && len - used >= 2) {
+        size_t mlen = dns_get16(in + used);
+        const dns_zconf_t *zc = NULL;
+        dns_query_t q;
+        dns_pkt_t p;
+        int what, rc = LOOM_OK;
+
+        if (mlen == 0) {
+            loom_conn_close(c);
+            return len;
+        }
+        if (len - used < 2 + mlen)
+            break;
+        dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
+        what = process(ds, conf, in + used + 2, mlen,
+                       (struct sockaddr *)&dc->peer, 1, &q, &p, &zc);
+        if (what != R_NONE) {
+            if (dc->tls)
+                ds->st.tls++;
+            else
+                ds->st.tcp++;
+        }
+        switch (what) {
+        case R_NONE:
+            break;
+        case R_REPLY:
+            rc = conn_write_msg(dc, p.buf, p.len);
+            break;
+        case R_FORWARD:
+            used += 2 + mlen;
+            fwd_start(ds, in + used - mlen, mlen, &q, DNS_MSG_MAX, NULL, dc);
+            return used;
+        case R_AXFR:
+            ds->st.axfr++;
+            memcpy(dc->axq, in + used + 2, q.question_end);
+            dc->axqq = q;
+            dc->axqq.qname = dc->axq + DNS_HDR_LEN;
+            dc->axqq.edns = 0;
+            dc->axfr_zone = zc->zone;
+            dns_zone_ref(zc->zone);
+            dns_axfr_init(&dc->axfr, zc->zone);
+            loom_conn_pause(c);
+            used += 2 + mlen;
+            axfr_pump(dc);
+            return used;
+        }
+        used += 2 + mlen;
+        if (rc != LOOM_OK)
+            break; /* output full: the rest waits for the drain */
+    }
+    return used;
+}
+
+static void dns_drain(loom_conn_t *c)
+{
+    dns_conn_t *dc = loom_conn_data(c);
+
+    if (dc->axfr_zone)
+        axfr_pump(dc);
+}
+
+static void dns_close(loom_conn_t *c)
+{
+    dns_conn_t *dc = loom_conn_data(c);
+
+    if (dc->ds == NULL)
+        return;
+    if (dc->counted) {
+        uint8_t key[17];
+        client_t **pp, *cl;
+
+        client_key((struct sockaddr *)&dc->peer, key);
+        pp = client_slot(dc->ds, key);
+        if ((cl = *pp) != NULL && --cl->n == 0) {
+            *pp = cl->next;
+            free(cl);
+        }
+    }
+    if (dc->axfr_zone)
+        dns_zone_unref(dc->axfr_zone);
+    if (dc->fwd)
+        dc->fwd->dc = NULL;
+}
+
+/* ---- NOTIFY ------------------------------------------------------------------ */
+
+static void notify_reap(evutil_socket_t fd, short what, void *arg)
+{
+    dns_state_t *ds = arg;
+    notify_t **pp = &ds->notifies, *n;
+
+    (void)fd;
+    (void)what;
+    while ((n = *pp) != NULL) {
+        if (n->done) {
+            *pp = n->next;
+            loom_resolver_free(n->r);
+            free(n->zone);
+            free(n->target);
+            free(n);
+        } else {
+            pp = &n->next;
+        }
+    }
+}
+
+static void notify_done(const unsigned char *answer, size_t len,
+                        const char *err, void *arg)
+{
+    notify_t *n = arg;
+    dns_state_t *ds = n->ds;
+    const char *who = loom_instance_who(ds->inst);
+    struct timeval zero = {0, 0};
+
+    n->done = 1;
+    if (ds->stopping)
+        return;
+    if (answer && len >= DNS_HDR_LEN && (answer[3] & 0xf) == DNS_R_NOERROR) {
+        loom_log(LOOM_LOG_INFO, who, "zone %s: NOTIFY to %s acknowledged",
+                 n->zone, n->target);
+    } else {
+        ds->st.notify_failed++;
+        if (answer && len >= DNS_HDR_LEN)
+            loom_log(LOOM_LOG_WARN, who, "zone %s: NOTIFY to %s answered "
+                     "with RCODE %u", n->zone, n->target, answer[3] & 0xfu);
+        else
+            loom_log(LOOM_LOG_WARN, who, "zone %s: NOTIFY to %s failed: %s",
+                     n->zone, n->target, err ? err : "no answer");
+    }
+    /* c-ares may not be torn down from its own callback. */
+    event_base_once(loom_instance_base(ds->inst), -1, EV_TIMEOUT, notify_reap,
+                    ds, &zero);
+}
+
+static void notify_send(dns_state_t *ds, const dns_zone_t *z,
+                        const char *targets)
+{
+    uint8_t msg[DNS_HDR_LEN + 2 * DNS_NAME_MAX + 64 + 512];
+    dns_pkt_t p;
+    dns_query_t q;
+    char *list = loom_strdup(targets), *save = NULL, *t;
+
+    /* The NOTIFY: opcode 4, AA, the zone's SOA as question and answer. */
+    memset(&q, 0, sizeof(q));
+    q.flags = (uint16_t)(DNS_OP_NOTIFY << 11);
+    dns_pkt_init(&p, msg, sizeof(msg));
+    dns_reply_start(&p, msg, &q, 0);
+    dns_put16(p.buf + 2, (uint16_t)(DNS_OP_NOTIFY << 11 | DNS_F_AA));
+    dns_pkt_name(&p, z->apex_node->name, 0);
+    dns_pkt_u16(&p, DNS_T_SOA);
+    dns_pkt_u16(&p, DNS_C_IN);
+    dns_put16(p.buf + 4, 1);
+    if (dns_reply_rr(&p, 0, z->apex_node->name, DNS_T_SOA, DNS_C_IN,
+                     z->soa->ttl, z->soa->data + 2,
+                     dns_get16(z->soa->data)) != 0)
+        dns_put16(p.buf + 6, 0);
+    for (t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char err[256];
+        notify_t *n = loom_calloc(1, sizeof(*n));
+
+        n->ds = ds;
+        n->zone = loom_strdup(z->name);
+        n->target = loom_strdup(t);
+        n->r = loom_resolver_upstream(loom_instance_base(ds->inst), t,
+                                      DNS_NOTIFY_TIMEOUT_MS, DNS_NOTIFY_TRIES,
+                                      err, sizeof(err));
+        if (n->r == NULL) {
+            loom_log(LOOM_LOG_WARN, loom_instance_who(ds->inst),
+                     "zone %s: NOTIFY to %s: %s", z->name, t, err);
+            free(n->zone);
+            free(n->target);
+            free(n);
+            continue;
+        }
+        n->next = ds->notifies;
+        ds->notifies = n;
+        ds->st.notify_sent++;
+        loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
+                 "zone %s: serial %u, sending NOTIFY to %s", z->name,
+                 (unsigned)z->serial, t);
+        loom_resolver_send(n->r, msg, p.len, notify_done, n);
+    }
+    free(list);
+}
+
+/* RFC 1982 serial arithmetic: A is newer than B. */
+static int serial_newer(uint32_t a, uint32_t b)
+{
+    return a != b && (uint32_t)(a - b) < 0x80000000u;
+}
+
+/* Remember the zones' serials; NOTIFY (when asked) where one grew. */
+static void serials_update(dns_state_t *ds, const dns_conf_t *c, int notify)
+{
+    serial_t *nv = c->nzones ? loom_calloc(c->nzones, sizeof(*nv)) : NULL;
+
+    for (size_t i = 0; i < c->nzones; i++) {
+        const dns_zone_t *z = c->zones[i].zone;
+
+        nv[i].zone = loom_strdup(z->name);
+        nv[i].serial = z->serial;
+        for (size_t k = 0; notify && k < ds->nserials; k++)
+            if (strcasecmp(ds->serials[k].zone, z->name) == 0 &&
+                serial_newer(z->serial, ds->serials[k].serial) &&
+                c->zones[i].notify)
+                notify_send(ds, z, c->zones[i].notify);
+    }
+    for (size_t k = 0; k < ds->nserials; k++)
+        free(ds->serials[k].zone);
+    free(ds->serials);
+    ds->serials = nv;
+    ds->nserials = c->nzones;
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+static void forwarder_update(dns_state_t *ds, const dns_conf_t *c)
+{
+    char err[256];
+
+    if (ds->fwd && c->forward && strcmp(ds->fwd_servers, c->forward) == 0 &&
+        ds->fwd_timeout == c->forward_timeout)
+        return;
+    if (ds->fwd) {
+        loom_resolver_free(ds->fwd); /* pending queries get SERVFAIL */
+        ds->fwd = NULL;
+        free(ds->fwd_servers);
+        ds->fwd_servers = NULL;
+    }
+    if (c->forward == NULL)
+        return;
+    ds->fwd = loom_resolver_upstream(loom_instance_base(ds->inst), c->forward,
+                                     c->forward_timeout * 1000, 1, err,
+                                     sizeof(err));
+    if (ds->fwd == NULL) {
+        loom_log(LOOM_LOG_ERROR, loom_instance_who(ds->inst),
+                 "forwarding disabled: %s", err);
+        return;
+    }
+    ds->fwd_servers = loom_strdup(c->forward);
+    ds->fwd_timeout = c->forward_timeout;
+}
+
+static int dns_start(loom_instance_t *inst)
+{
+    dns_state_t *ds = loom_calloc(1, sizeof(*ds));
+    const dns_conf_t *c = loom_instance_conf(inst);
+
+    ds->inst = inst;
+    ds->rrl = dns_rrl_new(DNS_RRL_BUCKETS);
+    loom_instance_set_data(inst, ds);
+    forwarder_update(ds, c);
+    serials_update(ds, c, 0);
+    for (size_t i = 0; i < c->nzones; i++)
+        loom_log(LOOM_LOG_DEBUG, loom_instance_who(inst),
+                 "zone %s: serial %u, %zu records", c->zones[i].zone->name,
+                 (unsigned)c->zones[i].zone->serial,
+                 c->zones[i].zone->nrecords);
+    return LOOM_OK;
+}
+
+static void dns_reload(loom_instance_t *inst)
+{
+    dns_state_t *ds = loom_instance_data(inst);
+    const dns_conf_t *c = loom_instance_conf(inst);
+
+    forwarder_update(ds, c);
+    serials_update(ds, c, 1);
+}
+
+static void dns_stop(loom_instance_t *inst)
+{
+    dns_state_t *ds = loom_instance_data(inst);
+
+    if (ds == NULL)
+        return;
+    ds->stopping = 1;
+    if (ds->fwd)
+        loom_resolver_free(ds->fwd);
+    free(ds->fwd_servers);
+    while (ds->notifies) {
+        notify_t *n = ds->notifies;
+
+        ds->notifies = n->next;
+        loom_resolver_free(n->r);
+        free(n->zone);
+        free(n->target);
+        free(n);
+    }
+    for (size_t k = 0; k < ds->nserials; k++)
+        free(ds->serials[k].zone);
+    free(ds->serials);
+    for (int i = 0; i < DNS_CLIENT_SLOTS; i++)
+        while (ds->clients[i]) {
+            client_t *cl = ds->clients[i];
+
+            ds->clients[i] = cl->next;
+            free(cl);
+        }
+    dns_rrl_free(ds->rrl);
+    free(ds);
+    loom_instance_set_data(inst, NULL);
+}
+
+static const char *const dns_alpn[] = {"dot", NULL};
+
+const loom_module_t loom_dns_module = {
+    .abi = LOOM_MODULE_ABI,
+    .name = "dns",
+    .options = dns_conf_opts,
+    .conn_size = sizeof(dns_conn_t),
+    .idle_timeout = DNS_IDLE_TIMEOUT,
+    .alpn = dns_alpn,
+    .configure = dns_configure,
+    .conf_free = dns_conf_free,
+    .start = dns_start,
+    .reload = dns_reload,
+    .stop = dns_stop,
+    .stream = {.open = dns_open, .data = dns_data, .drain = dns_drain,
+               .close = dns_close},
+    .datagram = dns_datagram,
+};

@@ -1,0 +1,79 @@
+/*
+ * dns.h - the dns module: an authoritative server for zones read from
+ * master files, over UDP, TCP and TLS, with zone transfers, NOTIFY,
+ * optional forwarding and response rate limiting.
+ */
+#ifndef LOOM_DNS_H
+#define LOOM_DNS_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "dns_zone.h"
+#include "loom_module.h"
+
+/* An address prefix from an allow list. */
+typedef struct {
+    int family;        /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    unsigned prefix;   /* bits */
+} dns_net_t;
+
+typedef struct {
+    dns_net_t *v;
+    size_t n;
+} dns_acl_t;
+
+typedef struct {
+    dns_zone_t *zone;
+    dns_acl_t allow_transfer;
+    char *notify;      /* c-ares server list "A:P,[B]:P", or NULL */
+} dns_zconf_t;
+
+typedef struct {
+    dns_zconf_t *zones;
+    size_t nzones;
+    unsigned edns_size;
+    unsigned tcp_per_client;
+    char *version;     /* CH TXT version.bind, or NULL */
+    char *identity;    /* CH TXT id.server, or NULL */
+    dns_acl_t stats_allow;
+    char *forward;     /* c-ares server list, or NULL: no forwarding */
+    dns_acl_t forward_allow;
+    unsigned forward_timeout; /* seconds */
+    unsigned rrl_rate, rrl_slip, rrl_v4, rrl_v6;
+    dns_acl_t rrl_exempt;
+} dns_conf_t;
+
+extern cfg_opt_t dns_conf_opts[];
+
+/* loom_module_t.configure / conf_free. */
+int dns_configure(cfg_t *sec, void **conf);
+void dns_conf_free(void *conf);
+
+/* Whether SA (AF_INET or AF_INET6; v4-mapped v6 counts as v4) is in ACL. */
+int dns_acl_match(const dns_acl_t *acl, const struct sockaddr *sa);
+
+/* Parse "ADDR" or "ADDR/BITS" into N.  0 or -1. */
+int dns_net_parse(const char *s, dns_net_t *n);
+
+/* Turn "ADDR", "ADDR:PORT", "V6" or "[V6]:PORT" into c-ares's
+ * "ADDR:PORT" / "[V6]:PORT" form in OUT (port 53 by default).  0 or -1. */
+int dns_server_parse(const char *s, char *out, size_t outlen);
+
+/* ---- response rate limiting (dns_rrl.c) ----------------------------------- */
+
+typedef struct dns_rrl_s dns_rrl_t;
+
+enum { DNS_RRL_PASS, DNS_RRL_DROP, DNS_RRL_SLIP };
+
+/* A table of BUCKETS (a power of two) per-prefix counters. */
+dns_rrl_t *dns_rrl_new(size_t buckets);
+void dns_rrl_free(dns_rrl_t *r);
+
+/* Account one UDP response to SA at time NOW (seconds) under conf C's
+ * rate, slip and prefix lengths: pass, drop, or send truncated. */
+int dns_rrl_check(dns_rrl_t *r, const dns_conf_t *c, const struct sockaddr *sa,
+                  uint64_t now);
+
+#endif

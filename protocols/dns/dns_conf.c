@@ -1,0 +1,326 @@
+/*
+ * dns_conf.c - the dns module's options, their validation, and the zone
+ * files they name (a broken zone fails the start or the reload).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+
+#define LOOPBACK "{\"127.0.0.0/8\", \"::1\"}"
+
+static cfg_opt_t zone_opts[] = {
+    CFG_STR("file", NULL, CFGF_NONE),
+    CFG_STR_LIST("allow_transfer", "{}", CFGF_NONE),
+    CFG_STR_LIST("notify", "{}", CFGF_NONE),
+    CFG_END()};
+
+static cfg_opt_t forward_opts[] = {
+    CFG_STR_LIST("servers", "{}", CFGF_NONE),
+    CFG_STR_LIST("allow", LOOPBACK, CFGF_NONE),
+    CFG_INT("timeout", 2, CFGF_NONE),
+    CFG_END()};
+
+static cfg_opt_t rrl_opts[] = {
+    CFG_INT("rate", 200, CFGF_NONE),
+    CFG_INT("slip", 2, CFGF_NONE),
+    CFG_INT("ipv4_prefix", 24, CFGF_NONE),
+    CFG_INT("ipv6_prefix", 56, CFGF_NONE),
+    CFG_STR_LIST("exempt", LOOPBACK, CFGF_NONE),
+    CFG_END()};
+
+cfg_opt_t dns_conf_opts[] = {
+    CFG_INT("edns_size", 1232, CFGF_NONE),
+    CFG_INT("tcp_per_client", 16, CFGF_NONE),
+    CFG_STR("version", NULL, CFGF_NONE),
+    CFG_STR("identity", NULL, CFGF_NONE),
+    CFG_STR_LIST("stats_allow", LOOPBACK, CFGF_NONE),
+    CFG_SEC("zone", zone_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("forward", forward_opts, CFGF_NONE),
+    CFG_SEC("rrl", rrl_opts, CFGF_NONE),
+    CFG_END()};
+
+int dns_net_parse(const char *s, dns_net_t *n)
+{
+    char buf[64], *slash, *end;
+    unsigned long bits;
+
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    memset(n, 0, sizeof(*n));
+    if ((slash = strchr(buf, '/')) != NULL)
+        *slash++ = '\0';
+    if (inet_pton(AF_INET, buf, n->addr) == 1) {
+        n->family = AF_INET;
+        n->prefix = 32;
+    } else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
+        n->family = AF_INET6;
+        n->prefix = 128;
+    } else {
+        return -1;
+    }
+    if (slash) {
+        if (*slash < '0' || *slash > '9')
+            return -1;
+        bits = strtoul(slash, &end, 10);
+        if (*end || bits > n->prefix)
+            return -1;
+        n->prefix = (unsigned)bits;
+    }
+    return 0;
+}
+
+static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+    unsigned bytes = bits / 8, rest = bits % 8;
+
+    if (memcmp(a, b, bytes) != 0)
+        return 0;
+    if (rest) {
+        uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+        return (a[bytes] & mask) == (b[bytes] & mask);
+    }
+    return 1;
+}
+
+int dns_acl_match(const dns_acl_t *acl, const struct sockaddr *sa)
+{
+    const uint8_t *addr;
+    int family = sa->sa_family;
+
+    if (family == AF_INET) {
+        addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+    } else if (family == AF_INET6) {
+        addr = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
+            addr += 12;
+            family = AF_INET;
+        }
+    } else {
+        return 0;
+    }
+    for (size_t i = 0; i < acl->n; i++)
+        if (acl->v[i].family == family &&
+            prefix_match(acl->v[i].addr, addr, acl->v[i].prefix))
+            return 1;
+    return 0;
+}
+
+int dns_server_parse(const char *s, char *out, size_t outlen)
+{
+    char host[64], *end;
+    const char *port = "53";
+    unsigned char tmp[16];
+    size_t n;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || (size_t)(close - s - 1) >= sizeof(host))
+            return -1;
+        n = (size_t)(close - s - 1);
+        memcpy(host, s + 1, n);
+        host[n] = '\0';
+        if (close[1] == ':')
+            port = close + 2;
+        else if (close[1] != '\0')
+            return -1;
+        if (inet_pton(AF_INET6, host, tmp) != 1)
+            return -1;
+    } else if (inet_pton(AF_INET6, s, tmp) == 1) {
+        snprintf(host, sizeof(host), "%s", s);
+    } else {
+        const char *colon = strchr(s, ':');
+
+        n = colon ? (size_t)(colon - s) : strlen(s);
+        if (n >= sizeof(host))
+            return -1;
+        memcpy(host, s, n);
+        host[n] = '\0';
+        if (colon)
+            port = colon + 1;
+        if (inet_pton(AF_INET, host, tmp) != 1)
+            return -1;
+    }
+    {
+        unsigned long p = strtoul(port, &end, 10);
+
+        if (*port < '0' || *port > '9' || *end || p == 0 || p > 65535)
+            return -1;
+        if (strchr(host, ':'))
+            snprintf(out, outlen, "[%s]:%lu", host, p);
+        else
+            snprintf(out, outlen, "%s:%lu", host, p);
+    }
+    return 0;
+}
+
+static int conf_acl(cfg_t *sec, const char *opt, dns_acl_t *acl)
+{
+    unsigned n = cfg_size(sec, opt);
+
+    acl->v = n ? loom_calloc(n, sizeof(*acl->v)) : NULL;
+    acl->n = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const char *s = cfg_getnstr(sec, opt, i);
+
+        if (dns_net_parse(s, &acl->v[acl->n]) != 0) {
+            loom_conf_error(sec, opt, "%s: \"%s\" is not an address or "
+                            "ADDRESS/PREFIX", opt, s);
+            return -1;
+        }
+        acl->n++;
+    }
+    return 0;
+}
+
+/* A comma-separated c-ares server list from list option OPT, or NULL. */
+static int conf_servers(cfg_t *sec, const char *opt, char **out)
+{
+    unsigned n = cfg_size(sec, opt);
+    size_t len = 0;
+    char *list = NULL;
+
+    *out = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        const char *s = cfg_getnstr(sec, opt, i);
+        char one[80];
+
+        if (dns_server_parse(s, one, sizeof(one)) != 0) {
+            loom_conf_error(sec, opt, "%s: \"%s\" is not ADDRESS, "
+                            "ADDRESS:PORT or [IPV6]:PORT", opt, s);
+            free(list);
+            return -1;
+        }
+        list = loom_realloc(list, len + strlen(one) + 2);
+        len += (size_t)sprintf(list + len, "%s%s", len ? "," : "", one);
+    }
+    *out = list;
+    return 0;
+}
+
+static int conf_int(cfg_t *sec, const char *opt, long min, long max,
+                    unsigned *out)
+{
+    long v = cfg_getint(sec, opt);
+
+    if (v < min || v > max) {
+        loom_conf_error(sec, opt, "%s must be between %ld and %ld", opt, min,
+                        max);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int conf_zone(cfg_t *zsec, const char *who, dns_zconf_t *zc)
+{
+    const char *file = cfg_getstr(zsec, "file");
+    char err[1024], *path;
+
+    if (file == NULL) {
+        loom_conf_error(zsec, NULL, "zone \"%s\" needs a file", cfg_title(zsec));
+        return -1;
+    }
+    if (conf_acl(zsec, "allow_transfer", &zc->allow_transfer) != 0 ||
+        conf_servers(zsec, "notify", &zc->notify) != 0)
+        return -1;
+    path = loom_conf_path(zsec, "file", file);
+    if (access(path, R_OK) != 0) {
+        loom_conf_error(zsec, "file", "zone \"%s\": cannot read %s: %s",
+                        cfg_title(zsec), path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    zc->zone = dns_zone_load(cfg_title(zsec), path, who, err, sizeof(err));
+    free(path);
+    if (zc->zone == NULL) {
+        if (strncmp(err, "zone \"", 6) == 0)
+            loom_conf_error(zsec, NULL, "%s", err);
+        else
+            loom_conf_error_plain("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+int dns_configure(cfg_t *sec, void **out)
+{
+    dns_conf_t *c = loom_calloc(1, sizeof(*c));
+    cfg_t *fwd = cfg_getsec(sec, "forward"), *rrl = cfg_getsec(sec, "rrl");
+    char who[300];
+    unsigned n = cfg_size(sec, "zone");
+
+    *out = c;
+    snprintf(who, sizeof(who), "dns/%s", cfg_title(sec) ? cfg_title(sec) : "");
+    if (conf_int(sec, "edns_size", 512, 4096, &c->edns_size) != 0 ||
+        conf_int(sec, "tcp_per_client", 0, 1000000, &c->tcp_per_client) != 0 ||
+        conf_acl(sec, "stats_allow", &c->stats_allow) != 0)
+        return LOOM_ERROR;
+    if (cfg_getstr(sec, "version"))
+        c->version = loom_strdup(cfg_getstr(sec, "version"));
+    if (cfg_getstr(sec, "identity"))
+        c->identity = loom_strdup(cfg_getstr(sec, "identity"));
+    if (c->version && strlen(c->version) > 255) {
+        loom_conf_error(sec, "version", "version is longer than 255 bytes");
+        return LOOM_ERROR;
+    }
+    if (c->identity && strlen(c->identity) > 255) {
+        loom_conf_error(sec, "identity", "identity is longer than 255 bytes");
+        return LOOM_ERROR;
+    }
+    if (conf_servers(fwd, "servers", &c->forward) != 0 ||
+        conf_acl(fwd, "allow", &c->forward_allow) != 0 ||
+        conf_int(fwd, "timeout", 1, 60, &c->forward_timeout) != 0)
+        return LOOM_ERROR;
+    if (conf_int(rrl, "rate", 0, 1000000, &c->rrl_rate) != 0 ||
+        conf_int(rrl, "slip", 0, 100, &c->rrl_slip) != 0 ||
+        conf_int(rrl, "ipv4_prefix", 8, 32, &c->rrl_v4) != 0 ||
+        conf_int(rrl, "ipv6_prefix", 16, 128, &c->rrl_v6) != 0 ||
+        conf_acl(rrl, "exempt", &c->rrl_exempt) != 0)
+        return LOOM_ERROR;
+    c->zones = n ? loom_calloc(n, sizeof(*c->zones)) : NULL;
+    for (unsigned i = 0; i < n; i++) {
+        cfg_t *zsec = cfg_getnsec(sec, "zone", i);
+
+        if (conf_zone(zsec, who, &c->zones[i]) != 0) {
+            c->nzones = i + 1;
+            return LOOM_ERROR;
+        }
+        c->nzones = i + 1;
+        for (unsigned k = 0; k < i; k++)
+            if (dns_name_equal(c->zones[k].zone->apex, c->zones[i].zone->apex)) {
+                loom_conf_error(zsec, NULL, "zone \"%s\" is configured twice",
+                                cfg_title(zsec));
+                return LOOM_ERROR;
+            }
+    }
+    return LOOM_OK;
+}
+
+void dns_conf_free(void *conf)
+{
+    dns_conf_t *c = conf;
+
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nzones; i++) {
+        dns_zone_unref(c->zones[i].zone);
+        free(c->zones[i].allow_transfer.v);
+        free(c->zones[i].notify);
+    }
+    free(c->zones);
+    free(c->version);
+    free(c->identity);
+    free(c->stats_allow.v);
+    free(c->forward);
+    free(c->forward_allow.v);
+    free(c->rrl_exempt.v);
+    free(c);
+}
