@@ -140,7 +140,13 @@ struct loom_server_s {
     void *shutdown_arg;
     char scratch[64 * 1024];  /* read buffer shared by all connections */
     char peerbuf[128];
+    struct loom_dgram_batch_s *dgb; /* UDP batches, made on first use */
 };
+
+/* listener.c: datagrams are read LOOM_DGRAM_BATCH at a time (recvmmsg) and
+ * the replies a module gives while handling them are sent together
+ * (sendmmsg). */
+void loom_dgram_batch_free(loom_server_t *srv);
 
 /* conn.c */
 loom_conn_t *loom_conn_new(loom_server_t *srv, loom_instance_t *inst,

@@ -233,33 +233,120 @@ static void ls_on_accept(evutil_socket_t lfd, short what, void *arg)
 
 /* ---- datagrams ---------------------------------------------------------- */
 
+#define LOOM_DGRAM_BATCH 32
+#define LOOM_DGRAM_MAX 65536                  /* one datagram, in or out */
+#define LOOM_DGRAM_OUT (4 * LOOM_DGRAM_MAX)   /* queued replies */
+
+struct loom_dgram_batch_s {
+    struct mmsghdr in[LOOM_DGRAM_BATCH];
+    struct iovec in_iov[LOOM_DGRAM_BATCH];
+    struct sockaddr_storage in_peer[LOOM_DGRAM_BATCH];
+    struct mmsghdr out[LOOM_DGRAM_BATCH];
+    struct iovec out_iov[LOOM_DGRAM_BATCH];
+    struct sockaddr_storage out_peer[LOOM_DGRAM_BATCH];
+    unsigned nout;
+    size_t out_used;
+    loom_listener_t *active; /* the listener whose batch is being handled */
+    char out_buf[LOOM_DGRAM_OUT];
+    char in_buf[LOOM_DGRAM_BATCH][LOOM_DGRAM_MAX]; /* touched as used */
+};
+
+void loom_dgram_batch_free(loom_server_t *srv)
+{
+    free(srv->dgb);
+    srv->dgb = NULL;
+}
+
+static void dgram_flush(struct loom_dgram_batch_s *b, int fd)
+{
+    unsigned sent = 0;
+
+    while (sent < b->nout) {
+        int n = sendmmsg(fd, b->out + sent, b->nout - sent, MSG_DONTWAIT);
+
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                sent++; /* skip the datagram the error is about */
+            else
+                break;  /* socket buffer full: the rest is dropped */
+        } else {
+            sent += (unsigned)n;
+        }
+    }
+    b->nout = 0;
+    b->out_used = 0;
+}
+
 static void ls_on_datagram(evutil_socket_t fd, short what, void *arg)
 {
     loom_listener_t *ls = arg;
     loom_instance_t *inst = ls->inst;
-    int i;
+    struct loom_dgram_batch_s *b = ls->srv->dgb;
+    int round;
 
     (void)what;
-    for (i = 0; i < 64 && ls->inst; i++) {
-        loom_dgram_t dg;
-        ssize_t n;
+    if (b == NULL)
+        b = ls->srv->dgb = loom_calloc(1, sizeof(*b));
+    for (round = 0; round < 4 && ls->inst; round++) {
+        int n, i;
 
-        dg.listener = ls;
-        dg.peer_len = sizeof(dg.peer);
-        n = recvfrom(fd, ls->srv->scratch, sizeof(ls->srv->scratch), 0,
-                     (struct sockaddr *)&dg.peer, &dg.peer_len);
-        if (n < 0)
+        for (i = 0; i < LOOM_DGRAM_BATCH; i++) {
+            b->in_iov[i].iov_base = b->in_buf[i];
+            b->in_iov[i].iov_len = LOOM_DGRAM_MAX;
+            memset(&b->in[i].msg_hdr, 0, sizeof(b->in[i].msg_hdr));
+            b->in[i].msg_hdr.msg_iov = &b->in_iov[i];
+            b->in[i].msg_hdr.msg_iovlen = 1;
+            b->in[i].msg_hdr.msg_name = &b->in_peer[i];
+            b->in[i].msg_hdr.msg_namelen = sizeof(b->in_peer[i]);
+        }
+        n = recvmmsg(fd, b->in, LOOM_DGRAM_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
             return;
-        if (inst->mod->datagram)
-            inst->mod->datagram(inst, &dg, ls->srv->scratch, (size_t)n);
+        b->active = ls;
+        for (i = 0; i < n && ls->inst; i++) {
+            loom_dgram_t dg;
+
+            dg.listener = ls;
+            dg.peer_len = b->in[i].msg_hdr.msg_namelen;
+            memcpy(&dg.peer, &b->in_peer[i], dg.peer_len);
+            if (inst->mod->datagram)
+                inst->mod->datagram(inst, &dg, b->in_buf[i], b->in[i].msg_len);
+        }
+        b->active = NULL;
+        dgram_flush(b, fd);
+        if (n < LOOM_DGRAM_BATCH)
+            return;
     }
 }
 
 int loom_dgram_reply(const loom_dgram_t *from, const char *buf, size_t len)
 {
-    ssize_t n = sendto(from->listener->fd, buf, len, MSG_DONTWAIT,
-                       (const struct sockaddr *)&from->peer, from->peer_len);
+    struct loom_dgram_batch_s *b = from->listener->srv->dgb;
+    ssize_t n;
 
+    if (b && b->active == from->listener && len <= LOOM_DGRAM_MAX) {
+        struct msghdr *h;
+
+        if (b->nout == LOOM_DGRAM_BATCH || b->out_used + len > LOOM_DGRAM_OUT)
+            dgram_flush(b, from->listener->fd);
+        h = &b->out[b->nout].msg_hdr;
+        memcpy(b->out_buf + b->out_used, buf, len);
+        memcpy(&b->out_peer[b->nout], &from->peer, from->peer_len);
+        b->out_iov[b->nout].iov_base = b->out_buf + b->out_used;
+        b->out_iov[b->nout].iov_len = len;
+        memset(h, 0, sizeof(*h));
+        h->msg_iov = &b->out_iov[b->nout];
+        h->msg_iovlen = 1;
+        h->msg_name = &b->out_peer[b->nout];
+        h->msg_namelen = from->peer_len;
+        b->out_used += len;
+        b->nout++;
+        return LOOM_OK;
+    }
+    n = sendto(from->listener->fd, buf, len, MSG_DONTWAIT,
+               (const struct sockaddr *)&from->peer, from->peer_len);
     return n == (ssize_t)len ? LOOM_OK : LOOM_ERROR;
 }
 

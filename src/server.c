@@ -477,6 +477,7 @@ void loom_server_free(loom_server_t *srv)
     loom_tls_free(srv->tls);
     loom_config_free(srv->cfg);
     loom_resolver_free(srv->resolver);
+    loom_dgram_batch_free(srv);
     event_free(srv->sweep);
     event_free(srv->resume);
     event_free(srv->defer);

@@ -10,7 +10,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  libevent-dev libssl-dev libc-ares-dev libconfuse-dev libcmocka-dev
  libsystemd-dev clang libclang-rt-14-dev
  python3 openssl finger util-linux procps iproute2 mandoc
- libmemcached-tools python3-pymemcache python3-twisted"
+ libmemcached-tools python3-pymemcache python3-twisted
+ libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -1,0 +1,381 @@
+#!/bin/bash
+# shellcheck disable=SC2317  # functions called indirectly ("start_$server", traps)
+# dns benchmark: loomd's dns module versus Debian's NSD, one server process.
+#
+# Both serve conf/zones/example.test.zone on a free loopback port.  In
+# alternating rounds (loomd, nsd, loomd, nsd, ...) each server is started
+# fresh and dnsperf drives it for DURATION seconds with a query file that
+# mixes A, AAAA, MX, TXT, a CNAME chain, a wildcard, a referral and
+# NXDOMAIN / NODATA names of example.test.  Per round it prints dnsperf's
+# queries per second and average latency, the queries lost, and the
+# server's CPU time (utime + stime from /proc/PID/stat, the server and its
+# child processes: NSD forks its query server) per query in microseconds;
+# then the medians and the loomd/nsd ratios.  UDP rounds first, then the
+# same over TCP (dnsperf -m tcp).
+#
+# NSD runs with server-count: 1 and rrl-ratelimit: 0; loomd's rate limiting
+# exempts loopback by default, so neither limits dnsperf.
+#
+# With 2 or more CPUs the server runs on one CPU and dnsperf on another
+# (taskset), the same for both servers; DNS_PIN=0 turns that off.
+#
+# This is a benchmark, not a test: it prints numbers and asserts nothing.
+# It exits 0 when the measurements could be taken, non-zero when a server
+# could not be started or measured.  It builds nothing: run it from the
+# repository root after the build.
+#
+#     tests/bench/dns.sh
+#
+# Environment:
+#   LOOMD      loomd binary (default src/loomd)
+#   NSD        nsd binary (default /usr/sbin/nsd)
+#   DNSPERF    dnsperf binary (default: from PATH)
+#   ROUNDS     rounds per server and transport (default 3, minimum 1)
+#   DURATION   seconds per round (default 10)
+#   DNS_TRANSPORTS  transports to measure (default "udp tcp")
+#   DNS_CLIENTS     dnsperf -c (default 1)
+#   DNS_OUTSTANDING dnsperf -q (default 100)
+#   DNS_PIN    0: do not pin the server and dnsperf to CPUs
+#   DNS_KEEP   1: keep the temporary directory (configs, logs, outputs)
+#   PYTHON     python interpreter for free_port (default /usr/bin/python3)
+
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+TRANSPORTS=${DNS_TRANSPORTS:-udp tcp}
+CLIENTS=${DNS_CLIENTS:-1}
+OUTSTANDING=${DNS_OUTSTANDING:-100}
+SERVERS="loomd nsd"
+
+die() { echo "dns.sh: $*" >&2; exit 1; }
+note() { echo "# $*"; }
+
+for v in ROUNDS DURATION CLIENTS OUTSTANDING; do
+	case ${!v} in ''|*[!0-9]*) die "$v must be a number" ;; esac
+done
+[ "$ROUNDS" -ge 1 ] || ROUNDS=1
+[ "$DURATION" -ge 1 ] || DURATION=1
+for t in $TRANSPORTS; do
+	case $t in udp|tcp) ;; *) die "unknown transport '$t' in DNS_TRANSPORTS (udp, tcp)" ;; esac
+done
+
+# ---------------------------------------------------------------- tools
+PY=${PYTHON:-/usr/bin/python3}
+[ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+LOOMD=${LOOMD:-src/loomd}
+if [ ! -x "$LOOMD" ] && [ "${LOOMD#/}" = "$LOOMD" ] && [ -x "$top/$LOOMD" ]; then
+	LOOMD=$top/$LOOMD
+fi
+[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found: this script builds nothing; run ./configure && make first (or set LOOMD)"
+LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
+NSD=${NSD:-/usr/sbin/nsd}
+[ -x "$NSD" ] || die "nsd not found at $NSD (apt-get install nsd, or set NSD)"
+DNSPERF=${DNSPERF:-$(command -v dnsperf 2>/dev/null)}
+[ -x "${DNSPERF:-}" ] || die "dnsperf not found (apt-get install dnsperf, or set DNSPERF)"
+command -v dig >/dev/null 2>&1 || die "dig is needed to check that a server answers (bind9-dnsutils)"
+ZONE=$top/conf/zones/example.test.zone
+[ -r "$ZONE" ] || die "missing $ZONE"
+
+# ---------------------------------------------------------------- pinning
+server_cpu=; client_cpu=
+if [ "${DNS_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1; then
+	cpus=$("$PY" -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))' 2>/dev/null)
+	# shellcheck disable=SC2086  # split on purpose
+	set -- $cpus
+	if [ $# -ge 2 ]; then server_cpu=$1; client_cpu=$2; fi
+	set --
+fi
+on_server_cpu=(); on_client_cpu=()
+if [ -n "$server_cpu" ]; then
+	on_server_cpu=(taskset -c "$server_cpu")
+	on_client_cpu=(taskset -c "$client_cpu")
+fi
+
+# ---------------------------------------------------------------- cleanup
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/loom-dns.XXXXXX") || die "mktemp failed"
+server_pid=
+client_pid=
+
+stop_client() {
+	[ -n "$client_pid" ] || return 0
+	kill -TERM "$client_pid" 2>/dev/null
+	wait "$client_pid" 2>/dev/null
+	client_pid=
+}
+
+# stop_server: SIGTERM, wait up to 15 s, then SIGKILL.  Sets server_status.
+server_status=
+stop_server() {
+	local _ rc
+	server_status=
+	[ -n "$server_pid" ] || return 0
+	kill -TERM "$server_pid" 2>/dev/null
+	for _ in $(seq 150); do
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$server_pid" 2>/dev/null; then
+		kill -KILL "$server_pid" 2>/dev/null
+		server_status=killed
+	fi
+	wait "$server_pid" 2>/dev/null
+	rc=$?
+	[ -n "$server_status" ] || server_status="exit $rc"
+	server_pid=
+}
+
+cleanup() {
+	trap - EXIT INT TERM HUP
+	stop_client
+	stop_server
+	if [ "${DNS_KEEP:-0}" = 1 ]; then
+		echo "# temporary files kept in $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
+
+# tree_ticks PID: cpu_ticks of PID and of all its descendants (NSD's first
+# process becomes xfrd, which forks the main process, which forks the query
+# server).
+tree_ticks() {
+	local total=0 pid t f rest pids
+	cpu_ticks "$1" >/dev/null || return 1
+	# "pid ppid" of every process, then the descendants of $1
+	pids=$(for f in /proc/[0-9]*/stat; do
+			rest=$(cat "$f" 2>/dev/null) || continue
+			pid=${f#/proc/}; pid=${pid%/stat}
+			rest=${rest##*) }
+			# shellcheck disable=SC2086  # split into fields on purpose
+			set -- $rest
+			echo "$pid $2"
+		done | awk -v root="$1" '{ parent[$1] = $2 }
+			END { for (p in parent) { q = p; n = 0
+				while (q != "" && q != root && n++ < 64) q = parent[q]
+				if (q == root) print p } }')
+	for pid in $pids; do
+		t=$(cpu_ticks "$pid") && total=$((total + t))
+	done
+	echo "$total"
+}
+
+# ---------------------------------------------------------------- queries
+# A mix of answers: positive A/AAAA/MX/TXT/SRV, a CNAME chain, a wildcard,
+# a referral, NODATA and NXDOMAIN (about a quarter of the queries).
+queries=$tmp/queries.txt
+{
+	for i in $(seq 0 49); do
+		echo "www.example.test A"
+		echo "www.example.test AAAA"
+		echo "example.test MX"
+		echo "example.test TXT"
+		echo "mail.example.test A"
+		echo "ns1.example.test AAAA"
+		echo "alias.example.test A"
+		echo "host$i.wild.example.test A"
+		echo "_sip._tcp.example.test SRV"
+		echo "long.example.test TXT"
+		echo "www.sub.example.test A"
+		echo "www.example.test MX"
+		echo "nx$i.example.test A"
+		echo "missing-$i.example.test AAAA"
+		echo "nope$i.example.test MX"
+		echo "q$i.host.wild.example.test TXT"
+	done
+} >"$queries"
+
+# ---------------------------------------------------------------- servers
+# answers PORT: 0 once the server answers the SOA (up to 10 s).
+answers() {
+	local _
+	for _ in $(seq 50); do
+		if dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short example.test SOA 2>/dev/null | grep -q .; then
+			return 0
+		fi
+		kill -0 "$server_pid" 2>/dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
+
+start_loomd() {
+	local port=$1 dir=$2
+	{
+		[ "$(id -u)" = 0 ] && echo 'user = "root"'
+		echo 'shutdown_grace = 1'
+		echo 'log { level = "info" target = "stderr" }'
+		echo 'dns "bench" {'
+		echo "    listen = {\"udp:$port:interface=127.0.0.1\", \"tcp:$port:interface=127.0.0.1\"}"
+		echo "    zone \"example.test\" { file = \"$ZONE\" }"
+		echo '}'
+	} >"$dir/loom.conf"
+	"${on_server_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
+	server_pid=$!
+	answers "$port" && return 0
+	echo "dns.sh: loomd did not answer; its stderr:" >&2
+	sed 's/^/  /' "$dir/stderr.log" >&2
+	return 1
+}
+
+start_nsd() {
+	local port=$1 dir=$2
+	cat >"$dir/nsd.conf" <<-EOF
+	server:
+	    ip-address: 127.0.0.1@$port
+	    port: $port
+	    do-ip6: no
+	    server-count: 1
+	    rrl-ratelimit: 0
+	    username: ""
+	    chroot: ""
+	    zonesdir: "$dir"
+	    database: ""
+	    zonelistfile: "$dir/zone.list"
+	    xfrdfile: "$dir/xfrd.state"
+	    xfrdir: "$dir"
+	    pidfile: "$dir/nsd.pid"
+	    logfile: "$dir/nsd.log"
+	remote-control:
+	    control-enable: no
+	zone:
+	    name: example.test
+	    zonefile: "$ZONE"
+	EOF
+	"${on_server_cpu[@]}" "$NSD" -d -c "$dir/nsd.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
+	server_pid=$!
+	answers "$port" && return 0
+	echo "dns.sh: nsd did not answer; its output:" >&2
+	sed 's/^/  /' "$dir/stdout.log" "$dir/stderr.log" "$dir/nsd.log" >&2 2>/dev/null
+	return 1
+}
+
+server_version() {
+	case $1 in
+	loomd) "$LOOMD" -V 2>&1 | head -n 1 ;;
+	nsd) "$NSD" -v 2>&1 | head -n 1 ;;
+	esac
+}
+
+# ---------------------------------------------------------------- rounds
+results=$tmp/results    # lines: transport server round qps latency_us us_per_query lost
+
+run_client() {
+	local out=$1 rc
+	shift
+	"${on_client_cpu[@]}" "$@" >"$out" 2>&1 </dev/null &
+	client_pid=$!
+	wait "$client_pid"
+	rc=$?
+	client_pid=
+	return $rc
+}
+
+measure() {
+	local transport=$1 server=$2 round=$3 port dir t0 t1 rc completed lost qps lat cpu_s us codes
+	port=$(free_port)
+	dir=$tmp/$transport.$server.$round
+	mkdir -p "$dir"
+	if ! "start_$server" "$port" "$dir"; then
+		stop_server
+		return 1
+	fi
+	t0=$(tree_ticks "$server_pid")
+	run_client "$dir/dnsperf.out" timeout $((DURATION + 60)) \
+		"$DNSPERF" -m "$transport" -s 127.0.0.1 -p "$port" -d "$queries" -l "$DURATION" \
+		-c "$CLIENTS" -q "$OUTSTANDING"
+	rc=$?
+	t1=$(tree_ticks "$server_pid")
+	if [ -z "$t1" ]; then
+		echo "dns.sh: $server died during $transport round $round" >&2
+		wait "$server_pid" 2>/dev/null
+		server_pid=
+		return 1
+	fi
+	completed=$(awk '/Queries completed:/ { print $3 }' "$dir/dnsperf.out")
+	lost=$(awk '/Queries lost:/ { print $3 }' "$dir/dnsperf.out")
+	qps=$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$dir/dnsperf.out")
+	# the first "Average Latency" is the queries' (TCP adds one for connects)
+	lat=$(awk '/Average Latency/ { printf "%.1f", $4 * 1000000; exit }' "$dir/dnsperf.out")
+	codes=$(sed -n 's/^ *Response codes: *//p' "$dir/dnsperf.out")
+	if [ "$rc" != 0 ] || [ -z "$completed" ] || [ "${completed:-0}" -le 0 ] 2>/dev/null; then
+		echo "dns.sh: $server $transport round $round: dnsperf failed (exit $rc); its output:" >&2
+		tail -n 20 "$dir/dnsperf.out" | sed 's/^/  /' >&2
+		stop_server
+		return 1
+	fi
+	read -r cpu_s us < <(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$completed" \
+		'BEGIN { printf "%.2f %.3f\n", t / hz, t * 1000000 / hz / n }')
+	echo "$transport $server $round $qps $lat $us $lost" >>"$results"
+	printf '%-3s %-5s round %d: %8s q/s  latency %7s us  server CPU %6ss  %7s us/query  lost %s  (%s)\n' \
+		"$transport" "$server" "$round" "$qps" "$lat" "$cpu_s" "$us" "$lost" "$codes"
+	stop_server
+	[ "$server_status" = "exit 0" ] || note "$server $transport round $round: stopped with $server_status"
+	return 0
+}
+
+median() {   # median TRANSPORT SERVER COLUMN [PRINTF_FORMAT]
+	awk -v t="$1" -v s="$2" -v c="$3" '$1 == t && $2 == s { print $c }' "$results" | sort -g |
+		awk -v f="${4:-%.3f}" '{ v[NR] = $1 } END {
+			if (NR == 0) { print "n/a"; exit }
+			if (NR % 2) m = v[(NR + 1) / 2]
+			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf f "\n", m }'
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
+		else printf "%.2f\n", a / b }'
+}
+
+# ---------------------------------------------------------------- main
+echo "# dns benchmark: $(nproc 2>/dev/null || echo '?') CPUs"
+note "loomd: $LOOMD ($(server_version loomd)), dns module, default options"
+note "nsd: $NSD ($(server_version nsd)), server-count 1, rrl-ratelimit 0"
+note "dnsperf: $("$DNSPERF" -h 2>&1 | sed -n 's/^Version //p' | head -n 1) -c $CLIENTS -q $OUTSTANDING -l $DURATION, $(wc -l <"$queries") queries in the file (zone $ZONE)"
+if [ -n "$server_cpu" ]; then
+	note "pinned with taskset: server on CPU $server_cpu, dnsperf on CPU $client_cpu"
+else
+	note "not pinned (DNS_PIN=0, fewer than 2 CPUs, or no taskset)"
+fi
+
+failed=0
+: >"$results"
+for transport in $TRANSPORTS; do
+	echo
+	echo "$transport: $ROUNDS rounds per server, alternating"
+	for round in $(seq "$ROUNDS"); do
+		for server in $SERVERS; do
+			measure "$transport" "$server" "$round" || failed=1
+		done
+	done
+done
+
+echo
+echo "summary (medians):"
+for transport in $TRANSPORTS; do
+	for server in $SERVERS; do
+		printf '  %-3s %-5s %8s q/s  latency %7s us  %7s us CPU/query\n' "$transport" "$server" \
+			"$(median "$transport" "$server" 4 %.0f)" "$(median "$transport" "$server" 5 %.1f)" \
+			"$(median "$transport" "$server" 6)"
+	done
+	echo "  $transport ratio loomd/nsd: q/s $(ratio "$(median "$transport" loomd 4)" "$(median "$transport" nsd 4)")" \
+		" latency $(ratio "$(median "$transport" loomd 5)" "$(median "$transport" nsd 5)")" \
+		" CPU/query $(ratio "$(median "$transport" loomd 6)" "$(median "$transport" nsd 6)")"
+done
+
+[ "$failed" = 0 ] || exit 1
+exit 0
