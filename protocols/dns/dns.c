@@ -492,6 +492,13 @@ static void axfr_pump(dns_conn_t *dc)
         dns_reply_start(&p, dc->axq, &dc->axqq, DNS_R_NOERROR);
         dns_reply_set_flags(&p, DNS_F_AA);
         more = dns_axfr_fill(&dc->axfr, &p);
+        if (more < 0) {
+            loom_log(LOOM_LOG_ERROR, loom_instance_who(ds->inst),
+                     "zone %s: a record too large for a transfer message",
+                     dc->axfr_zone->name);
+            loom_conn_close(dc->conn);
+            return;
+        }
         rc = conn_write_msg(dc, p.buf, p.len);
         if (!more) {
             dns_zone_unref(dc->axfr_zone);

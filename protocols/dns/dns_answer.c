@@ -16,6 +16,7 @@ typedef struct {
     const dns_query_t *q;
     unsigned count[3];    /* answer, authority, additional */
     size_t question_end;
+    unsigned question_ncomp;
     const uint8_t *addl[ADDL_MAX]; /* names already given addresses */
     unsigned naddl;
     int truncated;
@@ -34,6 +35,7 @@ int dns_reply_start(dns_pkt_t *p, const uint8_t *msg, const dns_query_t *q,
     dns_put16(hdr + 2, flags);
     p->len = 0;
     p->ncomp = 0;
+    p->overflow = 0;
     if (dns_pkt_bytes(p, hdr, sizeof(hdr)) != 0)
         return -1;
     if (q->qname) {
@@ -254,6 +256,7 @@ unsigned dns_answer(const dns_zone_t *z, const dns_query_t *q, dns_pkt_t *p,
 {
     answer_t a;
     const uint8_t *name = q->qname;
+    const uint8_t *visited[CNAME_CHAIN_MAX];
     unsigned rcode = DNS_R_NOERROR, chain = 0;
     uint16_t aa = DNS_F_AA;
     dns_answer_info_t dummy;
@@ -267,6 +270,7 @@ unsigned dns_answer(const dns_zone_t *z, const dns_query_t *q, dns_pkt_t *p,
     a.z = z;
     a.q = q;
     a.question_end = p->len;
+    a.question_ncomp = p->ncomp;
     for (;;) {
         unsigned qlabels = dns_name_labels(name), i;
         const dns_node_t *ce = z->apex_node, *node = NULL;
@@ -341,9 +345,15 @@ unsigned dns_answer(const dns_zone_t *z, const dns_query_t *q, dns_pkt_t *p,
             const uint8_t *target = set->data + 2;
 
             rc = add_set(&a, 0, owner, set, ~0u, 1);
-            if (rc != 0 || ++chain >= CNAME_CHAIN_MAX ||
-                !dns_name_under(target, z->apex) ||
-                dns_name_equal(target, name))
+            if (rc != 0 || chain + 1 >= CNAME_CHAIN_MAX ||
+                !dns_name_under(target, z->apex))
+                break;
+            /* Stop at a loop: each name answers once (RFC 2181 5). */
+            visited[chain++] = name;
+            for (i = 0; i < chain; i++)
+                if (dns_name_equal(visited[i], target))
+                    break;
+            if (i < chain)
                 break;
             name = target;
             continue;
@@ -354,6 +364,7 @@ unsigned dns_answer(const dns_zone_t *z, const dns_query_t *q, dns_pkt_t *p,
     if (rc != 0) {
         /* The answer or authority section does not fit: TC, no records. */
         p->len = a.question_end;
+        p->ncomp = a.question_ncomp;
         p->overflow = 0;
         memset(a.count, 0, sizeof(a.count));
         dns_reply_set_flags(p, DNS_F_TC);
@@ -416,5 +427,5 @@ int dns_axfr_fill(dns_axfr_t *x, dns_pkt_t *p)
     return 0;
 full:
     count_add(p, 0, n);
-    return 1;
+    return n ? 1 : -1;
 }

@@ -100,6 +100,7 @@ static void zerr(zreader_t *r, const char *file, unsigned line,
                  const char *fmt, ...)
 {
     va_list ap;
+    char *p;
     int n;
 
     if (r->err == NULL || r->errlen == 0)
@@ -110,6 +111,10 @@ static void zerr(zreader_t *r, const char *file, unsigned line,
     va_start(ap, fmt);
     vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
     va_end(ap);
+    /* one line, whatever a file name holds */
+    for (p = r->err; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
 }
 
 /* A printable, bounded copy of token T for messages. */
@@ -403,16 +408,18 @@ static int read_record(zreader_t *r, zsrc_t *s, unsigned *line, int *ws)
                 zerr(r, s->name, paren_line, "'(' is never closed");
                 return -1;
             }
-            return started;
+            return r->ntoks > 0;
         }
         c = t[i];
         if (c == '\n') {
             s->line++;
             i++;
-            if (!paren && started) {
+            if (!paren && r->ntoks > 0) {
                 s->pos = i;
                 return 1;
             }
+            if (!paren)
+                started = 0; /* nothing but "( )": no record */
             line_ws = i < n && (t[i] == ' ' || t[i] == '\t');
             continue;
         }
@@ -614,6 +621,42 @@ static const char *rdata_diagnose(uint16_t type, const ztok_t *tk, size_t nt,
     return NULL;
 }
 
+/* What ldns lets pass that it should not: a \# field (ldns reads one
+ * field in RFC 3597 form, whatever its type), a quoted token where no
+ * string belongs (ldns keeps the quotes in a name), and a type in an NSEC or
+ * NSEC3 bitmap that it does not know (ldns drops it).  Returns NULL or
+ * what is wrong. */
+static const char *rdata_precheck(uint16_t type, const ztok_t *tk, size_t nt,
+                                  char *buf, size_t size)
+{
+    const ldns_rr_descriptor *d = ldns_rr_descript(type);
+    size_t nf = d ? ldns_rr_descriptor_maximum(d) : 0, i;
+    char tb[48];
+
+    for (i = 0; i < nt && nf > 0; i++) {
+        ldns_rdf_type ft =
+            ldns_rr_descriptor_field_type(d, i < nf ? i : nf - 1);
+
+        if (tok_is(&tk[i], "\\#")) {
+            /* ldns would read a field in \# form, unchecked */
+            snprintf(buf, size, "field %zu: \\# only as the whole rdata",
+                     i + 1);
+            return buf;
+        }
+        if (tk[i].quoted && ft != LDNS_RDF_TYPE_STR &&
+            ft != LDNS_RDF_TYPE_LONG_STR) {
+            snprintf(buf, size, "field %zu: unexpected quoted string", i + 1);
+            return buf;
+        }
+        if (ft == LDNS_RDF_TYPE_NSEC && type_lookup(&tk[i]) < 0) {
+            snprintf(buf, size, "unknown type '%s' in the bitmap",
+                     tokstr(&tk[i], tb, sizeof tb));
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 /* The text form of TYPE's rdata, tokens TK[0..NT), parsed by ldns into
  * R->rdata.  Returns the length or -1 with R->err set. */
 static long rdata_text(zreader_t *r, const zsrc_t *s, unsigned line,
@@ -623,8 +666,15 @@ static long rdata_text(zreader_t *r, const zsrc_t *s, unsigned line,
     ldns_rr *rr = NULL;
     ldns_status st;
     size_t len = 0, k;
+    const char *why;
+    char buf[96];
     long wl;
 
+    why = rdata_precheck(type, tk, nt, buf, sizeof buf);
+    if (why != NULL) {
+        zerr(r, s->name, line, "bad %s record: %s", tname, why);
+        return -1;
+    }
     if (origin_rdf_sync(r, s) < 0 || txt_append(r, &len, ". 0 IN ", 7) < 0 ||
         txt_append(r, &len, tname, strlen(tname)) < 0)
         goto nomem;
@@ -641,10 +691,9 @@ static long rdata_text(zreader_t *r, const zsrc_t *s, unsigned line,
     }
     st = ldns_rr_new_frm_str(&rr, r->txt, 0, r->origin_rdf, NULL);
     if (st != LDNS_STATUS_OK) {
-        char buf[96];
-        const char *why = st == LDNS_STATUS_SYNTAX_RDATA_ERR
-                              ? rdata_diagnose(type, tk, nt, buf, sizeof buf)
-                              : NULL;
+        why = st == LDNS_STATUS_SYNTAX_RDATA_ERR
+                  ? rdata_diagnose(type, tk, nt, buf, sizeof buf)
+                  : NULL;
 
         zerr(r, s->name, line, "bad %s record: %s", tname,
              why ? why : ldns_get_errorstr_by_id(st));
@@ -845,7 +894,8 @@ static char *include_path(const ztok_t *t, const char *base)
     out = malloc(dirlen + (size_t)(end - p) + 1);
     if (out == NULL)
         return NULL;
-    memcpy(out, base, dirlen);
+    if (dirlen > 0)
+        memcpy(out, base, dirlen);
     k = dirlen;
     while (p < end) {
         int c = (unsigned char)*p++;
@@ -859,7 +909,7 @@ static char *include_path(const ztok_t *t, const char *base)
                 c = (unsigned char)*p++;
             }
         }
-        if (c == 0 || c > 255) {
+        if (c < 0x20 || c == 0x7f || c > 255) {
             free(out);
             return NULL;
         }

@@ -39,7 +39,13 @@ typedef int (*dns_zfile_cb)(void *arg, const dns_zrr_t *rr, char *err,
 
 /* Read the master file PATH with the initial origin ORIGIN (a well-formed
  * wire name).  Returns 0, or -1 with ERR set to one line,
- * "FILE:LINE: message" (FILE as given or as named by $INCLUDE). */
+ * "FILE:LINE: message" (FILE as given or as named by $INCLUDE; a PATH that
+ * cannot be read gives "PATH: strerror").  ERR may be NULL when ERRLEN is
+ * 0.  Only regular files are read (no FIFOs or devices).  An $INCLUDEd
+ * file starts with the includer's owner and origin (or the origin given),
+ * and both are the includer's again after it; $TTL and the previous TTL
+ * carry across.  Types other than those listed above are read only in
+ * RFC 3597 form; TTLs above 2^31-1 are an error. */
 int dns_zfile_read(const char *path, const uint8_t *origin, dns_zfile_cb cb,
                    void *arg, char *err, size_t errlen);
 

@@ -283,8 +283,8 @@ static int build_sets(build_t *b, char *err, size_t errlen)
                 }
                 cname = r;
             } else if (r->type != DNS_T_RRSIG && r->type != DNS_T_NSEC &&
-                       other == NULL) {
-                other = r;
+                       (other == NULL || r->seq < other->seq)) {
+                other = r; /* the first in file order */
             }
             j++;
         }

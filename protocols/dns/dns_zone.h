@@ -137,7 +137,8 @@ void dns_axfr_init(dns_axfr_t *x, const dns_zone_t *z);
 
 /* Fill the started reply P with as many of the zone's records as fit
  * (SOA first, every other record, SOA again).  Returns 1 if more messages
- * are needed, 0 when the transfer is complete. */
+ * are needed, 0 when the transfer is complete, -1 if the next record does
+ * not fit even an empty message. */
 int dns_axfr_fill(dns_axfr_t *x, dns_pkt_t *p);
 
 #endif
