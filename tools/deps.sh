@@ -22,3 +22,13 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing
 fi
+# nsd is here for the test that runs it as a secondary of loom (in a
+# temporary directory, on a high port); a freshly installed one must not
+# stay behind as a system service on port 53.
+case " $missing " in
+*" nsd "*)
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now nsd.service >/dev/null 2>&1 || true
+    fi
+    ;;
+esac
