@@ -287,20 +287,20 @@ static void ls_on_datagram(evutil_socket_t fd, short what, void *arg)
     int round;
 
     (void)what;
-    if (b == NULL)
+    if (b == NULL) {
         b = ls->srv->dgb = loom_calloc(1, sizeof(*b));
-    for (round = 0; round < 4 && ls->inst; round++) {
-        int n, i;
-
-        for (i = 0; i < LOOM_DGRAM_BATCH; i++) {
+        for (int i = 0; i < LOOM_DGRAM_BATCH; i++) {
             b->in_iov[i].iov_base = b->in_buf[i];
             b->in_iov[i].iov_len = LOOM_DGRAM_MAX;
-            memset(&b->in[i].msg_hdr, 0, sizeof(b->in[i].msg_hdr));
             b->in[i].msg_hdr.msg_iov = &b->in_iov[i];
             b->in[i].msg_hdr.msg_iovlen = 1;
             b->in[i].msg_hdr.msg_name = &b->in_peer[i];
             b->in[i].msg_hdr.msg_namelen = sizeof(b->in_peer[i]);
         }
+    }
+    for (round = 0; round < 4 && ls->inst; round++) {
+        int n, i;
+
         n = recvmmsg(fd, b->in, LOOM_DGRAM_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             return;
@@ -311,6 +311,8 @@ static void ls_on_datagram(evutil_socket_t fd, short what, void *arg)
             dg.listener = ls;
             dg.peer_len = b->in[i].msg_hdr.msg_namelen;
             memcpy(&dg.peer, &b->in_peer[i], dg.peer_len);
+            /* recvmmsg() shrinks it to the address it stored */
+            b->in[i].msg_hdr.msg_namelen = sizeof(b->in_peer[i]);
             if (inst->mod->datagram)
                 inst->mod->datagram(inst, &dg, b->in_buf[i], b->in[i].msg_len);
         }
