@@ -107,12 +107,13 @@ static uint64_t now_seconds(dns_state_t *ds)
 
 static void client_key(const struct sockaddr *sa, uint8_t key[17])
 {
+    int family;
+    const uint8_t *addr = dns_addr_bytes(sa, &family);
+
     memset(key, 0, 17);
-    key[0] = (uint8_t)sa->sa_family;
-    if (sa->sa_family == AF_INET)
-        memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    else if (sa->sa_family == AF_INET6)
-        memcpy(key + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    key[0] = (uint8_t)family;
+    if (addr)
+        memcpy(key + 1, addr, family == AF_INET ? 4 : 16);
 }
 
 static client_t **client_slot(dns_state_t *ds, const uint8_t key[17])
@@ -152,7 +153,7 @@ static void count_rcode(dns_state_t *ds, const dns_pkt_t *p, unsigned rcode)
     case DNS_R_NOTAUTH: ds->st.notauth++; break;
     case DNS_R_BADVERS: ds->st.badvers++; break;
     }
-    if (p && p->len >= DNS_HDR_LEN && (p->buf[2] & 0x02))
+    if (p->len >= DNS_HDR_LEN && (p->buf[2] & 0x02))
         ds->st.truncated++;
 }
 
@@ -300,15 +301,15 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
                    !dns_name_equal(q->qname, (*zc)->zone->apex)) {
             rcode = DNS_R_NOTAUTH;
         } else if (!dns_acl_match(&(*zc)->allow_transfer, peer)) {
-            char addr[64];
+            char text[INET6_ADDRSTRLEN] = "?";
+            int family;
+            const uint8_t *addr = dns_addr_bytes(peer, &family);
 
+            if (addr)
+                inet_ntop(family, addr, text, sizeof(text));
             loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
                      "zone transfer of %s refused to %s", (*zc)->zone->name,
-                     peer->sa_family == AF_INET6 ? "an IPv6 client"
-                                                 : (inet_ntop(AF_INET,
-                                                     &((const struct sockaddr_in *)peer)->sin_addr,
-                                                     addr, sizeof(addr))
-                                                        ? addr : "?"));
+                     text);
             rcode = DNS_R_REFUSED;
         } else {
             return R_AXFR;
@@ -354,7 +355,7 @@ static void truncate_reply(dns_pkt_t *p, const dns_query_t *q)
 
 /* ---- forwarding ------------------------------------------------------------- */
 
-static void conn_send(dns_conn_t *dc, const uint8_t *msg, size_t len);
+static int conn_write_msg(dns_conn_t *dc, uint8_t *msg, size_t len);
 
 static void fwd_done(const unsigned char *answer, size_t len, const char *err,
                      void *arg)
@@ -391,7 +392,7 @@ static void fwd_done(const unsigned char *answer, size_t len, const char *err,
         dns_conn_t *dc = f->dc;
 
         dc->fwd = NULL;
-        conn_send(dc, p.buf, p.len);
+        (void)conn_write_msg(dc, p.buf, p.len);
         loom_conn_resume(dc->conn);
     }
     free(f);
@@ -472,11 +473,6 @@ static int conn_write_msg(dns_conn_t *dc, uint8_t *msg, size_t len)
 {
     dns_put16(msg - 2, (uint16_t)len);
     return loom_conn_write(dc->conn, msg - 2, len + 2);
-}
-
-static void conn_send(dns_conn_t *dc, const uint8_t *msg, size_t len)
-{
-    (void)conn_write_msg(dc, (uint8_t *)msg, len);
 }
 
 /* Send transfer messages until the transfer ends or the output fills. */

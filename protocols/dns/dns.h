@@ -51,6 +51,10 @@ extern cfg_opt_t dns_conf_opts[];
 int dns_configure(cfg_t *sec, void **conf);
 void dns_conf_free(void *conf);
 
+/* The address bytes of SA (4 or 16, by *FAMILY; a v4-mapped IPv6 address
+ * counts as IPv4), or NULL for other families. */
+const uint8_t *dns_addr_bytes(const struct sockaddr *sa, int *family);
+
 /* Whether SA (AF_INET or AF_INET6; v4-mapped v6 counts as v4) is in ACL. */
 int dns_acl_match(const dns_acl_t *acl, const struct sockaddr *sa);
 

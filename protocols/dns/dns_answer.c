@@ -154,9 +154,8 @@ static int add_set(answer_t *a, int section, const uint8_t *owner,
         const uint8_t *d = set->data, *end = set->data + set->size;
 
         for (; d < end; d += 2 + dns_get16(d), n++) {
-            if (put_rr(a->p, owner, set->type == DNS_T_RRSIG ? DNS_T_RRSIG
-                                                              : set->type,
-                       DNS_C_IN, ttl != ~0u ? ttl : set->ttl, d + 2,
+            if (put_rr(a->p, owner, set->type, DNS_C_IN,
+                       ttl != ~0u ? ttl : set->ttl, d + 2,
                        dns_get16(d)) != 0) {
                 dns_pkt_rollback(a->p, m);
                 return -1;

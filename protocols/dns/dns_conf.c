@@ -89,22 +89,30 @@ static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
     return 1;
 }
 
-int dns_acl_match(const dns_acl_t *acl, const struct sockaddr *sa)
+const uint8_t *dns_addr_bytes(const struct sockaddr *sa, int *family)
 {
     const uint8_t *addr;
-    int family = sa->sa_family;
 
-    if (family == AF_INET) {
-        addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-    } else if (family == AF_INET6) {
-        addr = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
-            addr += 12;
-            family = AF_INET;
-        }
-    } else {
-        return 0;
+    *family = sa->sa_family;
+    if (sa->sa_family == AF_INET)
+        return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (sa->sa_family != AF_INET6)
+        return NULL;
+    addr = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
+        *family = AF_INET;
+        return addr + 12;
     }
+    return addr;
+}
+
+int dns_acl_match(const dns_acl_t *acl, const struct sockaddr *sa)
+{
+    int family;
+    const uint8_t *addr = dns_addr_bytes(sa, &family);
+
+    if (addr == NULL)
+        return 0;
     for (size_t i = 0; i < acl->n; i++)
         if (acl->v[i].family == family &&
             prefix_match(acl->v[i].addr, addr, acl->v[i].prefix))

@@ -48,29 +48,17 @@ int dns_rrl_check(dns_rrl_t *r, const dns_conf_t *c, const struct sockaddr *sa,
     uint8_t key[17];
     const uint8_t *addr;
     unsigned bits, len;
+    int family;
     rrl_bucket_t *b;
 
     if (c->rrl_rate == 0 || dns_acl_match(&c->rrl_exempt, sa))
         return DNS_RRL_PASS;
+    if ((addr = dns_addr_bytes(sa, &family)) == NULL)
+        return DNS_RRL_PASS;
     memset(key, 0, sizeof(key));
-    if (sa->sa_family == AF_INET6) {
-        addr = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
-            addr += 12;
-            key[0] = 4;
-            bits = c->rrl_v4;
-            len = 4;
-        } else {
-            key[0] = 6;
-            bits = c->rrl_v6;
-            len = 16;
-        }
-    } else {
-        addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-        key[0] = 4;
-        bits = c->rrl_v4;
-        len = 4;
-    }
+    key[0] = family == AF_INET ? 4 : 6;
+    bits = family == AF_INET ? c->rrl_v4 : c->rrl_v6;
+    len = family == AF_INET ? 4 : 16;
     memcpy(key + 1, addr, len);
     for (unsigned i = 0; i < len; i++) {
         unsigned keep = bits > i * 8 ? bits - i * 8 : 0;

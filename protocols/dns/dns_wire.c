@@ -126,75 +126,90 @@ done:
     return out;
 }
 
-size_t dns_name_from_text(uint8_t *dst, const char *text,
-                          const uint8_t *origin)
+size_t dns_name_parse(uint8_t *dst, const char *text, size_t n,
+                      const uint8_t *origin, const char **err)
 {
-    size_t o = 0, lab = 0;
-    const char *s = text;
+    const char *p = text, *end = text + n;
+    size_t len = 1, lab = 0; /* lab: offset of the current length byte */
+    size_t olen = origin ? dns_name_len(origin, DNS_NAME_MAX) : 1;
 
-    if (strcmp(text, ".") == 0) {
-        dst[0] = 0;
-        return 1;
-    }
-    if (strcmp(text, "@") == 0 && origin) {
-        size_t n = dns_name_len(origin, DNS_NAME_MAX);
-
-        memcpy(dst, origin, n);
-        return n;
+    *err = "bad name";
+    if (n == 0)
+        return 0;
+    if (n == 1 && p[0] == '@' && origin) {
+        memcpy(dst, origin, olen);
+        return olen;
     }
     dst[0] = 0;
-    o = 1; /* dst[lab] holds the current label length */
-    while (*s) {
-        int c = (unsigned char)*s++;
+    if (n == 1 && p[0] == '.')
+        return 1;
+    while (p < end) {
+        int c = (unsigned char)*p++;
 
         if (c == '.') {
-            if (dst[lab] == 0)
-                return 0; /* empty label */
-            lab = o++;
-            if (o > DNS_NAME_MAX)
+            if (len == lab + 1) {
+                *err = "empty label in name";
                 return 0;
+            }
+            if (p == end) {
+                origin = NULL; /* absolute: the root label follows */
+                olen = 1;
+                break;
+            }
+            lab = len++;
+            if (len > DNS_NAME_MAX) {
+                *err = "name too long";
+                return 0;
+            }
             dst[lab] = 0;
-            if (*s == '\0') /* absolute: that was the root label */
-                return o;
             continue;
         }
         if (c == '\\') {
-            if (s[0] >= '0' && s[0] <= '9') {
-                if (!(s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
-                      s[2] <= '9'))
-                    return 0;
-                c = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
-                if (c > 255)
-                    return 0;
-                s += 3;
-            } else if (*s) {
-                c = (unsigned char)*s++;
-            } else {
+            if (p == end) {
+                *err = "bad escape in name";
                 return 0;
             }
+            if (*p >= '0' && *p <= '9') {
+                if (end - p < 3 || p[1] < '0' || p[1] > '9' || p[2] < '0' ||
+                    p[2] > '9' ||
+                    (c = (p[0] - '0') * 100 + (p[1] - '0') * 10 +
+                         (p[2] - '0')) > 255) {
+                    *err = "bad \\DDD escape in name";
+                    return 0;
+                }
+                p += 3;
+            } else {
+                c = (unsigned char)*p++;
+            }
         }
-        if (dst[lab] == DNS_LABEL_MAX || o + 1 >= DNS_NAME_MAX)
+        if (len - lab - 1 >= DNS_LABEL_MAX) {
+            *err = "label longer than 63";
             return 0;
-        dst[o++] = (uint8_t)c;
+        }
+        if (len + 1 > DNS_NAME_MAX) {
+            *err = "name too long";
+            return 0;
+        }
+        dst[len++] = (uint8_t)c;
         dst[lab]++;
     }
-    /* Relative: the last label is open. */
-    if (dst[lab] == 0)
+    if (olen == 0 || len + olen > DNS_NAME_MAX) {
+        *err = "name too long";
         return 0;
-    if (origin == NULL) {
-        if (o >= DNS_NAME_MAX)
-            return 0;
-        dst[o++] = 0;
-        return o;
     }
-    {
-        size_t n = dns_name_len(origin, DNS_NAME_MAX);
+    if (origin)
+        memcpy(dst + len, origin, olen);
+    else
+        dst[len] = 0;
+    return len + olen;
+}
 
-        if (n == 0 || o + n > DNS_NAME_MAX)
-            return 0;
-        memcpy(dst + o, origin, n);
-        return o + n;
-    }
+size_t dns_name_from_text(uint8_t *dst, const char *text,
+                          const uint8_t *origin)
+{
+    const char *err;
+
+    return dns_name_parse(dst, text, strlen(text), origin, &err);
 }
 
 /* ---- queries ------------------------------------------------------------ */

@@ -107,6 +107,12 @@ char *dns_name_text(const uint8_t *name, char *out, size_t outlen);
 size_t dns_name_from_text(uint8_t *dst, const char *text,
                           const uint8_t *origin);
 
+/* The same for the N bytes at TEXT (not NUL-terminated); "@" stands for
+ * ORIGIN when it is given.  On failure returns 0 with ERR set to a short
+ * reason ("label longer than 63", ...). */
+size_t dns_name_parse(uint8_t *dst, const char *text, size_t n,
+                      const uint8_t *origin, const char **err);
+
 /* ---- queries ------------------------------------------------------------ */
 
 typedef struct {

@@ -25,10 +25,9 @@
 
 #include <ldns/ldns.h>
 
+#include "dns_wire.h"
 #include "dns_zfile.h"
 
-#define ZF_NAME_MAX 255
-#define ZF_LABEL_MAX 63
 #define ZF_RDATA_MAX 65535
 #define ZF_DEFAULT_TTL 3600
 #define ZF_TTL_MAX 2147483647u     /* RFC 2181 section 8 */
@@ -52,9 +51,9 @@ typedef struct {
     const char *text;
     size_t len, pos;
     unsigned line;
-    uint8_t origin[ZF_NAME_MAX];
+    uint8_t origin[DNS_NAME_MAX];
     size_t origin_len;
-    uint8_t owner[ZF_NAME_MAX];
+    uint8_t owner[DNS_NAME_MAX];
     size_t owner_len; /* 0: no owner yet */
 } zsrc_t;
 
@@ -140,112 +139,17 @@ static int tok_is(const ztok_t *t, const char *s)
 
 /* ---- names */
 
-/* Length of the well-formed wire name NAME, or 0 if it is not one. */
-static size_t wire_name_len(const uint8_t *name)
-{
-    size_t len = 0;
-
-    for (;;) {
-        uint8_t l = name[len];
-
-        if (l > ZF_LABEL_MAX || len + 1 + l > ZF_NAME_MAX)
-            return 0;
-        len += 1 + (size_t)l;
-        if (l == 0)
-            return len;
-    }
-}
-
 /* Parse the presentation name in T (@, relative or absolute, with \X and
  * \DDD escapes) into OUT against ORIGIN.  Returns the wire length, or 0
  * with MSG set. */
 static size_t name_parse(const ztok_t *t, const uint8_t *origin,
-                         size_t origin_len, uint8_t *out, const char **msg)
+                         uint8_t *out, const char **msg)
 {
-    const char *p = t->p, *end = t->p + t->n;
-    size_t len = 0, lab = 0; /* lab: offset of the current length byte */
-    int absolute = 0;
-
-    if (t->quoted || t->n == 0) {
+    if (t->quoted) {
         *msg = "bad name";
         return 0;
     }
-    if (t->n == 1 && p[0] == '@') {
-        memcpy(out, origin, origin_len);
-        return origin_len;
-    }
-    if (t->n == 1 && p[0] == '.') {
-        out[0] = 0;
-        return 1;
-    }
-    out[0] = 0;
-    len = 1;
-    while (p < end) {
-        int c = (unsigned char)*p++;
-
-        if (c == '.') {
-            if (len == lab + 1) {
-                *msg = "empty label in name";
-                return 0;
-            }
-            if (p == end) {
-                absolute = 1;
-                break;
-            }
-            lab = len++;
-            if (len > ZF_NAME_MAX) {
-                *msg = "name too long";
-                return 0;
-            }
-            out[lab] = 0;
-            continue;
-        }
-        if (c == '\\') {
-            if (p == end) {
-                *msg = "bad escape in name";
-                return 0;
-            }
-            if (isdigit((unsigned char)*p)) {
-                if (end - p < 3 || !isdigit((unsigned char)p[1]) ||
-                    !isdigit((unsigned char)p[2])) {
-                    *msg = "bad \\DDD escape in name";
-                    return 0;
-                }
-                c = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-                if (c > 255) {
-                    *msg = "bad \\DDD escape in name";
-                    return 0;
-                }
-                p += 3;
-            } else {
-                c = (unsigned char)*p++;
-            }
-        }
-        if (len - lab - 1 >= ZF_LABEL_MAX) {
-            *msg = "label longer than 63";
-            return 0;
-        }
-        if (len + 1 > ZF_NAME_MAX) {
-            *msg = "name too long";
-            return 0;
-        }
-        out[len++] = (uint8_t)c;
-        out[lab]++;
-    }
-    if (absolute) {
-        if (len + 1 > ZF_NAME_MAX) {
-            *msg = "name too long";
-            return 0;
-        }
-        out[len++] = 0;
-        return len;
-    }
-    if (len + origin_len > ZF_NAME_MAX) {
-        *msg = "name too long";
-        return 0;
-    }
-    memcpy(out + len, origin, origin_len);
-    return len + origin_len;
+    return dns_name_parse(out, t->p, t->n, origin, msg);
 }
 
 /* ---- TTL, class, type */
@@ -943,7 +847,7 @@ static int do_include(zreader_t *r, zsrc_t *s, unsigned line)
     memcpy(child.origin, s->origin, s->origin_len);
     if (r->ntoks == 3) {
         child.origin_len =
-            name_parse(&tk[2], s->origin, s->origin_len, child.origin, &msg);
+            name_parse(&tk[2], s->origin, child.origin, &msg);
         if (child.origin_len == 0) {
             zerr(r, s->name, line, "$INCLUDE origin: %s", msg);
             return -1;
@@ -985,13 +889,13 @@ static int do_directive(zreader_t *r, zsrc_t *s, unsigned line)
     if (tok_is(&tk[0], "$INCLUDE"))
         return do_include(r, s, line);
     if (tok_is(&tk[0], "$ORIGIN")) {
-        uint8_t o[ZF_NAME_MAX];
+        uint8_t o[DNS_NAME_MAX];
 
         if (r->ntoks != 2) {
             zerr(r, s->name, line, "$ORIGIN needs one name");
             return -1;
         }
-        n = name_parse(&tk[1], s->origin, s->origin_len, o, &msg);
+        n = name_parse(&tk[1], s->origin, o, &msg);
         if (n == 0) {
             zerr(r, s->name, line, "$ORIGIN: %s '%s'", msg,
                  tokstr(&tk[1], tb, sizeof tb));
@@ -1034,7 +938,7 @@ static int do_record(zreader_t *r, zsrc_t *s, unsigned line, int ws)
         }
     } else {
         const char *msg;
-        size_t n = name_parse(&tk[0], s->origin, s->origin_len, s->owner,
+        size_t n = name_parse(&tk[0], s->origin, s->owner,
                               &msg);
 
         if (n == 0) {
@@ -1172,7 +1076,7 @@ static int read_top(const char *name, const char *base, const char *text,
     s.text = text;
     s.len = len;
     s.line = 1;
-    s.origin_len = origin ? wire_name_len(origin) : 0;
+    s.origin_len = origin ? dns_name_len(origin, DNS_NAME_MAX) : 0;
     if (s.origin_len == 0) {
         zerr(r, name, 1, "bad origin");
         rc = -1;

@@ -43,6 +43,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
@@ -83,70 +85,19 @@ ZONE=$top/conf/zones/example.test.zone
 [ -r "$ZONE" ] || die "missing $ZONE"
 
 # ---------------------------------------------------------------- pinning
-server_cpu=; client_cpu=
-if [ "${DNS_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1; then
-	cpus=$("$PY" -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))' 2>/dev/null)
-	# shellcheck disable=SC2086  # split on purpose
-	set -- $cpus
-	if [ $# -ge 2 ]; then server_cpu=$1; client_cpu=$2; fi
-	set --
-fi
-on_server_cpu=(); on_client_cpu=()
-if [ -n "$server_cpu" ]; then
-	on_server_cpu=(taskset -c "$server_cpu")
-	on_client_cpu=(taskset -c "$client_cpu")
-fi
+bench_pin "${DNS_PIN:-1}"
 
 # ---------------------------------------------------------------- cleanup
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/loom-dns.XXXXXX") || die "mktemp failed"
-server_pid=
+bench_setup dns "${DNS_KEEP:-0}"
 client_pid=
 
-stop_client() {
+stop_clients() {
 	[ -n "$client_pid" ] || return 0
 	kill -TERM "$client_pid" 2>/dev/null
 	wait "$client_pid" 2>/dev/null
 	client_pid=
 }
 
-# stop_server: SIGTERM, wait up to 15 s, then SIGKILL.  Sets server_status.
-server_status=
-stop_server() {
-	local _ rc
-	server_status=
-	[ -n "$server_pid" ] || return 0
-	kill -TERM "$server_pid" 2>/dev/null
-	for _ in $(seq 150); do
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$server_pid" 2>/dev/null; then
-		kill -KILL "$server_pid" 2>/dev/null
-		server_status=killed
-	fi
-	wait "$server_pid" 2>/dev/null
-	rc=$?
-	[ -n "$server_status" ] || server_status="exit $rc"
-	server_pid=
-}
-
-cleanup() {
-	trap - EXIT INT TERM HUP
-	stop_client
-	stop_server
-	if [ "${DNS_KEEP:-0}" = 1 ]; then
-		echo "# temporary files kept in $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-# shellcheck source=tests/bench/lib.sh
-. "$here/lib.sh"
 
 # tree_ticks PID: cpu_ticks of PID and of all its descendants (NSD's first
 # process becomes xfrd, which forks the main process, which forks the query

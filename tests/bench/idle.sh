@@ -39,6 +39,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 
 CONNS=${IDLE_CONNS:-18000}
 ROUNDS=${IDLE_ROUNDS:-3}
@@ -126,8 +128,7 @@ if [ $want_nginx = yes ]; then
 fi
 
 # ---------------------------------------------------------------- cleanup
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/loom-idle.XXXXXX") || die "mktemp failed"
-server_pid=
+bench_setup idle "${IDLE_KEEP:-0}"
 client_pids=
 
 stop_clients() {
@@ -137,45 +138,7 @@ stop_clients() {
 	client_pids=
 }
 
-# stop_server: SIGTERM, wait up to 15 s, then SIGKILL.  Sets server_status.
-server_status=
-stop_server() {
-	local i
-	server_status=
-	[ -n "$server_pid" ] || return 0
-	kill -TERM "$server_pid" 2>/dev/null
-	for i in $(seq 150); do
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$server_pid" 2>/dev/null; then
-		kill -KILL "$server_pid" 2>/dev/null
-		server_status=killed
-	fi
-	wait "$server_pid" 2>/dev/null
-	local rc=$?
-	[ -n "$server_status" ] || server_status="exit $rc"
-	server_pid=
-}
-
-cleanup() {
-	trap - EXIT INT TERM HUP
-	stop_clients
-	stop_server
-	if [ "${IDLE_KEEP:-0}" = 1 ]; then
-		echo "# temporary files kept in $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
 # ---------------------------------------------------------------- helpers
-# shellcheck source=tests/bench/lib.sh
-. "$here/lib.sh"
 
 # smaps_sum PID: "mapping KiB" lines, RSS summed per mapping name (anonymous
 # mappings as [anon]), sorted for join(1).

@@ -23,3 +23,71 @@ cpu_ticks() {
 	set -- $rest
 	echo $(( ${12} + ${13} ))  # fields 14 (utime) and 15 (stime)
 }
+
+# ---- one server and its clients at a time.  A script sets server_pid when
+# it starts a server and defines stop_clients; bench_setup does the rest.
+
+# stop_server: SIGTERM to $server_pid, wait up to 15 s, then SIGKILL.  Sets
+# server_status ("exit N" or "killed").
+stop_server() {
+	local _ rc
+	server_status=
+	[ -n "$server_pid" ] || return 0
+	kill -TERM "$server_pid" 2>/dev/null
+	for _ in $(seq 150); do
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$server_pid" 2>/dev/null; then
+		kill -KILL "$server_pid" 2>/dev/null
+		server_status=killed
+	fi
+	wait "$server_pid" 2>/dev/null
+	rc=$?
+	[ -n "$server_status" ] || server_status="exit $rc"
+	server_pid=
+}
+
+# bench_setup NAME KEEP: a temporary directory in $tmp; on exit (or INT,
+# TERM, HUP) the clients and the server are stopped and $tmp is removed,
+# unless KEEP is 1.
+bench_setup() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/loom-$1.XXXXXX") || die "mktemp failed"
+	bench_keep=$2
+	server_pid=
+	server_status=
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+}
+
+bench_cleanup() {
+	trap - EXIT INT TERM HUP
+	stop_clients
+	stop_server
+	if [ "$bench_keep" = 1 ]; then
+		echo "# temporary files kept in $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+
+# bench_pin ON: unless ON is 0, with taskset and two CPUs this shell may use,
+# the first for the server and the second for the load generator: sets
+# server_cpu, client_cpu and the command prefixes on_server_cpu and
+# on_client_cpu (arrays, empty when not pinning).
+# shellcheck disable=SC2034  # the arrays are used by the scripts
+bench_pin() {
+	local cpus
+	server_cpu=; client_cpu=
+	on_server_cpu=(); on_client_cpu=()
+	[ "$1" != 0 ] && command -v taskset >/dev/null 2>&1 || return 0
+	cpus=$("$PY" -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))' 2>/dev/null)
+	# shellcheck disable=SC2086  # split on purpose
+	set -- $cpus
+	[ $# -ge 2 ] || return 0
+	server_cpu=$1; client_cpu=$2
+	on_server_cpu=(taskset -c "$server_cpu")
+	on_client_cpu=(taskset -c "$client_cpu")
+}

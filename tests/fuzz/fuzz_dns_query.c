@@ -25,6 +25,7 @@
 
 #include "dns_zone.h"
 #include "loom.h"
+#include "../dns_decode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -139,46 +140,6 @@ typedef struct {
     uint8_t first_owner[DNS_NAME_MAX]; /* of the first answer */
     int soa_in_authority;
 } resp_t;
-
-/* Decompress the name at *OFF (backward pointers only) into OUT (may be
- * NULL); returns its length or 0. */
-static size_t get_name(const uint8_t *m, size_t len, size_t *off,
-                       uint8_t *out)
-{
-    size_t o = *off, w = 0, end = 0;
-    unsigned hops = 0;
-
-    for (;;) {
-        uint8_t l;
-
-        if (o >= len)
-            return 0;
-        l = m[o];
-        if ((l & 0xc0) == 0xc0) {
-            size_t t;
-
-            if (o + 1 >= len || ++hops > 128)
-                return 0;
-            t = (size_t)(l & 0x3f) << 8 | m[o + 1];
-            if (t >= o)
-                return 0;
-            if (end == 0)
-                end = o + 2;
-            o = t;
-            continue;
-        }
-        if (l > 63 || o + 1 + l > len || w + 1 + l > DNS_NAME_MAX)
-            return 0;
-        if (out)
-            memcpy(out + w, m + o, (size_t)l + 1);
-        w += (size_t)l + 1;
-        o += (size_t)l + 1;
-        if (l == 0)
-            break;
-    }
-    *off = end ? end : o;
-    return w;
-}
 
 /* The rdata of TYPE, LEN bytes at OFF: names inside must decompress and
  * fill it exactly. */

@@ -6,7 +6,6 @@ compression, REFUSED / NOTIMP, CHAOS queries and stats.loom.
 Expected data always comes from dnspython's own parse of the zone file,
 never from literals copied out of it."""
 
-import os
 import socket
 import struct
 import unittest
@@ -22,15 +21,9 @@ import dns.rdatatype
 import dns.zone
 
 import loomtest
+from dnstest import ORIGIN, zone_text, stats
 from loomtest import Loomd, free_port, WAIT
 
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
-ORIGIN = dns.name.from_text("example.test.")
-
-
-def zone_text():
-    with open(ZONE_FILE) as f:
-        return f.read()
 
 
 def dns_conf(port, zone_opts="", extra=""):
@@ -49,19 +42,6 @@ def query(port, qname, rdtype="A", rdclass="IN", tcp=False, source=None, **kw):
     if tcp:
         return dns.query.tcp(q, "127.0.0.1", timeout=WAIT, port=port, source=source)
     return dns.query.udp(q, "127.0.0.1", timeout=WAIT, port=port, source=source)
-
-
-def stats(port, source=None):
-    r = query(port, "stats.loom", "TXT", "CH", source=source)
-    if r.rcode() != dns.rcode.NOERROR:
-        raise AssertionError("stats.loom: %s" % dns.rcode.to_text(r.rcode()))
-    out = {}
-    for rrset in r.answer:
-        for rd in rrset:
-            for s in rd.strings:
-                k, _, v = s.decode().partition("=")
-                out[k] = int(v) if v.isdigit() else v
-    return out
 
 
 def names(section):

@@ -3,7 +3,6 @@ dnspython, allow_transfer by address and prefix, refusals, AXFR over UDP,
 IXFR answered with a full transfer, and a zone large enough to need many
 TCP messages.  The expected records are dnspython's parse of the zone file."""
 
-import os
 import re
 import socket
 import struct
@@ -22,16 +21,10 @@ import dns.rrset
 import dns.zone
 
 import loomtest
+from dnstest import ORIGIN, zone_text, stats
 from loomtest import Loomd, free_port, recv_exactly, WAIT
 
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
-ORIGIN = dns.name.from_text("example.test.")
 BIG = dns.name.from_text("big.test.")
-
-
-def zone_text():
-    with open(ZONE_FILE) as f:
-        return f.read()
 
 
 def big_zone(n=5000):
@@ -249,19 +242,7 @@ class Allowed(XfrBase):
                           timeout=WAIT, port=self.port)
         self.assertEqual(set(r.answer[0]),
                          set(self.big.get_rdataset(dns.name.from_text("h00004", BIG), "A")))
-        self.assertGreaterEqual(stats_axfr(self.port), 1)
-
-
-def stats_axfr(port):
-    r = dns.query.udp(dns.message.make_query("stats.loom.", "TXT", "CH"), "127.0.0.1",
-                      timeout=WAIT, port=port)
-    for rrset in r.answer:
-        for rd in rrset:
-            for s in rd.strings:
-                k, _, v = s.decode().partition("=")
-                if k == "axfr":
-                    return int(v)
-    raise AssertionError("no axfr counter in stats.loom:\n" + r.to_text())
+        self.assertGreaterEqual(stats(self.port)["axfr"], 1)
 
 
 class OnlyOther(XfrBase):

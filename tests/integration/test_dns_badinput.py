@@ -5,7 +5,6 @@ get FORMERR; after every case the daemon must still answer a normal query.
 "No reply" is checked without timing: the junk is followed by a good
 query, and the first datagram back must be the good query's answer."""
 
-import os
 import random
 import socket
 import struct
@@ -19,17 +18,11 @@ import dns.rcode
 import dns.zone
 
 import loomtest
+from dnstest import ORIGIN, zone_text
 from loomtest import Loomd, free_port, recv_until_close, WAIT
 
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
-ORIGIN = dns.name.from_text("example.test.")
 
 FORMERR = 1
-
-
-def zone_text():
-    with open(ZONE_FILE) as f:
-        return f.read()
 
 
 def header(qid, flags=0x0100, qd=1, an=0, ns=0, ar=0):

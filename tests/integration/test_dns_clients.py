@@ -3,7 +3,6 @@
 kdig.  Expected data is dnspython's parse of the zone file."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,10 +13,9 @@ import dns.resolver
 import dns.zone
 
 import loomtest
+from dnstest import ZONE_FILE, ORIGIN
 from loomtest import Loomd, free_port, WAIT
 
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
-ORIGIN = dns.name.from_text("example.test.")
 
 TWISTED_CLIENT = r"""
 import json, socket, sys

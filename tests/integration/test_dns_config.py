@@ -15,11 +15,10 @@ import dns.rcode
 import dns.zone
 
 import loomtest
+from dnstest import ZONE_FILE, ORIGIN
 from loomtest import (Loomd, free_port, line_of, assert_error_line, start_expect_exit,
                       run_loomd, WAIT, _ERR_LINE)
 
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
-ORIGIN = dns.name.from_text("example.test.")
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[(warn|info)\] ")
 ZONE_ERR = re.compile(r"^(.+?): (.+)$")
 GOOD = """$ORIGIN example.test.

@@ -4,7 +4,6 @@ and the retry over TCP (dig, kdig), BADVERS, the DO bit and DNSSEC data
 served from a pre-signed zone (the signatures are data, never checked)."""
 
 import base64
-import os
 import random
 import re
 import socket
@@ -20,16 +19,10 @@ import dns.rdatatype
 import dns.zone
 
 import loomtest
+from dnstest import ORIGIN, zone_text
 from loomtest import Loomd, free_port, WAIT
 
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
-ORIGIN = dns.name.from_text("example.test.")
 SIGNED = dns.name.from_text("signed.test.")
-
-
-def zone_text():
-    with open(ZONE_FILE) as f:
-        return f.read()
 
 
 def big_records():

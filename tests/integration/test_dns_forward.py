@@ -16,6 +16,7 @@ import dns.rcode
 import dns.zone
 
 import loomtest
+from dnstest import stats
 from loomtest import Loomd, free_port, WAIT
 
 UPSTREAM = dns.name.from_text("upstream.test.")
@@ -53,17 +54,6 @@ def query(port, qname, rdtype="A", source=None, tcp=False, q=None):
     q = q or dns.message.make_query(qname, rdtype)
     f = dns.query.tcp if tcp else dns.query.udp
     return f(q, "127.0.0.1", timeout=WAIT, port=port, source=source)
-
-
-def stats(port):
-    r = query(port, "stats.loom.", "TXT", q=dns.message.make_query("stats.loom.", "TXT", "CH"))
-    out = {}
-    for rrset in r.answer:
-        for rd in rrset:
-            for s in rd.strings:
-                k, _, v = s.decode().partition("=")
-                out[k] = int(v) if v.isdigit() else v
-    return out
 
 
 class Upstream:

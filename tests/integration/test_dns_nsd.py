@@ -21,22 +21,16 @@ import dns.rcode
 import dns.zone
 
 import loomtest
+from dnstest import ORIGIN, zone_text
 from loomtest import Loomd, free_port, WAIT
 
 NSD = "/usr/sbin/nsd"
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
-ORIGIN = dns.name.from_text("example.test.")
 
 # (name relative to the origin, type): answers compared between loom and NSD
 PROBES = [("@", "SOA"), ("@", "NS"), ("@", "MX"), ("@", "TXT"), ("@", "CAA"), ("www", "A"),
           ("www", "AAAA"), ("alias", "A"), ("long", "TXT"), ("info", "TXT"), ("_sip._tcp", "SRV"),
           ("foo.wild", "A"), ("q.host.wild", "A"), ("b.ent", "A"), ("nope", "A"),
           ("www", "MX"), ("www.sub", "A"), ("sub", "NS")]
-
-
-def zone_text():
-    with open(ZONE_FILE) as f:
-        return f.read()
 
 
 def ask(port, qname, rdtype, timeout=WAIT):

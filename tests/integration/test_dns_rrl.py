@@ -4,7 +4,6 @@ truncated), other prefixes and TCP are not affected, stats.loom counts
 them; with the default config loopback is exempt and the burst is answered
 in full.  Nothing here measures time: the burst is far above the rate."""
 
-import os
 import re
 import socket
 import subprocess
@@ -17,16 +16,11 @@ import dns.query
 import dns.rcode
 
 import loomtest
+from dnstest import zone_text, stats
 from loomtest import Loomd, free_port, WAIT
 
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
 BURST = 300
 CHUNK = 50      # sent together, so that no socket buffer overflows
-
-
-def zone_text():
-    with open(ZONE_FILE) as f:
-        return f.read()
 
 
 def conf(port, rrl):
@@ -35,20 +29,6 @@ def conf(port, rrl):
             '    zone "example.test" { file = "zones/example.test.zone" }\n'
             '%s'
             '}\n') % (port, port, rrl)
-
-
-def stats(port):
-    r = dns.query.udp(dns.message.make_query("stats.loom.", "TXT", "CH"), "127.0.0.1",
-                      timeout=WAIT, port=port)
-    if r.rcode() != dns.rcode.NOERROR:
-        raise AssertionError("stats.loom: " + r.to_text())
-    out = {}
-    for rrset in r.answer:
-        for rd in rrset:
-            for s in rd.strings:
-                k, _, v = s.decode().partition("=")
-                out[k] = int(v) if v.isdigit() else v
-    return out
 
 
 def burst(port, source, n=BURST, quiet=1.0):

@@ -2,7 +2,6 @@
 queries, a query split over several writes), DNS over TLS (kdig +tls and a
 Python ssl socket), the idle timeout on TCP and tcp_per_client."""
 
-import os
 import re
 import socket
 import ssl
@@ -19,15 +18,9 @@ import dns.rcode
 import dns.zone
 
 import loomtest
+from dnstest import ORIGIN, zone_text
 from loomtest import Loomd, free_port, recv_exactly, WAIT
 
-ZONE_FILE = os.path.join(loomtest.SRCDIR, "conf", "zones", "example.test.zone")
-ORIGIN = dns.name.from_text("example.test.")
-
-
-def zone_text():
-    with open(ZONE_FILE) as f:
-        return f.read()
 
 
 def conf(port, tls_port, extra=""):

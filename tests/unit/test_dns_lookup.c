@@ -24,6 +24,7 @@
 
 #include "dns_zone.h"
 #include "loom.h"
+#include "../dns_decode.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -193,45 +194,6 @@ typedef struct {
     unsigned n[3];
     rr_t rr[3][MAX_RR];
 } resp_t;
-
-/* Decompress the name at *OFF of MSG into OUT; pointers must point
- * backwards.  Returns its length (root included), or 0. */
-static size_t get_name(const uint8_t *m, size_t len, size_t *off,
-                       uint8_t *out)
-{
-    size_t o = *off, w = 0, end = 0;
-    unsigned hops = 0;
-
-    for (;;) {
-        uint8_t l;
-
-        if (o >= len)
-            return 0;
-        l = m[o];
-        if ((l & 0xc0) == 0xc0) {
-            size_t t;
-
-            if (o + 1 >= len || ++hops > 64)
-                return 0;
-            t = (size_t)(l & 0x3f) << 8 | m[o + 1];
-            if (t >= o)
-                return 0;
-            if (end == 0)
-                end = o + 2;
-            o = t;
-            continue;
-        }
-        if (l > 63 || o + 1 + l > len || w + 1 + l > DNS_NAME_MAX)
-            return 0;
-        memcpy(out + w, m + o, (size_t)l + 1);
-        w += (size_t)l + 1;
-        o += (size_t)l + 1;
-        if (l == 0)
-            break;
-    }
-    *off = end ? end : o;
-    return w;
-}
 
 static void name_str(const uint8_t *n, char *out)
 {
