@@ -282,6 +282,20 @@ void loom_conf_error_plain(const char *fmt, ...)
     p->have_err = 1;
 }
 
+int loom_conf_size(cfg_t *sec, const char *opt, size_t *out)
+{
+    const char *v = cfg_getstr(sec, opt);
+
+    if (loom_parse_size(v, out) != LOOM_OK) {
+        loom_conf_error(sec, opt,
+                        "%s: \"%s\" is not a size (a number of bytes, "
+                        "optionally with K, M or G)",
+                        opt, v ? v : "");
+        return LOOM_ERROR;
+    }
+    return LOOM_OK;
+}
+
 char *loom_conf_path(cfg_t *sec, const char *opt, const char *value)
 {
     const char *file;

@@ -90,6 +90,10 @@ void *loom_realloc(void *p, size_t n);
 char *loom_strdup(const char *s);
 char *loom_strndup(const char *s, size_t n);
 
+/* Parse a size "64M", "512k", "1G", "1048576" (an optional B after the
+ * unit) into *OUT; returns LOOM_OK or LOOM_ERROR. */
+int loom_parse_size(const char *s, size_t *out);
+
 /* Seconds since an arbitrary start, from CLOCK_MONOTONIC. */
 uint64_t loom_now_sec(void);
 

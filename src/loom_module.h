@@ -86,6 +86,18 @@ struct event_base *loom_instance_base(loom_instance_t *inst);
 /* The server (for outbound connects and the resolver). */
 loom_server_t *loom_instance_server(loom_instance_t *inst);
 
+/* Facts about one running instance, for status pages. */
+typedef struct {
+    const char *module, *name;
+    unsigned connections; /* open now */
+} loom_instance_stat_t;
+
+/* Fill up to MAX entries, one per running instance of SRV in config order;
+ * returns how many instances there are (may exceed MAX).  The strings live
+ * until the next reload. */
+size_t loom_server_instances(loom_server_t *srv, loom_instance_stat_t *out,
+                             size_t max);
+
 /* Module-private pointer that survives reloads (start sets it). */
 void *loom_instance_data(loom_instance_t *inst);
 void loom_instance_set_data(loom_instance_t *inst, void *data);
@@ -103,6 +115,11 @@ void loom_conf_error(cfg_t *sec, const char *opt, const char *fmt, ...)
  * e.g. "zones/x.zone:12: bad A record" for a data file the section
  * points to. */
 void loom_conf_error_plain(const char *fmt, ...) LOOM_PRINTF(1, 2);
+
+/* From configure(): read string option OPT of SEC as a size (see
+ * loom_parse_size) into *OUT; reports the error and returns LOOM_ERROR
+ * when it is not one. */
+int loom_conf_size(cfg_t *sec, const char *opt, size_t *out);
 
 /* From configure(): resolve a path option against the directory of the
  * file that set it.  Returns a heap string. */

@@ -18,6 +18,7 @@ extern const loom_module_t loom_echo_module;
 extern const loom_module_t loom_finger_module;
 extern const loom_module_t loom_memcache_module;
 extern const loom_module_t loom_dns_module;
+extern const loom_module_t loom_http_module;
 
 /* Adding a built-in module: one line here (and its folder). */
 static const loom_module_t *const loom_builtin_modules[] = {
@@ -25,6 +26,7 @@ static const loom_module_t *const loom_builtin_modules[] = {
     &loom_finger_module,
     &loom_memcache_module,
     &loom_dns_module,
+    &loom_http_module,
     NULL,
 };
 

@@ -47,6 +47,25 @@ loom_server_t *loom_instance_server(loom_instance_t *inst)
     return inst->srv;
 }
 
+size_t loom_server_instances(loom_server_t *srv, loom_instance_stat_t *out,
+                             size_t max)
+{
+    loom_instance_t *inst;
+    size_t n = 0;
+
+    for (inst = srv->instances; inst; inst = inst->next) {
+        if (inst->removed)
+            continue;
+        if (n < max) {
+            out[n].module = inst->mod->name;
+            out[n].name = inst->name;
+            out[n].connections = inst->nconns;
+        }
+        n++;
+    }
+    return n;
+}
+
 void *loom_instance_data(loom_instance_t *inst)
 {
     return inst->data;

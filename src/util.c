@@ -3,6 +3,7 @@
  */
 #include "loom.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -119,4 +120,31 @@ char *loom_path_resolve(const char *base_file, const char *path)
     out[dlen] = '/';
     strcpy(out + dlen + 1, path);
     return out;
+}
+
+int loom_parse_size(const char *s, size_t *out)
+{
+    unsigned long long v;
+    char *end;
+    int shift = 0;
+
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return LOOM_ERROR;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return LOOM_ERROR;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: return LOOM_ERROR;
+    }
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end != '\0' || v > (SIZE_MAX >> shift))
+        return LOOM_ERROR;
+    *out = (size_t)v << shift;
+    return LOOM_OK;
 }

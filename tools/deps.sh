@@ -11,7 +11,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  libsystemd-dev clang libclang-rt-14-dev
  python3 openssl finger util-linux procps iproute2 mandoc
  libmemcached-tools python3-pymemcache python3-twisted
- libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf"
+ libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
+ curl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

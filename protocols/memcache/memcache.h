@@ -82,7 +82,4 @@ extern cfg_opt_t mc_conf_opts[];
 int mc_configure(cfg_t *sec, void **conf);
 void mc_conf_free(void *conf);
 
-/* Parse a size "64M", "512k", "1G", "1048576" into *OUT; 0 on success. */
-int mc_parse_size(const char *s, size_t *out);
-
 #endif

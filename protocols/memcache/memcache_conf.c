@@ -20,52 +20,13 @@ cfg_opt_t mc_conf_opts[] = {
     CFG_BOOL("strict_keys", cfg_true, CFGF_NONE),
     CFG_END()};
 
-int mc_parse_size(const char *s, size_t *out)
-{
-    unsigned long long v;
-    char *end;
-    int shift = 0;
-
-    if (s == NULL || !isdigit((unsigned char)s[0]))
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: return -1;
-    }
-    if (*end == 'b' || *end == 'B')
-        end++;
-    if (*end != '\0' || v > (SIZE_MAX >> shift))
-        return -1;
-    *out = (size_t)v << shift;
-    return 0;
-}
-
-static int conf_size(cfg_t *sec, const char *opt, size_t *out)
-{
-    if (mc_parse_size(cfg_getstr(sec, opt), out) != 0) {
-        loom_conf_error(sec, opt,
-                        "%s: \"%s\" is not a size (a number of bytes, "
-                        "optionally with K, M or G)",
-                        opt, cfg_getstr(sec, opt));
-        return -1;
-    }
-    return 0;
-}
-
 int mc_configure(cfg_t *sec, void **conf)
 {
     mc_conf_t *mc;
     size_t memory, max_item;
 
-    if (conf_size(sec, "memory", &memory) != 0 ||
-        conf_size(sec, "max_item_size", &max_item) != 0)
+    if (loom_conf_size(sec, "memory", &memory) != 0 ||
+        loom_conf_size(sec, "max_item_size", &max_item) != 0)
         return LOOM_ERROR;
     if (memory < ((size_t)1 << 20)) {
         loom_conf_error(sec, "memory", "memory must be at least 1M");

@@ -1,0 +1,366 @@
+/*
+ * http.h - the HTTP module's request model, shared by every HTTP version.
+ *
+ * A codec (h1.c for HTTP/1.1; HTTP/2 adds another) turns bytes into an
+ * http_req_t and calls http_process().  Routing picks the virtual host and
+ * location, and the location's handler answers through the output API
+ * below (http_resp_*), which ends in the codec's finalizer: an
+ * http_proto_t vtable that knows how to put a status line, a header block,
+ * body bytes or a file region on the wire and what to do when the response
+ * is complete.  No handler knows which HTTP version it serves.
+ *
+ *   codec --fills--> http_req_t --http_process()--> route --> handler
+ *   handler --http_resp_*()--> output layer --http_proto_t--> codec
+ *
+ * Request bodies flow the other way: the codec calls http_req_body() with
+ * each piece it decodes; a handler that wants the body sets r->on_body.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "h1_parse.h"
+#include "http_util.h"
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "loom_module.h"
+
+typedef struct http_req_s http_req_t;
+typedef struct http_conf_s http_conf_t;
+typedef struct http_location_s http_location_t;
+typedef struct http_vhost_s http_vhost_t;
+typedef struct http_instance_s http_instance_t;
+
+/* ---- the finalizer a codec provides ------------------------------------- */
+
+typedef struct {
+    const char *name; /* "HTTP/1.1", "HTTP/2" */
+    /* Put the status line / HEADERS frame on the wire: r->status,
+     * r->resp_headers (already formatted "Name: value\r\n" lines), and
+     * r->resp_length (-1: unknown, the codec delimits the body itself).
+     * The codec adds Date, Server and its own framing fields.  Returns
+     * LOOM_OK / LOOM_AGAIN / LOOM_ERROR as loom_conn_write. */
+    int (*send_head)(http_req_t *r);
+    /* Body bytes (never called for HEAD or bodiless statuses). */
+    int (*send_body)(http_req_t *r, const void *p, size_t len);
+    /* A file region with zero copy, taking ownership of FD; LOOM_DECLINED
+     * (FD untouched) when the transport cannot (TLS, HTTP/2): the output
+     * layer then reads the file in bounded pieces through send_body. */
+    int (*send_file)(http_req_t *r, int fd, off_t off, size_t len);
+    /* The response is complete (the codec writes its terminator, logs
+     * nothing, and goes on to the next request or closes). */
+    void (*finish)(http_req_t *r);
+    /* Stop / restart delivery of request body bytes (back-pressure from a
+     * handler that forwards the body elsewhere). */
+    void (*pause_body)(http_req_t *r, int pause);
+} http_proto_t;
+
+/* ---- the request -------------------------------------------------------- */
+
+enum {
+    HTTP_M_OTHER = 0,
+    HTTP_M_GET,
+    HTTP_M_HEAD,
+    HTTP_M_POST,
+    HTTP_M_PUT,
+    HTTP_M_DELETE,
+    HTTP_M_OPTIONS,
+    HTTP_M_PATCH,
+    HTTP_M_TRACE,
+    HTTP_M_CONNECT
+};
+
+/* r->flags */
+#define HTTP_RF_HEAD_SENT 0x01  /* send_head done */
+#define HTTP_RF_DONE 0x02       /* http_resp_end called */
+#define HTTP_RF_BODY_DONE 0x04  /* the whole request body was delivered */
+#define HTTP_RF_CLOSE 0x08      /* close the connection after this one */
+#define HTTP_RF_SECURE 0x10     /* came over TLS */
+#define HTTP_RF_ZEROCOPY 0x20   /* the codec's send_file may work */
+#define HTTP_RF_ABORTED 0x40    /* the connection went away */
+
+/* A request header as the codec delivered it (names lowercase for HTTP/2,
+ * as sent for HTTP/1.1: compare case-insensitively). */
+typedef h1_field_t http_field_t;
+
+/* State of a file being sent in bounded pieces (TLS, HTTP/2). */
+typedef struct {
+    int fd;           /* -1 when idle */
+    off_t off;
+    uint64_t left;
+    int end;          /* end the response when the file is out */
+} http_pump_t;
+
+struct http_req_s {
+    /* -- filled by the codec before http_process() -- */
+    const http_proto_t *proto;
+    void *codec;               /* the codec's per-stream state */
+    loom_conn_t *conn;         /* the client connection */
+    http_instance_t *hi;       /* module instance state (conf, counters) */
+    loom_slice_t method;       /* as sent */
+    int method_id;             /* HTTP_M_* */
+    loom_slice_t target;       /* request-target as sent */
+    loom_slice_t path;         /* path part of target, raw (not decoded) */
+    loom_slice_t query;        /* after '?', without it; empty if none */
+    loom_slice_t authority;    /* Host / :authority (may include :port) */
+    loom_slice_t scheme;       /* "http" / "https" */
+    int version;               /* 10, 11, 20 */
+    http_field_t *fields;
+    size_t nfields;
+    int64_t content_length;    /* -1 unknown (chunked / HTTP/2 stream) */
+    unsigned flags;            /* HTTP_RF_* */
+    uint64_t start_ns;         /* CLOCK_MONOTONIC at request start */
+
+    /* -- set by routing -- */
+    const http_vhost_t *vhost;
+    const http_location_t *loc;
+    char *npath;               /* normalised, decoded path (NUL-terminated) */
+    size_t npath_len;
+
+    /* -- the handler's hooks -- */
+    /* Request body bytes; LAST is set on the final call (LEN may be 0).
+     * Without a hook the body is read and discarded. */
+    void (*on_body)(http_req_t *r, const char *p, size_t len, int last);
+    /* The connection can take more output after a LOOM_AGAIN. */
+    void (*on_writable)(http_req_t *r);
+    /* The request is being torn down before http_resp_end (client gone);
+     * release what the handler holds.  No output is possible. */
+    void (*on_abort)(http_req_t *r);
+    void *hdata;               /* handler's private pointer */
+
+    /* -- the response, built through http_resp_* -- */
+    int status;
+    int64_t resp_length;       /* -1 unknown */
+    char *resp_headers;        /* formatted extra header lines */
+    size_t resp_hlen, resp_hcap;
+    uint64_t bytes_out;        /* body bytes handed to the codec */
+    uint64_t bytes_in;         /* body bytes received */
+    http_pump_t pump;
+};
+
+/* ---- what codecs call ------------------------------------------------------ */
+
+/* Reset R for a new request on CONN (keeping its buffers); PROTO/CODEC are
+ * the codec's.  Called before filling the request fields. */
+void http_req_init(http_req_t *r, http_instance_t *hi, loom_conn_t *conn,
+                   const http_proto_t *proto, void *codec);
+
+/* Free R's buffers (R itself belongs to the codec). */
+void http_req_free(http_req_t *r);
+
+/* Route and run the request whose fields are filled.  Returns when the
+ * handler has returned; the response may be finished (HTTP_RF_DONE) or
+ * still going (the handler continues from its hooks). */
+void http_process(http_req_t *r);
+
+/* Deliver body bytes to the handler (or discard them); LAST marks the end.
+ * Counts r->bytes_in. */
+void http_req_body(http_req_t *r, const char *p, size_t len, int last);
+
+/* The connection can take more output: continue a file pump, then call
+ * the handler's on_writable. */
+void http_req_writable(http_req_t *r);
+
+/* The connection is gone before the response ended: run on_abort, close a
+ * pumped file, mark HTTP_RF_ABORTED.  Idempotent. */
+void http_req_abort(http_req_t *r);
+
+/* Log the finished request (access log) and count it.  The codec calls
+ * this from its finish. */
+void http_req_done(http_req_t *r);
+
+/* The field named NAME (lowercase) or NULL. */
+const http_field_t *http_req_field(const http_req_t *r, const char *name);
+
+/* Answer a request the codec could not even parse (400, 414, 431, 505):
+ * the codec fills what it has (possibly nothing) and calls this; the
+ * response carries Connection: close. */
+void http_resp_codec_error(http_req_t *r, int status);
+
+/* ---- the output API handlers use --------------------------------------------- */
+
+/* Set the status (default 200). */
+void http_resp_status(http_req_t *r, int status);
+
+/* Add a header line NAME: VALUE (copied). */
+void http_resp_header(http_req_t *r, const char *name, const char *value);
+void http_resp_headerf(http_req_t *r, const char *name, const char *fmt, ...)
+    LOOM_PRINTF(3, 4);
+
+/* Declare the body length (-1: unknown, the default). */
+void http_resp_length(http_req_t *r, int64_t len);
+
+/* Send the head now if not sent yet.  Returns as loom_conn_write. */
+int http_resp_send_head(http_req_t *r);
+
+/* Body bytes (the head goes first if needed; dropped for HEAD and
+ * bodiless statuses).  Returns LOOM_OK, LOOM_AGAIN (wait for on_writable
+ * before sending more) or LOOM_ERROR (connection gone: stop). */
+int http_resp_write(http_req_t *r, const void *p, size_t len);
+
+/* Body from file FD (ownership passes) at OFF for LEN bytes: zero copy on
+ * plain HTTP/1.1, otherwise pumped in bounded pieces as the connection
+ * drains.  When the file is out, the response ends by itself if END is
+ * set.  Returns LOOM_OK or LOOM_ERROR. */
+int http_resp_file(http_req_t *r, int fd, off_t off, uint64_t len, int end);
+
+/* The response is complete. */
+void http_resp_end(http_req_t *r);
+
+/* A whole error response for STATUS: the location's / vhost's configured
+ * page or a small built-in HTML body.  Ends the response. */
+void http_resp_error(http_req_t *r, int status);
+
+/* A whole small response with body BODY (LEN bytes) and type CTYPE. */
+void http_resp_simple(http_req_t *r, int status, const char *ctype,
+                      const char *body, size_t len);
+
+/* The reason phrase for STATUS ("Not Found"); "" when unknown. */
+const char *http_reason(int status);
+
+/* ---- configuration (http_conf.c) ----------------------------------------- */
+
+/* A handler: what a location runs. */
+typedef struct {
+    const char *name;
+    void (*process)(http_req_t *r);
+} http_handler_t;
+
+extern const http_handler_t http_handler_static, http_handler_return,
+    http_handler_status, http_handler_echo;
+
+enum { HTTP_STATUS_JSON, HTTP_STATUS_PROMETHEUS };
+
+struct http_location_s {
+    char *prefix;          /* path as written ("= " removed) */
+    size_t prefix_len;
+    int exact;             /* "= /path" */
+    const http_handler_t *handler;
+    size_t max_body;       /* bytes; 413 above */
+    /* static */
+    char *root;            /* absolute, no trailing slash */
+    int root_fd;           /* O_PATH directory */
+    char **index;          /* NULL-terminated */
+    int autoindex, gzip_static, follow_symlinks;
+    /* return */
+    int ret_status;
+    char *ret_location;    /* template, or NULL */
+    char *ret_body;        /* or NULL */
+    char *ret_type;
+    /* status */
+    int status_format;
+};
+
+typedef struct {
+    int status;
+    char *body;
+    size_t len;
+    const char *ctype;
+} http_errpage_t;
+
+struct http_vhost_s {
+    char *label;
+    char **names;          /* lowercase; "*.suffix" wildcards */
+    size_t nnames;
+    int is_default;
+    http_location_t *locs; /* in config order */
+    size_t nlocs;
+    http_errpage_t *errpages;
+    size_t nerrpages;
+};
+
+struct http_conf_s {
+    http_vhost_t *vhosts;
+    size_t nvhosts;
+    const http_vhost_t *deflt;
+    h1_limits_t limits;
+    unsigned header_timeout, body_timeout; /* seconds */
+    unsigned keepalive_requests;
+    int server_tokens;
+    char *default_type;
+    char *charset;         /* "" for none */
+    size_t file_cache_max; /* bytes per cached file; 0: no cache */
+    unsigned file_cache_valid; /* seconds */
+    http_mime_t *mime;
+};
+
+extern cfg_opt_t http_options[];
+int http_configure(cfg_t *sec, void **conf);
+void http_conf_free(void *conf);
+
+/* The vhost for Host value HOST (port and trailing dot ignored, case
+ * insensitive): exact name, then the longest matching "*.suffix", then
+ * the default. */
+const http_vhost_t *http_find_vhost(const http_conf_t *hc, loom_slice_t host);
+
+/* The location for normalised PATH: an exact match, else the longest
+ * prefix; NULL when none. */
+const http_location_t *http_find_location(const http_vhost_t *vh,
+                                          const char *path, size_t len);
+
+/* ---- per-instance state (http.c) ------------------------------------------ */
+
+typedef struct {
+    uint64_t requests, by_class[6]; /* [1]..[5]: 1xx..5xx, [0]: other */
+    uint64_t bytes_in, bytes_out;
+    uint64_t conns_total, conns_active;
+} http_counters_t;
+
+typedef struct http_fcache_s http_fcache_t;
+
+struct http_instance_s {
+    loom_instance_t *inst;
+    http_counters_t ctr;
+    time_t started;
+    time_t date_sec;                   /* second the cached Date is for */
+    char date[HTTP_DATE_LEN + 1];
+    http_fcache_t *fcache;             /* small-file cache (http_static.c) */
+};
+
+/* The current conf of HI's instance. */
+http_conf_t *http_conf(http_instance_t *hi);
+
+/* The cached "Date" value for now. */
+const char *http_date_now(http_instance_t *hi);
+
+/* ---- static files (http_static.c) ----------------------------------------- */
+
+http_fcache_t *http_fcache_new(void);
+void http_fcache_free(http_fcache_t *fc);
+
+/* ---- the HTTP/1.1 codec (h1.c) ---------------------------------------------- */
+
+/* Per-connection state of the HTTP/1.1 codec (the module's conn_size). */
+typedef struct {
+    loom_conn_t *c;
+    http_instance_t *hi;
+    http_req_t *req;         /* made on the first request, reused */
+    h1_field_t *fields;      /* max_fields + 1 */
+    size_t nfields_cap;
+    char *head;              /* copy of the current request head */
+    size_t head_cap;
+    size_t last_len;         /* parser resume hint */
+    int state;               /* H1_S_* (h1.c) */
+    int in_data;             /* inside the data callback */
+    int keep_alive;
+    int resp_chunked;        /* the response body uses chunked coding */
+    int secure;
+    int timer_on;
+    h1_chunked_t ck;
+    int body_chunked;
+    uint64_t body_left;      /* Content-Length bytes still to read */
+    unsigned nreq;
+    struct event timer;      /* header / body timeout */
+} http_h1_conn_t;
+
+int http_h1_open(loom_conn_t *c);
+size_t http_h1_data(loom_conn_t *c, const char *buf, size_t len);
+void http_h1_drain(loom_conn_t *c);
+void http_h1_close(loom_conn_t *c);
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * http_handlers.c - the small handlers: return (fixed status, body or
+ * redirect), status (JSON and Prometheus text), echo (request body back).
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+
+/* A growable text buffer. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} tbuf_t;
+
+static void tb_add(tbuf_t *b, const char *p, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        b->cap = (b->len + len + 1) * 2;
+        b->p = loom_realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, p, len);
+    b->len += len;
+    b->p[b->len] = '\0';
+}
+
+/* Append a string literal. */
+#define TB_LIT(b, lit) tb_add((b), (lit), sizeof(lit) - 1)
+
+static void tb_printf(tbuf_t *b, const char *fmt, ...) LOOM_PRINTF(2, 3);
+static void tb_printf(tbuf_t *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        tb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* ---- return --------------------------------------------------------------- */
+
+/* The Host without its port, lowercased into OUT. */
+static void host_only(const http_req_t *r, tbuf_t *out)
+{
+    loom_slice_t a = r->authority;
+    size_t i, len = a.len;
+
+    if (len && a.p[0] != '[') {
+        const char *colon = memchr(a.p, ':', len);
+
+        if (colon)
+            len = (size_t)(colon - a.p);
+    } else if (len) {
+        const char *rb = memchr(a.p, ']', len);
+
+        if (rb)
+            len = (size_t)(rb - a.p) + 1;
+    }
+    if (len == 0 && r->vhost && r->vhost->nnames &&
+        r->vhost->names[0][0] != '*') {
+        tb_add(out, r->vhost->names[0], strlen(r->vhost->names[0]));
+        return;
+    }
+    for (i = 0; i < len; i++) {
+        char ch = (char)tolower((unsigned char)a.p[i]);
+
+        tb_add(out, &ch, 1);
+    }
+}
+
+/* Expand $scheme $host $http_host $request_uri $uri $args in TPL. */
+static void expand(const http_req_t *r, const char *tpl, tbuf_t *out)
+{
+    const char *p = tpl;
+
+    while (*p) {
+        const char *v = p + 1;
+        size_t n = 0;
+
+        if (*p != '$') {
+            tb_add(out, p++, 1);
+            continue;
+        }
+        while (v[n] && (islower((unsigned char)v[n]) || v[n] == '_'))
+            n++;
+#define IS(name) (n == sizeof(name) - 1 && memcmp(v, name, n) == 0)
+        if (IS("scheme")) {
+            tb_add(out, r->scheme.p, r->scheme.len);
+        } else if (IS("host")) {
+            host_only(r, out);
+        } else if (IS("http_host")) {
+            tb_add(out, r->authority.p, r->authority.len);
+        } else if (IS("request_uri")) {
+            tb_add(out, r->path.p, r->path.len);
+            if (r->query.p) {
+                tb_add(out, "?", 1);
+                tb_add(out, r->query.p, r->query.len);
+            }
+        } else if (IS("uri")) {
+            tb_add(out, r->npath, r->npath_len);
+        } else if (IS("args")) {
+            tb_add(out, r->query.p, r->query.len);
+        } else {
+            tb_add(out, p, 1); /* not a variable: a literal '$' */
+            p++;
+            continue;
+        }
+#undef IS
+        p = v + n;
+    }
+    if (out->p == NULL)
+        tb_add(out, "", 0);
+}
+
+static void return_process(http_req_t *r)
+{
+    const http_location_t *l = r->loc;
+
+    if (l->ret_location) {
+        tbuf_t loc = {NULL, 0, 0};
+
+        expand(r, l->ret_location, &loc);
+        http_resp_header(r, "Location", loc.p);
+        free(loc.p);
+        http_resp_error(r, l->ret_status);
+        return;
+    }
+    if (l->ret_body) {
+        http_resp_simple(r, l->ret_status, l->ret_type, l->ret_body,
+                         strlen(l->ret_body));
+        return;
+    }
+    if (l->ret_status >= 400) {
+        http_resp_error(r, l->ret_status);
+        return;
+    }
+    http_resp_simple(r, l->ret_status, NULL, "", 0);
+}
+
+const http_handler_t http_handler_return = {"return", return_process};
+
+/* ---- status ------------------------------------------------------------------ */
+
+static void json_str(tbuf_t *b, const char *s)
+{
+    TB_LIT(b, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            tb_printf(b, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            tb_printf(b, "\\u%04x", (unsigned char)*s);
+        else
+            tb_add(b, s, 1);
+    }
+    TB_LIT(b, "\"");
+}
+
+static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+static void status_json(http_req_t *r, tbuf_t *b,
+                        const loom_instance_stat_t *st, size_t n)
+{
+    const http_counters_t *c = &r->hi->ctr;
+    size_t i;
+
+    tb_printf(b, "{\"version\":\"%s\",\"uptime\":%lld,\"instances\":[",
+              LOOM_VERSION_STRING,
+              (long long)(time(NULL) - r->hi->started));
+    for (i = 0; i < n; i++) {
+        const char *open = i ? ",{\"module\":" : "{\"module\":";
+
+        tb_add(b, open, strlen(open));
+        json_str(b, st[i].module);
+        TB_LIT(b, ",\"instance\":");
+        json_str(b, st[i].name);
+        tb_printf(b, ",\"connections\":%u}", st[i].connections);
+    }
+    tb_printf(b, "],\"http\":{\"connections\":{\"active\":%llu,\"total\":%llu},"
+                 "\"requests\":{\"total\":%llu",
+              (unsigned long long)c->conns_active,
+              (unsigned long long)c->conns_total,
+              (unsigned long long)c->requests);
+    for (i = 0; i < 5; i++)
+        tb_printf(b, ",\"%s\":%llu", classes[i],
+                  (unsigned long long)c->by_class[i + 1]);
+    tb_printf(b, "},\"bytes\":{\"in\":%llu,\"out\":%llu}}}\n",
+              (unsigned long long)c->bytes_in,
+              (unsigned long long)c->bytes_out);
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void prom_label(tbuf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            tb_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            TB_LIT(b, "\\n");
+        else
+            tb_add(b, s, 1);
+    }
+}
+
+static void prom_metric(tbuf_t *b, const char *name, const char *type,
+                        const char *help)
+{
+    tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void status_prometheus(http_req_t *r, tbuf_t *b,
+                              const loom_instance_stat_t *st, size_t n)
+{
+    const http_counters_t *c = &r->hi->ctr;
+    const char *me = loom_instance_who(r->hi->inst);
+    const char *slash = strchr(me, '/');
+    size_t i;
+
+    me = slash ? slash + 1 : me;
+    prom_metric(b, "loom_connections", "gauge",
+                "Open connections per module instance.");
+    for (i = 0; i < n; i++) {
+        TB_LIT(b, "loom_connections{module=\"");
+        prom_label(b, st[i].module);
+        TB_LIT(b, "\",instance=\"");
+        prom_label(b, st[i].name);
+        tb_printf(b, "\"} %u\n", st[i].connections);
+    }
+#define ONE(name, type, help, val)                                          \
+    do {                                                                    \
+        prom_metric(b, name, type, help);                                   \
+        tb_printf(b, "%s{instance=\"", name);                               \
+        prom_label(b, me);                                                  \
+        tb_printf(b, "\"} %llu\n", (unsigned long long)(val));              \
+    } while (0)
+    ONE("loom_http_connections_active", "gauge",
+        "Open HTTP connections.", c->conns_active);
+    ONE("loom_http_connections_total", "counter",
+        "HTTP connections accepted.", c->conns_total);
+    prom_metric(b, "loom_http_requests_total", "counter",
+                "HTTP requests answered, by status class.");
+    for (i = 0; i < 5; i++) {
+        TB_LIT(b, "loom_http_requests_total{instance=\"");
+        prom_label(b, me);
+        tb_printf(b, "\",class=\"%s\"} %llu\n", classes[i],
+                  (unsigned long long)c->by_class[i + 1]);
+    }
+    ONE("loom_http_bytes_received_total", "counter",
+        "Request body bytes received.", c->bytes_in);
+    ONE("loom_http_bytes_sent_total", "counter",
+        "Response body bytes sent.", c->bytes_out);
+#undef ONE
+}
+
+static void status_process(http_req_t *r)
+{
+    loom_server_t *srv = loom_instance_server(r->hi->inst);
+    loom_instance_stat_t st[64];
+    size_t n = loom_server_instances(srv, st, LOOM_ARRAY_LEN(st));
+    tbuf_t b = {NULL, 0, 0};
+
+    if (r->method_id != HTTP_M_GET && r->method_id != HTTP_M_HEAD) {
+        http_resp_header(r, "Allow", "GET, HEAD");
+        http_resp_error(r, 405);
+        return;
+    }
+    if (n > LOOM_ARRAY_LEN(st))
+        n = LOOM_ARRAY_LEN(st);
+    http_resp_header(r, "Cache-Control", "no-store");
+    if (r->loc->status_format == HTTP_STATUS_JSON) {
+        status_json(r, &b, st, n);
+        http_resp_simple(r, 200, "application/json", b.p, b.len);
+    } else {
+        status_prometheus(r, &b, st, n);
+        http_resp_simple(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+                         b.p, b.len);
+    }
+    free(b.p);
+}
+
+const http_handler_t http_handler_status = {"status", status_process};
+
+/* ---- echo ------------------------------------------------------------------------ */
+
+static void echo_body(http_req_t *r, const char *p, size_t len, int last)
+{
+    if (len)
+        http_resp_write(r, p, len);
+    if (last)
+        http_resp_end(r);
+}
+
+static void echo_process(http_req_t *r)
+{
+    const http_field_t *ct = http_req_field(r, "content-type");
+    char type[256];
+
+    if (ct && ct->value.len < sizeof(type)) {
+        memcpy(type, ct->value.p, ct->value.len);
+        type[ct->value.len] = '\0';
+        http_resp_header(r, "Content-Type", type);
+    } else {
+        http_resp_header(r, "Content-Type", "application/octet-stream");
+    }
+    http_resp_length(r, r->content_length);
+    r->on_body = echo_body;
+}
+
+const http_handler_t http_handler_echo = {"echo", echo_process};

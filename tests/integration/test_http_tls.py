@@ -1,0 +1,164 @@
+"""http module over TLS listeners: HTTPS with curl -k and http.client,
+keep-alive over TLS, ALPN http/1.1, $scheme in redirects, and SNI choosing
+between two profiles' certificates while Host chooses the virtual host
+(curl --resolve with --cacert verifies each certificate)."""
+
+import http.client
+import os
+import ssl
+import subprocess
+import unittest
+
+import loomtest
+from loomtest import WAIT
+from httptest import (OPENSSL, HttpD, RawConn, curl, curl_fetch, insecure_ctx, location,
+                      make_cert, start_http, static_server)
+
+HELLO = b"Hello, world\n"
+
+
+class Https(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        locs = (location("= /to-https", {"handler": '"return"', "status": "301",
+                                         "redirect": '"$scheme://$host$request_uri"'}) +
+                location("/echo", {"handler": '"echo"'}))
+        cls.d = HttpD(static_server(extra_locations=locs), tls=True,
+                      tree={"www/hello.txt": HELLO, "www/index.html": b"<p>i</p>\n"})
+        try:
+            cls.d.start()
+        except BaseException:
+            cls.d.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_curl_k(self):
+        r = curl_fetch(self.d.url("/hello.txt", tls=True), ["-k"])
+        self.assertEqual((r.status, r.body), (200, HELLO), r)
+        self.assertEqual(r.headers.get("content-length"), str(len(HELLO)))
+        r = curl_fetch(self.d.url("/", tls=True), ["-k", "-I"])
+        self.assertEqual(r.status, 200, r)
+
+    def test_curl_without_k_refuses_self_signed(self):
+        p = curl(["-o", "/dev/null", self.d.url("/hello.txt", tls=True)])
+        self.assertEqual(p.returncode, 60, p.stderr)  # peer certificate cannot be authenticated
+
+    def test_same_content_plain_and_tls(self):
+        a = curl_fetch(self.d.url("/hello.txt"))
+        b = curl_fetch(self.d.url("/hello.txt", tls=True), ["-k"])
+        self.assertEqual(a.body, b.body)
+        self.assertEqual(a.headers.get("etag"), b.headers.get("etag"))
+
+    def test_curl_reuses_tls_connection(self):
+        p = curl(["-k", "-v", self.d.url("/hello.txt", tls=True), "--next", "-k", "-v",
+                  self.d.url("/", tls=True)])
+        err = p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("Re-using existing connection", err)
+        self.assertIn("ALPN: server accepted http/1.1", err)
+        self.assertEqual(p.stdout, HELLO + b"<p>i</p>\n")
+
+    def test_http_client_keepalive_over_tls(self):
+        c = http.client.HTTPSConnection("127.0.0.1", self.d.tls_port, timeout=WAIT,
+                                        context=insecure_ctx())
+        try:
+            c.request("GET", "/hello.txt")
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (200, HELLO))
+            sock = c.sock
+            c.request("HEAD", "/hello.txt")
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (200, b""))
+            c.request("POST", "/echo", body=b"x" * 200000)
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (200, b"x" * 200000))
+            self.assertIs(c.sock, sock)
+        finally:
+            c.close()
+
+    def test_alpn(self):
+        with RawConn(self.d.tls_port, tls=insecure_ctx(alpn=["h2", "http/1.1"])) as c:
+            self.assertEqual(c.sock.selected_alpn_protocol(), "http/1.1")
+            c.request("GET", "/hello.txt")
+            r = c.read_response()
+            self.assertEqual((r.status, r.body), (200, HELLO))
+        r = subprocess.run([OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % self.d.tls_port,
+                            "-alpn", "http/1.1"], stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=WAIT)
+        self.assertIn("ALPN protocol: http/1.1", r.stdout.decode(errors="replace"))
+
+    def test_scheme_in_redirect(self):
+        r = self.d.get("/to-https?a=b", tls=True)
+        self.assertEqual(r.status, 301, r)
+        self.assertEqual(r.get("location"), "https://localhost/to-https?a=b")
+        r = self.d.get("/to-https?a=b")
+        self.assertEqual(r.get("location"), "https://localhost/to-https?a=b")  # http -> https
+
+    def test_raw_keepalive_pipelined_over_tls(self):
+        with RawConn(self.d.tls_port, tls=insecure_ctx()) as c:
+            c.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+            for _ in range(3):
+                r = c.read_response()
+                self.assertEqual((r.status, r.body), (200, HELLO))
+            c.request("GET", "/hello.txt", [("Connection", "close")])
+            r = c.read_response()
+            self.assertIn("close", r.tokens("connection"))
+            self.assertTrue(c.closed_by_server())
+
+
+class Sni(unittest.TestCase):
+    """Two profiles with server_names, the listener on profile "a"; two
+    virtual hosts a.test / b.test with different roots."""
+
+    def setUp(self):
+        pre = ('tls "a" { cert = "a.pem"  key = "a.key"  server_names = {"a.test"} }\n'
+               'tls "b" { cert = "b.pem"  key = "b.key"  server_names = {"b.test"} }\n')
+        body = (static_server("a", ["a.test"], root="wa") +
+                static_server("b", ["b.test"], root="wb"))
+        self.d = HttpD(body, tls=True, profile="a", pre=pre,
+                       tree={"wa/index.html": b"site A\n", "wb/index.html": b"site B\n"})
+        self.addCleanup(self.d.cleanup)
+        self.a_pem, _ = make_cert(self.d.dir, "a", "a.test")
+        self.b_pem, _ = make_cert(self.d.dir, "b", "b.test")
+        self.d.start()
+
+    def fetch(self, name, cafile):
+        port = self.d.tls_port
+        return curl_fetch("https://%s:%d/" % (name, port),
+                          ["--resolve", "%s:%d:127.0.0.1" % (name, port), "--cacert", cafile])
+
+    def test_sni_picks_certificate_and_host_picks_vhost(self):
+        r = self.fetch("a.test", self.a_pem)
+        self.assertEqual((r.status, r.body), (200, b"site A\n"), r)
+        r = self.fetch("b.test", self.b_pem)
+        self.assertEqual((r.status, r.body), (200, b"site B\n"), r)
+
+    def test_wrong_ca_fails(self):
+        """Verification really depends on the certificate sent: b.test
+        checked against a's certificate fails."""
+        port = self.d.tls_port
+        p = curl(["-o", "/dev/null", "--resolve", "b.test:%d:127.0.0.1" % port, "--cacert",
+                  self.a_pem, "https://b.test:%d/" % port])
+        self.assertNotEqual(p.returncode, 0)
+        p = curl(["-o", "/dev/null", "--resolve", "a.test:%d:127.0.0.1" % port, "--cacert",
+                  self.b_pem, "https://a.test:%d/" % port])
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_sni_and_host_independent(self):
+        """SNI b.test (b's certificate) but Host a.test: a's content."""
+        ctx = ssl.create_default_context(cafile=self.b_pem)
+        with RawConn(self.d.tls_port, tls=ctx, server_hostname="b.test") as c:
+            c.request("GET", "/", host="a.test")
+            r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b"site A\n"), r)
+
+    def test_plain_http_vhosts(self):
+        self.assertEqual(self.d.get("/", host="b.test").body, b"site B\n")
+        self.assertEqual(self.d.get("/", host="a.test").body, b"site A\n")
+
+
+if __name__ == "__main__":
+    loomtest.main()

@@ -1,0 +1,664 @@
+/*
+ * test_http_session.c - the http module's HTTP/1.1 codec over the
+ * in-memory transport: a static root made in a temporary directory, an
+ * echo location and a return location.  Pipelined requests in one feed
+ * give the same bytes (Date values aside) as the same requests fed split
+ * in two at every byte, seven bytes at a time and one byte at a time;
+ * chunked request bodies are echoed; a request refused with 400 closes the
+ * connection; HEAD has the GET's head and no body; keep-alive by default,
+ * then Connection: close (or HTTP/1.0 without keep-alive) closes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "loom_conn.h"
+#include "server.h"
+
+typedef struct {
+    struct event_base *base;
+    loom_server_t *srv;
+    loom_instance_t *web;
+    char dir[64];
+} env_t;
+
+static const char *const files[][2] = {
+    {"hello.txt", "Hello, world\n"},
+    {"a.txt", "alpha\n"},
+    {"b.txt", "bravo bravo\n"},
+    {"sub/index.html", "<p>sub</p>\n"},
+};
+#define NFILES (sizeof(files) / sizeof(files[0]))
+
+static const char conf_fmt[] =
+    "http \"web\" {\n"
+    "    listen = {\"tcp:18080:interface=127.0.0.1\"}\n"
+    "    server \"main\" {\n"
+    "        names = {\"localhost\"}\n"
+    "        location \"/\" {\n"
+    "            handler = \"static\"\n"
+    "            root = \"%s/www\"\n"
+    "        }\n"
+    "        location \"/echo\" {\n"
+    "            handler = \"echo\"\n"
+    "        }\n"
+    "        location \"= /ret\" {\n"
+    "            handler = \"return\"\n"
+    "            status = 200\n"
+    "            body = \"returned\\n\"\n"
+    "            content_type = \"text/plain\"\n"
+    "        }\n"
+    "    }\n"
+    "}\n";
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/www/%s", dir, name);
+    if (strchr(name, '/') != NULL) {
+        char sub[256];
+
+        snprintf(sub, sizeof(sub), "%s/www/%.*s", dir,
+                 (int)(strchr(name, '/') - name), name);
+        mkdir(sub, 0755);
+    }
+    f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static int env_setup(void **state)
+{
+    env_t *e = calloc(1, sizeof(*e));
+    char err[512] = "", www[128], conf[2048];
+    size_t i;
+
+    if (e == NULL)
+        return -1;
+    snprintf(e->dir, sizeof(e->dir), "%s", "/tmp/loom-httpsess.XXXXXX");
+    if (mkdtemp(e->dir) == NULL)
+        return -1;
+    snprintf(www, sizeof(www), "%s/www", e->dir);
+    if (mkdir(www, 0755) != 0)
+        return -1;
+    for (i = 0; i < NFILES; i++)
+        if (write_file(e->dir, files[i][0], files[i][1]) != 0)
+            return -1;
+    snprintf(conf, sizeof(conf), conf_fmt, e->dir);
+    e->base = event_base_new();
+    e->srv = loom_server_new(e->base);
+    if (loom_server_start_text(e->srv, conf, err, sizeof(err)) != LOOM_OK) {
+        print_message("# start failed: %s\n", err);
+        return -1;
+    }
+    e->web = loom_server_instance(e->srv, "http", "web");
+    if (e->web == NULL)
+        return -1;
+    *state = e;
+    return 0;
+}
+
+static int env_teardown(void **state)
+{
+    env_t *e = *state;
+    char path[256];
+    size_t i;
+
+    loom_server_free(e->srv);
+    event_base_free(e->base);
+    for (i = NFILES; i-- > 0;) {
+        snprintf(path, sizeof(path), "%s/www/%s", e->dir, files[i][0]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/www/sub", e->dir);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/www", e->dir);
+    rmdir(path);
+    rmdir(e->dir);
+    free(e);
+    return 0;
+}
+
+/* Let the reactor run deferred work until the output stops growing. */
+static void settle(env_t *e, loom_conn_t *c)
+{
+    size_t len = 0, before;
+    int quiet = 0, i;
+
+    loom_mem_output(c, &len);
+    for (i = 0; i < 100000 && quiet < 3; i++) {
+        before = len;
+        event_base_loop(e->base, EVLOOP_NONBLOCK);
+        loom_mem_output(c, &len);
+        quiet = len == before ? quiet + 1 : 0;
+    }
+}
+
+typedef struct {
+    char *p;
+    size_t len;
+    int closed;
+} reply_t;
+
+/* Feed IN over a fresh connection: cut at SPLIT (if non-zero), else in
+ * pieces of PIECE bytes (0: all at once).  Returns the whole output with
+ * every Date value replaced by "<date>". */
+static reply_t talk(env_t *e, const char *in, size_t len, size_t piece,
+                    size_t split)
+{
+    loom_conn_t *c = loom_mem_conn_new(e->web);
+    reply_t r = {NULL, 0, 0};
+    const char *out;
+    size_t off = 0, i, o;
+
+    assert_non_null(c);
+    while (off < len) {
+        size_t n = len - off;
+
+        if (split)
+            n = off < split ? split - off : len - off;
+        else if (piece && n > piece)
+            n = piece;
+        if (loom_mem_closed(c))
+            break; /* the client stops once the server has closed */
+        assert_int_equal(loom_mem_feed(c, in + off, n), LOOM_OK);
+        settle(e, c);
+        off += n;
+    }
+    settle(e, c);
+    out = loom_mem_output(c, &r.len);
+    r.p = malloc(r.len + 1);
+    assert_non_null(r.p);
+    /* copy, blanking Date values (they may change between feeds) */
+    for (i = 0, o = 0; i < r.len;) {
+        if (r.len - i > 8 && memcmp(out + i, "\r\nDate: ", 8) == 0) {
+            memcpy(r.p + o, "\r\nDate: <date>", 14);
+            o += 14;
+            i += 8;
+            while (i < r.len && out[i] != '\r')
+                i++;
+            continue;
+        }
+        r.p[o++] = out[i++];
+    }
+    r.len = o;
+    r.p[r.len] = '\0';
+    r.closed = loom_mem_closed(c);
+    loom_mem_conn_free(c);
+    return r;
+}
+
+static void show(const char *what, const char *p, size_t len)
+{
+    size_t i;
+
+    print_message("# %s (%zu bytes): ", what, len);
+    for (i = 0; i < len && i < 1500; i++) {
+        unsigned char ch = (unsigned char)p[i];
+
+        if (ch == '\r')
+            print_message("\\r");
+        else if (ch == '\n')
+            print_message("\\n");
+        else if (ch < 0x20 || ch >= 0x7f)
+            print_message("\\x%02x", ch);
+        else
+            print_message("%c", ch);
+    }
+    print_message("%s\n", len > 1500 ? "..." : "");
+}
+
+/* ---- splitting the output into responses ------------------------------ */
+
+#define MAX_RESP 8
+
+typedef struct {
+    int status;
+    const char *head; /* status line and fields, without the empty line */
+    size_t head_len;
+    char body[4096]; /* decoded */
+    size_t body_len;
+} resp_t;
+
+/* The value of field NAME in R's head (case-insensitive name), copied
+ * into VAL; 1 if present. */
+static int field(const resp_t *r, const char *name, char *val, size_t cap)
+{
+    const char *p = r->head, *end = r->head + r->head_len;
+    size_t nl = strlen(name);
+
+    while (p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+
+        if (eol == NULL)
+            eol = end;
+        if ((size_t)(eol - p) > nl && p[nl] == ':' &&
+            strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl + 1;
+            size_t n;
+
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            n = (size_t)(eol - v);
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(val, v, n);
+            val[n] = '\0';
+            return 1;
+        }
+        p = eol + 2;
+    }
+    return 0;
+}
+
+static int has_field(const resp_t *r, const char *name)
+{
+    char v[256];
+
+    return field(r, name, v, sizeof(v));
+}
+
+/* Split OUT into responses; HEADS is a string of '0'/'1' per response
+ * ('1': answers HEAD, no body).  Fails the test when the bytes are not a
+ * sequence of complete responses. */
+static size_t split_responses(const reply_t *out, const char *heads, resp_t *rs,
+                              size_t max)
+{
+    size_t pos = 0, n = 0;
+
+    while (pos < out->len) {
+        resp_t *r = &rs[n];
+        const char *p = out->p + pos, *end = out->p + out->len;
+        const char *hend = strstr(p, "\r\n\r\n");
+        char v[64];
+        int head = heads != NULL && n < strlen(heads) && heads[n] == '1';
+
+        if (n == max)
+            fail_msg("more than %zu responses", max);
+        if (hend == NULL || strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ') {
+            show("output", out->p, out->len);
+            fail_msg("response %zu: no complete head", n + 1);
+        }
+        memset(r, 0, sizeof(*r));
+        r->status = atoi(p + 9);
+        r->head = p;
+        r->head_len = (size_t)(hend - p);
+        p = hend + 4;
+        if (head || r->status == 204 || r->status == 304 || r->status < 200) {
+            /* no body */
+        } else if (field(r, "Transfer-Encoding", v, sizeof(v))) {
+            assert_string_equal(v, "chunked");
+            for (;;) {
+                char *e2;
+                unsigned long size = strtoul(p, &e2, 16);
+                const char *eol = strstr(p, "\r\n");
+
+                if (eol == NULL || e2 == p)
+                    fail_msg("response %zu: bad chunk", n + 1);
+                p = eol + 2;
+                if (size == 0) {
+                    /* trailers, then the empty line */
+                    while (strncmp(p, "\r\n", 2) != 0) {
+                        eol = strstr(p, "\r\n");
+                        if (eol == NULL)
+                            fail_msg("response %zu: bad trailer", n + 1);
+                        p = eol + 2;
+                    }
+                    p += 2;
+                    break;
+                }
+                if ((size_t)(end - p) < size + 2 ||
+                    r->body_len + size > sizeof(r->body))
+                    fail_msg("response %zu: short chunk", n + 1);
+                memcpy(r->body + r->body_len, p, size);
+                r->body_len += size;
+                p += size;
+                if (strncmp(p, "\r\n", 2) != 0)
+                    fail_msg("response %zu: chunk without CRLF", n + 1);
+                p += 2;
+            }
+        } else if (field(r, "Content-Length", v, sizeof(v))) {
+            size_t cl = strtoul(v, NULL, 10);
+
+            if ((size_t)(end - p) < cl || cl > sizeof(r->body)) {
+                show("output", out->p, out->len);
+                fail_msg("response %zu: body shorter than %zu", n + 1, cl);
+            }
+            memcpy(r->body, p, cl);
+            r->body_len = cl;
+            p += cl;
+        } else {
+            /* close-delimited: the rest */
+            r->body_len = (size_t)(end - p);
+            if (r->body_len > sizeof(r->body))
+                fail_msg("response %zu: body too long", n + 1);
+            memcpy(r->body, p, r->body_len);
+            p = end;
+        }
+        pos = (size_t)(p - out->p);
+        n++;
+    }
+    return n;
+}
+
+static void expect_body(const resp_t *r, const char *want)
+{
+    if (r->body_len != strlen(want) ||
+        memcmp(r->body, want, r->body_len) != 0) {
+        show("body", r->body, r->body_len);
+        fail_msg("body differs from \"%s\"", want);
+    }
+}
+
+/* IN must produce the same output (and closed state) however it is fed:
+ * at once, split in two at every byte, seven bytes at a time, one byte at
+ * a time.  Returns the output of the single feed (caller frees). */
+static reply_t same_all_splits(env_t *e, const char *in, size_t len)
+{
+    reply_t whole = talk(e, in, len, 0, 0), r;
+    size_t k;
+
+    for (k = 1; k < len; k++) {
+        r = talk(e, in, len, 0, k);
+        if (r.len != whole.len || memcmp(r.p, whole.p, r.len) != 0 ||
+            r.closed != whole.closed) {
+            show("whole", whole.p, whole.len);
+            show("split", r.p, r.len);
+            fail_msg("split at byte %zu: different output (closed %d/%d)", k,
+                     r.closed, whole.closed);
+        }
+        free(r.p);
+    }
+    r = talk(e, in, len, 7, 0);
+    if (r.len != whole.len || memcmp(r.p, whole.p, r.len) != 0 ||
+        r.closed != whole.closed) {
+        show("whole", whole.p, whole.len);
+        show("7 bytes at a time", r.p, r.len);
+        fail_msg("seven bytes at a time: different output");
+    }
+    free(r.p);
+    r = talk(e, in, len, 1, 0);
+    if (r.len != whole.len || memcmp(r.p, whole.p, r.len) != 0 ||
+        r.closed != whole.closed) {
+        show("whole", whole.p, whole.len);
+        show("byte by byte", r.p, r.len);
+        fail_msg("one byte at a time: different output");
+    }
+    free(r.p);
+    return whole;
+}
+
+#define S(lit) (lit), sizeof(lit) - 1
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_pipelined_same_as_bytewise(void **state)
+{
+    env_t *e = *state;
+    static const char in[] =
+        "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        "HEAD /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        "GET /missing.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+        "Content-Type: text/plain\r\n\r\nhello"
+        "GET /ret HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        "GET /b.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    reply_t out = same_all_splits(e, S(in));
+    resp_t rs[MAX_RESP];
+    char v[128];
+    size_t n = split_responses(&out, "010000", rs, MAX_RESP);
+
+    assert_int_equal(out.closed, 0);
+    assert_int_equal(n, 6);
+    assert_int_equal(rs[0].status, 200);
+    expect_body(&rs[0], "alpha\n");
+    assert_int_equal(rs[1].status, 200);
+    assert_true(field(&rs[1], "Content-Length", v, sizeof(v)));
+    assert_string_equal(v, "13");
+    assert_int_equal(rs[2].status, 404);
+    assert_int_equal(rs[3].status, 200);
+    expect_body(&rs[3], "hello");
+    assert_int_equal(rs[4].status, 200);
+    expect_body(&rs[4], "returned\n");
+    assert_int_equal(rs[5].status, 200);
+    expect_body(&rs[5], "bravo bravo\n");
+    for (n = 0; n < 6; n++) {
+        assert_true(has_field(&rs[n], "Date"));
+        assert_true(field(&rs[n], "Server", v, sizeof(v)));
+        assert_string_equal(v, "loom/0.1.0");
+    }
+    free(out.p);
+}
+
+static void test_chunked_echo(void **state)
+{
+    env_t *e = *state;
+    static const char in[] =
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\n"
+        "Transfer-Encoding: chunked\r\nContent-Type: text/x-a\r\n\r\n"
+        "5;ext=1\r\nhello\r\n"
+        "6;a=\"b c\"\r\n world\r\n"
+        "0\r\nX-Trailer: t\r\n\r\n"
+        "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    reply_t out = same_all_splits(e, S(in));
+    resp_t rs[MAX_RESP];
+    char v[128];
+    size_t n = split_responses(&out, NULL, rs, MAX_RESP);
+
+    assert_int_equal(out.closed, 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rs[0].status, 200);
+    expect_body(&rs[0], "hello world");
+    assert_true(field(&rs[0], "Transfer-Encoding", v, sizeof(v)));
+    assert_false(has_field(&rs[0], "Content-Length"));
+    assert_true(field(&rs[0], "Content-Type", v, sizeof(v)));
+    assert_true(strncmp(v, "text/x-a", 8) == 0);
+    expect_body(&rs[1], "alpha\n");
+    free(out.p);
+}
+
+/* One request that must be refused with STATUS and the connection closed,
+ * followed by one that must not be answered. */
+static void expect_refused(env_t *e, const char *in, size_t len, int status)
+{
+    reply_t out = same_all_splits(e, in, len);
+    resp_t rs[MAX_RESP];
+    char v[128];
+    size_t n = split_responses(&out, NULL, rs, MAX_RESP);
+
+    if (n != 1 || rs[0].status != status || !out.closed) {
+        show("input", in, len);
+        show("output", out.p, out.len);
+        fail_msg("want one %d and a close; got %zu responses, closed %d",
+                 status, n, out.closed);
+    }
+    assert_true(field(&rs[0], "Connection", v, sizeof(v)));
+    assert_string_equal(v, "close");
+    assert_null(strstr(out.p, "alpha"));
+    free(out.p);
+}
+
+static void test_bad_requests_close(void **state)
+{
+    env_t *e = *state;
+
+    expect_refused(e,
+                   S("GET /a.txt HTTP/1.1\r\nHost : localhost\r\n\r\n"
+                     "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                   400);
+    expect_refused(e,
+                   S("POST /echo HTTP/1.1\r\nHost: localhost\r\n"
+                     "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "0\r\n\r\n"
+                     "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                   400);
+    expect_refused(e,
+                   S("POST /echo HTTP/1.1\r\nHost: localhost\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n"
+                     "0x5\r\nhello\r\n0\r\n\r\n"
+                     "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                   400);
+    expect_refused(e,
+                   S("GET /a.txt HTTP/1.1\r\n\r\n"
+                     "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                   400);
+    expect_refused(e,
+                   S("GET /a.txt HTTP/2.0\r\nHost: localhost\r\n\r\n"
+                     "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                   505);
+}
+
+/* A valid request before the bad one is answered first. */
+static void test_good_then_bad(void **state)
+{
+    env_t *e = *state;
+    static const char in[] =
+        "GET /b.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nX: a\r\n b\r\n\r\n"
+        "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    reply_t out = same_all_splits(e, S(in));
+    resp_t rs[MAX_RESP];
+    size_t n = split_responses(&out, NULL, rs, MAX_RESP);
+
+    assert_int_equal(n, 2);
+    assert_int_equal(rs[0].status, 200);
+    expect_body(&rs[0], "bravo bravo\n");
+    assert_int_equal(rs[1].status, 400);
+    assert_int_equal(out.closed, 1);
+    assert_null(strstr(out.p, "alpha"));
+    free(out.p);
+}
+
+static void test_head_has_no_body(void **state)
+{
+    env_t *e = *state;
+    reply_t g =
+        talk(e, S("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"), 0, 0);
+    reply_t h =
+        talk(e, S("HEAD /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"), 0, 0);
+    const char *gb = strstr(g.p, "\r\n\r\n");
+    const char *hb = strstr(h.p, "\r\n\r\n");
+
+    assert_non_null(gb);
+    assert_non_null(hb);
+    /* nothing after the head */
+    assert_int_equal((size_t)(hb + 4 - h.p), h.len);
+    assert_string_equal(gb + 4, "Hello, world\n");
+    /* the same head as the GET */
+    if ((size_t)(gb - g.p) != (size_t)(hb - h.p) ||
+        memcmp(g.p, h.p, (size_t)(gb - g.p)) != 0) {
+        show("GET", g.p, g.len);
+        show("HEAD", h.p, h.len);
+        fail_msg("HEAD's head differs from GET's");
+    }
+    assert_int_equal(h.closed, 0);
+    free(g.p);
+    free(h.p);
+
+    /* HEAD for a missing file: the 404's head, no body */
+    g = talk(e, S("GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"), 0, 0);
+    h = talk(e, S("HEAD /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"), 0, 0);
+    gb = strstr(g.p, "\r\n\r\n");
+    hb = strstr(h.p, "\r\n\r\n");
+    assert_non_null(gb);
+    assert_non_null(hb);
+    assert_int_equal((size_t)(hb + 4 - h.p), h.len);
+    assert_true(g.len > (size_t)(gb + 4 - g.p));
+    assert_memory_equal(g.p, h.p, (size_t)(gb - g.p));
+    free(g.p);
+    free(h.p);
+}
+
+static void test_keepalive_then_close(void **state)
+{
+    env_t *e = *state;
+    loom_conn_t *c = loom_mem_conn_new(e->web);
+    static const char r1[] = "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    static const char r2[] = "GET /b.txt HTTP/1.1\r\nHost: localhost\r\n"
+                             "Connection: close\r\n\r\n";
+    const char *out;
+    size_t len;
+
+    assert_int_equal(loom_mem_feed(c, S(r1)), LOOM_OK);
+    settle(e, c);
+    out = loom_mem_output(c, &len);
+    assert_true(len > 0);
+    assert_int_equal(loom_mem_closed(c), 0);
+    assert_int_equal(strncmp(out, "HTTP/1.1 200 ", 13), 0);
+    assert_true(len >= 6 && memcmp(out + len - 6, "alpha\n", 6) == 0);
+
+    assert_int_equal(loom_mem_feed(c, S(r2)), LOOM_OK);
+    settle(e, c);
+    out = loom_mem_output(c, &len);
+    assert_int_equal(loom_mem_closed(c), 1);
+    assert_true(len >= 12 && memcmp(out + len - 12, "bravo bravo\n", 12) == 0);
+    {
+        const char *second = strstr(out + 1, "HTTP/1.1 200 ");
+
+        assert_non_null(second);
+        assert_non_null(strstr(second, "\r\nConnection: close\r\n"));
+    }
+    loom_mem_conn_free(c);
+}
+
+static void test_http10(void **state)
+{
+    env_t *e = *state;
+    reply_t r;
+    resp_t rs[MAX_RESP];
+    char v[64];
+    size_t n;
+
+    /* without keep-alive: one answer, then close */
+    r = talk(e, S("GET /a.txt HTTP/1.0\r\n\r\nGET /b.txt HTTP/1.0\r\n\r\n"), 0,
+             0);
+    n = split_responses(&r, NULL, rs, MAX_RESP);
+    assert_int_equal(n, 1);
+    expect_body(&rs[0], "alpha\n");
+    assert_int_equal(r.closed, 1);
+    free(r.p);
+
+    /* with keep-alive: answered with keep-alive, stays open */
+    r = talk(e,
+             S("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+               "GET /b.txt HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"),
+             0, 0);
+    n = split_responses(&r, NULL, rs, MAX_RESP);
+    assert_int_equal(n, 2);
+    expect_body(&rs[0], "alpha\n");
+    expect_body(&rs[1], "bravo bravo\n");
+    assert_true(field(&rs[0], "Connection", v, sizeof(v)));
+    assert_int_equal(strcasecmp(v, "keep-alive"), 0);
+    assert_int_equal(r.closed, 0);
+    free(r.p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipelined_same_as_bytewise),
+        cmocka_unit_test(test_chunked_echo),
+        cmocka_unit_test(test_bad_requests_close),
+        cmocka_unit_test(test_good_then_bad),
+        cmocka_unit_test(test_head_has_no_body),
+        cmocka_unit_test(test_keepalive_then_close),
+        cmocka_unit_test(test_http10),
+    };
+
+    return cmocka_run_group_tests_name("http_session", tests, env_setup,
+                                       env_teardown);
+}
