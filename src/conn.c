@@ -411,6 +411,16 @@ void loom_conn_settle_release(loom_conn_t *c)
     conn_release(c);
 }
 
+void loom_conn_hold(loom_conn_t *c)
+{
+    c->holds++;
+}
+
+void loom_conn_release(loom_conn_t *c)
+{
+    loom_conn_settle_release(c);
+}
+
 int loom_conn_write(loom_conn_t *c, const void *data, size_t len)
 {
     size_t pending;

@@ -68,6 +68,13 @@ void loom_conn_abort(loom_conn_t *c);
  * as STARTTLS requires.  Returns LOOM_OK or LOOM_ERROR. */
 int loom_conn_starttls(loom_conn_t *c, const char *profile);
 
+/* Keep C alive while working on it from outside its own callbacks (a
+ * timer, another connection's callback): a close or abort in between runs
+ * the close callback at once but frees C, and flushes its output, only at
+ * the matching loom_conn_release. */
+void loom_conn_hold(loom_conn_t *c);
+void loom_conn_release(loom_conn_t *c);
+
 /* Per-connection state of SIZE bytes the module asked for (conn_size),
  * or what loom_conn_set_data stored for outbound connections. */
 void *loom_conn_data(loom_conn_t *c);

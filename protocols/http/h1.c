@@ -32,10 +32,42 @@ static int h1_send_body(http_req_t *r, const void *p, size_t len);
 static int h1_send_file(http_req_t *r, int fd, off_t off, size_t len);
 static void h1_finish(http_req_t *r);
 static void h1_pause_body(http_req_t *r, int pause);
+static void h1_reset(http_req_t *r);
 
-static const http_proto_t h1_proto = {"HTTP/1.1",   h1_send_head,
-                                      h1_send_body, h1_send_file,
-                                      h1_finish,    h1_pause_body};
+static const http_proto_t h1_proto = {
+    "HTTP/1.1",   h1_send_head,  h1_send_body, h1_send_file,
+    h1_finish,    h1_pause_body, h1_reset};
+
+/* Frames of this file on the stack keep the connection state alive: the
+ * close callback may run in the middle of one (a reset, a write error),
+ * and the request must outlive the frames that still look at it. */
+static void h1_enter(http_h1_conn_t *h)
+{
+    h->busy++;
+}
+
+static void h1_free(http_h1_conn_t *h)
+{
+    if (h->req) {
+        http_req_free(h->req);
+        free(h->req);
+        h->req = NULL;
+    }
+    free(h->fields);
+    free(h->head);
+    h->fields = NULL;
+    h->head = NULL;
+}
+
+/* Returns 1 when the connection is gone (do not touch it). */
+static int h1_leave(http_h1_conn_t *h)
+{
+    if (--h->busy == 0 && h->closed) {
+        h1_free(h);
+        return 1;
+    }
+    return h->closed;
+}
 
 /* ---- timers ---------------------------------------------------------------- */
 
@@ -57,35 +89,47 @@ static void h1_timer_start(http_h1_conn_t *h, unsigned sec)
 
 static void h1_start_req(http_h1_conn_t *h);
 
+/* Forget the handler's interest in the request body and answer STATUS
+ * instead (the response has not started). */
+static void h1_refuse_body(http_req_t *r, int status)
+{
+    http_req_abort(r);
+    r->flags &= ~HTTP_RF_ABORTED;
+    r->on_body = NULL;
+    r->on_writable = NULL;
+    r->on_abort = NULL;
+    http_resp_error(r, status);
+}
+
 static void h1_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     http_h1_conn_t *h = arg;
-    http_req_t *r;
+    loom_conn_t *c = h->c;
+    int state = h->state;
 
     (void)fd;
     (void)what;
     h->timer_on = 0;
     loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst),
-             "%s: %s timeout", loom_conn_peer(h->c),
-             h->state == H1_S_BODY ? "body" : "header");
-    if (h->state == H1_S_HEAD) {
+             "%s: %s timeout", loom_conn_peer(c),
+             state == H1_S_BODY ? "body" : "header");
+    loom_conn_hold(c);
+    h1_enter(h);
+    h->state = H1_S_CLOSING;
+    if (state == H1_S_HEAD) {
         h1_start_req(h);
         http_resp_codec_error(h->req, 408);
-    } else if (h->state == H1_S_BODY) {
-        r = h->req;
-        if (r->flags & HTTP_RF_HEAD_SENT) {
-            http_req_abort(r);
-            loom_conn_abort(h->c);
+    } else if (state == H1_S_BODY) {
+        if (h->req->flags & HTTP_RF_HEAD_SENT) {
+            http_req_abort(h->req);
+            h1_reset(h->req);
         } else {
-            http_req_abort(r);
-            r->flags &= ~HTTP_RF_ABORTED;
-            r->on_body = NULL;
-            r->on_writable = NULL;
-            http_resp_error(r, 408);
+            h1_refuse_body(h->req, 408);
         }
     }
-    h->state = H1_S_CLOSING;
-    loom_conn_close(h->c);
+    if (!h1_leave(h))
+        loom_conn_close(c);
+    loom_conn_release(c);
 }
 
 /* ---- connection ------------------------------------------------------------ */
@@ -113,19 +157,16 @@ void http_h1_close(loom_conn_t *c)
 {
     http_h1_conn_t *h = loom_conn_data(c);
 
-    if (h->hi == NULL)
+    if (h->hi == NULL || h->closed) /* never opened, or closed already */
         return;
     h1_timer_stop(h);
-    if (h->req) {
-        if (!(h->req->flags & HTTP_RF_DONE) && h->state != H1_S_HEAD)
-            http_req_abort(h->req);
-        http_req_free(h->req);
-        free(h->req);
-    }
-    free(h->fields);
-    free(h->head);
+    if (h->req && !(h->req->flags & HTTP_RF_DONE) && h->state != H1_S_HEAD)
+        http_req_abort(h->req);
+    h->state = H1_S_CLOSING;
+    h->closed = 1;
+    if (h->busy == 0)
+        h1_free(h);
     h->hi->ctr.conns_active--;
-    h->hi = NULL;
 }
 
 /* Make (or reset) the request object for a new request. */
@@ -269,11 +310,7 @@ static size_t h1_body(http_h1_conn_t *h, const char *buf, size_t len)
                 h->state = H1_S_CLOSING;
                 if (!(r->flags & HTTP_RF_HEAD_SENT) &&
                     !(r->flags & HTTP_RF_DONE)) {
-                    http_req_abort(r);
-                    r->flags &= ~HTTP_RF_ABORTED;
-                    r->on_body = NULL;
-                    r->on_writable = NULL;
-                    http_resp_error(r, 400);
+                    h1_refuse_body(r, 400);
                 } else {
                     loom_conn_close(h->c);
                 }
@@ -303,8 +340,11 @@ size_t http_h1_data(loom_conn_t *c, const char *buf, size_t len)
     http_h1_conn_t *h = loom_conn_data(c);
     size_t used = 0;
 
+    if (h->closed)
+        return len;
+    h1_enter(h);
     h->in_data = 1;
-    while (used < len) {
+    while (used < len && !h->closed) {
         size_t n;
 
         if (h->state == H1_S_CLOSING) {
@@ -324,6 +364,8 @@ size_t http_h1_data(loom_conn_t *c, const char *buf, size_t len)
         used += n;
     }
     h->in_data = 0;
+    if (h1_leave(h))
+        return len;
     return used;
 }
 
@@ -331,8 +373,12 @@ void http_h1_drain(loom_conn_t *c)
 {
     http_h1_conn_t *h = loom_conn_data(c);
 
-    if (h->req && h->state != H1_S_HEAD && h->state != H1_S_CLOSING)
-        http_req_writable(h->req);
+    if (h->closed || h->req == NULL || h->state == H1_S_HEAD ||
+        h->state == H1_S_CLOSING)
+        return;
+    h1_enter(h);
+    http_req_writable(h->req);
+    h1_leave(h);
 }
 
 /* ---- the finalizer ----------------------------------------------------------- */
@@ -349,9 +395,10 @@ static int h1_send_head(http_req_t *r)
     if (h->state == H1_S_CLOSING) {
         r->flags |= HTTP_RF_CLOSE;
     } else if (h->state == H1_S_BODY && r->on_body == NULL &&
-               (h->body_chunked || h->body_left > H1_DISCARD_MAX)) {
-        /* an answer before a body nobody reads: unless what is left is
-         * small and delimited, close rather than read it all */
+               !h->body_chunked && h->body_left > H1_DISCARD_MAX) {
+        /* an answer before a large body nobody reads: close rather than
+         * read it all (a chunked body is read and dropped, within the
+         * location's max_body) */
         r->flags |= HTTP_RF_CLOSE;
     }
     h->resp_chunked = 0;
@@ -430,6 +477,16 @@ static void h1_finish(http_req_t *r)
     h->state = H1_S_HEAD;
     if (!h->in_data)
         loom_conn_resume(h->c);
+}
+
+static void h1_reset(http_req_t *r)
+{
+    http_h1_conn_t *h = r->codec;
+
+    /* what was sent stays sent; the client sees the body cut short */
+    h->state = H1_S_CLOSING;
+    h1_timer_stop(h);
+    loom_conn_close(h->c);
 }
 
 static void h1_pause_body(http_req_t *r, int pause)

@@ -230,6 +230,7 @@ void http_req_body(http_req_t *r, const char *p, size_t len, int last)
         } else {
             r->flags |= HTTP_RF_CLOSE;
             http_req_abort(r);
+            r->proto->reset(r);
         }
         return;
     }
@@ -494,7 +495,7 @@ static void pump_run(http_req_t *r)
                      n < 0 ? strerror(errno) : "file shrank");
             r->flags |= HTTP_RF_CLOSE;
             http_req_abort(r);
-            loom_conn_abort(r->conn);
+            r->proto->reset(r);
             return;
         }
         r->pump.off += n;
@@ -554,7 +555,7 @@ void http_resp_error(http_req_t *r, int status)
     if (r->flags & HTTP_RF_HEAD_SENT) { /* too late for a status */
         r->flags |= HTTP_RF_CLOSE;
         http_req_abort(r);
-        loom_conn_abort(r->conn);
+        r->proto->reset(r);
         return;
     }
     switch (status) {

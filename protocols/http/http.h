@@ -58,6 +58,10 @@ typedef struct {
     /* Stop / restart delivery of request body bytes (back-pressure from a
      * handler that forwards the body elsewhere). */
     void (*pause_body)(http_req_t *r, int pause);
+    /* Abandon a response that cannot be completed (HTTP/1.1 drops the
+     * connection, HTTP/2 resets the stream).  R stays valid until the
+     * caller returns to the codec. */
+    void (*reset)(http_req_t *r);
 } http_proto_t;
 
 /* ---- the request -------------------------------------------------------- */
@@ -347,6 +351,8 @@ typedef struct {
     size_t last_len;         /* parser resume hint */
     int state;               /* H1_S_* (h1.c) */
     int in_data;             /* inside the data callback */
+    int busy;                /* h1 frames on the stack (data, drain, timer) */
+    int closed;              /* the close callback ran; free when idle */
     int keep_alive;
     int resp_chunked;        /* the response body uses chunked coding */
     int secure;

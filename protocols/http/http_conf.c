@@ -460,8 +460,10 @@ const http_vhost_t *http_find_vhost(const http_conf_t *hc, loom_slice_t host)
     size_t len = host.len, i, j, best_len = 0;
     char low[256];
 
+    if (len == 0 || hc->nvhosts == 1)
+        return hc->deflt;
     /* Strip ":port" (not inside an IPv6 literal) and one trailing dot. */
-    if (len && host.p[0] == '[') {
+    if (host.p[0] == '[') {
         const char *rb = memchr(host.p, ']', len);
 
         len = rb ? (size_t)(rb - host.p) + 1 : len;

@@ -23,7 +23,8 @@ static void tb_add(tbuf_t *b, const char *p, size_t len)
         b->cap = (b->len + len + 1) * 2;
         b->p = loom_realloc(b->p, b->cap);
     }
-    memcpy(b->p + b->len, p, len);
+    if (len)
+        memcpy(b->p + b->len, p, len);
     b->len += len;
     b->p[b->len] = '\0';
 }

@@ -469,8 +469,8 @@ static void static_process(http_req_t *r)
             return;
         }
     }
-    if (r->npath_len + 1 >= sizeof(rel) - 256) {
-        http_resp_error(r, 414);
+    if (r->npath_len + 1 >= sizeof(rel) - 256) { /* past PATH_MAX */
+        http_resp_error(r, 404);
         return;
     }
     memcpy(rel, r->npath + 1, r->npath_len); /* with its NUL */
