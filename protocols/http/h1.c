@@ -89,18 +89,6 @@ static void h1_timer_start(http_h1_conn_t *h, unsigned sec)
 
 static void h1_start_req(http_h1_conn_t *h);
 
-/* Forget the handler's interest in the request body and answer STATUS
- * instead (the response has not started). */
-static void h1_refuse_body(http_req_t *r, int status)
-{
-    http_req_abort(r);
-    r->flags &= ~HTTP_RF_ABORTED;
-    r->on_body = NULL;
-    r->on_writable = NULL;
-    r->on_abort = NULL;
-    http_resp_error(r, status);
-}
-
 static void h1_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     http_h1_conn_t *h = arg;
@@ -124,7 +112,7 @@ static void h1_on_timeout(evutil_socket_t fd, short what, void *arg)
             http_req_abort(h->req);
             h1_reset(h->req);
         } else {
-            h1_refuse_body(h->req, 408);
+            http_req_refuse(h->req, 408);
         }
     }
     if (!h1_leave(h))
@@ -310,7 +298,7 @@ static size_t h1_body(http_h1_conn_t *h, const char *buf, size_t len)
                 h->state = H1_S_CLOSING;
                 if (!(r->flags & HTTP_RF_HEAD_SENT) &&
                     !(r->flags & HTTP_RF_DONE)) {
-                    h1_refuse_body(r, 400);
+                    http_req_refuse(r, 400);
                 } else {
                     loom_conn_close(h->c);
                 }

@@ -221,12 +221,7 @@ void http_req_body(http_req_t *r, const char *p, size_t len, int last)
     r->bytes_in += len;
     if (r->loc && r->bytes_in > r->loc->max_body) {
         if (!(r->flags & HTTP_RF_HEAD_SENT)) {
-            if (r->on_abort) /* the handler is done with this body */
-                r->on_abort(r);
-            r->on_body = NULL;
-            r->on_abort = NULL;
-            r->on_writable = NULL;
-            http_resp_error(r, 413);
+            http_req_refuse(r, 413);
         } else {
             r->flags |= HTTP_RF_CLOSE;
             http_req_abort(r);
@@ -238,6 +233,18 @@ void http_req_body(http_req_t *r, const char *p, size_t len, int last)
         r->flags |= HTTP_RF_BODY_DONE;
     if (r->on_body && !(r->flags & HTTP_RF_ABORTED))
         r->on_body(r, p, len, last);
+}
+
+void http_req_refuse(http_req_t *r, int status)
+{
+    if (r->on_abort) /* the handler is done with this request */
+        r->on_abort(r);
+    r->on_body = NULL;
+    r->on_abort = NULL;
+    r->on_writable = NULL;
+    r->resp_hlen = 0; /* what it prepared is not for the error page */
+    r->resp_length = -1;
+    http_resp_error(r, status);
 }
 
 void http_req_abort(http_req_t *r)

@@ -174,6 +174,12 @@ void http_req_writable(http_req_t *r);
  * pumped file, mark HTTP_RF_ABORTED.  Idempotent. */
 void http_req_abort(http_req_t *r);
 
+/* Take the request away from its handler before its response started
+ * (the body broke a rule, a timeout) and answer STATUS with an error page
+ * instead: on_abort runs, the handler's hooks and prepared header lines
+ * are dropped. */
+void http_req_refuse(http_req_t *r, int status);
+
 /* Log the finished request (access log) and count it.  The codec calls
  * this from its finish. */
 void http_req_done(http_req_t *r);

@@ -15,6 +15,7 @@
 
 #define HTTP_ERRPAGE_MAX (64 * 1024)
 #define HTTP_SYSTEM_MIME "/etc/mime.types"
+#define HTTP_STATUS_UNSET (-1000000) /* `status` not given */
 
 static cfg_opt_t location_opts[] = {
     CFG_STR("handler", "static", CFGF_NONE),
@@ -24,7 +25,7 @@ static cfg_opt_t location_opts[] = {
     CFG_BOOL("autoindex", cfg_false, CFGF_NONE),
     CFG_BOOL("gzip_static", cfg_false, CFGF_NONE),
     CFG_BOOL("follow_symlinks", cfg_false, CFGF_NONE),
-    CFG_INT("status", 0, CFGF_NONE),
+    CFG_INT("status", HTTP_STATUS_UNSET, CFGF_NONE),
     CFG_STR("redirect", NULL, CFGF_NONE),
     CFG_STR("body", NULL, CFGF_NONE),
     CFG_STR("content_type", "text/plain", CFGF_NONE),
@@ -121,7 +122,7 @@ static int location_return(cfg_t *ls, http_location_t *l)
     const char *body = cfg_getstr(ls, "body");
     long st = cfg_getint(ls, "status");
 
-    if (st == 0)
+    if (st == HTTP_STATUS_UNSET)
         st = redirect ? 302 : 200;
     if (st < 100 || st > 599) {
         loom_conf_error(ls, "status", "status must be 100-599, not %ld", st);

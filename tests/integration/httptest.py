@@ -14,6 +14,7 @@ a test can put files next to the served root as well as in it.  Nothing here
 asserts on time: every timeout only bounds a hang.
 """
 
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -136,7 +137,7 @@ class HttpD(Loomd):
     before start."""
 
     def __init__(self, body, tree=None, opts="", tls=False, pre="", post="", name="web",
-                 profile="local", files=None, port=None, tls_port=None):
+                 profile="local", files=None, port=None, tls_port=None, user=None):
         self.port = port or free_port()
         self.tls_port = (tls_port or free_port()) if tls else None
         if tls and ('tls "%s"' % profile) not in pre:
@@ -144,7 +145,9 @@ class HttpD(Loomd):
         self.instance = name
         self.body = body
         conf = pre + http_section(self.port, body, self.tls_port, profile, name, opts) + post
-        super().__init__(conf, files=files)
+        if user:  # run as USER after binding (root only) instead of user_line()
+            conf = 'user = "%s"\n' % user + conf
+        super().__init__(conf, raw=bool(user), files=files)
         write_tree(self.dir, tree)
 
     def path(self, rel):
@@ -187,6 +190,18 @@ def start_http(testcase, body, **kw):
     testcase.addCleanup(d.cleanup)
     d.start()
     return d
+
+
+@contextlib.contextmanager
+def case(**kw):
+    """Label the assertions of one case in a loop (like subTest, but a
+    failure stops the test and is reported by loomtest's TAP output with
+    the case named in the message)."""
+    try:
+        yield
+    except AssertionError as e:
+        label = ", ".join("%s=%r" % kv for kv in kw.items())
+        raise AssertionError("[%s] %s" % (label, e)) from None
 
 
 # ---- raw HTTP -----------------------------------------------------------------
@@ -553,9 +568,13 @@ def curl_fetch(url, args=(), out=None, timeout=WAIT * 3):
             with open(hdr, "rb") as f:
                 head = f.read()
         body = None
-        if out is None and os.path.exists(body_path):
-            with open(body_path, "rb") as f:
-                body = f.read()
+        if out is None:
+            body = b""  # curl creates no file for an empty body
+            if os.path.exists(body_path):
+                with open(body_path, "rb") as f:
+                    body = f.read()
+            if ("-I" in args or "--head" in args) and body.startswith(head):
+                body = body[len(head):]  # with -I curl writes the head to -o as well
         res = CurlResult(r.returncode, head, body, r.stderr.decode(errors="replace"))
     if res.rc != 0:
         raise AssertionError("curl %s failed (%d): %s" % (url, res.rc, res.stderr))

@@ -7,12 +7,11 @@ the echo handler."""
 
 import http.client
 import unittest
-import urllib.parse
 
 import loomtest
 from loomtest import WAIT
-from httptest import (HttpD, assert_common_headers, curl, curl_fetch, location, parse_response,
-                      server, start_http, static_server, twisted_requests, VERSION)
+from httptest import (assert_common_headers, case, curl, curl_fetch, HttpD, location,
+                      parse_response, start_http, static_server, twisted_requests, VERSION)
 
 HELLO = b"Hello, world\n"
 CSS = b"body { color: black }\n"
@@ -218,7 +217,7 @@ class Clients(unittest.TestCase):
 
     def test_date_and_server_everywhere(self):
         for target in ("/hello.txt", "/nope", "/old", "/fixed", "/d"):
-            with self.subTest(target=target):
+            with case(target=target):
                 r = self.d.get(target)
                 assert_common_headers(self, r)
                 self.assertEqual(r.get("server"), "loom/" + VERSION)
@@ -252,7 +251,7 @@ class Clients(unittest.TestCase):
 
     def test_redirect_any_method(self):
         for m in ("POST", "PUT", "DELETE", "HEAD"):
-            with self.subTest(method=m):
+            with case(method=m):
                 r = self.d.request(m, "/old", body=b"" if m == "HEAD" else b"payload")
                 self.assertEqual(r.status, 301, r)
                 self.assertEqual(r.get("location"), "/hello.txt")
@@ -283,10 +282,12 @@ class Clients(unittest.TestCase):
             c.request("POST", "/fixed", body=b"z" * 50000)
             r = c.read_response()
             self.assertEqual((r.status, r.body), (200, b"fixed body"), r)
+            self.assertNotIn("close", r.tokens("connection"), r)
             c.send(b"POST /fixed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                    b"5\r\nhello\r\n0\r\n\r\n")
             r = c.read_response()
             self.assertEqual((r.status, r.body), (200, b"fixed body"), r)
+            self.assertNotIn("close", r.tokens("connection"), r)
             # the bodies were consumed: the next request is parsed as one
             c.request("GET", "/hello.txt")
             r = c.read_response()

@@ -6,7 +6,7 @@ import os
 import unittest
 
 import loomtest
-from httptest import HttpD, curl_fetch, etag_of, http_date, static_server
+from httptest import HttpD, case, curl_fetch, etag_of, http_date, static_server
 
 MTIME = 1700000000
 DATA = bytes((i * 7 + 3) % 251 for i in range(1000))
@@ -88,14 +88,14 @@ class Ranges(Base):
 
     def test_unsatisfiable(self):
         for spec in ("bytes=1000-", "bytes=1000-1010", "bytes=5000-6000", "bytes=-0"):
-            with self.subTest(range=spec):
+            with case(range=spec):
                 r = self.get([("Range", spec)])
                 self.assertEqual(r.status, 416, r)
                 self.assertEqual(r.get("content-range"), "bytes */%d" % SIZE, r)
 
     def test_multiple_disjoint_whole_file(self):
         for spec in ("bytes=0-9,500-509", "bytes=0-0,-1", "bytes=100-199, 300-399, 900-"):
-            with self.subTest(range=spec):
+            with case(range=spec):
                 self.assert_whole(self.get([("Range", spec)]))
 
     def test_overlapping_merge(self):
@@ -105,7 +105,7 @@ class Ranges(Base):
 
     def test_bad_syntax_ignored(self):
         for spec in ("bytes=abc", "bytes=0-5x", "items=0-5", "bytes", "bytes=--5", "bytes=1-2-3"):
-            with self.subTest(range=spec):
+            with case(range=spec):
                 self.assert_whole(self.get([("Range", spec)]))
 
     def test_range_on_larger_file(self):
@@ -124,7 +124,7 @@ class Ranges(Base):
 class Conditional(Base):
     def test_if_none_match(self):
         for inm in (self.etag, "W/" + self.etag, '"nope", ' + self.etag, "*"):
-            with self.subTest(if_none_match=inm):
+            with case(if_none_match=inm):
                 r = self.get([("If-None-Match", inm)])
                 self.assertEqual(r.status, 304, r)
                 self.assertEqual(r.get("etag"), self.etag, r)

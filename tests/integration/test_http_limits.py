@@ -13,8 +13,8 @@ import unittest
 
 import loomtest
 from loomtest import WAIT
-from httptest import (HttpD, RawConn, RssSampler, curl_fetch, insecure_ctx, location,
-                      make_random_file, parse_all, parse_response, rss_kb, sha256_file, start_http,
+from httptest import (case, curl_fetch, HttpD, insecure_ctx, location, make_random_file, parse_all,
+                      parse_response, RawConn, rss_kb, RssSampler, sha256_file, start_http,
                       static_server, tcp_states)
 
 HELLO = b"Hello, world\n"
@@ -58,7 +58,7 @@ class Limits(unittest.TestCase):
 
     def test_413_content_length(self):
         for target in ("/echo", "/ret"):
-            with self.subTest(target=target), self.d.conn() as c:
+            with case(target=target), self.d.conn() as c:
                 # the head alone: refused before any body byte is sent
                 c.send(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n"
                        % target.encode())
@@ -114,18 +114,53 @@ class Limits(unittest.TestCase):
                 c.send(b"%x\r\n%s\r\n" % (len(p), p))
             c.send(b"0\r\n\r\n")
             data = c.read_until_close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 413 "),
+                        "expected a 413 answer, got %r" % data[:300])
         r, _ = parse_response(data, eof=True)
-        self.assertEqual(r.status, 413, r)
         self.assertIn("close", r.tokens("connection"), r)
 
-    def test_413_chunked_echo(self):
-        self.chunked_over_limit("/echo", [b"a" * 600, b"b" * 600])
+    def chunked_over_limit_late(self, target, pieces):
+        """The limit is passed after the answer started: the answer cannot
+        become a 413 any more, so the connection is closed and nothing after
+        the limit is used (loom.conf(5), "Requests")."""
+        with self.d.conn() as c:
+            c.send(b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   % target.encode())
+            for p in pieces:
+                c.send(b"%x\r\n%s\r\n" % (len(p), p))
+            c.send(b"0\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            return c.read_until_close()
 
-    def test_413_chunked_return(self):
-        self.chunked_over_limit("/ret", [b"a" * 600, b"b" * 600])
+    def test_chunked_echo_over_limit_late_cut_short(self):
+        data = self.chunked_over_limit_late("/echo", [b"a" * 600, b"b" * 600])
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:300])
+        self.assertIn(b"a" * 600, data)
+        self.assertNotIn(b"b" * 600, data)           # nothing past the limit echoed
+        self.assertFalse(data.endswith(b"0\r\n\r\n"), data[-50:])  # no last chunk
+        self.assertEqual(data.count(b"HTTP/1.1 "), 1, data[:300])  # the GET was not served
+        self.assert_served()
+
+    def test_chunked_return_over_limit_late_closes(self):
+        data = self.chunked_over_limit_late("/ret", [b"a" * 600, b"b" * 600])
+        r, rest = parse_response(data, eof=True)
+        self.assertEqual((r.status, r.body), (200, b"ok"), r)
+        self.assertEqual(data.count(b"HTTP/1.1 "), 1, data[:300])  # the GET was not served
+        self.assert_served()
 
     def test_413_one_big_chunk(self):
         self.chunked_over_limit("/echo", [b"c" * 4000])
+
+    def test_chunked_over_limit_connection_ends(self):
+        """Whatever the echo has already sent, once the chunked body passes
+        max_body the exchange ends: the connection is closed (bounded wait)
+        and the body past the limit is never echoed in full."""
+        with self.d.conn() as c:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"258\r\n" + b"a" * 600 + b"\r\n")
+            c.send(b"258\r\n" + b"b" * 600 + b"\r\n0\r\n\r\n")
+            data = c.read_until_close(timeout=20)
+        self.assertNotIn(b"b" * 600, data)
+        self.assert_served()
 
     def test_chunked_under_limit(self):
         with self.d.conn() as c:
@@ -263,6 +298,34 @@ class Limits(unittest.TestCase):
         self.assertIn("close", r.tokens("connection"), r)
 
 
+class RequestLineOption(unittest.TestCase):
+    def test_max_request_line_raised(self):
+        d = start_http(self, static_server(), opts='max_request_line = "16K"\n',
+                       tree={"www/hello.txt": HELLO})
+        r = d.get("/" + "a" * (12 * 1024))
+        self.assertEqual(r.status, 404, r)
+        with d.conn() as c:
+            c.send(b"GET /" + b"a" * (17 * 1024) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual(r.status, 414, r)
+
+    def test_max_request_line_lowered(self):
+        d = start_http(self, static_server(), opts='max_request_line = "1K"\n',
+                       tree={"www/hello.txt": HELLO})
+        self.assertEqual(d.get("/" + "a" * 900).status, 404)
+        self.assertEqual(d.get("/" + "a" * 1100).status, 414)
+
+    def test_max_header_size_and_count_options(self):
+        d = start_http(self, static_server(), opts='max_header_size = "2K"\nmax_headers = 5\n',
+                       tree={"www/hello.txt": HELLO})
+        self.assertEqual(d.get("/hello.txt", headers=[("X-A", "a" * 1500)]).status, 200)
+        self.assertEqual(d.get("/hello.txt", headers=[("X-A", "a" * 2500)]).status, 431)
+        self.assertEqual(d.get("/hello.txt", headers=[("X-%d" % i, "v") for i in range(4)]).status,
+                         200)  # Host + 4 = 5 fields
+        self.assertEqual(d.get("/hello.txt", headers=[("X-%d" % i, "v") for i in range(5)]).status,
+                         431)
+
+
 class KeepaliveLimits(unittest.TestCase):
     def test_keepalive_requests(self):
         d = start_http(self, static_server(), opts="keepalive_requests = 3\n",
@@ -329,6 +392,8 @@ class LargeFiles(unittest.TestCase):
         finally:
             peak = sampler.stop()
         peak = max(peak, rss_kb(self.d.pid))
+        print("# loomd peak VmRSS over the %s download: %d kB" % ("TLS" if tls else "plain", peak),
+              flush=True)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.headers.get("content-length"), str(self.size))
         self.assertEqual(os.path.getsize(out), self.size)
@@ -349,7 +414,7 @@ class LargeFiles(unittest.TestCase):
             f.seek(77777777)
             want = f.read(100000)
         for tls in (False, True):
-            with self.subTest(tls=tls):
+            with case(tls=tls):
                 r = curl_fetch(self.d.url("/big.bin", tls=tls),
                                ["-k", "-r", "77777777-77877776"])
                 self.assertEqual(r.status, 206, r)

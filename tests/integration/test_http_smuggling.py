@@ -112,6 +112,12 @@ class Smuggling(unittest.TestCase):
         self.assertIn("close", conn.lower())
         self.assertIsNotNone(r.get("Date"), r)
         self.assertIsNotNone(r.get("Server"), r)
+        # one built-in error page (spec: small HTML body, text/html), with
+        # nothing left over from the handler that was to answer
+        for name in ("Content-Type", "Content-Length", "Connection", "Date", "Server"):
+            self.assertLessEqual(len(r.all(name)), 1, "several %s fields: %r" % (name, r.raw))
+        self.assertTrue((r.get("Content-Type") or "").startswith("text/html"), r.raw)
+        self.assertIn(b"<title>%d " % status, r.body)
         # one log line (the refused request), none for /secret
         entries = self.new_log_entries(1, status)
         self.assertEqual(len(entries), 1, "expected one access-log line: %r" % entries)

@@ -7,15 +7,14 @@ served fresh once file_cache_valid has passed."""
 import gzip
 import os
 import re
-import time
 import unittest
 import urllib.parse
 
 import loomtest
 from loomtest import WAIT
-from httptest import (HttpD, Symlink, assert_common_headers, assert_error_page, curl_fetch,
-                      etag_of, http_date, location, parse_http_date, server, start_http,
-                      static_server, wait_for)
+from httptest import (assert_common_headers, assert_error_page, case, curl_fetch, etag_of,
+                      http_date, HttpD, location, parse_http_date, start_http, static_server,
+                      Symlink, wait_for)
 
 MTIME = 1700000000  # Tue, 14 Nov 2023 22:13:20 GMT
 SECRET = b"TOPSECRET-d41d8cd98f00b204\n"
@@ -144,7 +143,7 @@ class Static(unittest.TestCase):
     def test_dot_segments_inside_root(self):
         for t in ("/dir/../hello.txt", "/./hello.txt", "/noindex/sub/../../hello.txt",
                   "//hello.txt"):
-            with self.subTest(target=t):
+            with case(target=t):
                 r = self.get(t)
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.body, HELLO)
@@ -165,7 +164,7 @@ class Static(unittest.TestCase):
     def test_directory_without_slash_301(self):
         for target, want in (("/dir", "/dir/"), ("/dir?q=1&r=2", "/dir/?q=1&r=2"),
                              ("/noindex", "/noindex/")):
-            with self.subTest(target=target):
+            with case(target=target):
                 r = self.get(target)
                 self.assertEqual(r.status, 301, r)
                 loc = urllib.parse.urlsplit(r.get("location") or "")
@@ -208,7 +207,7 @@ class Static(unittest.TestCase):
 
     def test_405_with_allow(self):
         for method in ("POST", "DELETE", "PUT", "PATCH"):
-            with self.subTest(method=method):
+            with case(method=method):
                 r = self.get("/hello.txt", method=method)
                 self.assertEqual(r.status, 405, r)
                 self.assertEqual(sorted(r.tokens("allow")), ["get", "head"], r)
@@ -236,14 +235,14 @@ class Static(unittest.TestCase):
                  "/blob.zzqunknown": "application/octet-stream",
                  "/noext": "application/octet-stream"}
         for target, want in cases.items():
-            with self.subTest(target=target):
+            with case(target=target):
                 r = self.get(target)
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.get("content-type"), want, r)
 
     def test_etag_last_modified_format(self):
         for name in ("hello.txt", "blob.zzqunknown", "index.html"):
-            with self.subTest(name=name):
+            with case(name=name):
                 r = self.get("/" + name)
                 path = self.d.path("www/" + name)
                 self.assertEqual(r.get("etag"), etag_of(path), r)
@@ -262,7 +261,7 @@ class Static(unittest.TestCase):
         """Every attempt is refused with 400 (spec: `..` above the root, %2f,
         %00 -> 400) and nothing from outside the root leaks."""
         for t in self.TRAVERSALS:
-            with self.subTest(target=t):
+            with case(target=t):
                 for host in ("localhost", "follow.test", "auto.test"):
                     r = self.get(t, host=host)
                     self.assertEqual(r.status, 400, "%s (Host %s): %r" % (t, host, r))
@@ -271,14 +270,14 @@ class Static(unittest.TestCase):
 
     def test_traversal_absolute_form(self):
         for t in ("http://localhost/../secret", "http://localhost/%2e%2e/secret"):
-            with self.subTest(target=t):
+            with case(target=t):
                 r = self.get(t)
                 self.assertEqual(r.status, 400, r)
                 self.assertNotIn(b"TOPSECRET", r.body)
 
     def test_backslash_and_control_chars(self):
         for t in ("/%01hello.txt", "/hello.txt%0d%0a"):
-            with self.subTest(target=t):
+            with case(target=t):
                 r = self.get(t)
                 self.assertEqual(r.status, 400, r)
         r = self.get("/..%5csecret")
@@ -289,21 +288,21 @@ class Static(unittest.TestCase):
 
     def test_symlink_inside_root(self):
         for host in ("localhost", "follow.test"):
-            with self.subTest(host=host):
+            with case(host=host):
                 r = self.get("/link_in.txt", host=host)
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.body, HELLO)
 
     def test_symlink_outside_root_refused_by_default(self):
         for t in ("/link_out.txt", "/link_abs_out.txt", "/linkdir_out/o.txt"):
-            with self.subTest(target=t):
+            with case(target=t):
                 r = self.get(t)
                 self.assertEqual(r.status, 404, r)
                 self.assertNotIn(b"TOPSECRET", r.body)
 
     def test_symlink_outside_root_followed_when_allowed(self):
         for t in ("/link_out.txt", "/link_abs_out.txt", "/linkdir_out/o.txt"):
-            with self.subTest(target=t):
+            with case(target=t):
                 r = self.get(t, host="follow.test")
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.body, SECRET)
@@ -313,7 +312,7 @@ class Static(unittest.TestCase):
     def test_gzip_static_with_accept_encoding(self):
         gz = gzip.compress(HELLO, mtime=0)
         for ae in ("gzip", "gzip, deflate, br", "deflate, gzip;q=0.8"):
-            with self.subTest(accept_encoding=ae):
+            with case(accept_encoding=ae):
                 r = self.get("/gz/hello.txt", host="gz.test", headers=[("Accept-Encoding", ae)])
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.body, gz)
@@ -359,12 +358,18 @@ class Static(unittest.TestCase):
 
 
 class Unreadable(unittest.TestCase):
-    @unittest.skipIf(loomtest.is_root(), "root reads every file")
     def test_unreadable_file_403(self):
-        d = start_http(self, static_server(), tree={"www/locked.txt": b"locked\n"})
+        """EACCES -> 403.  As root loomd is made to drop to nobody, for
+        whom the file is unreadable."""
+        user = "nobody" if loomtest.is_root() else None
+        d = start_http(self, static_server(), user=user,
+                       tree={"www/locked.txt": b"locked\n", "www/open.txt": b"open\n",
+                             "www/lockeddir/x.txt": b"x\n"})
         os.chmod(d.path("www/locked.txt"), 0)
-        r = d.get("/locked.txt")
-        assert_error_page(self, r, 403)
+        os.chmod(d.path("www/lockeddir"), 0)
+        self.assertEqual(d.get("/open.txt").body, b"open\n")
+        assert_error_page(self, d.get("/locked.txt"), 403)
+        self.assertEqual(d.get("/lockeddir/x.txt").status, 403)
 
 
 class Routing(unittest.TestCase):

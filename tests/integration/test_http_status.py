@@ -15,8 +15,8 @@ import unittest
 
 import loomtest
 from loomtest import WAIT, free_port, echo_roundtrip, wait_file
-from httptest import (HttpD, RawConn, curl_fetch, error_html, etag_of, location, server,
-                      start_http, static_server, status_json, wait_for, VERSION)
+from httptest import (case, curl_fetch, error_html, etag_of, HttpD, location, start_http,
+                      static_server, status_json, VERSION, wait_for)
 
 HELLO = b"Hello, world\n"
 CUSTOM_404 = b"<html><body>custom not found page</body></html>\n"
@@ -338,7 +338,7 @@ class AccessLog(unittest.TestCase):
         lines = self.lines(len(reqs))
         self.assertEqual(len(lines), len(reqs), lines)
         for (method, target, version, r, headers), l in zip(reqs, lines):
-            with self.subTest(target=target, method=method):
+            with case(target=target, method=method):
                 self.assertEqual(l["req"], "%s %s %s" % (method, target, version))
                 self.assertEqual(int(l["status"]), r.status)
                 self.assertEqual(int(l["bytes"]), len(r.body), l)

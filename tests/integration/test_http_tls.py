@@ -4,15 +4,14 @@ between two profiles' certificates while Host chooses the virtual host
 (curl --resolve with --cacert verifies each certificate)."""
 
 import http.client
-import os
 import ssl
 import subprocess
 import unittest
 
 import loomtest
 from loomtest import WAIT
-from httptest import (OPENSSL, HttpD, RawConn, curl, curl_fetch, insecure_ctx, location,
-                      make_cert, start_http, static_server)
+from httptest import (curl, curl_fetch, HttpD, insecure_ctx, location, make_cert, OPENSSL, RawConn,
+                      static_server)
 
 HELLO = b"Hello, world\n"
 
@@ -95,7 +94,7 @@ class Https(unittest.TestCase):
         self.assertEqual(r.status, 301, r)
         self.assertEqual(r.get("location"), "https://localhost/to-https?a=b")
         r = self.d.get("/to-https?a=b")
-        self.assertEqual(r.get("location"), "https://localhost/to-https?a=b")  # http -> https
+        self.assertEqual(r.get("location"), "http://localhost/to-https?a=b")
 
     def test_raw_keepalive_pipelined_over_tls(self):
         with RawConn(self.d.tls_port, tls=insecure_ctx()) as c:
