@@ -165,8 +165,6 @@ static void h1_start_req(http_h1_conn_t *h)
     http_req_init(h->req, h->hi, h->c, &h1_proto, h);
     if (h->secure)
         h->req->flags |= HTTP_RF_SECURE;
-    else
-        h->req->flags |= HTTP_RF_ZEROCOPY;
 }
 
 /* Keep the head bytes for the request's lifetime and point R's slices at

@@ -657,14 +657,20 @@ int h1_framing(const h1_head_t *h, h1_framing_t *f, int *status)
     return LOOM_OK;
 }
 
-const h1_field_t *h1_find_field(const h1_head_t *h, const char *name)
+const h1_field_t *h1_field_lookup(const h1_field_t *f, size_t nfields,
+                                  const char *name)
 {
     size_t i, n = strlen(name);
 
-    for (i = 0; i < h->nfields; i++)
-        if (h1_ieq(h->fields[i].name.p, h->fields[i].name.len, name, n))
-            return &h->fields[i];
+    for (i = 0; i < nfields; i++)
+        if (h1_ieq(f[i].name.p, f[i].name.len, name, n))
+            return &f[i];
     return NULL;
+}
+
+const h1_field_t *h1_find_field(const h1_head_t *h, const char *name)
+{
+    return h1_field_lookup(h->fields, h->nfields, name);
 }
 
 /* ---- chunked transfer coding --------------------------------------------- */

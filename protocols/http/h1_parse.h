@@ -105,6 +105,11 @@ int h1_framing(const h1_head_t *h, h1_framing_t *f, int *status);
  * lowercase) or NULL. */
 const h1_field_t *h1_find_field(const h1_head_t *h, const char *name);
 
+/* The same over any array of NFIELDS fields (a request's, after the head
+ * buffer is gone). */
+const h1_field_t *h1_field_lookup(const h1_field_t *f, size_t nfields,
+                                  const char *name);
+
 /* ---- chunked transfer coding (RFC 9112 section 7.1) ---------------------- */
 
 typedef struct {

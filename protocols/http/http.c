@@ -78,13 +78,7 @@ void http_req_free(http_req_t *r)
 
 const http_field_t *http_req_field(const http_req_t *r, const char *name)
 {
-    size_t i;
-
-    for (i = 0; i < r->nfields; i++) {
-        if (http_slice_ieq(r->fields[i].name, name))
-            return &r->fields[i];
-    }
-    return NULL;
+    return h1_field_lookup(r->fields, r->nfields, name);
 }
 
 static int method_id(loom_slice_t m)
@@ -287,14 +281,20 @@ static size_t log_escape(char *out, size_t cap, const char *s, size_t len)
 
 static void access_log(http_req_t *r, loom_alog_t *al)
 {
-    char reqline[2048], ref[512], ua[512], when[64];
+    char reqline[2048], ref[512], ua[512];
     const http_field_t *f;
     uint64_t ns = http_now_ns() - r->start_ns;
-    struct tm tm;
+    http_instance_t *hi = r->hi;
     time_t now = time(NULL);
 
-    localtime_r(&now, &tm);
-    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
+    if (now != hi->log_sec) { /* local time, formatted once a second */
+        struct tm tm;
+
+        hi->log_sec = now;
+        localtime_r(&now, &tm);
+        strftime(hi->log_when, sizeof(hi->log_when), "%d/%b/%Y:%H:%M:%S %z",
+                 &tm);
+    }
     if (r->method.len) {
         size_t o = log_escape(reqline, sizeof(reqline) - 16, r->method.p,
                               r->method.len);
@@ -318,7 +318,7 @@ static void access_log(http_req_t *r, loom_alog_t *al)
     else
         strcpy(ua, "-");
     loom_alog_write(al, "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu.%03llu",
-                    loom_conn_peer(r->conn), when, reqline, r->status,
+                    loom_conn_peer(r->conn), hi->log_when, reqline, r->status,
                     (unsigned long long)r->bytes_out, ref, ua,
                     (unsigned long long)(ns / 1000000000u),
                     (unsigned long long)(ns / 1000000u % 1000u));
@@ -465,16 +465,14 @@ int http_resp_file(http_req_t *r, int fd, off_t off, uint64_t len, int end)
             http_resp_end(r);
         return LOOM_OK;
     }
-    if (r->flags & HTTP_RF_ZEROCOPY) {
-        rc = r->proto->send_file(r, fd, off, (size_t)len);
-        if (rc != LOOM_DECLINED) {
-            if (rc == LOOM_ERROR)
-                return LOOM_ERROR;
-            r->bytes_out += len;
-            if (end)
-                http_resp_end(r);
-            return LOOM_OK;
-        }
+    rc = r->proto->send_file(r, fd, off, (size_t)len);
+    if (rc != LOOM_DECLINED) {
+        if (rc == LOOM_ERROR)
+            return LOOM_ERROR;
+        r->bytes_out += len;
+        if (end)
+            http_resp_end(r);
+        return LOOM_OK;
     }
     r->pump.fd = fd;
     r->pump.off = off;

@@ -85,8 +85,7 @@ enum {
 #define HTTP_RF_BODY_DONE 0x04  /* the whole request body was delivered */
 #define HTTP_RF_CLOSE 0x08      /* close the connection after this one */
 #define HTTP_RF_SECURE 0x10     /* came over TLS */
-#define HTTP_RF_ZEROCOPY 0x20   /* the codec's send_file may work */
-#define HTTP_RF_ABORTED 0x40    /* the connection went away */
+#define HTTP_RF_ABORTED 0x20    /* the connection went away */
 
 /* A request header as the codec delivered it (names lowercase for HTTP/2,
  * as sent for HTTP/1.1: compare case-insensitively). */
@@ -329,7 +328,10 @@ struct http_instance_s {
     time_t started;
     time_t date_sec;                   /* second the cached Date is for */
     char date[HTTP_DATE_LEN + 1];
+    time_t log_sec;                    /* second log_when is for */
+    char log_when[40];                 /* access-log time, local */
     http_fcache_t *fcache;             /* small-file cache (http_static.c) */
+    int no_openat2;                    /* the kernel lacks openat2(2) */
 };
 
 /* The current conf of HI's instance. */

@@ -463,20 +463,10 @@ const http_vhost_t *http_find_vhost(const http_conf_t *hc, loom_slice_t host)
 
     if (len == 0 || hc->nvhosts == 1)
         return hc->deflt;
-    /* Strip ":port" (not inside an IPv6 literal) and one trailing dot. */
-    if (host.p[0] == '[') {
-        const char *rb = memchr(host.p, ']', len);
-
-        len = rb ? (size_t)(rb - host.p) + 1 : len;
-    } else {
-        const char *colon = memchr(host.p, ':', len);
-
-        if (colon)
-            len = (size_t)(colon - host.p);
-    }
-    if (len && host.p[len - 1] == '.')
+    len = http_host_len(host);
+    if (len && host.p[len - 1] == '.') /* one trailing dot */
         len--;
-    if (len == 0 || len >= sizeof(low) || hc->nvhosts == 1)
+    if (len == 0 || len >= sizeof(low))
         return hc->deflt;
     for (i = 0; i < len; i++)
         low[i] = (char)tolower((unsigned char)host.p[i]);

@@ -52,19 +52,8 @@ static void tb_printf(tbuf_t *b, const char *fmt, ...)
 static void host_only(const http_req_t *r, tbuf_t *out)
 {
     loom_slice_t a = r->authority;
-    size_t i, len = a.len;
+    size_t i, len = http_host_len(a);
 
-    if (len && a.p[0] != '[') {
-        const char *colon = memchr(a.p, ':', len);
-
-        if (colon)
-            len = (size_t)(colon - a.p);
-    } else if (len) {
-        const char *rb = memchr(a.p, ']', len);
-
-        if (rb)
-            len = (size_t)(rb - a.p) + 1;
-    }
     if (len == 0 && r->vhost && r->vhost->nnames &&
         r->vhost->names[0][0] != '*') {
         tb_add(out, r->vhost->names[0], strlen(r->vhost->names[0]));

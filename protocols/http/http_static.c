@@ -138,9 +138,9 @@ static void fc_remove(http_fcache_t *fc, fc_entry_t *victim)
 /* Open REL (no leading '/', already normalised) under LOC's root.  Returns
  * an fd or -1 with errno (ENOENT for anything that would leave the
  * root). */
-static int open_under(const http_location_t *loc, const char *rel, int flags)
+static int open_under(http_instance_t *hi, const http_location_t *loc,
+                      const char *rel, int flags)
 {
-    static int no_openat2; /* the kernel said ENOSYS once */
     struct open_how how;
     char link[64], real[4096];
     ssize_t n;
@@ -149,7 +149,7 @@ static int open_under(const http_location_t *loc, const char *rel, int flags)
 
     if (loc->follow_symlinks)
         return openat(loc->root_fd, rel, flags | O_CLOEXEC);
-    if (!no_openat2) {
+    if (!hi->no_openat2) {
         memset(&how, 0, sizeof(how));
         how.flags = (uint64_t)(flags | O_CLOEXEC);
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
@@ -159,7 +159,7 @@ static int open_under(const http_location_t *loc, const char *rel, int flags)
                 errno = ENOENT;
             return fd;
         }
-        no_openat2 = 1;
+        hi->no_openat2 = 1; /* the kernel said ENOSYS */
     }
     fd = openat(loc->root_fd, rel, flags | O_CLOEXEC);
     if (fd < 0)
@@ -476,7 +476,7 @@ static void static_process(http_req_t *r)
     memcpy(rel, r->npath + 1, r->npath_len); /* with its NUL */
     if (rel[0] == '\0')
         strcpy(rel, ".");
-    fd = open_under(loc, rel, O_RDONLY | O_NONBLOCK);
+    fd = open_under(hi, loc, rel, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         http_resp_error(r, open_errno_status(errno));
         goto drop;
@@ -499,7 +499,7 @@ static void static_process(http_req_t *r)
 
             snprintf(rel + rl, sizeof(rel) - rl, "%s%s",
                      rel[rl - 1] == '/' ? "" : "/", loc->index[i]);
-            ifd = open_under(loc, rel, O_RDONLY | O_NONBLOCK);
+            ifd = open_under(hi, loc, rel, O_RDONLY | O_NONBLOCK);
             if (ifd >= 0 && fstat(ifd, &st) == 0 && S_ISREG(st.st_mode)) {
                 close(fd);
                 fd = ifd;
@@ -534,7 +534,7 @@ static void static_process(http_req_t *r)
         int gfd;
 
         memcpy(rel + rl, ".gz", 4);
-        gfd = open_under(loc, rel, O_RDONLY | O_NONBLOCK);
+        gfd = open_under(hi, loc, rel, O_RDONLY | O_NONBLOCK);
         if (gfd >= 0 && fstat(gfd, &gst) == 0 && S_ISREG(gst.st_mode)) {
             f.vary = 1;
             if (want_gz) {

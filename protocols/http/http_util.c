@@ -1007,3 +1007,17 @@ int http_list_has(const char *v, size_t len, const char *token)
     }
     return 0;
 }
+
+size_t http_host_len(loom_slice_t a)
+{
+    const char *end;
+
+    if (a.len == 0)
+        return 0;
+    if (a.p[0] == '[') {
+        end = memchr(a.p, ']', a.len);
+        return end ? (size_t)(end - a.p) + 1 : a.len;
+    }
+    end = memchr(a.p, ':', a.len);
+    return end ? (size_t)(end - a.p) : a.len;
+}

@@ -127,6 +127,10 @@ void http_mime_free(http_mime_t *m);
  * member ignored, "q=0" excludes the member). */
 int http_list_has(const char *v, size_t len, const char *token);
 
+/* The length of the host part of a Host / :authority value A: without
+ * ":port", an IPv6 literal kept with its brackets. */
+size_t http_host_len(loom_slice_t a);
+
 /* Case-insensitive comparison of slice S with NUL-terminated lowercase
  * LOWER. */
 int http_slice_ieq(loom_slice_t s, const char *lower);

@@ -89,39 +89,8 @@ bench_pin "${DNS_PIN:-1}"
 
 # ---------------------------------------------------------------- cleanup
 bench_setup dns "${DNS_KEEP:-0}"
-client_pid=
-
-stop_clients() {
-	[ -n "$client_pid" ] || return 0
-	kill -TERM "$client_pid" 2>/dev/null
-	wait "$client_pid" 2>/dev/null
-	client_pid=
-}
 
 
-# tree_ticks PID: cpu_ticks of PID and of all its descendants (NSD's first
-# process becomes xfrd, which forks the main process, which forks the query
-# server).
-tree_ticks() {
-	local total=0 pid t f rest pids
-	cpu_ticks "$1" >/dev/null || return 1
-	# "pid ppid" of every process, then the descendants of $1
-	pids=$(for f in /proc/[0-9]*/stat; do
-			rest=$(cat "$f" 2>/dev/null) || continue
-			pid=${f#/proc/}; pid=${pid%/stat}
-			rest=${rest##*) }
-			# shellcheck disable=SC2086  # split into fields on purpose
-			set -- $rest
-			echo "$pid $2"
-		done | awk -v root="$1" '{ parent[$1] = $2 }
-			END { for (p in parent) { q = p; n = 0
-				while (q != "" && q != root && n++ < 64) q = parent[q]
-				if (q == root) print p } }')
-	for pid in $pids; do
-		t=$(cpu_ticks "$pid") && total=$((total + t))
-	done
-	echo "$total"
-}
 
 # ---------------------------------------------------------------- queries
 # A mix of answers: positive A/AAAA/MX/TXT/SRV, a CNAME chain, a wildcard,

@@ -157,35 +157,7 @@ bench_pin "${HTTP_PIN:-1}"
 # ---------------------------------------------------------------- cleanup
 bench_setup http1 "${HTTP_KEEP:-0}"
 chmod 755 "$tmp"   # servers that switch to an unprivileged user read www/
-client_pid=
 
-stop_clients() {
-	[ -n "$client_pid" ] || return 0
-	kill -TERM "$client_pid" 2>/dev/null
-	wait "$client_pid" 2>/dev/null
-	client_pid=
-}
-
-# tree_ticks PID: cpu_ticks of PID and of all its descendants.
-tree_ticks() {
-	local total=0 pid t f rest pids
-	cpu_ticks "$1" >/dev/null || return 1
-	pids=$(for f in /proc/[0-9]*/stat; do
-			rest=$(cat "$f" 2>/dev/null) || continue
-			pid=${f#/proc/}; pid=${pid%/stat}
-			rest=${rest##*) }
-			# shellcheck disable=SC2086  # split into fields on purpose
-			set -- $rest
-			echo "$pid $2"
-		done | awk -v root="$1" '{ parent[$1] = $2 }
-			END { for (p in parent) { q = p; n = 0
-				while (q != "" && q != root && n++ < 64) q = parent[q]
-				if (q == root) print p } }')
-	for pid in $pids; do
-		t=$(cpu_ticks "$pid") && total=$((total + t))
-	done
-	echo "$total"
-}
 
 # ---------------------------------------------------------------- content
 www=$tmp/www

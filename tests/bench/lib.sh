@@ -24,8 +24,40 @@ cpu_ticks() {
 	echo $(( ${12} + ${13} ))  # fields 14 (utime) and 15 (stime)
 }
 
+# tree_ticks PID: cpu_ticks of PID and of all its descendants (a server that
+# forks workers, such as NSD or nginx).
+tree_ticks() {
+	local total=0 pid t f rest pids
+	cpu_ticks "$1" >/dev/null || return 1
+	# "pid ppid" of every process, then the descendants of $1
+	pids=$(for f in /proc/[0-9]*/stat; do
+			rest=$(cat "$f" 2>/dev/null) || continue
+			pid=${f#/proc/}; pid=${pid%/stat}
+			rest=${rest##*) }
+			# shellcheck disable=SC2086  # split into fields on purpose
+			set -- $rest
+			echo "$pid $2"
+		done | awk -v root="$1" '{ parent[$1] = $2 }
+			END { for (p in parent) { q = p; n = 0
+				while (q != "" && q != root && n++ < 64) q = parent[q]
+				if (q == root) print p } }')
+	for pid in $pids; do
+		t=$(cpu_ticks "$pid") && total=$((total + t))
+	done
+	echo "$total"
+}
+
 # ---- one server and its clients at a time.  A script sets server_pid when
-# it starts a server and defines stop_clients; bench_setup does the rest.
+# it starts a server and client_pid when it starts its load generator (or
+# defines its own stop_clients); bench_setup does the rest.
+
+# stop_clients: SIGTERM to $client_pid and wait for it.
+stop_clients() {
+	[ -n "$client_pid" ] || return 0
+	kill -TERM "$client_pid" 2>/dev/null
+	wait "$client_pid" 2>/dev/null
+	client_pid=
+}
 
 # stop_server: SIGTERM to $server_pid, wait up to 15 s, then SIGKILL.  Sets
 # server_status ("exit N" or "killed").
@@ -56,6 +88,7 @@ bench_setup() {
 	bench_keep=$2
 	server_pid=
 	server_status=
+	client_pid=
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM

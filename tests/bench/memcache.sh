@@ -147,14 +147,6 @@ bench_pin "${MC_PIN:-1}"
 
 # ---------------------------------------------------------------- cleanup
 bench_setup memcache "${MC_KEEP:-0}"
-client_pid=
-
-stop_clients() {
-	[ -n "$client_pid" ] || return 0
-	kill -TERM "$client_pid" 2>/dev/null
-	wait "$client_pid" 2>/dev/null
-	client_pid=
-}
 
 # ---------------------------------------------------------------- helpers
 
