@@ -23,7 +23,7 @@
 #include "loom_conn.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
-#define LOOM_MODULE_ABI 1
+#define LOOM_MODULE_ABI 2
 
 /* loom_module_t.idle_timeout: connections may idle forever by default. */
 #define LOOM_TIMEOUT_NONE 0xffffffffu
@@ -57,6 +57,10 @@ struct loom_module_s {
     int (*start)(loom_instance_t *inst);
     void (*reload)(loom_instance_t *inst);
     void (*stop)(loom_instance_t *inst);
+    /* The daemon begins a graceful stop (listeners are closed, the grace
+     * period runs): ask clients to finish and go (HTTP/2 GOAWAY, closing
+     * idle keep-alive connections).  May be NULL. */
+    void (*quiesce)(loom_instance_t *inst);
 
     /* Stream protocol callbacks (TCP, TLS, UNIX). */
     loom_handler_t stream;
@@ -124,6 +128,26 @@ int loom_conf_size(cfg_t *sec, const char *opt, size_t *out);
 /* From configure(): resolve a path option against the directory of the
  * file that set it.  Returns a heap string. */
 char *loom_conf_path(cfg_t *sec, const char *opt, const char *value);
+
+/* ---- name resolution for modules (resolver.c) ---------------------------- */
+
+/* One address HOST resolved to, with the TTL its record carried. */
+typedef struct {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    unsigned ttl; /* seconds; 0 when unknown (files, literals) */
+} loom_addr_t;
+
+/* Result of loom_resolve_name: N addresses (ADDRS valid only during the
+ * call), or N == 0 with ERR ("no address", a c-ares message). */
+typedef void (*loom_addrs_cb)(const loom_addr_t *addrs, size_t n,
+                              const char *err, void *arg);
+
+/* Resolve HOST (a name or a literal address) for TCP PORT with the
+ * server's c-ares channel; CB runs exactly once, always from the reactor
+ * (never before this returns). */
+void loom_resolve_name(loom_server_t *srv, const char *host, int port,
+                       loom_addrs_cb cb, void *arg);
 
 /* ---- raw DNS messages through c-ares (forwarding, NOTIFY) ---------------- */
 

@@ -463,6 +463,7 @@ void loom_server_shutdown(loom_server_t *srv, unsigned grace,
                           void (*done)(void *arg), void *arg)
 {
     loom_listener_t *ls;
+    loom_instance_t *inst;
     struct timeval tv = {(time_t)grace, 0};
 
     srv->shutting_down = 1;
@@ -470,6 +471,9 @@ void loom_server_shutdown(loom_server_t *srv, unsigned grace,
         srv->listeners = ls->next;
         loom_listener_close(ls);
     }
+    for (inst = srv->instances; inst; inst = inst->next)
+        if (inst->started && inst->mod->quiesce)
+            inst->mod->quiesce(inst);
     if (srv->nconns == 0) {
         done(arg);
         return;

@@ -12,7 +12,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  python3 openssl finger util-linux procps iproute2 mandoc
  libmemcached-tools python3-pymemcache python3-twisted
  libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
- curl"
+ curl libnghttp2-dev nghttp2-client python3-h2 python3-websockets
+ nginx-light h2o wrk"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -20,16 +21,27 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
     apt-get update -qq
+    # nsd, nginx and h2o are servers the tests and benchmarks start
+    # themselves (in temporary directories, on high ports): their packages
+    # must not start system services on ports 53 and 80 while installing.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+    fi
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing
+    if [ -n "$policy" ]; then rm -f "$policy"; fi
 fi
-# nsd is here for the test that runs it as a secondary of loom (in a
-# temporary directory, on a high port); a freshly installed one must not
-# stay behind as a system service on port 53.
+# On a machine with systemd, freshly installed ones must not stay behind as
+# enabled system services either.
 case " $missing " in
-*" nsd "*)
+*" nsd "* | *" nginx-light "* | *" h2o "*)
     if [ -d /run/systemd/system ]; then
-        systemctl disable --now nsd.service >/dev/null 2>&1 || true
+        for s in nsd nginx h2o; do
+            systemctl disable --now "$s.service" >/dev/null 2>&1 || true
+        done
     fi
     ;;
 esac

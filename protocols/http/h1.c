@@ -5,6 +5,10 @@
  * sendfile), keep-alive and pipelining with responses in request order,
  * and the header / body timeouts.
  *
+ * The connection switches to HTTP/2 (h2.c) on ALPN h2, on the h2c preface
+ * as its first bytes, or on Upgrade: h2c; after a 101 answer to another
+ * Upgrade it becomes a byte tunnel between the client and the handler.
+ *
  * One request is in flight per connection.  While its response is still
  * being produced (a file pumped over TLS, a streamed body) the connection's
  * input is paused; later pipelined requests stay in the core's input
@@ -20,7 +24,8 @@ enum {
     H1_S_HEAD = 0, /* waiting for (more of) a request head */
     H1_S_BODY,     /* reading the request body */
     H1_S_WAIT,     /* body read, response still going */
-    H1_S_CLOSING   /* closing: input is discarded */
+    H1_S_CLOSING,  /* closing: input is discarded */
+    H1_S_TUNNEL    /* after a 101: raw bytes both ways */
 };
 
 /* Largest request body left unread that is discarded, rather than the
@@ -46,8 +51,10 @@ static void h1_enter(http_h1_conn_t *h)
     h->busy++;
 }
 
-static void h1_free(http_h1_conn_t *h)
+void http_conn_free(http_h1_conn_t *h)
 {
+    if (h->h2)
+        http_h2_free(h);
     if (h->req) {
         http_req_free(h->req);
         free(h->req);
@@ -63,7 +70,7 @@ static void h1_free(http_h1_conn_t *h)
 static int h1_leave(http_h1_conn_t *h)
 {
     if (--h->busy == 0 && h->closed) {
-        h1_free(h);
+        http_conn_free(h);
         return 1;
     }
     return h->closed;
@@ -138,7 +145,45 @@ int http_h1_open(loom_conn_t *c)
                                    4096);
     h->hi->ctr.conns_total++;
     h->hi->ctr.conns_active++;
+    h->next = h->hi->conns;
+    if (h->next)
+        h->next->prev = h;
+    h->hi->conns = h;
+    if (h->secure && ti.alpn && strcmp(ti.alpn, "h2") == 0) {
+        loom_slice_t none = {NULL, 0};
+
+        return http_h2_start(h, NULL, none);
+    }
     return LOOM_OK;
+}
+
+static void h1_unlink(http_h1_conn_t *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        h->hi->conns = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    h->next = h->prev = NULL;
+}
+
+void http_conns_quiesce(http_instance_t *hi, int h1_too)
+{
+    http_h1_conn_t *h, *next;
+
+    for (h = hi->conns; h; h = next) {
+        next = h->next;
+        if (h->h2) {
+            http_h2_goaway(h);
+        } else if (h1_too) {
+            if (h->state == H1_S_HEAD && h->last_len == 0 && h->busy == 0 &&
+                loom_conn_pending(h->c) == 0)
+                loom_conn_close(h->c); /* idle keep-alive: go now */
+            else if (h->req && h->state != H1_S_HEAD)
+                h->req->flags |= HTTP_RF_CLOSE;
+        }
+    }
 }
 
 void http_h1_close(loom_conn_t *c)
@@ -147,13 +192,22 @@ void http_h1_close(loom_conn_t *c)
 
     if (h->hi == NULL || h->closed) /* never opened, or closed already */
         return;
+    h1_unlink(h);
+    if (h->h2) {
+        h->closed = 1;
+        http_h2_close(h);
+        h->hi->ctr.conns_active--;
+        if (h->busy == 0)
+            http_conn_free(h);
+        return;
+    }
     h1_timer_stop(h);
     if (h->req && !(h->req->flags & HTTP_RF_DONE) && h->state != H1_S_HEAD)
         http_req_abort(h->req);
     h->state = H1_S_CLOSING;
     h->closed = 1;
     if (h->busy == 0)
-        h1_free(h);
+        http_conn_free(h);
     h->hi->ctr.conns_active--;
 }
 
@@ -189,6 +243,24 @@ static void h1_keep_head(http_h1_conn_t *h, h1_head_t *hd, const char *buf,
         REBASE(hd->fields[i].value);
     }
 #undef REBASE
+}
+
+/* Upgrade: h2c on request R (head H, N bytes): the request becomes
+ * HTTP/2 stream 1.  Returns the bytes consumed. */
+static size_t h1_upgrade_h2c(http_h1_conn_t *h, http_req_t *r, h1_head_t *hd,
+                             size_t n)
+{
+    loom_slice_t settings = {NULL, 0};
+    const h1_field_t *f = h1_field_lookup(hd->fields, hd->nfields,
+                                          "http2-settings");
+
+    if (f)
+        settings = f->value;
+    if (http_h2_start(h, r, settings) != LOOM_OK) {
+        h->state = H1_S_CLOSING;
+        http_resp_codec_error(r, 400);
+    }
+    return n;
 }
 
 /* Parse one head at BUF; returns bytes consumed (0: need more). */
@@ -241,7 +313,11 @@ static size_t h1_head(http_h1_conn_t *h, const char *buf, size_t len)
         return len;
     }
     r->authority = fr.host;
-    h->keep_alive = fr.keep_alive && h->nreq < hc->keepalive_requests;
+    if (fr.upgrade_h2c && !h->secure && !fr.chunked &&
+        fr.content_length <= 0 && !h->hi->quiescing)
+        return h1_upgrade_h2c(h, r, &hd, (size_t)n);
+    h->keep_alive = fr.keep_alive && h->nreq < hc->keepalive_requests &&
+                    !h->hi->quiescing;
     if (!h->keep_alive)
         r->flags |= HTTP_RF_CLOSE;
     h->body_chunked = fr.chunked;
@@ -328,12 +404,43 @@ size_t http_h1_data(loom_conn_t *c, const char *buf, size_t len)
 
     if (h->closed)
         return len;
+    if (h->h2)
+        return http_h2_data(h, buf, len);
+    if (h->nreq == 0 && h->state == H1_S_HEAD && h->last_len == 0 &&
+        len > 0 && buf[0] == 'P') {
+        size_t m = len < HTTP_H2_PREFACE_LEN ? len : HTTP_H2_PREFACE_LEN;
+
+        if (memcmp(buf, HTTP_H2_PREFACE, m) == 0) { /* h2c, prior knowledge */
+            loom_slice_t none = {NULL, 0};
+
+            if (m < HTTP_H2_PREFACE_LEN)
+                return 0;
+            if (http_h2_start(h, NULL, none) != LOOM_OK) {
+                loom_conn_abort(c);
+                return len;
+            }
+            return http_h2_data(h, buf, len);
+        }
+    }
     h1_enter(h);
     h->in_data = 1;
     while (used < len && !h->closed) {
         size_t n;
 
+        if (h->h2) { /* switched by Upgrade: h2c */
+            used += http_h2_data(h, buf + used, len - used);
+            break;
+        }
         if (h->state == H1_S_CLOSING) {
+            used = len;
+            break;
+        }
+        if (h->state == H1_S_TUNNEL) {
+            http_req_t *r = h->req;
+
+            r->bytes_in += len - used;
+            if (r->on_body && !(r->flags & HTTP_RF_ABORTED))
+                r->on_body(r, buf + used, len - used, 0);
             used = len;
             break;
         }
@@ -359,6 +466,10 @@ void http_h1_drain(loom_conn_t *c)
 {
     http_h1_conn_t *h = loom_conn_data(c);
 
+    if (h->h2 && !h->closed) {
+        http_h2_drain(h);
+        return;
+    }
     if (h->closed || h->req == NULL || h->state == H1_S_HEAD ||
         h->state == H1_S_CLOSING)
         return;
@@ -388,11 +499,19 @@ static int h1_send_head(http_req_t *r)
         r->flags |= HTTP_RF_CLOSE;
     }
     h->resp_chunked = 0;
+    if (r->status == 101) { /* the handler takes the bytes from here on */
+        h1_timer_stop(h);
+        h->state = H1_S_TUNNEL;
+        if (!h->in_data)
+            loom_conn_resume(h->c);
+    }
     n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n",
                  r->status, http_reason(r->status),
                  hc->server_tokens ? "loom/" LOOM_VERSION_STRING : "loom",
                  http_date_now(h->hi));
-    if (r->resp_length >= 0) {
+    if (r->status == 101) {
+        /* no framing: the tunnel ends with the connection */
+    } else if (r->resp_length >= 0) {
         if (r->status != 204 && r->status >= 200)
             n += snprintf(buf + n, sizeof(buf) - (size_t)n,
                           "Content-Length: %lld\r\n",
@@ -406,7 +525,9 @@ static int h1_send_head(http_req_t *r)
             n += snprintf(buf + n, sizeof(buf) - (size_t)n,
                           "Transfer-Encoding: chunked\r\n");
     }
-    if (r->flags & HTTP_RF_CLOSE)
+    if (r->status == 101)
+        ; /* the handler's Connection: upgrade stands */
+    else if (r->flags & HTTP_RF_CLOSE)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n,
                       "Connection: close\r\n");
     else if (r->version == 10)
@@ -452,7 +573,8 @@ static void h1_finish(http_req_t *r)
     if (h->resp_chunked)
         loom_conn_write(h->c, "0\r\n\r\n", 5);
     http_req_done(r);
-    if ((r->flags & HTTP_RF_CLOSE) || h->state == H1_S_CLOSING) {
+    if ((r->flags & HTTP_RF_CLOSE) || h->state == H1_S_CLOSING ||
+        h->state == H1_S_TUNNEL) {
         h->state = H1_S_CLOSING;
         h1_timer_stop(h);
         loom_conn_close(h->c);

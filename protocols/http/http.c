@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "http_proxy.h"
 
 #define HTTP_PUMP_CHUNK (64 * 1024)
 
@@ -427,6 +428,8 @@ void http_resp_length(http_req_t *r, int64_t len)
 /* Statuses and methods whose responses carry no body. */
 static int no_body(const http_req_t *r)
 {
+    if (r->status == 101) /* a tunnel: raw bytes follow */
+        return 0;
     return r->method_id == HTTP_M_HEAD || r->status < 200 ||
            r->status == 204 || r->status == 304;
 }
@@ -601,6 +604,7 @@ static int http_start(loom_instance_t *inst)
     hi->started = time(NULL);
     hi->fcache = http_fcache_new();
     loom_instance_set_data(inst, hi);
+    http_proxy_start(hi);
     return LOOM_OK;
 }
 
@@ -611,6 +615,19 @@ static void http_reload(loom_instance_t *inst)
     /* Roots and limits may have changed: start the file cache afresh. */
     http_fcache_free(hi->fcache);
     hi->fcache = http_fcache_new();
+    http_proxy_reload(hi);
+    /* HTTP/2 clients are asked to reconnect (settings may have changed) */
+    http_conns_quiesce(hi, 0);
+}
+
+static void http_quiesce(loom_instance_t *inst)
+{
+    http_instance_t *hi = loom_instance_data(inst);
+
+    if (hi == NULL)
+        return;
+    hi->quiescing = 1;
+    http_conns_quiesce(hi, 1);
 }
 
 static void http_stop(loom_instance_t *inst)
@@ -619,12 +636,13 @@ static void http_stop(loom_instance_t *inst)
 
     if (hi == NULL)
         return;
+    http_proxy_stop(hi);
     http_fcache_free(hi->fcache);
     free(hi);
     loom_instance_set_data(inst, NULL);
 }
 
-static const char *const http_alpn[] = {"http/1.1", NULL};
+static const char *const http_alpn[] = {"h2", "http/1.1", NULL};
 
 const loom_module_t loom_http_module = {
     .abi = LOOM_MODULE_ABI,
@@ -638,6 +656,7 @@ const loom_module_t loom_http_module = {
     .start = http_start,
     .reload = http_reload,
     .stop = http_stop,
+    .quiesce = http_quiesce,
     .stream = {.open = http_h1_open, .data = http_h1_data,
                .drain = http_h1_drain, .close = http_h1_close},
     .datagram = NULL,

@@ -204,6 +204,12 @@ void http_resp_headerf(http_req_t *r, const char *name, const char *fmt, ...)
 /* Declare the body length (-1: unknown, the default). */
 void http_resp_length(http_req_t *r, int64_t len);
 
+/* Status 101 (only for an HTTP/1.1 request that carried Upgrade; never
+ * over HTTP/2) turns the connection into a tunnel once the head is sent:
+ * every later client byte goes to r->on_body (LAST is never set again;
+ * the client going away is r->on_abort), http_resp_write sends raw bytes
+ * and http_resp_end closes the connection. */
+
 /* Send the head now if not sent yet.  Returns as loom_conn_write. */
 int http_resp_send_head(http_req_t *r);
 
@@ -241,7 +247,7 @@ typedef struct {
 } http_handler_t;
 
 extern const http_handler_t http_handler_static, http_handler_return,
-    http_handler_status, http_handler_echo;
+    http_handler_status, http_handler_echo, http_handler_proxy;
 
 enum { HTTP_STATUS_JSON, HTTP_STATUS_PROMETHEUS };
 
@@ -263,6 +269,8 @@ struct http_location_s {
     char *ret_type;
     /* status */
     int status_format;
+    /* proxy (http_proxy.c owns it) */
+    struct http_proxy_loc_s *proxy;
 };
 
 typedef struct {
@@ -296,6 +304,11 @@ struct http_conf_s {
     size_t file_cache_max; /* bytes per cached file; 0: no cache */
     unsigned file_cache_valid; /* seconds */
     http_mime_t *mime;
+    /* HTTP/2 */
+    unsigned h2_max_streams;   /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    size_t h2_window;          /* SETTINGS_INITIAL_WINDOW_SIZE */
+    size_t h2_conn_window;     /* the connection's receive window */
+    struct http_upstreams_s *upstreams; /* `upstream` sections (proxy) */
 };
 
 extern cfg_opt_t http_options[];
@@ -332,6 +345,9 @@ struct http_instance_s {
     char log_when[40];                 /* access-log time, local */
     http_fcache_t *fcache;             /* small-file cache (http_static.c) */
     int no_openat2;                    /* the kernel lacks openat2(2) */
+    struct http_h1_conn_s *conns;      /* every open connection */
+    int quiescing;                     /* graceful stop under way */
+    struct http_proxy_rt_s *proxy_rt;  /* upstream pools (http_proxy.c) */
 };
 
 /* The current conf of HI's instance. */
@@ -347,9 +363,15 @@ void http_fcache_free(http_fcache_t *fc);
 
 /* ---- the HTTP/1.1 codec (h1.c) ---------------------------------------------- */
 
-/* Per-connection state of the HTTP/1.1 codec (the module's conn_size). */
-typedef struct {
+typedef struct http_h2_conn_s http_h2_conn_t;
+
+/* Per-connection state of the HTTP module (its conn_size): the HTTP/1.1
+ * codec's, and the HTTP/2 session once the connection has switched
+ * (ALPN h2, the h2c preface, or Upgrade: h2c). */
+typedef struct http_h1_conn_s {
     loom_conn_t *c;
+    http_h2_conn_t *h2;      /* non-NULL: the connection speaks HTTP/2 */
+    struct http_h1_conn_s *next, *prev; /* hi->conns */
     http_instance_t *hi;
     http_req_t *req;         /* made on the first request, reused */
     h1_field_t *fields;      /* max_fields + 1 */
@@ -372,9 +394,48 @@ typedef struct {
     struct event timer;      /* header / body timeout */
 } http_h1_conn_t;
 
+/* The module's stream callbacks (h1.c): HTTP/1.1, handing the connection
+ * to HTTP/2 when it asks for it. */
 int http_h1_open(loom_conn_t *c);
 size_t http_h1_data(loom_conn_t *c, const char *buf, size_t len);
 void http_h1_drain(loom_conn_t *c);
 void http_h1_close(loom_conn_t *c);
+
+/* Free connection H's state (HTTP/1.1 and HTTP/2) once its close callback
+ * ran and no codec frame is on the stack (h->busy == 0). */
+void http_conn_free(http_h1_conn_t *h);
+
+/* Graceful stop or reload: HTTP/1.1 connections close when idle (now, or
+ * after the response in flight); HTTP/2 ones get GOAWAY. */
+void http_conns_quiesce(http_instance_t *hi, int h1_too);
+
+/* ---- the HTTP/2 codec (h2.c) ------------------------------------------------ */
+
+/* The bytes every HTTP/2 connection starts with (RFC 9113 3.4). */
+#define HTTP_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define HTTP_H2_PREFACE_LEN 24
+
+/* Switch connection H to HTTP/2.  UPGRADE is NULL for ALPN h2 and for the
+ * h2c preface; for Upgrade: h2c it is the HTTP/1.1 request (whose head
+ * stays valid until this returns) and SETTINGS its HTTP2-Settings value:
+ * the 101 is written, and the request becomes stream 1 and runs.  Returns
+ * LOOM_OK, or LOOM_ERROR when the session cannot start (bad settings):
+ * the caller then answers 400 as HTTP/1.1. */
+int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade,
+                  loom_slice_t settings);
+
+/* The stream callbacks, once H->h2 is set.  HTTP/2 code enters and leaves
+ * with h->busy like h1.c; http_h2_close runs from the close callback (it
+ * aborts the streams) and the state is freed by http_conn_free. */
+size_t http_h2_data(http_h1_conn_t *h, const char *buf, size_t len);
+void http_h2_drain(http_h1_conn_t *h);
+void http_h2_close(http_h1_conn_t *h);
+
+/* Free H's HTTP/2 state (from http_conn_free). */
+void http_h2_free(http_h1_conn_t *h);
+
+/* Send GOAWAY (no new streams); the connection closes when the streams
+ * in flight are done. */
+void http_h2_goaway(http_h1_conn_t *h);
 
 #endif

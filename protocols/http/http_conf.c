@@ -53,6 +53,9 @@ cfg_opt_t http_options[] = {
     CFG_STR("charset", "utf-8", CFGF_NONE),
     CFG_STR("file_cache_max", "16K", CFGF_NONE),
     CFG_INT("file_cache_valid", 1, CFGF_NONE),
+    CFG_INT("h2_max_streams", 128, CFGF_NONE),
+    CFG_STR("h2_window", "256K", CFGF_NONE),
+    CFG_STR("h2_connection_window", "4M", CFGF_NONE),
     CFG_SEC("server", server_opts,
             CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END()};
@@ -337,8 +340,21 @@ int http_configure(cfg_t *sec, void **conf)
         conf_range(sec, "file_cache_valid", 0, 3600, &hc->file_cache_valid) ||
         loom_conf_size(sec, "max_request_line", &line) ||
         loom_conf_size(sec, "max_header_size", &head) ||
-        loom_conf_size(sec, "file_cache_max", &hc->file_cache_max))
+        loom_conf_size(sec, "file_cache_max", &hc->file_cache_max) ||
+        conf_range(sec, "h2_max_streams", 1, 65536, &hc->h2_max_streams) ||
+        loom_conf_size(sec, "h2_window", &hc->h2_window) ||
+        loom_conf_size(sec, "h2_connection_window", &hc->h2_conn_window))
         return LOOM_ERROR;
+    if (hc->h2_window < 65535 || hc->h2_window > 0x7fffffff) {
+        loom_conf_error(sec, "h2_window", "h2_window must be 65535 bytes "
+                        "to 2G-1");
+        return LOOM_ERROR;
+    }
+    if (hc->h2_conn_window < 65535 || hc->h2_conn_window > 0x7fffffff) {
+        loom_conf_error(sec, "h2_connection_window", "h2_connection_window "
+                        "must be 65535 bytes to 2G-1");
+        return LOOM_ERROR;
+    }
     if (line < 64 || line > 1024 * 1024) {
         loom_conf_error(sec, "max_request_line",
                         "max_request_line must be 64 bytes to 1M");

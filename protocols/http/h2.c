@@ -1,0 +1,1047 @@
+/*
+ * h2.c - the HTTP/2 codec (RFC 9113) on libnghttp2's sans-I/O session:
+ * bytes from the connection go in through nghttp2_session_mem_recv, frames
+ * come out of nghttp2_session_mem_send into loom_conn_write.  Each request
+ * stream is an http_req_t answered by the same routing, handlers and output
+ * API as HTTP/1.1; this file is the http_proto_t that turns the output API
+ * into HEADERS and DATA frames under flow control.
+ *
+ * Buffering is bounded everywhere:
+ *   - response bytes wait in a per-stream buffer until nghttp2 pulls them
+ *     through the data source (as the peer's window allows); above
+ *     H2_OUT_HIWAT send_body answers LOOM_AGAIN and the handler (or the
+ *     file pump) waits for on_writable;
+ *   - nothing is pulled from nghttp2 while the connection's output is above
+ *     its high-water mark (the drain callback resumes);
+ *   - request bytes for a handler that paused its body wait in a per-stream
+ *     buffer bounded by the stream window, because the window is only
+ *     reopened (nghttp2_session_consume) for bytes a handler has taken.
+ *
+ * Abuse limits: nghttp2's stream reset rate limit and CONTINUATION limit,
+ * a control-frame budget counted here (PING, SETTINGS, PRIORITY, empty
+ * DATA), header lists bounded by max_header_size / max_headers.
+ *
+ * Streams closed by nghttp2 are freed only when no handler frame can be
+ * on the stack: at the end of the outermost codec entry (h->busy), or in
+ * the deferred "later" event used when a handler writes from outside the
+ * codec (an upstream's callback, a timer).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "http.h"
+
+#define H2_OUT_HIWAT (32 * 1024)  /* stream buffer: send_body says AGAIN */
+#define H2_CTRL_BURST 1000.0      /* control frames allowed at once */
+#define H2_CTRL_RATE 100.0        /* ... refilled per second */
+#define H2_RESET_BURST 1000       /* RST_STREAM from the client */
+#define H2_RESET_RATE 33
+#define H2_MAX_CONTINUATIONS 8
+
+typedef struct h2_stream_s h2_stream_t;
+
+/* A header as offsets into the stream's hbuf while the block arrives. */
+typedef struct {
+    uint32_t no, nl, vo, vl;
+} h2_hoff_t;
+
+struct h2_stream_s {
+    http_req_t req;            /* first: the output API's view */
+    http_h1_conn_t *h;
+    int32_t id;
+    h2_stream_t *next, *prev;  /* h2->streams or h2->dead */
+
+    /* the request head, while it arrives */
+    char *hbuf;
+    size_t hlen, hcap;
+    h2_hoff_t *hoff;
+    size_t nh, hoffcap;
+    h2_hoff_t pseudo[4];       /* :method :path :scheme :authority */
+    unsigned have_pseudo;      /* bit per pseudo */
+    int hdr_status;            /* 431 when the list broke a limit */
+    int started;               /* http_process ran */
+
+    /* the request body */
+    char *in;
+    size_t in_len, in_cap;
+    int paused;                /* the handler paused its body */
+    int end_pending;           /* END_STREAM seen, buffered bytes first */
+    int body_done;             /* END_STREAM seen (remote closed) */
+
+    /* the response */
+    char *out;
+    size_t out_off, out_len, out_cap;
+    int submitted, has_body, eof, deferred, want_writable, notify;
+    int closed;                /* nghttp2 closed the stream */
+};
+
+struct http_h2_conn_s {
+    nghttp2_session *ss;
+    h2_stream_t *streams, *dead;
+    int dirty;                 /* output waits for a flush */
+    int blocked;               /* the connection said LOOM_AGAIN */
+    int notify;                /* some stream wants on_writable */
+    int goaway;
+    int later_on;
+    int depth;                 /* h2 frames on the stack */
+    struct event later;        /* flush + reap from outside the codec */
+    double tokens;             /* control-frame budget */
+    uint64_t tokens_ns;
+};
+
+static int h2_send_head(http_req_t *r);
+static int h2_send_body(http_req_t *r, const void *p, size_t len);
+static int h2_send_file(http_req_t *r, int fd, off_t off, size_t len);
+static void h2_finish(http_req_t *r);
+static void h2_pause_body(http_req_t *r, int pause);
+static void h2_reset(http_req_t *r);
+
+static const http_proto_t h2_proto = {
+    "HTTP/2",   h2_send_head,  h2_send_body, h2_send_file,
+    h2_finish,  h2_pause_body, h2_reset};
+
+static void h2_flush(http_h1_conn_t *h);
+
+/* ---- entering and leaving ------------------------------------------------- */
+
+static void h2_enter(http_h1_conn_t *h)
+{
+    h->busy++;
+    h->h2->depth++;
+}
+
+static void h2_stream_free(h2_stream_t *s)
+{
+    if (s->started)
+        free(s->req.fields);
+    http_req_free(&s->req);
+    free(s->hbuf);
+    free(s->hoff);
+    free(s->in);
+    free(s->out);
+    free(s);
+}
+
+static void h2_reap(http_h2_conn_t *h2)
+{
+    h2_stream_t *s;
+
+    while ((s = h2->dead) != NULL) {
+        h2->dead = s->next;
+        h2_stream_free(s);
+    }
+}
+
+/* Flush and free closed streams when leaving the outermost HTTP/2 frame
+ * (an HTTP/1.1 frame may still be below it after Upgrade: h2c); free the
+ * connection when it closed and nothing is on the stack.  Returns 1 when
+ * the connection is gone. */
+static int h2_leave(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+
+    if (h2->depth == 1 && !h->closed && h2->dirty)
+        h2_flush(h); /* may close: still counted busy here */
+    h2->depth--;
+    if (--h->busy == 0 && h->closed) {
+        http_conn_free(h);
+        return 1;
+    }
+    if (h->closed)
+        return 1;
+    if (h2->depth == 0)
+        h2_reap(h2);
+    return 0;
+}
+
+static void h2_on_later(evutil_socket_t fd, short what, void *arg)
+{
+    http_h1_conn_t *h = arg;
+    loom_conn_t *c = h->c;
+
+    (void)fd;
+    (void)what;
+    h->h2->later_on = 0;
+    loom_conn_hold(c);
+    h2_enter(h);
+    h->h2->dirty = 1;
+    h2_leave(h);
+    loom_conn_release(c);
+}
+
+/* Output is waiting: flush at the end of the codec frame on the stack, or
+ * soon when a handler writes from outside the codec. */
+static void h2_want_flush(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+
+    if (h->closed)
+        return;
+    h2->dirty = 1;
+    if (h2->depth == 0 && !h2->later_on) {
+        h2->later_on = 1;
+        event_active(&h2->later, EV_TIMEOUT, 0);
+    }
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+/* Let streams whose buffers drained produce more. */
+static void h2_notify(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+    h2_stream_t *s;
+    int again = 1;
+
+    while (again && h2->notify && !h->closed) {
+        h2->notify = 0;
+        again = 0;
+        for (s = h2->streams; s && !h->closed; s = s->next) {
+            if (!s->notify)
+                continue;
+            s->notify = 0;
+            again = 1;
+            http_req_writable(&s->req);
+            break; /* the list may have changed: rescan */
+        }
+    }
+}
+
+static void h2_flush(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+
+    h2->dirty = 0;
+    for (;;) {
+        const uint8_t *data;
+        ssize_t n;
+        int rc;
+
+        if (h->closed)
+            return;
+        if (h2->blocked)
+            break;
+        n = nghttp2_session_mem_send(h2->ss, &data);
+        if (n < 0) {
+            loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst),
+                     "%s: h2: %s", loom_conn_peer(h->c),
+                     nghttp2_strerror((int)n));
+            loom_conn_abort(h->c);
+            return;
+        }
+        if (n == 0) {
+            if (!h2->notify)
+                break;
+            h2_notify(h);
+            continue;
+        }
+        rc = loom_conn_write(h->c, data, (size_t)n);
+        if (rc == LOOM_ERROR)
+            return;
+        if (rc == LOOM_AGAIN)
+            h2->blocked = 1; /* the drain callback goes on */
+    }
+    if (!h->closed && !nghttp2_session_want_read(h2->ss) &&
+        !nghttp2_session_want_write(h2->ss))
+        loom_conn_close(h->c);
+}
+
+static ssize_t h2_read_body(nghttp2_session *ss, int32_t id, uint8_t *buf,
+                            size_t length, uint32_t *flags,
+                            nghttp2_data_source *src, void *ud)
+{
+    h2_stream_t *s = src->ptr;
+    size_t have = s->out_len - s->out_off;
+    http_h1_conn_t *h = ud;
+
+    (void)ss;
+    (void)id;
+    if (have == 0) {
+        if (s->eof) {
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+            return 0;
+        }
+        s->deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (length > have)
+        length = have;
+    memcpy(buf, s->out + s->out_off, length);
+    s->out_off += length;
+    if (s->out_off == s->out_len) {
+        s->out_off = s->out_len = 0;
+        if (s->eof)
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
+    if (s->want_writable && s->out_len - s->out_off < H2_OUT_HIWAT / 2) {
+        s->want_writable = 0;
+        s->notify = 1;
+        h->h2->notify = 1;
+    }
+    return (ssize_t)length;
+}
+
+/* Lowercase the header lines "Name: value\r\n" of R into NV entries backed
+ * by BUF; connection-specific fields are dropped.  Returns the count. */
+static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
+                             size_t max)
+{
+    static const char *const hop[] = {"connection", "keep-alive",
+                                      "proxy-connection", "transfer-encoding",
+                                      "upgrade", NULL};
+    const char *p = r->resp_headers, *end = p + r->resp_hlen;
+    size_t n = 0;
+
+    while (p < end && n < max) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *colon = memchr(p, ':', (size_t)((eol ? eol : end) - p));
+        const char *v, *ve;
+        size_t nl, i;
+        int skip = 0;
+
+        if (eol == NULL)
+            eol = end;
+        if (colon == NULL) {
+            p = eol + 1;
+            continue;
+        }
+        nl = (size_t)(colon - p);
+        for (i = 0; i < nl; i++)
+            buf[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+        for (i = 0; hop[i]; i++)
+            if (strlen(hop[i]) == nl && memcmp(buf, hop[i], nl) == 0)
+                skip = 1;
+        v = colon + 1;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
+        ve = eol;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        if (!skip) {
+            nv[n].name = (uint8_t *)buf;
+            nv[n].namelen = nl;
+            nv[n].value = (uint8_t *)(uintptr_t)v;
+            nv[n].valuelen = (size_t)(ve - v);
+            nv[n].flags = NGHTTP2_NV_FLAG_NONE;
+            n++;
+            buf += nl;
+        }
+        p = eol + 1;
+    }
+    return n;
+}
+
+#define NV(n, v, vl)                                                         \
+    do {                                                                     \
+        nv[k].name = (uint8_t *)(n);                                         \
+        nv[k].namelen = sizeof(n) - 1;                                       \
+        nv[k].value = (uint8_t *)(uintptr_t)(v);                             \
+        nv[k].valuelen = (vl);                                               \
+        nv[k].flags = NGHTTP2_NV_FLAG_NONE;                                  \
+        k++;                                                                 \
+    } while (0)
+
+static int h2_send_head(http_req_t *r)
+{
+    h2_stream_t *s = (h2_stream_t *)r;
+    http_h1_conn_t *h = s->h;
+    http_conf_t *hc = http_conf(h->hi);
+    size_t nlines = 0, k = 0, i;
+    char status[4], clen[24];
+    const char *server = hc->server_tokens ? "loom/" LOOM_VERSION_STRING
+                                           : "loom";
+    const char *date = http_date_now(h->hi);
+    nghttp2_nv *nv;
+    char *names;
+    nghttp2_data_provider dp;
+    int rc, bodyless;
+
+    if (h->closed || s->closed)
+        return LOOM_ERROR;
+    if (r->status < 200 || r->status > 999) { /* no 1xx / tunnels in h2 */
+        h2_reset(r);
+        return LOOM_ERROR;
+    }
+    for (i = 0; i < r->resp_hlen; i++)
+        if (r->resp_headers[i] == '\n')
+            nlines++;
+    nv = loom_malloc((nlines + 5) * sizeof(*nv));
+    names = loom_malloc(r->resp_hlen + 1);
+    snprintf(status, sizeof(status), "%03d", r->status);
+    NV(":status", status, 3);
+    NV("server", server, strlen(server));
+    NV("date", date, strlen(date));
+    bodyless = r->method_id == HTTP_M_HEAD || r->status == 204 ||
+               r->status == 304 || r->resp_length == 0;
+    if (r->resp_length >= 0 && r->status != 204 && r->status != 304) {
+        int n = snprintf(clen, sizeof(clen), "%lld",
+                         (long long)r->resp_length);
+
+        NV("content-length", clen, (size_t)n);
+    }
+    k += h2_resp_fields(r, names, nv + k, nlines);
+    dp.source.ptr = s;
+    dp.read_callback = h2_read_body;
+    s->has_body = !bodyless;
+    s->submitted = 1;
+    rc = nghttp2_submit_response(h->h2->ss, s->id, nv, k,
+                                 bodyless ? NULL : &dp);
+    free(nv);
+    free(names);
+    if (rc != 0)
+        return LOOM_ERROR;
+    h2_want_flush(h);
+    return LOOM_OK;
+}
+
+static int h2_send_body(http_req_t *r, const void *p, size_t len)
+{
+    h2_stream_t *s = (h2_stream_t *)r;
+    http_h1_conn_t *h = s->h;
+
+    if (h->closed || s->closed)
+        return LOOM_ERROR;
+    if (!s->has_body || len == 0)
+        return LOOM_OK;
+    if (s->out_len + len > s->out_cap) {
+        if (s->out_off) {
+            memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
+            s->out_len -= s->out_off;
+            s->out_off = 0;
+        }
+        if (s->out_len + len > s->out_cap) {
+            s->out_cap = s->out_len + len;
+            s->out = loom_realloc(s->out, s->out_cap);
+        }
+    }
+    memcpy(s->out + s->out_len, p, len);
+    s->out_len += len;
+    if (s->deferred) {
+        s->deferred = 0;
+        nghttp2_session_resume_data(h->h2->ss, s->id);
+    }
+    h2_want_flush(h);
+    if (s->out_len - s->out_off >= H2_OUT_HIWAT) {
+        s->want_writable = 1;
+        return LOOM_AGAIN;
+    }
+    return LOOM_OK;
+}
+
+static int h2_send_file(http_req_t *r, int fd, off_t off, size_t len)
+{
+    (void)r;
+    (void)fd;
+    (void)off;
+    (void)len;
+    return LOOM_DECLINED; /* the output layer pumps it through send_body */
+}
+
+static void h2_finish(http_req_t *r)
+{
+    h2_stream_t *s = (h2_stream_t *)r;
+    http_h1_conn_t *h = s->h;
+
+    http_req_done(r);
+    s->eof = 1;
+    if (h->closed || s->closed)
+        return;
+    if (s->deferred) {
+        s->deferred = 0;
+        nghttp2_session_resume_data(h->h2->ss, s->id);
+    }
+    h2_want_flush(h);
+}
+
+static void h2_reset(http_req_t *r)
+{
+    h2_stream_t *s = (h2_stream_t *)r;
+    http_h1_conn_t *h = s->h;
+
+    if (h->closed || s->closed)
+        return;
+    nghttp2_submit_rst_stream(h->h2->ss, NGHTTP2_FLAG_NONE, s->id,
+                              NGHTTP2_INTERNAL_ERROR);
+    h2_want_flush(h);
+}
+
+/* ---- request bodies ------------------------------------------------------------ */
+
+/* Hand buffered body bytes (and the end) to the handler. */
+static void h2_body_deliver(http_h1_conn_t *h, h2_stream_t *s)
+{
+    http_req_t *r = &s->req;
+
+    while (!s->paused && !s->closed && !h->closed) {
+        if (s->in_len) {
+            size_t n = s->in_len;
+
+            s->in_len = 0;
+            http_req_body(r, s->in, n, 0);
+            if (!s->closed)
+                nghttp2_session_consume_stream(h->h2->ss, s->id, n);
+            nghttp2_session_consume_connection(h->h2->ss, n);
+            h2_want_flush(h);
+            continue;
+        }
+        if (s->end_pending) {
+            s->end_pending = 0;
+            http_req_body(r, "", 0, 1);
+        }
+        break;
+    }
+}
+
+static void h2_pause_body(http_req_t *r, int pause)
+{
+    h2_stream_t *s = (h2_stream_t *)r;
+
+    s->paused = pause;
+    if (!pause)
+        h2_body_deliver(s->h, s);
+}
+
+/* Does anybody take body bytes for this stream? */
+static int h2_body_wanted(h2_stream_t *s)
+{
+    return s->started && !(s->req.flags & (HTTP_RF_DONE | HTTP_RF_ABORTED));
+}
+
+/* ---- nghttp2 callbacks ----------------------------------------------------------- */
+
+static h2_stream_t *h2_stream(nghttp2_session *ss, int32_t id)
+{
+    return id > 0 ? nghttp2_session_get_stream_user_data(ss, id) : NULL;
+}
+
+static h2_stream_t *h2_stream_new(http_h1_conn_t *h, int32_t id)
+{
+    h2_stream_t *s = loom_calloc(1, sizeof(*s));
+    http_h2_conn_t *h2 = h->h2;
+
+    s->h = h;
+    s->id = id;
+    s->req.pump.fd = -1;
+    s->next = h2->streams;
+    if (s->next)
+        s->next->prev = s;
+    h2->streams = s;
+    return s;
+}
+
+/* The control-frame budget; returns 0 when it is exhausted. */
+static int h2_budget(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+    struct timespec ts;
+    uint64_t now;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    h2->tokens += (double)(now - h2->tokens_ns) / 1e9 * H2_CTRL_RATE;
+    if (h2->tokens > H2_CTRL_BURST)
+        h2->tokens = H2_CTRL_BURST;
+    h2->tokens_ns = now;
+    if (h2->tokens < 1.0)
+        return 0;
+    h2->tokens -= 1.0;
+    return 1;
+}
+
+static int h2_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f,
+                               void *ud)
+{
+    http_h1_conn_t *h = ud;
+    h2_stream_t *s;
+
+    if (f->hd.type != NGHTTP2_HEADERS ||
+        f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    s = h2_stream_new(h, f->hd.stream_id);
+    nghttp2_session_set_stream_user_data(ss, f->hd.stream_id, s);
+    return 0;
+}
+
+static int h2_on_header(nghttp2_session *ss, const nghttp2_frame *f,
+                        const uint8_t *name, size_t nlen,
+                        const uint8_t *value, size_t vlen, uint8_t flags,
+                        void *ud)
+{
+    static const char *const pseudo[] = {":method", ":path", ":scheme",
+                                         ":authority"};
+    http_h1_conn_t *h = ud;
+    http_conf_t *hc = http_conf(h->hi);
+    h2_stream_t *s = h2_stream(ss, f->hd.stream_id);
+    h2_hoff_t o;
+    size_t i;
+
+    (void)flags;
+    if (s == NULL || s->started || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0; /* trailers are not kept */
+    if (s->hdr_status)
+        return 0;
+    if (s->hlen + nlen + vlen + 32 > hc->limits.max_head ||
+        s->nh >= hc->limits.max_fields) {
+        s->hdr_status = 431;
+        return 0;
+    }
+    if (s->hlen + nlen + vlen > s->hcap) {
+        s->hcap = s->hcap ? s->hcap * 2 : 512;
+        while (s->hcap < s->hlen + nlen + vlen)
+            s->hcap *= 2;
+        s->hbuf = loom_realloc(s->hbuf, s->hcap);
+    }
+    o.no = (uint32_t)s->hlen;
+    o.nl = (uint32_t)nlen;
+    memcpy(s->hbuf + s->hlen, name, nlen);
+    s->hlen += nlen;
+    o.vo = (uint32_t)s->hlen;
+    o.vl = (uint32_t)vlen;
+    if (vlen)
+        memcpy(s->hbuf + s->hlen, value, vlen);
+    s->hlen += vlen;
+    if (nlen && name[0] == ':') {
+        for (i = 0; i < 4; i++) {
+            if (strlen(pseudo[i]) == nlen &&
+                memcmp(pseudo[i], name, nlen) == 0) {
+                s->pseudo[i] = o;
+                s->have_pseudo |= 1u << i;
+            }
+        }
+        return 0;
+    }
+    if (s->nh == s->hoffcap) {
+        s->hoffcap = s->hoffcap ? s->hoffcap * 2 : 16;
+        s->hoff = loom_realloc(s->hoff, s->hoffcap * sizeof(*s->hoff));
+    }
+    s->hoff[s->nh++] = o;
+    return 0;
+}
+
+static loom_slice_t h2_slice(const h2_stream_t *s, uint32_t off, uint32_t len)
+{
+    loom_slice_t sl;
+
+    sl.p = s->hbuf + off;
+    sl.len = len;
+    return sl;
+}
+
+/* The head is complete: fill the request and run it. */
+static void h2_start_req(http_h1_conn_t *h, h2_stream_t *s, int end)
+{
+    http_req_t *r = &s->req;
+    size_t i;
+
+    http_req_init(r, h->hi, h->c, &h2_proto, s);
+    r->version = 20;
+    if (h->secure)
+        r->flags |= HTTP_RF_SECURE;
+    r->fields = loom_malloc((s->nh + 1) * sizeof(http_field_t));
+    for (i = 0; i < s->nh; i++) {
+        r->fields[i].name = h2_slice(s, s->hoff[i].no, s->hoff[i].nl);
+        r->fields[i].value = h2_slice(s, s->hoff[i].vo, s->hoff[i].vl);
+    }
+    r->nfields = s->nh;
+    r->method = h2_slice(s, s->pseudo[0].vo, s->pseudo[0].vl);
+    r->target = h2_slice(s, s->pseudo[1].vo, s->pseudo[1].vl);
+    r->scheme = h2_slice(s, s->pseudo[2].vo, s->pseudo[2].vl);
+    if (s->have_pseudo & 8) {
+        r->authority = h2_slice(s, s->pseudo[3].vo, s->pseudo[3].vl);
+    } else {
+        const http_field_t *host = http_req_field(r, "host");
+
+        if (host)
+            r->authority = host->value;
+    }
+    r->content_length = end ? 0 : -1;
+    if (!end) {
+        const http_field_t *cl = http_req_field(r, "content-length");
+
+        if (cl) { /* nghttp2 checked it is digits and matches the DATA */
+            int64_t v = 0;
+
+            for (i = 0; i < cl->value.len && v < INT64_MAX / 10 - 10; i++)
+                v = v * 10 + (cl->value.p[i] - '0');
+            r->content_length = v;
+        }
+    }
+    s->started = 1;
+    if (s->hdr_status) {
+        http_resp_codec_error(r, s->hdr_status);
+        return;
+    }
+    http_process(r);
+}
+
+static int h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f,
+                            void *ud)
+{
+    http_h1_conn_t *h = ud;
+    h2_stream_t *s;
+    int end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+
+    switch (f->hd.type) {
+    case NGHTTP2_PING:
+    case NGHTTP2_SETTINGS:
+    case NGHTTP2_PRIORITY:
+        if (f->hd.type != NGHTTP2_PRIORITY && (f->hd.flags & NGHTTP2_FLAG_ACK))
+            return 0;
+        if (!h2_budget(h)) {
+            loom_log(LOOM_LOG_INFO, loom_instance_who(h->hi->inst),
+                     "%s: h2: control frame flood", loom_conn_peer(h->c));
+            nghttp2_session_terminate_session(ss, NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        return 0;
+    case NGHTTP2_DATA:
+        if (f->hd.length == 0 && !end && !h2_budget(h)) {
+            nghttp2_session_terminate_session(ss, NGHTTP2_ENHANCE_YOUR_CALM);
+            return 0;
+        }
+        break;
+    case NGHTTP2_HEADERS:
+        break;
+    default:
+        return 0;
+    }
+    s = h2_stream(ss, f->hd.stream_id);
+    if (s == NULL)
+        return 0;
+    if (f->hd.type == NGHTTP2_HEADERS && !s->started)
+        h2_start_req(h, s, end);
+    if (end && !s->body_done) {
+        s->body_done = 1;
+        if (h2_body_wanted(s)) {
+            s->end_pending = 1;
+            h2_body_deliver(h, s);
+        } else if (s->started && !(s->req.flags & HTTP_RF_ABORTED)) {
+            s->req.flags |= HTTP_RF_BODY_DONE;
+        }
+    }
+    return 0;
+}
+
+static int h2_on_data(nghttp2_session *ss, uint8_t flags, int32_t id,
+                      const uint8_t *data, size_t len, void *ud)
+{
+    h2_stream_t *s = h2_stream(ss, id);
+
+    (void)flags;
+    (void)ud;
+    if (s == NULL || !h2_body_wanted(s)) {
+        if (s)
+            s->req.bytes_in += len;
+        nghttp2_session_consume(ss, id, len);
+        return 0;
+    }
+    if (s->paused || s->in_len) {
+        if (s->in_len + len > s->in_cap) {
+            s->in_cap = s->in_len + len;
+            s->in = loom_realloc(s->in, s->in_cap);
+        }
+        memcpy(s->in + s->in_len, data, len);
+        s->in_len += len;
+        return 0;
+    }
+    http_req_body(&s->req, (const char *)data, len, 0);
+    if (!s->closed)
+        nghttp2_session_consume_stream(ss, id, len);
+    nghttp2_session_consume_connection(ss, len);
+    return 0;
+}
+
+static int h2_on_frame_send(nghttp2_session *ss, const nghttp2_frame *f,
+                            void *ud)
+{
+    h2_stream_t *s;
+
+    (void)ud;
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    s = h2_stream(ss, f->hd.stream_id);
+    if (s && !s->body_done) /* the answer is out; stop the upload */
+        nghttp2_submit_rst_stream(ss, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_NO_ERROR);
+    return 0;
+}
+
+static int h2_on_stream_close(nghttp2_session *ss, int32_t id, uint32_t err,
+                              void *ud)
+{
+    http_h1_conn_t *h = ud;
+    http_h2_conn_t *h2 = h->h2;
+    h2_stream_t *s = h2_stream(ss, id);
+
+    (void)err;
+    if (s == NULL)
+        return 0;
+    nghttp2_session_set_stream_user_data(ss, id, NULL);
+    s->closed = 1;
+    if (s->in_len) /* bytes nobody will take: reopen the connection window */
+        nghttp2_session_consume_connection(ss, s->in_len);
+    s->in_len = 0;
+    if (s->started && !(s->req.flags & HTTP_RF_DONE))
+        http_req_abort(&s->req);
+    /* unlink from the live list, keep until no handler frame can see it */
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h2->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = NULL;
+    s->next = h2->dead;
+    h2->dead = s;
+    return 0;
+}
+
+/* ---- starting ----------------------------------------------------------------------- */
+
+/* base64url (RFC 4648 5), padding optional; returns the length or -1. */
+static long h2_b64url(loom_slice_t in, unsigned char *out, size_t cap)
+{
+    unsigned acc = 0, bits = 0;
+    size_t i, n = 0;
+
+    for (i = 0; i < in.len; i++) {
+        int c = (unsigned char)in.p[i], v;
+
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '-')
+            v = 62;
+        else if (c == '_')
+            v = 63;
+        else if (c == '=' && i + 2 >= in.len)
+            break;
+        else
+            return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == cap)
+                return -1;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return (long)n;
+}
+
+static nghttp2_session_callbacks *h2_callbacks(void)
+{
+    nghttp2_session_callbacks *cb;
+
+    if (nghttp2_session_callbacks_new(&cb) != 0)
+        return NULL;
+    nghttp2_session_callbacks_set_on_begin_headers_callback(
+        cb, h2_on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
+                                                         h2_on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb,
+                                                         h2_on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(
+        cb, h2_on_stream_close);
+    return cb;
+}
+
+/* Stream 1 from the HTTP/1.1 request that asked for Upgrade: h2c. */
+static void h2_upgraded_req(http_h1_conn_t *h, h2_stream_t *s,
+                            const http_req_t *up)
+{
+    http_req_t *r = &s->req;
+
+    http_req_init(r, h->hi, h->c, &h2_proto, s);
+    r->version = 20;
+    r->method = up->method;
+    r->target = up->target;
+    r->scheme = up->scheme;
+    r->authority = up->authority;
+    r->fields = loom_malloc((up->nfields + 1) * sizeof(http_field_t));
+    memcpy(r->fields, up->fields, up->nfields * sizeof(http_field_t));
+    r->nfields = up->nfields;
+    r->content_length = 0;
+    s->started = 1;
+    s->body_done = 1;
+    http_process(r);
+    if (h2_body_wanted(s)) {
+        s->end_pending = 1;
+        h2_body_deliver(h, s);
+    }
+}
+
+int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade,
+                  loom_slice_t settings)
+{
+    http_conf_t *hc = http_conf(h->hi);
+    http_h2_conn_t *h2;
+    nghttp2_session_callbacks *cb;
+    nghttp2_option *opt;
+    nghttp2_settings_entry iv[4];
+    unsigned char sbuf[256];
+    long slen = 0;
+    int rc;
+
+    if (upgrade) {
+        slen = h2_b64url(settings, sbuf, sizeof(sbuf));
+        if (slen < 0 || slen % 6 != 0)
+            return LOOM_ERROR;
+    }
+    cb = h2_callbacks();
+    if (cb == NULL || nghttp2_option_new(&opt) != 0) {
+        nghttp2_session_callbacks_del(cb);
+        return LOOM_ERROR;
+    }
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_option_set_no_closed_streams(opt, 1);
+    nghttp2_option_set_stream_reset_rate_limit(opt, H2_RESET_BURST,
+                                               H2_RESET_RATE);
+    nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
+    h2 = loom_calloc(1, sizeof(*h2));
+    rc = nghttp2_session_server_new2(&h2->ss, cb, h, opt);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_option_del(opt);
+    if (rc != 0) {
+        free(h2);
+        return LOOM_ERROR;
+    }
+    h->h2 = h2;
+    h2->tokens = H2_CTRL_BURST;
+    evtimer_assign(&h2->later, loom_instance_base(h->hi->inst), h2_on_later, h);
+    loom_conn_set_max_input(h->c, 64 * 1024);
+    iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+    iv[0].value = hc->h2_max_streams;
+    iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
+    iv[1].value = (uint32_t)hc->h2_window;
+    iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
+    iv[2].value = (uint32_t)hc->limits.max_head;
+    iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
+    iv[3].value = 0;
+    nghttp2_submit_settings(h2->ss, NGHTTP2_FLAG_NONE, iv, 4);
+    nghttp2_session_set_local_window_size(h2->ss, NGHTTP2_FLAG_NONE, 0,
+                                          (int32_t)hc->h2_conn_window);
+    h2_enter(h);
+    if (upgrade) {
+        h2_stream_t *s = h2_stream_new(h, 1);
+
+        loom_conn_write(h->c, "HTTP/1.1 101 Switching Protocols\r\n"
+                              "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+                        71);
+        if (nghttp2_session_upgrade2(h2->ss, sbuf, (size_t)slen,
+                                     upgrade->method_id == HTTP_M_HEAD ||
+                                         (upgrade->method.len == 4 &&
+                                          memcmp(upgrade->method.p, "HEAD",
+                                                 4) == 0),
+                                     s) != 0) {
+            loom_conn_abort(h->c);
+        } else {
+            h2_upgraded_req(h, s, upgrade);
+        }
+    }
+    h2->dirty = 1;
+    h2_leave(h);
+    return LOOM_OK;
+}
+
+/* ---- the stream callbacks ---------------------------------------------------------- */
+
+size_t http_h2_data(http_h1_conn_t *h, const char *buf, size_t len)
+{
+    http_h2_conn_t *h2 = h->h2;
+    ssize_t n;
+
+    if (h->closed)
+        return len;
+    h2_enter(h);
+    n = nghttp2_session_mem_recv(h2->ss, (const uint8_t *)buf, len);
+    if (n < 0 && !h->closed) {
+        loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst),
+                 "%s: h2: %s", loom_conn_peer(h->c),
+                 nghttp2_strerror((int)n));
+        nghttp2_session_terminate_session(
+            h2->ss, n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
+                                             : NGHTTP2_PROTOCOL_ERROR);
+    }
+    h2->dirty = 1;
+    h2_leave(h);
+    return len;
+}
+
+void http_h2_drain(http_h1_conn_t *h)
+{
+    if (h->closed)
+        return;
+    h2_enter(h);
+    h->h2->blocked = 0;
+    h->h2->dirty = 1;
+    h2_leave(h);
+}
+
+void http_h2_close(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+    h2_stream_t *s;
+
+    if (h2->later_on) {
+        event_del(&h2->later);
+        h2->later_on = 0;
+    }
+    h->busy++;
+    h2->depth++;
+    for (s = h2->streams; s; s = s->next) {
+        s->closed = 1;
+        if (s->started && !(s->req.flags & HTTP_RF_DONE))
+            http_req_abort(&s->req);
+    }
+    h2->depth--;
+    h->busy--;
+}
+
+void http_h2_free(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+    h2_stream_t *s;
+
+    if (h2 == NULL)
+        return;
+    if (h2->later_on)
+        event_del(&h2->later);
+    while ((s = h2->streams) != NULL) {
+        h2->streams = s->next;
+        h2_stream_free(s);
+    }
+    h2_reap(h2);
+    nghttp2_session_del(h2->ss);
+    free(h2);
+    h->h2 = NULL;
+}
+
+void http_h2_goaway(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+    loom_conn_t *c = h->c;
+
+    if (h->closed || h2->goaway)
+        return;
+    h2->goaway = 1;
+    loom_conn_hold(c);
+    h2_enter(h);
+    nghttp2_submit_goaway(h2->ss, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(h2->ss),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    h2->dirty = 1;
+    h2_leave(h);
+    loom_conn_release(c);
+}
