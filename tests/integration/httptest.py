@@ -281,7 +281,7 @@ class Incomplete(Exception):
     pass
 
 
-_STATUS = re.compile(rb"^(HTTP/\d\.\d) (\d{3}) ?([^\r\n]*)$")
+_STATUS = re.compile(rb"^(HTTP/\d(?:\.\d)?) (\d{3}) ?([^\r\n]*)$")
 _FIELD = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$")
 
 
@@ -558,11 +558,13 @@ class CurlResult:
 
 def curl_fetch(url, args=(), out=None, timeout=WAIT * 3):
     """curl URL with ARGS, headers and body captured apart.  OUT: a file for
-    the body (then .body is None).  Fails if curl itself fails."""
+    the body (then .body is None).  Fails if curl itself fails.  HTTP/1.1
+    unless ARGS ask for another version (--http2...: the last one wins)."""
     with tempfile.TemporaryDirectory(prefix="curl-") as tmp:
         hdr = os.path.join(tmp, "head")
         body_path = out or os.path.join(tmp, "body")
-        r = curl(["-D", hdr, "-o", body_path] + list(args) + [url], timeout=timeout)
+        r = curl(["--http1.1", "-D", hdr, "-o", body_path] + list(args) + [url],
+                 timeout=timeout)
         head = b""
         if os.path.exists(hdr):
             with open(hdr, "rb") as f:

@@ -52,8 +52,8 @@ class Https(unittest.TestCase):
         self.assertEqual(a.headers.get("etag"), b.headers.get("etag"))
 
     def test_curl_reuses_tls_connection(self):
-        p = curl(["-k", "-v", self.d.url("/hello.txt", tls=True), "--next", "-k", "-v",
-                  self.d.url("/", tls=True)])
+        p = curl(["--http1.1", "-k", "-v", self.d.url("/hello.txt", tls=True), "--next",
+                  "--http1.1", "-k", "-v", self.d.url("/", tls=True)])
         err = p.stderr.decode(errors="replace")
         self.assertEqual(p.returncode, 0, err)
         self.assertIn("Re-using existing connection", err)
@@ -80,6 +80,8 @@ class Https(unittest.TestCase):
 
     def test_alpn(self):
         with RawConn(self.d.tls_port, tls=insecure_ctx(alpn=["h2", "http/1.1"])) as c:
+            self.assertEqual(c.sock.selected_alpn_protocol(), "h2")  # preferred
+        with RawConn(self.d.tls_port, tls=insecure_ctx(alpn=["http/1.1"])) as c:
             self.assertEqual(c.sock.selected_alpn_protocol(), "http/1.1")
             c.request("GET", "/hello.txt")
             r = c.read_response()
