@@ -739,8 +739,10 @@ static int h2_on_data(nghttp2_session *ss, uint8_t flags, int32_t id,
         return 0;
     }
     if (s->paused || s->in_len) {
-        if (s->in_len + len > s->in_cap) {
-            s->in_cap = s->in_len + len;
+        if (s->in_len + len > s->in_cap) { /* at most the stream window */
+            s->in_cap = s->in_cap ? s->in_cap * 2 : 16384;
+            while (s->in_cap < s->in_len + len)
+                s->in_cap *= 2;
             s->in = loom_realloc(s->in, s->in_cap);
         }
         memcpy(s->in + s->in_len, data, len);
