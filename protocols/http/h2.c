@@ -197,8 +197,10 @@ static void h2_notify(http_h1_conn_t *h)
     h2_stream_t *s;
     int again = 1;
 
-    while (again && h2->notify && !h->closed) {
-        h2->notify = 0;
+    if (!h2->notify)
+        return;
+    h2->notify = 0;
+    while (again && !h->closed) {
         again = 0;
         for (s = h2->streams; s && !h->closed; s = s->next) {
             if (!s->notify)
