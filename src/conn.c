@@ -110,6 +110,108 @@ static int conn_release(loom_conn_t *c)
     return 0;
 }
 
+/* ---- lingering close ----------------------------------------------------
+ *
+ * Closing a socket with unread input, or receiving input after close(2),
+ * makes the kernel send RST, and an RST makes the peer's kernel drop what
+ * it received but the application has not read yet: the end of a response
+ * the client is still reading (an HTTP/2 client sends WINDOW_UPDATE while
+ * it reads).  So a connection we close gracefully sends FIN (shutdown
+ * SHUT_WR) and its socket keeps reading and discarding for a while, as
+ * nginx's lingering_close does; the connection itself is gone. */
+
+#define LINGER_SECONDS 2
+#define LINGER_MAX_BYTES (1024 * 1024)
+
+struct loom_linger_s {
+    loom_server_t *srv;
+    int fd;
+    size_t bytes;
+    struct event *ev;
+    struct loom_linger_s *next, *prev;
+};
+
+/* A graceful stop is complete when no connection is left and no closed
+ * socket still lingers. */
+static void conn_check_stopped(loom_server_t *srv)
+{
+    if (srv->shutting_down && srv->nconns == 0 && srv->lingers == NULL &&
+        srv->shutdown_done) {
+        void (*done)(void *) = srv->shutdown_done;
+
+        srv->shutdown_done = NULL;
+        done(srv->shutdown_arg);
+    }
+}
+
+static void linger_end(struct loom_linger_s *l)
+{
+    loom_server_t *srv = l->srv;
+
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        l->srv->lingers = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    event_free(l->ev);
+    close(l->fd);
+    free(l);
+    conn_check_stopped(srv);
+}
+
+static void linger_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct loom_linger_s *l = arg;
+    char *buf = l->srv->scratch;
+
+    if (what & EV_TIMEOUT) {
+        linger_end(l);
+        return;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(l->srv->scratch));
+
+        if (n > 0) {
+            l->bytes += (size_t)n;
+            if (l->bytes > LINGER_MAX_BYTES)
+                break;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        break; /* EOF or error */
+    }
+    linger_end(l);
+}
+
+/* Close FD after draining its input (or at once when that fails). */
+static void linger_start(loom_server_t *srv, int fd)
+{
+    struct loom_linger_s *l;
+    struct timeval tv = {LINGER_SECONDS, 0};
+
+    if (shutdown(fd, SHUT_WR) != 0) {
+        close(fd);
+        return;
+    }
+    l = loom_calloc(1, sizeof(*l));
+    l->srv = srv;
+    l->fd = fd;
+    l->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, linger_on_read, l);
+    l->next = srv->lingers;
+    if (l->next)
+        l->next->prev = l;
+    srv->lingers = l;
+    event_add(l->ev, &tv);
+}
+
+void loom_linger_free_all(loom_server_t *srv)
+{
+    while (srv->lingers)
+        linger_end(srv->lingers);
+}
+
 static void conn_finalize(loom_conn_t *c)
 {
     loom_server_t *srv = c->srv;
@@ -136,7 +238,11 @@ static void conn_finalize(loom_conn_t *c)
         c->ssl = NULL;
     }
     if (c->fd >= 0) {
-        close(c->fd);
+        if ((c->flags & LOOM_CF_LINGER) && !(c->flags & LOOM_CF_EOF) &&
+            c->tp == &loom_transport_fd)
+            linger_start(srv, c->fd);
+        else
+            close(c->fd);
         c->fd = -1;
     }
     free(c->in);
@@ -157,12 +263,7 @@ static void conn_finalize(loom_conn_t *c)
         loom_listeners_pause(srv, 0);
     if (inst)
         inst->nconns--; /* a removed instance is reaped by the sweep */
-    if (srv->shutting_down && srv->nconns == 0 && srv->shutdown_done) {
-        void (*done)(void *) = srv->shutdown_done;
-
-        srv->shutdown_done = NULL;
-        done(srv->shutdown_arg);
-    }
+    conn_check_stopped(srv);
     conn_release(c);
 }
 
@@ -183,8 +284,9 @@ static void conn_update(loom_conn_t *c)
     if (c->flags & LOOM_CF_HANDSHAKE) {
         want = (c->flags & LOOM_CF_TLS_RW) ? EV_WRITE : EV_READ;
     } else {
-        if (!(c->flags & (LOOM_CF_PAUSED | LOOM_CF_FULL | LOOM_CF_CLOSING |
-                          LOOM_CF_EOF | LOOM_CF_STARTTLS)))
+        if (!(c->flags & (LOOM_CF_PAUSED | LOOM_CF_CLOSING | LOOM_CF_EOF |
+                          LOOM_CF_STARTTLS)) &&
+            (!(c->flags & LOOM_CF_FULL) || (c->flags & LOOM_CF_OUTBOUND)))
             want |= EV_READ;
         if (conn_pending_out(c) || (c->flags & LOOM_CF_TLS_RW))
             want |= EV_WRITE;
@@ -274,9 +376,13 @@ void loom_conn_input(loom_conn_t *c, const char *buf, size_t len)
 
 static int conn_reading(loom_conn_t *c)
 {
+    /* An outbound connection's owner applies back-pressure itself: full
+     * output must not stop it reading (a proxy relaying both ways would
+     * deadlock with a peer that does the same). */
+    if ((c->flags & LOOM_CF_FULL) && !(c->flags & LOOM_CF_OUTBOUND))
+        return 0;
     return !(c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_PAUSED |
-                         LOOM_CF_FULL | LOOM_CF_EOF | LOOM_CF_STARTTLS |
-                         LOOM_CF_HANDSHAKE));
+                         LOOM_CF_EOF | LOOM_CF_STARTTLS | LOOM_CF_HANDSHAKE));
 }
 
 static void conn_read(loom_conn_t *c)
@@ -376,6 +482,8 @@ void loom_conn_flush(loom_conn_t *c)
             c->h->drain(c);
         if (c->flags & LOOM_CF_DEAD)
             return;
+        /* the drain callback may have written more, then closed */
+        after = conn_pending_out(c);
     }
     if (after == 0 && (c->flags & LOOM_CF_CLOSING)) {
         conn_finalize(c);
@@ -575,7 +683,7 @@ void loom_conn_close(loom_conn_t *c)
 {
     if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING))
         return;
-    c->flags |= LOOM_CF_CLOSING;
+    c->flags |= LOOM_CF_CLOSING | LOOM_CF_LINGER;
     if (conn_pending_out(c) == 0) {
         conn_finalize(c);
         return;
@@ -593,6 +701,7 @@ void loom_conn_close(loom_conn_t *c)
 
 void loom_conn_abort(loom_conn_t *c)
 {
+    c->flags &= ~LOOM_CF_LINGER;
     conn_finalize(c);
 }
 

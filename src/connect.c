@@ -5,6 +5,9 @@
  */
 #include "core.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <ares.h>
 #include <errno.h>
 #include <stdio.h>
@@ -167,6 +170,11 @@ static void connect_try_next(loom_connect_t *cr)
             cr->last_err = strerror(errno);
             continue;
         }
+        if (ss->ss_family != AF_UNIX) { /* requests go out in pieces */
+            int one = 1;
+
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
         if (connect(fd, (struct sockaddr *)ss, sl) == 0 || errno == EINPROGRESS) {
             cr->fd = fd;
             cr->ev = event_new(cr->srv->base, fd, EV_WRITE, connect_on_writable,
@@ -242,6 +250,36 @@ static void connect_on_timeout(evutil_socket_t fd, short what, void *arg)
     connect_finish(cr, NULL, "timed out");
 }
 
+/* A literal address: no lookup (c-ares 1.18 may ask the DNS server
+ * about "127.0.0.1" before answering it).  Returns 1 when CR->addrs is
+ * set. */
+static int connect_literal(loom_connect_t *cr)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    socklen_t len;
+
+    memset(&ss, 0, sizeof(ss));
+    if (inet_pton(AF_INET, cr->ep.host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)cr->ep.port);
+        len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, cr->ep.host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)cr->ep.port);
+        len = sizeof(*sin6);
+    } else {
+        return 0;
+    }
+    cr->addrs = loom_calloc(1, sizeof(*cr->addrs));
+    cr->addrlens = loom_calloc(1, sizeof(*cr->addrlens));
+    cr->addrs[0] = ss;
+    cr->addrlens[0] = len;
+    cr->n_addrs = 1;
+    return 1;
+}
+
 static void connect_start(evutil_socket_t fd, short what, void *arg)
 {
     loom_connect_t *cr = arg;
@@ -250,7 +288,7 @@ static void connect_start(evutil_socket_t fd, short what, void *arg)
     (void)what;
     event_free(cr->ev);
     cr->ev = NULL;
-    if (cr->ep.kind == LOOM_EP_UNIX) {
+    if (cr->ep.kind == LOOM_EP_UNIX || connect_literal(cr)) {
         connect_try_next(cr);
         return;
     }

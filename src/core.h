@@ -51,6 +51,7 @@ extern const loom_transport_t loom_transport_mem; /* session tests */
 #define LOOM_CF_CLOSED_CB 0x2000 /* close callback ran */
 #define LOOM_CF_EVADDED 0x4000   /* c->ev is pending */
 #define LOOM_CF_DEFERRED 0x8000  /* on the server's deferred list */
+#define LOOM_CF_LINGER 0x10000   /* closed by us: drain input before close(2) */
 
 #define LOOM_OUT_HIGH (256 * 1024) /* pause reading above this */
 #define LOOM_OUT_LOW (64 * 1024)   /* drain callback below this */
@@ -135,6 +136,7 @@ struct loom_server_s {
     struct event *grace;      /* shutdown deadline */
     struct event *defer;      /* runs the deferred list */
     loom_conn_t *deferred;
+    struct loom_linger_s *lingers; /* closed sockets still draining input */
     int shutting_down;
     void (*shutdown_done)(void *);
     void *shutdown_arg;
@@ -155,6 +157,8 @@ loom_conn_t *loom_conn_new(loom_server_t *srv, loom_instance_t *inst,
 /* Start a connection: TLS handshake (when ssl is set) or the open
  * callback, then reading. */
 void loom_conn_start(loom_conn_t *c);
+/* Close every socket still lingering (server teardown). */
+void loom_linger_free_all(loom_server_t *srv);
 /* Abort every connection of INST (or all when INST is NULL). */
 void loom_conn_abort_all(loom_server_t *srv, loom_instance_t *inst);
 /* Drop connections whose timeouts have passed. */

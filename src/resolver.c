@@ -4,6 +4,7 @@
 #include "resolver.h"
 #include "loom_module.h"
 
+#include <arpa/inet.h>
 #include <ares.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,4 +238,123 @@ void loom_resolver_send(loom_resolver_t *r, const unsigned char *query,
     req->arg = arg;
     ares_send(r->channel, query, (int)len, resolver_sent, req);
     resolver_rearm(r);
+}
+
+/* ---- loom_resolve_name: addresses with their TTLs, for modules ---------- */
+
+typedef struct {
+    loom_server_t *srv;
+    char *host;
+    int port;
+    loom_addrs_cb cb;
+    void *arg;
+    struct event *ev; /* starts the query from the reactor */
+} resolver_name_req_t;
+
+static void resolver_name_free(resolver_name_req_t *q)
+{
+    event_free(q->ev);
+    free(q->host);
+    free(q);
+}
+
+/* A literal address needs no lookup (c-ares may send one to the DNS
+ * server all the same); answers it and returns 1, else 0. */
+static int resolver_name_literal(resolver_name_req_t *q)
+{
+    loom_addr_t a;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&a.addr;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.addr;
+
+    memset(&a, 0, sizeof(a));
+    if (inet_pton(AF_INET, q->host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)q->port);
+        a.len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, q->host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)q->port);
+        a.len = sizeof(*sin6);
+    } else {
+        return 0;
+    }
+    q->cb(&a, 1, NULL, q->arg);
+    resolver_name_free(q);
+    return 1;
+}
+
+static void resolver_name_done(void *arg, int status, int timeouts,
+                               struct ares_addrinfo *res)
+{
+    resolver_name_req_t *q = arg;
+    struct ares_addrinfo_node *n;
+    loom_addr_t *addrs = NULL;
+    size_t count = 0, i = 0;
+
+    (void)timeouts;
+    if (status == ARES_SUCCESS && res) {
+        for (n = res->nodes; n; n = n->ai_next)
+            count++;
+        addrs = loom_calloc(count ? count : 1, sizeof(*addrs));
+        for (n = res->nodes; n; n = n->ai_next) {
+            if (n->ai_addr == NULL || n->ai_addrlen <= 0 ||
+                (size_t)n->ai_addrlen > sizeof(addrs[i].addr))
+                continue;
+            memcpy(&addrs[i].addr, n->ai_addr, (size_t)n->ai_addrlen);
+            addrs[i].len = (socklen_t)n->ai_addrlen;
+            addrs[i].ttl = n->ai_ttl > 0 ? (unsigned)n->ai_ttl : 0;
+            i++;
+        }
+    }
+    if (i > 0)
+        q->cb(addrs, i, NULL, q->arg);
+    else
+        q->cb(NULL, 0,
+              status == ARES_SUCCESS ? "no address" : ares_strerror(status),
+              q->arg);
+    free(addrs);
+    if (res)
+        ares_freeaddrinfo(res);
+    resolver_name_free(q);
+}
+
+static void resolver_name_start(evutil_socket_t fd, short what, void *arg)
+{
+    resolver_name_req_t *q = arg;
+    loom_resolver_t *r = q->srv->resolver;
+    struct ares_addrinfo_hints hints;
+    char service[16];
+
+    (void)fd;
+    (void)what;
+    if (resolver_name_literal(q))
+        return;
+    if (r == NULL) {
+        q->cb(NULL, 0, "resolver unavailable", q->arg);
+        resolver_name_free(q);
+        return;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof(service), "%d", q->port);
+    /* may answer at once (literals, hosts file): we are in the reactor */
+    ares_getaddrinfo(r->channel, q->host, service, &hints,
+                     resolver_name_done, q);
+    resolver_rearm(r);
+}
+
+void loom_resolve_name(loom_server_t *srv, const char *host, int port,
+                       loom_addrs_cb cb, void *arg)
+{
+    resolver_name_req_t *q = loom_calloc(1, sizeof(*q));
+    struct timeval tv = {0, 0};
+
+    q->srv = srv;
+    q->host = loom_strdup(host);
+    q->port = port;
+    q->cb = cb;
+    q->arg = arg;
+    q->ev = evtimer_new(srv->base, resolver_name_start, q);
+    evtimer_add(q->ev, &tv);
 }

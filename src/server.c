@@ -474,7 +474,7 @@ void loom_server_shutdown(loom_server_t *srv, unsigned grace,
     for (inst = srv->instances; inst; inst = inst->next)
         if (inst->started && inst->mod->quiesce)
             inst->mod->quiesce(inst);
-    if (srv->nconns == 0) {
+    if (srv->nconns == 0 && srv->lingers == NULL) {
         done(arg);
         return;
     }
@@ -491,6 +491,7 @@ void loom_server_free(loom_server_t *srv)
     srv->shutdown_done = NULL;
     loom_conn_abort_all(srv, NULL);
     loom_conn_run_deferred(srv);
+    loom_linger_free_all(srv);
     while ((ls = srv->listeners) != NULL) {
         srv->listeners = ls->next;
         loom_listener_close(ls);
