@@ -199,6 +199,7 @@ void http_process(http_req_t *r)
     }
     r->npath_len = (size_t)n;
     r->loc = http_find_location(r->vhost, r->npath, r->npath_len);
+    r->conf_gen = r->hi->conf_gen;
     if (r->loc == NULL) {
         http_resp_error(r, 404);
         return;
@@ -208,13 +209,22 @@ void http_process(http_req_t *r)
         http_resp_error(r, 413);
         return;
     }
+    r->max_body = r->loc->max_body;
     r->loc->handler->process(r);
+}
+
+void http_req_conf(http_req_t *r)
+{
+    if (r->conf_gen != r->hi->conf_gen) {
+        r->vhost = NULL;
+        r->loc = NULL;
+    }
 }
 
 void http_req_body(http_req_t *r, const char *p, size_t len, int last)
 {
     r->bytes_in += len;
-    if (r->loc && r->bytes_in > r->loc->max_body) {
+    if (r->loc && r->bytes_in > r->max_body) {
         if (!(r->flags & HTTP_RF_HEAD_SENT)) {
             http_req_refuse(r, 413);
         } else {
@@ -572,6 +582,7 @@ void http_resp_error(http_req_t *r, int status)
         r->flags |= HTTP_RF_CLOSE;
         break;
     }
+    http_req_conf(r);
     for (i = 0; r->vhost && i < r->vhost->nerrpages; i++) {
         const http_errpage_t *e = &r->vhost->errpages[i];
 
@@ -615,6 +626,7 @@ static void http_reload(loom_instance_t *inst)
     /* Roots and limits may have changed: start the file cache afresh. */
     http_fcache_free(hi->fcache);
     hi->fcache = http_fcache_new();
+    hi->conf_gen++;
     http_proxy_reload(hi);
     /* HTTP/2 clients are asked to reconnect (settings may have changed) */
     http_conns_quiesce(hi, 0);
@@ -628,6 +640,7 @@ static void http_quiesce(loom_instance_t *inst)
         return;
     hi->quiescing = 1;
     http_conns_quiesce(hi, 1);
+    http_proxy_quiesce(hi);
 }
 
 static void http_stop(loom_instance_t *inst)

@@ -124,6 +124,10 @@ struct http_req_s {
     const http_location_t *loc;
     char *npath;               /* normalised, decoded path (NUL-terminated) */
     size_t npath_len;
+    size_t max_body;           /* the location's, kept past a reload */
+    unsigned conf_gen;         /* hi->conf_gen when routed: vhost and loc
+                                * point into a config that a reload frees
+                                * (http_req_conf checks) */
 
     /* -- the handler's hooks -- */
     /* Request body bytes; LAST is set on the final call (LEN may be 0).
@@ -182,6 +186,11 @@ void http_req_refuse(http_req_t *r, int status);
 /* Log the finished request (access log) and count it.  The codec calls
  * this from its finish. */
 void http_req_done(http_req_t *r);
+
+/* Forget R's vhost and location when a reload freed the config they
+ * point into (requests that outlive a reload: bodies, proxied answers).
+ * Called by the output layer before it looks at them. */
+void http_req_conf(http_req_t *r);
 
 /* The field named NAME (lowercase) or NULL. */
 const http_field_t *http_req_field(const http_req_t *r, const char *name);
@@ -347,6 +356,7 @@ struct http_instance_s {
     int no_openat2;                    /* the kernel lacks openat2(2) */
     struct http_h1_conn_s *conns;      /* every open connection */
     int quiescing;                     /* graceful stop under way */
+    unsigned conf_gen;                 /* bumped by every reload */
     struct http_proxy_rt_s *proxy_rt;  /* upstream pools (http_proxy.c) */
 };
 

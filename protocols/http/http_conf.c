@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "http_proxy.h"
 
 #define HTTP_ERRPAGE_MAX (64 * 1024)
 #define HTTP_SYSTEM_MIME "/etc/mime.types"
@@ -30,6 +31,9 @@ static cfg_opt_t location_opts[] = {
     CFG_STR("body", NULL, CFGF_NONE),
     CFG_STR("content_type", "text/plain", CFGF_NONE),
     CFG_STR("format", "json", CFGF_NONE),
+    CFG_STR("proxy_pass", NULL, CFGF_NONE),
+    CFG_STR("proxy_prefix", NULL, CFGF_NONE),
+    CFG_STR("proxy_host", NULL, CFGF_NONE),
     CFG_END()};
 
 static cfg_opt_t server_opts[] = {
@@ -56,6 +60,8 @@ cfg_opt_t http_options[] = {
     CFG_INT("h2_max_streams", 128, CFGF_NONE),
     CFG_STR("h2_window", "256K", CFGF_NONE),
     CFG_STR("h2_connection_window", "4M", CFGF_NONE),
+    CFG_SEC("upstream", http_upstream_opts,
+            CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_SEC("server", server_opts,
             CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END()};
@@ -148,7 +154,7 @@ static int location_return(cfg_t *ls, http_location_t *l)
     return LOOM_OK;
 }
 
-static int location_build(cfg_t *ls, http_location_t *l)
+static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
 {
     const char *title = cfg_title(ls), *h = cfg_getstr(ls, "handler");
     const char *fmt;
@@ -193,8 +199,12 @@ static int location_build(cfg_t *ls, http_location_t *l)
         }
         return LOOM_OK;
     }
+    if (strcmp(h, "proxy") == 0) {
+        l->handler = &http_handler_proxy;
+        return http_proxy_location(ls, l, hc);
+    }
     loom_conf_error(ls, "handler", "unknown handler \"%s\" (static, return, "
-                    "status or echo)", h);
+                    "status, echo or proxy)", h);
     return LOOM_ERROR;
 }
 
@@ -295,7 +305,7 @@ static int vhost_build(cfg_t *ss, http_vhost_t *vh, http_conf_t *hc)
     for (i = 0; i < n; i++) {
         vh->nlocs++;
         if (location_build(cfg_getnsec(ss, "location", (unsigned)i),
-                           &vh->locs[i]) != LOOM_OK)
+                           &vh->locs[i], hc) != LOOM_OK)
             return LOOM_ERROR;
     }
     n = cfg_size(ss, "error_page");
@@ -397,6 +407,8 @@ int http_configure(cfg_t *sec, void **conf)
         loom_conf_error(sec, NULL, "http instance needs at least one server");
         return LOOM_ERROR;
     }
+    if (http_proxy_conf(sec, hc) != LOOM_OK)
+        return LOOM_ERROR;
     hc->vhosts = loom_calloc(n, sizeof(http_vhost_t));
     for (i = 0; i < n; i++) {
         cfg_t *ss = cfg_getnsec(sec, "server", (unsigned)i);
@@ -440,6 +452,7 @@ static void location_free(http_location_t *l)
     free(l->ret_location);
     free(l->ret_body);
     free(l->ret_type);
+    http_proxy_location_free(l);
 }
 
 void http_conf_free(void *conf)
@@ -464,6 +477,7 @@ void http_conf_free(void *conf)
         free(vh->errpages);
     }
     free(hc->vhosts);
+    http_proxy_conf_free(hc);
     free(hc->default_type);
     free(hc->charset);
     if (hc->mime)

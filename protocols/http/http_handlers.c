@@ -279,10 +279,19 @@ const http_handler_t http_handler_status = {"status", status_process};
 
 /* ---- echo ------------------------------------------------------------------------ */
 
+static void echo_writable(http_req_t *r)
+{
+    r->on_writable = NULL;
+    r->proto->pause_body(r, 0);
+}
+
 static void echo_body(http_req_t *r, const char *p, size_t len, int last)
 {
-    if (len)
-        http_resp_write(r, p, len);
+    if (len && http_resp_write(r, p, len) == LOOM_AGAIN && !last) {
+        /* the client is not reading its answer: stop taking its body */
+        r->on_writable = echo_writable;
+        r->proto->pause_body(r, 1);
+    }
     if (last)
         http_resp_end(r);
 }

@@ -37,4 +37,9 @@ void http_proxy_start(http_instance_t *hi);
 void http_proxy_reload(http_instance_t *hi);
 void http_proxy_stop(http_instance_t *hi);
 
+/* The daemon begins a graceful stop: close the idle pooled connections
+ * (they would hold the shutdown for its whole grace period) and pool no
+ * more.  Call from the module's quiesce, after setting hi->quiescing. */
+void http_proxy_quiesce(http_instance_t *hi);
+
 #endif

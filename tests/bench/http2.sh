@@ -1,0 +1,690 @@
+#!/bin/bash
+# shellcheck disable=SC2317  # functions called indirectly ("start_$server", traps)
+# HTTP/2 benchmark: loomd's http module versus Debian's nginx and h2o, and
+# loomd's reverse proxy versus nginx's.
+#
+# Every server serves the same directory (hello.txt, 13 bytes), one worker /
+# thread each, with one self-signed ECDSA P-256 certificate made here with
+# openssl:
+#   loomd   an http instance with a tcp and a tls listener (ALPN h2; the tcp
+#           one takes h2c with prior knowledge), static handler, no access
+#           log, default h2 options, keepalive_requests (below)
+#   nginx   worker_processes 1, master_process off, `listen ... ssl http2`
+#           and `listen ... http2` (h2c prior knowledge), ssl_protocols
+#           TLSv1.2 TLSv1.3 (1.22 offers no TLSv1.3 by default), open_file_cache
+#           on, access_log off, keepalive_requests (below: nginx closes an h2
+#           connection after that many requests and h2load does not
+#           reconnect), its own prefix/pid/temp paths in the temporary
+#           directory
+#   h2o     num-threads 1, a plain and a TLS listener (h2o takes h2c with
+#           prior knowledge on the plain one), file.dir, no access log
+#
+# Parts (H2_PARTS, default "tls h2c proxy"), each in alternating rounds
+# (loomd, nginx, h2o, loomd, ...), each server started fresh per round:
+#   tls    h2load -c50 -m10 -D DURATION https://.../hello.txt (ALPN h2)
+#   h2c    the same over cleartext, prior knowledge (h2load -p h2c)
+#   proxy  wrk -t1 -c50 -d DURATION (HTTP/1.1) through a reverse proxy to
+#          one upstream loomd serving the same directory (started once for
+#          the part): loomd (a location with handler proxy and proxy_pass
+#          "tcp:host=127.0.0.1:port=N", an anonymous upstream with the
+#          default settings, keepalive 32 among them) versus nginx
+#          (proxy_pass to an upstream block with keepalive 32,
+#          proxy_http_version 1.1, proxy_set_header Connection ""); h2o is
+#          left out
+# Per round: requests/s and the server's (for proxy: the proxy's, the
+# upstream's CPU is not counted) CPU time (utime + stime of the process and
+# its children, from /proc) per request.  Then the medians and the ratios
+# loomd/nginx and loomd/h2o.  Before each round curl checks that the server
+# returns the file's exact bytes over the protocol measured; a round whose
+# client saw failed or non-2xx requests, or that did not speak the protocol
+# asked for (h2load's "Application protocol"), is flagged and left out of
+# the medians.
+#
+# With 2 or more CPUs the server (the proxy) runs on one CPU and the load
+# generator on another (taskset), the same for every server; the proxy
+# part's upstream shares the load generator's CPU.  H2_PIN=0 turns that off.
+#
+# This is a benchmark, not a test: it prints numbers and asserts nothing.
+# It exits 0 when the measurements could be taken, non-zero when a server
+# could not be started or measured.  It builds nothing of loom: run it from
+# the repository root after the build.  As root it installs what is missing
+# (apt-get install nghttp2-client wrk h2o nginx-light) and stops / disables
+# the packages' system services, which would hold ports 80/443 and CPU.
+#
+#     tests/bench/http2.sh
+#     ROUNDS=1 DURATION=3 tests/bench/http2.sh      # a quick look
+#
+# Environment:
+#   LOOMD                 loomd binary (default src/loomd)
+#   NGINX, H2O, H2LOAD, WRK  binaries (default: from PATH, /usr/sbin, /usr/bin)
+#   ROUNDS                rounds per server and part (default 3, minimum 1)
+#   DURATION (or DUR)     seconds per round (default 10)
+#   H2_PARTS              parts to run (default "tls h2c proxy")
+#   H2_SERVERS            servers to measure (default "loomd nginx h2o")
+#   H2_CONNS              h2load / wrk connections (default 50)
+#   H2_STREAMS            h2load streams per connection, -m (default 10)
+#   H2_KEEPALIVE          keepalive_requests for loomd and nginx (default 1000000)
+#   H2_PIN                0: do not pin the servers and the clients to CPUs
+#   H2_KEEP               1: keep the temporary directory (configs, logs, outputs)
+#   PYTHON                python interpreter for free_port (default /usr/bin/python3)
+
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-${DUR:-10}}
+PARTS=${H2_PARTS:-tls h2c proxy}
+SERVERS=${H2_SERVERS:-loomd nginx h2o}
+CONNS=${H2_CONNS:-50}
+STREAMS=${H2_STREAMS:-10}
+KEEPALIVE=${H2_KEEPALIVE:-1000000}
+
+die() { echo "http2.sh: $*" >&2; exit 1; }
+note() { echo "# $*"; }
+
+for v in ROUNDS DURATION CONNS STREAMS KEEPALIVE; do
+	case ${!v} in ''|*[!0-9]*) die "$v must be a number" ;; esac
+done
+[ "$ROUNDS" -ge 1 ] || ROUNDS=1
+[ "$DURATION" -ge 1 ] || DURATION=1
+for p in $PARTS; do
+	case $p in tls|h2c|proxy) ;; *) die "unknown part '$p' in H2_PARTS (tls, h2c, proxy)" ;; esac
+done
+want() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
+want_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+for s in $SERVERS; do
+	case $s in loomd|nginx|h2o) ;; *) die "unknown server '$s' in H2_SERVERS (loomd, nginx, h2o)" ;; esac
+done
+
+# ---------------------------------------------------------------- tools
+PY=${PYTHON:-/usr/bin/python3}
+[ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+find_tool() {   # find_tool NAME: absolute path or nothing
+	command -v "$1" 2>/dev/null ||
+		{ [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } ||
+		{ [ -x "/usr/bin/$1" ] && echo "/usr/bin/$1"; }
+}
+
+# loomd is needed by every part: the proxy part's upstream is a loomd too.
+LOOMD=${LOOMD:-src/loomd}
+if [ ! -x "$LOOMD" ] && [ "${LOOMD#/}" = "$LOOMD" ] && [ -x "$top/$LOOMD" ]; then
+	LOOMD=$top/$LOOMD
+fi
+[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found: this script builds nothing; run ./configure && make first (or set LOOMD)"
+LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
+NGINX=${NGINX:-$(find_tool nginx)}
+H2O=${H2O:-$(find_tool h2o)}
+H2LOAD=${H2LOAD:-$(find_tool h2load)}
+WRK=${WRK:-$(find_tool wrk)}
+
+need_pkgs=
+{ want_part tls || want_part h2c; } && [ ! -x "${H2LOAD:-}" ] && need_pkgs="nghttp2-client"
+want_part proxy && [ ! -x "${WRK:-}" ] && need_pkgs="$need_pkgs wrk"
+want nginx && [ ! -x "${NGINX:-}" ] && need_pkgs="$need_pkgs nginx-light"
+want h2o && [ ! -x "${H2O:-}" ] && need_pkgs="$need_pkgs h2o"
+if [ -n "$need_pkgs" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	note "installing ${need_pkgs# }"
+	# shellcheck disable=SC2086  # package list
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $need_pkgs >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null 2>&1 &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y $need_pkgs >/dev/null 2>&1; }
+	[ -x "${H2LOAD:-}" ] || H2LOAD=$(find_tool h2load)
+	[ -x "${WRK:-}" ] || WRK=$(find_tool wrk)
+	[ -x "${NGINX:-}" ] || NGINX=$(find_tool nginx)
+	[ -x "${H2O:-}" ] || H2O=$(find_tool h2o)
+fi
+{ want_part tls || want_part h2c; } && { [ -x "${H2LOAD:-}" ] || die "h2load not found (apt-get install nghttp2-client, or set H2LOAD)"; }
+want_part proxy && { [ -x "${WRK:-}" ] || die "wrk not found (apt-get install wrk, or set WRK)"; }
+want nginx && { [ -x "${NGINX:-}" ] || die "nginx not found (apt-get install nginx-light, or set NGINX)"; }
+want h2o && { [ -x "${H2O:-}" ] || die "h2o not found (apt-get install h2o, or set H2O)"; }
+command -v curl >/dev/null 2>&1 || die "curl is needed to check the servers' answers"
+curl -V 2>/dev/null | grep -qi 'HTTP2' || die "this curl has no HTTP/2 support (needed to check the servers' answers)"
+command -v openssl >/dev/null 2>&1 || die "openssl is needed for the certificate"
+
+# The Debian packages start (or enable) a system nginx / h2o on port 80:
+# as root, stop and disable it so that it holds no port and takes no CPU
+# during the rounds.
+if [ "$(id -u)" = 0 ]; then
+	for svc in nginx h2o; do
+		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+			if systemctl is-active --quiet "$svc" 2>/dev/null || systemctl is-enabled --quiet "$svc" 2>/dev/null; then
+				systemctl disable --now "$svc" >/dev/null 2>&1 && note "stopped and disabled the system service $svc"
+			fi
+		elif [ -x "/etc/init.d/$svc" ] && [ -r "/run/$svc.pid" ] &&
+		     kill -0 "$(cat "/run/$svc.pid" 2>/dev/null)" 2>/dev/null; then
+			"/etc/init.d/$svc" stop >/dev/null 2>&1 && note "stopped the system service $svc"
+			command -v update-rc.d >/dev/null 2>&1 && update-rc.d "$svc" disable >/dev/null 2>&1
+		fi
+	done
+fi
+
+# ---------------------------------------------------------------- pinning
+bench_pin "${H2_PIN:-1}"
+
+# ---------------------------------------------------------------- cleanup
+bench_setup http2 "${H2_KEEP:-0}"
+chmod 755 "$tmp"   # servers that switch to an unprivileged user read www/
+
+# The proxy part's upstream is a second server process: stopped on exit too.
+upstream_pid=
+trap 'stop_upstream; bench_cleanup' EXIT
+stop_upstream() {
+	[ -n "$upstream_pid" ] || return 0
+	kill -TERM "$upstream_pid" 2>/dev/null
+	wait "$upstream_pid" 2>/dev/null
+	upstream_pid=
+}
+
+# ---------------------------------------------------------------- content
+www=$tmp/www
+mkdir -p "$www"
+printf 'Hello, world\n' >"$www/hello.txt"
+chmod 755 "$www"
+chmod 644 "$www/hello.txt"
+
+cert=$tmp/cert.pem
+key=$tmp/key.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$key" -out "$cert" -days 2 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$tmp/openssl.log" 2>&1 ||
+	{ cat "$tmp/openssl.log" >&2; die "openssl could not make a certificate"; }
+chmod 644 "$cert" "$key"
+
+# ---------------------------------------------------------------- servers
+# start_SERVER PORT TLSPORT DIR: starts it (pinned when pinning), sets
+# server_pid; returns 0 once it answers over h2c (h2c / tls parts) or
+# HTTP/1.1 (proxy part).
+
+# answers HOW PORT [PID]: 0 once GET /hello.txt returns its exact bytes
+# over HOW (h2c: prior knowledge; tls: HTTPS with ALPN h2; h1: HTTP/1.1)
+# and HTTP/2 for h2c / tls (up to 10 s).
+answers() {
+	local _ out pid=${3:-$server_pid} url opts
+	case $1 in
+	h2c) url=http://127.0.0.1:$2/hello.txt; opts=(--http2-prior-knowledge) ;;
+	tls) url=https://127.0.0.1:$2/hello.txt; opts=(-k --http2) ;;
+	h1) url=http://127.0.0.1:$2/hello.txt; opts=(--http1.1) ;;
+	esac
+	for _ in $(seq 100); do
+		out=$(curl -s "${opts[@]}" --max-time 2 -w '|%{http_version}' "$url" 2>/dev/null)
+		case $1:$out in
+		h1:"Hello, world
+|1.1"|h2c:"Hello, world
+|2"|tls:"Hello, world
+|2") return 0 ;;
+		esac
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# loom_conf PORT TPORT: an http instance serving www/ on tcp PORT and, if
+# TPORT is not empty, tls TPORT.
+loom_conf() {
+	[ "$(id -u)" = 0 ] && echo 'user = "root"'
+	echo 'shutdown_grace = 1'
+	echo 'log { level = "info" target = "stderr" }'
+	echo 'http "bench" {'
+	if [ -n "$2" ]; then
+		echo "    listen = {\"tcp:$1:interface=127.0.0.1\", \"tls:$2:interface=127.0.0.1:cert=$cert:key=$key\"}"
+	else
+		echo "    listen = {\"tcp:$1:interface=127.0.0.1\"}"
+	fi
+	echo "    keepalive_requests = $KEEPALIVE"
+	echo '    server "main" {'
+	echo '        names = {"localhost"}'
+	echo '        location "/" {'
+	echo '            handler = "static"'
+	echo "            root = \"$www\""
+	echo '        }'
+	echo '    }'
+	echo '}'
+}
+
+start_loomd() {
+	local port=$1 tport=$2 dir=$3
+	loom_conf "$port" "$tport" >"$dir/loom.conf"
+	"${on_server_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
+	server_pid=$!
+	answers h2c "$port" && return 0
+	echo "http2.sh: loomd did not answer over h2c; its stderr:" >&2
+	sed 's/^/  /' "$dir/stderr.log" >&2
+	return 1
+}
+
+nginx_common() {   # the top of an nginx.conf in DIR
+	cat <<-EOF
+	worker_processes 1;
+	daemon off;
+	master_process off;
+	pid $1/nginx.pid;
+	error_log $1/error.log warn;
+	events {
+	    worker_connections 4096;
+	}
+	EOF
+}
+
+nginx_http_common() {   # settings inside http { } for DIR
+	cat <<-EOF
+	    access_log off;
+	    keepalive_requests $KEEPALIVE;
+	    types {
+	        text/plain txt;
+	    }
+	    default_type application/octet-stream;
+	    client_body_temp_path $1/tmp/body;
+	    proxy_temp_path $1/tmp/proxy;
+	    fastcgi_temp_path $1/tmp/fastcgi;
+	    uwsgi_temp_path $1/tmp/uwsgi;
+	    scgi_temp_path $1/tmp/scgi;
+	EOF
+}
+
+run_nginx() {   # run_nginx DIR HOW PORT: start nginx -c DIR/nginx.conf
+	"${on_server_cpu[@]}" "$NGINX" -p "$1/" -e "$1/error.log" -c "$1/nginx.conf" \
+		>"$1/stdout.log" 2>"$1/stderr.log" </dev/null &
+	server_pid=$!
+	answers "$2" "$3" && return 0
+	echo "http2.sh: nginx did not answer; its logs:" >&2
+	sed 's/^/  /' "$1/stderr.log" "$1/error.log" >&2 2>/dev/null
+	return 1
+}
+
+start_nginx() {
+	local port=$1 tport=$2 dir=$3
+	mkdir -p "$dir/tmp"
+	{
+		nginx_common "$dir"
+		echo 'http {'
+		nginx_http_common "$dir"
+		cat <<-EOF
+		    sendfile on;
+		    open_file_cache max=1000 inactive=60s;
+		    open_file_cache_valid 60s;
+		    ssl_protocols TLSv1.2 TLSv1.3;
+		    server {
+		        listen 127.0.0.1:$port http2;
+		        listen 127.0.0.1:$tport ssl http2;
+		        ssl_certificate $cert;
+		        ssl_certificate_key $key;
+		        server_name localhost;
+		        root $www;
+		    }
+		}
+		EOF
+	} >"$dir/nginx.conf"
+	run_nginx "$dir" h2c "$port"
+}
+
+start_h2o() {
+	local port=$1 tport=$2 dir=$3
+	{
+		echo 'num-threads: 1'
+		[ "$(id -u)" = 0 ] && echo 'user: root'
+		echo "pid-file: $dir/h2o.pid"
+		echo "error-log: $dir/error.log"
+		echo 'max-connections: 4096'
+		echo 'listen:'
+		echo '  host: 127.0.0.1'
+		echo "  port: $port"
+		echo 'listen:'
+		echo '  host: 127.0.0.1'
+		echo "  port: $tport"
+		echo '  ssl:'
+		echo "    certificate-file: $cert"
+		echo "    key-file: $key"
+		echo 'hosts:'
+		echo '  default:'
+		echo '    paths:'
+		echo '      /:'
+		echo "        file.dir: $www"
+	} >"$dir/h2o.conf"
+	"${on_server_cpu[@]}" "$H2O" -c "$dir/h2o.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
+	server_pid=$!
+	answers h2c "$port" && return 0
+	echo "http2.sh: h2o did not answer over h2c; its logs:" >&2
+	sed 's/^/  /' "$dir/stderr.log" "$dir/error.log" >&2 2>/dev/null
+	return 1
+}
+
+# ---- the proxy part: one upstream loomd, then the proxies in turn
+
+upstream_port=
+start_upstream() {
+	local dir=$tmp/upstream
+	mkdir -p "$dir"
+	upstream_port=$(free_port)
+	loom_conf "$upstream_port" "" >"$dir/loom.conf"
+	"${on_client_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
+	upstream_pid=$!
+	answers h1 "$upstream_port" "$upstream_pid" && return 0
+	echo "http2.sh: the upstream loomd did not answer; its stderr:" >&2
+	sed 's/^/  /' "$dir/stderr.log" >&2
+	return 1
+}
+
+loom_proxy_conf() {   # loom_proxy_conf PORT
+	[ "$(id -u)" = 0 ] && echo 'user = "root"'
+	echo 'shutdown_grace = 1'
+	echo 'log { level = "info" target = "stderr" }'
+	echo 'http "proxy" {'
+	echo "    listen = {\"tcp:$1:interface=127.0.0.1\"}"
+	echo "    keepalive_requests = $KEEPALIVE"
+	echo '    server "main" {'
+	echo '        names = {"localhost"}'
+	echo '        location "/" {'
+	echo '            handler = "proxy"'
+	echo "            proxy_pass = \"tcp:host=127.0.0.1:port=$upstream_port\""
+	echo '        }'
+	echo '    }'
+	echo '}'
+}
+
+start_proxy_loomd() {
+	local port=$1 dir=$3
+	loom_proxy_conf "$port" >"$dir/loom.conf"
+	"${on_server_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
+	server_pid=$!
+	answers h1 "$port" && return 0
+	echo "http2.sh: loomd (proxy) did not answer; its stderr:" >&2
+	sed 's/^/  /' "$dir/stderr.log" >&2
+	return 1
+}
+
+start_proxy_nginx() {
+	local port=$1 dir=$3
+	mkdir -p "$dir/tmp"
+	{
+		nginx_common "$dir"
+		echo 'http {'
+		nginx_http_common "$dir"
+		cat <<-EOF
+		    upstream up {
+		        server 127.0.0.1:$upstream_port;
+		        keepalive 32;
+		    }
+		    server {
+		        listen 127.0.0.1:$port;
+		        server_name localhost;
+		        location / {
+		            proxy_pass http://up;
+		            proxy_http_version 1.1;
+		            proxy_set_header Connection "";
+		        }
+		    }
+		}
+		EOF
+	} >"$dir/nginx.conf"
+	run_nginx "$dir" h1 "$port"
+}
+
+server_version() {
+	case $1 in
+	loomd) "$LOOMD" -V 2>&1 | head -n 1 ;;
+	nginx) "$NGINX" -v 2>&1 | sed 's/^nginx version: //' ;;
+	h2o) "$H2O" --version 2>&1 | head -n 1 ;;
+	esac
+}
+
+# ---------------------------------------------------------------- rounds
+results=$tmp/results      # lines: part server round rps us_per_req
+invalid=$tmp/results.bad  # the same, rounds with errors
+: >"$results"
+: >"$invalid"
+
+run_client() {
+	local out=$1 rc
+	shift
+	"${on_client_cpu[@]}" "$@" >"$out" 2>&1 </dev/null &
+	client_pid=$!
+	wait "$client_pid"
+	rc=$?
+	client_pid=
+	return $rc
+}
+
+# record PART SERVER ROUND RPS REQS TICKS FLAG: print the round's line and
+# file it under the results (FLAG empty) or the rounds left out.
+record() {
+	local part=$1 server=$2 round=$3 rps=$4 reqs=$5 ticks=$6 flag=$7 cpu_s us
+	read -r cpu_s us < <(awk -v t="$ticks" -v hz="$HZ" -v n="$reqs" \
+		'BEGIN { printf "%.2f %.3f\n", t / hz, t * 1000000 / hz / n }')
+	if [ -n "$flag" ]; then
+		echo "$part $server $round $rps $us" >>"$invalid"
+	else
+		echo "$part $server $round $rps $us" >>"$results"
+	fi
+	printf '%-5s %-5s round %d: %8s req/s  server CPU %6ss  %7s us/req%s\n' \
+		"$part" "$server" "$round" "$rps" "$cpu_s" "$us" "$flag"
+}
+
+# measure_h2 PART SERVER ROUND: one h2load round over tls or h2c.
+measure_h2() {
+	local part=$1 server=$2 round=$3 port tport dir url t0 t1 rc
+	local rps reqs failed errored timeouts non2xx proto flag=
+	port=$(free_port)
+	tport=$(free_port)
+	dir=$tmp/$part.$server.$round
+	mkdir -p "$dir"
+	if ! "start_$server" "$port" "$tport" "$dir"; then
+		stop_server
+		return 1
+	fi
+	if [ "$part" = tls ]; then
+		url=https://127.0.0.1:$tport/hello.txt
+		if ! answers tls "$tport"; then
+			echo "http2.sh: $server does not answer over TLS (h2) on $tport" >&2
+			stop_server
+			return 1
+		fi
+	else
+		url=http://127.0.0.1:$port/hello.txt
+	fi
+	t0=$(tree_ticks "$server_pid")
+	run_client "$dir/h2load.out" timeout $((DURATION + 60)) \
+		"$H2LOAD" -c "$CONNS" -m "$STREAMS" -D "$DURATION" -p h2c "$url"
+	rc=$?
+	t1=$(tree_ticks "$server_pid")
+	if [ -z "$t1" ]; then
+		echo "http2.sh: $server died during $part round $round; its stderr:" >&2
+		tail -n 20 "$dir/stderr.log" >&2
+		wait "$server_pid" 2>/dev/null
+		server_pid=
+		return 1
+	fi
+	# finished in 10.00s, 123456.70 req/s, 5.12MB/s
+	# requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
+	# status codes: N 2xx, N 3xx, N 4xx, N 5xx
+	rps=$(awk '$1 == "finished" { gsub(",", "", $4); printf "%.0f", $4; exit }' "$dir/h2load.out")
+	read -r reqs failed errored timeouts < <(awk '$1 == "requests:" {
+		gsub(",", ""); print $8, $10, $12, $14; exit }' "$dir/h2load.out")
+	non2xx=$(awk '$1 == "status" && $2 == "codes:" { gsub(",", ""); print $5 + $7 + $9; exit }' "$dir/h2load.out")
+	proto=$(awk -F': ' '$1 == "Application protocol" { print $2; exit }' "$dir/h2load.out")
+	if [ "$rc" != 0 ] || [ -z "$rps" ] || [ -z "${reqs:-}" ] || [ "${reqs:-0}" -le 0 ] 2>/dev/null; then
+		echo "http2.sh: $server $part round $round: h2load failed (exit $rc); its output:" >&2
+		tail -n 20 "$dir/h2load.out" | sed 's/^/  /' >&2
+		stop_server
+		return 1
+	fi
+	if [ "$proto" != "$( [ "$part" = tls ] && echo h2 || echo h2c )" ]; then
+		flag="  ** spoke '${proto:-?}', not HTTP/2 -- not in the medians"
+	elif [ "$((failed + errored + timeouts))" != 0 ] || [ "${non2xx:-0}" != 0 ]; then
+		flag="  ** $failed failed, $errored errored, $timeouts timed out, ${non2xx:-?} non-2xx -- not in the medians"
+	fi
+	record "$part" "$server" "$round" "$rps" "$reqs" "$((t1 - t0))" "$flag"
+	stop_server
+	[ "$server_status" = "exit 0" ] || note "$server $part round $round: stopped with $server_status"
+	return 0
+}
+
+# measure_proxy SERVER ROUND: one wrk round through SERVER's proxy.
+measure_proxy() {
+	local server=$1 round=$2 port dir url t0 t1 rc reqs rps non2xx sockerr flag=
+	port=$(free_port)
+	dir=$tmp/proxy.$server.$round
+	mkdir -p "$dir"
+	if ! "start_proxy_$server" "$port" "" "$dir"; then
+		stop_server
+		return 1
+	fi
+	url=http://127.0.0.1:$port/hello.txt
+	t0=$(tree_ticks "$server_pid")
+	run_client "$dir/wrk.out" timeout $((DURATION + 60)) \
+		"$WRK" -t 1 -c "$CONNS" -d "${DURATION}s" "$url"
+	rc=$?
+	t1=$(tree_ticks "$server_pid")
+	if [ -z "$t1" ]; then
+		echo "http2.sh: $server (proxy) died during round $round; its stderr:" >&2
+		tail -n 20 "$dir/stderr.log" >&2
+		wait "$server_pid" 2>/dev/null
+		server_pid=
+		return 1
+	fi
+	reqs=$(awk '$2 == "requests" && $3 == "in" { print $1; exit }' "$dir/wrk.out")
+	rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$dir/wrk.out")
+	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$dir/wrk.out")
+	sockerr=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$dir/wrk.out")
+	if [ "$rc" != 0 ] || [ -z "$reqs" ] || [ -z "$rps" ] || [ "${reqs:-0}" -le 0 ] 2>/dev/null; then
+		echo "http2.sh: $server proxy round $round: wrk failed (exit $rc); its output:" >&2
+		tail -n 20 "$dir/wrk.out" | sed 's/^/  /' >&2
+		stop_server
+		return 1
+	fi
+	if [ -n "$non2xx" ] && [ "$non2xx" != 0 ]; then
+		flag="  ** $non2xx non-2xx answers -- not in the medians"
+	elif [ -n "$sockerr" ] && [ "$sockerr" != 0 ]; then
+		flag="  ** socket errors: $(grep 'Socket errors' "$dir/wrk.out" | sed 's/^ *Socket errors: //') -- not in the medians"
+	fi
+	record proxy "$server" "$round" "$rps" "$reqs" "$((t1 - t0))" "$flag"
+	stop_server
+	[ "$server_status" = "exit 0" ] || note "$server proxy round $round: stopped with $server_status"
+	return 0
+}
+
+median() {   # median PART SERVER COLUMN [PRINTF_FORMAT]
+	awk -v p="$1" -v s="$2" -v c="$3" '$1 == p && $2 == s { print $c }' "$results" | sort -g |
+		awk -v f="${4:-%.3f}" '{ v[NR] = $1 } END {
+			if (NR == 0) { print "n/a"; exit }
+			if (NR % 2) m = v[(NR + 1) / 2]
+			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf f "\n", m }'
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
+		else printf "%.2f\n", a / b }'
+}
+
+servers_for() {   # servers_for PART: the wanted servers that take part
+	local s out=
+	for s in $SERVERS; do
+		[ "$s" = h2o ] && [ "$1" = proxy ] && continue
+		out="$out $s"
+	done
+	echo "${out# }"
+}
+
+# ---------------------------------------------------------------- main
+echo "# http2 benchmark: $(nproc 2>/dev/null || echo '?') CPUs, servers: $SERVERS, parts: $PARTS"
+for s in $SERVERS; do
+	case $s in
+	loomd) note "loomd: $LOOMD ($(server_version loomd)); http instance, static handler, no access log, default h2 options, keepalive_requests $KEEPALIVE" ;;
+	nginx) note "nginx: $NGINX ($(server_version nginx)); worker_processes 1, master_process off, listen http2 (TLS and h2c), open_file_cache, access_log off, keepalive_requests $KEEPALIVE" ;;
+	h2o) note "h2o: $H2O ($(server_version h2o)); num-threads 1, file.dir, no access log" ;;
+	esac
+done
+if want_part tls || want_part h2c; then
+	note "h2load: $H2LOAD ($("$H2LOAD" --version 2>&1 | head -n 1)) -c $CONNS -m $STREAMS -D $DURATION"
+fi
+if want_part proxy; then
+	note "wrk: $WRK ($("$WRK" --version 2>&1 | head -n 1 | awk '{ print $2 }')) -t 1 -c $CONNS -d ${DURATION}s, keep-alive, through the proxy to one loomd upstream (static); upstream keepalive 32 in both proxies"
+fi
+if [ -n "$server_cpu" ]; then
+	note "pinned with taskset: server on CPU $server_cpu, load generator on CPU $client_cpu (same for every server; the proxy part's upstream on CPU $client_cpu)"
+else
+	note "not pinned (H2_PIN=0, fewer than 2 CPUs, or no taskset)"
+fi
+
+# Check the configurations once, so that a loomd without the http module
+# (or without the proxy handler) is reported once.
+start_dir=$tmp/check
+mkdir -p "$start_dir"
+loom_conf "$(free_port)" "$(free_port)" >"$start_dir/loom.conf"
+if ! "$LOOMD" -t -c "$start_dir/loom.conf" >"$start_dir/out" 2>&1; then
+	echo "http2.sh: $LOOMD rejects an http configuration (built without the http module?):" >&2
+	sed 's/^/  /' "$start_dir/out" >&2
+	exit 1
+fi
+failed=0
+if want_part proxy && want loomd; then
+	upstream_port=$(free_port)
+	loom_proxy_conf "$(free_port)" >"$start_dir/proxy.conf"
+	if ! "$LOOMD" -t -c "$start_dir/proxy.conf" >"$start_dir/proxy.out" 2>&1; then
+		echo "http2.sh: $LOOMD rejects the proxy configuration (no proxy handler yet?); the proxy part is left out:" >&2
+		sed 's/^/  /' "$start_dir/proxy.out" >&2
+		PARTS=$(echo " $PARTS " | sed 's/ proxy / /; s/^ *//; s/ *$//')
+		failed=1
+	fi
+fi
+
+for part in $PARTS; do
+	echo
+	case $part in
+	tls) echo "tls: h2load GET /hello.txt (13 bytes) over TLS, ALPN h2, $ROUNDS rounds per server, alternating" ;;
+	h2c) echo "h2c: h2load GET /hello.txt (13 bytes) over cleartext HTTP/2 (prior knowledge), $ROUNDS rounds per server, alternating" ;;
+	proxy) echo "proxy: wrk GET /hello.txt (13 bytes) through the proxy, HTTP/1.1, $ROUNDS rounds per proxy, alternating" ;;
+	esac
+	if [ "$part" = proxy ]; then
+		if ! start_upstream; then
+			stop_upstream
+			failed=1
+			continue
+		fi
+		for round in $(seq "$ROUNDS"); do
+			for server in $(servers_for proxy); do
+				measure_proxy "$server" "$round" || failed=1
+			done
+		done
+		stop_upstream
+		continue
+	fi
+	for round in $(seq "$ROUNDS"); do
+		for server in $(servers_for "$part"); do
+			measure_h2 "$part" "$server" "$round" || failed=1
+		done
+	done
+done
+
+echo
+echo "summary (medians over rounds without errors; for proxy, the proxy's CPU):"
+printf '  %-5s %-5s %10s %10s\n' part server "req/s" "CPU us/req"
+for part in $PARTS; do
+	for server in $(servers_for "$part"); do
+		printf '  %-5s %-5s %10s %10s\n' "$part" "$server" \
+			"$(median "$part" "$server" 4 %.0f)" "$(median "$part" "$server" 5 %.2f)"
+	done
+done
+if want loomd; then
+	echo
+	echo "ratios (loomd / other; req/s above 1 and CPU below 1 favour loomd):"
+	for part in $PARTS; do
+		for other in $(servers_for "$part"); do
+			[ "$other" = loomd ] && continue
+			printf '  %-5s loomd/%-5s req/s %5s  CPU/req %5s\n' "$part" "$other" \
+				"$(ratio "$(median "$part" loomd 4)" "$(median "$part" "$other" 4)")" \
+				"$(ratio "$(median "$part" loomd 5)" "$(median "$part" "$other" 5)")"
+		done
+	done
+fi
+
+[ "$failed" = 0 ] || exit 1
+exit 0

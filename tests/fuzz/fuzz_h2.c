@@ -1,0 +1,282 @@
+/*
+ * fuzz_h2.c - libFuzzer target: the http module's HTTP/2 server session
+ * (h2.c over libnghttp2, with the HTTP/1.1 side's preface detection), fed
+ * over the in-memory transport.
+ *
+ * One http instance for the whole run: a tiny static tree in a temporary
+ * directory (removed at exit), an echo location with a 1K max_body, a
+ * return location; small limits (h2_max_streams 16, max_header_size 4K,
+ * max_headers 20) so that they are hit.
+ *
+ * Input: byte 0 picks the mode (bit 0: the fuzz bytes follow a fixed valid
+ * client preface + SETTINGS; bit 1: the connection starts as ALPN h2 does,
+ * HTTP/2 from its first byte, else it is cleartext and must find the h2c
+ * preface itself) and the number of chunks (bits 2-3: 1-3); bytes 1 and 2
+ * place the cuts between chunks; the rest is the client's byte stream.
+ * Each chunk is fed on its own and the reactor left to settle, then the
+ * connection is freed and the reactor run once more.
+ *
+ * Invariants: a connection that speaks HTTP/2 answers with a SETTINGS
+ * frame first; a cleartext one whose bytes are not the preface answers (if
+ * at all) in HTTP/1.1, and a proper prefix of the preface gets no answer;
+ * the instance's count of open connections is back where it was after the
+ * connection is freed.  ASan / UBSan / LSan do the rest.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "http.h"
+#include "loom_conn.h"
+#include "loom_module.h"
+#include "server.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct {
+    struct event_base *base;
+    loom_server_t *srv;
+    loom_instance_t *web;
+    char dir[64];
+    int ready;
+} fz;
+
+static const char *const fz_files[][2] = {
+    {"hello.txt", "Hello, world\n"},
+    {"index.html", "<p>index</p>\n"},
+    {"d/index.html", "<p>d</p>\n"},
+};
+#define FZ_NFILES (sizeof(fz_files) / sizeof(fz_files[0]))
+#define FZ_BIG 70000 /* big.bin: more than a default stream window */
+
+static const char fz_conf[] =
+    "log {\n"
+    "    level = \"error\"\n"
+    "    target = \"stderr\"\n"
+    "}\n"
+    "http \"web\" {\n"
+    "    listen = {\"tcp:18080:interface=127.0.0.1\"}\n"
+    "    max_header_size = \"4K\"\n"
+    "    max_headers = 20\n"
+    "    h2_max_streams = 16\n"
+    "    server \"main\" {\n"
+    "        names = {\"localhost\"}\n"
+    "        location \"/\" {\n"
+    "            handler = \"static\"\n"
+    "            root = \"%s/www\"\n"
+    "        }\n"
+    "        location \"/echo\" {\n"
+    "            handler = \"echo\"\n"
+    "            max_body = \"1K\"\n"
+    "        }\n"
+    "        location \"= /ret\" {\n"
+    "            handler = \"return\"\n"
+    "            status = 200\n"
+    "            body = \"returned\\n\"\n"
+    "        }\n"
+    "    }\n"
+    "}\n";
+
+/* The client preface and an empty-ish SETTINGS (ENABLE_PUSH 0). */
+static const uint8_t fz_prefix[] =
+    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    "\x00\x00\x06\x04\x00\x00\x00\x00\x00"
+    "\x00\x02\x00\x00\x00\x00";
+#define FZ_PREFIX_LEN (sizeof(fz_prefix) - 1)
+
+static void fz_path(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/www/%s", fz.dir, name);
+}
+
+static void fz_cleanup(void)
+{
+    char path[256];
+    size_t i;
+
+    if (fz.srv)
+        loom_server_free(fz.srv);
+    if (fz.base)
+        event_base_free(fz.base);
+    for (i = FZ_NFILES; i-- > 0;) {
+        fz_path(path, sizeof(path), fz_files[i][0]);
+        unlink(path);
+    }
+    fz_path(path, sizeof(path), "big.bin");
+    unlink(path);
+    fz_path(path, sizeof(path), "d");
+    rmdir(path);
+    fz_path(path, sizeof(path), "");
+    rmdir(path);
+    rmdir(fz.dir);
+}
+
+static void fz_init(void)
+{
+    char path[256], err[512] = "", *conf;
+    size_t i, clen;
+    FILE *f;
+
+    snprintf(fz.dir, sizeof(fz.dir), "%s", "/tmp/loom-fuzzh2.XXXXXX");
+    if (mkdtemp(fz.dir) == NULL)
+        abort();
+    fz_path(path, sizeof(path), "");
+    if (mkdir(path, 0755) != 0)
+        abort();
+    fz_path(path, sizeof(path), "d");
+    if (mkdir(path, 0755) != 0)
+        abort();
+    for (i = 0; i < FZ_NFILES; i++) {
+        fz_path(path, sizeof(path), fz_files[i][0]);
+        f = fopen(path, "w");
+        if (f == NULL)
+            abort();
+        fputs(fz_files[i][1], f);
+        fclose(f);
+    }
+    fz_path(path, sizeof(path), "big.bin");
+    f = fopen(path, "w");
+    if (f == NULL)
+        abort();
+    for (i = 0; i < FZ_BIG; i++)
+        fputc((int)(i % 251), f);
+    fclose(f);
+    clen = sizeof(fz_conf) + strlen(fz.dir);
+    conf = malloc(clen);
+    if (conf == NULL)
+        abort();
+    snprintf(conf, clen, fz_conf, fz.dir);
+    fz.base = event_base_new();
+    fz.srv = loom_server_new(fz.base);
+    if (loom_server_start_text(fz.srv, conf, err, sizeof(err)) != LOOM_OK) {
+        fprintf(stderr, "fuzz_h2: start failed: %s\n", err);
+        abort();
+    }
+    free(conf);
+    fz.web = loom_server_instance(fz.srv, "http", "web");
+    if (fz.web == NULL)
+        abort();
+    atexit(fz_cleanup);
+    fz.ready = 1;
+}
+
+/* Let the reactor run deferred work until the output stops growing. */
+static void fz_settle(loom_conn_t *c)
+{
+    size_t len = 0, before;
+    int quiet = 0, i;
+
+    loom_mem_output(c, &len);
+    for (i = 0; i < 10000 && quiet < 3; i++) {
+        before = len;
+        event_base_loop(fz.base, EVLOOP_NONBLOCK);
+        loom_mem_output(c, &len);
+        quiet = len == before ? quiet + 1 : 0;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static uint8_t *buf;
+    static size_t cap;
+    http_instance_t *hi;
+    unsigned sel = size > 0 ? data[0] : 0, nchunks, mode;
+    size_t len = 0, plen = size > 3 ? size - 3 : 0, cut[4], i, olen;
+    const uint8_t *payload = data + (size > 3 ? 3 : size);
+    uint64_t active;
+    loom_conn_t *c;
+    const char *out;
+
+    if (!fz.ready)
+        fz_init();
+    hi = loom_instance_data(fz.web);
+    mode = sel & 3;
+    nchunks = 1 + ((sel >> 2) & 3) % 3;
+    if (cap < FZ_PREFIX_LEN + plen) {
+        cap = FZ_PREFIX_LEN + plen;
+        free(buf);
+        buf = malloc(cap);
+        if (buf == NULL)
+            abort();
+    }
+    if (mode & 1) {
+        memcpy(buf, fz_prefix, FZ_PREFIX_LEN);
+        len = FZ_PREFIX_LEN;
+    }
+    if (plen)
+        memcpy(buf + len, payload, plen);
+    len += plen;
+
+    /* the cuts: 0 <= a <= b <= len */
+    cut[0] = 0;
+    cut[3] = len;
+    {
+        size_t a = size > 1 ? len * data[1] / 255 : len;
+        size_t b = size > 2 ? len * data[2] / 255 : len;
+
+        if (a > b) {
+            size_t t = a;
+
+            a = b;
+            b = t;
+        }
+        if (nchunks == 1)
+            a = b = len;
+        else if (nchunks == 2)
+            b = len;
+        cut[1] = a;
+        cut[2] = b;
+    }
+
+    active = hi->ctr.conns_active;
+    c = loom_mem_conn_new(fz.web);
+    assert(c != NULL);
+    if (mode & 2) {
+        loom_slice_t none = {NULL, 0};
+        int r;
+
+        loom_conn_hold(c);
+        r = http_h2_start(loom_conn_data(c), NULL, none);
+        loom_conn_release(c);
+        assert(r == LOOM_OK);
+        fz_settle(c);
+    }
+    for (i = 0; i < 3; i++) {
+        if (cut[i + 1] == cut[i])
+            continue;
+        if (loom_mem_closed(c))
+            break;
+        assert(loom_mem_feed(c, (const char *)buf + cut[i],
+                             cut[i + 1] - cut[i]) == LOOM_OK);
+        fz_settle(c);
+    }
+
+    out = loom_mem_output(c, &olen);
+    if (mode != 0 ||
+        (len >= HTTP_H2_PREFACE_LEN &&
+         memcmp(buf, HTTP_H2_PREFACE, HTTP_H2_PREFACE_LEN) == 0)) {
+        /* HTTP/2: SETTINGS first */
+        assert(olen >= 9);
+        assert(out[3] == 4 && out[4] == 0);
+        assert(memcmp(out + 5, "\0\0\0\0", 4) == 0);
+    } else if (len < HTTP_H2_PREFACE_LEN &&
+               memcmp(buf, HTTP_H2_PREFACE, len) == 0) {
+        /* a proper prefix of the preface: still waiting */
+        assert(olen == 0);
+        assert(!loom_mem_closed(c));
+    } else if (olen > 0) {
+        assert(olen >= 9 && memcmp(out, "HTTP/1.1 ", 9) == 0);
+    }
+
+    loom_mem_conn_free(c);
+    event_base_loop(fz.base, EVLOOP_NONBLOCK);
+    event_base_loop(fz.base, EVLOOP_NONBLOCK);
+    assert(hi->ctr.conns_active == active);
+    return 0;
+}
