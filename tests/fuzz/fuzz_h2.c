@@ -35,25 +35,22 @@
 #include "http.h"
 #include "loom_conn.h"
 #include "loom_module.h"
-#include "server.h"
+#include "../session/http_fixture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct {
-    struct event_base *base;
-    loom_server_t *srv;
-    loom_instance_t *web;
-    char dir[64];
-    int ready;
-} fz;
+static hfx_t fz;
+static int fz_ready;
 
-static const char *const fz_files[][2] = {
-    {"hello.txt", "Hello, world\n"},
-    {"index.html", "<p>index</p>\n"},
-    {"d/index.html", "<p>d</p>\n"},
-};
-#define FZ_NFILES (sizeof(fz_files) / sizeof(fz_files[0]))
 #define FZ_BIG 70000 /* big.bin: more than a default stream window */
+static unsigned char fz_big[FZ_BIG];
+
+static const hfx_file_t fz_files[] = {
+    HFX_TEXT("hello.txt", "Hello, world\n"),
+    HFX_TEXT("index.html", "<p>index</p>\n"),
+    HFX_TEXT("d/index.html", "<p>d</p>\n"),
+    {"big.bin", fz_big, FZ_BIG},
+};
 
 static const char fz_conf[] =
     "log {\n"
@@ -90,95 +87,26 @@ static const uint8_t fz_prefix[] =
     "\x00\x02\x00\x00\x00\x00";
 #define FZ_PREFIX_LEN (sizeof(fz_prefix) - 1)
 
-static void fz_path(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/www/%s", fz.dir, name);
-}
-
 static void fz_cleanup(void)
 {
-    char path[256];
-    size_t i;
-
-    if (fz.srv)
-        loom_server_free(fz.srv);
-    if (fz.base)
-        event_base_free(fz.base);
-    for (i = FZ_NFILES; i-- > 0;) {
-        fz_path(path, sizeof(path), fz_files[i][0]);
-        unlink(path);
-    }
-    fz_path(path, sizeof(path), "big.bin");
-    unlink(path);
-    fz_path(path, sizeof(path), "d");
-    rmdir(path);
-    fz_path(path, sizeof(path), "");
-    rmdir(path);
-    rmdir(fz.dir);
+    hfx_stop(&fz);
 }
 
 static void fz_init(void)
 {
-    char path[256], err[512] = "", *conf;
-    size_t i, clen;
-    FILE *f;
+    char err[512] = "";
+    size_t i;
 
-    snprintf(fz.dir, sizeof(fz.dir), "%s", "/tmp/loom-fuzzh2.XXXXXX");
-    if (mkdtemp(fz.dir) == NULL)
-        abort();
-    fz_path(path, sizeof(path), "");
-    if (mkdir(path, 0755) != 0)
-        abort();
-    fz_path(path, sizeof(path), "d");
-    if (mkdir(path, 0755) != 0)
-        abort();
-    for (i = 0; i < FZ_NFILES; i++) {
-        fz_path(path, sizeof(path), fz_files[i][0]);
-        f = fopen(path, "w");
-        if (f == NULL)
-            abort();
-        fputs(fz_files[i][1], f);
-        fclose(f);
-    }
-    fz_path(path, sizeof(path), "big.bin");
-    f = fopen(path, "w");
-    if (f == NULL)
-        abort();
     for (i = 0; i < FZ_BIG; i++)
-        fputc((int)(i % 251), f);
-    fclose(f);
-    clen = sizeof(fz_conf) + strlen(fz.dir);
-    conf = malloc(clen);
-    if (conf == NULL)
-        abort();
-    snprintf(conf, clen, fz_conf, fz.dir);
-    fz.base = event_base_new();
-    fz.srv = loom_server_new(fz.base);
-    if (loom_server_start_text(fz.srv, conf, err, sizeof(err)) != LOOM_OK) {
+        fz_big[i] = (unsigned char)(i % 251);
+    if (hfx_start(&fz, "/tmp/loom-fuzzh2.XXXXXX", fz_files,
+                  sizeof(fz_files) / sizeof(fz_files[0]), fz_conf, err,
+                  sizeof(err)) != 0) {
         fprintf(stderr, "fuzz_h2: start failed: %s\n", err);
         abort();
     }
-    free(conf);
-    fz.web = loom_server_instance(fz.srv, "http", "web");
-    if (fz.web == NULL)
-        abort();
     atexit(fz_cleanup);
-    fz.ready = 1;
-}
-
-/* Let the reactor run deferred work until the output stops growing. */
-static void fz_settle(loom_conn_t *c)
-{
-    size_t len = 0, before;
-    int quiet = 0, i;
-
-    loom_mem_output(c, &len);
-    for (i = 0; i < 10000 && quiet < 3; i++) {
-        before = len;
-        event_base_loop(fz.base, EVLOOP_NONBLOCK);
-        loom_mem_output(c, &len);
-        quiet = len == before ? quiet + 1 : 0;
-    }
+    fz_ready = 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -193,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     loom_conn_t *c;
     const char *out;
 
-    if (!fz.ready)
+    if (!fz_ready)
         fz_init();
     hi = loom_instance_data(fz.web);
     mode = sel & 3;
@@ -245,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r = http_h2_start(loom_conn_data(c), NULL, none);
         loom_conn_release(c);
         assert(r == LOOM_OK);
-        fz_settle(c);
+        hfx_settle(&fz, c);
     }
     for (i = 0; i < 3; i++) {
         if (cut[i + 1] == cut[i])
@@ -254,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         assert(loom_mem_feed(c, (const char *)buf + cut[i],
                              cut[i + 1] - cut[i]) == LOOM_OK);
-        fz_settle(c);
+        hfx_settle(&fz, c);
     }
 
     out = loom_mem_output(c, &olen);

@@ -44,23 +44,9 @@
 #include <nghttp2/nghttp2.h>
 
 #include "http.h"
-#include "loom_conn.h"
-#include "server.h"
+#include "http_fixture.h"
 
-typedef struct {
-    struct event_base *base;
-    loom_server_t *srv;
-    loom_instance_t *web;
-    char dir[64];
-} env_t;
-
-static const char *const files[][2] = {
-    {"hello.txt", "Hello, world\n"},
-    {"a.txt", "alpha\n"},
-    {"b.txt", "bravo bravo\n"},
-    {"sub/index.html", "<p>sub</p>\n"},
-};
-#define NFILES (sizeof(files) / sizeof(files[0]))
+typedef hfx_t env_t;
 
 /* big.bin: BIG_LEN bytes of big_byte(i) */
 #define BIG_LEN 200000
@@ -68,6 +54,16 @@ static unsigned char big_byte(size_t i)
 {
     return (unsigned char)(i * 7 + i / 251);
 }
+
+static unsigned char big_file[BIG_LEN]; /* filled by env_setup */
+
+static const hfx_file_t files[] = {
+    HFX_TEXT("hello.txt", "Hello, world\n"),
+    HFX_TEXT("a.txt", "alpha\n"),
+    HFX_TEXT("b.txt", "bravo bravo\n"),
+    HFX_TEXT("sub/index.html", "<p>sub</p>\n"),
+    {"big.bin", big_file, BIG_LEN},
+};
 
 #define H2_MAX_STREAMS 100
 #define H2_WINDOW 65535
@@ -97,114 +93,33 @@ static const char conf_fmt[] =
     "    }\n"
     "}\n";
 
-static int write_file(const char *dir, const char *name, const void *p,
-                      size_t len)
-{
-    char path[256];
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/www/%s", dir, name);
-    if (strchr(name, '/') != NULL) {
-        char sub[256];
-
-        snprintf(sub, sizeof(sub), "%s/www/%.*s", dir,
-                 (int)(strchr(name, '/') - name), name);
-        mkdir(sub, 0755);
-    }
-    f = fopen(path, "wb");
-    if (f == NULL)
-        return -1;
-    if (len && fwrite(p, 1, len, f) != len) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f) == 0 ? 0 : -1;
-}
-
-static unsigned char *big_data(void)
-{
-    unsigned char *p = malloc(BIG_LEN);
-    size_t i;
-
-    assert_non_null(p);
-    for (i = 0; i < BIG_LEN; i++)
-        p[i] = big_byte(i);
-    return p;
-}
-
 static int env_setup(void **state)
 {
     env_t *e = calloc(1, sizeof(*e));
-    char err[512] = "", www[128], conf[2048];
-    unsigned char *big;
+    char err[512] = "";
     size_t i;
 
     if (e == NULL)
         return -1;
-    snprintf(e->dir, sizeof(e->dir), "%s", "/tmp/loom-h2sess.XXXXXX");
-    if (mkdtemp(e->dir) == NULL)
-        return -1;
-    snprintf(www, sizeof(www), "%s/www", e->dir);
-    if (mkdir(www, 0755) != 0)
-        return -1;
-    for (i = 0; i < NFILES; i++)
-        if (write_file(e->dir, files[i][0], files[i][1],
-                       strlen(files[i][1])) != 0)
-            return -1;
-    big = big_data();
-    if (write_file(e->dir, "big.bin", big, BIG_LEN) != 0)
-        return -1;
-    free(big);
-    snprintf(conf, sizeof(conf), conf_fmt, e->dir);
-    e->base = event_base_new();
-    e->srv = loom_server_new(e->base);
-    if (loom_server_start_text(e->srv, conf, err, sizeof(err)) != LOOM_OK) {
+    *state = e;
+    for (i = 0; i < BIG_LEN; i++)
+        big_file[i] = big_byte(i);
+    if (hfx_start(e, "/tmp/loom-h2sess.XXXXXX", files,
+                  sizeof(files) / sizeof(files[0]), conf_fmt, err,
+                  sizeof(err)) != 0) {
         print_message("# start failed: %s\n", err);
         return -1;
     }
-    e->web = loom_server_instance(e->srv, "http", "web");
-    if (e->web == NULL)
-        return -1;
-    *state = e;
     return 0;
 }
 
 static int env_teardown(void **state)
 {
     env_t *e = *state;
-    char path[256];
-    size_t i;
 
-    loom_server_free(e->srv);
-    event_base_free(e->base);
-    for (i = NFILES; i-- > 0;) {
-        snprintf(path, sizeof(path), "%s/www/%s", e->dir, files[i][0]);
-        unlink(path);
-    }
-    snprintf(path, sizeof(path), "%s/www/big.bin", e->dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/www/sub", e->dir);
-    rmdir(path);
-    snprintf(path, sizeof(path), "%s/www", e->dir);
-    rmdir(path);
-    rmdir(e->dir);
+    hfx_stop(e);
     free(e);
     return 0;
-}
-
-/* Let the reactor run deferred work until the output stops growing. */
-static void settle(env_t *e, loom_conn_t *c)
-{
-    size_t len = 0, before;
-    int quiet = 0, i;
-
-    loom_mem_output(c, &len);
-    for (i = 0; i < 100000 && quiet < 3; i++) {
-        before = len;
-        event_base_loop(e->base, EVLOOP_NONBLOCK);
-        loom_mem_output(c, &len);
-        quiet = len == before ? quiet + 1 : 0;
-    }
 }
 
 static void show(const char *what, const void *vp, size_t len)
@@ -550,7 +465,7 @@ static void feed(cli_t *k, const void *vp, size_t len)
             return;
         }
         assert_int_equal(loom_mem_feed(k->c, p + off, n), LOOM_OK);
-        settle(k->e, k->c);
+        hfx_settle(k->e, k->c);
         off += n;
     }
 }
@@ -590,7 +505,7 @@ static void pump(cli_t *k)
             feed(k, data, (size_t)n);
         }
         assert_true(n == 0);
-        settle(k->e, k->c);
+        hfx_settle(k->e, k->c);
         progress |= deliver(k);
         if (!progress)
             return;
@@ -800,7 +715,7 @@ static void test_get(void **state)
 {
     env_t *e = *state;
     cli_t *k = cli_new(e, 0, 1);
-    unsigned char *big = big_data();
+    const unsigned char *big = big_file;
     strm_t *h, *r, *b, *idx;
 
     h = request(k, "GET", "/hello.txt");
@@ -823,7 +738,6 @@ static void test_get(void **state)
     expect_str(idx, 200, "<p>sub</p>\n");
     assert_int_equal(k->goaway, 0);
     assert_false(loom_mem_closed(k->c));
-    free(big);
     cli_free(k);
 }
 
@@ -1109,7 +1023,7 @@ static void test_flow_control_stream(void **state)
 {
     env_t *e = *state;
     cli_t *k = cli_new(e, 1000, 0);
-    unsigned char *big = big_data();
+    const unsigned char *big = big_file;
     strm_t *s[3], *p;
     const char *out;
     size_t len, mark;
@@ -1147,7 +1061,6 @@ static void test_flow_control_stream(void **state)
     for (i = 0; i < 3; i++)
         expect_resp(s[i], 200, big, BIG_LEN);
     assert_false(loom_mem_closed(k->c));
-    free(big);
     cli_free(k);
 }
 
@@ -1158,7 +1071,7 @@ static void test_flow_control_connection(void **state)
 {
     env_t *e = *state;
     cli_t *k = cli_new(e, 1 << 20, 0);
-    unsigned char *big = big_data();
+    const unsigned char *big = big_file;
     strm_t *a, *b;
     const char *out;
     size_t len;
@@ -1185,7 +1098,6 @@ static void test_flow_control_connection(void **state)
                  nghttp2_session_get_local_window_size(k->s));
     expect_resp(a, 200, big, BIG_LEN);
     expect_resp(b, 200, big, BIG_LEN);
-    free(big);
     cli_free(k);
 }
 
@@ -1196,7 +1108,7 @@ static void test_rst_stream(void **state)
 {
     env_t *e = *state;
     cli_t *k = cli_new(e, 1000, 0);
-    unsigned char *big = big_data();
+    const unsigned char *big = big_file;
     static const nghttp2_nv post[] = {
         NV(":method", "POST"), NV(":scheme", "http"),
         NV(":authority", "localhost"), NV(":path", "/echo")};
@@ -1279,7 +1191,6 @@ static void test_rst_stream(void **state)
                      0);
     pump(k);
     expect_str(c, 200, "bravo bravo\n");
-    free(big);
     cli_free(k);
 }
 
@@ -1362,7 +1273,7 @@ static loom_conn_t *alpn_h2_conn(env_t *e)
     loom_conn_hold(c);
     assert_int_equal(http_h2_start(loom_conn_data(c), NULL, none), LOOM_OK);
     loom_conn_release(c);
-    settle(e, c);
+    hfx_settle(e, c);
     return c;
 }
 
@@ -1374,7 +1285,7 @@ static void expect_goaway(env_t *e, loom_conn_t *c, uint32_t err)
     size_t len, n, i;
     int found = 0;
 
-    settle(e, c);
+    hfx_settle(e, c);
     out = loom_mem_output(c, &len);
     n = scan_frames(out, len, 0, fs, 16);
     for (i = 0; i < n; i++)
@@ -1420,7 +1331,7 @@ static void test_bad_preface(void **state)
 
         for (i = 0; i < sizeof(bad) - 1 && !loom_mem_closed(c); i++) {
             assert_int_equal(loom_mem_feed(c, bad + i, 1), LOOM_OK);
-            settle(e, c);
+            hfx_settle(e, c);
         }
         assert_true(i <= 24);
     }
@@ -1459,7 +1370,7 @@ static void test_preface_detection(void **state)
     c = loom_mem_conn_new(e->web);
     for (i = 0; i < HTTP_H2_PREFACE_LEN - 1; i++) {
         assert_int_equal(loom_mem_feed(c, preface + i, 1), LOOM_OK);
-        settle(e, c);
+        hfx_settle(e, c);
         loom_mem_output(c, &len);
         assert_int_equal(len, 0);
         assert_false(loom_mem_closed(c));
@@ -1468,7 +1379,7 @@ static void test_preface_detection(void **state)
         loom_mem_feed(c, preface + HTTP_H2_PREFACE_LEN - 1, 1),
         LOOM_OK);
     assert_int_equal(loom_mem_feed(c, settings, 9), LOOM_OK);
-    settle(e, c);
+    hfx_settle(e, c);
     out = loom_mem_output(c, &len);
     assert_true(scan_frames(out, len, 0, fs, 8) >= 1);
     assert_int_equal(fs[0].type, F_SETTINGS);
@@ -1481,11 +1392,11 @@ static void test_preface_detection(void **state)
     assert_int_equal(
         loom_mem_feed(c, S("GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")),
         LOOM_OK);
-    settle(e, c);
+    hfx_settle(e, c);
     if (!loom_mem_closed(c)) {
         loom_mem_feed(c, HTTP_H2_PREFACE, HTTP_H2_PREFACE_LEN);
         loom_mem_feed(c, settings, 9);
-        settle(e, c);
+        hfx_settle(e, c);
     }
     out = loom_mem_output(c, &len);
     {
@@ -1516,7 +1427,7 @@ static void test_preface_detection(void **state)
             c = loom_mem_conn_new(e->web);
             assert_int_equal(loom_mem_feed(c, reqs[i], strlen(reqs[i])),
                              LOOM_OK);
-            settle(e, c);
+            hfx_settle(e, c);
             out = loom_mem_output(c, &len);
             if (len < 9 || strncmp(out, "HTTP/1.1 ", 9) != 0) {
                 show("input", reqs[i], strlen(reqs[i]));

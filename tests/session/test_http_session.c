@@ -22,23 +22,16 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
-#include "loom_conn.h"
-#include "server.h"
+#include "http_fixture.h"
 
-typedef struct {
-    struct event_base *base;
-    loom_server_t *srv;
-    loom_instance_t *web;
-    char dir[64];
-} env_t;
+typedef hfx_t env_t;
 
-static const char *const files[][2] = {
-    {"hello.txt", "Hello, world\n"},
-    {"a.txt", "alpha\n"},
-    {"b.txt", "bravo bravo\n"},
-    {"sub/index.html", "<p>sub</p>\n"},
+static const hfx_file_t files[] = {
+    HFX_TEXT("hello.txt", "Hello, world\n"),
+    HFX_TEXT("a.txt", "alpha\n"),
+    HFX_TEXT("b.txt", "bravo bravo\n"),
+    HFX_TEXT("sub/index.html", "<p>sub</p>\n"),
 };
-#define NFILES (sizeof(files) / sizeof(files[0]))
 
 static const char conf_fmt[] =
     "http \"web\" {\n"
@@ -61,91 +54,30 @@ static const char conf_fmt[] =
     "    }\n"
     "}\n";
 
-static int write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/www/%s", dir, name);
-    if (strchr(name, '/') != NULL) {
-        char sub[256];
-
-        snprintf(sub, sizeof(sub), "%s/www/%.*s", dir,
-                 (int)(strchr(name, '/') - name), name);
-        mkdir(sub, 0755);
-    }
-    f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    fputs(text, f);
-    return fclose(f) == 0 ? 0 : -1;
-}
-
 static int env_setup(void **state)
 {
     env_t *e = calloc(1, sizeof(*e));
-    char err[512] = "", www[128], conf[2048];
-    size_t i;
+    char err[512] = "";
 
     if (e == NULL)
         return -1;
-    snprintf(e->dir, sizeof(e->dir), "%s", "/tmp/loom-httpsess.XXXXXX");
-    if (mkdtemp(e->dir) == NULL)
-        return -1;
-    snprintf(www, sizeof(www), "%s/www", e->dir);
-    if (mkdir(www, 0755) != 0)
-        return -1;
-    for (i = 0; i < NFILES; i++)
-        if (write_file(e->dir, files[i][0], files[i][1]) != 0)
-            return -1;
-    snprintf(conf, sizeof(conf), conf_fmt, e->dir);
-    e->base = event_base_new();
-    e->srv = loom_server_new(e->base);
-    if (loom_server_start_text(e->srv, conf, err, sizeof(err)) != LOOM_OK) {
+    *state = e;
+    if (hfx_start(e, "/tmp/loom-httpsess.XXXXXX", files,
+                  sizeof(files) / sizeof(files[0]), conf_fmt, err,
+                  sizeof(err)) != 0) {
         print_message("# start failed: %s\n", err);
         return -1;
     }
-    e->web = loom_server_instance(e->srv, "http", "web");
-    if (e->web == NULL)
-        return -1;
-    *state = e;
     return 0;
 }
 
 static int env_teardown(void **state)
 {
     env_t *e = *state;
-    char path[256];
-    size_t i;
 
-    loom_server_free(e->srv);
-    event_base_free(e->base);
-    for (i = NFILES; i-- > 0;) {
-        snprintf(path, sizeof(path), "%s/www/%s", e->dir, files[i][0]);
-        unlink(path);
-    }
-    snprintf(path, sizeof(path), "%s/www/sub", e->dir);
-    rmdir(path);
-    snprintf(path, sizeof(path), "%s/www", e->dir);
-    rmdir(path);
-    rmdir(e->dir);
+    hfx_stop(e);
     free(e);
     return 0;
-}
-
-/* Let the reactor run deferred work until the output stops growing. */
-static void settle(env_t *e, loom_conn_t *c)
-{
-    size_t len = 0, before;
-    int quiet = 0, i;
-
-    loom_mem_output(c, &len);
-    for (i = 0; i < 100000 && quiet < 3; i++) {
-        before = len;
-        event_base_loop(e->base, EVLOOP_NONBLOCK);
-        loom_mem_output(c, &len);
-        quiet = len == before ? quiet + 1 : 0;
-    }
 }
 
 typedef struct {
@@ -176,10 +108,10 @@ static reply_t talk(env_t *e, const char *in, size_t len, size_t piece,
         if (loom_mem_closed(c))
             break; /* the client stops once the server has closed */
         assert_int_equal(loom_mem_feed(c, in + off, n), LOOM_OK);
-        settle(e, c);
+        hfx_settle(e, c);
         off += n;
     }
-    settle(e, c);
+    hfx_settle(e, c);
     out = loom_mem_output(c, &r.len);
     r.p = malloc(r.len + 1);
     assert_non_null(r.p);
@@ -648,7 +580,7 @@ static void test_keepalive_then_close(void **state)
     size_t len;
 
     assert_int_equal(loom_mem_feed(c, S(r1)), LOOM_OK);
-    settle(e, c);
+    hfx_settle(e, c);
     out = loom_mem_output(c, &len);
     assert_true(len > 0);
     assert_int_equal(loom_mem_closed(c), 0);
@@ -656,7 +588,7 @@ static void test_keepalive_then_close(void **state)
     assert_true(len >= 6 && memcmp(out + len - 6, "alpha\n", 6) == 0);
 
     assert_int_equal(loom_mem_feed(c, S(r2)), LOOM_OK);
-    settle(e, c);
+    hfx_settle(e, c);
     out = loom_mem_output(c, &len);
     assert_int_equal(loom_mem_closed(c), 1);
     assert_true(len >= 12 && memcmp(out + len - 12, "bravo bravo\n", 12) == 0);
