@@ -34,7 +34,7 @@ typedef unsigned char h1_uchar;
 
 /* clang-format off */
 /* tchar (RFC 9110 section 5.6.2): method, field names, codings. */
-static const unsigned char h1_tchar[256] = {
+const unsigned char h1_tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
     ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
     ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1,
@@ -421,8 +421,7 @@ int h1_parse_head(const char *buf, size_t len, size_t last_len,
 
 /* ---- message framing ----------------------------------------------------- */
 
-/* Does slice P/N equal lowercase LC (LCN bytes), ignoring ASCII case? */
-static int h1_ieq(const char *p, size_t n, const char *lc, size_t lcn)
+int h1_ieq(const char *p, size_t n, const char *lc, size_t lcn)
 {
     size_t i;
 
@@ -433,8 +432,6 @@ static int h1_ieq(const char *p, size_t n, const char *lc, size_t lcn)
             return 0;
     return 1;
 }
-
-#define H1_IEQ(s, lit) h1_ieq((s).p, (s).len, lit, sizeof(lit) - 1)
 
 /* A comma-separated list (RFC 9110 section 5.6.1) being walked. */
 typedef struct {
@@ -470,6 +467,24 @@ static int h1_list_next(h1_list_t *l, loom_slice_t *m)
     return 1;
 }
 
+int h1_digits(loom_slice_t m, int64_t *out)
+{
+    int64_t n = 0;
+    size_t i;
+
+    if (m.len == 0)
+        return -1;
+    for (i = 0; i < m.len; i++) {
+        unsigned d = (unsigned)(h1_uchar)m.p[i] - '0';
+
+        if (d > 9 || n > (INT64_MAX - (int64_t)d) / 10)
+            return -1;
+        n = n * 10 + (int64_t)d;
+    }
+    *out = n;
+    return 0;
+}
+
 /* Content-Length members: each 1*DIGIT within int64, all equal.  Updates
  * *CL (-1: none seen yet); returns 0 or -1 when the value is refused. */
 static int h1_content_length(loom_slice_t v, int64_t *cl)
@@ -479,18 +494,10 @@ static int h1_content_length(loom_slice_t v, int64_t *cl)
 
     h1_list_init(&l, v);
     while (h1_list_next(&l, &m)) {
-        int64_t n = 0;
-        size_t i;
+        int64_t n;
 
-        if (m.len == 0)
+        if (h1_digits(m, &n) != 0)
             return -1;
-        for (i = 0; i < m.len; i++) {
-            unsigned d = (unsigned)(h1_uchar)m.p[i] - '0';
-
-            if (d > 9 || n > (INT64_MAX - (int64_t)d) / 10)
-                return -1;
-            n = n * 10 + (int64_t)d;
-        }
         if (*cl >= 0 && *cl != n)
             return -1;
         *cl = n;

@@ -72,6 +72,17 @@ typedef struct {
 int h1_parse_head(const char *buf, size_t len, size_t last_len,
                   const h1_limits_t *lim, h1_head_t *h, int *status);
 
+/* tchar (RFC 9110 section 5.6.2): 1 for the bytes of a token. */
+extern const unsigned char h1_tchar[256];
+
+/* Does slice P/N equal lowercase LC (LCN bytes), ignoring ASCII case? */
+int h1_ieq(const char *p, size_t n, const char *lc, size_t lcn);
+#define H1_IEQ(s, lit) h1_ieq((s).p, (s).len, lit, sizeof(lit) - 1)
+
+/* M as 1*DIGIT within int64 (a Content-Length): 0 with *OUT set, or -1
+ * (empty, a non-digit, overflow). */
+int h1_digits(loom_slice_t m, int64_t *out);
+
 /* How the request body is delimited, from the parsed head's fields. */
 typedef struct {
     int chunked;              /* Transfer-Encoding: chunked */

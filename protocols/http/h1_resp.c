@@ -17,14 +17,6 @@ typedef unsigned char h1r_uchar;
 #define H1R_READ_MAX ((size_t)1 << 30)
 
 /* clang-format off */
-/* tchar (RFC 9110 section 5.6.2). */
-static const unsigned char h1r_tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1,
-    ['a' ... 'z'] = 1,
-};
-
 /* Field values and reason phrases: HTAB, SP, VCHAR, obs-text. */
 static const unsigned char h1r_text[256] = {
     ['\t'] = 1,
@@ -117,7 +109,7 @@ static int h1r_fields(const h1r_uchar **pp, const h1r_uchar *end,
         if (h->nfields == h->max_fields)
             return -1;
         name = p;
-        while (p < end && h1r_tchar[*p])
+        while (p < end && h1_tchar[*p])
             p++;
         if (p == name || p == end || *p != ':')
             return -1;
@@ -164,24 +156,6 @@ int h1_resp_parse_head(const char *buf, size_t len, size_t last_len,
 
 /* ---- framing --------------------------------------------------------------- */
 
-/* Case-insensitive comparison of P[0..N) with lowercase LC. */
-static int h1r_ieq(const char *p, size_t n, const char *lc)
-{
-    size_t i;
-
-    if (strlen(lc) != n)
-        return 0;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c | 0x20);
-        if (c != (unsigned char)lc[i])
-            return 0;
-    }
-    return 1;
-}
-
 /* The next member of comma list V from *POS (whitespace trimmed, empty
  * members skipped); 0 when there is none left. */
 static int h1r_member(loom_slice_t v, size_t *pos, loom_slice_t *m)
@@ -211,21 +185,16 @@ static int h1r_member(loom_slice_t v, size_t *pos, loom_slice_t *m)
 /* Fold one Content-Length field value into *CL (-1: none yet). */
 static int h1r_content_length(loom_slice_t v, int64_t *cl)
 {
-    size_t pos = 0, i;
+    size_t pos = 0;
     loom_slice_t m;
     int any = 0;
 
     while (h1r_member(v, &pos, &m)) {
-        int64_t x = 0;
+        int64_t x;
 
         any = 1;
-        for (i = 0; i < m.len; i++) {
-            unsigned d = (unsigned char)m.p[i] - '0';
-
-            if (d > 9 || x > (INT64_MAX - (int64_t)d) / 10)
-                return -1;
-            x = x * 10 + (int64_t)d;
-        }
+        if (h1_digits(m, &x) != 0)
+            return -1;
         if (*cl >= 0 && *cl != x)
             return -1;
         *cl = x;
@@ -245,20 +214,20 @@ int h1_resp_framing(const h1_resp_head_t *h, int head_request,
     for (i = 0; i < h->nfields; i++) {
         const h1_field_t *fl = &h->fields[i];
 
-        if (h1r_ieq(fl->name.p, fl->name.len, "content-length")) {
+        if (H1_IEQ(fl->name, "content-length")) {
             if (h1r_content_length(fl->value, &f->content_length) != 0)
                 return H1_ERROR;
-        } else if (h1r_ieq(fl->name.p, fl->name.len, "transfer-encoding")) {
+        } else if (H1_IEQ(fl->name, "transfer-encoding")) {
             te = 1;
             pos = 0;
             while (h1r_member(fl->value, &pos, &m)) {
                 te_members++;
-                te_chunked = h1r_ieq(m.p, m.len, "chunked");
+                te_chunked = H1_IEQ(m, "chunked");
             }
-        } else if (h1r_ieq(fl->name.p, fl->name.len, "connection")) {
+        } else if (H1_IEQ(fl->name, "connection")) {
             pos = 0;
             while (h1r_member(fl->value, &pos, &m))
-                if (h1r_ieq(m.p, m.len, "close"))
+                if (H1_IEQ(m, "close"))
                     close = 1;
         }
     }

@@ -663,14 +663,11 @@ static void h2_start_req(http_h1_conn_t *h, h2_stream_t *s, int end)
     r->content_length = end ? 0 : -1;
     if (!end) {
         const http_field_t *cl = http_req_field(r, "content-length");
+        int64_t v;
 
-        if (cl) { /* nghttp2 checked it is digits and matches the DATA */
-            int64_t v = 0;
-
-            for (i = 0; i < cl->value.len && v < INT64_MAX / 10 - 10; i++)
-                v = v * 10 + (cl->value.p[i] - '0');
+        /* nghttp2 checked that it is digits and matches the DATA */
+        if (cl && h1_digits(cl->value, &v) == 0)
             r->content_length = v;
-        }
     }
     s->started = 1;
     if (s->hdr_status) {
