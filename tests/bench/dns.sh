@@ -247,19 +247,9 @@ measure() {
 }
 
 median() {   # median TRANSPORT SERVER COLUMN [PRINTF_FORMAT]
-	awk -v t="$1" -v s="$2" -v c="$3" '$1 == t && $2 == s { print $c }' "$results" | sort -g |
-		awk -v f="${4:-%.3f}" '{ v[NR] = $1 } END {
-			if (NR == 0) { print "n/a"; exit }
-			if (NR % 2) m = v[(NR + 1) / 2]
-			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf f "\n", m }'
+	awk -v t="$1" -v s="$2" -v c="$3" '$1 == t && $2 == s { print $c }' "$results" | median_of "${4:-%.3f}"
 }
 
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
-		else printf "%.2f\n", a / b }'
-}
 
 # ---------------------------------------------------------------- main
 echo "# dns benchmark: $(nproc 2>/dev/null || echo '?') CPUs"

@@ -95,11 +95,6 @@ PY=${PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-find_tool() {   # find_tool NAME: absolute path or nothing
-	command -v "$1" 2>/dev/null ||
-		{ [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } ||
-		{ [ -x "/usr/bin/$1" ] && echo "/usr/bin/$1"; }
-}
 
 if want loomd; then
 	LOOMD=${LOOMD:-src/loomd}
@@ -134,22 +129,7 @@ want h2o && { [ -x "${H2O:-}" ] || die "h2o not found (apt-get install h2o, or s
 command -v curl >/dev/null 2>&1 || die "curl is needed to check the servers' answers"
 command -v openssl >/dev/null 2>&1 || die "openssl is needed for the TLS part's certificate"
 
-# The Debian packages start (or enable) a system nginx / h2o on port 80:
-# as root, stop and disable it so that it holds no port and takes no CPU
-# during the rounds.
-if [ "$(id -u)" = 0 ]; then
-	for svc in nginx h2o; do
-		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-			if systemctl is-active --quiet "$svc" 2>/dev/null || systemctl is-enabled --quiet "$svc" 2>/dev/null; then
-				systemctl disable --now "$svc" >/dev/null 2>&1 && note "stopped and disabled the system service $svc"
-			fi
-		elif [ -x "/etc/init.d/$svc" ] && [ -r "/run/$svc.pid" ] &&
-		     kill -0 "$(cat "/run/$svc.pid" 2>/dev/null)" 2>/dev/null; then
-			"/etc/init.d/$svc" stop >/dev/null 2>&1 && note "stopped the system service $svc"
-			command -v update-rc.d >/dev/null 2>&1 && update-rc.d "$svc" disable >/dev/null 2>&1
-		fi
-	done
-fi
+quiet_services nginx h2o
 
 # ---------------------------------------------------------------- pinning
 bench_pin "${HTTP_PIN:-1}"
@@ -450,19 +430,9 @@ measure() {
 }
 
 median() {   # median PART SERVER COLUMN [PRINTF_FORMAT]
-	awk -v p="$1" -v s="$2" -v c="$3" '$1 == p && $2 == s { print $c }' "$results" | sort -g |
-		awk -v f="${4:-%.3f}" '{ v[NR] = $1 } END {
-			if (NR == 0) { print "n/a"; exit }
-			if (NR % 2) m = v[(NR + 1) / 2]
-			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf f "\n", m }'
+	awk -v p="$1" -v s="$2" -v c="$3" '$1 == p && $2 == s { print $c }' "$results" | median_of "${4:-%.3f}"
 }
 
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
-		else printf "%.2f\n", a / b }'
-}
 
 servers_for() {   # servers_for PART: the wanted servers that take part
 	local s out=

@@ -10,6 +10,51 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
+# find_tool NAME: absolute path of a program (PATH, then /usr/sbin and
+# /usr/bin, which a non-root PATH may lack), or nothing.
+find_tool() {
+	command -v "$1" 2>/dev/null ||
+		{ [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } ||
+		{ [ -x "/usr/bin/$1" ] && echo "/usr/bin/$1"; }
+}
+
+# median_of [PRINTF_FORMAT]: the median of the numbers on stdin (n/a when
+# there are none), printed with the format (default %.3f).
+median_of() {
+	sort -g | awk -v f="${1:-%.3f}" '{ v[NR] = $1 } END {
+		if (NR == 0) { print "n/a"; exit }
+		if (NR % 2) m = v[(NR + 1) / 2]
+		else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf f "\n", m }'
+}
+
+# ratio A B: A/B with 2 decimals, or n/a when either is n/a or B is 0.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
+		else printf "%.2f\n", a / b }'
+}
+
+# quiet_services NAME...: as root, stop (and disable) the system services
+# NAME that Debian's packages start (nginx, h2o on port 80), so that they
+# hold no port and take no CPU during the rounds.  Uses note().
+quiet_services() {
+	local svc
+	[ "$(id -u)" = 0 ] || return 0
+	for svc in "$@"; do
+		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+			if systemctl is-active --quiet "$svc" 2>/dev/null || systemctl is-enabled --quiet "$svc" 2>/dev/null; then
+				systemctl disable --now "$svc" >/dev/null 2>&1 && note "stopped and disabled the system service $svc"
+			fi
+		elif [ -x "/etc/init.d/$svc" ] && [ -r "/run/$svc.pid" ] &&
+		     kill -0 "$(cat "/run/$svc.pid" 2>/dev/null)" 2>/dev/null; then
+			"/etc/init.d/$svc" stop >/dev/null 2>&1 && note "stopped the system service $svc"
+			command -v update-rc.d >/dev/null 2>&1 && update-rc.d "$svc" disable >/dev/null 2>&1
+		fi
+	done
+	return 0
+}
+
 # rss_kib PID: resident memory of a process in KiB.
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 

@@ -116,9 +116,6 @@ if [ $want_loomd = yes ]; then
 	LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
 fi
 
-find_tool() {   # find_tool NAME: absolute path or nothing
-	command -v "$1" 2>/dev/null || { [ -x "/usr/bin/$1" ] && echo "/usr/bin/$1"; }
-}
 MEMCACHED=${MEMCACHED:-$(find_tool memcached)}
 MEMCASLAP=${MEMCASLAP:-$(find_tool memcaslap)}
 need_pkgs=
@@ -299,19 +296,9 @@ measure_tput() {
 }
 
 median() {   # median FILE SERVER COLUMN [PRINTF_FORMAT]
-	awk -v s="$2" -v c="$3" '$1 == s { print $c }' "$1" | sort -g |
-		awk -v f="${4:-%.3f}" '{ v[NR] = $1 } END {
-			if (NR == 0) { print "n/a"; exit }
-			if (NR % 2) m = v[(NR + 1) / 2]
-			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf f "\n", m }'
+	awk -v s="$2" -v c="$3" '$1 == s { print $c }' "$1" | median_of "${4:-%.3f}"
 }
 
-ratio() {    # ratio A B: A/B with 2 decimals, or n/a
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
-		else printf "%.2f\n", a / b }'
-}
 
 # ---------------------------------------------------------------- part 2
 mem_results=$tmp/mem      # lines: server rss_empty rss_loaded curr_items
