@@ -357,8 +357,8 @@ static int h2_send_head(http_req_t *r)
     const char *server = hc->server_tokens ? "loom/" LOOM_VERSION_STRING
                                            : "loom";
     const char *date = http_date_now(h->hi);
-    nghttp2_nv *nv;
-    char *names;
+    nghttp2_nv nvbuf[32], *nv = nvbuf;
+    char namebuf[2048], *names = namebuf;
     nghttp2_data_provider dp;
     int rc, bodyless;
 
@@ -371,8 +371,10 @@ static int h2_send_head(http_req_t *r)
     for (i = 0; i < r->resp_hlen; i++)
         if (r->resp_headers[i] == '\n')
             nlines++;
-    nv = loom_malloc((nlines + 5) * sizeof(*nv));
-    names = loom_malloc(r->resp_hlen + 1);
+    if (nlines + 5 > sizeof(nvbuf) / sizeof(nvbuf[0])) /* rare */
+        nv = loom_malloc((nlines + 5) * sizeof(*nv));
+    if (r->resp_hlen + 1 > sizeof(namebuf))
+        names = loom_malloc(r->resp_hlen + 1);
     snprintf(status, sizeof(status), "%03d", r->status);
     NV(":status", status, 3);
     NV("server", server, strlen(server));
@@ -392,8 +394,10 @@ static int h2_send_head(http_req_t *r)
     s->submitted = 1;
     rc = nghttp2_submit_response(h->h2->ss, s->id, nv, k,
                                  bodyless ? NULL : &dp);
-    free(nv);
-    free(names);
+    if (nv != nvbuf)
+        free(nv);
+    if (names != namebuf)
+        free(names);
     if (rc != 0)
         return LOOM_ERROR;
     h2_want_flush(h);
