@@ -88,8 +88,8 @@ void loom_alog_reopen_all(void)
     loom_alog_t *al;
 
     for (al = loom_alogs; al; al = al->next) {
-        int fd = open(al->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                      0640);
+        int fd =
+            open(al->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 
         if (fd < 0) {
             loom_log(LOOM_LOG_ERROR, NULL, "cannot reopen access log %s: %s",

@@ -161,8 +161,8 @@ static int conf_section_line(const char *file, const char *name,
         const char *eol = strchr(l, '\n');
 
         if (hit && (eol == NULL || hit < eol) &&
-            (title == NULL || (strstr(hit, title) && (eol == NULL ||
-                                                      strstr(hit, title) < eol))))
+            (title == NULL ||
+             (strstr(hit, title) && (eol == NULL || strstr(hit, title) < eol))))
             return r;
     }
     return from;
@@ -236,8 +236,7 @@ static void conf_where(cfg_t *sec, const char *opt, const char **file,
     if ((opt == NULL || best == NULL || best->sec != sec ||
          strcmp(best->opt, opt) != 0) &&
         sec->name && strcmp(sec->name, "root") != 0 && sec->filename)
-        *line = conf_section_line(sec->filename, sec->name, sec->title,
-                                  *line);
+        *line = conf_section_line(sec->filename, sec->name, sec->title, *line);
 }
 
 static char *conf_where_str(cfg_t *sec, const char *opt)
@@ -445,15 +444,14 @@ static int conf_fn_load_module(cfg_t *cfg, cfg_opt_t *opt, int argc,
 /* ---- option tables ------------------------------------------------------ */
 
 /* Options every module instance has, whatever its module. */
-static cfg_opt_t conf_inst_core[] = {
-    CFG_STR_LIST("listen", "{}", CFGF_NONE),
-    CFG_STR("access_log", NULL, CFGF_NONE),
-    CFG_INT("max_connections", 0, CFGF_NONE),
-    CFG_INT("idle_timeout", -1, CFGF_NONE),
-    CFG_INT("read_timeout", 60, CFGF_NONE),
-    CFG_INT("write_timeout", 60, CFGF_NONE),
-    CFG_STR_LIST("alpn", NULL, CFGF_NONE),
-    CFG_END()};
+static cfg_opt_t conf_inst_core[] = {CFG_STR_LIST("listen", "{}", CFGF_NONE),
+                                     CFG_STR("access_log", NULL, CFGF_NONE),
+                                     CFG_INT("max_connections", 0, CFGF_NONE),
+                                     CFG_INT("idle_timeout", -1, CFGF_NONE),
+                                     CFG_INT("read_timeout", 60, CFGF_NONE),
+                                     CFG_INT("write_timeout", 60, CFGF_NONE),
+                                     CFG_STR_LIST("alpn", NULL, CFGF_NONE),
+                                     CFG_END()};
 
 static cfg_opt_t conf_log_opts[] = {CFG_STR("level", "info", CFGF_NONE),
                                     CFG_STR("target", "stderr", CFGF_NONE),
@@ -511,10 +509,10 @@ static cfg_opt_t *conf_build_opts(cfg_opt_t ***tofree, size_t *n_tofree)
     for (i = 0; i < n_mods; i++) {
         size_t n_mod = conf_opts_len(mods[i]->options);
         cfg_opt_t *inst = loom_calloc(n_core + n_mod + 1, sizeof(*inst));
-        cfg_opt_t sec[] = {CFG_SEC(mods[i]->name, inst,
-                                   CFGF_MULTI | CFGF_TITLE |
-                                       CFGF_NO_TITLE_DUPES),
-                           CFG_END()};
+        cfg_opt_t sec[] = {
+            CFG_SEC(mods[i]->name, inst,
+                    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+            CFG_END()};
 
         memcpy(inst, conf_inst_core, n_core * sizeof(*inst));
         if (n_mod)
@@ -585,9 +583,9 @@ static int conf_build_tls(loom_config_t *c, cfg_t *root)
         v = cfg_getstr(sec, "ciphers");
         t->ciphers = v ? loom_strdup(v) : NULL;
         if (!t->self_signed && (!t->cert || !t->key)) {
-            loom_conf_error(sec, NULL,
-                            "tls \"%s\" needs cert and key, or self_signed = yes",
-                            t->name);
+            loom_conf_error(
+                sec, NULL,
+                "tls \"%s\" needs cert and key, or self_signed = yes", t->name);
             return -1;
         }
         if (t->self_signed && (t->cert || t->key)) {
@@ -642,14 +640,15 @@ static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
             conf_ep_path(sec, lc->ep.key, sizeof(lc->ep.key)))
             return -1;
         if (lc->ep.profile[0] && loom_config_tls(c, lc->ep.profile) == NULL) {
-            loom_conf_error(sec, "listen", "endpoint '%s': no tls profile named '%s'",
-                            text, lc->ep.profile);
+            loom_conf_error(sec, "listen",
+                            "endpoint '%s': no tls profile named '%s'", text,
+                            lc->ep.profile);
             return -1;
         }
         if (lc->ep.kind == LOOM_EP_UDP && ic->module->datagram == NULL) {
             loom_conf_error(sec, "listen",
-                            "endpoint '%s': module %s does not speak UDP",
-                            text, ic->module->name);
+                            "endpoint '%s': module %s does not speak UDP", text,
+                            ic->module->name);
             return -1;
         }
         /* One socket, one owner. */
@@ -661,9 +660,10 @@ static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
             for (k = 0; k < upto; k++) {
                 loom_endpoint_format(&o->listen[k].ep, other, sizeof(other));
                 if (strcmp(key, other) == 0) {
-                    loom_conf_error(sec, "listen",
-                                    "endpoint '%s' is already used by %s \"%s\"",
-                                    text, o->module->name, o->name);
+                    loom_conf_error(
+                        sec, "listen",
+                        "endpoint '%s' is already used by %s \"%s\"", text,
+                        o->module->name, o->name);
                     return -1;
                 }
             }
@@ -743,9 +743,10 @@ static int conf_build(loom_config_t *c, cfg_t *root)
     sec = cfg_getsec(root, "log");
     lvl = loom_log_level_parse(cfg_getstr(sec, "level"));
     if (lvl < 0) {
-        loom_conf_error(sec, "level",
-                        "log level must be error, warn, info or debug, not '%s'",
-                        cfg_getstr(sec, "level"));
+        loom_conf_error(
+            sec, "level",
+            "log level must be error, warn, info or debug, not '%s'",
+            cfg_getstr(sec, "level"));
         return -1;
     }
     c->log_level = lvl;

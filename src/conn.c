@@ -405,8 +405,8 @@ static void conn_read(loom_conn_t *c)
                  * reads is copied O(n) times in all, not O(n^2) */
                 uint32_t cap = c->in_len + 16384;
 
-                if (cap < 2 * c->in_cap && 2 * (uint64_t)c->in_cap <=
-                                               c->max_input + 16384ULL)
+                if (cap < 2 * c->in_cap &&
+                    2 * (uint64_t)c->in_cap <= c->max_input + 16384ULL)
                     cap = 2 * c->in_cap;
                 c->in_cap = cap;
                 c->in = loom_realloc(c->in, c->in_cap);

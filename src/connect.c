@@ -175,10 +175,11 @@ static void connect_try_next(loom_connect_t *cr)
 
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
-        if (connect(fd, (struct sockaddr *)ss, sl) == 0 || errno == EINPROGRESS) {
+        if (connect(fd, (struct sockaddr *)ss, sl) == 0 ||
+            errno == EINPROGRESS) {
             cr->fd = fd;
-            cr->ev = event_new(cr->srv->base, fd, EV_WRITE, connect_on_writable,
-                               cr);
+            cr->ev =
+                event_new(cr->srv->base, fd, EV_WRITE, connect_on_writable, cr);
             event_add(cr->ev, NULL);
             return;
         }

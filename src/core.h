@@ -53,28 +53,28 @@ extern const loom_transport_t loom_transport_mem; /* session tests */
 #define LOOM_CF_DEFERRED 0x8000  /* on the server's deferred list */
 #define LOOM_CF_LINGER 0x10000   /* closed by us: drain input before close(2) */
 
-#define LOOM_OUT_HIGH (256 * 1024) /* pause reading above this */
-#define LOOM_OUT_LOW (64 * 1024)   /* drain callback below this */
+#define LOOM_OUT_HIGH (256 * 1024)      /* pause reading above this */
+#define LOOM_OUT_LOW (64 * 1024)        /* drain callback below this */
 #define LOOM_OUT_MAX (16 * 1024 * 1024) /* a module past this is aborted */
 #define LOOM_IN_MAX_DEFAULT (64 * 1024)
 
 struct loom_conn_s {
     loom_server_t *srv;
-    loom_instance_t *inst;  /* NULL for outbound connections */
-    loom_listener_t *ls;    /* NULL for outbound and in-memory */
+    loom_instance_t *inst; /* NULL for outbound connections */
+    loom_listener_t *ls;   /* NULL for outbound and in-memory */
     const loom_transport_t *tp;
     const loom_handler_t *h;
     void *data;
     int fd;
     unsigned flags;
-    short events; /* EV_READ / EV_WRITE currently registered */
+    short events;   /* EV_READ / EV_WRITE currently registered */
     unsigned holds; /* core frames (and the deferred list) using c */
     struct event ev;
     char *in; /* unconsumed input, NULL when there is none */
     uint32_t in_len, in_cap, max_input;
     struct evbuffer *out; /* NULL when nothing is pending */
     SSL *ssl;
-    uint64_t last; /* last activity, loom_now_sec() */
+    uint64_t last;            /* last activity, loom_now_sec() */
     loom_conn_t *prev, *next; /* the instance's activity list */
     loom_conn_t *dnext;       /* the server's deferred-work list */
     void *tp_data;            /* transport-private (in-memory output) */
@@ -87,13 +87,13 @@ struct loom_instance_s {
     const loom_module_t *mod;
     char *name;
     char who[128];
-    void *conf;           /* module conf, owned here */
+    void *conf; /* module conf, owned here */
     loom_alog_t *alog;
     char *alog_path;
     void *data;           /* module-private */
     long max_connections; /* per listener */
     unsigned idle_timeout, read_timeout, write_timeout, min_timeout;
-    char **alpn;          /* NULL-terminated */
+    char **alpn; /* NULL-terminated */
     unsigned nconns;
     int started, removed, mark;
     loom_conn_t *lru_head, *lru_tail; /* oldest activity first */
@@ -106,8 +106,8 @@ struct loom_listener_s {
     loom_server_t *srv;
     loom_instance_t *inst;
     loom_endpoint_t ep;
-    char key[320];   /* canonical socket name (endpoint.h) */
-    char *text;      /* endpoint as written, for logs */
+    char key[320]; /* canonical socket name (endpoint.h) */
+    char *text;    /* endpoint as written, for logs */
     int fd;
     struct event *ev;
     SSL_CTX *ssl_ctx; /* tls: listeners (a reference) */
@@ -121,26 +121,26 @@ struct loom_listener_s {
 
 struct loom_server_s {
     struct event_base *base;
-    loom_config_t *cfg;       /* the running configuration */
+    loom_config_t *cfg; /* the running configuration */
     char *conf_file;
     loom_instance_t *instances;
     loom_listener_t *listeners;
-    loom_tls_t *tls;          /* TLS profiles of the running config */
+    loom_tls_t *tls; /* TLS profiles of the running config */
     loom_resolver_t *resolver;
     unsigned nconns;
     long max_connections;
     int accept_paused;
-    int reserve_fd;           /* spare fd to shed connections on EMFILE */
-    struct event *sweep;      /* 1 s timeout sweep */
-    struct event *resume;     /* accept pause after EMFILE */
-    struct event *grace;      /* shutdown deadline */
-    struct event *defer;      /* runs the deferred list */
+    int reserve_fd;       /* spare fd to shed connections on EMFILE */
+    struct event *sweep;  /* 1 s timeout sweep */
+    struct event *resume; /* accept pause after EMFILE */
+    struct event *grace;  /* shutdown deadline */
+    struct event *defer;  /* runs the deferred list */
     loom_conn_t *deferred;
     struct loom_linger_s *lingers; /* closed sockets still draining input */
     int shutting_down;
     void (*shutdown_done)(void *);
     void *shutdown_arg;
-    char scratch[64 * 1024];  /* read buffer shared by all connections */
+    char scratch[64 * 1024]; /* read buffer shared by all connections */
     char peerbuf[128];
     struct loom_dgram_batch_s *dgb; /* UDP batches, made on first use */
 };
@@ -184,6 +184,5 @@ void loom_conn_run_deferred(loom_server_t *srv);
 void loom_conn_open_handler(loom_conn_t *c);
 /* Flush, deliver waiting input, re-register, then drop one hold. */
 void loom_conn_settle_release(loom_conn_t *c);
-
 
 #endif

@@ -164,8 +164,8 @@ static const struct {
     int connect;    /* 0: listen endpoints, 1: connect endpoints */
     unsigned kinds; /* EP_K() of the kinds that take it */
     ep_type_t type;
-    size_t off;     /* the field of loom_endpoint_t */
-    int lo, hi;     /* EP_T_INT / EP_T_OCTAL range */
+    size_t off; /* the field of loom_endpoint_t */
+    int lo, hi; /* EP_T_INT / EP_T_OCTAL range */
     const char *hint;
 } ep_keys[] = {
     {"interface", 0, EP_INET | EP_K(LOOM_EP_UDP), EP_T_HOST,
@@ -178,13 +178,13 @@ static const struct {
      offsetof(loom_endpoint_t, profile), 0, 0, ""},
     {"cert", 0, EP_K(LOOM_EP_TLS), EP_T_STR, offsetof(loom_endpoint_t, cert), 0,
      0, ""},
-    {"key", 0, EP_K(LOOM_EP_TLS), EP_T_STR, offsetof(loom_endpoint_t, key), 0, 0,
-     ""},
+    {"key", 0, EP_K(LOOM_EP_TLS), EP_T_STR, offsetof(loom_endpoint_t, key), 0,
+     0, ""},
     {"host", 1, EP_INET, EP_T_HOST, offsetof(loom_endpoint_t, host), 0, 0, ""},
     {"port", 1, EP_INET, EP_T_INT, offsetof(loom_endpoint_t, port), 1, 65535,
      " (1-65535)"},
-    {"path", 1, EP_K(LOOM_EP_UNIX), EP_T_STR, offsetof(loom_endpoint_t, path), 0,
-     0, ""},
+    {"path", 1, EP_K(LOOM_EP_UNIX), EP_T_STR, offsetof(loom_endpoint_t, path),
+     0, 0, ""},
     {"timeout", 1, EP_INET | EP_K(LOOM_EP_UNIX), EP_T_INT,
      offsetof(loom_endpoint_t, timeout), 1, 3600, " (1-3600 seconds)"},
     {"verify", 1, EP_K(LOOM_EP_TLS), EP_T_BOOL,
@@ -220,8 +220,8 @@ static int ep_options(const char *str, ep_field_t *f, int from, int n,
                 break;
         }
         if (k == sizeof(ep_keys) / sizeof(ep_keys[0]))
-            return ep_fail(err, errlen, str, "unknown option '%s' for %s",
-                           key, f[0].buf);
+            return ep_fail(err, errlen, str, "unknown option '%s' for %s", key,
+                           f[0].buf);
         field = (char *)ep + ep_keys[k].off;
         switch (ep_keys[k].type) {
         case EP_T_HOST:
@@ -252,8 +252,8 @@ static int ep_options(const char *str, ep_field_t *f, int from, int n,
     return 0;
 }
 
-int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep,
-                               char *err, size_t errlen)
+int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep, char *err,
+                               size_t errlen)
 {
     ep_field_t f[EP_FIELD_MAX];
     int n;
@@ -272,8 +272,7 @@ int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep,
     if (ep->kind == LOOM_EP_UNIX) {
         strcpy(ep->path, f[1].buf);
     } else if (ep_int(f[1].buf, 0, 65535, 0, &ep->port) != 0) {
-        return ep_fail(err, errlen, str, "bad port '%s' (0-65535)",
-                       f[1].buf);
+        return ep_fail(err, errlen, str, "bad port '%s' (0-65535)", f[1].buf);
     }
     if (ep_options(str, f, 2, n, 0, ep, err, errlen) != 0)
         return -1;
@@ -288,8 +287,8 @@ int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep,
     return 0;
 }
 
-int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep,
-                                char *err, size_t errlen)
+int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep, char *err,
+                                size_t errlen)
 {
     ep_field_t f[EP_FIELD_MAX];
     int n;

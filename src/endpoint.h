@@ -32,30 +32,31 @@ typedef enum {
 
 typedef struct {
     loom_ep_kind_t kind;
-    int port;                          /* listen / connect port */
-    char host[LOOM_EP_VALUE_MAX];      /* interface (listen) or host */
-    char path[LOOM_EP_VALUE_MAX];      /* unix socket path */
-    char profile[LOOM_EP_VALUE_MAX];   /* tls profile name */
-    char cert[LOOM_EP_VALUE_MAX];      /* tls cert file */
-    char key[LOOM_EP_VALUE_MAX];       /* tls key file */
-    char ca[LOOM_EP_VALUE_MAX];        /* connect: CA file */
-    int backlog;                       /* listen backlog (default 511) */
-    int mode;                          /* unix socket mode, -1 = default */
-    int timeout;                       /* connect timeout s (default 10) */
-    int verify;                        /* connect tls: verify peer (1) */
+    int port;                        /* listen / connect port */
+    char host[LOOM_EP_VALUE_MAX];    /* interface (listen) or host */
+    char path[LOOM_EP_VALUE_MAX];    /* unix socket path */
+    char profile[LOOM_EP_VALUE_MAX]; /* tls profile name */
+    char cert[LOOM_EP_VALUE_MAX];    /* tls cert file */
+    char key[LOOM_EP_VALUE_MAX];     /* tls key file */
+    char ca[LOOM_EP_VALUE_MAX];      /* connect: CA file */
+    int backlog;                     /* listen backlog (default 511) */
+    int mode;                        /* unix socket mode, -1 = default */
+    int timeout;                     /* connect timeout s (default 10) */
+    int verify;                      /* connect tls: verify peer (1) */
 } loom_endpoint_t;
 
 /* Parse listen endpoint STR (NUL-terminated) into EP.  Returns 0, or -1
  * with ERR (ERRLEN bytes) holding "endpoint 'STR': what is wrong". */
-int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep,
-                               char *err, size_t errlen);
+int loom_endpoint_parse_listen(const char *str, loom_endpoint_t *ep, char *err,
+                               size_t errlen);
 
 /* Parse connect endpoint STR into EP; same contract. */
-int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep,
-                                char *err, size_t errlen);
+int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep, char *err,
+                                size_t errlen);
 
 /* Canonical text of the socket a listen endpoint binds (tcp and tls share
- * one form), used to match listeners across reloads.  Writes at most LEN bytes to OUT, always NUL-terminated. */
+ * one form), used to match listeners across reloads.  Writes at most LEN bytes
+ * to OUT, always NUL-terminated. */
 void loom_endpoint_format(const loom_endpoint_t *ep, char *out, size_t len);
 
 #endif

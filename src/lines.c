@@ -25,8 +25,7 @@ void loom_lines_line_mode(loom_lines_t *lr)
 }
 
 loom_lines_result_t loom_lines_next(loom_lines_t *lr, const char *buf,
-                                    size_t len, loom_slice_t *out,
-                                    size_t *used)
+                                    size_t len, loom_slice_t *out, size_t *used)
 {
     const char *lf;
     size_t from, limit, n;

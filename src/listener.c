@@ -82,8 +82,8 @@ static int ls_bind_inet(const loom_endpoint_t *ep, const char *text, char *err,
     int udp = ep->kind == LOOM_EP_UDP;
 
     if (ls_sockaddr(ep, &ss, &sslen) != 0) {
-        snprintf(err, errlen, "cannot bind %s: '%s' is not an IP address",
-                 text, ep->host);
+        snprintf(err, errlen, "cannot bind %s: '%s' is not an IP address", text,
+                 ep->host);
         return -1;
     }
     fd = socket(ss.ss_family,
@@ -95,10 +95,10 @@ static int ls_bind_inet(const loom_endpoint_t *ep, const char *text, char *err,
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (ss.ss_family == AF_INET6) {
         /* "::" is dual-stack; a specific IPv6 address is IPv6 only. */
-        int v6only = IN6_IS_ADDR_UNSPECIFIED(
-                         &((struct sockaddr_in6 *)&ss)->sin6_addr)
-                         ? zero
-                         : one;
+        int v6only =
+            IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)
+                ? zero
+                : one;
 
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
     }
@@ -234,8 +234,8 @@ static void ls_on_accept(evutil_socket_t lfd, short what, void *arg)
 /* ---- datagrams ---------------------------------------------------------- */
 
 #define LOOM_DGRAM_BATCH 32
-#define LOOM_DGRAM_MAX 65536                  /* one datagram, in or out */
-#define LOOM_DGRAM_OUT (4 * LOOM_DGRAM_MAX)   /* queued replies */
+#define LOOM_DGRAM_MAX 65536                /* one datagram, in or out */
+#define LOOM_DGRAM_OUT (4 * LOOM_DGRAM_MAX) /* queued replies */
 
 struct loom_dgram_batch_s {
     struct mmsghdr in[LOOM_DGRAM_BATCH];
@@ -270,7 +270,7 @@ static void dgram_flush(struct loom_dgram_batch_s *b, int fd)
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
                 sent++; /* skip the datagram the error is about */
             else
-                break;  /* socket buffer full: the rest is dropped */
+                break; /* socket buffer full: the rest is dropped */
         } else {
             sent += (unsigned)n;
         }
@@ -358,10 +358,9 @@ void loom_listener_enable(loom_listener_t *ls)
 {
     if (ls->ev)
         return;
-    ls->ev = event_new(ls->srv->base, ls->fd, EV_READ | EV_PERSIST,
-                       ls->ep.kind == LOOM_EP_UDP ? ls_on_datagram
-                                                  : ls_on_accept,
-                       ls);
+    ls->ev = event_new(
+        ls->srv->base, ls->fd, EV_READ | EV_PERSIST,
+        ls->ep.kind == LOOM_EP_UDP ? ls_on_datagram : ls_on_accept, ls);
     if (!ls->srv->accept_paused || ls->ep.kind == LOOM_EP_UDP)
         event_add(ls->ev, NULL);
 }
@@ -414,4 +413,3 @@ void loom_listener_conn_closed(loom_listener_t *ls)
         loom_listener_close(ls);
     }
 }
-

@@ -36,10 +36,10 @@ typedef struct {
 } loom_dgram_t;
 
 struct loom_module_s {
-    unsigned abi;      /* LOOM_MODULE_ABI */
-    const char *name;  /* section keyword: `echo "main" { ... }` */
-    cfg_opt_t *options; /* module options, CFG_END-terminated; may be NULL */
-    size_t conn_size;  /* bytes of per-connection state, zeroed at open */
+    unsigned abi;          /* LOOM_MODULE_ABI */
+    const char *name;      /* section keyword: `echo "main" { ... }` */
+    cfg_opt_t *options;    /* module options, CFG_END-terminated; may be NULL */
+    size_t conn_size;      /* bytes of per-connection state, zeroed at open */
     unsigned idle_timeout; /* default idle timeout in seconds (0: core's,
                             * LOOM_TIMEOUT_NONE: none) */
     const char *const *alpn; /* ALPN ids offered on TLS listeners, or NULL */

@@ -52,14 +52,15 @@ static void loomd_notify(const char *state)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: loomd [-c FILE] [-t] [-V] [-h] [--daemon]\n"
-            "  -c, --config FILE  configuration file (default %s)\n"
-            "  -t, --test         check the configuration and exit\n"
-            "  -V, --version      print version and modules, then exit\n"
-            "  -h, --help         print this help\n"
-            "      --daemon       fork into the background, write the pidfile\n",
-            LOOM_DEFAULT_CONF);
+    fprintf(
+        f,
+        "usage: loomd [-c FILE] [-t] [-V] [-h] [--daemon]\n"
+        "  -c, --config FILE  configuration file (default %s)\n"
+        "  -t, --test         check the configuration and exit\n"
+        "  -V, --version      print version and modules, then exit\n"
+        "  -h, --help         print this help\n"
+        "      --daemon       fork into the background, write the pidfile\n",
+        LOOM_DEFAULT_CONF);
 }
 
 static void print_version(void)
@@ -97,8 +98,9 @@ static int check_privileges(const loom_config_t *cfg, uid_t *uid, gid_t *gid)
     if (geteuid() != 0)
         return 0;
     if (!cfg->user_set) {
-        fprintf(stderr, "loomd: refusing to run as root: set `user` in %s "
-                        "(user = \"root\" to insist)\n",
+        fprintf(stderr,
+                "loomd: refusing to run as root: set `user` in %s "
+                "(user = \"root\" to insist)\n",
                 cfg->file);
         return -1;
     }
@@ -182,9 +184,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         d->stopping = 1;
         loomd_notify("STOPPING=1");
         loom_log(LOOM_LOG_INFO, NULL, "shutting down");
-        loom_server_shutdown(d->srv,
-                             (unsigned)d->srv->cfg->shutdown_grace, on_stopped,
-                             d);
+        loom_server_shutdown(d->srv, (unsigned)d->srv->cfg->shutdown_grace,
+                             on_stopped, d);
         break;
     case SIGHUP:
         if (d->stopping)
@@ -253,8 +254,8 @@ static int loomd_serve(loomd_t *d, int daemonize)
         }
     }
     d->pidfile = d->srv->cfg->pidfile
-                    ? loom_strdup(d->srv->cfg->pidfile)
-                    : (daemonize ? loom_strdup("/run/loomd.pid") : NULL);
+                     ? loom_strdup(d->srv->cfg->pidfile)
+                     : (daemonize ? loom_strdup("/run/loomd.pid") : NULL);
     if (d->pidfile) {
         if (write_pidfile(d->pidfile) != 0)
             return 1;
@@ -329,8 +330,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (test) {
-        loom_config_t *cfg = loom_config_load(d.conf_file, NULL, err,
-                                              sizeof(err));
+        loom_config_t *cfg =
+            loom_config_load(d.conf_file, NULL, err, sizeof(err));
 
         if (cfg == NULL) {
             fprintf(stderr, "%s\n", err);

@@ -22,12 +22,8 @@ extern const loom_module_t loom_http_module;
 
 /* Adding a built-in module: one line here (and its folder). */
 static const loom_module_t *const loom_builtin_modules[] = {
-    &loom_echo_module,
-    &loom_finger_module,
-    &loom_memcache_module,
-    &loom_dns_module,
-    &loom_http_module,
-    NULL,
+    &loom_echo_module, &loom_finger_module, &loom_memcache_module,
+    &loom_dns_module,  &loom_http_module,   NULL,
 };
 
 #define LOOM_MAX_LOADED 32
@@ -40,8 +36,8 @@ static size_t loom_n_loaded;
 
 /* Words of the top level of loom.conf that a module cannot be named. */
 static const char *const loom_reserved[] = {
-    "user", "group", "pidfile", "shutdown_grace", "log", "limits",
-    "tls", "include", "load_module", NULL};
+    "user",   "group", "pidfile", "shutdown_grace", "log",
+    "limits", "tls",   "include", "load_module",    NULL};
 
 const loom_module_t *const *loom_module_builtins(void)
 {
@@ -129,7 +125,8 @@ int loom_module_load(const char *path, char *err, size_t errlen)
     }
     for (i = 0; i < loom_n_loaded; i++) {
         if (strcmp(loom_loaded[i].mod->name, mod->name) == 0) {
-            snprintf(err, errlen, "module %s: a module named %s is already loaded from %s",
+            snprintf(err, errlen,
+                     "module %s: a module named %s is already loaded from %s",
                      path, mod->name, loom_loaded[i].path);
             dlclose(dl);
             return LOOM_ERROR;

@@ -185,7 +185,8 @@ static void resolver_done(void *arg, int status, int timeouts,
     if (status == ARES_SUCCESS && res && res->nodes)
         req->cb(res->nodes, NULL, req->arg);
     else
-        req->cb(NULL, status == ARES_SUCCESS ? "no address" : ares_strerror(status),
+        req->cb(NULL,
+                status == ARES_SUCCESS ? "no address" : ares_strerror(status),
                 req->arg);
     if (res)
         ares_freeaddrinfo(res);
@@ -221,7 +222,7 @@ static void resolver_sent(void *arg, int status, int timeouts,
         cb(abuf, (size_t)alen, NULL, req->arg);
     else
         cb(NULL, 0,
-           status == ARES_ETIMEOUT ? "timeout"
+           status == ARES_ETIMEOUT  ? "timeout"
            : status == ARES_SUCCESS ? "empty answer"
                                     : ares_strerror(status),
            req->arg);
@@ -339,8 +340,8 @@ static void resolver_name_start(evutil_socket_t fd, short what, void *arg)
     hints.ai_socktype = SOCK_STREAM;
     snprintf(service, sizeof(service), "%d", q->port);
     /* may answer at once (literals, hosts file): we are in the reactor */
-    ares_getaddrinfo(r->channel, q->host, service, &hints,
-                     resolver_name_done, q);
+    ares_getaddrinfo(r->channel, q->host, service, &hints, resolver_name_done,
+                     q);
     resolver_rearm(r);
 }
 

@@ -330,8 +330,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
     }
     for (i = 0; i < n_al; i++) {
         ls = al[i].ls;
-        ls->inst = loom_server_instance(srv, al[i].ic->module->name,
-                                        al[i].ic->name);
+        ls->inst =
+            loom_server_instance(srv, al[i].ic->module->name, al[i].ic->name);
         if (ls->ssl_ctx)
             SSL_CTX_free(ls->ssl_ctx);
         ls->ssl_ctx = al[i].ctx;
@@ -431,8 +431,8 @@ int loom_server_start_text(loom_server_t *srv, const char *text, char *err,
 
 int loom_server_reload(loom_server_t *srv, char *err, size_t errlen)
 {
-    if (server_take(srv, loom_config_load(srv->conf_file, NULL, err, errlen),
-                    1, err, errlen) != LOOM_OK)
+    if (server_take(srv, loom_config_load(srv->conf_file, NULL, err, errlen), 1,
+                    err, errlen) != LOOM_OK)
         return LOOM_ERROR;
     loom_alog_reopen_all();
     return LOOM_OK;

@@ -162,11 +162,12 @@ static int tls_self_signed(SSL_CTX *ctx, char *err, size_t errlen)
     RAND_bytes(serial, sizeof(serial));
     serial[0] &= 0x7f;
     X509_set_version(x, 2);
-    ASN1_INTEGER_set_uint64(X509_get_serialNumber(x),
-                            ((uint64_t)serial[0] << 56) | ((uint64_t)serial[1] << 48) |
-                                ((uint64_t)serial[2] << 40) | ((uint64_t)serial[3] << 32) |
-                                ((uint64_t)serial[4] << 24) | ((uint64_t)serial[5] << 16) |
-                                ((uint64_t)serial[6] << 8) | serial[7]);
+    ASN1_INTEGER_set_uint64(
+        X509_get_serialNumber(x),
+        ((uint64_t)serial[0] << 56) | ((uint64_t)serial[1] << 48) |
+            ((uint64_t)serial[2] << 40) | ((uint64_t)serial[3] << 32) |
+            ((uint64_t)serial[4] << 24) | ((uint64_t)serial[5] << 16) |
+            ((uint64_t)serial[6] << 8) | serial[7]);
     X509_gmtime_adj(X509_getm_notBefore(x), -3600);
     X509_gmtime_adj(X509_getm_notAfter(x), 365L * 86400);
     X509_set_pubkey(x, pkey);
@@ -383,7 +384,8 @@ SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
     SSL_CTX_free(ctx); /* the SSL keeps its own reference */
     if (ssl == NULL)
         goto fail;
-    if (inet_pton(AF_INET6, host, &a6) != 1 && inet_pton(AF_INET, host, &a6) != 1)
+    if (inet_pton(AF_INET6, host, &a6) != 1 &&
+        inet_pton(AF_INET, host, &a6) != 1)
         SSL_set_tlsext_host_name(ssl, host);
     if (verify && SSL_set1_host(ssl, host) != 1)
         goto fail;
@@ -397,7 +399,6 @@ fail:
 }
 
 /* ---- the handshake and the transport ------------------------------------ */
-
 
 void loom_tls_handshake(loom_conn_t *c)
 {

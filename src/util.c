@@ -135,11 +135,25 @@ int loom_parse_size(const char *s, size_t *out)
     if (errno != 0)
         return LOOM_ERROR;
     switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: return LOOM_ERROR;
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    default:
+        return LOOM_ERROR;
     }
     if (*end == 'b' || *end == 'B')
         end++;

@@ -12,19 +12,20 @@
 
 #include "dns.h"
 
-#define DNS_IDLE_TIMEOUT 10     /* seconds, TCP and TLS */
+#define DNS_IDLE_TIMEOUT 10 /* seconds, TCP and TLS */
 #define DNS_RRL_BUCKETS 65536
 #define DNS_CLIENT_SLOTS 256
 #define DNS_NOTIFY_TRIES 5
 #define DNS_NOTIFY_TIMEOUT_MS 2000
-#define DNS_AXFR_MSG 16384      /* bytes per transfer message */
+#define DNS_AXFR_MSG 16384 /* bytes per transfer message */
 
-#define STATS(X)                                                           \
-    X(queries) X(udp) X(tcp) X(tls) X(noerror) X(nxdomain) X(refused)     \
-    X(formerr) X(notimp) X(servfail) X(notauth) X(badvers) X(truncated)   \
-    X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)     \
-    X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped)            \
-    X(tcp_refused)
+/* clang-format off */
+#define STATS(X)                                                               \
+    X(queries) X(udp) X(tcp) X(tls) X(noerror) X(nxdomain) X(refused)          \
+    X(formerr) X(notimp) X(servfail) X(notauth) X(badvers) X(truncated)        \
+    X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)          \
+    X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped) X(tcp_refused)
+/* clang-format on */
 
 typedef struct {
 #define X(n) uint64_t n;
@@ -71,15 +72,15 @@ typedef struct {
     dns_axfr_t axfr;
     uint8_t axq[DNS_HDR_LEN + DNS_NAME_MAX + 4];
     dns_query_t axqq;
-    fwd_t *fwd;            /* a forwarded query waiting for its answer */
+    fwd_t *fwd; /* a forwarded query waiting for its answer */
 } dns_conn_t;
 
 struct fwd_s {
     dns_state_t *ds;
-    dns_conn_t *dc;        /* TCP: the connection, NULL once it closed */
+    dns_conn_t *dc; /* TCP: the connection, NULL once it closed */
     int udp;
     loom_dgram_t from;
-    unsigned limit;        /* UDP: the most the client can take */
+    unsigned limit; /* UDP: the most the client can take */
     uint8_t msg[DNS_HDR_LEN + DNS_NAME_MAX + 4]; /* header + question */
     dns_query_t q;
 };
@@ -95,7 +96,8 @@ struct notify_s {
 
 enum { R_NONE, R_REPLY, R_AXFR, R_FORWARD };
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------
+ */
 
 static uint64_t now_seconds(dns_state_t *ds)
 {
@@ -144,20 +146,37 @@ static const dns_zconf_t *zone_for(const dns_conf_t *c, const uint8_t *name)
 static void count_rcode(dns_state_t *ds, const dns_pkt_t *p, unsigned rcode)
 {
     switch (rcode) {
-    case DNS_R_NOERROR: ds->st.noerror++; break;
-    case DNS_R_NXDOMAIN: ds->st.nxdomain++; break;
-    case DNS_R_REFUSED: ds->st.refused++; break;
-    case DNS_R_FORMERR: ds->st.formerr++; break;
-    case DNS_R_NOTIMP: ds->st.notimp++; break;
-    case DNS_R_SERVFAIL: ds->st.servfail++; break;
-    case DNS_R_NOTAUTH: ds->st.notauth++; break;
-    case DNS_R_BADVERS: ds->st.badvers++; break;
+    case DNS_R_NOERROR:
+        ds->st.noerror++;
+        break;
+    case DNS_R_NXDOMAIN:
+        ds->st.nxdomain++;
+        break;
+    case DNS_R_REFUSED:
+        ds->st.refused++;
+        break;
+    case DNS_R_FORMERR:
+        ds->st.formerr++;
+        break;
+    case DNS_R_NOTIMP:
+        ds->st.notimp++;
+        break;
+    case DNS_R_SERVFAIL:
+        ds->st.servfail++;
+        break;
+    case DNS_R_NOTAUTH:
+        ds->st.notauth++;
+        break;
+    case DNS_R_BADVERS:
+        ds->st.badvers++;
+        break;
     }
     if (p->len >= DNS_HDR_LEN && (p->buf[2] & 0x02))
         ds->st.truncated++;
 }
 
-/* ---- CHAOS ---------------------------------------------------------------- */
+/* ---- CHAOS ----------------------------------------------------------------
+ */
 
 static int chaos_txt(dns_pkt_t *p, const char *const *strs, size_t n)
 {
@@ -173,8 +192,7 @@ static int chaos_txt(dns_pkt_t *p, const char *const *strs, size_t n)
         memcpy(rd + len, strs[i], l);
         len += l;
     }
-    return dns_reply_rr(p, 0, NULL, DNS_T_TXT, DNS_C_CH, 0, rd,
-                        (uint16_t)len);
+    return dns_reply_rr(p, 0, NULL, DNS_T_TXT, DNS_C_CH, 0, rd, (uint16_t)len);
 }
 
 static unsigned answer_chaos(dns_state_t *ds, const dns_conf_t *c,
@@ -199,10 +217,10 @@ static unsigned answer_chaos(dns_state_t *ds, const dns_conf_t *c,
         const char *strs[32];
         size_t n = 0;
 
-#define X(name)                                                             \
-    snprintf(bufs[n], sizeof(bufs[n]), #name "=%llu",                       \
-             (unsigned long long)ds->st.name);                              \
-    strs[n] = bufs[n];                                                      \
+#define X(name)                                                                \
+    snprintf(bufs[n], sizeof(bufs[n]), #name "=%llu",                          \
+             (unsigned long long)ds->st.name);                                 \
+    strs[n] = bufs[n];                                                         \
     n++;
         STATS(X)
 #undef X
@@ -219,7 +237,8 @@ static unsigned answer_chaos(dns_state_t *ds, const dns_conf_t *c,
     return DNS_R_NOERROR;
 }
 
-/* ---- the query pipeline ------------------------------------------------------ */
+/* ---- the query pipeline
+ * ------------------------------------------------------ */
 
 /* Handle one request MSG from PEER.  Builds the reply in P (whose buffer
  * has room for DNS_MSG_MAX bytes) and returns what to do with it; for
@@ -265,7 +284,8 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
         ds->st.notify_in++;
         loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
                  "NOTIFY for %s refused: loom serves its zones as a primary "
-                 "only", dns_name_text(q->qname, zname, sizeof(zname)));
+                 "only",
+                 dns_name_text(q->qname, zname, sizeof(zname)));
         rcode = DNS_R_REFUSED;
         goto done;
     }
@@ -353,7 +373,8 @@ static void truncate_reply(dns_pkt_t *p, const dns_query_t *q)
     dns_reply_set_flags(p, DNS_F_TC);
 }
 
-/* ---- forwarding ------------------------------------------------------------- */
+/* ---- forwarding -------------------------------------------------------------
+ */
 
 static int conn_write_msg(dns_conn_t *dc, uint8_t *msg, size_t len);
 
@@ -423,7 +444,8 @@ static void fwd_start(dns_state_t *ds, const uint8_t *msg, size_t len,
     loom_resolver_send(ds->fwd, msg, len, fwd_done, f);
 }
 
-/* ---- UDP ------------------------------------------------------------------- */
+/* ---- UDP -------------------------------------------------------------------
+ */
 
 static void dns_datagram(loom_instance_t *inst, const loom_dgram_t *from,
                          const char *buf, size_t len)
@@ -456,16 +478,17 @@ static void dns_datagram(loom_instance_t *inst, const loom_dgram_t *from,
     }
     if (what == R_FORWARD) {
         fwd_start(ds, (const uint8_t *)buf, len, &q,
-                  q.edns ? (q.udp_size < c->edns_size ? q.udp_size
-                                                      : c->edns_size)
-                         : DNS_UDP_MIN,
+                  q.edns
+                      ? (q.udp_size < c->edns_size ? q.udp_size : c->edns_size)
+                      : DNS_UDP_MIN,
                   from, NULL);
         return;
     }
     loom_dgram_reply(from, (const char *)p.buf, p.len);
 }
 
-/* ---- TCP and TLS ------------------------------------------------------------- */
+/* ---- TCP and TLS
+ * ------------------------------------------------------------- */
 
 /* Write one message with its length prefix (P's buffer has 2 bytes of room
  * before it).  Returns the write's result. */
@@ -638,7 +661,8 @@ static void dns_close(loom_conn_t *c)
         dc->fwd->dc = NULL;
 }
 
-/* ---- NOTIFY ------------------------------------------------------------------ */
+/* ---- NOTIFY
+ * ------------------------------------------------------------------ */
 
 static void notify_reap(evutil_socket_t fd, short what, void *arg)
 {
@@ -677,8 +701,10 @@ static void notify_done(const unsigned char *answer, size_t len,
     } else {
         ds->st.notify_failed++;
         if (answer && len >= DNS_HDR_LEN)
-            loom_log(LOOM_LOG_WARN, who, "zone %s: NOTIFY to %s answered "
-                     "with RCODE %u", n->zone, n->target, answer[3] & 0xfu);
+            loom_log(LOOM_LOG_WARN, who,
+                     "zone %s: NOTIFY to %s answered "
+                     "with RCODE %u",
+                     n->zone, n->target, answer[3] & 0xfu);
         else
             loom_log(LOOM_LOG_WARN, who, "zone %s: NOTIFY to %s failed: %s",
                      n->zone, n->target, err ? err : "no answer");
@@ -768,7 +794,8 @@ static void serials_update(dns_state_t *ds, const dns_conf_t *c, int notify)
     ds->nserials = c->nzones;
 }
 
-/* ---- lifecycle --------------------------------------------------------------- */
+/* ---- lifecycle
+ * --------------------------------------------------------------- */
 
 static void forwarder_update(dns_state_t *ds, const dns_conf_t *c)
 {
@@ -785,9 +812,9 @@ static void forwarder_update(dns_state_t *ds, const dns_conf_t *c)
     }
     if (c->forward == NULL)
         return;
-    ds->fwd = loom_resolver_upstream(loom_instance_base(ds->inst), c->forward,
-                                     c->forward_timeout * 1000, 1, err,
-                                     sizeof(err));
+    ds->fwd =
+        loom_resolver_upstream(loom_instance_base(ds->inst), c->forward,
+                               c->forward_timeout * 1000, 1, err, sizeof(err));
     if (ds->fwd == NULL) {
         loom_log(LOOM_LOG_ERROR, loom_instance_who(ds->inst),
                  "forwarding disabled: %s", err);
@@ -872,7 +899,9 @@ const loom_module_t loom_dns_module = {
     .start = dns_start,
     .reload = dns_reload,
     .stop = dns_stop,
-    .stream = {.open = dns_open, .data = dns_data, .drain = dns_drain,
+    .stream = {.open = dns_open,
+               .data = dns_data,
+               .drain = dns_drain,
                .close = dns_close},
     .datagram = dns_datagram,
 };

@@ -14,9 +14,9 @@
 
 /* An address prefix from an allow list. */
 typedef struct {
-    int family;        /* AF_INET or AF_INET6 */
+    int family; /* AF_INET or AF_INET6 */
     uint8_t addr[16];
-    unsigned prefix;   /* bits */
+    unsigned prefix; /* bits */
 } dns_net_t;
 
 typedef struct {
@@ -27,7 +27,7 @@ typedef struct {
 typedef struct {
     dns_zone_t *zone;
     dns_acl_t allow_transfer;
-    char *notify;      /* c-ares server list "A:P,[B]:P", or NULL */
+    char *notify; /* c-ares server list "A:P,[B]:P", or NULL */
 } dns_zconf_t;
 
 typedef struct {
@@ -35,10 +35,10 @@ typedef struct {
     size_t nzones;
     unsigned edns_size;
     unsigned tcp_per_client;
-    char *version;     /* CH TXT version.bind, or NULL */
-    char *identity;    /* CH TXT id.server, or NULL */
+    char *version;  /* CH TXT version.bind, or NULL */
+    char *identity; /* CH TXT id.server, or NULL */
     dns_acl_t stats_allow;
-    char *forward;     /* c-ares server list, or NULL: no forwarding */
+    char *forward; /* c-ares server list, or NULL: no forwarding */
     dns_acl_t forward_allow;
     unsigned forward_timeout; /* seconds */
     unsigned rrl_rate, rrl_slip, rrl_v4, rrl_v6;
@@ -65,7 +65,8 @@ int dns_net_parse(const char *s, dns_net_t *n);
  * "ADDR:PORT" / "[V6]:PORT" form in OUT (port 53 by default).  0 or -1. */
 int dns_server_parse(const char *s, char *out, size_t outlen);
 
-/* ---- response rate limiting (dns_rrl.c) ----------------------------------- */
+/* ---- response rate limiting (dns_rrl.c) -----------------------------------
+ */
 
 typedef struct dns_rrl_s dns_rrl_t;
 

@@ -14,7 +14,7 @@ typedef struct {
     dns_pkt_t *p;
     const dns_zone_t *z;
     const dns_query_t *q;
-    unsigned count[3];    /* answer, authority, additional */
+    unsigned count[3]; /* answer, authority, additional */
     size_t question_end;
     unsigned question_ncomp;
     const uint8_t *addl[ADDL_MAX]; /* names already given addresses */
@@ -26,9 +26,9 @@ int dns_reply_start(dns_pkt_t *p, const uint8_t *msg, const dns_query_t *q,
                     unsigned rcode)
 {
     uint8_t hdr[DNS_HDR_LEN];
-    uint16_t flags = (uint16_t)(DNS_F_QR | (q->flags & (0x7800u | DNS_F_RD |
-                                                       DNS_F_CD)) |
-                                (rcode & 0xf));
+    uint16_t flags =
+        (uint16_t)(DNS_F_QR | (q->flags & (0x7800u | DNS_F_RD | DNS_F_CD)) |
+                   (rcode & 0xf));
 
     memset(hdr, 0, sizeof(hdr));
     dns_put16(hdr, q->id);
@@ -132,9 +132,9 @@ fail:
     return -1;
 }
 
-int dns_reply_rr(dns_pkt_t *p, int section, const uint8_t *name,
-                 uint16_t type, uint16_t rclass, uint32_t ttl,
-                 const uint8_t *rdata, uint16_t rdlen)
+int dns_reply_rr(dns_pkt_t *p, int section, const uint8_t *name, uint16_t type,
+                 uint16_t rclass, uint32_t ttl, const uint8_t *rdata,
+                 uint16_t rdlen)
 {
     if (put_rr(p, name, type, rclass, ttl, rdata, rdlen) != 0)
         return -1;
@@ -155,8 +155,7 @@ static int add_set(answer_t *a, int section, const uint8_t *owner,
 
         for (; d < end; d += 2 + dns_get16(d), n++) {
             if (put_rr(a->p, owner, set->type, DNS_C_IN,
-                       ttl != ~0u ? ttl : set->ttl, d + 2,
-                       dns_get16(d)) != 0) {
+                       ttl != ~0u ? ttl : set->ttl, d + 2, dns_get16(d)) != 0) {
                 dns_pkt_rollback(a->p, m);
                 return -1;
             }
@@ -204,10 +203,17 @@ static void add_additional(answer_t *a, const dns_rrset_t *set)
     const uint8_t *d, *end;
 
     switch (set->type) {
-    case DNS_T_NS: off = 0; break;
-    case DNS_T_MX: off = 2; break;
-    case DNS_T_SRV: off = 6; break;
-    default: return;
+    case DNS_T_NS:
+        off = 0;
+        break;
+    case DNS_T_MX:
+        off = 2;
+        break;
+    case DNS_T_SRV:
+        off = 6;
+        break;
+    default:
+        return;
     }
     for (d = set->data, end = d + set->size; d < end; d += 2 + dns_get16(d)) {
         uint16_t len = dns_get16(d);
@@ -219,12 +225,11 @@ static void add_additional(answer_t *a, const dns_rrset_t *set)
 
 static int add_negative(answer_t *a, const dns_node_t *node)
 {
-    if (add_set(a, 1, a->z->apex_node->name, a->z->soa, neg_ttl(a->z), 1) !=
-        0)
+    if (add_set(a, 1, a->z->apex_node->name, a->z->soa, neg_ttl(a->z), 1) != 0)
         return -1;
     if (node && a->q->do_bit)
-        (void)add_set(a, 1, node->name, dns_node_rrset(node, DNS_T_NSEC),
-                      ~0u, 1);
+        (void)add_set(a, 1, node->name, dns_node_rrset(node, DNS_T_NSEC), ~0u,
+                      1);
     return 0;
 }
 
@@ -239,8 +244,8 @@ static int add_referral(answer_t *a, const dns_node_t *cut)
         if ((ds = dns_node_rrset(cut, DNS_T_DS)) != NULL)
             (void)add_set(a, 1, cut->name, ds, ~0u, 1);
         else
-            (void)add_set(a, 1, cut->name, dns_node_rrset(cut, DNS_T_NSEC),
-                          ~0u, 1);
+            (void)add_set(a, 1, cut->name, dns_node_rrset(cut, DNS_T_NSEC), ~0u,
+                          1);
     }
     /* Glue: addresses of name servers at or below the cut must fit. */
     for (d = ns->data, end = d + ns->size; d < end; d += 2 + dns_get16(d)) {
@@ -320,7 +325,8 @@ unsigned dns_answer(const dns_zone_t *z, const dns_query_t *q, dns_pkt_t *p,
         if (q->qtype == DNS_T_ANY) {
             /* RFC 8482 4.1: one RRset is enough. */
             set = node->nrrsets && node->rrsets[0].type != DNS_T_RRSIG
-                      ? &node->rrsets[0] : NULL;
+                      ? &node->rrsets[0]
+                      : NULL;
         } else if (q->qtype == DNS_T_RRSIG) {
             set = NULL;
             for (unsigned k = 0; k < node->nrrsets && rc == 0; k++)
@@ -375,7 +381,8 @@ unsigned dns_answer(const dns_zone_t *z, const dns_query_t *q, dns_pkt_t *p,
     return rcode;
 }
 
-/* ---- zone transfer -------------------------------------------------------- */
+/* ---- zone transfer --------------------------------------------------------
+ */
 
 void dns_axfr_init(dns_axfr_t *x, const dns_zone_t *z)
 {
@@ -404,8 +411,8 @@ int dns_axfr_fill(dns_axfr_t *x, dns_pkt_t *p)
             while (x->rec < set->size && set->type != DNS_T_SOA) {
                 const uint8_t *d = set->data + x->rec;
 
-                if (put_rr(p, node->name, set->type, DNS_C_IN, set->ttl,
-                           d + 2, dns_get16(d)) != 0)
+                if (put_rr(p, node->name, set->type, DNS_C_IN, set->ttl, d + 2,
+                           dns_get16(d)) != 0)
                     goto full;
                 n++;
                 x->rec += 2 + (uint32_t)dns_get16(d);

@@ -13,25 +13,21 @@
 
 #define LOOPBACK "{\"127.0.0.0/8\", \"::1\"}"
 
-static cfg_opt_t zone_opts[] = {
-    CFG_STR("file", NULL, CFGF_NONE),
-    CFG_STR_LIST("allow_transfer", "{}", CFGF_NONE),
-    CFG_STR_LIST("notify", "{}", CFGF_NONE),
-    CFG_END()};
+static cfg_opt_t zone_opts[] = {CFG_STR("file", NULL, CFGF_NONE),
+                                CFG_STR_LIST("allow_transfer", "{}", CFGF_NONE),
+                                CFG_STR_LIST("notify", "{}", CFGF_NONE),
+                                CFG_END()};
 
-static cfg_opt_t forward_opts[] = {
-    CFG_STR_LIST("servers", "{}", CFGF_NONE),
-    CFG_STR_LIST("allow", LOOPBACK, CFGF_NONE),
-    CFG_INT("timeout", 2, CFGF_NONE),
-    CFG_END()};
+static cfg_opt_t forward_opts[] = {CFG_STR_LIST("servers", "{}", CFGF_NONE),
+                                   CFG_STR_LIST("allow", LOOPBACK, CFGF_NONE),
+                                   CFG_INT("timeout", 2, CFGF_NONE), CFG_END()};
 
-static cfg_opt_t rrl_opts[] = {
-    CFG_INT("rate", 200, CFGF_NONE),
-    CFG_INT("slip", 2, CFGF_NONE),
-    CFG_INT("ipv4_prefix", 24, CFGF_NONE),
-    CFG_INT("ipv6_prefix", 56, CFGF_NONE),
-    CFG_STR_LIST("exempt", LOOPBACK, CFGF_NONE),
-    CFG_END()};
+static cfg_opt_t rrl_opts[] = {CFG_INT("rate", 200, CFGF_NONE),
+                               CFG_INT("slip", 2, CFGF_NONE),
+                               CFG_INT("ipv4_prefix", 24, CFGF_NONE),
+                               CFG_INT("ipv6_prefix", 56, CFGF_NONE),
+                               CFG_STR_LIST("exempt", LOOPBACK, CFGF_NONE),
+                               CFG_END()};
 
 cfg_opt_t dns_conf_opts[] = {
     CFG_INT("edns_size", 1232, CFGF_NONE),
@@ -179,8 +175,10 @@ static int conf_acl(cfg_t *sec, const char *opt, dns_acl_t *acl)
         const char *s = cfg_getnstr(sec, opt, i);
 
         if (dns_net_parse(s, &acl->v[acl->n]) != 0) {
-            loom_conf_error(sec, opt, "%s: \"%s\" is not an address or "
-                            "ADDRESS/PREFIX", opt, s);
+            loom_conf_error(sec, opt,
+                            "%s: \"%s\" is not an address or "
+                            "ADDRESS/PREFIX",
+                            opt, s);
             return -1;
         }
         acl->n++;
@@ -201,8 +199,10 @@ static int conf_servers(cfg_t *sec, const char *opt, char **out)
         char one[80];
 
         if (dns_server_parse(s, one, sizeof(one)) != 0) {
-            loom_conf_error(sec, opt, "%s: \"%s\" is not ADDRESS, "
-                            "ADDRESS:PORT or [IPV6]:PORT", opt, s);
+            loom_conf_error(sec, opt,
+                            "%s: \"%s\" is not ADDRESS, "
+                            "ADDRESS:PORT or [IPV6]:PORT",
+                            opt, s);
             free(list);
             return -1;
         }
@@ -233,7 +233,8 @@ static int conf_zone(cfg_t *zsec, const char *who, dns_zconf_t *zc)
     char err[1024], *path;
 
     if (file == NULL) {
-        loom_conf_error(zsec, NULL, "zone \"%s\" needs a file", cfg_title(zsec));
+        loom_conf_error(zsec, NULL, "zone \"%s\" needs a file",
+                        cfg_title(zsec));
         return -1;
     }
     if (conf_acl(zsec, "allow_transfer", &zc->allow_transfer) != 0 ||
@@ -303,7 +304,8 @@ int dns_configure(cfg_t *sec, void **out)
         }
         c->nzones = i + 1;
         for (unsigned k = 0; k < i; k++)
-            if (dns_name_equal(c->zones[k].zone->apex, c->zones[i].zone->apex)) {
+            if (dns_name_equal(c->zones[k].zone->apex,
+                               c->zones[i].zone->apex)) {
                 loom_conf_error(zsec, NULL, "zone \"%s\" is configured twice",
                                 cfg_title(zsec));
                 return LOOM_ERROR;

@@ -204,8 +204,7 @@ size_t dns_name_parse(uint8_t *dst, const char *text, size_t n,
     return len + olen;
 }
 
-size_t dns_name_from_text(uint8_t *dst, const char *text,
-                          const uint8_t *origin)
+size_t dns_name_from_text(uint8_t *dst, const char *text, const uint8_t *origin)
 {
     const char *err;
 

@@ -10,32 +10,55 @@
 #include <stdint.h>
 
 #define DNS_HDR_LEN 12
-#define DNS_NAME_MAX 255  /* wire length of a name, root label included */
+#define DNS_NAME_MAX 255 /* wire length of a name, root label included */
 #define DNS_LABEL_MAX 63
-#define DNS_UDP_MIN 512   /* payload size without EDNS */
+#define DNS_UDP_MIN 512 /* payload size without EDNS */
 #define DNS_MSG_MAX 65535
 
 enum {
-    DNS_T_A = 1, DNS_T_NS = 2, DNS_T_CNAME = 5, DNS_T_SOA = 6,
-    DNS_T_PTR = 12, DNS_T_HINFO = 13, DNS_T_MX = 15, DNS_T_TXT = 16,
-    DNS_T_AAAA = 28, DNS_T_SRV = 33, DNS_T_NAPTR = 35, DNS_T_DNAME = 39,
-    DNS_T_OPT = 41, DNS_T_DS = 43, DNS_T_SSHFP = 44, DNS_T_RRSIG = 46,
-    DNS_T_NSEC = 47, DNS_T_DNSKEY = 48, DNS_T_NSEC3 = 50,
-    DNS_T_NSEC3PARAM = 51, DNS_T_TLSA = 52, DNS_T_TSIG = 250,
-    DNS_T_IXFR = 251, DNS_T_AXFR = 252, DNS_T_MAILB = 253,
-    DNS_T_MAILA = 254, DNS_T_ANY = 255, DNS_T_CAA = 257
+    DNS_T_A = 1,
+    DNS_T_NS = 2,
+    DNS_T_CNAME = 5,
+    DNS_T_SOA = 6,
+    DNS_T_PTR = 12,
+    DNS_T_HINFO = 13,
+    DNS_T_MX = 15,
+    DNS_T_TXT = 16,
+    DNS_T_AAAA = 28,
+    DNS_T_SRV = 33,
+    DNS_T_NAPTR = 35,
+    DNS_T_DNAME = 39,
+    DNS_T_OPT = 41,
+    DNS_T_DS = 43,
+    DNS_T_SSHFP = 44,
+    DNS_T_RRSIG = 46,
+    DNS_T_NSEC = 47,
+    DNS_T_DNSKEY = 48,
+    DNS_T_NSEC3 = 50,
+    DNS_T_NSEC3PARAM = 51,
+    DNS_T_TLSA = 52,
+    DNS_T_TSIG = 250,
+    DNS_T_IXFR = 251,
+    DNS_T_AXFR = 252,
+    DNS_T_MAILB = 253,
+    DNS_T_MAILA = 254,
+    DNS_T_ANY = 255,
+    DNS_T_CAA = 257
 };
 
 enum { DNS_C_IN = 1, DNS_C_CH = 3, DNS_C_NONE = 254, DNS_C_ANY = 255 };
 
-enum {
-    DNS_OP_QUERY = 0, DNS_OP_NOTIFY = 4
-};
+enum { DNS_OP_QUERY = 0, DNS_OP_NOTIFY = 4 };
 
 enum {
-    DNS_R_NOERROR = 0, DNS_R_FORMERR = 1, DNS_R_SERVFAIL = 2,
-    DNS_R_NXDOMAIN = 3, DNS_R_NOTIMP = 4, DNS_R_REFUSED = 5,
-    DNS_R_NOTAUTH = 9, DNS_R_BADVERS = 16 /* extended: needs OPT */
+    DNS_R_NOERROR = 0,
+    DNS_R_FORMERR = 1,
+    DNS_R_SERVFAIL = 2,
+    DNS_R_NXDOMAIN = 3,
+    DNS_R_NOTIMP = 4,
+    DNS_R_REFUSED = 5,
+    DNS_R_NOTAUTH = 9,
+    DNS_R_BADVERS = 16 /* extended: needs OPT */
 };
 
 /* Header flag bits (second 16-bit word). */
@@ -117,14 +140,14 @@ size_t dns_name_parse(uint8_t *dst, const char *text, size_t n,
 
 typedef struct {
     uint16_t id;
-    uint16_t flags;       /* header word 2, as received */
+    uint16_t flags; /* header word 2, as received */
     uint16_t qtype, qclass;
     const uint8_t *qname; /* into the message (uncompressed, case kept) */
     size_t qname_len;
-    size_t question_end;  /* offset just past the question */
+    size_t question_end; /* offset just past the question */
     /* EDNS (RFC 6891): */
-    int edns;             /* an OPT record was present */
-    uint16_t udp_size;    /* the client's advertised payload size */
+    int edns;          /* an OPT record was present */
+    uint16_t udp_size; /* the client's advertised payload size */
     uint8_t edns_version;
     int do_bit;
     /* For NOTIFY and IXFR: the counts of the other sections. */
@@ -134,10 +157,10 @@ typedef struct {
 /* Outcome of dns_query_parse(). */
 enum {
     DNS_PARSE_OK = 0,
-    DNS_PARSE_DROP,     /* not worth an answer: shorter than a header, or
-                         * a response (QR set) */
-    DNS_PARSE_FORMERR,  /* answer FORMERR; Q->id/flags are valid and
-                         * Q->qname is set if the question parsed */
+    DNS_PARSE_DROP,    /* not worth an answer: shorter than a header, or
+                        * a response (QR set) */
+    DNS_PARSE_FORMERR, /* answer FORMERR; Q->id/flags are valid and
+                        * Q->qname is set if the question parsed */
 };
 
 /* Parse a request MSG of LEN bytes into Q.  Checks: QDCOUNT == 1, a
@@ -152,7 +175,7 @@ int dns_query_parse(const uint8_t *msg, size_t len, dns_query_t *q);
 
 typedef struct {
     uint8_t *buf;
-    size_t cap;   /* hard limit on the message size */
+    size_t cap; /* hard limit on the message size */
     size_t len;
     /* Offsets of names already written (for compression pointers). */
     uint16_t comp[DNS_COMP_MAX];

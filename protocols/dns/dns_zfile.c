@@ -30,10 +30,10 @@
 
 #define ZF_RDATA_MAX 65535
 #define ZF_DEFAULT_TTL 3600
-#define ZF_TTL_MAX 2147483647u     /* RFC 2181 section 8 */
+#define ZF_TTL_MAX 2147483647u /* RFC 2181 section 8 */
 #define ZF_INCLUDE_DEPTH 10
-#define ZF_RECORD_MAX (1u << 20)   /* bytes of tokens in one record */
-#define ZF_RDTEXT_MAX 65000 /* ldns cuts rdata text at 64 KiB, silently */
+#define ZF_RECORD_MAX (1u << 20) /* bytes of tokens in one record */
+#define ZF_RDTEXT_MAX 65000      /* ldns cuts rdata text at 64 KiB, silently */
 #define ZF_FILE_MAX (1u << 30)
 
 typedef struct {
@@ -91,12 +91,11 @@ static const ztype_t served_types[] = {
 
 #define N_SERVED (sizeof served_types / sizeof served_types[0])
 
-static void zerr(zreader_t *r, const char *file, unsigned line,
-                 const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void zerr(zreader_t *r, const char *file, unsigned line, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
 
-static void zerr(zreader_t *r, const char *file, unsigned line,
-                 const char *fmt, ...)
+static void zerr(zreader_t *r, const char *file, unsigned line, const char *fmt,
+                 ...)
 {
     va_list ap;
     char *p;
@@ -142,8 +141,8 @@ static int tok_is(const ztok_t *t, const char *s)
 /* Parse the presentation name in T (@, relative or absolute, with \X and
  * \DDD escapes) into OUT against ORIGIN.  Returns the wire length, or 0
  * with MSG set. */
-static size_t name_parse(const ztok_t *t, const uint8_t *origin,
-                         uint8_t *out, const char **msg)
+static size_t name_parse(const ztok_t *t, const uint8_t *origin, uint8_t *out,
+                         const char **msg)
 {
     if (t->quoted) {
         *msg = "bad name";
@@ -175,12 +174,23 @@ static int ttl_parse(const ztok_t *t, uint32_t *ttl)
         }
         if (i < t->n) {
             switch (tolower((unsigned char)t->p[i++])) {
-            case 's': mul = 1; break;
-            case 'm': mul = 60; break;
-            case 'h': mul = 3600; break;
-            case 'd': mul = 86400; break;
-            case 'w': mul = 604800; break;
-            default: return -1;
+            case 's':
+                mul = 1;
+                break;
+            case 'm':
+                mul = 60;
+                break;
+            case 'h':
+                mul = 3600;
+                break;
+            case 'd':
+                mul = 86400;
+                break;
+            case 'w':
+                mul = 604800;
+                break;
+            default:
+                return -1;
             }
         }
         total += v * mul;
@@ -450,7 +460,8 @@ static int enough_rdfs(const ldns_rr *rr, uint16_t type)
 /* Point R->origin_rdf at the origin of S, rebuilding it when it changed. */
 static int origin_rdf_sync(zreader_t *r, const zsrc_t *s)
 {
-    if (r->origin_rdf != NULL && ldns_rdf_size(r->origin_rdf) == s->origin_len &&
+    if (r->origin_rdf != NULL &&
+        ldns_rdf_size(r->origin_rdf) == s->origin_len &&
         memcmp(ldns_rdf_data(r->origin_rdf), s->origin, s->origin_len) == 0)
         return 0;
     ldns_rdf_deep_free(r->origin_rdf);
@@ -465,25 +476,44 @@ typedef ldns_status (*zf_str2rdf_fn)(ldns_rdf **, const char *);
 static zf_str2rdf_fn field_parser(ldns_rdf_type ft)
 {
     switch (ft) {
-    case LDNS_RDF_TYPE_DNAME: return ldns_str2rdf_dname;
-    case LDNS_RDF_TYPE_INT8: return ldns_str2rdf_int8;
-    case LDNS_RDF_TYPE_INT16: return ldns_str2rdf_int16;
-    case LDNS_RDF_TYPE_INT32: return ldns_str2rdf_int32;
-    case LDNS_RDF_TYPE_A: return ldns_str2rdf_a;
-    case LDNS_RDF_TYPE_AAAA: return ldns_str2rdf_aaaa;
-    case LDNS_RDF_TYPE_TIME: return ldns_str2rdf_time;
-    case LDNS_RDF_TYPE_PERIOD: return ldns_str2rdf_period;
-    case LDNS_RDF_TYPE_ALG: return ldns_str2rdf_alg;
-    case LDNS_RDF_TYPE_TYPE: return ldns_str2rdf_type;
-    case LDNS_RDF_TYPE_TAG: return ldns_str2rdf_tag;
-    case LDNS_RDF_TYPE_HEX: return ldns_str2rdf_hex;
-    case LDNS_RDF_TYPE_B64: return ldns_str2rdf_b64;
-    case LDNS_RDF_TYPE_NSEC3_SALT: return ldns_str2rdf_nsec3_salt;
-    case LDNS_RDF_TYPE_B32_EXT: return ldns_str2rdf_b32_ext;
-    case LDNS_RDF_TYPE_CERTIFICATE_USAGE: return ldns_str2rdf_certificate_usage;
-    case LDNS_RDF_TYPE_SELECTOR: return ldns_str2rdf_selector;
-    case LDNS_RDF_TYPE_MATCHING_TYPE: return ldns_str2rdf_matching_type;
-    default: return NULL;
+    case LDNS_RDF_TYPE_DNAME:
+        return ldns_str2rdf_dname;
+    case LDNS_RDF_TYPE_INT8:
+        return ldns_str2rdf_int8;
+    case LDNS_RDF_TYPE_INT16:
+        return ldns_str2rdf_int16;
+    case LDNS_RDF_TYPE_INT32:
+        return ldns_str2rdf_int32;
+    case LDNS_RDF_TYPE_A:
+        return ldns_str2rdf_a;
+    case LDNS_RDF_TYPE_AAAA:
+        return ldns_str2rdf_aaaa;
+    case LDNS_RDF_TYPE_TIME:
+        return ldns_str2rdf_time;
+    case LDNS_RDF_TYPE_PERIOD:
+        return ldns_str2rdf_period;
+    case LDNS_RDF_TYPE_ALG:
+        return ldns_str2rdf_alg;
+    case LDNS_RDF_TYPE_TYPE:
+        return ldns_str2rdf_type;
+    case LDNS_RDF_TYPE_TAG:
+        return ldns_str2rdf_tag;
+    case LDNS_RDF_TYPE_HEX:
+        return ldns_str2rdf_hex;
+    case LDNS_RDF_TYPE_B64:
+        return ldns_str2rdf_b64;
+    case LDNS_RDF_TYPE_NSEC3_SALT:
+        return ldns_str2rdf_nsec3_salt;
+    case LDNS_RDF_TYPE_B32_EXT:
+        return ldns_str2rdf_b32_ext;
+    case LDNS_RDF_TYPE_CERTIFICATE_USAGE:
+        return ldns_str2rdf_certificate_usage;
+    case LDNS_RDF_TYPE_SELECTOR:
+        return ldns_str2rdf_selector;
+    case LDNS_RDF_TYPE_MATCHING_TYPE:
+        return ldns_str2rdf_matching_type;
+    default:
+        return NULL;
     }
 }
 
@@ -612,8 +642,7 @@ static long rdata_text(zreader_t *r, const zsrc_t *s, unsigned line,
     wl = rdfs_to_wire(r, rr);
     ldns_rr_free(rr);
     if (wl < 0)
-        zerr(r, s->name, line, "bad %s record: rdata longer than 65535",
-             tname);
+        zerr(r, s->name, line, "bad %s record: rdata longer than 65535", tname);
     return wl;
 nomem:
     zerr(r, s->name, line, "out of memory");
@@ -672,8 +701,8 @@ static long rdata_generic(zreader_t *r, const zsrc_t *s, unsigned line,
             }
             if (got == want) {
                 zerr(r, s->name, line,
-                     "bad %s record: more data than the \\# length %zu",
-                     tname, want);
+                     "bad %s record: more data than the \\# length %zu", tname,
+                     want);
                 return -1;
             }
             r->rdata[got++] = (uint8_t)(half << 4 | v);
@@ -771,14 +800,13 @@ static int load_file(const char *path, char **text, size_t *len)
     *text = buf;
     *len = n;
     return 0;
-fail:
-    {
-        int e = errno;
+fail : {
+    int e = errno;
 
-        free(buf);
-        close(fd);
-        errno = e;
-    }
+    free(buf);
+    close(fd);
+    errno = e;
+}
     return -1;
 }
 
@@ -833,8 +861,9 @@ static int do_include(zreader_t *r, zsrc_t *s, unsigned line)
     int rc;
 
     if (r->ntoks < 2 || r->ntoks > 3) {
-        zerr(r, s->name, line, "$INCLUDE needs a file and optionally an "
-                               "origin");
+        zerr(r, s->name, line,
+             "$INCLUDE needs a file and optionally an "
+             "origin");
         return -1;
     }
     if (r->depth >= ZF_INCLUDE_DEPTH) {
@@ -846,8 +875,7 @@ static int do_include(zreader_t *r, zsrc_t *s, unsigned line)
     child.origin_len = s->origin_len;
     memcpy(child.origin, s->origin, s->origin_len);
     if (r->ntoks == 3) {
-        child.origin_len =
-            name_parse(&tk[2], s->origin, child.origin, &msg);
+        child.origin_len = name_parse(&tk[2], s->origin, child.origin, &msg);
         if (child.origin_len == 0) {
             zerr(r, s->name, line, "$INCLUDE origin: %s", msg);
             return -1;
@@ -938,8 +966,7 @@ static int do_record(zreader_t *r, zsrc_t *s, unsigned line, int ws)
         }
     } else {
         const char *msg;
-        size_t n = name_parse(&tk[0], s->origin, s->owner,
-                              &msg);
+        size_t n = name_parse(&tk[0], s->origin, s->owner, &msg);
 
         if (n == 0) {
             s->owner_len = 0;
@@ -964,8 +991,8 @@ static int do_record(zreader_t *r, zsrc_t *s, unsigned line, int ws)
         }
         c = class_lookup(&tk[k]);
         if (c < 0 || (c > 0 && has_class)) {
-            zerr(r, s->name, line, c < 0 ? "only class IN is supported"
-                                         : "class given twice");
+            zerr(r, s->name, line,
+                 c < 0 ? "only class IN is supported" : "class given twice");
             return -1;
         }
         if (c > 0) {
@@ -994,8 +1021,8 @@ static int do_record(zreader_t *r, zsrc_t *s, unsigned line, int ws)
         return -1;
     }
     if (k < nt && tok_is(&tk[k], "\\#"))
-        rdlen = rdata_generic(r, s, line, (uint16_t)type, tname, tk + k,
-                              nt - k);
+        rdlen =
+            rdata_generic(r, s, line, (uint16_t)type, tname, tk + k, nt - k);
     else if (served == NULL) {
         zerr(r, s->name, line,
              "type %s is read only in RFC 3597 form (\\# LEN HEX)", tname);

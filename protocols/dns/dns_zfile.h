@@ -27,8 +27,8 @@ typedef struct {
     uint32_t ttl;
     const uint8_t *rdata; /* wire rdata, names uncompressed */
     uint16_t rdlen;
-    const char *file;     /* the file the record came from */
-    unsigned line;        /* the line the record starts on */
+    const char *file; /* the file the record came from */
+    unsigned line;    /* the line the record starts on */
 } dns_zrr_t;
 
 /* Called once per record in file order.  Return 0 to go on; -1 to stop

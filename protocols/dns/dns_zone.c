@@ -113,9 +113,9 @@ typedef struct {
     const char *who;
     build_rr_t *rrs;
     size_t nrrs, cap;
-    size_t nodecap;     /* slots in z->nodes */
-    size_t tablecap;    /* slots in the build-time table */
-    char **files;       /* file names records came from (kept for errors) */
+    size_t nodecap;  /* slots in z->nodes */
+    size_t tablecap; /* slots in the build-time table */
+    char **files;    /* file names records came from (kept for errors) */
     size_t nfiles;
     unsigned skipped;
 } build_t;
@@ -277,8 +277,10 @@ static int build_sets(build_t *b, char *err, size_t errlen)
                 nsets++;
             if (r->type == DNS_T_CNAME) {
                 if (cname) {
-                    snprintf(err, errlen, "%s:%u: a second CNAME record "
-                             "for the same name", r->file, r->line);
+                    snprintf(err, errlen,
+                             "%s:%u: a second CNAME record "
+                             "for the same name",
+                             r->file, r->line);
                     return -1;
                 }
                 cname = r;
@@ -291,8 +293,10 @@ static int build_sets(build_t *b, char *err, size_t errlen)
         if (cname && other) {
             const build_rr_t *late = cname->seq > other->seq ? cname : other;
 
-            snprintf(err, errlen, "%s:%u: CNAME and other data for the same "
-                     "name", late->file, late->line);
+            snprintf(err, errlen,
+                     "%s:%u: CNAME and other data for the same "
+                     "name",
+                     late->file, late->line);
             return -1;
         }
         sets = arena_alloc(&z->arena, nsets * sizeof(*sets));

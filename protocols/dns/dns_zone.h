@@ -23,11 +23,11 @@ typedef struct dns_zone_s dns_zone_t;
 
 struct dns_rrset_s {
     uint16_t type;
-    uint16_t covered;     /* for RRSIG sets: the type they cover */
+    uint16_t covered; /* for RRSIG sets: the type they cover */
     uint32_t ttl;
-    uint32_t count;       /* records */
-    uint32_t size;        /* bytes of data */
-    const uint8_t *data;  /* COUNT x (u16 rdlength, rdata) */
+    uint32_t count;          /* records */
+    uint32_t size;           /* bytes of data */
+    const uint8_t *data;     /* COUNT x (u16 rdlength, rdata) */
     const dns_rrset_t *sigs; /* RRSIGs covering this set, or NULL */
 };
 
@@ -35,9 +35,9 @@ struct dns_rrset_s {
 #define DNS_NODE_CUT 0x2 /* NS below the apex: a delegation point */
 
 struct dns_node_s {
-    const uint8_t *name;   /* wire, case as in the zone file */
-    dns_node_t *hnext;     /* hash chain */
-    dns_rrset_t *rrsets;   /* sorted by type, RRSIG sets by covered type */
+    const uint8_t *name; /* wire, case as in the zone file */
+    dns_node_t *hnext;   /* hash chain */
+    dns_rrset_t *rrsets; /* sorted by type, RRSIG sets by covered type */
     uint16_t nrrsets;
     uint8_t labels;
     uint8_t flags;
@@ -48,14 +48,14 @@ struct dns_zone_s {
     uint8_t apex[DNS_NAME_MAX]; /* lower case */
     size_t apex_len;
     unsigned apex_labels;
-    char *name;            /* "example.test" */
+    char *name; /* "example.test" */
     char *file;
     uint32_t serial;
     dns_node_t *apex_node;
     const dns_rrset_t *soa;
     dns_node_t **table;
     size_t mask;
-    dns_node_t **nodes;    /* every node, apex first, in file order */
+    dns_node_t **nodes; /* every node, apex first, in file order */
     size_t nnodes;
     size_t nrecords;
     struct dns_arena_s *arena;
@@ -84,7 +84,8 @@ const dns_node_t *dns_zone_find(const dns_zone_t *z, const uint8_t *name);
 /* The set of TYPE at NODE (for RRSIG: the first RRSIG set), or NULL. */
 const dns_rrset_t *dns_node_rrset(const dns_node_t *n, uint16_t type);
 
-/* ---- answers -------------------------------------------------------------- */
+/* ---- answers --------------------------------------------------------------
+ */
 
 /* Counters an answer reports back (all optional). */
 typedef struct {
@@ -119,18 +120,19 @@ void dns_reply_set_flags(dns_pkt_t *p, uint16_t set);
 /* Append one record NAME (wire, compressed) TYPE CLASS TTL with RDATA to
  * section SECTION (0 answer, 1 authority, 2 additional) of P.  For CH
  * TXT answers and the like. */
-int dns_reply_rr(dns_pkt_t *p, int section, const uint8_t *name,
-                 uint16_t type, uint16_t rclass, uint32_t ttl,
-                 const uint8_t *rdata, uint16_t rdlen);
+int dns_reply_rr(dns_pkt_t *p, int section, const uint8_t *name, uint16_t type,
+                 uint16_t rclass, uint32_t ttl, const uint8_t *rdata,
+                 uint16_t rdlen);
 
-/* ---- zone transfer -------------------------------------------------------- */
+/* ---- zone transfer --------------------------------------------------------
+ */
 
 typedef struct {
     const dns_zone_t *z;
-    size_t node;     /* position: node index, set index, record index */
+    size_t node; /* position: node index, set index, record index */
     unsigned set;
     uint32_t rec;
-    int state;       /* 0 first SOA, 1 records, 2 last SOA, 3 done */
+    int state; /* 0 first SOA, 1 records, 2 last SOA, 3 done */
 } dns_axfr_t;
 
 void dns_axfr_init(dns_axfr_t *x, const dns_zone_t *z);

@@ -173,8 +173,8 @@ static void finger_fwd_close(loom_conn_t *out)
     loom_conn_close(c);
 }
 
-static const loom_handler_t finger_fwd_handler = {
-    NULL, finger_fwd_data, NULL, finger_fwd_close};
+static const loom_handler_t finger_fwd_handler = {NULL, finger_fwd_data, NULL,
+                                                  finger_fwd_close};
 
 static void finger_fwd_fail(loom_conn_t *c, const char *why)
 {
@@ -248,14 +248,15 @@ static void finger_forward(loom_conn_t *c, const finger_conf_t *fc,
         *p++ = q->host.p[i];
     }
     sprintf(p, ":port=%d:timeout=%d", fc->forward_port, fc->forward_timeout);
-    f->connect = loom_connect(loom_instance_server(inst), ep,
-                              &finger_fwd_handler, finger_fwd_connected, c, err,
-                              sizeof(err));
+    f->connect =
+        loom_connect(loom_instance_server(inst), ep, &finger_fwd_handler,
+                     finger_fwd_connected, c, err, sizeof(err));
     if (f->connect == NULL) {
         finger_fwd_fail(c, "invalid host name");
         return;
     }
-    f->timer = event_new(loom_instance_base(inst), -1, 0, finger_fwd_timeout, c);
+    f->timer =
+        event_new(loom_instance_base(inst), -1, 0, finger_fwd_timeout, c);
     event_add(f->timer, &tv);
 }
 
@@ -279,7 +280,8 @@ static void finger_query(loom_conn_t *c, const char *line, size_t len)
 
     if (st != FINGER_Q_OK) {
         finger_log(c, line, len, "error");
-        snprintf(msg, sizeof(msg), "finger: error: %s\n", finger_q_strerror(st));
+        snprintf(msg, sizeof(msg), "finger: error: %s\n",
+                 finger_q_strerror(st));
         finger_sends(c, msg);
         loom_conn_close(c);
         return;
@@ -287,7 +289,8 @@ static void finger_query(loom_conn_t *c, const char *line, size_t len)
     if (q.host.len) {
         if (!fc->forwarding) {
             finger_log(c, line, len, "refused");
-            finger_sends(c, "finger: forwarding is not allowed on this server.\n");
+            finger_sends(c,
+                         "finger: forwarding is not allowed on this server.\n");
             loom_conn_close(c);
             return;
         }

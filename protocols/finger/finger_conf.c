@@ -12,9 +12,9 @@
 #define FINGER_PLAN_MAX (64 * 1024)
 
 static cfg_opt_t finger_user_opts[] = {
-    CFG_STR("name", NULL, CFGF_NONE),    CFG_STR("office", NULL, CFGF_NONE),
-    CFG_STR("phone", NULL, CFGF_NONE),   CFG_STR("email", NULL, CFGF_NONE),
-    CFG_STR("project", NULL, CFGF_NONE), CFG_STR("plan", NULL, CFGF_NONE),
+    CFG_STR("name", NULL, CFGF_NONE),      CFG_STR("office", NULL, CFGF_NONE),
+    CFG_STR("phone", NULL, CFGF_NONE),     CFG_STR("email", NULL, CFGF_NONE),
+    CFG_STR("project", NULL, CFGF_NONE),   CFG_STR("plan", NULL, CFGF_NONE),
     CFG_STR("plan_file", NULL, CFGF_NONE), CFG_END()};
 
 cfg_opt_t finger_options[] = {

@@ -19,15 +19,15 @@
 
 typedef enum {
     FINGER_Q_OK = 0,
-    FINGER_Q_TOO_LONG,  /* over FINGER_QUERY_MAX bytes */
-    FINGER_Q_BAD_CHAR,  /* non-ASCII or control character */
-    FINGER_Q_SYNTAX     /* e.g. an empty host name, "/X", a space in {U} */
+    FINGER_Q_TOO_LONG, /* over FINGER_QUERY_MAX bytes */
+    FINGER_Q_BAD_CHAR, /* non-ASCII or control character */
+    FINGER_Q_SYNTAX    /* e.g. an empty host name, "/X", a space in {U} */
 } finger_q_status_t;
 
 typedef struct {
-    int verbose;         /* /W was given */
-    loom_slice_t user;   /* {U}, possibly empty */
-    loom_slice_t host;   /* last @host ({Q2}); empty for {Q1} */
+    int verbose;          /* /W was given */
+    loom_slice_t user;    /* {U}, possibly empty */
+    loom_slice_t host;    /* last @host ({Q2}); empty for {Q1} */
     loom_slice_t forward; /* query to send to host: {U} and all but the
                              last @host, e.g. "bob@a" for "bob@a@b" */
 } finger_query_t;

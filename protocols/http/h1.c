@@ -39,9 +39,9 @@ static void h1_finish(http_req_t *r);
 static void h1_pause_body(http_req_t *r, int pause);
 static void h1_reset(http_req_t *r);
 
-static const http_proto_t h1_proto = {
-    "HTTP/1.1",   h1_send_head,  h1_send_body, h1_send_file,
-    h1_finish,    h1_pause_body, h1_reset};
+static const http_proto_t h1_proto = {"HTTP/1.1",   h1_send_head, h1_send_body,
+                                      h1_send_file, h1_finish,    h1_pause_body,
+                                      h1_reset};
 
 /* Frames of this file on the stack keep the connection state alive: the
  * close callback may run in the middle of one (a reset, a write error),
@@ -76,7 +76,8 @@ static int h1_leave(http_h1_conn_t *h)
     return h->closed;
 }
 
-/* ---- timers ---------------------------------------------------------------- */
+/* ---- timers ----------------------------------------------------------------
+ */
 
 static void h1_timer_stop(http_h1_conn_t *h)
 {
@@ -105,9 +106,8 @@ static void h1_on_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     h->timer_on = 0;
-    loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst),
-             "%s: %s timeout", loom_conn_peer(c),
-             state == H1_S_BODY ? "body" : "header");
+    loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst), "%s: %s timeout",
+             loom_conn_peer(c), state == H1_S_BODY ? "body" : "header");
     loom_conn_hold(c);
     h1_enter(h);
     h->state = H1_S_CLOSING;
@@ -127,7 +127,8 @@ static void h1_on_timeout(evutil_socket_t fd, short what, void *arg)
     loom_conn_release(c);
 }
 
-/* ---- connection ------------------------------------------------------------ */
+/* ---- connection ------------------------------------------------------------
+ */
 
 int http_h1_open(loom_conn_t *c)
 {
@@ -141,8 +142,8 @@ int http_h1_open(loom_conn_t *c)
     hc = http_conf(h->hi);
     h->secure = loom_conn_tls_info(c, &ti) == 0;
     evtimer_assign(&h->timer, loom_instance_base(inst), h1_on_timeout, h);
-    loom_conn_set_max_input(c, hc->limits.max_line + hc->limits.max_head +
-                                   4096);
+    loom_conn_set_max_input(c,
+                            hc->limits.max_line + hc->limits.max_head + 4096);
     h->hi->ctr.conns_total++;
     h->hi->ctr.conns_active++;
     h->next = h->hi->conns;
@@ -251,8 +252,8 @@ static size_t h1_upgrade_h2c(http_h1_conn_t *h, http_req_t *r, h1_head_t *hd,
                              size_t n)
 {
     loom_slice_t settings = {NULL, 0};
-    const h1_field_t *f = h1_field_lookup(hd->fields, hd->nfields,
-                                          "http2-settings");
+    const h1_field_t *f =
+        h1_field_lookup(hd->fields, hd->nfields, "http2-settings");
 
     if (f)
         settings = f->value;
@@ -313,17 +314,17 @@ static size_t h1_head(http_h1_conn_t *h, const char *buf, size_t len)
         return len;
     }
     r->authority = fr.host;
-    if (fr.upgrade_h2c && !h->secure && !fr.chunked &&
-        fr.content_length <= 0 && !h->hi->quiescing)
+    if (fr.upgrade_h2c && !h->secure && !fr.chunked && fr.content_length <= 0 &&
+        !h->hi->quiescing)
         return h1_upgrade_h2c(h, r, &hd, (size_t)n);
-    h->keep_alive = fr.keep_alive && h->nreq < hc->keepalive_requests &&
-                    !h->hi->quiescing;
+    h->keep_alive =
+        fr.keep_alive && h->nreq < hc->keepalive_requests && !h->hi->quiescing;
     if (!h->keep_alive)
         r->flags |= HTTP_RF_CLOSE;
     h->body_chunked = fr.chunked;
     h->body_left = fr.content_length > 0 ? (uint64_t)fr.content_length : 0;
-    r->content_length = fr.chunked ? -1 : (fr.content_length > 0
-                                               ? fr.content_length : 0);
+    r->content_length =
+        fr.chunked ? -1 : (fr.content_length > 0 ? fr.content_length : 0);
     if (fr.chunked)
         h1_chunked_init(&h->ck);
     h->state = (fr.chunked || h->body_left) ? H1_S_BODY : H1_S_WAIT;
@@ -406,8 +407,8 @@ size_t http_h1_data(loom_conn_t *c, const char *buf, size_t len)
         return len;
     if (h->h2)
         return http_h2_data(h, buf, len);
-    if (h->nreq == 0 && h->state == H1_S_HEAD && h->last_len == 0 &&
-        len > 0 && buf[0] == 'P') {
+    if (h->nreq == 0 && h->state == H1_S_HEAD && h->last_len == 0 && len > 0 &&
+        buf[0] == 'P') {
         size_t m = len < HTTP_H2_PREFACE_LEN ? len : HTTP_H2_PREFACE_LEN;
 
         if (memcmp(buf, HTTP_H2_PREFACE, m) == 0) { /* h2c, prior knowledge */
@@ -478,15 +479,15 @@ void http_h1_drain(loom_conn_t *c)
     h1_leave(h);
 }
 
-/* ---- the finalizer ----------------------------------------------------------- */
+/* ---- the finalizer
+ * ----------------------------------------------------------- */
 
 static int h1_send_head(http_req_t *r)
 {
     http_h1_conn_t *h = r->codec;
     http_conf_t *hc = http_conf(h->hi);
     char buf[512];
-    int n, bodyless = r->status < 200 || r->status == 204 ||
-                      r->status == 304;
+    int n, bodyless = r->status < 200 || r->status == 204 || r->status == 304;
     int rc;
 
     if (h->state == H1_S_CLOSING) {
@@ -505,17 +506,18 @@ static int h1_send_head(http_req_t *r)
         if (!h->in_data)
             loom_conn_resume(h->c);
     }
-    n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n",
-                 r->status, http_reason(r->status),
+    n = snprintf(buf, sizeof(buf),
+                 "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", r->status,
+                 http_reason(r->status),
                  hc->server_tokens ? "loom/" LOOM_VERSION_STRING : "loom",
                  http_date_now(h->hi));
     if (r->status == 101) {
         /* no framing: the tunnel ends with the connection */
     } else if (r->resp_length >= 0) {
         if (r->status != 204 && r->status >= 200)
-            n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-                          "Content-Length: %lld\r\n",
-                          (long long)r->resp_length);
+            n +=
+                snprintf(buf + n, sizeof(buf) - (size_t)n,
+                         "Content-Length: %lld\r\n", (long long)r->resp_length);
     } else if (!bodyless && r->method_id != HTTP_M_HEAD) {
         if (r->version >= 11)
             h->resp_chunked = 1;
@@ -528,8 +530,8 @@ static int h1_send_head(http_req_t *r)
     if (r->status == 101)
         ; /* the handler's Connection: upgrade stands */
     else if (r->flags & HTTP_RF_CLOSE)
-        n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-                      "Connection: close\r\n");
+        n +=
+            snprintf(buf + n, sizeof(buf) - (size_t)n, "Connection: close\r\n");
     else if (r->version == 10)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n,
                       "Connection: keep-alive\r\n");

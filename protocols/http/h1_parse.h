@@ -29,22 +29,22 @@ typedef struct {
 
 /* Limits of a request head. */
 typedef struct {
-    size_t max_line;    /* request line, without its CRLF (8192) */
-    size_t max_fields;  /* header field count (100) */
-    size_t max_head;    /* header section after the request line, including
-                         * every line's CRLF and the final empty line
-                         * (32768) */
+    size_t max_line;   /* request line, without its CRLF (8192) */
+    size_t max_fields; /* header field count (100) */
+    size_t max_head;   /* header section after the request line, including
+                        * every line's CRLF and the final empty line
+                        * (32768) */
 } h1_limits_t;
 
 /* A parsed request head.  The caller sets fields/max_fields (an array the
  * parser fills) before the call. */
 typedef struct {
-    loom_slice_t method;  /* token */
-    loom_slice_t target;  /* request-target as sent */
-    int minor;            /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
-    h1_field_t *fields;   /* caller's array */
-    size_t max_fields;    /* its size (at least limits->max_fields + 1) */
-    size_t nfields;       /* fields filled */
+    loom_slice_t method; /* token */
+    loom_slice_t target; /* request-target as sent */
+    int minor;           /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+    h1_field_t *fields;  /* caller's array */
+    size_t max_fields;   /* its size (at least limits->max_fields + 1) */
+    size_t nfields;      /* fields filled */
 } h1_head_t;
 
 /* Parse a request head from BUF[0..LEN).  LAST_LEN is the LEN of the
@@ -85,17 +85,17 @@ int h1_digits(loom_slice_t m, int64_t *out);
 
 /* How the request body is delimited, from the parsed head's fields. */
 typedef struct {
-    int chunked;              /* Transfer-Encoding: chunked */
-    int64_t content_length;   /* -1 when absent (0 body bytes unless
-                               * chunked) */
-    int keep_alive;           /* the client allows another request after
-                               * this one: 1.1 without "close", or 1.0 with
-                               * "keep-alive" */
-    int expect_continue;      /* Expect: 100-continue */
-    int upgrade_h2c;          /* Upgrade: h2c with an HTTP2-Settings field
-                               * and Connection naming both (part 2) */
-    loom_slice_t host;        /* the Host field value, or empty */
-    int has_host;             /* exactly one Host field was present */
+    int chunked;            /* Transfer-Encoding: chunked */
+    int64_t content_length; /* -1 when absent (0 body bytes unless
+                             * chunked) */
+    int keep_alive;         /* the client allows another request after
+                             * this one: 1.1 without "close", or 1.0 with
+                             * "keep-alive" */
+    int expect_continue;    /* Expect: 100-continue */
+    int upgrade_h2c;        /* Upgrade: h2c with an HTTP2-Settings field
+                             * and Connection naming both (part 2) */
+    loom_slice_t host;      /* the Host field value, or empty */
+    int has_host;           /* exactly one Host field was present */
 } h1_framing_t;
 
 /* Apply RFC 9112's message-framing rules to head H.  Returns LOOM_OK with

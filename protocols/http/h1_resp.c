@@ -154,7 +154,8 @@ int h1_resp_parse_head(const char *buf, size_t len, size_t last_len,
     return (int)n;
 }
 
-/* ---- framing --------------------------------------------------------------- */
+/* ---- framing ---------------------------------------------------------------
+ */
 
 /* The next member of comma list V from *POS (whitespace trimmed, empty
  * members skipped); 0 when there is none left. */
@@ -253,7 +254,8 @@ int h1_resp_framing(const h1_resp_head_t *h, int head_request,
     return LOOM_OK;
 }
 
-/* ---- the body -------------------------------------------------------------- */
+/* ---- the body --------------------------------------------------------------
+ */
 
 void h1_resp_body_init(h1_resp_body_t *b, const h1_resp_framing_t *f)
 {

@@ -79,10 +79,10 @@ int h1_resp_framing(const h1_resp_head_t *h, int head_request,
 /* ---- reading the body ---------------------------------------------------- */
 
 typedef struct {
-    int mode;       /* H1R_BODY_* */
-    uint64_t left;  /* BODY_LENGTH: bytes still to come */
+    int mode;      /* H1R_BODY_* */
+    uint64_t left; /* BODY_LENGTH: bytes still to come */
     h1_chunked_t ck;
-    int done;       /* the body is complete */
+    int done; /* the body is complete */
 } h1_resp_body_t;
 
 /* Start reading the body framed as F says. */

@@ -35,10 +35,10 @@
 
 #include "http.h"
 
-#define H2_OUT_HIWAT (32 * 1024)  /* stream buffer: send_body says AGAIN */
-#define H2_CTRL_BURST 1000.0      /* control frames allowed at once */
-#define H2_CTRL_RATE 100.0        /* ... refilled per second */
-#define H2_RESET_BURST 1000       /* RST_STREAM from the client */
+#define H2_OUT_HIWAT (32 * 1024) /* stream buffer: send_body says AGAIN */
+#define H2_CTRL_BURST 1000.0     /* control frames allowed at once */
+#define H2_CTRL_RATE 100.0       /* ... refilled per second */
+#define H2_RESET_BURST 1000      /* RST_STREAM from the client */
 #define H2_RESET_RATE 33
 #define H2_MAX_CONTINUATIONS 8
 
@@ -50,46 +50,46 @@ typedef struct {
 } h2_hoff_t;
 
 struct h2_stream_s {
-    http_req_t req;            /* first: the output API's view */
+    http_req_t req; /* first: the output API's view */
     http_h1_conn_t *h;
     int32_t id;
-    h2_stream_t *next, *prev;  /* h2->streams or h2->dead */
+    h2_stream_t *next, *prev; /* h2->streams or h2->dead */
 
     /* the request head, while it arrives */
     char *hbuf;
     size_t hlen, hcap;
     h2_hoff_t *hoff;
     size_t nh, hoffcap;
-    h2_hoff_t pseudo[4];       /* :method :path :scheme :authority */
-    unsigned have_pseudo;      /* bit per pseudo */
-    int hdr_status;            /* 431 when the list broke a limit */
-    int started;               /* http_process ran */
+    h2_hoff_t pseudo[4];  /* :method :path :scheme :authority */
+    unsigned have_pseudo; /* bit per pseudo */
+    int hdr_status;       /* 431 when the list broke a limit */
+    int started;          /* http_process ran */
 
     /* the request body */
     char *in;
     size_t in_len, in_cap;
-    int paused;                /* the handler paused its body */
-    int end_pending;           /* END_STREAM seen, buffered bytes first */
-    int body_done;             /* END_STREAM seen (remote closed) */
+    int paused;      /* the handler paused its body */
+    int end_pending; /* END_STREAM seen, buffered bytes first */
+    int body_done;   /* END_STREAM seen (remote closed) */
 
     /* the response */
     char *out;
     size_t out_off, out_len, out_cap;
     int submitted, has_body, eof, deferred, want_writable, notify;
-    int closed;                /* nghttp2 closed the stream */
+    int closed; /* nghttp2 closed the stream */
 };
 
 struct http_h2_conn_s {
     nghttp2_session *ss;
     h2_stream_t *streams, *dead;
-    int dirty;                 /* output waits for a flush */
-    int blocked;               /* the connection said LOOM_AGAIN */
-    int notify;                /* some stream wants on_writable */
+    int dirty;   /* output waits for a flush */
+    int blocked; /* the connection said LOOM_AGAIN */
+    int notify;  /* some stream wants on_writable */
     int goaway;
     int later_on;
-    int depth;                 /* h2 frames on the stack */
-    struct event later;        /* flush + reap from outside the codec */
-    double tokens;             /* control-frame budget */
+    int depth;          /* h2 frames on the stack */
+    struct event later; /* flush + reap from outside the codec */
+    double tokens;      /* control-frame budget */
     uint64_t tokens_ns;
 };
 
@@ -100,13 +100,14 @@ static void h2_finish(http_req_t *r);
 static void h2_pause_body(http_req_t *r, int pause);
 static void h2_reset(http_req_t *r);
 
-static const http_proto_t h2_proto = {
-    "HTTP/2",   h2_send_head,  h2_send_body, h2_send_file,
-    h2_finish,  h2_pause_body, h2_reset};
+static const http_proto_t h2_proto = {"HTTP/2",     h2_send_head, h2_send_body,
+                                      h2_send_file, h2_finish,    h2_pause_body,
+                                      h2_reset};
 
 static void h2_flush(http_h1_conn_t *h);
 
-/* ---- entering and leaving ------------------------------------------------- */
+/* ---- entering and leaving -------------------------------------------------
+ */
 
 static void h2_enter(http_h1_conn_t *h)
 {
@@ -188,7 +189,8 @@ static void h2_want_flush(http_h1_conn_t *h)
     }
 }
 
-/* ---- output ------------------------------------------------------------------ */
+/* ---- output
+ * ------------------------------------------------------------------ */
 
 /* Let streams whose buffers drained produce more. */
 static void h2_notify(http_h1_conn_t *h)
@@ -292,9 +294,9 @@ static ssize_t h2_read_body(nghttp2_session *ss, int32_t id, uint8_t *buf,
 static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
                              size_t max)
 {
-    static const char *const hop[] = {"connection", "keep-alive",
+    static const char *const hop[] = {"connection",       "keep-alive",
                                       "proxy-connection", "transfer-encoding",
-                                      "upgrade", NULL};
+                                      "upgrade",          NULL};
     const char *p = r->resp_headers, *end = p + r->resp_hlen;
     size_t n = 0;
 
@@ -337,14 +339,14 @@ static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
     return n;
 }
 
-#define NV(n, v, vl)                                                         \
-    do {                                                                     \
-        nv[k].name = (uint8_t *)(n);                                         \
-        nv[k].namelen = sizeof(n) - 1;                                       \
-        nv[k].value = (uint8_t *)(uintptr_t)(v);                             \
-        nv[k].valuelen = (vl);                                               \
-        nv[k].flags = NGHTTP2_NV_FLAG_NONE;                                  \
-        k++;                                                                 \
+#define NV(n, v, vl)                                                           \
+    do {                                                                       \
+        nv[k].name = (uint8_t *)(n);                                           \
+        nv[k].namelen = sizeof(n) - 1;                                         \
+        nv[k].value = (uint8_t *)(uintptr_t)(v);                               \
+        nv[k].valuelen = (vl);                                                 \
+        nv[k].flags = NGHTTP2_NV_FLAG_NONE;                                    \
+        k++;                                                                   \
     } while (0)
 
 static int h2_send_head(http_req_t *r)
@@ -354,8 +356,8 @@ static int h2_send_head(http_req_t *r)
     http_conf_t *hc = http_conf(h->hi);
     size_t nlines = 0, k = 0, i;
     char status[4], clen[24];
-    const char *server = hc->server_tokens ? "loom/" LOOM_VERSION_STRING
-                                           : "loom";
+    const char *server =
+        hc->server_tokens ? "loom/" LOOM_VERSION_STRING : "loom";
     const char *date = http_date_now(h->hi);
     nghttp2_nv nvbuf[32], *nv = nvbuf;
     char namebuf[2048], *names = namebuf;
@@ -382,8 +384,7 @@ static int h2_send_head(http_req_t *r)
     bodyless = r->method_id == HTTP_M_HEAD || r->status == 204 ||
                r->status == 304 || r->resp_length == 0;
     if (r->resp_length >= 0 && r->status != 204 && r->status != 304) {
-        int n = snprintf(clen, sizeof(clen), "%lld",
-                         (long long)r->resp_length);
+        int n = snprintf(clen, sizeof(clen), "%lld", (long long)r->resp_length);
 
         NV("content-length", clen, (size_t)n);
     }
@@ -392,8 +393,8 @@ static int h2_send_head(http_req_t *r)
     dp.read_callback = h2_read_body;
     s->has_body = !bodyless;
     s->submitted = 1;
-    rc = nghttp2_submit_response(h->h2->ss, s->id, nv, k,
-                                 bodyless ? NULL : &dp);
+    rc =
+        nghttp2_submit_response(h->h2->ss, s->id, nv, k, bodyless ? NULL : &dp);
     if (nv != nvbuf)
         free(nv);
     if (names != namebuf)
@@ -475,7 +476,8 @@ static void h2_reset(http_req_t *r)
     h2_want_flush(h);
 }
 
-/* ---- request bodies ------------------------------------------------------------ */
+/* ---- request bodies
+ * ------------------------------------------------------------ */
 
 /* Hand buffered body bytes (and the end) to the handler. */
 static void h2_body_deliver(http_h1_conn_t *h, h2_stream_t *s)
@@ -517,7 +519,8 @@ static int h2_body_wanted(h2_stream_t *s)
     return s->started && !(s->req.flags & (HTTP_RF_DONE | HTTP_RF_ABORTED));
 }
 
-/* ---- nghttp2 callbacks ----------------------------------------------------------- */
+/* ---- nghttp2 callbacks
+ * ----------------------------------------------------------- */
 
 static h2_stream_t *h2_stream(nghttp2_session *ss, int32_t id)
 {
@@ -564,8 +567,7 @@ static int h2_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f,
     http_h1_conn_t *h = ud;
     h2_stream_t *s;
 
-    if (f->hd.type != NGHTTP2_HEADERS ||
-        f->headers.cat != NGHTTP2_HCAT_REQUEST)
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     s = h2_stream_new(h, f->hd.stream_id);
     nghttp2_session_set_stream_user_data(ss, f->hd.stream_id, s);
@@ -573,9 +575,8 @@ static int h2_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f,
 }
 
 static int h2_on_header(nghttp2_session *ss, const nghttp2_frame *f,
-                        const uint8_t *name, size_t nlen,
-                        const uint8_t *value, size_t vlen, uint8_t flags,
-                        void *ud)
+                        const uint8_t *name, size_t nlen, const uint8_t *value,
+                        size_t vlen, uint8_t flags, void *ud)
 {
     static const char *const pseudo[] = {":method", ":path", ":scheme",
                                          ":authority"};
@@ -805,7 +806,8 @@ static int h2_on_stream_close(nghttp2_session *ss, int32_t id, uint32_t err,
     return 0;
 }
 
-/* ---- starting ----------------------------------------------------------------------- */
+/* ---- starting
+ * ----------------------------------------------------------------------- */
 
 /* base64url (RFC 4648 5), padding optional; returns the length or -1. */
 static long h2_b64url(loom_slice_t in, unsigned char *out, size_t cap)
@@ -852,13 +854,11 @@ static nghttp2_session_callbacks *h2_callbacks(void)
     nghttp2_session_callbacks_set_on_begin_headers_callback(
         cb, h2_on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
-                                                         h2_on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cb,
-                                                         h2_on_frame_send);
-    nghttp2_session_callbacks_set_on_stream_close_callback(
-        cb, h2_on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+                                                           h2_on_stream_close);
     return cb;
 }
 
@@ -887,8 +887,7 @@ static void h2_upgraded_req(http_h1_conn_t *h, h2_stream_t *s,
     }
 }
 
-int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade,
-                  loom_slice_t settings)
+int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade, loom_slice_t settings)
 {
     http_conf_t *hc = http_conf(h->hi);
     http_h2_conn_t *h2;
@@ -941,15 +940,16 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade,
     if (upgrade) {
         h2_stream_t *s = h2_stream_new(h, 1);
 
-        loom_conn_write(h->c, "HTTP/1.1 101 Switching Protocols\r\n"
-                              "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+        loom_conn_write(h->c,
+                        "HTTP/1.1 101 Switching Protocols\r\n"
+                        "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
                         71);
-        if (nghttp2_session_upgrade2(h2->ss, sbuf, (size_t)slen,
-                                     upgrade->method_id == HTTP_M_HEAD ||
-                                         (upgrade->method.len == 4 &&
-                                          memcmp(upgrade->method.p, "HEAD",
-                                                 4) == 0),
-                                     s) != 0) {
+        if (nghttp2_session_upgrade2(
+                h2->ss, sbuf, (size_t)slen,
+                upgrade->method_id == HTTP_M_HEAD ||
+                    (upgrade->method.len == 4 &&
+                     memcmp(upgrade->method.p, "HEAD", 4) == 0),
+                s) != 0) {
             loom_conn_abort(h->c);
         } else {
             h2_upgraded_req(h, s, upgrade);
@@ -960,7 +960,8 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade,
     return LOOM_OK;
 }
 
-/* ---- the stream callbacks ---------------------------------------------------------- */
+/* ---- the stream callbacks
+ * ---------------------------------------------------------- */
 
 size_t http_h2_data(http_h1_conn_t *h, const char *buf, size_t len)
 {
@@ -972,9 +973,8 @@ size_t http_h2_data(http_h1_conn_t *h, const char *buf, size_t len)
     h2_enter(h);
     n = nghttp2_session_mem_recv(h2->ss, (const uint8_t *)buf, len);
     if (n < 0 && !h->closed) {
-        loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst),
-                 "%s: h2: %s", loom_conn_peer(h->c),
-                 nghttp2_strerror((int)n));
+        loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst), "%s: h2: %s",
+                 loom_conn_peer(h->c), nghttp2_strerror((int)n));
         nghttp2_session_terminate_session(
             h2->ss, n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
                                              : NGHTTP2_PROTOCOL_ERROR);

@@ -17,7 +17,8 @@
 
 #define HTTP_PUMP_CHUNK (64 * 1024)
 
-/* ---- instance state ------------------------------------------------------- */
+/* ---- instance state -------------------------------------------------------
+ */
 
 http_conf_t *http_conf(http_instance_t *hi)
 {
@@ -43,7 +44,8 @@ static uint64_t http_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- requests -------------------------------------------------------------- */
+/* ---- requests --------------------------------------------------------------
+ */
 
 void http_req_init(http_req_t *r, http_instance_t *hi, loom_conn_t *conn,
                    const http_proto_t *proto, void *codec)
@@ -87,10 +89,10 @@ static int method_id(loom_slice_t m)
     static const struct {
         const char *s;
         int id;
-    } tab[] = {{"GET", HTTP_M_GET},         {"HEAD", HTTP_M_HEAD},
-               {"POST", HTTP_M_POST},       {"PUT", HTTP_M_PUT},
-               {"DELETE", HTTP_M_DELETE},   {"OPTIONS", HTTP_M_OPTIONS},
-               {"PATCH", HTTP_M_PATCH},     {"TRACE", HTTP_M_TRACE},
+    } tab[] = {{"GET", HTTP_M_GET},        {"HEAD", HTTP_M_HEAD},
+               {"POST", HTTP_M_POST},      {"PUT", HTTP_M_PUT},
+               {"DELETE", HTTP_M_DELETE},  {"OPTIONS", HTTP_M_OPTIONS},
+               {"PATCH", HTTP_M_PATCH},    {"TRACE", HTTP_M_TRACE},
                {"CONNECT", HTTP_M_CONNECT}};
     size_t i;
 
@@ -265,7 +267,8 @@ void http_req_abort(http_req_t *r)
         r->on_abort(r);
 }
 
-/* ---- the access log and counters ------------------------------------------ */
+/* ---- the access log and counters ------------------------------------------
+ */
 
 /* Copy S into OUT escaping '"', '\\' and bytes outside printable ASCII as
  * \xHH (as nginx does); returns the bytes written. */
@@ -349,44 +352,78 @@ void http_req_done(http_req_t *r)
         access_log(r, al);
 }
 
-/* ---- the output layer -------------------------------------------------------- */
+/* ---- the output layer
+ * -------------------------------------------------------- */
 
 const char *http_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 416:
+        return "Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "";
     }
 }
 
@@ -440,8 +477,8 @@ static int no_body(const http_req_t *r)
 {
     if (r->status == 101) /* a tunnel: raw bytes follow */
         return 0;
-    return r->method_id == HTTP_M_HEAD || r->status < 200 ||
-           r->status == 204 || r->status == 304;
+    return r->method_id == HTTP_M_HEAD || r->status < 200 || r->status == 204 ||
+           r->status == 304;
 }
 
 int http_resp_send_head(http_req_t *r)
@@ -502,8 +539,8 @@ static void pump_run(http_req_t *r)
     char buf[HTTP_PUMP_CHUNK];
 
     while (r->pump.fd >= 0 && r->pump.left > 0) {
-        size_t want = r->pump.left < sizeof(buf) ? (size_t)r->pump.left
-                                                 : sizeof(buf);
+        size_t want =
+            r->pump.left < sizeof(buf) ? (size_t)r->pump.left : sizeof(buf);
         ssize_t n = pread(r->pump.fd, buf, want, r->pump.off);
         int rc;
 
@@ -577,7 +614,13 @@ void http_resp_error(http_req_t *r, int status)
         return;
     }
     switch (status) {
-    case 400: case 408: case 413: case 414: case 417: case 431: case 501:
+    case 400:
+    case 408:
+    case 413:
+    case 414:
+    case 417:
+    case 431:
+    case 501:
     case 505:
         r->flags |= HTTP_RF_CLOSE;
         break;
@@ -605,7 +648,8 @@ void http_resp_codec_error(http_req_t *r, int status)
     http_resp_error(r, status);
 }
 
-/* ---- the module ------------------------------------------------------------------ */
+/* ---- the module
+ * ------------------------------------------------------------------ */
 
 static int http_start(loom_instance_t *inst)
 {
@@ -670,7 +714,9 @@ const loom_module_t loom_http_module = {
     .reload = http_reload,
     .stop = http_stop,
     .quiesce = http_quiesce,
-    .stream = {.open = http_h1_open, .data = http_h1_data,
-               .drain = http_h1_drain, .close = http_h1_close},
+    .stream = {.open = http_h1_open,
+               .data = http_h1_data,
+               .drain = http_h1_drain,
+               .close = http_h1_close},
     .datagram = NULL,
 };

@@ -80,12 +80,12 @@ enum {
 };
 
 /* r->flags */
-#define HTTP_RF_HEAD_SENT 0x01  /* send_head done */
-#define HTTP_RF_DONE 0x02       /* http_resp_end called */
-#define HTTP_RF_BODY_DONE 0x04  /* the whole request body was delivered */
-#define HTTP_RF_CLOSE 0x08      /* close the connection after this one */
-#define HTTP_RF_SECURE 0x10     /* came over TLS */
-#define HTTP_RF_ABORTED 0x20    /* the connection went away */
+#define HTTP_RF_HEAD_SENT 0x01 /* send_head done */
+#define HTTP_RF_DONE 0x02      /* http_resp_end called */
+#define HTTP_RF_BODY_DONE 0x04 /* the whole request body was delivered */
+#define HTTP_RF_CLOSE 0x08     /* close the connection after this one */
+#define HTTP_RF_SECURE 0x10    /* came over TLS */
+#define HTTP_RF_ABORTED 0x20   /* the connection went away */
 
 /* A request header as the codec delivered it (names lowercase for HTTP/2,
  * as sent for HTTP/1.1: compare case-insensitively). */
@@ -93,41 +93,41 @@ typedef h1_field_t http_field_t;
 
 /* State of a file being sent in bounded pieces (TLS, HTTP/2). */
 typedef struct {
-    int fd;           /* -1 when idle */
+    int fd; /* -1 when idle */
     off_t off;
     uint64_t left;
-    int end;          /* end the response when the file is out */
+    int end; /* end the response when the file is out */
 } http_pump_t;
 
 struct http_req_s {
     /* -- filled by the codec before http_process() -- */
     const http_proto_t *proto;
-    void *codec;               /* the codec's per-stream state */
-    loom_conn_t *conn;         /* the client connection */
-    http_instance_t *hi;       /* module instance state (conf, counters) */
-    loom_slice_t method;       /* as sent */
-    int method_id;             /* HTTP_M_* */
-    loom_slice_t target;       /* request-target as sent */
-    loom_slice_t path;         /* path part of target, raw (not decoded) */
-    loom_slice_t query;        /* after '?', without it; empty if none */
-    loom_slice_t authority;    /* Host / :authority (may include :port) */
-    loom_slice_t scheme;       /* "http" / "https" */
-    int version;               /* 10, 11, 20 */
+    void *codec;            /* the codec's per-stream state */
+    loom_conn_t *conn;      /* the client connection */
+    http_instance_t *hi;    /* module instance state (conf, counters) */
+    loom_slice_t method;    /* as sent */
+    int method_id;          /* HTTP_M_* */
+    loom_slice_t target;    /* request-target as sent */
+    loom_slice_t path;      /* path part of target, raw (not decoded) */
+    loom_slice_t query;     /* after '?', without it; empty if none */
+    loom_slice_t authority; /* Host / :authority (may include :port) */
+    loom_slice_t scheme;    /* "http" / "https" */
+    int version;            /* 10, 11, 20 */
     http_field_t *fields;
     size_t nfields;
-    int64_t content_length;    /* -1 unknown (chunked / HTTP/2 stream) */
-    unsigned flags;            /* HTTP_RF_* */
-    uint64_t start_ns;         /* CLOCK_MONOTONIC at request start */
+    int64_t content_length; /* -1 unknown (chunked / HTTP/2 stream) */
+    unsigned flags;         /* HTTP_RF_* */
+    uint64_t start_ns;      /* CLOCK_MONOTONIC at request start */
 
     /* -- set by routing -- */
     const http_vhost_t *vhost;
     const http_location_t *loc;
-    char *npath;               /* normalised, decoded path (NUL-terminated) */
+    char *npath; /* normalised, decoded path (NUL-terminated) */
     size_t npath_len;
-    size_t max_body;           /* the location's, kept past a reload */
-    unsigned conf_gen;         /* hi->conf_gen when routed: vhost and loc
-                                * point into a config that a reload frees
-                                * (http_req_conf checks) */
+    size_t max_body;   /* the location's, kept past a reload */
+    unsigned conf_gen; /* hi->conf_gen when routed: vhost and loc
+                        * point into a config that a reload frees
+                        * (http_req_conf checks) */
 
     /* -- the handler's hooks -- */
     /* Request body bytes; LAST is set on the final call (LEN may be 0).
@@ -138,19 +138,20 @@ struct http_req_s {
     /* The request is being torn down before http_resp_end (client gone);
      * release what the handler holds.  No output is possible. */
     void (*on_abort)(http_req_t *r);
-    void *hdata;               /* handler's private pointer */
+    void *hdata; /* handler's private pointer */
 
     /* -- the response, built through http_resp_* -- */
     int status;
-    int64_t resp_length;       /* -1 unknown */
-    char *resp_headers;        /* formatted extra header lines */
+    int64_t resp_length; /* -1 unknown */
+    char *resp_headers;  /* formatted extra header lines */
     size_t resp_hlen, resp_hcap;
-    uint64_t bytes_out;        /* body bytes handed to the codec */
-    uint64_t bytes_in;         /* body bytes received */
+    uint64_t bytes_out; /* body bytes handed to the codec */
+    uint64_t bytes_in;  /* body bytes received */
     http_pump_t pump;
 };
 
-/* ---- what codecs call ------------------------------------------------------ */
+/* ---- what codecs call ------------------------------------------------------
+ */
 
 /* Reset R for a new request on CONN (keeping its buffers); PROTO/CODEC are
  * the codec's.  Called before filling the request fields. */
@@ -200,7 +201,8 @@ const http_field_t *http_req_field(const http_req_t *r, const char *name);
  * response carries Connection: close. */
 void http_resp_codec_error(http_req_t *r, int status);
 
-/* ---- the output API handlers use --------------------------------------------- */
+/* ---- the output API handlers use
+ * --------------------------------------------- */
 
 /* Set the status (default 200). */
 void http_resp_status(http_req_t *r, int status);
@@ -261,20 +263,20 @@ extern const http_handler_t http_handler_static, http_handler_return,
 enum { HTTP_STATUS_JSON, HTTP_STATUS_PROMETHEUS };
 
 struct http_location_s {
-    char *prefix;          /* path as written ("= " removed) */
+    char *prefix; /* path as written ("= " removed) */
     size_t prefix_len;
-    int exact;             /* "= /path" */
+    int exact; /* "= /path" */
     const http_handler_t *handler;
-    size_t max_body;       /* bytes; 413 above */
+    size_t max_body; /* bytes; 413 above */
     /* static */
-    char *root;            /* absolute, no trailing slash */
-    int root_fd;           /* O_PATH directory */
-    char **index;          /* NULL-terminated */
+    char *root;   /* absolute, no trailing slash */
+    int root_fd;  /* O_PATH directory */
+    char **index; /* NULL-terminated */
     int autoindex, gzip_static, follow_symlinks;
     /* return */
     int ret_status;
-    char *ret_location;    /* template, or NULL */
-    char *ret_body;        /* or NULL */
+    char *ret_location; /* template, or NULL */
+    char *ret_body;     /* or NULL */
     char *ret_type;
     /* status */
     int status_format;
@@ -291,7 +293,7 @@ typedef struct {
 
 struct http_vhost_s {
     char *label;
-    char **names;          /* lowercase; "*.suffix" wildcards */
+    char **names; /* lowercase; "*.suffix" wildcards */
     size_t nnames;
     int is_default;
     http_location_t *locs; /* in config order */
@@ -309,14 +311,14 @@ struct http_conf_s {
     unsigned keepalive_requests;
     int server_tokens;
     char *default_type;
-    char *charset;         /* "" for none */
-    size_t file_cache_max; /* bytes per cached file; 0: no cache */
+    char *charset;             /* "" for none */
+    size_t file_cache_max;     /* bytes per cached file; 0: no cache */
     unsigned file_cache_valid; /* seconds */
     http_mime_t *mime;
     /* HTTP/2 */
-    unsigned h2_max_streams;   /* SETTINGS_MAX_CONCURRENT_STREAMS */
-    size_t h2_window;          /* SETTINGS_INITIAL_WINDOW_SIZE */
-    size_t h2_conn_window;     /* the connection's receive window */
+    unsigned h2_max_streams;            /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    size_t h2_window;                   /* SETTINGS_INITIAL_WINDOW_SIZE */
+    size_t h2_conn_window;              /* the connection's receive window */
     struct http_upstreams_s *upstreams; /* `upstream` sections (proxy) */
 };
 
@@ -334,7 +336,8 @@ const http_vhost_t *http_find_vhost(const http_conf_t *hc, loom_slice_t host);
 const http_location_t *http_find_location(const http_vhost_t *vh,
                                           const char *path, size_t len);
 
-/* ---- per-instance state (http.c) ------------------------------------------ */
+/* ---- per-instance state (http.c) ------------------------------------------
+ */
 
 typedef struct {
     uint64_t requests, by_class[6]; /* [1]..[5]: 1xx..5xx, [0]: other */
@@ -348,16 +351,16 @@ struct http_instance_s {
     loom_instance_t *inst;
     http_counters_t ctr;
     time_t started;
-    time_t date_sec;                   /* second the cached Date is for */
+    time_t date_sec; /* second the cached Date is for */
     char date[HTTP_DATE_LEN + 1];
-    time_t log_sec;                    /* second log_when is for */
-    char log_when[40];                 /* access-log time, local */
-    http_fcache_t *fcache;             /* small-file cache (http_static.c) */
-    int no_openat2;                    /* the kernel lacks openat2(2) */
-    struct http_h1_conn_s *conns;      /* every open connection */
-    int quiescing;                     /* graceful stop under way */
-    unsigned conf_gen;                 /* bumped by every reload */
-    struct http_proxy_rt_s *proxy_rt;  /* upstream pools (http_proxy.c) */
+    time_t log_sec;                   /* second log_when is for */
+    char log_when[40];                /* access-log time, local */
+    http_fcache_t *fcache;            /* small-file cache (http_static.c) */
+    int no_openat2;                   /* the kernel lacks openat2(2) */
+    struct http_h1_conn_s *conns;     /* every open connection */
+    int quiescing;                    /* graceful stop under way */
+    unsigned conf_gen;                /* bumped by every reload */
+    struct http_proxy_rt_s *proxy_rt; /* upstream pools (http_proxy.c) */
 };
 
 /* The current conf of HI's instance. */
@@ -366,12 +369,14 @@ http_conf_t *http_conf(http_instance_t *hi);
 /* The cached "Date" value for now. */
 const char *http_date_now(http_instance_t *hi);
 
-/* ---- static files (http_static.c) ----------------------------------------- */
+/* ---- static files (http_static.c) -----------------------------------------
+ */
 
 http_fcache_t *http_fcache_new(void);
 void http_fcache_free(http_fcache_t *fc);
 
-/* ---- the HTTP/1.1 codec (h1.c) ---------------------------------------------- */
+/* ---- the HTTP/1.1 codec (h1.c) ----------------------------------------------
+ */
 
 typedef struct http_h2_conn_s http_h2_conn_t;
 
@@ -380,28 +385,28 @@ typedef struct http_h2_conn_s http_h2_conn_t;
  * (ALPN h2, the h2c preface, or Upgrade: h2c). */
 typedef struct http_h1_conn_s {
     loom_conn_t *c;
-    http_h2_conn_t *h2;      /* non-NULL: the connection speaks HTTP/2 */
+    http_h2_conn_t *h2; /* non-NULL: the connection speaks HTTP/2 */
     struct http_h1_conn_s *next, *prev; /* hi->conns */
     http_instance_t *hi;
-    http_req_t *req;         /* made on the first request, reused */
-    h1_field_t *fields;      /* max_fields + 1 */
+    http_req_t *req;    /* made on the first request, reused */
+    h1_field_t *fields; /* max_fields + 1 */
     size_t nfields_cap;
-    char *head;              /* copy of the current request head */
+    char *head; /* copy of the current request head */
     size_t head_cap;
-    size_t last_len;         /* parser resume hint */
-    int state;               /* H1_S_* (h1.c) */
-    int in_data;             /* inside the data callback */
-    int busy;                /* h1 frames on the stack (data, drain, timer) */
-    int closed;              /* the close callback ran; free when idle */
+    size_t last_len; /* parser resume hint */
+    int state;       /* H1_S_* (h1.c) */
+    int in_data;     /* inside the data callback */
+    int busy;        /* h1 frames on the stack (data, drain, timer) */
+    int closed;      /* the close callback ran; free when idle */
     int keep_alive;
-    int resp_chunked;        /* the response body uses chunked coding */
+    int resp_chunked; /* the response body uses chunked coding */
     int secure;
     int timer_on;
     h1_chunked_t ck;
     int body_chunked;
-    uint64_t body_left;      /* Content-Length bytes still to read */
+    uint64_t body_left; /* Content-Length bytes still to read */
     unsigned nreq;
-    struct event timer;      /* header / body timeout */
+    struct event timer; /* header / body timeout */
 } http_h1_conn_t;
 
 /* The module's stream callbacks (h1.c): HTTP/1.1, handing the connection
@@ -419,7 +424,8 @@ void http_conn_free(http_h1_conn_t *h);
  * after the response in flight); HTTP/2 ones get GOAWAY. */
 void http_conns_quiesce(http_instance_t *hi, int h1_too);
 
-/* ---- the HTTP/2 codec (h2.c) ------------------------------------------------ */
+/* ---- the HTTP/2 codec (h2.c) ------------------------------------------------
+ */
 
 /* The bytes every HTTP/2 connection starts with (RFC 9113 3.4). */
 #define HTTP_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"

@@ -88,8 +88,10 @@ static int location_static(cfg_t *ls, http_location_t *l)
     char *path, *real;
 
     if (root == NULL || root[0] == '\0') {
-        loom_conf_error(ls, NULL, "location \"%s\": the static handler "
-                        "needs a root", cfg_title(ls));
+        loom_conf_error(ls, NULL,
+                        "location \"%s\": the static handler "
+                        "needs a root",
+                        cfg_title(ls));
         return LOOM_ERROR;
     }
     path = loom_conf_path(ls, "root", root);
@@ -139,8 +141,10 @@ static int location_return(cfg_t *ls, http_location_t *l)
     }
     if (redirect && st != 301 && st != 302 && st != 303 && st != 307 &&
         st != 308) {
-        loom_conf_error(ls, "status", "a redirect needs status 301, 302, "
-                        "303, 307 or 308, not %ld", st);
+        loom_conf_error(ls, "status",
+                        "a redirect needs status 301, 302, "
+                        "303, 307 or 308, not %ld",
+                        st);
         return LOOM_ERROR;
     }
     if (redirect && body) {
@@ -165,8 +169,10 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         title += 2;
     }
     if (title[0] != '/') {
-        loom_conf_error(ls, NULL, "location \"%s\" must start with \"/\" "
-                        "(or \"= /\" for an exact match)", cfg_title(ls));
+        loom_conf_error(ls, NULL,
+                        "location \"%s\" must start with \"/\" "
+                        "(or \"= /\" for an exact match)",
+                        cfg_title(ls));
         return LOOM_ERROR;
     }
     l->prefix = loom_strdup(title);
@@ -193,8 +199,10 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         } else if (strcmp(fmt, "prometheus") == 0) {
             l->status_format = HTTP_STATUS_PROMETHEUS;
         } else {
-            loom_conf_error(ls, "format", "format must be \"json\" or "
-                            "\"prometheus\", not \"%s\"", fmt);
+            loom_conf_error(ls, "format",
+                            "format must be \"json\" or "
+                            "\"prometheus\", not \"%s\"",
+                            fmt);
             return LOOM_ERROR;
         }
         return LOOM_OK;
@@ -203,8 +211,10 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_proxy;
         return http_proxy_location(ls, l, hc);
     }
-    loom_conf_error(ls, "handler", "unknown handler \"%s\" (static, return, "
-                    "status, echo or proxy)", h);
+    loom_conf_error(ls, "handler",
+                    "unknown handler \"%s\" (static, return, "
+                    "status, echo or proxy)",
+                    h);
     return LOOM_ERROR;
 }
 
@@ -229,8 +239,10 @@ static int errpage_build(cfg_t *ss, const char *spec, http_vhost_t *vh,
         v = strtol(tok, &end, 10);
         if (isdigit((unsigned char)tok[0]) && *end == '\0') {
             if (v < 300 || v > 599 || n == (int)LOOM_ARRAY_LEN(codes)) {
-                loom_conf_error(ss, "error_page", "error_page \"%s\": "
-                                "status %s is not 300-599", spec, tok);
+                loom_conf_error(ss, "error_page",
+                                "error_page \"%s\": "
+                                "status %s is not 300-599",
+                                spec, tok);
                 free(copy);
                 return LOOM_ERROR;
             }
@@ -240,8 +252,10 @@ static int errpage_build(cfg_t *ss, const char *spec, http_vhost_t *vh,
         }
     }
     if (n == 0 || file == NULL) {
-        loom_conf_error(ss, "error_page", "error_page \"%s\" must be "
-                        "\"STATUS... FILE\"", spec);
+        loom_conf_error(ss, "error_page",
+                        "error_page \"%s\" must be "
+                        "\"STATUS... FILE\"",
+                        spec);
         free(copy);
         return LOOM_ERROR;
     }
@@ -290,15 +304,16 @@ static int vhost_build(cfg_t *ss, http_vhost_t *vh, http_conf_t *hc)
         if (len == 0 || strchr(low, '*') != strrchr(low, '*') ||
             (strchr(low, '*') && strncmp(low, "*.", 2) != 0) ||
             strpbrk(low, " /:")) {
-            loom_conf_error(ss, "names", "server name \"%s\" must be a host "
-                            "name or \"*.suffix\"", nm);
+            loom_conf_error(ss, "names",
+                            "server name \"%s\" must be a host "
+                            "name or \"*.suffix\"",
+                            nm);
             return LOOM_ERROR;
         }
     }
     n = cfg_size(ss, "location");
     if (n == 0) {
-        loom_conf_error(ss, NULL, "server \"%s\" has no location",
-                        vh->label);
+        loom_conf_error(ss, NULL, "server \"%s\" has no location", vh->label);
         return LOOM_ERROR;
     }
     vh->locs = loom_calloc(n, sizeof(http_location_t));
@@ -356,12 +371,14 @@ int http_configure(cfg_t *sec, void **conf)
         loom_conf_size(sec, "h2_connection_window", &hc->h2_conn_window))
         return LOOM_ERROR;
     if (hc->h2_window < 65535 || hc->h2_window > 0x7fffffff) {
-        loom_conf_error(sec, "h2_window", "h2_window must be 65535 bytes "
+        loom_conf_error(sec, "h2_window",
+                        "h2_window must be 65535 bytes "
                         "to 2G-1");
         return LOOM_ERROR;
     }
     if (hc->h2_conn_window < 65535 || hc->h2_conn_window > 0x7fffffff) {
-        loom_conf_error(sec, "h2_connection_window", "h2_connection_window "
+        loom_conf_error(sec, "h2_connection_window",
+                        "h2_connection_window "
                         "must be 65535 bytes to 2G-1");
         return LOOM_ERROR;
     }
@@ -399,9 +416,8 @@ int http_configure(cfg_t *sec, void **conf)
         hc->mime = http_mime_load(path);
         free(path);
     } else { /* the system's table when there is one */
-        hc->mime = http_mime_load(access(HTTP_SYSTEM_MIME, R_OK) == 0
-                                      ? HTTP_SYSTEM_MIME
-                                      : NULL);
+        hc->mime = http_mime_load(
+            access(HTTP_SYSTEM_MIME, R_OK) == 0 ? HTTP_SYSTEM_MIME : NULL);
     }
     if (n == 0) {
         loom_conf_error(sec, NULL, "http instance needs at least one server");
@@ -419,15 +435,18 @@ int http_configure(cfg_t *sec, void **conf)
         if (vhost_build(ss, vh, hc) != LOOM_OK)
             return LOOM_ERROR;
         if ((dup = vhost_dup_name(hc, i, vh)) != NULL) {
-            loom_conf_error(ss, "names", "server name \"%s\" is already "
-                            "used by another server", dup);
+            loom_conf_error(ss, "names",
+                            "server name \"%s\" is already "
+                            "used by another server",
+                            dup);
             return LOOM_ERROR;
         }
         if (vh->is_default) {
             if (hc->deflt) {
-                loom_conf_error(ss, "default", "servers \"%s\" and \"%s\" "
-                                "are both the default", hc->deflt->label,
-                                vh->label);
+                loom_conf_error(ss, "default",
+                                "servers \"%s\" and \"%s\" "
+                                "are both the default",
+                                hc->deflt->label, vh->label);
                 return LOOM_ERROR;
             }
             hc->deflt = vh;

@@ -46,7 +46,8 @@ static void tb_printf(tbuf_t *b, const char *fmt, ...)
         tb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* ---- return --------------------------------------------------------------- */
+/* ---- return ---------------------------------------------------------------
+ */
 
 /* The Host without its port, lowercased into OUT. */
 static void host_only(const http_req_t *r, tbuf_t *out)
@@ -137,7 +138,8 @@ static void return_process(http_req_t *r)
 
 const http_handler_t http_handler_return = {"return", return_process};
 
-/* ---- status ------------------------------------------------------------------ */
+/* ---- status
+ * ------------------------------------------------------------------ */
 
 static void json_str(tbuf_t *b, const char *s)
 {
@@ -162,8 +164,7 @@ static void status_json(http_req_t *r, tbuf_t *b,
     size_t i;
 
     tb_printf(b, "{\"version\":\"%s\",\"uptime\":%lld,\"instances\":[",
-              LOOM_VERSION_STRING,
-              (long long)(time(NULL) - r->hi->started));
+              LOOM_VERSION_STRING, (long long)(time(NULL) - r->hi->started));
     for (i = 0; i < n; i++) {
         const char *open = i ? ",{\"module\":" : "{\"module\":";
 
@@ -173,8 +174,9 @@ static void status_json(http_req_t *r, tbuf_t *b,
         json_str(b, st[i].name);
         tb_printf(b, ",\"connections\":%u}", st[i].connections);
     }
-    tb_printf(b, "],\"http\":{\"connections\":{\"active\":%llu,\"total\":%llu},"
-                 "\"requests\":{\"total\":%llu",
+    tb_printf(b,
+              "],\"http\":{\"connections\":{\"active\":%llu,\"total\":%llu},"
+              "\"requests\":{\"total\":%llu",
               (unsigned long long)c->conns_active,
               (unsigned long long)c->conns_total,
               (unsigned long long)c->requests);
@@ -223,17 +225,17 @@ static void status_prometheus(http_req_t *r, tbuf_t *b,
         prom_label(b, st[i].name);
         tb_printf(b, "\"} %u\n", st[i].connections);
     }
-#define ONE(name, type, help, val)                                          \
-    do {                                                                    \
-        prom_metric(b, name, type, help);                                   \
-        tb_printf(b, "%s{instance=\"", name);                               \
-        prom_label(b, me);                                                  \
-        tb_printf(b, "\"} %llu\n", (unsigned long long)(val));              \
+#define ONE(name, type, help, val)                                             \
+    do {                                                                       \
+        prom_metric(b, name, type, help);                                      \
+        tb_printf(b, "%s{instance=\"", name);                                  \
+        prom_label(b, me);                                                     \
+        tb_printf(b, "\"} %llu\n", (unsigned long long)(val));                 \
     } while (0)
-    ONE("loom_http_connections_active", "gauge",
-        "Open HTTP connections.", c->conns_active);
-    ONE("loom_http_connections_total", "counter",
-        "HTTP connections accepted.", c->conns_total);
+    ONE("loom_http_connections_active", "gauge", "Open HTTP connections.",
+        c->conns_active);
+    ONE("loom_http_connections_total", "counter", "HTTP connections accepted.",
+        c->conns_total);
     prom_metric(b, "loom_http_requests_total", "counter",
                 "HTTP requests answered, by status class.");
     for (i = 0; i < 5; i++) {
@@ -244,8 +246,8 @@ static void status_prometheus(http_req_t *r, tbuf_t *b,
     }
     ONE("loom_http_bytes_received_total", "counter",
         "Request body bytes received.", c->bytes_in);
-    ONE("loom_http_bytes_sent_total", "counter",
-        "Response body bytes sent.", c->bytes_out);
+    ONE("loom_http_bytes_sent_total", "counter", "Response body bytes sent.",
+        c->bytes_out);
 #undef ONE
 }
 
@@ -277,7 +279,8 @@ static void status_process(http_req_t *r)
 
 const http_handler_t http_handler_status = {"status", status_process};
 
-/* ---- echo ------------------------------------------------------------------------ */
+/* ---- echo
+ * ------------------------------------------------------------------------ */
 
 static void echo_writable(http_req_t *r)
 {

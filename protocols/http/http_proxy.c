@@ -35,37 +35,37 @@ enum { PX_CONNECTING = 1, PX_HEAD, PX_BODY, PX_TUNNEL };
 enum { PXB_NONE = 0, PXB_LENGTH, PXB_CHUNKED };
 
 typedef struct http_px_s {
-    http_req_t *r;                /* NULL once detached */
+    http_req_t *r; /* NULL once detached */
     http_proxy_rt_t *rt;
-    http_ups_t *ups;              /* a reference */
-    http_ups_server_t *srv;       /* this attempt's server (a reference) */
-    http_ups_connect_t *pending;  /* connect in progress */
-    http_upconn_t *uc;            /* connection in use */
-    loom_conn_t *held;            /* upstream conn held by this entry */
-    struct event trd, twr;        /* connect/read and write timeouts */
+    http_ups_t *ups;             /* a reference */
+    http_ups_server_t *srv;      /* this attempt's server (a reference) */
+    http_ups_connect_t *pending; /* connect in progress */
+    http_upconn_t *uc;           /* connection in use */
+    loom_conn_t *held;           /* upstream conn held by this entry */
+    struct event trd, twr;       /* connect/read and write timeouts */
     int state;
     unsigned busy;
     int dead;
-    http_ups_server_t **tried;    /* references */
+    http_ups_server_t **tried; /* references */
     size_t ntried, tried_cap;
-    http_px_buf_t head;           /* request head, without body framing */
-    int body_mode;                /* PXB_* */
-    int body_done;                /* the client's body is all here */
-    int body_consumed;            /* a body byte came from the client */
-    int body_sent;                /* ... and all of it went upstream */
-    int req_written;              /* the head went to this attempt's conn */
-    int client_paused;            /* we paused the client's body */
-    http_px_buf_t pend;           /* body bytes before the head went out */
-    h1_field_t *fields;           /* response head parsing */
+    http_px_buf_t head; /* request head, without body framing */
+    int body_mode;      /* PXB_* */
+    int body_done;      /* the client's body is all here */
+    int body_consumed;  /* a body byte came from the client */
+    int body_sent;      /* ... and all of it went upstream */
+    int req_written;    /* the head went to this attempt's conn */
+    int client_paused;  /* we paused the client's body */
+    http_px_buf_t pend; /* body bytes before the head went out */
+    h1_field_t *fields; /* response head parsing */
     size_t last_len;
     h1_resp_framing_t fr;
     h1_resp_body_t rb;
-    int resp_started;             /* the response head went to the client */
-    int got_byte;                 /* this attempt got a response byte */
-    int up_paused;                /* upstream reading paused */
+    int resp_started; /* the response head went to the client */
+    int got_byte;     /* this attempt got a response byte */
+    int up_paused;    /* upstream reading paused */
     int reused, force_new, stale_retries;
     int head_req, websocket;
-    int last_timeout;             /* the last failure was a timeout */
+    int last_timeout; /* the last failure was a timeout */
     char client[64];
     char reqline[256];
     struct http_px_s *next, *prev; /* rt->reqs */
@@ -85,7 +85,8 @@ static const char *px_who(const http_px_t *px)
     return loom_instance_who(px->rt->hi->inst);
 }
 
-/* ---- life cycle ----------------------------------------------------------------- */
+/* ---- life cycle
+ * ----------------------------------------------------------------- */
 
 static void px_timer(struct event *ev, unsigned sec)
 {
@@ -252,13 +253,18 @@ static void px_cut(http_px_t *px)
     }
 }
 
-/* ---- attempts ------------------------------------------------------------------- */
+/* ---- attempts
+ * ------------------------------------------------------------------- */
 
 static int px_idempotent(const http_req_t *r)
 {
     switch (r->method_id) {
-    case HTTP_M_GET: case HTTP_M_HEAD: case HTTP_M_PUT: case HTTP_M_DELETE:
-    case HTTP_M_OPTIONS: case HTTP_M_TRACE:
+    case HTTP_M_GET:
+    case HTTP_M_HEAD:
+    case HTTP_M_PUT:
+    case HTTP_M_DELETE:
+    case HTTP_M_OPTIONS:
+    case HTTP_M_TRACE:
         return 1;
     default:
         return 0;
@@ -405,8 +411,8 @@ static void px_attempt(http_px_t *px)
         s->active++;
         if (px->ntried == px->tried_cap) {
             px->tried_cap = px->tried_cap ? px->tried_cap * 2 : 4;
-            px->tried = loom_realloc(px->tried,
-                                     px->tried_cap * sizeof(*px->tried));
+            px->tried =
+                loom_realloc(px->tried, px->tried_cap * sizeof(*px->tried));
         }
         px->tried[px->ntried++] = s;
         http_ups_server_ref(s);
@@ -448,8 +454,8 @@ static void px_fail(http_px_t *px, const char *reason, const char *phase,
     px->last_timeout = timeout;
     retry = !px->resp_started &&
             (!px->req_written || (px_idempotent(r) && !px->body_consumed));
-    if (retry && stale && px->stale_retries < PX_STALE_RETRIES &&
-        px->srv && !px->srv->gone) {
+    if (retry && stale && px->stale_retries < PX_STALE_RETRIES && px->srv &&
+        !px->srv->gone) {
         http_ups_server_t *s = px->srv;
 
         px->stale_retries++;
@@ -467,7 +473,8 @@ static void px_fail(http_px_t *px, const char *reason, const char *phase,
         px_give_up(px);
 }
 
-/* ---- the client side ------------------------------------------------------------- */
+/* ---- the client side
+ * ------------------------------------------------------------- */
 
 static void px_on_body(http_req_t *r, const char *p, size_t len, int last)
 {
@@ -520,7 +527,8 @@ static void px_on_abort(http_req_t *r)
     px_leave(px);
 }
 
-/* ---- the upstream side ----------------------------------------------------------- */
+/* ---- the upstream side
+ * ----------------------------------------------------------- */
 
 /* The response is complete; CLEAN when nothing followed it. */
 static void px_finish(http_px_t *px, int clean)
@@ -643,8 +651,7 @@ static size_t px_read_body(http_px_t *px, const char *buf, size_t len)
         int rc = LOOM_OK;
 
         if (n == H1_ERROR) {
-            px_fail(px, "bad response body", "while reading response body",
-                    0);
+            px_fail(px, "bad response body", "while reading response body", 0);
             return len;
         }
         if (n == 0)
@@ -741,14 +748,14 @@ static void px_up_close(void *owner)
     case PX_HEAD:
         px_fail(px, "closed prematurely",
                 px->body_sent ? "while reading response head"
-                              : "while sending request", 0);
+                              : "while sending request",
+                0);
         break;
     case PX_BODY:
         if (h1_resp_body_eof(&px->rb) == LOOM_OK)
             px_finish(px, 0);
         else
-            px_fail(px, "closed prematurely", "while reading response body",
-                    0);
+            px_fail(px, "closed prematurely", "while reading response body", 0);
         break;
     case PX_TUNNEL:
         px_teardown(px, 1);
@@ -776,11 +783,12 @@ static void px_on_read_timeout(evutil_socket_t fd, short what, void *arg)
         px_fail(px, "timed out", "while connecting", 1);
         break;
     case PX_HEAD:
-        sending = !px->body_sent ||
-                  (px->uc && loom_conn_pending(px->uc->c) > 0);
+        sending =
+            !px->body_sent || (px->uc && loom_conn_pending(px->uc->c) > 0);
         px_fail(px, "timed out",
                 sending ? "while sending request"
-                        : "while reading response head", 1);
+                        : "while reading response head",
+                1);
         break;
     case PX_BODY:
         px_fail(px, "timed out", "while reading response body", 1);
@@ -814,7 +822,8 @@ static void px_on_write_timeout(evutil_socket_t fd, short what, void *arg)
     px_end(px, cc);
 }
 
-/* ---- the handler ----------------------------------------------------------------- */
+/* ---- the handler
+ * ----------------------------------------------------------------- */
 
 /* "METHOD target" for log lines, bounded, control bytes replaced. */
 static void px_reqline(http_px_t *px, const http_req_t *r)
@@ -828,8 +837,7 @@ static void px_reqline(http_px_t *px, const http_req_t *r)
     for (i = 0; i < r->target.len && o < cap; i++) {
         unsigned char c = (unsigned char)r->target.p[i];
 
-        px->reqline[o++] = (c < 0x20 || c >= 0x7f || c == '"') ? '?'
-                                                               : (char)c;
+        px->reqline[o++] = (c < 0x20 || c >= 0x7f || c == '"') ? '?' : (char)c;
     }
     px->reqline[o] = '\0';
 }
@@ -863,8 +871,8 @@ static void proxy_process(http_req_t *r)
     px_reqline(px, r);
     px->head_req = r->method_id == HTTP_M_HEAD;
     px->websocket = http_px_is_websocket(r);
-    px->body_done = r->content_length == 0 ||
-                    (r->flags & HTTP_RF_BODY_DONE) != 0;
+    px->body_done =
+        r->content_length == 0 || (r->flags & HTTP_RF_BODY_DONE) != 0;
     memset(&o, 0, sizeof(o));
     o.pl = pl;
     o.fallback_host = u->nservers ? u->servers[0]->authority : NULL;
@@ -883,7 +891,8 @@ static void proxy_process(http_req_t *r)
 
 const http_handler_t http_handler_proxy = {"proxy", proxy_process};
 
-/* ---- the runtime's life cycle ------------------------------------------------------ */
+/* ---- the runtime's life cycle
+ * ------------------------------------------------------ */
 
 void http_proxy_start(http_instance_t *hi)
 {

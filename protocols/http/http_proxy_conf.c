@@ -13,18 +13,17 @@
 #include "http_proxy.h"
 #include "http_upstream.h"
 
-cfg_opt_t http_upstream_opts[] = {
-    CFG_STR_LIST("server", "{}", CFGF_NONE),
-    CFG_STR("balance", "round_robin", CFGF_NONE),
-    CFG_INT("keepalive", 32, CFGF_NONE),
-    CFG_INT("keepalive_timeout", 60, CFGF_NONE),
-    CFG_INT("max_fails", 1, CFGF_NONE),
-    CFG_INT("fail_timeout", 10, CFGF_NONE),
-    CFG_INT("connect_timeout", 5, CFGF_NONE),
-    CFG_INT("read_timeout", 60, CFGF_NONE),
-    CFG_INT("write_timeout", 60, CFGF_NONE),
-    CFG_INT("resolve_ttl", 60, CFGF_NONE),
-    CFG_END()};
+cfg_opt_t http_upstream_opts[] = {CFG_STR_LIST("server", "{}", CFGF_NONE),
+                                  CFG_STR("balance", "round_robin", CFGF_NONE),
+                                  CFG_INT("keepalive", 32, CFGF_NONE),
+                                  CFG_INT("keepalive_timeout", 60, CFGF_NONE),
+                                  CFG_INT("max_fails", 1, CFGF_NONE),
+                                  CFG_INT("fail_timeout", 10, CFGF_NONE),
+                                  CFG_INT("connect_timeout", 5, CFGF_NONE),
+                                  CFG_INT("read_timeout", 60, CFGF_NONE),
+                                  CFG_INT("write_timeout", 60, CFGF_NONE),
+                                  CFG_INT("resolve_ttl", 60, CFGF_NONE),
+                                  CFG_END()};
 
 /* The numeric options of an upstream: name, range, field. */
 static const struct {
@@ -83,8 +82,8 @@ static int ups_conf_build(cfg_t *us, http_ups_conf_t *uc)
         loom_endpoint_t ep;
 
         if (loom_endpoint_parse_connect(s, &ep, err, sizeof(err)) != 0) {
-            loom_conf_error(us, "server", "upstream \"%s\": %s",
-                            cfg_title(us), err);
+            loom_conf_error(us, "server", "upstream \"%s\": %s", cfg_title(us),
+                            err);
             return LOOM_ERROR;
         }
         uc->servers[uc->nservers++] = loom_strdup(s);
@@ -94,16 +93,20 @@ static int ups_conf_build(cfg_t *us, http_ups_conf_t *uc)
     } else if (strcmp(bal, "least_conn") == 0) {
         uc->set.balance = HTTP_UPS_LEAST_CONN;
     } else {
-        loom_conf_error(us, "balance", "balance must be \"round_robin\" or "
-                        "\"least_conn\", not \"%s\"", bal);
+        loom_conf_error(us, "balance",
+                        "balance must be \"round_robin\" or "
+                        "\"least_conn\", not \"%s\"",
+                        bal);
         return LOOM_ERROR;
     }
     for (i = 0; i < LOOM_ARRAY_LEN(ups_numbers); i++) {
         long v = cfg_getint(us, ups_numbers[i].name);
 
         if (v < ups_numbers[i].lo || v > ups_numbers[i].hi) {
-            loom_conf_error(us, ups_numbers[i].name, "%s must be %ld-%ld, "
-                            "not %ld", ups_numbers[i].name, ups_numbers[i].lo,
+            loom_conf_error(us, ups_numbers[i].name,
+                            "%s must be %ld-%ld, "
+                            "not %ld",
+                            ups_numbers[i].name, ups_numbers[i].lo,
                             ups_numbers[i].hi, v);
             return LOOM_ERROR;
         }
@@ -154,19 +157,25 @@ int http_proxy_location(cfg_t *ls, http_location_t *l, http_conf_t *hc)
     char err[320];
 
     if (pass == NULL || pass[0] == '\0') {
-        loom_conf_error(ls, "proxy_pass", "location \"%s\": the proxy "
+        loom_conf_error(ls, "proxy_pass",
+                        "location \"%s\": the proxy "
                         "handler needs proxy_pass (an upstream's name or a "
-                        "connect endpoint)", cfg_title(ls));
+                        "connect endpoint)",
+                        cfg_title(ls));
         return LOOM_ERROR;
     }
     if (prefix && prefix[0] != '/') {
-        loom_conf_error(ls, "proxy_prefix", "proxy_prefix \"%s\" must start "
-                        "with \"/\"", prefix);
+        loom_conf_error(ls, "proxy_prefix",
+                        "proxy_prefix \"%s\" must start "
+                        "with \"/\"",
+                        prefix);
         return LOOM_ERROR;
     }
     if (host && !host_value_ok(host)) {
-        loom_conf_error(ls, "proxy_host", "proxy_host \"%s\" must be a host "
-                        "name (printable, no spaces)", host);
+        loom_conf_error(ls, "proxy_host",
+                        "proxy_host \"%s\" must be a host "
+                        "name (printable, no spaces)",
+                        host);
         return LOOM_ERROR;
     }
     if (hc->upstreams == NULL)
@@ -178,9 +187,11 @@ int http_proxy_location(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         loom_endpoint_t ep;
 
         if (loom_endpoint_parse_connect(pass, &ep, err, sizeof(err)) != 0) {
-            loom_conf_error(ls, "proxy_pass", "proxy_pass \"%s\" is neither "
+            loom_conf_error(ls, "proxy_pass",
+                            "proxy_pass \"%s\" is neither "
                             "an upstream of this instance nor a connect "
-                            "endpoint (%s)", pass, err);
+                            "endpoint (%s)",
+                            pass, err);
             return LOOM_ERROR;
         }
         for (uc = hc->upstreams->list; uc; uc = uc->next)

@@ -8,7 +8,8 @@
 
 #include "http_proxy_msg.h"
 
-/* ---- buffers ------------------------------------------------------------------ */
+/* ---- buffers
+ * ------------------------------------------------------------------ */
 
 void http_px_buf_add(http_px_buf_t *b, const char *p, size_t len)
 {
@@ -43,7 +44,8 @@ static void buf_slice(http_px_buf_t *b, loom_slice_t s)
     http_px_buf_add(b, s.p, s.len);
 }
 
-/* ---- fields -------------------------------------------------------------------- */
+/* ---- fields
+ * -------------------------------------------------------------------- */
 
 static int ieq(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -88,11 +90,16 @@ static int list_holds(loom_slice_t v, const char *m, size_t mlen)
 
 int http_px_hop_by_hop(loom_slice_t name, const h1_field_t *f, size_t n)
 {
-    static const char *const hop[] = {
-        "connection",          "keep-alive",         "proxy-connection",
-        "te",                  "trailer",            "transfer-encoding",
-        "upgrade",             "proxy-authenticate", "proxy-authorization",
-        "http2-settings"};
+    static const char *const hop[] = {"connection",
+                                      "keep-alive",
+                                      "proxy-connection",
+                                      "te",
+                                      "trailer",
+                                      "transfer-encoding",
+                                      "upgrade",
+                                      "proxy-authenticate",
+                                      "proxy-authorization",
+                                      "http2-settings"};
     size_t i;
 
     for (i = 0; i < LOOM_ARRAY_LEN(hop); i++)
@@ -144,7 +151,8 @@ static size_t join_fields(const http_req_t *r, const char *name,
     return n;
 }
 
-/* ---- the request head ---------------------------------------------------------- */
+/* ---- the request head
+ * ---------------------------------------------------------- */
 
 /* Bytes that stay as they are in a path; the rest is percent-encoded. */
 static int path_byte_ok(unsigned char c)
@@ -155,8 +163,7 @@ static int path_byte_ok(unsigned char c)
 
 /* The upstream request-target: the path (prefix replaced) and query. */
 static void request_target(const http_req_t *r,
-                           const struct http_proxy_loc_s *pl,
-                           http_px_buf_t *b)
+                           const struct http_proxy_loc_s *pl, http_px_buf_t *b)
 {
     const char *lp = r->loc ? r->loc->prefix : NULL;
     size_t lplen = lp ? strlen(lp) : 0, i;
@@ -172,8 +179,8 @@ static void request_target(const http_req_t *r,
         static const char hex[] = "0123456789ABCDEF";
 
         http_px_buf_str(b, pl->prefix);
-        for (i = lplen < r->npath_len ? lplen : r->npath_len;
-             i < r->npath_len; i++) {
+        for (i = lplen < r->npath_len ? lplen : r->npath_len; i < r->npath_len;
+             i++) {
             unsigned char c = (unsigned char)r->npath[i];
             char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
 
@@ -218,7 +225,7 @@ static void forwarded_value(http_px_buf_t *b, const char *p, size_t len)
 static int request_field_skipped(const http_req_t *r, const http_field_t *f)
 {
     static const char *const own[] = {
-        "host",   "content-length",    "expect",    "x-forwarded-for",
+        "host",      "content-length",    "expect", "x-forwarded-for",
         "forwarded", "x-forwarded-proto", "cookie"};
     size_t i;
 
@@ -246,8 +253,7 @@ void http_px_request_head(const http_req_t *r, const http_px_head_opts_t *o,
     else if (r->authority.len)
         buf_slice(out, r->authority);
     else
-        http_px_buf_str(out, o->fallback_host ? o->fallback_host
-                                              : "localhost");
+        http_px_buf_str(out, o->fallback_host ? o->fallback_host : "localhost");
     http_px_buf_str(out, "\r\n");
     for (i = 0; i < r->nfields; i++) {
         const http_field_t *f = &r->fields[i];
@@ -299,7 +305,8 @@ void http_px_request_head(const http_req_t *r, const http_px_head_opts_t *o,
     out->p[out->len] = '\0';
 }
 
-/* ---- the response fields --------------------------------------------------------- */
+/* ---- the response fields
+ * --------------------------------------------------------- */
 
 void http_px_response_fields(http_req_t *r, const h1_resp_head_t *h)
 {

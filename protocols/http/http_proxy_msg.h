@@ -34,10 +34,10 @@ int http_px_is_websocket(const http_req_t *r);
 /* What the request head depends on besides the request. */
 typedef struct {
     const struct http_proxy_loc_s *pl; /* the location's proxy options */
-    const char *fallback_host; /* Host when the client sent none */
-    const char *client;        /* the client's address as text */
-    int websocket;             /* forward the Upgrade */
-    int conn_close;            /* ask the upstream to close after */
+    const char *fallback_host;         /* Host when the client sent none */
+    const char *client;                /* the client's address as text */
+    int websocket;                     /* forward the Upgrade */
+    int conn_close;                    /* ask the upstream to close after */
 } http_px_head_opts_t;
 
 /* Append to OUT the head of R's upstream request up to (not including)

@@ -31,24 +31,24 @@
 
 /* What is being served: a file descriptor or cached bytes. */
 typedef struct {
-    int fd;            /* -1 when DATA holds the bytes */
+    int fd; /* -1 when DATA holds the bytes */
     const char *data;
     uint64_t size;
     time_t mtime;
     char etag[HTTP_ETAG_MAX];
     char ctype[128];
-    int gzip;          /* the .gz sibling is being served */
-    int vary;          /* add Vary: Accept-Encoding */
+    int gzip; /* the .gz sibling is being served */
+    int vary; /* add Vary: Accept-Encoding */
 } sfile_t;
 
 typedef struct fc_entry_s {
     struct fc_entry_s *next;
     const http_location_t *loc;
-    char *path;        /* normalised request path */
+    char *path; /* normalised request path */
     size_t path_len;
-    int gz;            /* the answer for clients accepting gzip */
+    int gz; /* the answer for clients accepting gzip */
     uint32_t hash;
-    time_t checked;    /* when last confirmed against the disk */
+    time_t checked; /* when last confirmed against the disk */
     dev_t dev;
     ino_t ino;
     sfile_t f;
@@ -109,8 +109,7 @@ static fc_entry_t *fc_find(http_fcache_t *fc, const http_location_t *loc,
 
     for (e = fc->b[h % FC_BUCKETS]; e; e = e->next) {
         if (e->hash == h && e->loc == loc && e->gz == gz &&
-            e->path_len == len &&
-            memcmp(e->path, p, len) == 0)
+            e->path_len == len && memcmp(e->path, p, len) == 0)
             return e;
     }
     return NULL;
@@ -182,13 +181,13 @@ static void set_ctype(http_req_t *r, sfile_t *f, const char *name)
     const char *t = http_mime_type(hc->mime, name, hc->default_type);
 
     if (hc->charset[0] && strncmp(t, "text/", 5) == 0)
-        snprintf(f->ctype, sizeof(f->ctype), "%s; charset=%s", t,
-                 hc->charset);
+        snprintf(f->ctype, sizeof(f->ctype), "%s; charset=%s", t, hc->charset);
     else
         snprintf(f->ctype, sizeof(f->ctype), "%s", t);
 }
 
-/* ---- answering -------------------------------------------------------------- */
+/* ---- answering --------------------------------------------------------------
+ */
 
 static loom_slice_t field(const http_req_t *r, const char *name)
 {
@@ -286,10 +285,18 @@ static int html_escape(char *out, size_t cap, const char *s)
         const char *rep = NULL;
 
         switch (*s) {
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '&': rep = "&amp;"; break;
-        case '"': rep = "&quot;"; break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
         }
         if (rep) {
             memcpy(out + o, rep, strlen(rep));
@@ -381,16 +388,16 @@ static void autoindex(http_req_t *r, int fd)
             bcap = bcap * 2 + strlen(esc) + strlen(uesc) + 32;
             body = loom_realloc(body, bcap);
         }
-        k = snprintf(body + blen, bcap - blen, "<a href=\"%s\">%s</a>\n",
-                     uesc, esc);
+        k = snprintf(body + blen, bcap - blen, "<a href=\"%s\">%s</a>\n", uesc,
+                     esc);
         blen += (size_t)k;
         free(names[i]);
     }
     free(names);
     if (blen + 32 > bcap)
         body = loom_realloc(body, bcap = blen + 32);
-    blen += (size_t)snprintf(body + blen, bcap - blen,
-                             "</pre></body></html>\n");
+    blen +=
+        (size_t)snprintf(body + blen, bcap - blen, "</pre></body></html>\n");
     http_resp_simple(r, 200, "text/html", body, blen);
     free(body);
 }

@@ -31,10 +31,10 @@ struct http_ups_connect_s {
     const http_upconn_ops_t *ops;
     http_ups_connect_cb cb;
     void *arg;
-    loom_connect_t *lc;   /* loom_connect in progress */
-    struct event *ev;     /* reports an early failure from the reactor */
+    loom_connect_t *lc; /* loom_connect in progress */
+    struct event *ev;   /* reports an early failure from the reactor */
     const char *err;
-    int waiting;          /* on s->waiters */
+    int waiting; /* on s->waiters */
     http_ups_connect_t *next;
 };
 
@@ -56,7 +56,8 @@ void http_ups_settings_default(http_ups_settings_t *set)
     set->resolve_ttl = 60;
 }
 
-/* ---- references ------------------------------------------------------------- */
+/* ---- references -------------------------------------------------------------
+ */
 
 void http_ups_ref(http_ups_t *u)
 {
@@ -92,7 +93,8 @@ void http_ups_server_unref(http_ups_server_t *s)
     free(s);
 }
 
-/* ---- servers and upstreams ---------------------------------------------------- */
+/* ---- servers and upstreams
+ * ---------------------------------------------------- */
 
 static http_ups_server_t *server_new(http_ups_t *u, const char *endpoint)
 {
@@ -248,7 +250,8 @@ void http_ups_shutdown(http_proxy_rt_t *rt)
     rt->conns = NULL;
 }
 
-/* ---- balancing and health ------------------------------------------------------ */
+/* ---- balancing and health
+ * ------------------------------------------------------ */
 
 static int server_tried(const http_ups_server_t *s,
                         http_ups_server_t *const *tried, size_t ntried)
@@ -318,7 +321,8 @@ void http_ups_server_ok(http_ups_server_t *s)
     s->down_until = 0;
 }
 
-/* ---- the connections' handler ----------------------------------------------------- */
+/* ---- the connections' handler
+ * ----------------------------------------------------- */
 
 static void upconn_unlink_idle(http_upconn_t *uc)
 {
@@ -446,7 +450,8 @@ void http_upconn_close(http_upconn_t *uc, int abort)
         loom_conn_close(uc->c);
 }
 
-/* ---- connecting ------------------------------------------------------------------ */
+/* ---- connecting
+ * ------------------------------------------------------------------ */
 
 static void connect_free(http_ups_connect_t *cr)
 {
@@ -551,9 +556,9 @@ static void connect_start(http_ups_connect_t *cr)
     } else {
         snprintf(ep, sizeof(ep), "%s:timeout=%u", s->endpoint, tmo);
     }
-    cr->lc = loom_connect(loom_instance_server(rt->hi->inst), ep,
-                          &upconn_handler, connect_on_result, cr, err,
-                          sizeof(err));
+    cr->lc =
+        loom_connect(loom_instance_server(rt->hi->inst), ep, &upconn_handler,
+                     connect_on_result, cr, err, sizeof(err));
     if (cr->lc == NULL)
         connect_fail_later(cr, "invalid endpoint");
 }

@@ -19,46 +19,48 @@
 
 #include "http.h"
 
-/* ---- configuration ---------------------------------------------------------- */
+/* ---- configuration ----------------------------------------------------------
+ */
 
 enum { HTTP_UPS_ROUND_ROBIN = 0, HTTP_UPS_LEAST_CONN };
 
 typedef struct {
-    int balance;                 /* HTTP_UPS_* */
-    unsigned keepalive;          /* idle connections kept per server */
-    unsigned keepalive_timeout;  /* seconds */
-    unsigned max_fails;          /* 0: never mark down */
-    unsigned fail_timeout;       /* seconds */
+    int balance;                /* HTTP_UPS_* */
+    unsigned keepalive;         /* idle connections kept per server */
+    unsigned keepalive_timeout; /* seconds */
+    unsigned max_fails;         /* 0: never mark down */
+    unsigned fail_timeout;      /* seconds */
     unsigned connect_timeout, read_timeout, write_timeout; /* seconds */
-    unsigned resolve_ttl;        /* seconds */
+    unsigned resolve_ttl;                                  /* seconds */
 } http_ups_settings_t;
 
 typedef struct http_ups_conf_s {
-    char *name;                  /* title, or the endpoint (anonymous) */
-    int anon;                    /* made from a proxy_pass endpoint */
-    char **servers;              /* connect endpoints as written */
+    char *name;     /* title, or the endpoint (anonymous) */
+    int anon;       /* made from a proxy_pass endpoint */
+    char **servers; /* connect endpoints as written */
     size_t nservers;
     http_ups_settings_t set;
-    struct http_ups_s *rt;       /* runtime twin (http_proxy_start/reload) */
+    struct http_ups_s *rt; /* runtime twin (http_proxy_start/reload) */
     struct http_ups_conf_s *next;
 } http_ups_conf_t;
 
 /* hc->upstreams */
 struct http_upstreams_s {
-    http_ups_conf_t *list;       /* named and anonymous, config order */
+    http_ups_conf_t *list; /* named and anonymous, config order */
 };
 
 /* l->proxy */
 struct http_proxy_loc_s {
     http_ups_conf_t *ups;
-    char *prefix;                /* proxy_prefix, or NULL */
-    char *host;                  /* proxy_host, or NULL */
+    char *prefix; /* proxy_prefix, or NULL */
+    char *host;   /* proxy_host, or NULL */
 };
 
 /* Defaults of an `upstream` section (and of an anonymous upstream). */
 void http_ups_settings_default(http_ups_settings_t *set);
 
-/* ---- runtime ------------------------------------------------------------------ */
+/* ---- runtime
+ * ------------------------------------------------------------------ */
 
 typedef struct http_ups_s http_ups_t;
 typedef struct http_ups_server_s http_ups_server_t;
@@ -73,26 +75,26 @@ struct http_ups_s {
     http_ups_settings_t set;
     http_ups_server_t **servers; /* current configuration */
     size_t nservers;
-    size_t rr;                   /* round-robin position */
+    size_t rr; /* round-robin position */
     unsigned refs;
-    int gone;                    /* left the configuration */
-    http_ups_t *next;            /* rt->ups */
+    int gone;         /* left the configuration */
+    http_ups_t *next; /* rt->ups */
 };
 
 struct http_ups_server_s {
-    http_ups_t *ups;             /* a reference */
-    char *endpoint;              /* as configured: logs, reload matching */
-    int resolve;                 /* tcp:host=NAME: we resolve it */
-    char *host;                  /* host= of a resolved endpoint */
+    http_ups_t *ups; /* a reference */
+    char *endpoint;  /* as configured: logs, reload matching */
+    int resolve;     /* tcp:host=NAME: we resolve it */
+    char *host;      /* host= of a resolved endpoint */
     int port;
-    char *authority;             /* "host:port" (Host when the client
-                                  * sent none) */
+    char *authority; /* "host:port" (Host when the client
+                      * sent none) */
     unsigned refs;
     int gone;
     /* passive health */
-    unsigned fails;              /* consecutive failures */
-    uint64_t down_until;         /* loom_now_sec() value; 0: up */
-    unsigned active;             /* requests in progress (least_conn) */
+    unsigned fails;      /* consecutive failures */
+    uint64_t down_until; /* loom_now_sec() value; 0: up */
+    unsigned active;     /* requests in progress (least_conn) */
     /* names */
     struct sockaddr_storage *addrs;
     socklen_t *addrlens;
@@ -101,7 +103,7 @@ struct http_ups_server_s {
     struct http_ups_dns_s *dns;  /* resolution in progress */
     http_ups_connect_t *waiters; /* connects waiting for it */
     /* pool */
-    http_upconn_t *idle;         /* most recently used first */
+    http_upconn_t *idle; /* most recently used first */
     size_t nidle;
 };
 
@@ -116,22 +118,22 @@ typedef struct {
 
 struct http_upconn_s {
     loom_conn_t *c;
-    http_ups_server_t *srv;      /* a reference */
+    http_ups_server_t *srv; /* a reference */
     http_proxy_rt_t *rt;
     const http_upconn_ops_t *ops;
-    void *owner;                 /* NULL while idle or closing */
-    unsigned nreq;               /* requests given to it so far */
+    void *owner;   /* NULL while idle or closing */
+    unsigned nreq; /* requests given to it so far */
     int idle, closing;
-    struct event timer;          /* keepalive_timeout while idle */
+    struct event timer;           /* keepalive_timeout while idle */
     http_upconn_t *inext, *iprev; /* server's idle list */
-    http_upconn_t *next, *prev;  /* rt->conns */
+    http_upconn_t *next, *prev;   /* rt->conns */
 };
 
 struct http_proxy_rt_s {
     http_instance_t *hi;
-    http_ups_t *ups;             /* upstreams of the current config */
-    http_upconn_t *conns;        /* every upstream connection */
-    struct http_px_s *reqs;      /* requests in flight (http_proxy.c) */
+    http_ups_t *ups;        /* upstreams of the current config */
+    http_upconn_t *conns;   /* every upstream connection */
+    struct http_px_s *reqs; /* requests in flight (http_proxy.c) */
     int stopping;
 };
 
@@ -160,7 +162,8 @@ http_ups_server_t *http_ups_pick(http_ups_t *u, http_ups_server_t *const *tried,
 void http_ups_server_failed(http_ups_server_t *s);
 void http_ups_server_ok(http_ups_server_t *s);
 
-/* ---- connections ------------------------------------------------------------ */
+/* ---- connections ------------------------------------------------------------
+ */
 
 /* An idle pooled connection to S, now owned by OWNER with OPS; NULL when
  * the pool is empty. */

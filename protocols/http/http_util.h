@@ -35,8 +35,8 @@ typedef struct {
 } http_range_t;
 
 enum {
-    HTTP_RANGE_NONE = 0,  /* ignore the header: serve the whole file (200) */
-    HTTP_RANGE_OK,        /* *OUT is the one range to serve (206) */
+    HTTP_RANGE_NONE = 0,     /* ignore the header: serve the whole file (200) */
+    HTTP_RANGE_OK,           /* *OUT is the one range to serve (206) */
     HTTP_RANGE_UNSATISFIABLE /* 416 with Content-Range: bytes * /SIZE */
 };
 
@@ -79,8 +79,8 @@ size_t http_etag_make(time_t mtime, uint64_t size, char *out);
 /* The validators of the selected representation and the request's
  * precondition fields (empty slices when absent). */
 typedef struct {
-    const char *etag;      /* strong tag with quotes, NUL-terminated */
-    time_t mtime;          /* Last-Modified */
+    const char *etag; /* strong tag with quotes, NUL-terminated */
+    time_t mtime;     /* Last-Modified */
     loom_slice_t if_match, if_none_match, if_modified_since,
         if_unmodified_since, if_range;
 } http_cond_t;

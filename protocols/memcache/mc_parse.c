@@ -94,8 +94,8 @@ int mc_strtoull_item(const char *s, size_t len, uint64_t *out)
         v = v * 10 + d;
         digits = 1;
     }
-    if (!digits || p == end || !(*p == ' ' || *p == '\r' || *p == '\n' ||
-                                 *p == '\t'))
+    if (!digits || p == end ||
+        !(*p == ' ' || *p == '\r' || *p == '\n' || *p == '\t'))
         return -1;
     if (neg) {
         if (v != 0)
@@ -159,8 +159,8 @@ int mc_base64_decode(const char *src, size_t len, char *dst, size_t dstlen)
                 return -1;
             }
         }
-        w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-            (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+            (uint32_t)v[3];
         if (n + 3 - (size_t)pad > dstlen)
             return -1;
         dst[n++] = (char)(w >> 16);
@@ -247,7 +247,7 @@ int mc_next_key(loom_slice_t *cur, loom_slice_t *key)
  * line (spaces included) when there are more. */
 static int tokenize(const char *line, size_t len, loom_slice_t *tok, int max)
 {
-    loom_slice_t cur = { line, len };
+    loom_slice_t cur = {line, len};
     int n = 0;
 
     while (n < max - 1 && mc_next_key(&cur, &tok[n]))
@@ -286,17 +286,32 @@ static const struct {
     const char *name;
     mc_cmd_t cmd;
 } commands[] = {
-    { "get", MC_CMD_GET }, { "gets", MC_CMD_GETS }, { "gat", MC_CMD_GAT },
-    { "gats", MC_CMD_GATS }, { "set", MC_CMD_SET }, { "add", MC_CMD_ADD },
-    { "replace", MC_CMD_REPLACE }, { "append", MC_CMD_APPEND },
-    { "prepend", MC_CMD_PREPEND }, { "cas", MC_CMD_CAS },
-    { "delete", MC_CMD_DELETE }, { "incr", MC_CMD_INCR },
-    { "decr", MC_CMD_DECR }, { "touch", MC_CMD_TOUCH },
-    { "flush_all", MC_CMD_FLUSH_ALL }, { "stats", MC_CMD_STATS },
-    { "version", MC_CMD_VERSION }, { "verbosity", MC_CMD_VERBOSITY },
-    { "quit", MC_CMD_QUIT }, { "cache_memlimit", MC_CMD_CACHE_MEMLIMIT },
-    { "mg", MC_CMD_MG }, { "ms", MC_CMD_MS }, { "md", MC_CMD_MD },
-    { "ma", MC_CMD_MA }, { "mn", MC_CMD_MN }, { "me", MC_CMD_ME },
+    {"get", MC_CMD_GET},
+    {"gets", MC_CMD_GETS},
+    {"gat", MC_CMD_GAT},
+    {"gats", MC_CMD_GATS},
+    {"set", MC_CMD_SET},
+    {"add", MC_CMD_ADD},
+    {"replace", MC_CMD_REPLACE},
+    {"append", MC_CMD_APPEND},
+    {"prepend", MC_CMD_PREPEND},
+    {"cas", MC_CMD_CAS},
+    {"delete", MC_CMD_DELETE},
+    {"incr", MC_CMD_INCR},
+    {"decr", MC_CMD_DECR},
+    {"touch", MC_CMD_TOUCH},
+    {"flush_all", MC_CMD_FLUSH_ALL},
+    {"stats", MC_CMD_STATS},
+    {"version", MC_CMD_VERSION},
+    {"verbosity", MC_CMD_VERBOSITY},
+    {"quit", MC_CMD_QUIT},
+    {"cache_memlimit", MC_CMD_CACHE_MEMLIMIT},
+    {"mg", MC_CMD_MG},
+    {"ms", MC_CMD_MS},
+    {"md", MC_CMD_MD},
+    {"ma", MC_CMD_MA},
+    {"mn", MC_CMD_MN},
+    {"me", MC_CMD_ME},
 };
 
 /* The last token is "noreply": note it and drop it from the count. */
@@ -324,7 +339,7 @@ static mc_cmd_t parse_storage(mc_req_t *req, mc_cmd_t cmd,
     int want = cmd == MC_CMD_CAS ? 6 : 5;
 
     if (n != want && n != want + 1) /* a last token other than noreply is
-                                      * ignored, as memcached does */
+                                     * ignored, as memcached does */
         return fail(req, MC_CMD_UNKNOWN, "ERROR");
     take_noreply(req, tok, n);
     req->cmd = cmd;
@@ -387,8 +402,8 @@ static mc_cmd_t parse_text(mc_req_t *req, mc_cmd_t cmd, const char *line,
 
             req->noreply = nr;
             if (!((n == 3 && (zero || nr)) || (n == 4 && zero && nr)))
-                return fail(req, cmd, E_FORMAT
-                            ".  Usage: delete <key> [noreply]");
+                return fail(req, cmd,
+                            E_FORMAT ".  Usage: delete <key> [noreply]");
         }
         return parse_key(req, cmd, tok[1]);
     case MC_CMD_INCR:
@@ -453,7 +468,7 @@ static mc_cmd_t parse_text(mc_req_t *req, mc_cmd_t cmd, const char *line,
  * each command then uses the ones that mean something to it. */
 static const char *meta_flag(mc_req_t *req, loom_slice_t t)
 {
-    loom_slice_t v = { t.p + 1, t.len - 1 };
+    loom_slice_t v = {t.p + 1, t.len - 1};
     char ch = t.p[0];
     int64_t ttl;
 
@@ -465,8 +480,20 @@ static const char *meta_flag(mc_req_t *req, loom_slice_t t)
     if (req->norder < MC_MAX_TOKENS)
         req->order[req->norder++] = ch;
     switch (ch) {
-    case 'b': case 'O': case 'P': case 'L': case 'k': case 's': case 't':
-    case 'c': case 'f': case 'v': case 'h': case 'u': case 'q': case 'l':
+    case 'b':
+    case 'O':
+    case 'P':
+    case 'L':
+    case 'k':
+    case 's':
+    case 't':
+    case 'c':
+    case 'f':
+    case 'v':
+    case 'h':
+    case 'u':
+    case 'q':
+    case 'l':
     case 'I':
         break;
     case 'N':
@@ -517,8 +544,8 @@ static const char *meta_flag(mc_req_t *req, loom_slice_t t)
     return NULL;
 }
 
-static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd,
-                           const loom_slice_t *tok, int n)
+static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd, const loom_slice_t *tok,
+                           int n)
 {
     const char *err = NULL;
     int i, first = 2;
@@ -566,8 +593,7 @@ static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd,
     } else if (!mc_key_ok(tok[1].p, tok[1].len, req->pflags)) {
         return fail(req, cmd, E_FORMAT);
     }
-    if (cmd == MC_CMD_MS && req->mode &&
-        !strchr("EAPRS", req->mode))
+    if (cmd == MC_CMD_MS && req->mode && !strchr("EAPRS", req->mode))
         return fail(req, cmd, "CLIENT_ERROR invalid mode for ms M token");
     if (cmd == MC_CMD_MA && req->mode && !strchr("ID+-", req->mode))
         return fail(req, cmd, "CLIENT_ERROR invalid mode for ma M token");
@@ -575,7 +601,8 @@ static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd,
     return cmd;
 }
 
-/* ---- entry ---------------------------------------------------------------- */
+/* ---- entry ----------------------------------------------------------------
+ */
 
 mc_cmd_t mc_parse(const char *line, size_t len, mc_req_t *req)
 {
@@ -604,8 +631,9 @@ mc_cmd_t mc_parse_flags(const char *line, size_t len, unsigned flags,
         }
     req->cmd = cmd;
     if (cmd == MC_CMD_UNKNOWN)
-        return fail(req, cmd, tok_is(tok[0], "shutdown")
-                                  ? "ERROR: shutdown not enabled" : "ERROR");
+        return fail(req, cmd,
+                    tok_is(tok[0], "shutdown") ? "ERROR: shutdown not enabled"
+                                               : "ERROR");
     if (cmd >= MC_CMD_MG)
         return parse_meta(req, cmd, tok, n);
     return parse_text(req, cmd, line, len, tok, n);

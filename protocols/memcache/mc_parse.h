@@ -23,13 +23,32 @@
 
 typedef enum {
     MC_CMD_UNKNOWN = 0,
-    MC_CMD_GET, MC_CMD_GETS, MC_CMD_GAT, MC_CMD_GATS,
-    MC_CMD_SET, MC_CMD_ADD, MC_CMD_REPLACE, MC_CMD_APPEND, MC_CMD_PREPEND,
+    MC_CMD_GET,
+    MC_CMD_GETS,
+    MC_CMD_GAT,
+    MC_CMD_GATS,
+    MC_CMD_SET,
+    MC_CMD_ADD,
+    MC_CMD_REPLACE,
+    MC_CMD_APPEND,
+    MC_CMD_PREPEND,
     MC_CMD_CAS,
-    MC_CMD_DELETE, MC_CMD_INCR, MC_CMD_DECR, MC_CMD_TOUCH,
-    MC_CMD_FLUSH_ALL, MC_CMD_STATS, MC_CMD_VERSION, MC_CMD_VERBOSITY,
-    MC_CMD_QUIT, MC_CMD_CACHE_MEMLIMIT,
-    MC_CMD_MG, MC_CMD_MS, MC_CMD_MD, MC_CMD_MA, MC_CMD_MN, MC_CMD_ME
+    MC_CMD_DELETE,
+    MC_CMD_INCR,
+    MC_CMD_DECR,
+    MC_CMD_TOUCH,
+    MC_CMD_FLUSH_ALL,
+    MC_CMD_STATS,
+    MC_CMD_VERSION,
+    MC_CMD_VERBOSITY,
+    MC_CMD_QUIT,
+    MC_CMD_CACHE_MEMLIMIT,
+    MC_CMD_MG,
+    MC_CMD_MS,
+    MC_CMD_MD,
+    MC_CMD_MA,
+    MC_CMD_MN,
+    MC_CMD_ME
 } mc_cmd_t;
 
 /* Meta flag letters as bits: MC_F('v') etc. */
@@ -58,21 +77,22 @@ typedef struct {
     int nargs;
 
     /* meta */
-    uint64_t mflags;   /* MC_F(letter) for every flag given */
+    uint64_t mflags;           /* MC_F(letter) for every flag given */
     char order[MC_MAX_TOKENS]; /* flag letters in request order */
     int norder;
     loom_slice_t opaque; /* O token, without the O */
     int64_t ttl_N, ttl_R;
-    uint64_t new_cas;  /* E */
-    uint64_t initial;  /* J */
-    char mode;         /* M (ms: E A P R S; ma: I + D -) */
-    unsigned pflags;   /* the MC_PARSE_* flags the line was parsed with */
+    uint64_t new_cas; /* E */
+    uint64_t initial; /* J */
+    char mode;        /* M (ms: E A P R S; ma: I + D -) */
+    unsigned pflags;  /* the MC_PARSE_* flags the line was parsed with */
     char keybuf[MC_KEY_MAX + 1]; /* base64-decoded key */
 } mc_req_t;
 
 /* mc_parse_flags() flags. */
-#define MC_PARSE_LAX_KEYS 1 /* keys as memcached takes them: any byte but
-                             * space (control characters included) */
+#define MC_PARSE_LAX_KEYS                                                      \
+    1 /* keys as memcached takes them: any byte but                            \
+       * space (control characters included) */
 
 /* Parse one command LINE of LEN bytes (no LF; a trailing CR is ignored)
  * into REQ.  Returns the command; REQ->err is set for an invalid line

@@ -12,8 +12,8 @@
 
 #include <event2/event.h>
 
-#define MC_OUT_DIRECT 4096   /* writes this large skip the buffer */
-#define MC_OUT_FLUSH 16384   /* buffer size that triggers a flush */
+#define MC_OUT_DIRECT 4096 /* writes this large skip the buffer */
+#define MC_OUT_FLUSH 16384 /* buffer size that triggers a flush */
 
 /* ---- output ------------------------------------------------------------- */
 
@@ -148,16 +148,17 @@ static int exec_get(mc_ctx_t *x, mc_req_t *r, mc_out_t *o, uint32_t *resume)
     return MC_EXEC_DONE;
 }
 
-static void exec_store(mc_ctx_t *x, mc_req_t *r, const char *data,
-                       mc_out_t *o)
+static void exec_store(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
 {
     static const char *const replies[] = {
-        [MC_STORED] = "STORED", [MC_NOT_STORED] = "NOT_STORED",
-        [MC_EXISTS] = "EXISTS", [MC_NOT_FOUND] = "NOT_FOUND",
+        [MC_STORED] = "STORED",
+        [MC_NOT_STORED] = "NOT_STORED",
+        [MC_EXISTS] = "EXISTS",
+        [MC_NOT_FOUND] = "NOT_FOUND",
         [MC_NO_MEMORY] = "SERVER_ERROR out of memory storing object",
     };
     mc_mode_t mode = MC_MODE_SET;
-    mc_opts_t opts = { 0 };
+    mc_opts_t opts = {0};
     mc_item_t *it;
     mc_result_t res;
 
@@ -166,15 +167,24 @@ static void exec_store(mc_ctx_t *x, mc_req_t *r, const char *data,
         return;
     }
     switch (r->cmd) {
-    case MC_CMD_ADD: mode = MC_MODE_ADD; break;
-    case MC_CMD_REPLACE: mode = MC_MODE_REPLACE; break;
-    case MC_CMD_APPEND: mode = MC_MODE_APPEND; break;
-    case MC_CMD_PREPEND: mode = MC_MODE_PREPEND; break;
+    case MC_CMD_ADD:
+        mode = MC_MODE_ADD;
+        break;
+    case MC_CMD_REPLACE:
+        mode = MC_MODE_REPLACE;
+        break;
+    case MC_CMD_APPEND:
+        mode = MC_MODE_APPEND;
+        break;
+    case MC_CMD_PREPEND:
+        mode = MC_MODE_PREPEND;
+        break;
     case MC_CMD_CAS:
         opts.has_cas = 1;
         opts.cas = r->cas;
         break;
-    default: break;
+    default:
+        break;
     }
     it = mc_store_alloc(x->store, r->key.p, r->key.len, r->flags,
                         mc_store_exptime(x->store, r->exptime), r->bytes);
@@ -202,8 +212,9 @@ static void exec_arith(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
         mc_out_line(o, r, "NOT_FOUND");
         break;
     case MC_NON_NUMERIC:
-        mc_out_line(o, r,
-                    "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        mc_out_line(
+            o, r,
+            "CLIENT_ERROR cannot increment or decrement non-numeric value");
         break;
     default:
         mc_out_line(o, r, "SERVER_ERROR out of memory");
@@ -343,7 +354,7 @@ static int agg_item(mc_item_t *it, void *arg)
 static void stats_items(mc_ctx_t *x, mc_out_t *o, int slabs)
 {
     const mc_store_stats_t *s = mc_store_stats(x->store);
-    struct item_agg a = { 0, 0 };
+    struct item_agg a = {0, 0};
 
     if (s->curr_items == 0) {
         if (slabs) {
@@ -579,16 +590,24 @@ static void exec_ms(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
         return;
     }
     switch (r->mode) {
-    case 'E': mode = MC_MODE_ADD; break;
-    case 'A': mode = MC_MODE_APPEND; break;
-    case 'P': mode = MC_MODE_PREPEND; break;
-    case 'R': mode = MC_MODE_REPLACE; break;
-    default: break;
+    case 'E':
+        mode = MC_MODE_ADD;
+        break;
+    case 'A':
+        mode = MC_MODE_APPEND;
+        break;
+    case 'P':
+        mode = MC_MODE_PREPEND;
+        break;
+    case 'R':
+        mode = MC_MODE_REPLACE;
+        break;
+    default:
+        break;
     }
     /* memcached 1.6.18 parses N on ms but its append-vivify stores
      * nothing (NS); so does loom */
-    it = mc_store_alloc(st, r->key.p, r->key.len, r->flags, exptime,
-                        r->bytes);
+    it = mc_store_alloc(st, r->key.p, r->key.len, r->flags, exptime, r->bytes);
     if (it == NULL) {
         mc_out_str(o, "SERVER_ERROR out of memory storing object\r\n");
         return;
@@ -598,13 +617,21 @@ static void exec_ms(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
         it->iflags |= MC_IT_BINKEY;
     meta_opts(r, &opts);
     switch (mc_store_store(st, it, mode, &opts, &cas)) {
-    case MC_STORED: code = "HD"; break;
-    case MC_EXISTS: code = "EX"; break;
-    case MC_NOT_FOUND: code = "NF"; break;
+    case MC_STORED:
+        code = "HD";
+        break;
+    case MC_EXISTS:
+        code = "EX";
+        break;
+    case MC_NOT_FOUND:
+        code = "NF";
+        break;
     case MC_NO_MEMORY:
         mc_out_str(o, "SERVER_ERROR out of memory storing object\r\n");
         return;
-    default: code = "NS"; break;
+    default:
+        code = "NS";
+        break;
     }
     if (r->noreply && code[0] == 'H')
         return;
@@ -623,7 +650,9 @@ static void exec_ms(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
 static void exec_md(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
 {
     static const char *const codes[] = {
-        [MC_DELETED] = "HD", [MC_NOT_FOUND] = "NF", [MC_EXISTS] = "EX",
+        [MC_DELETED] = "HD",
+        [MC_NOT_FOUND] = "NF",
+        [MC_EXISTS] = "EX",
     };
     mc_store_t *st = x->store;
     mc_result_t res = MC_DELETED;
@@ -664,8 +693,8 @@ static void exec_ma(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
     int created = 0, i;
 
     meta_opts(r, &opts);
-    switch (mc_store_arith(st, r->key.p, r->key.len, incr, r->delta, &opts,
-                           &v, &it)) {
+    switch (mc_store_arith(st, r->key.p, r->key.len, incr, r->delta, &opts, &v,
+                           &it)) {
     case MC_STORED:
         if (r->noreply) {
             /* HD is quiet, but T still applies */
@@ -719,18 +748,27 @@ static void exec_ma(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
     }
     for (i = 0; i < r->norder; i++) {
         switch (r->order[i]) {
-        case 'c': out_flag_u64(o, 'c', it->cas); break;
-        case 't': out_ttl(o, x, it); break;
-        case 'T': it->exptime = mc_store_exptime(st, r->exptime); break;
+        case 'c':
+            out_flag_u64(o, 'c', it->cas);
+            break;
+        case 't':
+            out_ttl(o, x, it);
+            break;
+        case 'T':
+            it->exptime = mc_store_exptime(st, r->exptime);
+            break;
         case 'N':
             if (created)
                 it->exptime = mc_store_exptime(st, r->ttl_N);
             break;
-        case 'O': out_opaque(o, r); break;
+        case 'O':
+            out_opaque(o, r);
+            break;
         case 'k':
             out_key(o, r->key.p, r->key.len, (r->mflags & MC_F('b')) != 0);
             break;
-        default: break;
+        default:
+            break;
         }
     }
     mc_out_mem(o, "\r\n", 2);
@@ -758,7 +796,8 @@ static void exec_me(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
     } else {
         mc_out_mem(o, mc_item_key(it), it->nkey);
     }
-    snprintf(buf, sizeof(buf), " exp=%ld la=%lu cas=%llu fetch=%s cls=1 "
+    snprintf(buf, sizeof(buf),
+             " exp=%ld la=%lu cas=%llu fetch=%s cls=1 "
              "size=%zu\r\n",
              it->exptime ? (long)it->exptime - (long)now : -1L,
              (unsigned long)(now - it->atime), (unsigned long long)it->cas,
@@ -767,7 +806,8 @@ static void exec_me(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
     mc_out_str(o, buf);
 }
 
-/* ---- dispatch ------------------------------------------------------------- */
+/* ---- dispatch -------------------------------------------------------------
+ */
 
 int mc_exec(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o,
             uint32_t *resume)
@@ -791,18 +831,23 @@ int mc_exec(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o,
         exec_store(x, r, data, o);
         break;
     case MC_CMD_DELETE:
-        mc_out_line(o, r, mc_store_delete(st, r->key.p, r->key.len, NULL) ==
-                              MC_DELETED ? "DELETED" : "NOT_FOUND");
+        mc_out_line(o, r,
+                    mc_store_delete(st, r->key.p, r->key.len, NULL) ==
+                            MC_DELETED
+                        ? "DELETED"
+                        : "NOT_FOUND");
         break;
     case MC_CMD_INCR:
     case MC_CMD_DECR:
         exec_arith(x, r, o);
         break;
     case MC_CMD_TOUCH:
-        mc_out_line(o, r, mc_store_touch(st, r->key.p, r->key.len,
-                                         mc_store_exptime(st, r->exptime),
-                                         NULL) == MC_TOUCHED ? "TOUCHED"
-                                                             : "NOT_FOUND");
+        mc_out_line(o, r,
+                    mc_store_touch(st, r->key.p, r->key.len,
+                                   mc_store_exptime(st, r->exptime),
+                                   NULL) == MC_TOUCHED
+                        ? "TOUCHED"
+                        : "NOT_FOUND");
         break;
     case MC_CMD_FLUSH_ALL: {
         uint32_t when = 0;
@@ -825,11 +870,13 @@ int mc_exec(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o,
         break;
     case MC_CMD_CACHE_MEMLIMIT:
         if (r->number < 8) {
-            mc_out_line(o, r, "MEMLIMIT_TOO_SMALL cannot set maxbytes to "
-                              "less than 8m");
+            mc_out_line(o, r,
+                        "MEMLIMIT_TOO_SMALL cannot set maxbytes to "
+                        "less than 8m");
         } else if (r->number > 1000000000) {
-            mc_out_line(o, r, "MEMLIMIT_ADJUST_FAILED input value is "
-                              "megabytes not bytes");
+            mc_out_line(o, r,
+                        "MEMLIMIT_ADJUST_FAILED input value is "
+                        "megabytes not bytes");
         } else {
             mc_store_set_limits(st, (size_t)r->number << 20,
                                 mc_store_max_item(st));

@@ -9,21 +9,21 @@
 
 #include "mc_parse.h"
 
-#define MC_HASH_INIT_POWER 16 /* 65,536 buckets, as memcached starts */
+#define MC_HASH_INIT_POWER 16          /* 65,536 buckets, as memcached starts */
 #define MC_REL_MAX (60 * 60 * 24 * 30) /* relative exptime limit: 30 days */
 #define MC_REHASH_STEP 1 /* buckets moved per operation while resizing */
 
 struct mc_store_s {
     mc_item_t **tab[2];
-    size_t size[2];     /* buckets, a power of two */
-    size_t rehash;      /* next bucket of tab[0] to move */
+    size_t size[2]; /* buckets, a power of two */
+    size_t rehash;  /* next bucket of tab[0] to move */
     int resizing;
-    size_t sweep;       /* sweep cursor into tab[0] */
+    size_t sweep; /* sweep cursor into tab[0] */
 
     mc_item_t *head, *tail; /* LRU */
 
     size_t memory, max_item;
-    size_t used;        /* accounted bytes of all allocated items */
+    size_t used; /* accounted bytes of all allocated items */
     uint64_t seed;
     uint64_t next_cas;
     uint64_t flush_cas; /* items with a smaller CAS are flushed */
@@ -101,8 +101,9 @@ uint32_t mc_store_exptime(const mc_store_t *st, int64_t exptime)
     if (exptime < 0)
         return 1; /* in the past: expired at once */
     if (exptime > MC_REL_MAX)
-        return exptime <= st->now ? 1
-             : exptime > UINT32_MAX ? UINT32_MAX : (uint32_t)exptime;
+        return exptime <= st->now     ? 1
+               : exptime > UINT32_MAX ? UINT32_MAX
+                                      : (uint32_t)exptime;
     return st->now + (uint32_t)exptime;
 }
 
@@ -389,14 +390,12 @@ static mc_item_t *concat(mc_store_t *st, mc_item_t *old, mc_item_t *add,
 
     /* Both old and add stay allocated while the result is made, so room is
      * made for it on top of them; where there is none, the append fails. */
-    if (n > UINT32_MAX - 2 ||
-        mc_store_item_size(old->nkey, n) > st->max_item)
+    if (n > UINT32_MAX - 2 || mc_store_item_size(old->nkey, n) > st->max_item)
         return NULL;
     /* out of the LRU while room is made, so that eviction cannot free it;
      * the key is taken from ADD, which is not in the store at all */
     lru_unlink(st, old);
-    it = mc_store_alloc(st, add->data, add->nkey, old->flags, old->exptime,
-                        n);
+    it = mc_store_alloc(st, add->data, add->nkey, old->flags, old->exptime, n);
     lru_push(st, old);
     if (it == NULL)
         return NULL;
@@ -409,8 +408,8 @@ static mc_item_t *concat(mc_store_t *st, mc_item_t *old, mc_item_t *add,
         memcpy(v + add->nbytes, mc_item_value(old), old->nbytes);
     }
     memcpy(v + n, "\r\n", 2);
-    it->iflags = old->iflags & (MC_IT_STALE | MC_IT_WON | MC_IT_FETCHED |
-                                MC_IT_BINKEY);
+    it->iflags =
+        old->iflags & (MC_IT_STALE | MC_IT_WON | MC_IT_FETCHED | MC_IT_BINKEY);
     return it;
 }
 
@@ -498,7 +497,8 @@ mc_result_t mc_store_delete(mc_store_t *st, const char *key, size_t nkey,
     return MC_DELETED;
 }
 
-/* ---- arithmetic ----------------------------------------------------------- */
+/* ---- arithmetic -----------------------------------------------------------
+ */
 
 mc_result_t mc_store_arith(mc_store_t *st, const char *key, size_t nkey,
                            int incr, uint64_t delta, const mc_opts_t *opts,
@@ -545,8 +545,8 @@ mc_result_t mc_store_arith(mc_store_t *st, const char *key, size_t nkey,
             return MC_NO_MEMORY;
         memcpy(mc_item_value(nit), buf, n);
         memcpy(mc_item_value(nit) + n, "\r\n", 2);
-        nit->iflags = it->iflags & (MC_IT_FETCHED | MC_IT_STALE | MC_IT_WON |
-                                    MC_IT_BINKEY);
+        nit->iflags = it->iflags &
+                      (MC_IT_FETCHED | MC_IT_STALE | MC_IT_WON | MC_IT_BINKEY);
         mc_store_new_cas(st, nit, opts);
         replace(st, it, nit);
     }
@@ -585,7 +585,8 @@ void mc_store_flush(mc_store_t *st, uint32_t when)
     }
 }
 
-/* ---- background work ------------------------------------------------------ */
+/* ---- background work ------------------------------------------------------
+ */
 
 size_t mc_store_tick(mc_store_t *st, size_t budget)
 {
@@ -637,7 +638,8 @@ void mc_store_foreach(mc_store_t *st, int (*fn)(mc_item_t *it, void *arg),
     }
 }
 
-/* ---- life cycle and stats ------------------------------------------------- */
+/* ---- life cycle and stats -------------------------------------------------
+ */
 
 mc_store_t *mc_store_new(size_t memory, size_t max_item, uint64_t seed)
 {

@@ -31,17 +31,17 @@
 
 typedef struct mc_item_s mc_item_t;
 struct mc_item_s {
-    mc_item_t *hnext;        /* hash chain */
-    mc_item_t *prev, *next;  /* LRU: head is the most recently used */
+    mc_item_t *hnext;       /* hash chain */
+    mc_item_t *prev, *next; /* LRU: head is the most recently used */
     uint64_t cas;
-    uint32_t exptime;        /* absolute Unix time; 0 = never */
-    uint32_t atime;          /* last access, Unix time */
-    uint32_t flags;          /* client flags */
-    uint32_t nbytes;         /* value length (CRLF stored after it) */
-    uint32_t hv;             /* hash of the key */
+    uint32_t exptime; /* absolute Unix time; 0 = never */
+    uint32_t atime;   /* last access, Unix time */
+    uint32_t flags;   /* client flags */
+    uint32_t nbytes;  /* value length (CRLF stored after it) */
+    uint32_t hv;      /* hash of the key */
     uint8_t nkey;
-    uint8_t iflags;          /* MC_IT_* */
-    char data[];             /* key, value, "\r\n" */
+    uint8_t iflags; /* MC_IT_* */
+    char data[];    /* key, value, "\r\n" */
 };
 
 /* The key and the value (followed by "\r\n") of an item. */
@@ -62,7 +62,7 @@ typedef enum {
 typedef enum {
     MC_STORED,
     MC_NOT_STORED,
-    MC_EXISTS,      /* CAS mismatch */
+    MC_EXISTS, /* CAS mismatch */
     MC_NOT_FOUND,
     MC_DELETED,
     MC_TOUCHED,
@@ -72,7 +72,7 @@ typedef enum {
 
 /* Options of one store operation; zero-initialise and set what applies. */
 typedef struct {
-    int has_cas;      /* compare: act only if the item's CAS is `cas` */
+    int has_cas; /* compare: act only if the item's CAS is `cas` */
     uint64_t cas;
     uint64_t new_cas; /* explicit CAS for the result (0: next from counter) */
     int stale_ok;     /* (meta I) a CAS older than the item's stores anyway,
@@ -87,8 +87,8 @@ typedef struct {
     uint64_t touch_hits, touch_misses, delete_hits, delete_misses;
     uint64_t incr_hits, incr_misses, decr_hits, decr_misses;
     uint64_t cas_hits, cas_misses, cas_badval;
-    uint64_t hash_buckets;   /* buckets in the main table */
-    int hash_expanding;      /* a resize is in progress */
+    uint64_t hash_buckets; /* buckets in the main table */
+    int hash_expanding;    /* a resize is in progress */
 } mc_store_stats_t;
 
 /* A store with MEMORY bytes for items and MAX_ITEM as the largest item

@@ -18,7 +18,8 @@
 #include "loom_module.h"
 #include "memcache.h"
 
-#define MC_TICK_USEC 100000 /* clock and background work, ten times a second */
+/* clock and background work, ten times a second */
+#define MC_TICK_USEC 100000
 #define MC_TICK_BUDGET 4096 /* buckets / items looked at per tick */
 #define MC_UDP_MAX 1400     /* datagram size, header included (memcached's) */
 #define MC_UDP_HDR 8
@@ -52,15 +53,17 @@ static int is_get_line(const char *p, size_t n)
         p++;
         n--;
     }
-    return (n >= 4 && (memcmp(p, "get ", 4) == 0 || memcmp(p, "gat ", 4) == 0)) ||
-           (n >= 5 && (memcmp(p, "gets ", 5) == 0 || memcmp(p, "gats ", 5) == 0));
+    return (n >= 4 &&
+            (memcmp(p, "get ", 4) == 0 || memcmp(p, "gat ", 4) == 0)) ||
+           (n >= 5 &&
+            (memcmp(p, "gets ", 5) == 0 || memcmp(p, "gats ", 5) == 0));
 }
 
 /* The binary protocol's reply header (status 0x0083, "not supported")
  * and a text body saying why, for the request header at REQ. */
 static void binary_refusal(mc_out_t *o, const unsigned char *req)
 {
-    unsigned char h[24] = { 0 };
+    unsigned char h[24] = {0};
     uint32_t body = sizeof(bin_refusal) - 1;
 
     h[0] = 0x81;
@@ -162,7 +165,8 @@ static size_t mc_process(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
     return used;
 }
 
-/* ---- stream side ---------------------------------------------------------- */
+/* ---- stream side ----------------------------------------------------------
+ */
 
 static int mc_open(loom_conn_t *c)
 {
@@ -202,14 +206,15 @@ static size_t mc_data(loom_conn_t *c, const char *buf, size_t len)
     return used;
 }
 
-/* ---- datagram side -------------------------------------------------------- */
+/* ---- datagram side --------------------------------------------------------
+ */
 
 static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
                         const char *buf, size_t len)
 {
     mc_server_t *s = loom_instance_data(inst);
     mc_out_t *o = &s->out; /* no connection: the whole reply stays in it */
-    mc_conn_t mc = { 0, 0 };
+    mc_conn_t mc = {0, 0};
     char pkt[MC_UDP_MAX];
     size_t off, total, i;
     int close;
@@ -222,7 +227,8 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
     o->full = 0;
     mc_process(s, &mc, o, buf + MC_UDP_HDR, len - MC_UDP_HDR, &close);
     s->ctr.bytes_read += len;
-    total = (o->len + (MC_UDP_MAX - MC_UDP_HDR) - 1) / (MC_UDP_MAX - MC_UDP_HDR);
+    total =
+        (o->len + (MC_UDP_MAX - MC_UDP_HDR) - 1) / (MC_UDP_MAX - MC_UDP_HDR);
     if (total > 65535)
         total = 0; /* too large for the frame header: drop */
     for (i = 0, off = 0; i < total; i++) {
@@ -245,7 +251,8 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
     o->len = 0;
 }
 
-/* ---- life cycle ----------------------------------------------------------- */
+/* ---- life cycle -----------------------------------------------------------
+ */
 
 static void mc_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -261,7 +268,7 @@ static int mc_start(loom_instance_t *inst)
 {
     mc_conf_t *conf = loom_instance_conf(inst);
     mc_server_t *s = loom_calloc(1, sizeof(*s));
-    struct timeval tv = { 0, MC_TICK_USEC };
+    struct timeval tv = {0, MC_TICK_USEC};
     uint64_t seed = 0;
 
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
@@ -271,8 +278,8 @@ static int mc_start(loom_instance_t *inst)
     s->ctx.ctr = &s->ctr;
     s->ctx.started = time(NULL);
     mc_store_set_time(s->ctx.store, (uint32_t)time(NULL));
-    s->tick = event_new(loom_instance_base(inst), -1, EV_PERSIST, mc_on_tick,
-                        s);
+    s->tick =
+        event_new(loom_instance_base(inst), -1, EV_PERSIST, mc_on_tick, s);
     event_add(s->tick, &tv);
     loom_instance_set_data(inst, s);
     return LOOM_OK;

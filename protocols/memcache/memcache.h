@@ -18,8 +18,8 @@
 
 /* The validated section (configure() output). */
 typedef struct {
-    size_t memory;   /* `memory`: bytes for items */
-    size_t max_item; /* `max_item_size` */
+    size_t memory;        /* `memory`: bytes for items */
+    size_t max_item;      /* `max_item_size` */
     unsigned parse_flags; /* MC_PARSE_LAX_KEYS unless `strict_keys` */
 } mc_conf_t;
 

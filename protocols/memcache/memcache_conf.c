@@ -17,8 +17,7 @@
 cfg_opt_t mc_conf_opts[] = {
     CFG_STR("memory", MC_MEMORY_DEFAULT, CFGF_NONE),
     CFG_STR("max_item_size", MC_MAX_ITEM_DEFAULT, CFGF_NONE),
-    CFG_BOOL("strict_keys", cfg_true, CFGF_NONE),
-    CFG_END()};
+    CFG_BOOL("strict_keys", cfg_true, CFGF_NONE), CFG_END()};
 
 int mc_configure(cfg_t *sec, void **conf)
 {

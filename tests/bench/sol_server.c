@@ -38,8 +38,8 @@ static const char reply[] = "HTTP/1.1 200 OK\r\n"
 
 typedef struct {
     int fd;
-    int match;    /* bytes of "\r\n\r\n" matched at the end of the last read */
-    char *pend;   /* unsent output */
+    int match;  /* bytes of "\r\n\r\n" matched at the end of the last read */
+    char *pend; /* unsent output */
     size_t plen, pcap;
 } conn_t;
 
@@ -224,13 +224,12 @@ int main(int argc, char **argv)
 
             if (c == NULL) {
                 for (;;) {
-                    int fd = accept4(lfd, NULL, NULL,
-                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    int fd =
+                        accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
                     if (fd < 0)
                         break;
-                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-                               sizeof(one));
+                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                     c = calloc(1, sizeof(*c));
                     if (c == NULL) {
                         close(fd);

@@ -88,23 +88,36 @@ static const char zone_text[] =
     "\\000\\255 IN A  192.0.2.8\n"
     "caa      IN CAA 0 issue \"ca.example\"\n"
     "unk      IN TYPE65000 \\# 3 010203\n"
-    "big      IN TXT \"00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"01-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"02-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"03-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"04-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"05-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"06-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"07-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"08-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"09-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"10-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
-    "big      IN TXT \"11-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"01-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"02-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"03-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"04-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"05-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"06-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"07-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"08-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"09-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"10-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+    "big      IN TXT "
+    "\"11-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
     "long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
     "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc."
     "ddddddddddddddddddddddddddddddddddddddd IN CNAME long2\n"
-    "long2    IN MX 1 long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+    "long2    IN MX 1 "
+    "long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
     "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc."
     "ddddddddddddddddddddddddddddddddddddddd\n"
@@ -122,9 +135,8 @@ static void zone_init(void)
     if (zone)
         return;
     loom_log_setup(LOOM_LOG_ERROR, 0);
-    zone = dns_zone_load_mem("example.test", zone_text,
-                             sizeof(zone_text) - 1, "fuzz", err,
-                             sizeof(err));
+    zone = dns_zone_load_mem("example.test", zone_text, sizeof(zone_text) - 1,
+                             "fuzz", err, sizeof(err));
     if (zone == NULL) {
         /* the harness is broken, not the input */
         (void)!write(2, err, strlen(err));
@@ -143,14 +155,15 @@ typedef struct {
 
 /* The rdata of TYPE, LEN bytes at OFF: names inside must decompress and
  * fill it exactly. */
-static int check_rdata(const uint8_t *m, size_t off, size_t end,
-                       uint16_t type)
+static int check_rdata(const uint8_t *m, size_t off, size_t end, uint16_t type)
 {
     size_t fixed = 0;
     int names = 0;
 
     switch (type) {
-    case DNS_T_NS: case DNS_T_CNAME: case DNS_T_PTR:
+    case DNS_T_NS:
+    case DNS_T_CNAME:
+    case DNS_T_PTR:
         names = 1;
         break;
     case DNS_T_MX:
@@ -321,10 +334,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(q.question_end <= size - 1);
     /* only what dns.c would hand to dns_answer() */
     if (DNS_OPCODE(q.flags) != DNS_OP_QUERY || q.qclass != DNS_C_IN ||
-        (q.edns && q.edns_version > 0) ||
-        q.qtype == DNS_T_MAILA || q.qtype == DNS_T_MAILB ||
-        q.qtype == DNS_T_OPT || q.qtype == DNS_T_TSIG ||
-        q.qtype == DNS_T_AXFR || !dns_name_under(q.qname, zone->apex))
+        (q.edns && q.edns_version > 0) || q.qtype == DNS_T_MAILA ||
+        q.qtype == DNS_T_MAILB || q.qtype == DNS_T_OPT ||
+        q.qtype == DNS_T_TSIG || q.qtype == DNS_T_AXFR ||
+        !dns_name_under(q.qname, zone->apex))
         goto done;
 
     len = answer(msg, &q, cap, out1, &rcode, &info);

@@ -56,8 +56,8 @@ static int check_cb(void *arg, const dns_zrr_t *rr, char *err, size_t errlen)
     (void)arg;
     (void)err;
     (void)errlen;
-    assert(rr->owner_len > 0 && name_len(rr->owner, rr->owner_len) ==
-                                    rr->owner_len);
+    assert(rr->owner_len > 0 &&
+           name_len(rr->owner, rr->owner_len) == rr->owner_len);
     assert(rr->rclass == 1);
     assert(rr->ttl <= 2147483647u);
     assert(rr->file != NULL && rr->line > 0);
@@ -65,19 +65,35 @@ static int check_cb(void *arg, const dns_zrr_t *rr, char *err, size_t errlen)
     assert(rr->type != 0 && rr->type != 41 &&
            (rr->type < 128 || rr->type > 255));
     switch (rr->type) {
-    case 1: assert(rr->rdlen == 4); break;
-    case 28: assert(rr->rdlen == 16); break;
-    case 2: case 5: case 12: case 39: names_then(rr, 0, 1, 0); break;
-    case 15: names_then(rr, 2, 1, 0); break;
-    case 6: names_then(rr, 0, 2, 20); break;
-    case 33: names_then(rr, 6, 1, 0); break;
+    case 1:
+        assert(rr->rdlen == 4);
+        break;
+    case 28:
+        assert(rr->rdlen == 16);
+        break;
+    case 2:
+    case 5:
+    case 12:
+    case 39:
+        names_then(rr, 0, 1, 0);
+        break;
+    case 15:
+        names_then(rr, 2, 1, 0);
+        break;
+    case 6:
+        names_then(rr, 0, 2, 20);
+        break;
+    case 33:
+        names_then(rr, 6, 1, 0);
+        break;
     case 16:
         assert(rr->rdlen > 0);
         for (off = 0; off < rr->rdlen; off += 1 + (size_t)rr->rdata[off])
             ;
         assert(off == rr->rdlen);
         break;
-    default: break;
+    default:
+        break;
     }
     return 0;
 }

@@ -131,8 +131,7 @@ static void fz_framing(const h1_resp_head_t *h, int head_request,
     assert(f->content_length >= -1);
     if (f->content_length >= 0)
         assert(fz_has(h, "content-length"));
-    if (h->status < 200 || h->status == 204 || h->status == 304 ||
-        head_request)
+    if (h->status < 200 || h->status == 204 || h->status == 304 || head_request)
         assert(f->body == H1R_BODY_NONE);
     if (f->body == H1R_BODY_CHUNKED)
         assert(h->minor == 1 && fz_has(h, "transfer-encoding") &&
@@ -140,8 +139,7 @@ static void fz_framing(const h1_resp_head_t *h, int head_request,
     if (f->body == H1R_BODY_LENGTH)
         assert(f->content_length >= 0 && !fz_has(h, "transfer-encoding"));
     if (f->body == H1R_BODY_CLOSE)
-        assert(!fz_has(h, "content-length") &&
-               !fz_has(h, "transfer-encoding"));
+        assert(!fz_has(h, "content-length") && !fz_has(h, "transfer-encoding"));
     if (f->keep_alive)
         assert(h->minor == 1 && f->body != H1R_BODY_CLOSE && !f->upgrade);
     assert(f->upgrade == (h->status == 101));

@@ -81,10 +81,9 @@ static const char fz_conf[] =
     "}\n";
 
 /* The client preface and an empty-ish SETTINGS (ENABLE_PUSH 0). */
-static const uint8_t fz_prefix[] =
-    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-    "\x00\x00\x06\x04\x00\x00\x00\x00\x00"
-    "\x00\x02\x00\x00\x00\x00";
+static const uint8_t fz_prefix[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                                   "\x00\x00\x06\x04\x00\x00\x00\x00\x00"
+                                   "\x00\x02\x00\x00\x00\x00";
 #define FZ_PREFIX_LEN (sizeof(fz_prefix) - 1)
 
 static void fz_cleanup(void)
@@ -186,9 +185,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     out = loom_mem_output(c, &olen);
-    if (mode != 0 ||
-        (len >= HTTP_H2_PREFACE_LEN &&
-         memcmp(buf, HTTP_H2_PREFACE, HTTP_H2_PREFACE_LEN) == 0)) {
+    if (mode != 0 || (len >= HTTP_H2_PREFACE_LEN &&
+                      memcmp(buf, HTTP_H2_PREFACE, HTTP_H2_PREFACE_LEN) == 0)) {
         /* HTTP/2: SETTINGS first */
         assert(olen >= 9);
         assert(out[3] == 4 && out[4] == 0);

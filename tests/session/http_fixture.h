@@ -28,13 +28,16 @@ typedef struct {
 } hfx_file_t;
 
 /* An hfx_file_t holding the string literal TEXT. */
-#define HFX_TEXT(name, text) {name, text, sizeof(text) - 1}
+#define HFX_TEXT(name, text)                                                   \
+    {                                                                          \
+        name, text, sizeof(text) - 1                                           \
+    }
 
 typedef struct {
     struct event_base *base;
     loom_server_t *srv;
-    loom_instance_t *web;   /* http "web" */
-    char dir[64];           /* the temporary directory; www/ below it */
+    loom_instance_t *web; /* http "web" */
+    char dir[64];         /* the temporary directory; www/ below it */
     const hfx_file_t *files;
     size_t nfiles;
 } hfx_t;

@@ -161,10 +161,8 @@ static void test_echo_bulk(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lookup),
-        cmocka_unit_test(test_echo_pieces),
-        cmocka_unit_test(test_echo_binary),
-        cmocka_unit_test(test_two_conns),
+        cmocka_unit_test(test_lookup),      cmocka_unit_test(test_echo_pieces),
+        cmocka_unit_test(test_echo_binary), cmocka_unit_test(test_two_conns),
         cmocka_unit_test(test_echo_bulk),
     };
 

@@ -160,12 +160,12 @@ static void expect_answer(env_t *e, loom_instance_t *inst, const char *query,
     free(got);
 }
 
-#define ALICE_HEAD                                                           \
-    "Login: alice                            Name: Alice Liddell\r\n"        \
+#define ALICE_HEAD                                                             \
+    "Login: alice                            Name: Alice Liddell\r\n"          \
     "Office: Rabbit Hole 1                   Phone: +1 555 0100\r\n"
 #define ALICE_PLAN "Plan:\r\nDrink me.\r\nEat me.\r\n"
 #define ALICE ALICE_HEAD ALICE_PLAN
-#define ALICE_W                                                              \
+#define ALICE_W                                                                \
     ALICE_HEAD "Email: alice@example.org\r\nProject: Tea party\r\n" ALICE_PLAN
 
 static void test_user(void **state)
@@ -197,8 +197,8 @@ static void expect_no_plan(env_t *e, loom_instance_t *inst, const char *query,
     if (strncmp(got, head, n) != 0 ||
         (strcmp(got + n, "No Plan.\r\n") != 0 &&
          strcmp(got + n, "Plan:\r\nNo Plan.\r\n") != 0))
-        fail_msg("query '%s':\n# got:  '%s'\n# want: '%sNo Plan.\\r\\n'",
-                 query, got, head);
+        fail_msg("query '%s':\n# got:  '%s'\n# want: '%sNo Plan.\\r\\n'", query,
+                 got, head);
     assert_true(closed);
     free(got);
 }
@@ -297,8 +297,7 @@ static void test_unknown_user(void **state)
                   "finger: nosuch: no such user.\r\n");
     expect_answer(e, e->users, "/W nosuch\r\n",
                   "finger: nosuch: no such user.\r\n");
-    expect_answer(e, e->quiet, "alice\r\n",
-                  "finger: alice: no such user.\r\n");
+    expect_answer(e, e->quiet, "alice\r\n", "finger: alice: no such user.\r\n");
 }
 
 static void test_forwarding_refused(void **state)
@@ -420,8 +419,8 @@ static void test_byte_by_byte(void **state)
 
     for (i = 0; i < LOOM_ARRAY_LEN(qs); i++) {
         int closed = 0;
-        char *got = ask_split(e, e->users, qs[i].q, strlen(qs[i].q), 1,
-                              &closed);
+        char *got =
+            ask_split(e, e->users, qs[i].q, strlen(qs[i].q), 1, &closed);
 
         assert_string_equal(got, qs[i].want);
         assert_true(closed);

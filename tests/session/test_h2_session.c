@@ -137,7 +137,8 @@ static void show(const char *what, const void *vp, size_t len)
     print_message("%s\n", len > 600 ? "..." : "");
 }
 
-/* ---- raw frames ----------------------------------------------------------- */
+/* ---- raw frames -----------------------------------------------------------
+ */
 
 enum {
     F_DATA = 0,
@@ -178,8 +179,7 @@ static size_t scan_frames(const void *vbuf, size_t len, size_t from,
             show("output", b + from, len - from);
             fail_msg("a partial frame header at offset %zu", pos);
         }
-        f.len = (uint32_t)b[pos] << 16 | (uint32_t)b[pos + 1] << 8 |
-                b[pos + 2];
+        f.len = (uint32_t)b[pos] << 16 | (uint32_t)b[pos + 1] << 8 | b[pos + 2];
         f.type = b[pos + 3];
         f.flags = b[pos + 4];
         f.sid = (int32_t)(be32(b + pos + 5) & 0x7fffffff);
@@ -216,7 +216,8 @@ static size_t data_bytes(const char *out, size_t len, size_t from, int32_t sid,
     return total;
 }
 
-/* ---- the nghttp2 client ------------------------------------------------------- */
+/* ---- the nghttp2 client
+ * ------------------------------------------------------- */
 
 #define MAXS 160
 #define MAXH 32
@@ -230,7 +231,7 @@ typedef struct {
     size_t blen, bcap;
     int closed;
     uint32_t close_err;
-    int rst;        /* RST_STREAM received */
+    int rst; /* RST_STREAM received */
     uint32_t rst_err;
     int end_stream; /* END_STREAM received */
     int headers_es; /* ... on the response HEADERS */
@@ -803,8 +804,7 @@ static void test_echo_large(void **state)
     for (i = 0; i < 300000; i++)
         body[i] = (unsigned char)(i * 13 + i / 997);
     a = request_x(k, "POST", "/echo", ct, 1, body, 300000, 0, 1);
-    b = request_x(k, "POST", "/echo?x=1", NULL, 0, body + 1, 150001, 5000,
-                  0);
+    b = request_x(k, "POST", "/echo?x=1", NULL, 0, body + 1, 150001, 5000, 0);
     g = request(k, "GET", "/a.txt");
     pump(k);
     expect_resp(a, 200, body, 300000);
@@ -1050,9 +1050,9 @@ static void test_flow_control_stream(void **state)
     for (i = 0; i < 3; i++)
         assert_int_equal(data_bytes(out, len, mark, s[i]->id, NULL), 0);
     /* open the windows: the rest comes */
-    assert_int_equal(nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE, 0,
-                                                  4 * BIG_LEN),
-                     0);
+    assert_int_equal(
+        nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE, 0, 4 * BIG_LEN),
+        0);
     for (i = 0; i < 3; i++)
         assert_int_equal(nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE,
                                                       s[i]->id, BIG_LEN),
@@ -1086,9 +1086,9 @@ static void test_flow_control_connection(void **state)
     pump(k);
     out = loom_mem_output(k->c, &len);
     assert_int_equal(data_bytes(out, len, 0, -1, NULL), 65535);
-    assert_int_equal(nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE, 0,
-                                                  2 * BIG_LEN),
-                     0);
+    assert_int_equal(
+        nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE, 0, 2 * BIG_LEN),
+        0);
     pump(k);
     if (a->blen + b->blen != 2 * BIG_LEN)
         fail_msg("after the connection WINDOW_UPDATE: stream %d has %zu "
@@ -1134,8 +1134,8 @@ static void test_rst_stream(void **state)
     d->req_len = 10;
     prd.source.ptr = d;
     prd.read_callback = body_read;
-    assert_int_equal(
-        nghttp2_submit_data(k->s, NGHTTP2_FLAG_NONE, d->id, &prd), 0);
+    assert_int_equal(nghttp2_submit_data(k->s, NGHTTP2_FLAG_NONE, d->id, &prd),
+                     0);
     pump(k);
     assert_int_equal(a->blen, 1000);
     assert_int_equal(b->blen, 1000);
@@ -1143,14 +1143,12 @@ static void test_rst_stream(void **state)
 
     out = loom_mem_output(k->c, &len);
     mark = len;
-    assert_int_equal(
-        nghttp2_submit_rst_stream(k->s, NGHTTP2_FLAG_NONE, a->id,
-                                  NGHTTP2_CANCEL),
-        0);
-    assert_int_equal(
-        nghttp2_submit_rst_stream(k->s, NGHTTP2_FLAG_NONE, d->id,
-                                  NGHTTP2_CANCEL),
-        0);
+    assert_int_equal(nghttp2_submit_rst_stream(k->s, NGHTTP2_FLAG_NONE, a->id,
+                                               NGHTTP2_CANCEL),
+                     0);
+    assert_int_equal(nghttp2_submit_rst_stream(k->s, NGHTTP2_FLAG_NONE, d->id,
+                                               NGHTTP2_CANCEL),
+                     0);
     pump(k);
     assert_true(a->closed);
     assert_true(d->closed);
@@ -1168,12 +1166,12 @@ static void test_rst_stream(void **state)
         wu[12] = (uint8_t)BIG_LEN;
         feed(k, wu, sizeof(wu));
     }
-    assert_int_equal(nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE, 0,
-                                                  4 * BIG_LEN),
-                     0);
-    assert_int_equal(nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE,
-                                                  b->id, BIG_LEN),
-                     0);
+    assert_int_equal(
+        nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE, 0, 4 * BIG_LEN),
+        0);
+    assert_int_equal(
+        nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE, b->id, BIG_LEN),
+        0);
     pump(k);
     expect_resp(b, 200, big, BIG_LEN);
     out = loom_mem_output(k->c, &len);
@@ -1186,9 +1184,8 @@ static void test_rst_stream(void **state)
     assert_false(loom_mem_closed(k->c));
     /* and the connection takes new streams */
     c = request(k, "GET", "/b.txt");
-    assert_int_equal(nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE,
-                                                  0, 1000),
-                     0);
+    assert_int_equal(
+        nghttp2_submit_window_update(k->s, NGHTTP2_FLAG_NONE, 0, 1000), 0);
     pump(k);
     expect_str(c, 200, "bravo bravo\n");
     cli_free(k);
@@ -1375,9 +1372,8 @@ static void test_preface_detection(void **state)
         assert_int_equal(len, 0);
         assert_false(loom_mem_closed(c));
     }
-    assert_int_equal(
-        loom_mem_feed(c, preface + HTTP_H2_PREFACE_LEN - 1, 1),
-        LOOM_OK);
+    assert_int_equal(loom_mem_feed(c, preface + HTTP_H2_PREFACE_LEN - 1, 1),
+                     LOOM_OK);
     assert_int_equal(loom_mem_feed(c, settings, 9), LOOM_OK);
     hfx_settle(e, c);
     out = loom_mem_output(c, &len);

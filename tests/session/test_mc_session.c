@@ -109,8 +109,8 @@ typedef struct {
 
 /* Feed IN over a fresh connection: cut at SPLIT (if non-zero), else in
  * pieces of PIECE bytes (0: all at once).  Returns the whole output. */
-static reply_t talk(env_t *e, loom_instance_t *inst, const char *in,
-                    size_t len, size_t piece, size_t split)
+static reply_t talk(env_t *e, loom_instance_t *inst, const char *in, size_t len,
+                    size_t piece, size_t split)
 {
     loom_conn_t *c = loom_mem_conn_new(inst);
     reply_t r = {NULL, 0, 0};
@@ -215,14 +215,13 @@ static void expect_all_splits(env_t *e, loom_instance_t *inst, const char *in,
     free(r.p);
 }
 
-#define EXPECT_SPLITS(inst, in, want)                                        \
-    expect_all_splits(e, (inst), (in), sizeof(in) - 1, (want),               \
+#define EXPECT_SPLITS(inst, in, want)                                          \
+    expect_all_splits(e, (inst), (in), sizeof(in) - 1, (want),                 \
                       sizeof(want) - 1, 0)
 
 /* One feed, exact reply. */
 static void expect_reply(env_t *e, loom_instance_t *inst, const char *in,
-                         size_t len, const char *want, size_t wlen,
-                         int closed)
+                         size_t len, const char *want, size_t wlen, int closed)
 {
     reply_t r = talk(e, inst, in, len, 0, 0);
 
@@ -236,10 +235,11 @@ static void expect_reply(env_t *e, loom_instance_t *inst, const char *in,
     free(r.p);
 }
 
-#define EXPECT(inst, in, want)                                               \
+#define EXPECT(inst, in, want)                                                 \
     expect_reply(e, (inst), (in), sizeof(in) - 1, (want), sizeof(want) - 1, 0)
 
-/* ---- scripts, each starting from an empty cache --------------------------- */
+/* ---- scripts, each starting from an empty cache ---------------------------
+ */
 
 static void test_text_storage(void **state)
 {
@@ -702,16 +702,18 @@ static void test_too_large(void **state)
     assert_non_null(in);
 
     /* text set: old value dropped, block swallowed, next command runs */
-    off = (size_t)sprintf(in, "flush_all\r\nset big 0 0 1\r\nx\r\n"
-                              "set big 0 0 %zu\r\n",
+    off = (size_t)sprintf(in,
+                          "flush_all\r\nset big 0 0 1\r\nx\r\n"
+                          "set big 0 0 %zu\r\n",
                           vlen);
     for (n = 0; n < vlen; n++)
         in[off + n] = cmdlike[n % per];
     off += vlen;
     off += (size_t)sprintf(in + off, "\r\nget big x\r\nversion\r\n");
-    snprintf(want, 512, "OK\r\nSTORED\r\n"
-                        "SERVER_ERROR object too large for cache\r\n"
-                        "END\r\nVERSION 1.6.18\r\n");
+    snprintf(want, 512,
+             "OK\r\nSTORED\r\n"
+             "SERVER_ERROR object too large for cache\r\n"
+             "END\r\nVERSION 1.6.18\r\n");
     expect_all_splits(e, e->small, in, off, want, strlen(want), 0);
 
     /* noreply: silent; meta q: the error is sent anyway */
@@ -742,9 +744,10 @@ static void test_too_large(void **state)
     memset(in + off, 'g', fit + 1);
     off += fit + 1;
     off += (size_t)sprintf(in + off, "\r\nmg fit s\r\n");
-    snprintf(want, 512, "STORED\r\n"
-                        "SERVER_ERROR object too large for cache\r\n"
-                        "EN\r\n");
+    snprintf(want, 512,
+             "STORED\r\n"
+             "SERVER_ERROR object too large for cache\r\n"
+             "EN\r\n");
     expect_reply(e, e->small, in, off, want, strlen(want), 0);
     free(in);
     free(want);
@@ -758,8 +761,8 @@ static void test_binary_refused(void **state)
     static const char msg[] =
         "binary protocol is not supported; use the text or meta protocol";
     static const unsigned char req[25] = {
-        0x80, 0x0c, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1,
-        0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, 'k'};
+        0x80, 0x0c, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1,  0xde,
+        0xad, 0xbe, 0xef, 0,    0, 0, 0, 0, 0, 0, 0, 'k'};
     unsigned char want[24 + sizeof(msg) + 16];
     char in[64];
     size_t wlen = 0;
@@ -782,8 +785,7 @@ static void test_binary_refused(void **state)
     expect_all_splits(e, e->main, in, 9 + sizeof(req), (const char *)want,
                       16 + wlen, 1);
     /* 0x80 inside a line or a data block is just a byte */
-    EXPECT_SPLITS(e->main,
-                  "flush_all\r\nset b 0 0 1\r\n\200\r\nget b\r\n",
+    EXPECT_SPLITS(e->main, "flush_all\r\nset b 0 0 1\r\n\200\r\nget b\r\n",
                   "OK\r\nSTORED\r\nVALUE b 0 1\r\n\200\r\nEND\r\n");
 }
 
@@ -791,8 +793,8 @@ static void test_quit(void **state)
 {
     env_t *e = *state;
 
-    expect_all_splits(e, e->main, "get qa\r\nquit\r\nget qb\r\n", 22,
-                      "END\r\n", 5, 1);
+    expect_all_splits(e, e->main, "get qa\r\nquit\r\nget qb\r\n", 22, "END\r\n",
+                      5, 1);
     expect_all_splits(e, e->main, "quit\r\n", 6, "", 0, 1);
     expect_all_splits(e, e->main, "quit now\r\nversion\r\n", 19, "", 0, 1);
 }
@@ -924,8 +926,7 @@ static void test_cache_memlimit(void **state)
     env_t *e = *state;
     reply_t r;
 
-    EXPECT(e->limit,
-           "cache_memlimit 8\r\nset k 0 0 1\r\nx\r\nget k\r\n",
+    EXPECT(e->limit, "cache_memlimit 8\r\nset k 0 0 1\r\nx\r\nget k\r\n",
            "OK\r\nSTORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n");
     r = talk(e, e->limit,
              "cache_memlimit 17592186044416\r\n"

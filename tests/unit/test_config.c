@@ -102,8 +102,7 @@ static void put_file(const tmp_t *t, const char *name, const char *text,
  * "WANT_FILE:WANT_LINE: message" and the message must contain WHAT
  * (when not NULL). */
 static void expect_error(const char *file, const char *text,
-                         const char *want_file, int want_line,
-                         const char *what)
+                         const char *want_file, int want_line, const char *what)
 {
     char err[1024] = "", prefix[600];
     loom_config_t *cfg = loom_config_load(file, text, err, sizeof(err));
@@ -296,8 +295,8 @@ static void test_error_in_include(void **state)
 }
 
 static const loom_instance_conf_t *find_inst(const loom_config_t *cfg,
-                                             const char *mod,
-                                             const char *name, size_t *idx)
+                                             const char *mod, const char *name,
+                                             size_t *idx)
 {
     size_t i;
 

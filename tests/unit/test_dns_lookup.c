@@ -30,7 +30,8 @@
 
 /* ---- the test zone ------------------------------------------------------ */
 
-#define DS_HEX "2BB183AF5F22588179A53B0A98631FAD1A292118D3B7DE1B2D6F71C8A4C3A7F0"
+#define DS_HEX                                                                 \
+    "2BB183AF5F22588179A53B0A98631FAD1A292118D3B7DE1B2D6F71C8A4C3A7F0"
 
 static const char zone_text[] =
     "$TTL 3600\n"
@@ -97,8 +98,8 @@ static int setup_zone(void **state)
     for (int i = 0; i < BIG_N; i++)
         len += (size_t)snprintf(text + len, cap - len,
                                 "big IN TXT \"%02d-%057d\"\n", i, i);
-    zone = dns_zone_load_mem("example.test", text, len, "test", err,
-                             sizeof(err));
+    zone =
+        dns_zone_load_mem("example.test", text, len, "test", err, sizeof(err));
     free(text);
     if (zone == NULL) {
         fprintf(stderr, "zone: %s\n", err);
@@ -222,7 +223,10 @@ static int get_rdata(const uint8_t *m, size_t len, size_t off, size_t rdlen,
     if (end > len)
         return -1;
     switch (type) {
-    case DNS_T_NS: case DNS_T_CNAME: case DNS_T_PTR: case DNS_T_DNAME:
+    case DNS_T_NS:
+    case DNS_T_CNAME:
+    case DNS_T_PTR:
+    case DNS_T_DNAME:
         names = 1;
         break;
     case DNS_T_MX:
@@ -327,8 +331,8 @@ static size_t resp_len, question_end;
 
 /* Ask NAME/TYPE of ZONE with an answer cap of CAP; decode into resp.
  * Returns the RCODE dns_answer() gave. */
-static unsigned ask_zone(const dns_zone_t *z, const char *name,
-                         uint16_t type, unsigned flags, size_t cap)
+static unsigned ask_zone(const dns_zone_t *z, const char *name, uint16_t type,
+                         unsigned flags, size_t cap)
 {
     size_t qlen = make_query(qbuf, name, type, flags);
     dns_query_t q;
@@ -403,7 +407,8 @@ static int has_addr(int sec, const char *owner, const char *addr)
 
         if (strcasecmp(rr->otext, owner) == 0 &&
             rr->type == (v6 ? DNS_T_AAAA : DNS_T_A) &&
-            rr->rdlen == (v6 ? 16u : 4u) && memcmp(rr->rdata, bin, rr->rdlen) == 0)
+            rr->rdlen == (v6 ? 16u : 4u) &&
+            memcmp(rr->rdata, bin, rr->rdlen) == 0)
             return 1;
     }
     return 0;
@@ -411,8 +416,8 @@ static int has_addr(int sec, const char *owner, const char *addr)
 
 /* Whether section SEC holds OWNER TYPE with the name TARGET as rdata
  * (after SKIP fixed bytes). */
-static int has_name_rr(int sec, const char *owner, uint16_t type,
-                       size_t skip, const char *target)
+static int has_name_rr(int sec, const char *owner, uint16_t type, size_t skip,
+                       const char *target)
 {
     uint8_t w[DNS_NAME_MAX];
     size_t n = wire_name(w, target);
@@ -421,8 +426,7 @@ static int has_name_rr(int sec, const char *owner, uint16_t type,
         const rr_t *rr = &resp.rr[sec][i];
 
         if (strcasecmp(rr->otext, owner) == 0 && rr->type == type &&
-            rr->rdlen == skip + n &&
-            dns_name_equal(rr->rdata + skip, w))
+            rr->rdlen == skip + n && dns_name_equal(rr->rdata + skip, w))
             return 1;
     }
     return 0;
@@ -452,7 +456,8 @@ static void check_no_duplicates(void)
                     a->rdlen == b->rdlen &&
                     memcmp(a->rdata, b->rdata, a->rdlen) == 0)
                     fail_msg("section %d (%u records): %s type %u appears "
-                             "twice", s, resp.n[s], a->otext, a->type);
+                             "twice",
+                             s, resp.n[s], a->otext, a->type);
             }
 }
 
@@ -512,8 +517,7 @@ static void test_case_echoed(void **state)
     assert_int_equal(resp.n[AN], 1);
     assert_string_equal(resp.rr[AN][0].otext, "WeB.ExAmPlE.tEsT.");
     /* the same for a name synthesised from a wildcard */
-    assert_int_equal(ask("FoO.WiLd.example.TEST", DNS_T_A, 0),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("FoO.WiLd.example.TEST", DNS_T_A, 0), DNS_R_NOERROR);
     assert_int_equal(resp.n[AN], 1);
     assert_string_equal(resp.rr[AN][0].otext, "FoO.WiLd.example.TEST.");
 }
@@ -523,8 +527,7 @@ static void test_case_echoed(void **state)
 static void test_nxdomain(void **state)
 {
     (void)state;
-    assert_int_equal(ask("nothere.example.test", DNS_T_A, 0),
-                     DNS_R_NXDOMAIN);
+    assert_int_equal(ask("nothere.example.test", DNS_T_A, 0), DNS_R_NXDOMAIN);
     assert_int_equal(resp.n[AN], 0);
     assert_int_equal(resp.n[NS], 1);
     check_negative(300); /* min(3600, minimum 300) */
@@ -654,8 +657,7 @@ static void test_cname_self(void **state)
 static void test_wildcard(void **state)
 {
     (void)state;
-    assert_int_equal(ask("foo.wild.example.test", DNS_T_A, 0),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("foo.wild.example.test", DNS_T_A, 0), DNS_R_NOERROR);
     assert_true(AA(&resp));
     assert_true(info.wildcard);
     assert_int_equal(resp.n[AN], 1);
@@ -663,25 +665,21 @@ static void test_wildcard(void **state)
     assert_int_equal(count(AN, "*.wild.example.test.", 0), 0);
 
     /* more than one label below the wildcard's parent */
-    assert_int_equal(ask("a.b.c.wild.example.test", DNS_T_A, 0),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("a.b.c.wild.example.test", DNS_T_A, 0), DNS_R_NOERROR);
     assert_true(has_addr(AN, "a.b.c.wild.example.test.", "192.0.2.99"));
 
     /* another type of the wildcard */
-    assert_int_equal(ask("foo.wild.example.test", DNS_T_TXT, 0),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("foo.wild.example.test", DNS_T_TXT, 0), DNS_R_NOERROR);
     assert_int_equal(count(AN, "foo.wild.example.test.", DNS_T_TXT), 1);
     assert_memory_equal(resp.rr[AN][0].rdata, "\4wild", 5);
 
     /* a type the wildcard does not have: NODATA */
-    assert_int_equal(ask("foo.wild.example.test", DNS_T_MX, 0),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("foo.wild.example.test", DNS_T_MX, 0), DNS_R_NOERROR);
     assert_int_equal(resp.n[AN], 0);
     check_negative(300);
 
     /* a name that exists is answered from its own data */
-    assert_int_equal(ask("host.wild.example.test", DNS_T_A, 0),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("host.wild.example.test", DNS_T_A, 0), DNS_R_NOERROR);
     assert_false(info.wildcard);
     assert_int_equal(resp.n[AN], 1);
     assert_true(has_addr(AN, "host.wild.example.test.", "192.0.2.100"));
@@ -727,8 +725,7 @@ static void test_wildcard_ent(void **state)
     assert_true(has_addr(AN, "z.w2.example.test.", "192.0.2.98"));
     /* below the empty non-terminal: the closest encloser is y.w2, which
      * has no wildcard: NXDOMAIN */
-    assert_int_equal(ask("q.y.w2.example.test", DNS_T_A, 0),
-                     DNS_R_NXDOMAIN);
+    assert_int_equal(ask("q.y.w2.example.test", DNS_T_A, 0), DNS_R_NXDOMAIN);
     assert_false(info.wildcard);
     check_negative(300);
     assert_int_equal(ask("x.y.w2.example.test", DNS_T_A, 0), DNS_R_NOERROR);
@@ -766,8 +763,8 @@ static void check_referral(void)
     assert_int_equal(count(NS, "sub.example.test.", DNS_T_NS), 2);
     assert_true(has_name_rr(NS, "sub.example.test.", DNS_T_NS, 0,
                             "ns.sub.example.test"));
-    assert_true(has_name_rr(NS, "sub.example.test.", DNS_T_NS, 0,
-                            "ns.other.test"));
+    assert_true(
+        has_name_rr(NS, "sub.example.test.", DNS_T_NS, 0, "ns.other.test"));
     assert_int_equal(count(NS, NULL, DNS_T_SOA), 0);
     /* glue for the name server below the cut, nothing for the other */
     assert_true(has_addr(AR, "ns.sub.example.test.", "192.0.2.200"));
@@ -777,8 +774,7 @@ static void check_referral(void)
 static void test_referral(void **state)
 {
     (void)state;
-    assert_int_equal(ask("www.sub.example.test", DNS_T_A, 0),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("www.sub.example.test", DNS_T_A, 0), DNS_R_NOERROR);
     check_referral();
     assert_int_equal(resp.n[AR], 1);
     /* the cut itself */
@@ -830,8 +826,8 @@ static void test_additional(void **state)
     /* MX: the exchange's A and AAAA */
     assert_int_equal(ask("example.test", DNS_T_MX, 0), DNS_R_NOERROR);
     assert_int_equal(resp.n[AN], 1);
-    assert_true(has_name_rr(AN, "example.test.", DNS_T_MX, 2,
-                            "mail.example.test"));
+    assert_true(
+        has_name_rr(AN, "example.test.", DNS_T_MX, 2, "mail.example.test"));
     assert_int_equal(resp.rr[AN][0].rdata[1], 10);
     assert_true(has_addr(AR, "mail.example.test.", "192.0.2.25"));
     assert_true(has_addr(AR, "mail.example.test.", "2001:db8::25"));
@@ -855,8 +851,10 @@ static void test_additional(void **state)
     assert_true(has_addr(AR, "sip.example.test.", "192.0.2.60"));
     assert_int_equal(resp.n[AR], 1);
     /* the SRV target goes uncompressed (RFC 2782, RFC 3597 4) */
-    assert_non_null(memmem(rbuf, resp_len, "\0\0\0\5\x13\xc4"
-                           "\3sip\7example\4test", 24));
+    assert_non_null(memmem(rbuf, resp_len,
+                           "\0\0\0\5\x13\xc4"
+                           "\3sip\7example\4test",
+                           24));
 
     /* two exchanges with the same name: its addresses once */
     assert_int_equal(ask("mx2.example.test", DNS_T_MX, 0), DNS_R_NOERROR);
@@ -885,8 +883,7 @@ static void test_any(void **state)
         /* exactly one RRset: one owner, one type */
         for (unsigned k = 1; k < resp.n[AN]; k++) {
             assert_int_equal(resp.rr[AN][k].type, resp.rr[AN][0].type);
-            assert_string_equal(resp.rr[AN][k].otext,
-                                resp.rr[AN][0].otext);
+            assert_string_equal(resp.rr[AN][k].otext, resp.rr[AN][0].otext);
         }
         assert_true(resp.rr[AN][0].type != DNS_T_RRSIG);
         /* and the whole set */
@@ -898,8 +895,8 @@ static void test_any(void **state)
             wire_name(w, names[i]);
             n = dns_zone_find(zone, w);
             if (n == NULL) /* the wildcard */
-                n = dns_zone_find(zone, (const uint8_t *)
-                                  "\1*\4wild\7example\4test");
+                n = dns_zone_find(zone,
+                                  (const uint8_t *)"\1*\4wild\7example\4test");
             assert_non_null(n);
             set = dns_node_rrset(n, resp.rr[AN][0].type);
             assert_non_null(set);
@@ -926,8 +923,7 @@ static void test_dnssec(void **state)
     assert_int_equal(count(AN, NULL, DNS_T_RRSIG), 1);
 
     /* no DO, no RRSIG (EDNS present) */
-    assert_int_equal(ask("web.example.test", DNS_T_A, Q_EDNS),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("web.example.test", DNS_T_A, Q_EDNS), DNS_R_NOERROR);
     assert_int_equal(resp.n[AN], 1);
     assert_int_equal(count(AN, NULL, DNS_T_RRSIG), 0);
     /* nor without EDNS at all */
@@ -935,8 +931,7 @@ static void test_dnssec(void **state)
     assert_int_equal(count(AN, NULL, DNS_T_RRSIG), 0);
 
     /* an unsigned set with DO: no RRSIG */
-    assert_int_equal(ask("web.example.test", DNS_T_AAAA, Q_DO),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("web.example.test", DNS_T_AAAA, Q_DO), DNS_R_NOERROR);
     assert_int_equal(resp.n[AN], 1);
 
     /* a CNAME chain to a signed set */
@@ -944,8 +939,7 @@ static void test_dnssec(void **state)
     assert_int_equal(count(AN, "web.example.test.", DNS_T_RRSIG), 1);
 
     /* NODATA with DO: the NSEC and its RRSIG in the authority section */
-    assert_int_equal(ask("web.example.test", DNS_T_MX, Q_DO),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("web.example.test", DNS_T_MX, Q_DO), DNS_R_NOERROR);
     assert_int_equal(resp.n[AN], 0);
     check_negative(300);
     assert_int_equal(count(NS, "web.example.test.", DNS_T_NSEC), 1);
@@ -957,8 +951,7 @@ static void test_dnssec(void **state)
     assert_int_equal(resp.n[NS], 1);
 
     /* asking for RRSIG: every RRSIG of the name */
-    assert_int_equal(ask("web.example.test", DNS_T_RRSIG, 0),
-                     DNS_R_NOERROR);
+    assert_int_equal(ask("web.example.test", DNS_T_RRSIG, 0), DNS_R_NOERROR);
     assert_int_equal(resp.n[AN], 2);
     assert_int_equal(count(AN, "web.example.test.", DNS_T_RRSIG), 2);
 }
@@ -998,8 +991,8 @@ static void test_truncation(void **state)
         size_t full = resp_len, mx_only = question_end + 2 + 10 + 2 + 7;
 
         assert_int_equal(resp.n[AR], 2);
-        assert_int_equal(ask_zone(zone, "example.test", DNS_T_MX, 0,
-                                  mx_only), DNS_R_NOERROR);
+        assert_int_equal(ask_zone(zone, "example.test", DNS_T_MX, 0, mx_only),
+                         DNS_R_NOERROR);
         assert_false(TC(&resp));
         assert_int_equal(resp.n[AN], 1);
         assert_int_equal(resp.n[AR], 0);
@@ -1055,7 +1048,7 @@ static void test_reply_start_opt(void **state)
     qlen = make_query(q, "WWW.example.test", DNS_T_A, Q_DO);
     /* opcode 2, AA, TC, RD, CD, AD and Z bits in the query */
     dns_put16(q + 2, 0x1000 | DNS_F_AA | DNS_F_TC | DNS_F_RD | DNS_F_CD |
-                     DNS_F_AD | 0x40);
+                         DNS_F_AD | 0x40);
     assert_int_equal(dns_query_parse(q, qlen, &pq), DNS_PARSE_OK);
     dns_pkt_init(&p, out, sizeof(out));
     assert_int_equal(dns_reply_start(&p, q, &pq, DNS_R_REFUSED), 0);
@@ -1067,7 +1060,8 @@ static void test_reply_start_opt(void **state)
     assert_int_equal(dns_get16(out + 4), 1);
     assert_int_equal(dns_get16(out + 6), 0);
     assert_int_equal(dns_get16(out + 8), 0);
-    assert_int_equal(dns_get16(out + 10), 0); /* the query's OPT is not copied */
+    assert_int_equal(dns_get16(out + 10),
+                     0); /* the query's OPT is not copied */
     assert_memory_equal(out + DNS_HDR_LEN, q + DNS_HDR_LEN,
                         pq.question_end - DNS_HDR_LEN);
     /* OPT: root, type 41, our size, extended RCODE, version 0, DO */
@@ -1081,15 +1075,21 @@ static void test_reply_start_opt(void **state)
                         "\0\0\x29\x02\0\0\0\0\0\0\0", 11);
     assert_int_equal(dns_get16(out + 10), 2);
     /* a record of any class, its owner compressed against the question */
-    assert_int_equal(dns_reply_rr(&p, 0, (const uint8_t *)"\3www\7example"
-                                  "\4test", DNS_T_TXT, DNS_C_CH, 7,
-                                  (const uint8_t *)"\2hi", 3), 0);
+    assert_int_equal(dns_reply_rr(&p, 0,
+                                  (const uint8_t *)"\3www\7example"
+                                                   "\4test",
+                                  DNS_T_TXT, DNS_C_CH, 7,
+                                  (const uint8_t *)"\2hi", 3),
+                     0);
     assert_memory_equal(out + pq.question_end + 22,
                         "\xc0\x0c\0\x10\0\3\0\0\0\7\0\3\2hi", 15);
     assert_int_equal(dns_get16(out + 6), 1);
-    assert_int_equal(dns_reply_rr(&p, 2, (const uint8_t *)"\2ns\7example"
-                                  "\4test", DNS_T_A, DNS_C_IN, 7,
-                                  (const uint8_t *)"\1\2\3\4", 4), 0);
+    assert_int_equal(dns_reply_rr(&p, 2,
+                                  (const uint8_t *)"\2ns\7example"
+                                                   "\4test",
+                                  DNS_T_A, DNS_C_IN, 7,
+                                  (const uint8_t *)"\1\2\3\4", 4),
+                     0);
     assert_memory_equal(out + pq.question_end + 37, "\2ns\xc0\x10", 5);
     assert_int_equal(dns_get16(out + 10), 3);
     /* OPT that does not fit: -1, nothing counted */
@@ -1101,8 +1101,9 @@ static void test_reply_start_opt(void **state)
         size_t before = p.len;
 
         assert_int_equal(dns_reply_rr(&p, 0, (const uint8_t *)"", DNS_T_A,
-                                      DNS_C_IN, 1,
-                                      (const uint8_t *)"\1\2\3\4", 4), -1);
+                                      DNS_C_IN, 1, (const uint8_t *)"\1\2\3\4",
+                                      4),
+                         -1);
         assert_int_equal(p.len, before);
         assert_int_equal(dns_get16(out + 6), 1);
     }
@@ -1161,8 +1162,8 @@ static void test_load_errors(void **state)
         {NS_LINE NS1_LINE,
          "(memory): zone example.test has no SOA record at its apex"},
         {"", "(memory): zone example.test has no SOA record at its apex"},
-        {SOA_LINE NS_LINE "@ IN SOA ns2 hostmaster 2 7200 900 1209600 300\n"
-                  NS1_LINE,
+        {SOA_LINE NS_LINE
+         "@ IN SOA ns2 hostmaster 2 7200 900 1209600 300\n" NS1_LINE,
          "(memory):3: a second SOA record for zone example.test"},
         {SOA_LINE NS1_LINE "x IN A 192.0.2.9\n",
          "(memory): zone example.test has no NS records at its apex"},
@@ -1176,20 +1177,21 @@ static void test_load_errors(void **state)
          "(memory):5: CNAME and other data for the same name"},
         /* the first record to conflict is named, whatever the types */
         {SOA_LINE NS_LINE NS1_LINE "x IN CNAME web\nx IN MX 1 a\n"
-                  "x IN A 192.0.2.9\n",
+                                   "x IN A 192.0.2.9\n",
          "(memory):5: CNAME and other data for the same name"},
         {SOA_LINE NS_LINE NS1_LINE "x IN CNAME a\ny IN A 192.0.2.1\n"
-                  "x IN CNAME b\n",
+                                   "x IN CNAME b\n",
          "(memory):6: a second CNAME record for the same name"},
         /* RRSIG and NSEC may sit beside a CNAME */
-        {SOA_LINE NS_LINE NS1_LINE "x IN CNAME web\n"
-                  "x IN NSEC z.example.test. CNAME RRSIG NSEC\n"
-                  "x IN RRSIG CNAME 13 3 300 20300101000000 "
-                  "20200101000000 1 example.test. AAAA\n",
+        {SOA_LINE NS_LINE NS1_LINE
+         "x IN CNAME web\n"
+         "x IN NSEC z.example.test. CNAME RRSIG NSEC\n"
+         "x IN RRSIG CNAME 13 3 300 20300101000000 "
+         "20200101000000 1 example.test. AAAA\n",
          NULL},
         /* records outside the zone are skipped */
         {SOA_LINE NS_LINE NS1_LINE "elsewhere.test. IN A 192.0.2.1\n"
-                  "test. IN SOA a b 1 2 3 4 5\n",
+                                   "test. IN SOA a b 1 2 3 4 5\n",
          NULL},
         /* a syntax error is reported by the reader with its line */
         {SOA_LINE NS_LINE "ns1 IN A 300.0.0.1\n", "(memory):3:"},
@@ -1205,8 +1207,7 @@ static void test_load_errors(void **state)
 
         memset(err, 0, sizeof(err));
         z = dns_zone_load_mem("example.test", cases[i].text,
-                              strlen(cases[i].text), "test", err,
-                              sizeof(err));
+                              strlen(cases[i].text), "test", err, sizeof(err));
         if (cases[i].err == NULL) {
             if (z == NULL) {
                 print_error("case %zu: did not load: %s\n", i, err);
@@ -1217,16 +1218,15 @@ static void test_load_errors(void **state)
         }
         if (z != NULL) {
             dns_zone_unref(z);
-            print_error("case %zu: loaded, expected \"%s\"\n", i,
-                        cases[i].err);
+            print_error("case %zu: loaded, expected \"%s\"\n", i, cases[i].err);
             failures++;
             continue;
         }
         /* "(memory):3:" checks the prefix only (the reader's message) */
         if (cases[i].err[elen - 1] == ':' ? strncmp(err, cases[i].err, elen)
                                           : strcmp(err, cases[i].err)) {
-            print_error("case %zu: error \"%s\", expected \"%s\"\n", i,
-                        err, cases[i].err);
+            print_error("case %zu: error \"%s\", expected \"%s\"\n", i, err,
+                        cases[i].err);
             failures++;
         }
         assert_null(strchr(err, '\n'));
@@ -1265,11 +1265,11 @@ static void test_out_of_zone_skipped(void **state)
 /* Duplicate records are merged; an RRset gets the lowest TTL. */
 static void test_load_sets(void **state)
 {
-    static const char text[] = SOA_LINE NS_LINE NS1_LINE
-        "x 100 IN A 192.0.2.1\n"
-        "x 50 IN A 192.0.2.2\n"
-        "X 200 IN A 192.0.2.1\n"
-        "x 10 IN TXT \"a\"\n";
+    static const char text[] =
+        SOA_LINE NS_LINE NS1_LINE "x 100 IN A 192.0.2.1\n"
+                                  "x 50 IN A 192.0.2.2\n"
+                                  "X 200 IN A 192.0.2.1\n"
+                                  "x 10 IN TXT \"a\"\n";
     char err[256] = "";
     dns_zone_t *z = dns_zone_load_mem("example.test", text, strlen(text),
                                       "test", err, sizeof(err));

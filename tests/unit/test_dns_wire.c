@@ -51,14 +51,18 @@ static void test_name_len(void **state)
         {"\3www\7example\4test\0", 18, 18},
         {"\3www\7example\4test\0trailing", 26, 18},
         {"\1a\0", 3, 3},
-        {"\3www\7example\4test", 17, 0},     /* no root label */
-        {"\3www\7example\4test\0", 17, 0},   /* root beyond LEN */
-        {"\3ww", 3, 0},                      /* label runs past LEN */
-        {"", 0, 0},                          /* nothing at all */
-        {"\x40" "a\0", 3, 0},                /* label type 01 (EDNS0 ext.) */
-        {"\x80" "a\0", 3, 0},                /* label type 10 (reserved) */
-        {"\xc0\x0c", 2, 0},                  /* compression pointer */
-        {"\3www\xc0\x0c", 6, 0},             /* pointer after a label */
+        {"\3www\7example\4test", 17, 0},   /* no root label */
+        {"\3www\7example\4test\0", 17, 0}, /* root beyond LEN */
+        {"\3ww", 3, 0},                    /* label runs past LEN */
+        {"", 0, 0},                        /* nothing at all */
+        {"\x40"
+         "a\0",
+         3, 0}, /* label type 01 (EDNS0 ext.) */
+        {"\x80"
+         "a\0",
+         3, 0},                  /* label type 10 (reserved) */
+        {"\xc0\x0c", 2, 0},      /* compression pointer */
+        {"\3www\xc0\x0c", 6, 0}, /* pointer after a label */
     };
     uint8_t buf[320];
     size_t n;
@@ -224,8 +228,7 @@ static void test_name_text(void **state)
         size_t wlen = dns_name_len(w, DNS_NAME_MAX);
 
         assert_true(wlen > 0);
-        assert_string_equal(dns_name_text(w, out, sizeof(out)),
-                            cases[i].text);
+        assert_string_equal(dns_name_text(w, out, sizeof(out)), cases[i].text);
         /* and back */
         assert_int_equal(dns_name_from_text(back, out, NULL), wlen);
         assert_memory_equal(back, w, wlen);
@@ -363,108 +366,124 @@ typedef struct {
 } qcase_t;
 
 /* FLAGS is the first byte of the flags word (QR, opcode, AA, TC, RD). */
-#define HDR(id, flags, qd, an, ns, ar)                                       \
-    id flags "\0" qd an ns ar
+#define HDR(id, flags, qd, an, ns, ar) id flags "\0" qd an ns ar
 #define Q_WWW "\3www\7example\4test\0"
 
 static const qcase_t qcases[] = {
-    {"plain A", HDR("\x12\x34", "\x01", "\0\1", "\0\0", "\0\0", "\0\0")
-                    Q_WWW "\0\1\0\1",
+    {"plain A",
+     HDR("\x12\x34", "\x01", "\0\1", "\0\0", "\0\0", "\0\0") Q_WWW "\0\1\0\1",
      34, DNS_PARSE_OK, 0x1234, 1, 1, 18, 0, 512, 0, 0},
-    {"root NS", HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\0")
-                    "\0\0\2\0\1",
+    {"root NS", HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\0") "\0\0\2\0\1",
      17, DNS_PARSE_OK, 1, 2, 1, 1, 0, 512, 0, 0},
     {"trailing garbage tolerated",
-     HDR("\0\2", "\0", "\0\1", "\0\0", "\0\0", "\0\0") Q_WWW "\0\34\0\1xyz",
-     37, DNS_PARSE_OK, 2, 28, 1, 18, 0, 512, 0, 0},
-    {"EDNS 4096 DO", HDR("\0\3", "\0", "\0\1", "\0\0", "\0\0", "\0\1")
-                         Q_WWW "\0\1\0\1"
-                         "\0\0\x29\x10\0\0\0\x80\0\0\0",
+     HDR("\0\2", "\0", "\0\1", "\0\0", "\0\0", "\0\0") Q_WWW "\0\34\0\1xyz", 37,
+     DNS_PARSE_OK, 2, 28, 1, 18, 0, 512, 0, 0},
+    {"EDNS 4096 DO",
+     HDR("\0\3", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW
+     "\0\1\0\1"
+     "\0\0\x29\x10\0\0\0\x80\0\0\0",
      45, DNS_PARSE_OK, 3, 1, 1, 18, 1, 4096, 0, 1},
     {"EDNS 100 raised to 512, version 1, no DO",
-     HDR("\0\4", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW "\0\1\0\1"
+     HDR("\0\4", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW
+     "\0\1\0\1"
      "\0\0\x29\0\x64\0\1\x7f\0\0\0",
      45, DNS_PARSE_OK, 4, 1, 1, 18, 1, 512, 1, 0},
-    {"EDNS with an option", HDR("\0\5", "\0", "\0\1", "\0\0", "\0\0", "\0\1")
-                                Q_WWW "\0\1\0\1"
-                                "\0\0\x29\x04\xd0\0\0\0\0\0\6\0\x0a\0\2ab",
+    {"EDNS with an option",
+     HDR("\0\5", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW
+     "\0\1\0\1"
+     "\0\0\x29\x04\xd0\0\0\0\0\0\6\0\x0a\0\2ab",
      51, DNS_PARSE_OK, 5, 1, 1, 18, 1, 1232, 0, 0},
     {"answer record with a compressed name, then OPT",
-     HDR("\0\6", "\0", "\0\1", "\0\1", "\0\0", "\0\1") Q_WWW "\0\1\0\1"
+     HDR("\0\6", "\0", "\0\1", "\0\1", "\0\0", "\0\1") Q_WWW
+     "\0\1\0\1"
      "\xc0\x0c\0\1\0\1\0\0\0\x3c\0\4\1\2\3\4"
      "\0\0\x29\x02\0\0\0\0\0\0\0",
      61, DNS_PARSE_OK, 6, 1, 1, 18, 1, 512, 0, 0},
     {"pointer into the question suffix",
-     HDR("\0\7", "\0", "\0\1", "\0\0", "\0\1", "\0\0") Q_WWW "\0\1\0\1"
+     HDR("\0\7", "\0", "\0\1", "\0\0", "\0\1", "\0\0") Q_WWW
+     "\0\1\0\1"
      "\3abc\xc0\x10\0\1\0\1\0\0\0\0\0\0",
      50, DNS_PARSE_OK, 7, 1, 1, 18, 0, 512, 0, 0},
-    {"11 bytes", "\0\1\0\0\0\1\0\0\0\0\0", 11, DNS_PARSE_DROP,
-     0, 0, 0, 0, 0, 0, 0, 0},
+    {"11 bytes", "\0\1\0\0\0\1\0\0\0\0\0", 11, DNS_PARSE_DROP, 0, 0, 0, 0, 0, 0,
+     0, 0},
     {"empty", "", 0, DNS_PARSE_DROP, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"QR set", HDR("\0\1", "\x80", "\0\1", "\0\0", "\0\0", "\0\0")
-                   Q_WWW "\0\1\0\1",
-     34, DNS_PARSE_DROP, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"QR set",
+     HDR("\0\1", "\x80", "\0\1", "\0\0", "\0\0", "\0\0") Q_WWW "\0\1\0\1", 34,
+     DNS_PARSE_DROP, 0, 0, 0, 0, 0, 0, 0, 0},
     {"QDCOUNT 0", HDR("\0\1", "\0", "\0\0", "\0\0", "\0\0", "\0\0"), 12,
      DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"QDCOUNT 2", HDR("\0\1", "\0", "\0\2", "\0\0", "\0\0", "\0\0")
-                      Q_WWW "\0\1\0\1" Q_WWW "\0\1\0\1",
+    {"QDCOUNT 2",
+     HDR("\0\1", "\0", "\0\2", "\0\0", "\0\0", "\0\0") Q_WWW "\0\1\0\1" Q_WWW
+                                                             "\0\1\0\1",
      56, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"label of 64", HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\0")
-                        "\x40" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                        "aaaaaaaaaaaaaaaaaa\0\0\1\0\1",
+    {"label of 64",
+     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0",
+         "\0\0") "\x40"
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                 "aaaaaaaaaaaaaaaaaa\0\0\1\0\1",
      82, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"pointer in the question",
      HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\0") "\3www\xc0\x0c\0\1\0\1",
      22, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"question name without root",
-     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\0") "\3www\7exampl",
-     23, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
+     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\0") "\3www\7exampl", 23,
+     DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"question type/class cut",
-     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\0") Q_WWW "\0\1\0",
-     33, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
+     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\0") Q_WWW "\0\1\0", 33,
+     DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"counted record missing",
      HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW "\0\1\0\1", 34,
      DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"two OPT", HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\2")
-                    Q_WWW "\0\1\0\1"
-                    "\0\0\x29\x10\0\0\0\0\0\0\0"
-                    "\0\0\x29\x10\0\0\0\0\0\0\0",
+    {"two OPT",
+     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\2") Q_WWW
+     "\0\1\0\1"
+     "\0\0\x29\x10\0\0\0\0\0\0\0"
+     "\0\0\x29\x10\0\0\0\0\0\0\0",
      56, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"OPT not owned by the root",
-     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW "\0\1\0\1"
+     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW
+     "\0\1\0\1"
      "\1x\0\0\x29\x10\0\0\0\0\0\0\0",
      47, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"OPT owned by a pointer to a name",
-     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW "\0\1\0\1"
+     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW
+     "\0\1\0\1"
      "\xc0\x0c\0\x29\x10\0\0\0\0\0\0\0",
      46, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"OPT in the answer section",
-     HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW "\0\1\0\1"
+     HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW
+     "\0\1\0\1"
      "\0\0\x29\x10\0\0\0\0\0\0\0",
      45, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"rdata past the end",
-     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW "\0\1\0\1"
+     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW
+     "\0\1\0\1"
      "\0\0\x29\x10\0\0\0\0\0\0\5ab",
      47, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"record fixed part cut",
-     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW "\0\1\0\1"
+     HDR("\0\1", "\0", "\0\1", "\0\0", "\0\0", "\0\1") Q_WWW
+     "\0\1\0\1"
      "\0\0\x29\x10\0\0\0\0\0",
      43, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"forward pointer in a record",
-     HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW "\0\1\0\1"
+     HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW
+     "\0\1\0\1"
      "\xc0\x30\0\1\0\1\0\0\0\0\0\0",
      46, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"self pointer in a record",
-     HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW "\0\1\0\1"
+     HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW
+     "\0\1\0\1"
      "\xc0\x22\0\1\0\1\0\0\0\0\0\0",
      46, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"pointer cut in a record",
      HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW "\0\1\0\1"
-     "\xc0",
+                                                             "\xc0",
      35, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
     {"reserved label type in a record",
-     HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW "\0\1\0\1"
-     "\x41" "a\0\0\1\0\1\0\0\0\0\0\0",
+     HDR("\0\1", "\0", "\0\1", "\0\1", "\0\0", "\0\0") Q_WWW
+     "\0\1\0\1"
+     "\x41"
+     "a\0\0\1\0\1\0\0\0\0\0\0",
      47, DNS_PARSE_FORMERR, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -489,14 +508,14 @@ static void test_query_parse_table(void **state)
             assert_int_equal(q.flags, dns_get16(msg + 2));
         }
         if (rc == DNS_PARSE_OK) {
-            if (q.id != c->id || q.qtype != c->qtype ||
-                q.qclass != c->qclass || q.qname_len != c->qname_len ||
-                q.edns != c->edns || q.udp_size != c->udp_size ||
-                q.edns_version != c->version || q.do_bit != c->do_bit)
+            if (q.id != c->id || q.qtype != c->qtype || q.qclass != c->qclass ||
+                q.qname_len != c->qname_len || q.edns != c->edns ||
+                q.udp_size != c->udp_size || q.edns_version != c->version ||
+                q.do_bit != c->do_bit)
                 fail_msg("%s: id %u qtype %u qclass %u qname_len %zu edns %d "
-                         "udp %u version %u do %d", c->what, q.id, q.qtype,
-                         q.qclass, q.qname_len, q.edns, q.udp_size,
-                         q.edns_version, q.do_bit);
+                         "udp %u version %u do %d",
+                         c->what, q.id, q.qtype, q.qclass, q.qname_len, q.edns,
+                         q.udp_size, q.edns_version, q.do_bit);
             assert_ptr_equal(q.qname, msg + DNS_HDR_LEN);
             assert_int_equal(q.question_end, DNS_HDR_LEN + c->qname_len + 4);
         }
@@ -513,8 +532,7 @@ static void test_query_parse_fields(void **state)
     dns_query_t q;
 
     (void)state;
-    assert_int_equal(dns_query_parse(msg, sizeof(msg) - 1, &q),
-                     DNS_PARSE_OK);
+    assert_int_equal(dns_query_parse(msg, sizeof(msg) - 1, &q), DNS_PARSE_OK);
     assert_int_equal(q.id, 0xabcd);
     assert_int_equal(q.flags, 0x2910);
     assert_int_equal(DNS_OPCODE(q.flags), 5);
@@ -535,18 +553,15 @@ static void test_query_parse_fields(void **state)
         memcpy(m2, msg, sizeof(msg));
         m2[34 + 3] = 0x01;
         m2[34 + 4] = 0xff;
-        assert_int_equal(dns_query_parse(m2, sizeof(m2) - 1, &q),
-                         DNS_PARSE_OK);
+        assert_int_equal(dns_query_parse(m2, sizeof(m2) - 1, &q), DNS_PARSE_OK);
         assert_int_equal(q.udp_size, 512);
         m2[34 + 3] = 0x02;
         m2[34 + 4] = 0x01;
-        assert_int_equal(dns_query_parse(m2, sizeof(m2) - 1, &q),
-                         DNS_PARSE_OK);
+        assert_int_equal(dns_query_parse(m2, sizeof(m2) - 1, &q), DNS_PARSE_OK);
         assert_int_equal(q.udp_size, 513);
         m2[34 + 3] = 0xff;
         m2[34 + 4] = 0xff;
-        assert_int_equal(dns_query_parse(m2, sizeof(m2) - 1, &q),
-                         DNS_PARSE_OK);
+        assert_int_equal(dns_query_parse(m2, sizeof(m2) - 1, &q), DNS_PARSE_OK);
         assert_int_equal(q.udp_size, 65535);
     }
 }
@@ -555,15 +570,13 @@ static void test_query_parse_fields(void **state)
  * FORMERR, never OK and never a read past the end. */
 static void test_query_parse_prefixes(void **state)
 {
-    static const uint8_t msg[] =
-        "\0\1\1\0\0\1\0\1\0\0\0\1" Q_WWW "\0\1\0\1"
-        "\xc0\x0c\0\1\0\1\0\0\0\x3c\0\4\1\2\3\4"
-        "\0\0\x29\x02\0\0\0\0\0\0\4\0\1\0\0";
+    static const uint8_t msg[] = "\0\1\1\0\0\1\0\1\0\0\0\1" Q_WWW "\0\1\0\1"
+                                 "\xc0\x0c\0\1\0\1\0\0\0\x3c\0\4\1\2\3\4"
+                                 "\0\0\x29\x02\0\0\0\0\0\0\4\0\1\0\0";
     dns_query_t q;
 
     (void)state;
-    assert_int_equal(dns_query_parse(msg, sizeof(msg) - 1, &q),
-                     DNS_PARSE_OK);
+    assert_int_equal(dns_query_parse(msg, sizeof(msg) - 1, &q), DNS_PARSE_OK);
     for (size_t n = 0; n < sizeof(msg) - 1; n++) {
         uint8_t *cut = malloc(n ? n : 1);
         int rc;
@@ -595,7 +608,10 @@ static void test_pkt_basic(void **state)
     assert_int_equal(dns_pkt_bytes(&p, "xyz", 3), 0);
     assert_int_equal(dns_pkt_ptr(&p, 0x0123), 0);
     assert_int_equal(p.len, 11);
-    assert_memory_equal(buf, "\x12\x34\xde\xad\xbe\xef" "xyz\xc1\x23", 11);
+    assert_memory_equal(buf,
+                        "\x12\x34\xde\xad\xbe\xef"
+                        "xyz\xc1\x23",
+                        11);
     /* overflow: nothing written, len unchanged, overflow set */
     assert_int_equal(dns_pkt_u32(&p, 1), 0);
     assert_int_equal(p.len, 15);
@@ -625,18 +641,18 @@ static void test_pkt_compression(void **state)
     dns_pkt_init(&p, buf, sizeof(buf));
     dns_pkt_bytes(&p, "HEADERHEADER", 12);
     /* 12: www.example.test. literal */
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test",
-                                  1), 0);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test", 1), 0);
     assert_int_equal(p.len, 30);
     assert_memory_equal(buf + 12, "\3www\7example\4test\0", 18);
     /* the same name again: one pointer to 12 */
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test",
-                                  1), 0);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test", 1), 0);
     assert_int_equal(p.len, 32);
     assert_memory_equal(buf + 30, "\xc0\x0c", 2);
     /* a suffix, different case: pointer to 16 (example.test) */
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\4mail\7EXAMPLE\4Test",
-                                  1), 0);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\4mail\7EXAMPLE\4Test", 1), 0);
     assert_int_equal(p.len, 39);
     assert_memory_equal(buf + 32, "\4mail\xc0\x10", 7);
     /* test. alone: pointer to 24 */
@@ -645,8 +661,11 @@ static void test_pkt_compression(void **state)
     assert_int_equal(p.len, 41);
     /* a name below mail.example.test: the literal label, then a pointer to
      * 32, which was remembered when mail. was written */
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\1a\4mail\7example"
-                                                       "\4test", 1), 0);
+    assert_int_equal(dns_pkt_name(&p,
+                                  (const uint8_t *)"\1a\4mail\7example"
+                                                   "\4test",
+                                  1),
+                     0);
     assert_memory_equal(buf + 41, "\1a\xc0\x20", 4);
     assert_int_equal(p.len, 45);
     /* the root is one zero byte, compressed or not */
@@ -654,8 +673,8 @@ static void test_pkt_compression(void **state)
     assert_int_equal(buf[45], 0);
     assert_int_equal(p.len, 46);
     /* uncompressed: the full name, even though it is known */
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test",
-                                  0), 0);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test", 0), 0);
     assert_memory_equal(buf + 46, "\3www\7example\4test\0", 18);
     assert_int_equal(p.len, 64);
     /* a name sharing no suffix but a label text: no pointer */
@@ -663,8 +682,7 @@ static void test_pkt_compression(void **state)
     assert_memory_equal(buf + 64, "\3www\3org\0", 9);
     assert_int_equal(p.len, 73);
     /* "example.org": org. is known at 68 */
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\7example\3org", 1),
-                     0);
+    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\7example\3org", 1), 0);
     assert_memory_equal(buf + 73, "\7example\xc0\x44", 10);
     assert_int_equal(p.len, 83);
     /* a longer label sharing a prefix must not match */
@@ -685,11 +703,11 @@ static void test_pkt_remember(void **state)
     dns_pkt_remember(&p, 12);
     assert_int_equal(p.ncomp, 3);
     /* owner = the question name: a pointer to 12 */
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test",
-                                  1), 0);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test", 1), 0);
     assert_memory_equal(buf + 34, "\xc0\x0c", 2);
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\2ns\7example\4test",
-                                  1), 0);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\2ns\7example\4test", 1), 0);
     assert_memory_equal(buf + 36, "\2ns\xc0\x10", 5);
     assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\4test", 1), 0);
     assert_memory_equal(buf + 41, "\xc0\x18", 2);
@@ -704,21 +722,21 @@ static void test_pkt_name_overflow(void **state)
     /* literal name that does not fit */
     dns_pkt_init(&p, buf, 20);
     dns_pkt_bytes(&p, "0123456789", 10);
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test",
-                                  1), -1);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test", 1), -1);
     assert_int_equal(p.len, 10);
     assert_int_equal(p.overflow, 1);
     assert_int_equal(p.ncomp, 0);
     /* exactly fitting */
     dns_pkt_init(&p, buf, 28);
     dns_pkt_bytes(&p, "0123456789", 10);
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test",
-                                  1), 0);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test", 1), 0);
     assert_int_equal(p.len, 28);
     assert_int_equal(p.overflow, 0);
     /* a compressed form that does not fit: one byte short */
-    assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test",
-                                  1), -1);
+    assert_int_equal(
+        dns_pkt_name(&p, (const uint8_t *)"\3www\7example\4test", 1), -1);
     assert_int_equal(p.len, 28);
     assert_int_equal(p.overflow, 1);
     p.cap = 33;
@@ -727,14 +745,17 @@ static void test_pkt_name_overflow(void **state)
         unsigned nc = p.ncomp;
 
         /* label + pointer = 6 > 5 left */
-        assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\4mail\7example"
-                                                           "\4test", 1), -1);
+        assert_int_equal(dns_pkt_name(&p,
+                                      (const uint8_t *)"\4mail\7example"
+                                                       "\4test",
+                                      1),
+                         -1);
         assert_int_equal(p.len, 28);
         assert_int_equal(p.ncomp, nc);
         assert_int_equal(p.overflow, 1);
         /* a bare pointer = 2 fits */
-        assert_int_equal(dns_pkt_name(&p, (const uint8_t *)"\7example\4test",
-                                      1), 0);
+        assert_int_equal(
+            dns_pkt_name(&p, (const uint8_t *)"\7example\4test", 1), 0);
         assert_int_equal(p.len, 30);
         assert_memory_equal(buf + 28, "\xc0\x0e", 2);
     }

@@ -55,8 +55,7 @@ static void put(render_t *r, const char *fmt, ...)
     r->len += (size_t)n;
 }
 
-static int render_cb(void *arg, const dns_zrr_t *rr, char *err,
-                     size_t errlen)
+static int render_cb(void *arg, const dns_zrr_t *rr, char *err, size_t errlen)
 {
     render_t *r = arg;
     size_t i = 0;
@@ -64,8 +63,7 @@ static int render_cb(void *arg, const dns_zrr_t *rr, char *err,
     r->count++;
     if (r->stop_at == r->count) {
         if (r->stop_msg != NULL)
-            snprintf(err, errlen, "%s:%u: %s", rr->file, rr->line,
-                     r->stop_msg);
+            snprintf(err, errlen, "%s:%u: %s", rr->file, rr->line, r->stop_msg);
         return -1;
     }
     assert_int_equal(rr->rclass, 1);
@@ -110,7 +108,8 @@ static int read_text(const char *text, size_t len, render_t *r, char *err,
                               errlen);
 }
 
-/* ---- valid texts ------------------------------------------------------------ */
+/* ---- valid texts ------------------------------------------------------------
+ */
 
 typedef struct {
     const char *what;
@@ -120,8 +119,7 @@ typedef struct {
 
 static const ok_case_t ok_cases[] = {
     /* every served type; expected wire data from dnspython */
-    {"A", "www A 192.0.2.1\n",
-     "www.example.test. 1 3600 c0000201 mem:1\n"},
+    {"A", "www A 192.0.2.1\n", "www.example.test. 1 3600 c0000201 mem:1\n"},
     {"AAAA", "www AAAA 2001:db8::1\n",
      "www.example.test. 28 3600 20010db8000000000000000000000001 mem:1\n"},
     {"NS", "@ NS ns1\n",
@@ -131,43 +129,68 @@ static const ok_case_t ok_cases[] = {
     {"DNAME", "d DNAME other.test.\n",
      "d.example.test. 39 3600 056f74686572047465737400 mem:1\n"},
     {"MX", "@ MX 10 mail\n",
-     "example.test. 15 3600 000a046d61696c076578616d706c65047465737400 mem:1\n"},
-    {"TXT", "t TXT \"hello world\" \"semi;colon\" \"q\\\"uote\" plain \\065\\066\n",
-     "t.example.test. 16 3600 0b68656c6c6f20776f726c640a73656d693b636f6c6f6e067122756f746505706c61696e024142 mem:1\n"},
-    {"TXT", "t TXT \"\"\n",
-     "t.example.test. 16 3600 00 mem:1\n"},
+     "example.test. 15 3600 000a046d61696c076578616d706c65047465737400 "
+     "mem:1\n"},
+    {"TXT",
+     "t TXT \"hello world\" \"semi;colon\" \"q\\\"uote\" plain \\065\\066\n",
+     "t.example.test. 16 3600 "
+     "0b68656c6c6f20776f726c640a73656d693b636f6c6f6e067122756f746505706c61696e0"
+     "24142 mem:1\n"},
+    {"TXT", "t TXT \"\"\n", "t.example.test. 16 3600 00 mem:1\n"},
     {"PTR", "1 PTR host.example.test.\n",
      "1.example.test. 12 3600 04686f7374076578616d706c65047465737400 mem:1\n"},
     {"SRV", "_sip._tcp SRV 0 5 5060 sip\n",
-     "_sip._tcp.example.test. 33 3600 0000000513c403736970076578616d706c65047465737400 mem:1\n"},
+     "_sip._tcp.example.test. 33 3600 "
+     "0000000513c403736970076578616d706c65047465737400 mem:1\n"},
     {"CAA", "@ CAA 0 issue \"letsencrypt.org\"\n",
-     "example.test. 257 3600 000569737375656c657473656e63727970742e6f7267 mem:1\n"},
-    {"NAPTR", "n NAPTR 100 10 \"S\" \"SIP+D2U\" \"!^.*$!sip:info@example.test!\" _sip._udp\n",
-     "n.example.test. 35 3600 0064000a0153075349502b4432551c215e2e2a24217369703a696e666f406578616d706c652e7465737421045f736970045f756470076578616d706c65047465737400 mem:1\n"},
+     "example.test. 257 3600 000569737375656c657473656e63727970742e6f7267 "
+     "mem:1\n"},
+    {"NAPTR",
+     "n NAPTR 100 10 \"S\" \"SIP+D2U\" \"!^.*$!sip:info@example.test!\" "
+     "_sip._udp\n",
+     "n.example.test. 35 3600 "
+     "0064000a0153075349502b4432551c215e2e2a24217369703a696e666f406578616d706c6"
+     "52e7465737421045f736970045f756470076578616d706c65047465737400 mem:1\n"},
     {"SSHFP", "h SSHFP 1 1 0123456789abcdef0123456789abcdef01234567\n",
-     "h.example.test. 44 3600 01010123456789abcdef0123456789abcdef01234567 mem:1\n"},
+     "h.example.test. 44 3600 01010123456789abcdef0123456789abcdef01234567 "
+     "mem:1\n"},
     {"TLSA", "_443._tcp TLSA 3 1 1 0011223344556677\n",
      "_443._tcp.example.test. 52 3600 0301010011223344556677 mem:1\n"},
     {"DS", "s DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118\n",
-     "s.example.test. 43 3600 ec4505012bb183af5f22588179a53b0a98631fad1a292118 mem:1\n"},
+     "s.example.test. 43 3600 ec4505012bb183af5f22588179a53b0a98631fad1a292118 "
+     "mem:1\n"},
     {"DNSKEY", "@ DNSKEY 257 3 8 AwEAAbOFAxl+Lkt0UMglZizKEC1AxUu8zlj6\n",
-     "example.test. 48 3600 0101030803010001b38503197e2e4b7450c825662cca102d40c54bbcce58fa mem:1\n"},
-    {"RRSIG", "@ RRSIG A 8 2 300 20250101000000 20240101000000 12345 example.test. AwEAAQ==\n",
-     "example.test. 46 3600 000108020000012c67748580659200803039076578616d706c6504746573740003010001 mem:1\n"},
+     "example.test. 48 3600 "
+     "0101030803010001b38503197e2e4b7450c825662cca102d40c54bbcce58fa mem:1\n"},
+    {"RRSIG",
+     "@ RRSIG A 8 2 300 20250101000000 20240101000000 12345 example.test. "
+     "AwEAAQ==\n",
+     "example.test. 46 3600 "
+     "000108020000012c67748580659200803039076578616d706c6504746573740003010001 "
+     "mem:1\n"},
     {"NSEC", "@ NSEC next A NS SOA MX RRSIG NSEC DNSKEY TYPE65000\n",
-     "example.test. 47 3600 046e657874076578616d706c65047465737400000762010000000380fd1e000000000000000000000000000000000000000000000000000000000080 mem:1\n"},
-    {"NSEC3", "h NSEC3 1 1 12 aabbccdd 2vptu5timamqttgl4luu9kg21e0aor3s A RRSIG\n",
-     "h.example.test. 50 3600 0101000c04aabbccdd1417f3df17b2b2adaef615257de4d2020b80ac6c7c0006400000000002 mem:1\n"},
+     "example.test. 47 3600 "
+     "046e657874076578616d706c65047465737400000762010000000380fd1e0000000000000"
+     "00000000000000000000000000000000000000000000080 mem:1\n"},
+    {"NSEC3",
+     "h NSEC3 1 1 12 aabbccdd 2vptu5timamqttgl4luu9kg21e0aor3s A RRSIG\n",
+     "h.example.test. 50 3600 "
+     "0101000c04aabbccdd1417f3df17b2b2adaef615257de4d2020b80ac6c7c0006400000000"
+     "002 mem:1\n"},
     {"NSEC3", "h NSEC3 1 0 0 - 2vptu5timamqttgl4luu9kg21e0aor3s\n",
-     "h.example.test. 50 3600 01000000001417f3df17b2b2adaef615257de4d2020b80ac6c7c mem:1\n"},
+     "h.example.test. 50 3600 "
+     "01000000001417f3df17b2b2adaef615257de4d2020b80ac6c7c mem:1\n"},
     {"NSEC3PARAM", "@ NSEC3PARAM 1 0 12 aabbccdd\n",
      "example.test. 51 3600 0100000c04aabbccdd mem:1\n"},
     {"NSEC3PARAM", "@ NSEC3PARAM 1 0 0 -\n",
      "example.test. 51 3600 0100000000 mem:1\n"},
     {"HINFO", "h HINFO \"PC\" \"Linux 6\"\n",
      "h.example.test. 13 3600 025043074c696e75782036 mem:1\n"},
-    {"SOA", "@ SOA ns1 hostmaster.Example.TEST. 2024010101 7200 1800 1209600 300\n",
-     "example.test. 6 3600 036e7331076578616d706c650474657374000a686f73746d6173746572074578616d706c6504544553540078a3f17500001c2000000708001275000000012c mem:1\n"},
+    {"SOA",
+     "@ SOA ns1 hostmaster.Example.TEST. 2024010101 7200 1800 1209600 300\n",
+     "example.test. 6 3600 "
+     "036e7331076578616d706c650474657374000a686f73746d6173746572074578616d706c6"
+     "504544553540078a3f17500001c2000000708001275000000012c mem:1\n"},
 
     /* more per-type details */
     {"TYPE1 text form", "x TYPE1 10.0.0.3\n",
@@ -217,8 +240,7 @@ static const ok_case_t ok_cases[] = {
      "a\\.bA\\255\\032x.example.test. 1 3600 01010101 mem:1\n"},
     {"escaped dot ends no label", "a\\..x. A 1.1.1.1\n",
      "a\\..x. 1 3600 01010101 mem:1\n"},
-    {"wildcard", "* A 1.1.1.1\n",
-     "*.example.test. 1 3600 01010101 mem:1\n"},
+    {"wildcard", "* A 1.1.1.1\n", "*.example.test. 1 3600 01010101 mem:1\n"},
     {"label of 63",
      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
      " A 1.1.1.1\n",
@@ -241,7 +263,8 @@ static const ok_case_t ok_cases[] = {
     /* TTLs */
     {"default TTL 3600", "a A 1.1.1.1\n",
      "a.example.test. 1 3600 01010101 mem:1\n"},
-    {"previous record's TTL", "a 60 A 1.1.1.1\nb A 1.1.1.1\nc 0 A 1.1.1.1\n"
+    {"previous record's TTL",
+     "a 60 A 1.1.1.1\nb A 1.1.1.1\nc 0 A 1.1.1.1\n"
      "d A 1.1.1.1\n",
      "a.example.test. 1 60 01010101 mem:1\n"
      "b.example.test. 1 60 01010101 mem:2\n"
@@ -284,7 +307,8 @@ static const ok_case_t ok_cases[] = {
      "b.example.test. 1 3600 02020202 mem:4\n"},
     {"parentheses around nothing", "()\n( )\n  ( ; x\n )\na A 1.1.1.1\n()",
      "a.example.test. 1 3600 01010101 mem:5\n"},
-    {"no final newline", "a A 1.1.1.1", "a.example.test. 1 3600 01010101 mem:1\n"},
+    {"no final newline", "a A 1.1.1.1",
+     "a.example.test. 1 3600 01010101 mem:1\n"},
     {"empty", "", ""},
     {"only comments and blanks", "; x\n\n   \n\t; y\n", ""},
 };
@@ -312,7 +336,8 @@ static void test_ok_cases(void **state)
     assert_int_equal(failed, 0);
 }
 
-/* ---- invalid texts ----------------------------------------------------------- */
+/* ---- invalid texts
+ * ----------------------------------------------------------- */
 
 typedef struct {
     const char *text;
@@ -407,10 +432,12 @@ static const bad_case_t bad_cases[] = {
     {"a\\256 A 1.1.1.1\n", "mem:1: owner: bad \\DDD escape in name 'a\\256'"},
     {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
      " A 1.1.1.1\n",
-     "mem:1: owner: label longer than 63 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'"},
+     "mem:1: owner: label longer than 63 "
+     "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'"},
     {"\"a\" A 1.1.1.1\n", "mem:1: owner: bad name '\"a\"'"},
     {" A 1.1.1.1\n", "mem:1: no owner name to inherit"},
-    {"a..b A 1.1.1.1\n A 1.1.1.1\n", "mem:1: owner: empty label in name 'a..b'"},
+    {"a..b A 1.1.1.1\n A 1.1.1.1\n",
+     "mem:1: owner: empty label in name 'a..b'"},
 
     /* file structure */
     {"a A 1.1.1.1\nb TXT ( x\ny\nz\n", "mem:2: '(' is never closed"},
@@ -461,11 +488,13 @@ static void test_bad_cases(void **state)
     assert_int_equal(failed, 0);
 }
 
-/* ---- other inputs ------------------------------------------------------------ */
+/* ---- other inputs
+ * ------------------------------------------------------------ */
 
 static void test_nul_byte(void **state)
 {
-    static const char text[] = "a A 1.1.1.1\nb A 1.1.1.1\n; x\0y\nc A 1.1.1.1\n";
+    static const char text[] =
+        "a A 1.1.1.1\nb A 1.1.1.1\n; x\0y\nc A 1.1.1.1\n";
     render_t r = {0};
     char err[128];
 
@@ -577,14 +606,15 @@ static void test_bad_origin(void **state)
                      -1);
     assert_string_equal(err, "mem:1: bad origin");
     assert_int_equal(dns_zfile_read_mem("mem", "@ A 1.1.1.1\n", 12,
-                                        (const uint8_t *)"", render_cb, &r,
-                                        err, sizeof err),
+                                        (const uint8_t *)"", render_cb, &r, err,
+                                        sizeof err),
                      0);
     assert_string_equal(r.buf, ". 1 3600 01010101 mem:1\n");
     free(r.buf);
 }
 
-/* ---- files and $INCLUDE ------------------------------------------------------ */
+/* ---- files and $INCLUDE
+ * ------------------------------------------------------ */
 
 static char tmpdir[64];
 static char oldcwd[4096];
@@ -639,9 +669,9 @@ static int files_setup(void **state)
 static int files_teardown(void **state)
 {
     static const char *const files[] = {
-        "main.zone",   "sub/a.inc",    "sub/b.inc",        "sub/bad.inc",
-        "sub/c.inc",
-        "loop.inc",    "inc_bad.zone", "inc_missing.zone", "inc_dir.zone",
+        "main.zone",    "sub/a.inc",        "sub/b.inc",
+        "sub/bad.inc",  "sub/c.inc",        "loop.inc",
+        "inc_bad.zone", "inc_missing.zone", "inc_dir.zone",
     };
     size_t i;
 
@@ -660,9 +690,8 @@ static void test_include(void **state)
     char err[256] = "";
 
     (void)state;
-    assert_int_equal(dns_zfile_read("main.zone", origin, render_cb, &r, err,
-                                    sizeof err),
-                     0);
+    assert_int_equal(
+        dns_zfile_read("main.zone", origin, render_cb, &r, err, sizeof err), 0);
     assert_string_equal(
         r.buf,
         "example.test. 6 100 026e73076578616d706c6504746573740002686d07657861"
@@ -704,9 +733,9 @@ static void test_include_errors(void **state)
     for (i = 0; i < ARRAY_LEN(c); i++) {
         r.len = 0;
         r.count = 0;
-        assert_int_equal(dns_zfile_read(c[i].file, origin, render_cb, &r, err,
-                                        sizeof err),
-                         -1);
+        assert_int_equal(
+            dns_zfile_read(c[i].file, origin, render_cb, &r, err, sizeof err),
+            -1);
         assert_string_equal(err, c[i].err);
         if (strcmp(c[i].file, "loop.inc") == 0)
             assert_int_equal(r.count, 11); /* "a" at depths 0-10 */
@@ -732,10 +761,10 @@ static void test_include_from_mem(void **state)
                         "y.deeper.o.example.test. 1 7 03030303 sub/b.inc:3\n");
     /* an included file starts with the includer's owner */
     r.len = 0;
-    assert_int_equal(dns_zfile_read_mem("mem", "Ab A 1.1.1.1\n$INCLUDE sub/c.inc\n",
-                                        32, origin, render_cb, &r, err,
-                                        sizeof err),
-                     0);
+    assert_int_equal(
+        dns_zfile_read_mem("mem", "Ab A 1.1.1.1\n$INCLUDE sub/c.inc\n", 32,
+                           origin, render_cb, &r, err, sizeof err),
+        0);
     assert_string_equal(r.buf, "Ab.example.test. 1 3600 01010101 mem:1\n"
                                "Ab.example.test. 16 3600 09696e686572697465"
                                "64 sub/c.inc:1\n");

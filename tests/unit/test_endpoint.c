@@ -33,31 +33,31 @@ typedef struct {
 static const ep_ok_t ok_cases[] = {
     /* which, str, kind, port, host, path, profile, cert, key, ca,
      * backlog, mode, timeout, verify */
-    {LISTEN, "tcp:7007", LOOM_EP_TCP, 7007, "", "", "", "", "", "", 511, -1,
-     10, 1},
+    {LISTEN, "tcp:7007", LOOM_EP_TCP, 7007, "", "", "", "", "", "", 511, -1, 10,
+     1},
     {LISTEN, "tcp:0", LOOM_EP_TCP, 0, "", "", "", "", "", "", 511, -1, 10, 1},
     {LISTEN, "tcp:65535", LOOM_EP_TCP, 65535, "", "", "", "", "", "", 511, -1,
      10, 1},
-    {LISTEN, "tcp:7007:interface=127.0.0.1", LOOM_EP_TCP, 7007, "127.0.0.1",
-     "", "", "", "", "", 511, -1, 10, 1},
+    {LISTEN, "tcp:7007:interface=127.0.0.1", LOOM_EP_TCP, 7007, "127.0.0.1", "",
+     "", "", "", "", 511, -1, 10, 1},
     {LISTEN, "tcp:7007:interface=127.0.0.1:backlog=50", LOOM_EP_TCP, 7007,
      "127.0.0.1", "", "", "", "", "", 50, -1, 10, 1},
     {LISTEN, "tcp:7007:backlog=1:interface=10.0.0.1", LOOM_EP_TCP, 7007,
      "10.0.0.1", "", "", "", "", "", 1, -1, 10, 1},
-    {LISTEN, "tcp:8080:interface=\\:\\:1", LOOM_EP_TCP, 8080, "::1", "", "",
-     "", "", "", 511, -1, 10, 1},
+    {LISTEN, "tcp:8080:interface=\\:\\:1", LOOM_EP_TCP, 8080, "::1", "", "", "",
+     "", "", 511, -1, 10, 1},
     {LISTEN, "tcp:8080:interface=\\:\\:", LOOM_EP_TCP, 8080, "::", "", "", "",
      "", "", 511, -1, 10, 1},
-    {LISTEN, "tcp:8080:interface=[::1]", LOOM_EP_TCP, 8080, "::1", "", "",
-     "", "", "", 511, -1, 10, 1},
+    {LISTEN, "tcp:8080:interface=[::1]", LOOM_EP_TCP, 8080, "::1", "", "", "",
+     "", "", 511, -1, 10, 1},
     {LISTEN, "tcp:8080:interface=[fe80::1]:backlog=9", LOOM_EP_TCP, 8080,
      "fe80::1", "", "", "", "", "", 9, -1, 10, 1},
     {LISTEN, "tcp:80:interface=[::ffff:127.0.0.1]", LOOM_EP_TCP, 80,
      "::ffff:127.0.0.1", "", "", "", "", "", 511, -1, 10, 1},
-    {LISTEN, "udp:7007", LOOM_EP_UDP, 7007, "", "", "", "", "", "", 511, -1,
-     10, 1},
-    {LISTEN, "udp:7007:interface=127.0.0.1", LOOM_EP_UDP, 7007, "127.0.0.1",
-     "", "", "", "", "", 511, -1, 10, 1},
+    {LISTEN, "udp:7007", LOOM_EP_UDP, 7007, "", "", "", "", "", "", 511, -1, 10,
+     1},
+    {LISTEN, "udp:7007:interface=127.0.0.1", LOOM_EP_UDP, 7007, "127.0.0.1", "",
+     "", "", "", "", 511, -1, 10, 1},
     {LISTEN, "unix:/run/loom.sock", LOOM_EP_UNIX, 0, "", "/run/loom.sock", "",
      "", "", "", 511, -1, 10, 1},
     {LISTEN, "unix:/run/loom.sock:mode=0660", LOOM_EP_UNIX, 0, "",
@@ -73,22 +73,22 @@ static const ep_ok_t ok_cases[] = {
     {LISTEN, "tls:7443:cert=server.pem:key=server.key", LOOM_EP_TLS, 7443, "",
      "", "", "server.pem", "server.key", "", 511, -1, 10, 1},
     {LISTEN, "tls:7443:key=/k\\:1.pem:interface=127.0.0.1:cert=/c.pem",
-     LOOM_EP_TLS, 7443, "127.0.0.1", "", "", "/c.pem", "/k:1.pem", "", 511,
-     -1, 10, 1},
+     LOOM_EP_TLS, 7443, "127.0.0.1", "", "", "/c.pem", "/k:1.pem", "", 511, -1,
+     10, 1},
     {CONNECT, "tcp:host=example.org:port=79", LOOM_EP_TCP, 79, "example.org",
      "", "", "", "", "", 511, -1, 10, 1},
     {CONNECT, "tcp:port=79:host=example.org:timeout=5", LOOM_EP_TCP, 79,
      "example.org", "", "", "", "", "", 511, -1, 5, 1},
     {CONNECT, "tcp:host=\\:\\:1:port=7979", LOOM_EP_TCP, 7979, "::1", "", "",
      "", "", "", 511, -1, 10, 1},
-    {CONNECT, "tcp:host=[::1]:port=7979", LOOM_EP_TCP, 7979, "::1", "", "",
-     "", "", "", 511, -1, 10, 1},
+    {CONNECT, "tcp:host=[::1]:port=7979", LOOM_EP_TCP, 7979, "::1", "", "", "",
+     "", "", 511, -1, 10, 1},
     {CONNECT, "tls:host=a.test:port=443", LOOM_EP_TLS, 443, "a.test", "", "",
      "", "", "", 511, -1, 10, 1},
-    {CONNECT, "tls:host=a.test:port=443:verify=no:ca=ca.pem", LOOM_EP_TLS,
-     443, "a.test", "", "", "", "", "ca.pem", 511, -1, 10, 0},
-    {CONNECT, "tls:host=a.test:port=443:verify=yes:timeout=3600",
-     LOOM_EP_TLS, 443, "a.test", "", "", "", "", "", 511, -1, 3600, 1},
+    {CONNECT, "tls:host=a.test:port=443:verify=no:ca=ca.pem", LOOM_EP_TLS, 443,
+     "a.test", "", "", "", "", "ca.pem", 511, -1, 10, 0},
+    {CONNECT, "tls:host=a.test:port=443:verify=yes:timeout=3600", LOOM_EP_TLS,
+     443, "a.test", "", "", "", "", "", 511, -1, 3600, 1},
     {CONNECT, "unix:path=/run/x.sock", LOOM_EP_UNIX, 0, "", "/run/x.sock", "",
      "", "", "", 511, -1, 10, 1},
     {CONNECT, "unix:path=/run/x.sock:timeout=2", LOOM_EP_UNIX, 0, "",
@@ -155,8 +155,9 @@ static const ep_bad_t bad_cases[] = {
     {LISTEN, "tcp:70\00107", "control character"},
     {LISTEN, "tcp:7007:interface=a\tb", "control character"},
     {LISTEN, "unix:/x\177", "control character"},
-    {LISTEN, "tcp:1:a=1:b=2:c=3:d=4:e=5:f=6:g=7:h=8:i=9:j=10:k=11:l=12:m=13:"
-             "n=14:o=15",
+    {LISTEN,
+     "tcp:1:a=1:b=2:c=3:d=4:e=5:f=6:g=7:h=8:i=9:j=10:k=11:l=12:m=13:"
+     "n=14:o=15",
      "too many fields"},
     {CONNECT, "", "unknown kind"},
     {CONNECT, "udp:host=a:port=1", "unknown kind"},
@@ -196,21 +197,21 @@ static int parse(int which, const char *str, loom_endpoint_t *ep, char *err,
     return loom_endpoint_parse_connect(str, ep, err, errlen);
 }
 
-#define CHECK_STR(field)                                                     \
-    do {                                                                     \
-        if (strcmp(ep.field, t->field) != 0) {                               \
-            print_message("# FAIL '%s': " #field " is '%s', want '%s'\n",    \
-                          t->str, ep.field, t->field);                       \
-            bad = 1;                                                         \
-        }                                                                    \
+#define CHECK_STR(field)                                                       \
+    do {                                                                       \
+        if (strcmp(ep.field, t->field) != 0) {                                 \
+            print_message("# FAIL '%s': " #field " is '%s', want '%s'\n",      \
+                          t->str, ep.field, t->field);                         \
+            bad = 1;                                                           \
+        }                                                                      \
     } while (0)
-#define CHECK_INT(field)                                                     \
-    do {                                                                     \
-        if ((int)ep.field != (int)t->field) {                                \
-            print_message("# FAIL '%s': " #field " is %d, want %d\n",        \
-                          t->str, (int)ep.field, (int)t->field);             \
-            bad = 1;                                                         \
-        }                                                                    \
+#define CHECK_INT(field)                                                       \
+    do {                                                                       \
+        if ((int)ep.field != (int)t->field) {                                  \
+            print_message("# FAIL '%s': " #field " is %d, want %d\n", t->str,  \
+                          (int)ep.field, (int)t->field);                       \
+            bad = 1;                                                           \
+        }                                                                      \
     } while (0)
 
 /* Returns 0 when T parses to exactly what the table says. */
@@ -265,8 +266,8 @@ static int check_bad(int which, const char *str, const char *what)
     }
     snprintf(prefix, sizeof(prefix), "endpoint '%s': ", str);
     if (strncmp(err, prefix, strlen(prefix)) != 0) {
-        print_message("# FAIL %s '%s': error '%s' lacks the prefix\n", how,
-                      str, err);
+        print_message("# FAIL %s '%s': error '%s' lacks the prefix\n", how, str,
+                      err);
         return 1;
     }
     if (strstr(err + strlen(prefix), what) == NULL) {
@@ -284,8 +285,8 @@ static void test_invalid(void **state)
 
     (void)state;
     for (i = 0; i < LOOM_ARRAY_LEN(bad_cases); i++)
-        failed += check_bad(bad_cases[i].which, bad_cases[i].str,
-                            bad_cases[i].what);
+        failed +=
+            check_bad(bad_cases[i].which, bad_cases[i].str, bad_cases[i].what);
     assert_int_equal(failed, 0);
 }
 
@@ -317,8 +318,7 @@ static void test_longest_value(void **state)
     memset(str, 0, sizeof(str));
     strcpy(str, "unix:");
     memset(str + 5, 'p', LOOM_EP_VALUE_MAX - 1);
-    assert_int_equal(loom_endpoint_parse_listen(str, &ep, err, sizeof(err)),
-                     0);
+    assert_int_equal(loom_endpoint_parse_listen(str, &ep, err, sizeof(err)), 0);
     assert_int_equal(strlen(ep.path), LOOM_EP_VALUE_MAX - 1);
 }
 
@@ -400,10 +400,9 @@ static void test_format_truncates(void **state)
     char err[512], out[8];
 
     (void)state;
-    assert_int_equal(
-        loom_endpoint_parse_listen("tcp:7007:interface=127.0.0.1", &ep, err,
-                                   sizeof(err)),
-        0);
+    assert_int_equal(loom_endpoint_parse_listen("tcp:7007:interface=127.0.0.1",
+                                                &ep, err, sizeof(err)),
+                     0);
     memset(out, 'z', sizeof(out));
     loom_endpoint_format(&ep, out, sizeof(out));
     assert_int_equal(strlen(out), sizeof(out) - 1);

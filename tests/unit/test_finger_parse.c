@@ -149,8 +149,7 @@ static void test_length_limit(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    assert_string_equal(finger_q_strerror(FINGER_Q_TOO_LONG),
-                        "query too long");
+    assert_string_equal(finger_q_strerror(FINGER_Q_TOO_LONG), "query too long");
     assert_string_equal(finger_q_strerror(FINGER_Q_BAD_CHAR),
                         "query contains non-ASCII or control characters");
     assert_string_equal(finger_q_strerror(FINGER_Q_SYNTAX), "malformed query");

@@ -73,24 +73,24 @@ static int slice_is(loom_slice_t s, const char *want)
 typedef struct {
     const char *name;
     const char *raw;
-    size_t len;          /* 0: strlen(raw) */
+    size_t len; /* 0: strlen(raw) */
     int head_request;
     int minor, status;
     const char *reason;
     size_t nfields;
     const char *f0name, *f0value; /* first field, when there is one */
-    int body;            /* H1R_BODY_* */
+    int body;                     /* H1R_BODY_* */
     int64_t cl;
     int keep_alive, interim, upgrade;
 } head_ok_t;
 
 static const head_ok_t heads_ok[] = {
-    {"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 0, 0,
-     1, 200, "OK", 1, "Content-Length", "5", H1R_BODY_LENGTH, 5, 1, 0, 0},
+    {"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 0, 0, 1,
+     200, "OK", 1, "Content-Length", "5", H1R_BODY_LENGTH, 5, 1, 0, 0},
     {"1.0 close-delimited", "HTTP/1.0 200 OK\r\n\r\n", 0, 0, 0, 200, "OK", 0,
      NULL, NULL, H1R_BODY_CLOSE, -1, 0, 0, 0},
-    {"1.0 with length", "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 0,
-     0, 200, "OK", 1, "Content-Length", "0", H1R_BODY_LENGTH, 0, 0, 0, 0},
+    {"1.0 with length", "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 0, 0,
+     200, "OK", 1, "Content-Length", "0", H1R_BODY_LENGTH, 0, 0, 0, 0},
     {"1.1 close-delimited", "HTTP/1.1 200 OK\r\nX: y\r\n\r\n", 0, 0, 1, 200,
      "OK", 1, "X", "y", H1R_BODY_CLOSE, -1, 0, 0, 0},
     {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 0,
@@ -111,20 +111,19 @@ static const head_ok_t heads_ok[] = {
     {"HEAD answer, chunked",
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 1, 1, 200,
      "OK", 1, "Transfer-Encoding", "chunked", H1R_BODY_NONE, -1, 1, 0, 0},
-    {"no reason", "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 0, 0, 1, 200,
-     "", 1, "Content-Length", "0", H1R_BODY_LENGTH, 0, 1, 0, 0},
-    {"empty reason", "HTTP/1.1 404 \r\nContent-Length: 1\r\n\r\n", 0, 0, 1,
-     404, "", 1, "Content-Length", "1", H1R_BODY_LENGTH, 1, 1, 0, 0},
+    {"no reason", "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 0, 0, 1, 200, "",
+     1, "Content-Length", "0", H1R_BODY_LENGTH, 0, 1, 0, 0},
+    {"empty reason", "HTTP/1.1 404 \r\nContent-Length: 1\r\n\r\n", 0, 0, 1, 404,
+     "", 1, "Content-Length", "1", H1R_BODY_LENGTH, 1, 1, 0, 0},
     {"reason with spaces, tabs, obs-text",
-     "HTTP/1.1 500 Oh \tno \xe9\xff\r\nContent-Length: 2\r\n\r\n", 0, 0, 1,
-     500, "Oh \tno \xe9\xff", 1, "Content-Length", "2", H1R_BODY_LENGTH, 2,
-     1, 0, 0},
-    {"100 continue", "HTTP/1.1 100 Continue\r\n\r\n", 0, 0, 1, 100,
-     "Continue", 0, NULL, NULL, H1R_BODY_NONE, -1, 1, 1, 0},
+     "HTTP/1.1 500 Oh \tno \xe9\xff\r\nContent-Length: 2\r\n\r\n", 0, 0, 1, 500,
+     "Oh \tno \xe9\xff", 1, "Content-Length", "2", H1R_BODY_LENGTH, 2, 1, 0, 0},
+    {"100 continue", "HTTP/1.1 100 Continue\r\n\r\n", 0, 0, 1, 100, "Continue",
+     0, NULL, NULL, H1R_BODY_NONE, -1, 1, 1, 0},
     {"103 early hints",
-     "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", 0, 0,
-     1, 103, "Early Hints", 1, "Link", "</a.css>; rel=preload", H1R_BODY_NONE,
-     -1, 1, 1, 0},
+     "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", 0, 0, 1,
+     103, "Early Hints", 1, "Link", "</a.css>; rel=preload", H1R_BODY_NONE, -1,
+     1, 1, 0},
     {"101 upgrade",
      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
      "Upgrade\r\n\r\n",
@@ -141,15 +140,14 @@ static const head_ok_t heads_ok[] = {
     {"obs-text value", "HTTP/1.1 200 OK\r\nX: caf\xc3\xa9\r\n\r\n", 0, 0, 1,
      200, "OK", 1, "X", "caf\xc3\xa9", H1R_BODY_CLOSE, -1, 0, 0, 0},
     {"repeated equal lengths",
-     "HTTP/1.1 200 OK\r\nContent-Length: 4, 4\r\nContent-Length: 4\r\n\r\n",
-     0, 0, 1, 200, "OK", 2, "Content-Length", "4, 4", H1R_BODY_LENGTH, 4, 1,
-     0, 0},
-    {"leading zeros", "HTTP/1.1 200 OK\r\nContent-Length: 007\r\n\r\n", 0, 0,
-     1, 200, "OK", 1, "Content-Length", "007", H1R_BODY_LENGTH, 7, 1, 0, 0},
+     "HTTP/1.1 200 OK\r\nContent-Length: 4, 4\r\nContent-Length: 4\r\n\r\n", 0,
+     0, 1, 200, "OK", 2, "Content-Length", "4, 4", H1R_BODY_LENGTH, 4, 1, 0, 0},
+    {"leading zeros", "HTTP/1.1 200 OK\r\nContent-Length: 007\r\n\r\n", 0, 0, 1,
+     200, "OK", 1, "Content-Length", "007", H1R_BODY_LENGTH, 7, 1, 0, 0},
     {"largest length",
-     "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n", 0, 0,
-     1, 200, "OK", 1, "Content-Length", "9223372036854775807",
-     H1R_BODY_LENGTH, INT64_MAX, 1, 0, 0},
+     "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n", 0, 0, 1,
+     200, "OK", 1, "Content-Length", "9223372036854775807", H1R_BODY_LENGTH,
+     INT64_MAX, 1, 0, 0},
     {"status 999", "HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n", 0, 0, 1,
      999, "Odd", 1, "Content-Length", "0", H1R_BODY_LENGTH, 0, 1, 0, 0},
     {"max fields",
@@ -166,9 +164,9 @@ static size_t head_len(const char *raw, size_t len)
     size_t i;
 
     for (i = 1; i < len; i++) {
-        if (raw[i] == '\n' && (raw[i - 1] == '\n' ||
-                               (i >= 2 && raw[i - 1] == '\r' &&
-                                raw[i - 2] == '\n')))
+        if (raw[i] == '\n' &&
+            (raw[i - 1] == '\n' ||
+             (i >= 2 && raw[i - 1] == '\r' && raw[i - 2] == '\n')))
             return i + 1;
     }
     return 0;
@@ -277,19 +275,17 @@ static const head_bad_t heads_bad[] = {
      1, 0},
     {"negative length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 0, 1,
      0},
-    {"signed length", "HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n", 0, 1,
-     0},
+    {"signed length", "HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n", 0, 1, 0},
     {"empty length", "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n", 0, 1, 0},
     {"length with inner space",
      "HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", 0, 1, 0},
     {"length overflow",
-     "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n", 0, 1,
-     0},
+     "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n", 0, 1, 0},
     {"differing lengths in a list",
      "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", 0, 1, 0},
     {"differing length fields",
-     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 0,
-     1, 0},
+     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 0, 1,
+     0},
     {"chunked and length",
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: "
      "5\r\n\r\n",
@@ -304,10 +300,9 @@ static const head_bad_t heads_bad[] = {
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
      "chunked\r\n\r\n",
      0, 1, 0},
-    {"identity", "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", 0,
-     1, 0},
-    {"empty coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\n", 0, 1,
+    {"identity", "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", 0, 1,
      0},
+    {"empty coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\n", 0, 1, 0},
     {"chunked in 1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
      0, 1, 0},
     {"chunked with params",
@@ -372,17 +367,18 @@ static void test_head_limits(void **state)
     assert_int_equal(parse_copy(buf, n, n + 10, 100, &p), 100);
 }
 
-/* ---- bodies --------------------------------------------------------------- */
+/* ---- bodies ---------------------------------------------------------------
+ */
 
 typedef struct {
     const char *name;
-    const char *head;    /* the response head giving the framing */
-    const char *raw;     /* bytes after it */
-    size_t len;          /* 0: strlen(raw) */
-    const char *body;    /* the body they carry */
-    size_t used;         /* bytes of RAW consumed once done (0: all) */
-    int done;            /* complete without the connection closing */
-    int eof_ok;          /* a close after RAW completes / is fine */
+    const char *head; /* the response head giving the framing */
+    const char *raw;  /* bytes after it */
+    size_t len;       /* 0: strlen(raw) */
+    const char *body; /* the body they carry */
+    size_t used;      /* bytes of RAW consumed once done (0: all) */
+    int done;         /* complete without the connection closing */
+    int eof_ok;       /* a close after RAW completes / is fine */
 } body_t;
 
 static const body_t bodies[] = {
@@ -395,8 +391,8 @@ static const body_t bodies[] = {
     {"zero length", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "", 0, "",
      0, 1, 1},
     {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-     "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nT: v\r\n\r\n", 0, "hello world",
-     0, 1, 1},
+     "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nT: v\r\n\r\n", 0, "hello world", 0,
+     1, 1},
     {"chunked, bytes after",
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
      "2\r\nhi\r\n0\r\n\r\nXYZ", 0, "hi", 12, 1, 1},

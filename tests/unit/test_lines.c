@@ -49,9 +49,9 @@ static void rec_str(rec_t *r, const char *s)
 /* The core's side of the contract. */
 typedef struct {
     loom_lines_t lr;
-    char *buf;        /* unconsumed input */
+    char *buf; /* unconsumed input */
     size_t len, cap;
-    int dead;         /* TOO_LONG seen: the core closes the connection */
+    int dead; /* TOO_LONG seen: the core closes the connection */
     rec_t rec;
 } driver_t;
 
@@ -239,8 +239,8 @@ static int check_case(const lines_case_t *t)
 
     got = run_cuts(t->in, len, t->max_line, NULL, 0);
     if (strcmp(got, t->want) != 0) {
-        print_message("# FAIL max=%zu whole: got '%s' want '%s'\n",
-                      t->max_line, got, t->want);
+        print_message("# FAIL max=%zu whole: got '%s' want '%s'\n", t->max_line,
+                      got, t->want);
         bad++;
     }
     free(got);
@@ -339,8 +339,7 @@ static void test_line_mode(void **state)
     assert_int_equal(loom_lines_next(&lr, "abc", 3, &out, &used),
                      LOOM_LINES_RAW);
     assert_int_equal(used, 3);
-    assert_int_equal(loom_lines_next(&lr, "", 0, &out, &used),
-                     LOOM_LINES_MORE);
+    assert_int_equal(loom_lines_next(&lr, "", 0, &out, &used), LOOM_LINES_MORE);
     assert_int_equal(used, 0);
     loom_lines_line_mode(&lr);
     assert_int_equal(loom_lines_next(&lr, "de\nf", 4, &out, &used),

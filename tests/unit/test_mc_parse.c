@@ -21,7 +21,7 @@
 #define E_EXPTIME "CLIENT_ERROR invalid exptime argument"
 #define E_DELTA "CLIENT_ERROR invalid numeric delta argument"
 #define E_TOKEN "CLIENT_ERROR bad token in command line format"
-#define E_DELETE                                                             \
+#define E_DELETE                                                               \
     "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"
 #define E_MFLAG "CLIENT_ERROR invalid or duplicate flag"
 #define E_B64 "CLIENT_ERROR error decoding key"
@@ -50,6 +50,8 @@ typedef struct {
 
 #define U64MAX 18446744073709551615ULL
 
+/* One case a line reads better than one field a line. */
+/* clang-format off */
 static const pc_t cases[] = {
     /* ---- empty and unknown */
     {.line = "", .cmd = MC_CMD_UNKNOWN, .err = E_ERROR},
@@ -428,6 +430,7 @@ static const pc_t cases[] = {
      .cmd = MC_CMD_MS, .err = "CLIENT_ERROR options flags are too long",
      .swallow = 3},
 };
+/* clang-format on */
 
 static uint64_t letters_mask(const char *s)
 {
@@ -521,16 +524,14 @@ static int check_case(const pc_t *t)
             req->bytes != t->bytes || req->cas != t->cas ||
             req->delta != t->delta || req->number != t->number ||
             req->has_exptime != t->has_exptime || req->nargs != t->nargs) {
-            print_message("# FAIL '%s': flags %u exptime %lld bytes %llu "
-                          "cas %llu delta %llu number %llu has_exptime %d "
-                          "nargs %d\n",
-                          t->line, (unsigned)req->flags,
-                          (long long)req->exptime,
-                          (unsigned long long)req->bytes,
-                          (unsigned long long)req->cas,
-                          (unsigned long long)req->delta,
-                          (unsigned long long)req->number, req->has_exptime,
-                          req->nargs);
+            print_message(
+                "# FAIL '%s': flags %u exptime %lld bytes %llu "
+                "cas %llu delta %llu number %llu has_exptime %d "
+                "nargs %d\n",
+                t->line, (unsigned)req->flags, (long long)req->exptime,
+                (unsigned long long)req->bytes, (unsigned long long)req->cas,
+                (unsigned long long)req->delta, (unsigned long long)req->number,
+                req->has_exptime, req->nargs);
             rc = 1;
             break;
         }
@@ -552,8 +553,8 @@ static int check_case(const pc_t *t)
                 break;
             }
         }
-        if ((t->opaque && !slice_eq(req->opaque, t->opaque,
-                                    strlen(t->opaque))) ||
+        if ((t->opaque &&
+             !slice_eq(req->opaque, t->opaque, strlen(t->opaque))) ||
             (!t->opaque && req->opaque.len != 0) || req->mode != t->mode ||
             req->ttl_N != t->ttl_N || req->ttl_R != t->ttl_R ||
             req->new_cas != t->new_cas || req->initial != t->initial) {
@@ -593,18 +594,12 @@ static void test_key_length(void **state)
         mc_cmd_t cmd;
         uint64_t swallow_if_bad;
     } forms[] = {
-        {"set %s 0 0 1", MC_CMD_SET, 3},
-        {"add %s 0 0 1", MC_CMD_ADD, 3},
-        {"cas %s 0 0 1 1", MC_CMD_CAS, 3},
-        {"delete %s", MC_CMD_DELETE, 0},
-        {"incr %s 1", MC_CMD_INCR, 0},
-        {"decr %s 1", MC_CMD_DECR, 0},
-        {"touch %s 1", MC_CMD_TOUCH, 0},
-        {"mg %s v", MC_CMD_MG, 0},
-        {"ms %s 1", MC_CMD_MS, 0},
-        {"md %s", MC_CMD_MD, 0},
-        {"ma %s", MC_CMD_MA, 0},
-        {"me %s", MC_CMD_ME, 0},
+        {"set %s 0 0 1", MC_CMD_SET, 3},   {"add %s 0 0 1", MC_CMD_ADD, 3},
+        {"cas %s 0 0 1 1", MC_CMD_CAS, 3}, {"delete %s", MC_CMD_DELETE, 0},
+        {"incr %s 1", MC_CMD_INCR, 0},     {"decr %s 1", MC_CMD_DECR, 0},
+        {"touch %s 1", MC_CMD_TOUCH, 0},   {"mg %s v", MC_CMD_MG, 0},
+        {"ms %s 1", MC_CMD_MS, 0},         {"md %s", MC_CMD_MD, 0},
+        {"ma %s", MC_CMD_MA, 0},           {"me %s", MC_CMD_ME, 0},
     };
     char key[MC_KEY_MAX + 8], line[400];
     mc_req_t req;
@@ -713,9 +708,9 @@ static void test_lax_keys(void **state)
     for (i = 0; i < LOOM_ARRAY_LEN(lax); i++) {
         size_t len = lax[i].len ? lax[i].len : strlen(lax[i].line);
 
-        assert_int_equal(mc_parse_flags(lax[i].line, len, MC_PARSE_LAX_KEYS,
-                                        &req),
-                         lax[i].cmd);
+        assert_int_equal(
+            mc_parse_flags(lax[i].line, len, MC_PARSE_LAX_KEYS, &req),
+            lax[i].cmd);
         assert_int_equal(req.pflags, MC_PARSE_LAX_KEYS);
         if (lax[i].key == NULL) {
             assert_non_null(req.err);
@@ -735,9 +730,9 @@ static void test_lax_keys(void **state)
     memset(key, '\001', sizeof(key));
     key[MC_KEY_MAX + 1] = '\0';
     snprintf(line, sizeof(line), "get %s", key);
-    assert_int_equal(mc_parse_flags(line, strlen(line), MC_PARSE_LAX_KEYS,
-                                    &req),
-                     MC_CMD_GET);
+    assert_int_equal(
+        mc_parse_flags(line, strlen(line), MC_PARSE_LAX_KEYS, &req),
+        MC_CMD_GET);
     assert_null(req.err); /* get keys are checked when run */
     snprintf(line, sizeof(line), "delete %s", key);
     mc_parse_flags(line, strlen(line), MC_PARSE_LAX_KEYS, &req);
@@ -814,7 +809,8 @@ static void test_key_valid(void **state)
     }
 }
 
-/* ---- numbers -------------------------------------------------------------- */
+/* ---- numbers --------------------------------------------------------------
+ */
 
 typedef struct {
     const char *s; /* the item value; "\r\n" is appended */
@@ -885,9 +881,17 @@ static void test_strtoull_item(void **state)
 
 static void test_u64toa(void **state)
 {
-    static const uint64_t vals[] = {0, 1, 9, 10, 99, 100, 4294967295ULL,
-                                    4294967296ULL, 10000000000000000000ULL,
-                                    U64MAX - 1, U64MAX};
+    static const uint64_t vals[] = {0,
+                                    1,
+                                    9,
+                                    10,
+                                    99,
+                                    100,
+                                    4294967295ULL,
+                                    4294967296ULL,
+                                    10000000000000000000ULL,
+                                    U64MAX - 1,
+                                    U64MAX};
     char buf[32], want[32];
     size_t i, n;
 
@@ -912,15 +916,20 @@ static void test_u64toa(void **state)
     }
 }
 
-/* ---- base64 --------------------------------------------------------------- */
+/* ---- base64 ---------------------------------------------------------------
+ */
 
 static void test_base64_vectors(void **state)
 {
     static const struct {
         const char *plain, *enc;
     } v[] = {
-        {"", ""},           {"f", "Zg=="},         {"fo", "Zm8="},
-        {"foo", "Zm9v"},    {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
         {"foobar", "Zm9vYmFy"},
     };
     char enc[64], dec[64];
@@ -938,12 +947,10 @@ static void test_base64_vectors(void **state)
                          (int)strlen(v[i].plain));
         assert_memory_equal(dec, v[i].plain, strlen(v[i].plain));
         /* exactly enough room, and one byte short */
-        assert_int_equal(mc_base64_decode(v[i].enc, n, dec,
-                                          strlen(v[i].plain)),
+        assert_int_equal(mc_base64_decode(v[i].enc, n, dec, strlen(v[i].plain)),
                          (int)strlen(v[i].plain));
-        assert_int_equal(mc_base64_decode(v[i].enc, n, dec,
-                                          strlen(v[i].plain) - 1),
-                         -1);
+        assert_int_equal(
+            mc_base64_decode(v[i].enc, n, dec, strlen(v[i].plain) - 1), -1);
     }
     /* all 64 symbols */
     assert_int_equal(mc_base64_decode("+/+/", 4, dec, sizeof(dec)), 3);
@@ -953,9 +960,9 @@ static void test_base64_vectors(void **state)
 static void test_base64_invalid(void **state)
 {
     static const char *const bad[] = {
-        "", "Z", "Zg", "Zg=", "Zg===", "Zm9vY", "====", "Z===", "=Zg=",
-        "Zm=v", "Zg==Zg==", "Zm9v!AAA", "Zm9v\nAAA", "Zm 9", "Zm9v-_AA",
-        "Zm\0v",
+        "",          "Z",    "Zg",       "Zg=",   "Zg===",    "Zm9vY",
+        "====",      "Z===", "=Zg=",     "Zm=v",  "Zg==Zg==", "Zm9v!AAA",
+        "Zm9v\nAAA", "Zm 9", "Zm9v-_AA", "Zm\0v",
     };
     char dec[64];
     size_t i;
@@ -992,8 +999,7 @@ static void test_base64_round_trip(void **state)
             assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
                                    "mnopqrstuvwxyz0123456789+/=",
                                    enc[i]));
-        assert_int_equal(mc_base64_decode(enc, n, dec, sizeof(dec)),
-                         (int)len);
+        assert_int_equal(mc_base64_decode(enc, n, dec, sizeof(dec)), (int)len);
         assert_memory_equal(dec, src, len);
     }
 }

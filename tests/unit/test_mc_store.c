@@ -27,7 +27,8 @@
 #define DAY (24 * 60 * 60)
 #define MB (1024 * 1024)
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static mc_store_t *store_new(size_t memory, size_t max_item)
 {
@@ -43,8 +44,7 @@ static mc_store_t *store_new(size_t memory, size_t max_item)
  * fails. */
 static mc_result_t put_len(mc_store_t *st, const char *key, const char *val,
                            size_t len, uint32_t flags, int64_t exptime,
-                           mc_mode_t mode, const mc_opts_t *opts,
-                           uint64_t *cas)
+                           mc_mode_t mode, const mc_opts_t *opts, uint64_t *cas)
 {
     mc_item_t *it = mc_store_alloc(st, key, strlen(key), flags,
                                    mc_store_exptime(st, exptime), len);
@@ -59,8 +59,7 @@ static mc_result_t put_len(mc_store_t *st, const char *key, const char *val,
 static mc_result_t put(mc_store_t *st, const char *key, const char *val,
                        uint32_t flags, int64_t exptime, mc_mode_t mode)
 {
-    return put_len(st, key, val, strlen(val), flags, exptime, mode, NULL,
-                   NULL);
+    return put_len(st, key, val, strlen(val), flags, exptime, mode, NULL, NULL);
 }
 
 static mc_result_t set(mc_store_t *st, const char *key, const char *val)
@@ -91,8 +90,8 @@ static int value_is(mc_store_t *st, const char *key, const char *want)
     if (it->nbytes != n || memcmp(mc_item_value(it), want, n) != 0 ||
         memcmp(mc_item_value(it) + n, "\r\n", 2) != 0) {
         print_message("# '%s': value '%.*s' (%u bytes), want '%s'\n", key,
-                      (int)it->nbytes, mc_item_value(it),
-                      (unsigned)it->nbytes, want);
+                      (int)it->nbytes, mc_item_value(it), (unsigned)it->nbytes,
+                      want);
         return 0;
     }
     return 1;
@@ -135,7 +134,8 @@ static uint64_t rnd(void)
     return rng_state;
 }
 
-/* ---- basics --------------------------------------------------------------- */
+/* ---- basics ---------------------------------------------------------------
+ */
 
 static void test_set_find(void **state)
 {
@@ -192,8 +192,7 @@ static void test_item_size(void **state)
     assert_true(mc_store_item_size(1, 1) >= sizeof(mc_item_t) + 1 + 1 + 2);
     assert_true(mc_store_item_size(10, 1000) >=
                 sizeof(mc_item_t) + 10 + 1000 + 2);
-    assert_true(mc_store_item_size(10, 1001) >=
-                mc_store_item_size(10, 1000));
+    assert_true(mc_store_item_size(10, 1001) >= mc_store_item_size(10, 1000));
     assert_int_equal(mc_store_item_size(3, 100) % 8, 0);
 }
 
@@ -223,7 +222,8 @@ static void test_alloc_limits(void **state)
     mc_store_free(st);
 }
 
-/* ---- LRU and eviction ----------------------------------------------------- */
+/* ---- LRU and eviction -----------------------------------------------------
+ */
 
 #define LRU_N 10
 
@@ -327,9 +327,9 @@ static void test_memory_limit(void **state)
         size_t len = (size_t)(rnd() % sizeof(val));
 
         snprintf(key, sizeof(key), "key:%d", (int)(rnd() % 2000));
-        assert_int_equal(put_len(st, key, val, len, 0, 0, MC_MODE_SET, NULL,
-                                 NULL),
-                         MC_STORED);
+        assert_int_equal(
+            put_len(st, key, val, len, 0, 0, MC_MODE_SET, NULL, NULL),
+            MC_STORED);
         stored++;
         assert_true(stats(st)->bytes <= memory);
         if (i % 97 == 0) {
@@ -376,12 +376,10 @@ static void test_memory_unlinked(void **state)
     mc_store_discard(st, c);
     memcpy(mc_item_value(a), v, 100);
     memcpy(mc_item_value(a) + 100, "\r\n", 2);
-    assert_int_equal(mc_store_store(st, a, MC_MODE_SET, NULL, NULL),
-                     MC_STORED);
+    assert_int_equal(mc_store_store(st, a, MC_MODE_SET, NULL, NULL), MC_STORED);
     memcpy(mc_item_value(b), v, 100);
     memcpy(mc_item_value(b) + 100, "\r\n", 2);
-    assert_int_equal(mc_store_store(st, b, MC_MODE_SET, NULL, NULL),
-                     MC_STORED);
+    assert_int_equal(mc_store_store(st, b, MC_MODE_SET, NULL, NULL), MC_STORED);
     assert_true(stats(st)->bytes <= 3 * isz);
     /* now a can be evicted for d */
     c = mc_store_alloc(st, "c", 1, 0, 0, 100);
@@ -398,7 +396,8 @@ static void test_memory_unlinked(void **state)
     mc_store_free(st);
 }
 
-/* ---- expiry --------------------------------------------------------------- */
+/* ---- expiry ---------------------------------------------------------------
+ */
 
 static void test_exptime_conversion(void **state)
 {
@@ -501,9 +500,9 @@ static void test_expiry_tick(void **state)
     (void)state;
     for (i = 0; i < 300; i++) {
         snprintf(key, sizeof(key), "key%d", i);
-        assert_int_equal(put(st, key, "v", 0, i % 3 == 0 ? 0 : 5 + i % 3,
-                             MC_MODE_SET),
-                         MC_STORED);
+        assert_int_equal(
+            put(st, key, "v", 0, i % 3 == 0 ? 0 : 5 + i % 3, MC_MODE_SET),
+            MC_STORED);
     }
     /* one item was read before expiring */
     mc_store_hit(st, find(st, "key1"), 0);
@@ -558,7 +557,8 @@ static void test_expired_before_evicted(void **state)
     mc_store_free(st);
 }
 
-/* ---- CAS ------------------------------------------------------------------ */
+/* ---- CAS ------------------------------------------------------------------
+ */
 
 static void test_cas_unique(void **state)
 {
@@ -579,8 +579,7 @@ static void test_cas_unique(void **state)
     assert_int_equal(find(st, "b")->cas, c2);
     assert_true(mc_store_peek_cas(st) > c3);
     /* every change gives a new, larger CAS */
-    assert_int_equal(put_len(st, "a", "x", 1, 0, 0, MC_MODE_APPEND, NULL,
-                             &c4),
+    assert_int_equal(put_len(st, "a", "x", 1, 0, 0, MC_MODE_APPEND, NULL, &c4),
                      MC_STORED);
     assert_true(c4 > c3);
     assert_int_equal(find(st, "a")->cas, c4);
@@ -675,12 +674,12 @@ static void test_cas_stale_ok(void **state)
     mc_item_t *it;
 
     (void)state;
-    assert_int_equal(put_len(st, "k", "v1", 2, 0, 100, MC_MODE_SET, NULL,
-                             &c_old),
-                     MC_STORED);
-    assert_int_equal(put_len(st, "k", "v2", 2, 0, 100, MC_MODE_SET, NULL,
-                             &c_new),
-                     MC_STORED);
+    assert_int_equal(
+        put_len(st, "k", "v1", 2, 0, 100, MC_MODE_SET, NULL, &c_old),
+        MC_STORED);
+    assert_int_equal(
+        put_len(st, "k", "v2", 2, 0, 100, MC_MODE_SET, NULL, &c_new),
+        MC_STORED);
     o.has_cas = 1;
     o.stale_ok = 1;
     o.cas = c_new + 5; /* newer than the item: refused */
@@ -710,7 +709,8 @@ static void test_cas_stale_ok(void **state)
     mc_store_free(st);
 }
 
-/* ---- arithmetic ----------------------------------------------------------- */
+/* ---- arithmetic -----------------------------------------------------------
+ */
 
 typedef struct {
     const char *before;
@@ -724,25 +724,25 @@ typedef struct {
 static const arith_case_t arith_cases[] = {
     {"10", 1, 5, MC_STORED, 15, "15"},
     {"0", 1, 0, MC_STORED, 0, "0"},
-    {"9", 1, 1, MC_STORED, 10, "10"},       /* longer: grows */
+    {"9", 1, 1, MC_STORED, 10, "10"}, /* longer: grows */
     {"99", 1, 1, MC_STORED, 100, "100"},
     {"9999999999999", 1, 1, MC_STORED, 10000000000000ULL, "10000000000000"},
-    {"100", 0, 95, MC_STORED, 5, "5  "},    /* shorter: padded in place */
+    {"100", 0, 95, MC_STORED, 5, "5  "}, /* shorter: padded in place */
     {"100", 0, 1, MC_STORED, 99, "99 "},
     {"1000", 0, 1000, MC_STORED, 0, "0   "},
-    {"5", 0, 10, MC_STORED, 0, "0"},        /* decr floors at 0 */
+    {"5", 0, 10, MC_STORED, 0, "0"}, /* decr floors at 0 */
     {"0", 0, 1, MC_STORED, 0, "0"},
     {"7", 0, UINT64_MAX, MC_STORED, 0, "0"},
     {"18446744073709551615", 1, 1, MC_STORED, 0,
-     "0                   "},               /* incr wraps at 2^64 */
+     "0                   "}, /* incr wraps at 2^64 */
     {"18446744073709551615", 1, 2, MC_STORED, 1, "1                   "},
     {"1", 1, UINT64_MAX, MC_STORED, 0, "0"},
     {"18446744073709551614", 1, 1, MC_STORED, UINT64_MAX,
      "18446744073709551615"},
     {"18446744073709551615", 0, 1, MC_STORED, 18446744073709551614ULL,
      "18446744073709551614"},
-    {" 12", 1, 1, MC_STORED, 13, "13 "},    /* leading spaces are fine */
-    {"12 ", 1, 1, MC_STORED, 13, "13 "},    /* as after padding */
+    {" 12", 1, 1, MC_STORED, 13, "13 "}, /* leading spaces are fine */
+    {"12 ", 1, 1, MC_STORED, 13, "13 "}, /* as after padding */
     {"5  ", 1, 1000, MC_STORED, 1005, "1005"},
     {"+5", 1, 1, MC_STORED, 6, "6 "},
     {"-0", 1, 1, MC_STORED, 1, "1 "},
@@ -756,9 +756,8 @@ static const arith_case_t arith_cases[] = {
     {"1.5", 1, 1, MC_NON_NUMERIC, 0, "1.5"},
     {"0x10", 1, 1, MC_NON_NUMERIC, 0, "0x10"},
     {"18446744073709551616", 1, 1, MC_NON_NUMERIC, 0,
-     "18446744073709551616"},                /* 2^64: out of range */
-    {"99999999999999999999", 1, 1, MC_NON_NUMERIC, 0,
-     "99999999999999999999"},
+     "18446744073709551616"}, /* 2^64: out of range */
+    {"99999999999999999999", 1, 1, MC_NON_NUMERIC, 0, "99999999999999999999"},
 };
 
 static void test_arith(void **state)
@@ -788,8 +787,7 @@ static void test_arith(void **state)
                     it->cas <= cas0)) {
             print_message("# FAIL '%s' %s %llu: value %llu, want %llu\n",
                           t->before, t->incr ? "incr" : "decr",
-                          (unsigned long long)t->delta,
-                          (unsigned long long)v,
+                          (unsigned long long)t->delta, (unsigned long long)v,
                           (unsigned long long)t->value);
             failed++;
         }
@@ -882,7 +880,8 @@ static void test_arith_grow_when_full(void **state)
     mc_store_free(st);
 }
 
-/* ---- append / prepend ----------------------------------------------------- */
+/* ---- append / prepend -----------------------------------------------------
+ */
 
 static void test_append_prepend(void **state)
 {
@@ -916,8 +915,7 @@ static void test_append_prepend(void **state)
     mc_store_set_time(st, T0 + 100);
     assert_null(find(st, "k"));
     /* nothing to append to */
-    assert_int_equal(put(st, "none", "x", 0, 0, MC_MODE_APPEND),
-                     MC_NOT_STORED);
+    assert_int_equal(put(st, "none", "x", 0, 0, MC_MODE_APPEND), MC_NOT_STORED);
     assert_int_equal(put(st, "none", "x", 0, 0, MC_MODE_PREPEND),
                      MC_NOT_STORED);
     assert_null(find(st, "none"));
@@ -946,28 +944,27 @@ static void test_append_cas_and_limits(void **state)
     assert_int_equal(put_len(st, "k", "c", 1, 0, 0, MC_MODE_APPEND, &o, NULL),
                      MC_EXISTS);
     assert_true(value_is(st, "k", "ab"));
-    assert_int_equal(put_len(st, "k", "c", 1, 0, 0, MC_MODE_PREPEND, &o,
-                             NULL),
+    assert_int_equal(put_len(st, "k", "c", 1, 0, 0, MC_MODE_PREPEND, &o, NULL),
                      MC_EXISTS);
     o.cas = c;
     assert_int_equal(put_len(st, "k", "c", 1, 0, 0, MC_MODE_APPEND, &o, NULL),
                      MC_STORED);
     assert_true(value_is(st, "k", "abc"));
     /* the result would be larger than max_item: refused, old value kept */
-    assert_int_equal(put_len(st, "k", big, nmax - 3 + 1, 0, 0,
-                             MC_MODE_APPEND, NULL, NULL),
-                     MC_NO_MEMORY);
+    assert_int_equal(
+        put_len(st, "k", big, nmax - 3 + 1, 0, 0, MC_MODE_APPEND, NULL, NULL),
+        MC_NO_MEMORY);
     assert_true(value_is(st, "k", "abc"));
-    assert_int_equal(put_len(st, "k", big, nmax - 3 + 1, 0, 0,
-                             MC_MODE_PREPEND, NULL, NULL),
-                     MC_NO_MEMORY);
+    assert_int_equal(
+        put_len(st, "k", big, nmax - 3 + 1, 0, 0, MC_MODE_PREPEND, NULL, NULL),
+        MC_NO_MEMORY);
     assert_true(value_is(st, "k", "abc"));
     assert_int_equal(stats(st)->bytes, mc_store_item_size(1, 3));
     assert_int_equal(stats(st)->curr_items, 1);
     /* exactly max_item is fine */
-    assert_int_equal(put_len(st, "k", big, nmax - 3, 0, 0, MC_MODE_APPEND,
-                             NULL, NULL),
-                     MC_STORED);
+    assert_int_equal(
+        put_len(st, "k", big, nmax - 3, 0, 0, MC_MODE_APPEND, NULL, NULL),
+        MC_STORED);
     assert_int_equal(find(st, "k")->nbytes, nmax);
     assert_memory_equal(mc_item_value(find(st, "k")), "abcbbb", 6);
     mc_store_free(st);
@@ -986,8 +983,7 @@ static void test_append_when_full(void **state)
 
     (void)state;
     memset(val, 'a', sizeof(val));
-    assert_int_equal(put_len(st, "k", val, 600, 5, 0, MC_MODE_SET, NULL,
-                             NULL),
+    assert_int_equal(put_len(st, "k", val, 600, 5, 0, MC_MODE_SET, NULL, NULL),
                      MC_STORED);
     res = put_len(st, "k", "z", 1, 0, 0, MC_MODE_APPEND, NULL, NULL);
     assert_true(res == MC_STORED || res == MC_NO_MEMORY);
@@ -1008,7 +1004,8 @@ static void test_append_when_full(void **state)
     mc_store_free(st);
 }
 
-/* ---- add / replace / delete / touch ---------------------------------------- */
+/* ---- add / replace / delete / touch ----------------------------------------
+ */
 
 static void test_add_replace(void **state)
 {
@@ -1109,8 +1106,7 @@ static void test_touch(void **state)
     (void)state;
     assert_int_equal(mc_store_touch(st, "k", 1, 0, &it), MC_NOT_FOUND);
     assert_int_equal(put(st, "k", "v", 0, 10, MC_MODE_SET), MC_STORED);
-    assert_int_equal(mc_store_touch(st, "k", 1, mc_store_exptime(st, 100),
-                                    &it),
+    assert_int_equal(mc_store_touch(st, "k", 1, mc_store_exptime(st, 100), &it),
                      MC_TOUCHED);
     assert_non_null(it);
     assert_ptr_equal(it, find(st, "k"));
@@ -1122,8 +1118,7 @@ static void test_touch(void **state)
     mc_store_set_time(st, T0 + 1000);
     assert_non_null(find(st, "k"));
     /* touch to the past: gone */
-    assert_int_equal(mc_store_touch(st, "k", 1, mc_store_exptime(st, -1),
-                                    NULL),
+    assert_int_equal(mc_store_touch(st, "k", 1, mc_store_exptime(st, -1), NULL),
                      MC_TOUCHED);
     assert_null(find(st, "k"));
     assert_int_equal(mc_store_touch(st, "k", 1, 0, NULL), MC_NOT_FOUND);
@@ -1138,7 +1133,8 @@ static void test_touch(void **state)
     mc_store_free(st);
 }
 
-/* ---- flush ---------------------------------------------------------------- */
+/* ---- flush ----------------------------------------------------------------
+ */
 
 static void test_flush_now(void **state)
 {
@@ -1197,14 +1193,16 @@ static void test_flush_delayed(void **state)
     mc_store_free(st);
 }
 
-/* ---- resize --------------------------------------------------------------- */
+/* ---- resize ---------------------------------------------------------------
+ */
 
 #define RS_N 200000
 #define RS_BATCH 5000
 
 static size_t rs_key(char *buf, int i)
 {
-    return (size_t)snprintf(buf, 32, "rs:%d:%x", i, (unsigned)(i * 2654435761u));
+    return (size_t)snprintf(buf, 32, "rs:%d:%x", i,
+                            (unsigned)(i * 2654435761u));
 }
 
 static void rs_insert(mc_store_t *st, int i)
@@ -1358,7 +1356,8 @@ static void test_resize_tick(void **state)
     mc_store_free(st);
 }
 
-/* ---- foreach and stats ---------------------------------------------------- */
+/* ---- foreach and stats ----------------------------------------------------
+ */
 
 typedef struct {
     int count[16];
