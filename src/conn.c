@@ -221,6 +221,7 @@ static void conn_finalize(loom_conn_t *c)
         return;
     c->flags |= LOOM_CF_DEAD;
     c->holds++;
+    loom_timers_owner_gone(&c->timers);
     if (!(c->flags & LOOM_CF_CLOSED_CB) && c->h->close &&
         ((c->flags & LOOM_CF_OPENED) || (c->flags & LOOM_CF_OUTBOUND))) {
         c->flags |= LOOM_CF_CLOSED_CB;

@@ -78,6 +78,7 @@ struct loom_conn_s {
     loom_conn_t *prev, *next; /* the instance's activity list */
     loom_conn_t *dnext;       /* the server's deferred-work list */
     void *tp_data;            /* transport-private (in-memory output) */
+    loom_timer_t *timers;     /* armed timers it owns */
 };
 
 /* ---- module instances --------------------------------------------------- */
@@ -96,6 +97,8 @@ struct loom_instance_s {
     char **alpn; /* NULL-terminated */
     unsigned nconns;
     int started, removed, mark;
+    int stopped;          /* its stop is under way: no more timers */
+    loom_timer_t *timers; /* armed timers it owns */
     loom_conn_t *lru_head, *lru_tail; /* oldest activity first */
     loom_instance_t *next;
 };
@@ -143,7 +146,24 @@ struct loom_server_s {
     char scratch[64 * 1024]; /* read buffer shared by all connections */
     char peerbuf[128];
     struct loom_dgram_batch_s *dgb; /* UDP batches, made on first use */
+    /* reactor.c: timers and deferred calls */
+    loom_timer_t **theap; /* min-heap by deadline */
+    size_t tn, tcap;
+    uint64_t tseq;     /* arming counter */
+    struct event *tev; /* at the earliest deadline */
+    uint64_t tev_when; /* deadline tev is set for, + 1; 0: unset */
+    struct loom_defer_s *calls, **calls_tail; /* loom_defer queue */
+    struct event *calls_ev;                   /* runs them, next turn */
 };
+
+/* reactor.c */
+void loom_reactor_init(loom_server_t *srv);
+/* Run the pending deferred calls, disarm every timer, free the heap. */
+void loom_reactor_free(loom_server_t *srv);
+/* Run the deferred calls queued so far of INST (all when INST is NULL). */
+void loom_defer_run(loom_server_t *srv, loom_instance_t *inst);
+/* An owner goes away: disarm every timer on its list. */
+void loom_timers_owner_gone(loom_timer_t **list);
 
 /* listener.c: datagrams are read LOOM_DGRAM_BATCH at a time (recvmmsg) and
  * the replies a module gives while handling them are sent together

@@ -16,14 +16,14 @@
 #define LOOM_MODULE_H
 
 #include <confuse.h>
-#include <event2/event.h>
 #include <sys/socket.h>
 
 #include "loom.h"
 #include "loom_conn.h"
+#include "loom_reactor.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
-#define LOOM_MODULE_ABI 2
+#define LOOM_MODULE_ABI 3
 
 /* loom_module_t.idle_timeout: connections may idle forever by default. */
 #define LOOM_TIMEOUT_NONE 0xffffffffu
@@ -83,9 +83,6 @@ const char *loom_instance_who(loom_instance_t *inst);
 
 /* The instance's access log, or NULL if `access_log` is not set. */
 loom_alog_t *loom_instance_alog(loom_instance_t *inst);
-
-/* The reactor every module shares. */
-struct event_base *loom_instance_base(loom_instance_t *inst);
 
 /* The server (for outbound connects and the resolver). */
 loom_server_t *loom_instance_server(loom_instance_t *inst);
@@ -151,11 +148,10 @@ void loom_resolve_name(loom_server_t *srv, const char *host, int port,
 
 /* ---- raw DNS messages through c-ares (forwarding, NOTIFY) ---------------- */
 
-/* A c-ares channel on BASE that sends to SERVERS, a comma-separated list of
- * "ADDR", "ADDR:PORT" or "[V6]:PORT", waiting TIMEOUT_MS per try and
+/* A c-ares channel on SRV's reactor that sends to SERVERS, a comma-separated
+ * list of "ADDR", "ADDR:PORT" or "[V6]:PORT", waiting TIMEOUT_MS per try and
  * trying TRIES times over the list.  NULL with ERR set on failure. */
-loom_resolver_t *loom_resolver_upstream(struct event_base *base,
-                                        const char *servers,
+loom_resolver_t *loom_resolver_upstream(loom_server_t *srv, const char *servers,
                                         unsigned timeout_ms, unsigned tries,
                                         char *err, size_t errlen);
 

@@ -135,14 +135,14 @@ loom_resolver_t *loom_resolver_new(struct event_base *base, char *err,
     return resolver_init(base, 0, 3000, 2, err, errlen);
 }
 
-loom_resolver_t *loom_resolver_upstream(struct event_base *base,
-                                        const char *servers,
+loom_resolver_t *loom_resolver_upstream(loom_server_t *srv, const char *servers,
                                         unsigned timeout_ms, unsigned tries,
                                         char *err, size_t errlen)
 {
     /* Raw answers whatever their RCODE; no search list, no rotation. */
     loom_resolver_t *r = resolver_init(
-        base, ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES,
+        srv->base,
+        ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES,
         timeout_ms, tries ? tries : 1, err, errlen);
     int rc;
 

@@ -37,11 +37,6 @@ loom_alog_t *loom_instance_alog(loom_instance_t *inst)
     return inst->alog;
 }
 
-struct event_base *loom_instance_base(loom_instance_t *inst)
-{
-    return inst->srv->base;
-}
-
 loom_server_t *loom_instance_server(loom_instance_t *inst)
 {
     return inst->srv;
@@ -130,6 +125,9 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
             break;
         }
     }
+    inst->stopped = 1;
+    loom_defer_run(srv, inst);
+    loom_timers_owner_gone(&inst->timers);
     if (inst->started && inst->mod->stop)
         inst->mod->stop(inst);
     if (inst->conf && inst->mod->conf_free)
@@ -196,6 +194,7 @@ loom_server_t *loom_server_new(struct event_base *base)
     event_add(srv->sweep, &one);
     srv->resume = evtimer_new(base, loom_listener_resume_cb, srv);
     srv->defer = event_new(base, -1, 0, server_on_defer, srv);
+    loom_reactor_init(srv);
     srv->resolver = loom_resolver_new(base, err, sizeof(err));
     if (srv->resolver == NULL)
         loom_log(LOOM_LOG_WARN, NULL, "resolver unavailable: %s", err);
@@ -498,6 +497,9 @@ void loom_server_free(loom_server_t *srv)
     }
     while (srv->instances)
         inst_free(srv, srv->instances);
+    while (srv->calls)
+        loom_defer_run(srv, NULL);
+    loom_reactor_free(srv);
     loom_tls_free(srv->tls);
     loom_config_free(srv->cfg);
     loom_resolver_free(srv->resolver);

@@ -59,6 +59,7 @@ typedef struct {
     size_t nserials;
     notify_t *notifies;
     int stopping;
+    loom_timer_t reap; /* frees finished NOTIFY channels, next turn */
     uint8_t out[2 + DNS_MSG_MAX];
 } dns_state_t;
 
@@ -101,10 +102,8 @@ enum { R_NONE, R_REPLY, R_AXFR, R_FORWARD };
 
 static uint64_t now_seconds(dns_state_t *ds)
 {
-    struct timeval tv;
-
-    event_base_gettimeofday_cached(loom_instance_base(ds->inst), &tv);
-    return (uint64_t)tv.tv_sec;
+    (void)ds;
+    return loom_now_ms() / 1000;
 }
 
 static void client_key(const struct sockaddr *sa, uint8_t key[17])
@@ -664,13 +663,12 @@ static void dns_close(loom_conn_t *c)
 /* ---- NOTIFY
  * ------------------------------------------------------------------ */
 
-static void notify_reap(evutil_socket_t fd, short what, void *arg)
+static void notify_reap(loom_timer_t *t, void *arg)
 {
     dns_state_t *ds = arg;
     notify_t **pp = &ds->notifies, *n;
 
-    (void)fd;
-    (void)what;
+    (void)t;
     while ((n = *pp) != NULL) {
         if (n->done) {
             *pp = n->next;
@@ -690,7 +688,6 @@ static void notify_done(const unsigned char *answer, size_t len,
     notify_t *n = arg;
     dns_state_t *ds = n->ds;
     const char *who = loom_instance_who(ds->inst);
-    struct timeval zero = {0, 0};
 
     n->done = 1;
     if (ds->stopping)
@@ -710,8 +707,7 @@ static void notify_done(const unsigned char *answer, size_t len,
                      n->zone, n->target, err ? err : "no answer");
     }
     /* c-ares may not be torn down from its own callback. */
-    event_base_once(loom_instance_base(ds->inst), -1, EV_TIMEOUT, notify_reap,
-                    ds, &zero);
+    loom_timer_arm(&ds->reap, 0);
 }
 
 static void notify_send(dns_state_t *ds, const dns_zone_t *z,
@@ -743,7 +739,7 @@ static void notify_send(dns_state_t *ds, const dns_zone_t *z,
         n->ds = ds;
         n->zone = loom_strdup(z->name);
         n->target = loom_strdup(t);
-        n->r = loom_resolver_upstream(loom_instance_base(ds->inst), t,
+        n->r = loom_resolver_upstream(loom_instance_server(ds->inst), t,
                                       DNS_NOTIFY_TIMEOUT_MS, DNS_NOTIFY_TRIES,
                                       err, sizeof(err));
         if (n->r == NULL) {
@@ -813,7 +809,7 @@ static void forwarder_update(dns_state_t *ds, const dns_conf_t *c)
     if (c->forward == NULL)
         return;
     ds->fwd =
-        loom_resolver_upstream(loom_instance_base(ds->inst), c->forward,
+        loom_resolver_upstream(loom_instance_server(ds->inst), c->forward,
                                c->forward_timeout * 1000, 1, err, sizeof(err));
     if (ds->fwd == NULL) {
         loom_log(LOOM_LOG_ERROR, loom_instance_who(ds->inst),
@@ -830,6 +826,7 @@ static int dns_start(loom_instance_t *inst)
     const dns_conf_t *c = loom_instance_conf(inst);
 
     ds->inst = inst;
+    loom_timer_init(&ds->reap, inst, notify_reap, ds);
     ds->rrl = dns_rrl_new(DNS_RRL_BUCKETS);
     loom_instance_set_data(inst, ds);
     forwarder_update(ds, c);

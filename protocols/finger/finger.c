@@ -19,7 +19,7 @@
 typedef struct {
     loom_connect_t *connect; /* connect in progress */
     loom_conn_t *out;        /* the connection to the remote finger */
-    struct event *timer;     /* deadline of the whole exchange */
+    loom_timer_t timer;      /* deadline of the whole exchange */
     int mid_line;            /* the last relayed byte was not LF */
     char host[FINGER_QUERY_MAX + 1];
     char query[FINGER_QUERY_MAX + 4]; /* what to send to host */
@@ -214,13 +214,12 @@ static void finger_fwd_stop(finger_fwd_t *f)
     }
 }
 
-static void finger_fwd_timeout(evutil_socket_t fd, short what, void *arg)
+static void finger_fwd_timeout(loom_timer_t *t, void *arg)
 {
     loom_conn_t *c = arg;
     finger_conn_t *s = loom_conn_data(c);
 
-    (void)fd;
-    (void)what;
+    (void)t;
     finger_fwd_stop(s->fwd);
     finger_fwd_fail(c, "timed out");
 }
@@ -232,7 +231,6 @@ static void finger_forward(loom_conn_t *c, const finger_conf_t *fc,
     loom_instance_t *inst = loom_conn_instance(c);
     char ep[2 * FINGER_QUERY_MAX + 64], err[512], *p = ep;
     size_t i;
-    struct timeval tv = {fc->forward_timeout, 0};
     finger_fwd_t *f = loom_calloc(1, sizeof(*f));
 
     s->fwd = f;
@@ -255,9 +253,8 @@ static void finger_forward(loom_conn_t *c, const finger_conf_t *fc,
         finger_fwd_fail(c, "invalid host name");
         return;
     }
-    f->timer =
-        event_new(loom_instance_base(inst), -1, 0, finger_fwd_timeout, c);
-    event_add(f->timer, &tv);
+    loom_timer_init_conn(&f->timer, c, finger_fwd_timeout, c);
+    loom_timer_arm(&f->timer, (uint64_t)fc->forward_timeout * 1000);
 }
 
 /* ---- the session -------------------------------------------------------- */
@@ -363,8 +360,7 @@ static void finger_close(loom_conn_t *c)
     if (s->fwd == NULL)
         return;
     finger_fwd_stop(s->fwd);
-    if (s->fwd->timer)
-        event_free(s->fwd->timer);
+    loom_timer_disarm(&s->fwd->timer);
     free(s->fwd);
     s->fwd = NULL;
 }

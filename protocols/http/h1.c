@@ -81,34 +81,26 @@ static int h1_leave(http_h1_conn_t *h)
 
 static void h1_timer_stop(http_h1_conn_t *h)
 {
-    if (h->timer_on) {
-        evtimer_del(&h->timer);
-        h->timer_on = 0;
-    }
+    loom_timer_disarm(&h->timer);
 }
 
 static void h1_timer_start(http_h1_conn_t *h, unsigned sec)
 {
-    struct timeval tv = {(time_t)sec, 0};
-
-    evtimer_add(&h->timer, &tv);
-    h->timer_on = 1;
+    loom_timer_arm(&h->timer, (uint64_t)sec * 1000);
 }
 
 static void h1_start_req(http_h1_conn_t *h);
 
-static void h1_on_timeout(evutil_socket_t fd, short what, void *arg)
+/* The connection is held around the call (loom_timer_cb). */
+static void h1_on_timeout(loom_timer_t *t, void *arg)
 {
     http_h1_conn_t *h = arg;
     loom_conn_t *c = h->c;
     int state = h->state;
 
-    (void)fd;
-    (void)what;
-    h->timer_on = 0;
+    (void)t;
     loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst), "%s: %s timeout",
              loom_conn_peer(c), state == H1_S_BODY ? "body" : "header");
-    loom_conn_hold(c);
     h1_enter(h);
     h->state = H1_S_CLOSING;
     if (state == H1_S_HEAD) {
@@ -124,7 +116,6 @@ static void h1_on_timeout(evutil_socket_t fd, short what, void *arg)
     }
     if (!h1_leave(h))
         loom_conn_close(c);
-    loom_conn_release(c);
 }
 
 /* ---- connection ------------------------------------------------------------
@@ -141,7 +132,7 @@ int http_h1_open(loom_conn_t *c)
     h->hi = loom_instance_data(inst);
     hc = http_conf(h->hi);
     h->secure = loom_conn_tls_info(c, &ti) == 0;
-    evtimer_assign(&h->timer, loom_instance_base(inst), h1_on_timeout, h);
+    loom_timer_init_conn(&h->timer, c, h1_on_timeout, h);
     loom_conn_set_max_input(c,
                             hc->limits.max_line + hc->limits.max_head + 4096);
     h->hi->ctr.conns_total++;
@@ -285,7 +276,7 @@ static size_t h1_head(http_h1_conn_t *h, const char *buf, size_t len)
     n = h1_parse_head(buf, len, h->last_len, &hc->limits, &hd, &status);
     if (n == H1_PARTIAL) {
         h->last_len = len;
-        if (!h->timer_on)
+        if (!loom_timer_armed(&h->timer))
             h1_timer_start(h, hc->header_timeout);
         return 0;
     }

@@ -86,9 +86,8 @@ struct http_h2_conn_s {
     int blocked; /* the connection said LOOM_AGAIN */
     int notify;  /* some stream wants on_writable */
     int goaway;
-    int later_on;
     int depth;          /* h2 frames on the stack */
-    struct event later; /* flush + reap from outside the codec */
+    loom_timer_t later; /* flush + reap from outside the codec (0 ms) */
     double tokens;      /* control-frame budget */
     uint64_t tokens_ns;
 };
@@ -159,19 +158,15 @@ static int h2_leave(http_h1_conn_t *h)
     return 0;
 }
 
-static void h2_on_later(evutil_socket_t fd, short what, void *arg)
+/* The connection is held around the call (loom_timer_cb). */
+static void h2_on_later(loom_timer_t *t, void *arg)
 {
     http_h1_conn_t *h = arg;
-    loom_conn_t *c = h->c;
 
-    (void)fd;
-    (void)what;
-    h->h2->later_on = 0;
-    loom_conn_hold(c);
+    (void)t;
     h2_enter(h);
     h->h2->dirty = 1;
     h2_leave(h);
-    loom_conn_release(c);
 }
 
 /* Output is waiting: flush at the end of the codec frame on the stack, or
@@ -183,10 +178,8 @@ static void h2_want_flush(http_h1_conn_t *h)
     if (h->closed)
         return;
     h2->dirty = 1;
-    if (h2->depth == 0 && !h2->later_on) {
-        h2->later_on = 1;
-        event_active(&h2->later, EV_TIMEOUT, 0);
-    }
+    if (h2->depth == 0 && !loom_timer_armed(&h2->later))
+        loom_timer_arm(&h2->later, 0);
 }
 
 /* ---- output
@@ -923,7 +916,7 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade, loom_slice_t settings)
     }
     h->h2 = h2;
     h2->tokens = H2_CTRL_BURST;
-    evtimer_assign(&h2->later, loom_instance_base(h->hi->inst), h2_on_later, h);
+    loom_timer_init_conn(&h2->later, h->c, h2_on_later, h);
     loom_conn_set_max_input(h->c, 64 * 1024);
     iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
     iv[0].value = hc->h2_max_streams;
@@ -999,10 +992,7 @@ void http_h2_close(http_h1_conn_t *h)
     http_h2_conn_t *h2 = h->h2;
     h2_stream_t *s;
 
-    if (h2->later_on) {
-        event_del(&h2->later);
-        h2->later_on = 0;
-    }
+    loom_timer_disarm(&h2->later);
     h->busy++;
     h2->depth++;
     for (s = h2->streams; s; s = s->next) {
@@ -1021,8 +1011,7 @@ void http_h2_free(http_h1_conn_t *h)
 
     if (h2 == NULL)
         return;
-    if (h2->later_on)
-        event_del(&h2->later);
+    loom_timer_disarm(&h2->later);
     while ((s = h2->streams) != NULL) {
         h2->streams = s->next;
         h2_stream_free(s);

@@ -25,8 +25,6 @@
 
 #include "h1_parse.h"
 #include "http_util.h"
-#include <event2/event.h>
-#include <event2/event_struct.h>
 
 #include "loom_module.h"
 
@@ -401,12 +399,11 @@ typedef struct http_h1_conn_s {
     int keep_alive;
     int resp_chunked; /* the response body uses chunked coding */
     int secure;
-    int timer_on;
     h1_chunked_t ck;
     int body_chunked;
     uint64_t body_left; /* Content-Length bytes still to read */
     unsigned nreq;
-    struct event timer; /* header / body timeout */
+    loom_timer_t timer; /* header / body timeout */
 } http_h1_conn_t;
 
 /* The module's stream callbacks (h1.c): HTTP/1.1, handing the connection

@@ -42,7 +42,7 @@ typedef struct http_px_s {
     http_ups_connect_t *pending; /* connect in progress */
     http_upconn_t *uc;           /* connection in use */
     loom_conn_t *held;           /* upstream conn held by this entry */
-    struct event trd, twr;       /* connect/read and write timeouts */
+    loom_timer_t trd, twr;       /* connect/read and write timeouts */
     int state;
     unsigned busy;
     int dead;
@@ -88,19 +88,17 @@ static const char *px_who(const http_px_t *px)
 /* ---- life cycle
  * ----------------------------------------------------------------- */
 
-static void px_timer(struct event *ev, unsigned sec)
+static void px_timer(loom_timer_t *t, unsigned sec)
 {
-    struct timeval tv = {(time_t)sec, 0};
-
-    evtimer_add(ev, &tv);
+    loom_timer_arm(t, (uint64_t)sec * 1000);
 }
 
 static void px_free(http_px_t *px)
 {
     size_t i;
 
-    evtimer_del(&px->trd);
-    evtimer_del(&px->twr);
+    loom_timer_disarm(&px->trd);
+    loom_timer_disarm(&px->twr);
     if (px->prev)
         px->prev->next = px->next;
     else
@@ -191,8 +189,8 @@ static void px_drop_server(http_px_t *px)
 /* Stop everything on the upstream side (the connection is closed). */
 static void px_teardown(http_px_t *px, int graceful)
 {
-    evtimer_del(&px->trd);
-    evtimer_del(&px->twr);
+    loom_timer_disarm(&px->trd);
+    loom_timer_disarm(&px->twr);
     if (px->pending) {
         http_ups_connect_cancel(px->pending);
         px->pending = NULL;
@@ -363,7 +361,7 @@ static void px_connected(http_px_t *px, http_upconn_t *uc)
 {
     px->uc = uc;
     px->reused = uc->nreq > 0;
-    evtimer_del(&px->trd);
+    loom_timer_disarm(&px->trd);
     px_send_request(px);
 }
 
@@ -538,8 +536,8 @@ static void px_finish(http_px_t *px, int clean)
                    px->state == PX_BODY && !px->rt->hi->quiescing;
     http_req_t *r;
 
-    evtimer_del(&px->trd);
-    evtimer_del(&px->twr);
+    loom_timer_disarm(&px->trd);
+    loom_timer_disarm(&px->twr);
     px->uc = NULL;
     px_drop_server(px);
     if (uc)
@@ -669,7 +667,7 @@ static size_t px_read_body(http_px_t *px, const char *buf, size_t len)
         if (rc == LOOM_AGAIN && !px->rb.done) {
             px->up_paused = 1;
             loom_conn_pause(px->uc->c);
-            evtimer_del(&px->trd);
+            loom_timer_disarm(&px->trd);
             return used;
         }
     }
@@ -726,7 +724,7 @@ static void px_up_drain(void *owner)
     http_px_t *px = owner;
     loom_conn_t *cc = px_begin(px);
 
-    evtimer_del(&px->twr);
+    loom_timer_disarm(&px->twr);
     if (px->r && !px->dead && px->req_written &&
         (!px->body_sent || px->state == PX_TUNNEL))
         px_client_pause(px, 0);
@@ -769,15 +767,14 @@ static void px_up_close(void *owner)
     px_end(px, cc);
 }
 
-static void px_on_read_timeout(evutil_socket_t fd, short what, void *arg)
+static void px_on_read_timeout(loom_timer_t *t, void *arg)
 {
     http_px_t *px = arg;
     loom_conn_t *cc = px_begin(px);
     int sending;
     http_req_t *r;
 
-    (void)fd;
-    (void)what;
+    (void)t;
     switch (px->state) {
     case PX_CONNECTING:
         px_fail(px, "timed out", "while connecting", 1);
@@ -803,14 +800,13 @@ static void px_on_read_timeout(evutil_socket_t fd, short what, void *arg)
     px_end(px, cc);
 }
 
-static void px_on_write_timeout(evutil_socket_t fd, short what, void *arg)
+static void px_on_write_timeout(loom_timer_t *t, void *arg)
 {
     http_px_t *px = arg;
     loom_conn_t *cc = px_begin(px);
     http_req_t *r;
 
-    (void)fd;
-    (void)what;
+    (void)t;
     if (px->state == PX_TUNNEL) {
         px_teardown(px, 0);
         r = px_detach(px);
@@ -863,10 +859,8 @@ static void proxy_process(http_req_t *r)
     if (rt->reqs)
         rt->reqs->prev = px;
     rt->reqs = px;
-    evtimer_assign(&px->trd, loom_instance_base(rt->hi->inst),
-                   px_on_read_timeout, px);
-    evtimer_assign(&px->twr, loom_instance_base(rt->hi->inst),
-                   px_on_write_timeout, px);
+    loom_timer_init(&px->trd, rt->hi->inst, px_on_read_timeout, px);
+    loom_timer_init(&px->twr, rt->hi->inst, px_on_write_timeout, px);
     snprintf(px->client, sizeof(px->client), "%s", loom_conn_peer(r->conn));
     px_reqline(px, r);
     px->head_req = r->method_id == HTTP_M_HEAD;

@@ -32,7 +32,7 @@ struct http_ups_connect_s {
     http_ups_connect_cb cb;
     void *arg;
     loom_connect_t *lc; /* loom_connect in progress */
-    struct event *ev;   /* reports an early failure from the reactor */
+    loom_timer_t ev;    /* reports an early failure from the reactor */
     const char *err;
     int waiting; /* on s->waiters */
     http_ups_connect_t *next;
@@ -339,7 +339,7 @@ static void upconn_unlink_idle(http_upconn_t *uc)
     uc->inext = uc->iprev = NULL;
     uc->idle = 0;
     s->nidle--;
-    evtimer_del(&uc->timer);
+    loom_timer_disarm(&uc->timer);
 }
 
 static size_t upconn_data(loom_conn_t *c, const char *buf, size_t len)
@@ -376,7 +376,7 @@ static void upconn_close(loom_conn_t *c)
     uc->owner = NULL;
     if (owner && !uc->closing)
         uc->ops->close(owner);
-    evtimer_del(&uc->timer);
+    loom_timer_disarm(&uc->timer);
     if (uc->rt) {
         if (uc->prev)
             uc->prev->next = uc->next;
@@ -392,10 +392,9 @@ static void upconn_close(loom_conn_t *c)
 static const loom_handler_t upconn_handler = {NULL, upconn_data, upconn_drain,
                                               upconn_close};
 
-static void upconn_idle_timeout(evutil_socket_t fd, short what, void *arg)
+static void upconn_idle_timeout(loom_timer_t *t, void *arg)
 {
-    (void)fd;
-    (void)what;
+    (void)t;
     http_upconn_close(arg, 1);
 }
 
@@ -416,7 +415,6 @@ void http_upconn_release(http_upconn_t *uc, int reusable)
 {
     http_ups_server_t *s = uc->srv;
     const http_ups_settings_t *set = &s->ups->set;
-    struct timeval tv;
 
     uc->owner = NULL;
     uc->ops = NULL;
@@ -432,9 +430,7 @@ void http_upconn_release(http_upconn_t *uc, int reusable)
         s->idle->iprev = uc;
     s->idle = uc;
     s->nidle++;
-    tv.tv_sec = (time_t)set->keepalive_timeout;
-    tv.tv_usec = 0;
-    evtimer_add(&uc->timer, &tv);
+    loom_timer_arm(&uc->timer, (uint64_t)set->keepalive_timeout * 1000);
 }
 
 void http_upconn_close(http_upconn_t *uc, int abort)
@@ -455,8 +451,7 @@ void http_upconn_close(http_upconn_t *uc, int abort)
 
 static void connect_free(http_ups_connect_t *cr)
 {
-    if (cr->ev)
-        event_free(cr->ev);
+    loom_timer_disarm(&cr->ev);
     if (cr->s)
         http_ups_server_unref(cr->s);
     free(cr);
@@ -496,8 +491,7 @@ static void connect_on_result(loom_conn_t *c, const char *err, void *arg)
     uc->rt = rt;
     uc->ops = cr->ops;
     uc->owner = cr->arg;
-    evtimer_assign(&uc->timer, loom_instance_base(rt->hi->inst),
-                   upconn_idle_timeout, uc);
+    loom_timer_init_conn(&uc->timer, c, upconn_idle_timeout, uc);
     uc->next = rt->conns;
     if (rt->conns)
         rt->conns->prev = uc;
@@ -507,24 +501,21 @@ static void connect_on_result(loom_conn_t *c, const char *err, void *arg)
     connect_done(cr, uc, NULL);
 }
 
-static void connect_on_early_error(evutil_socket_t fd, short what, void *arg)
+static void connect_on_early_error(loom_timer_t *t, void *arg)
 {
     http_ups_connect_t *cr = arg;
 
-    (void)fd;
-    (void)what;
+    (void)t;
     connect_done(cr, NULL, cr->err);
 }
 
 /* Fail CR from the next reactor turn. */
 static void connect_fail_later(http_ups_connect_t *cr, const char *err)
 {
-    struct timeval tv = {0, 0};
-
     cr->err = err;
-    cr->ev = evtimer_new(loom_instance_base(cr->s->ups->rt->hi->inst),
-                         connect_on_early_error, cr);
-    evtimer_add(cr->ev, &tv);
+    loom_timer_init(&cr->ev, cr->s->ups->rt->hi->inst, connect_on_early_error,
+                    cr);
+    loom_timer_arm(&cr->ev, 0);
 }
 
 /* Start loom_connect for CR: the configured endpoint, or one address of a

@@ -124,7 +124,7 @@ struct http_upconn_s {
     void *owner;   /* NULL while idle or closing */
     unsigned nreq; /* requests given to it so far */
     int idle, closing;
-    struct event timer;           /* keepalive_timeout while idle */
+    loom_timer_t timer;           /* keepalive_timeout while idle */
     http_upconn_t *inext, *iprev; /* server's idle list */
     http_upconn_t *next, *prev;   /* rt->conns */
 };

@@ -19,7 +19,7 @@
 #include "memcache.h"
 
 /* clock and background work, ten times a second */
-#define MC_TICK_USEC 100000
+#define MC_TICK_MS 100
 #define MC_TICK_BUDGET 4096 /* buckets / items looked at per tick */
 #define MC_UDP_MAX 1400     /* datagram size, header included (memcached's) */
 #define MC_UDP_HDR 8
@@ -29,7 +29,7 @@ typedef struct {
     mc_ctx_t ctx;
     mc_counters_t ctr;
     mc_out_t out; /* shared output buffer: only used within one callback */
-    struct event *tick;
+    loom_timer_t tick;
     loom_instance_t *inst;
 } mc_server_t;
 
@@ -254,12 +254,11 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
 /* ---- life cycle -----------------------------------------------------------
  */
 
-static void mc_on_tick(evutil_socket_t fd, short what, void *arg)
+static void mc_on_tick(loom_timer_t *t, void *arg)
 {
     mc_server_t *s = arg;
 
-    (void)fd;
-    (void)what;
+    loom_timer_arm(t, MC_TICK_MS);
     mc_store_set_time(s->ctx.store, (uint32_t)time(NULL));
     mc_store_tick(s->ctx.store, MC_TICK_BUDGET);
 }
@@ -268,7 +267,6 @@ static int mc_start(loom_instance_t *inst)
 {
     mc_conf_t *conf = loom_instance_conf(inst);
     mc_server_t *s = loom_calloc(1, sizeof(*s));
-    struct timeval tv = {0, MC_TICK_USEC};
     uint64_t seed = 0;
 
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
@@ -278,9 +276,8 @@ static int mc_start(loom_instance_t *inst)
     s->ctx.ctr = &s->ctr;
     s->ctx.started = time(NULL);
     mc_store_set_time(s->ctx.store, (uint32_t)time(NULL));
-    s->tick =
-        event_new(loom_instance_base(inst), -1, EV_PERSIST, mc_on_tick, s);
-    event_add(s->tick, &tv);
+    loom_timer_init(&s->tick, inst, mc_on_tick, s);
+    loom_timer_arm(&s->tick, MC_TICK_MS);
     loom_instance_set_data(inst, s);
     return LOOM_OK;
 }
@@ -299,7 +296,7 @@ static void mc_stop(loom_instance_t *inst)
 
     if (s == NULL)
         return;
-    event_free(s->tick);
+    loom_timer_disarm(&s->tick);
     mc_store_free(s->ctx.store);
     free(s->out.buf);
     free(s);
