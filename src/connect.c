@@ -130,9 +130,9 @@ static void connect_established(loom_connect_t *cr)
     c = loom_conn_new(cr->srv, NULL, cr->handler, fd, &loom_transport_fd, 0);
     c->flags |= LOOM_CF_OUTBOUND | LOOM_CF_OPENED;
     c->data = cr->arg;
-    c->holds++; /* the callback may close it; free only after */
+    loom_conn_enter(c); /* the callback may close it; free only after */
     connect_finish(cr, c, NULL);
-    loom_conn_settle_release(c);
+    loom_conn_leave(c);
 }
 
 static void connect_on_writable(evutil_socket_t fd, short what, void *arg)

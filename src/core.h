@@ -52,10 +52,13 @@ extern const loom_transport_t loom_transport_mem; /* session tests */
 #define LOOM_CF_EVADDED 0x4000   /* c->ev is pending */
 #define LOOM_CF_DEFERRED 0x8000  /* on the server's deferred list */
 #define LOOM_CF_LINGER 0x10000   /* closed by us: drain input before close(2) */
+#define LOOM_CF_ABORT 0x20000    /* finalize when the core next handles it */
 
-#define LOOM_OUT_HIGH (256 * 1024)      /* pause reading above this */
-#define LOOM_OUT_LOW (64 * 1024)        /* drain callback below this */
-#define LOOM_OUT_MAX (16 * 1024 * 1024) /* a module past this is aborted */
+#define LOOM_OUT_HIGH (256 * 1024) /* pause reading above this */
+#define LOOM_OUT_LOW (64 * 1024)   /* drain callback below this */
+#define LOOM_OUT_MAX                                                           \
+    (16 * 1024 * 1024) /* default output cap (aborted past)                    \
+                        */
 #define LOOM_IN_MAX_DEFAULT (64 * 1024)
 
 struct loom_conn_s {
@@ -67,8 +70,10 @@ struct loom_conn_s {
     void *data;
     int fd;
     unsigned flags;
-    short events;   /* EV_READ / EV_WRITE currently registered */
-    unsigned holds; /* core frames (and the deferred list) using c */
+    short events;    /* EV_READ / EV_WRITE currently registered */
+    unsigned holds;  /* references: core frames, module holds, deferred list */
+    unsigned frames; /* core frames on the stack for c (callbacks run) */
+    size_t max_output; /* abort when more than this is buffered */
     struct event ev;
     char *in; /* unconsumed input, NULL when there is none */
     uint32_t in_len, in_cap, max_input;
@@ -202,7 +207,17 @@ void loom_listener_resume_cb(evutil_socket_t fd, short what, void *arg);
 /* conn.c: deferred work and the open callback */
 void loom_conn_run_deferred(loom_server_t *srv);
 void loom_conn_open_handler(loom_conn_t *c);
-/* Flush, deliver waiting input, re-register, then drop one hold. */
-void loom_conn_settle_release(loom_conn_t *c);
+/* A core frame for C: its callbacks may run inside.  Leaving flushes,
+ * delivers waiting input, finishes a requested close or abort, and
+ * re-registers; C may be freed by the leave. */
+void loom_conn_enter(loom_conn_t *c);
+void loom_conn_leave(loom_conn_t *c);
+/* Finalize C now (close callback, socket closed); core frames only. */
+void loom_conn_finalize(loom_conn_t *c);
+/* Make sure C has an output buffer (before adding to c->out directly). */
+void loom_conn_out_prepare(loom_conn_t *c);
+/* Bytes were added to c->out: apply the cap and high-water mark, schedule
+ * the flush; returns as loom_conn_write. */
+int loom_conn_out_queued(loom_conn_t *c);
 
 #endif

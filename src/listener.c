@@ -223,7 +223,7 @@ static void ls_on_accept(evutil_socket_t lfd, short what, void *arg)
         if (ls->ssl_ctx) {
             c->ssl = loom_tls_server_ssl(c, NULL);
             if (c->ssl == NULL) {
-                loom_conn_abort(c);
+                loom_conn_finalize(c);
                 continue;
             }
         }
