@@ -84,8 +84,7 @@ int loom_conn_write_buf(loom_conn_t *c, loom_buf_t *b)
         return LOOM_ERROR;
     loom_conn_out_prepare(c);
     loom_buf_ref(b);
-    if (evbuffer_add_reference(c->out, b->data, b->len, buf_ref_done, b) !=
-        0) {
+    if (evbuffer_add_reference(c->out, b->data, b->len, buf_ref_done, b) != 0) {
         loom_buf_unref(b);
         return LOOM_ERROR;
     }

@@ -113,6 +113,7 @@ struct loom_instance_s {
 struct loom_listener_s {
     loom_server_t *srv;
     loom_instance_t *inst;
+    uint64_t id; /* for loom_dgram_t: unique for the server's life */
     loom_endpoint_t ep;
     char key[320]; /* canonical socket name (endpoint.h) */
     char *text;    /* endpoint as written, for logs */
@@ -151,6 +152,8 @@ struct loom_server_s {
     char scratch[64 * 1024]; /* read buffer shared by all connections */
     char peerbuf[128];
     struct loom_dgram_batch_s *dgb; /* UDP batches, made on first use */
+    uint64_t next_listener_id;
+    uint64_t dgram_dropped; /* replies for listeners closed meanwhile */
     /* reactor.c: timers and deferred calls */
     loom_timer_t **theap; /* min-heap by deadline */
     size_t tn, tcap;

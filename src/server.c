@@ -61,6 +61,12 @@ size_t loom_server_instances(loom_server_t *srv, loom_instance_stat_t *out,
     return n;
 }
 
+void loom_server_counters(loom_server_t *srv, loom_server_counters_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->dgram_dropped = srv->dgram_dropped;
+}
+
 void *loom_instance_data(loom_instance_t *inst)
 {
     return inst->data;
@@ -210,6 +216,79 @@ typedef struct {
     int fresh; /* bound by this apply */
 } apply_listener_t;
 
+/* A new instance, not linked into the server until the commit. */
+static loom_instance_t *inst_new(loom_server_t *srv, loom_instance_conf_t *ic)
+{
+    loom_instance_t *inst = loom_calloc(1, sizeof(*inst));
+
+    inst->srv = srv;
+    inst->mod = ic->module;
+    inst->name = loom_strdup(ic->name);
+    snprintf(inst->who, sizeof(inst->who), "%s/%s", inst->mod->name,
+             inst->name);
+    return inst;
+}
+
+/* Phase one for every instance of CFG: find the running instance or make
+ * a new one into INSTS[i] (FRESH[i] set), and let its module prepare its
+ * new settings.  Returns LOOM_OK, or LOOM_ERROR with ERR set, the new
+ * instances freed and INSTS cleared. */
+static int server_prepare(loom_server_t *srv, loom_config_t *cfg,
+                          loom_instance_t **insts, char *fresh, char *err,
+                          size_t errlen)
+{
+    char msg[768];
+    size_t i;
+
+    for (i = 0; i < cfg->n_inst; i++) {
+        loom_instance_conf_t *ic = &cfg->inst[i];
+        loom_instance_t *inst =
+            loom_server_instance(srv, ic->module->name, ic->name);
+
+        if (inst == NULL || inst->mod != ic->module) {
+            inst = inst_new(srv, ic);
+            fresh[i] = 1;
+        }
+        insts[i] = inst;
+        msg[0] = '\0';
+        if (ic->module->prepare &&
+            ic->module->prepare(inst, ic->mod_conf, msg, sizeof(msg)) !=
+                LOOM_OK) {
+            snprintf(err, errlen, "%s: %s: %s", ic->where, inst->who,
+                     msg[0] ? msg : "cannot apply this configuration");
+            for (i = 0; i < cfg->n_inst; i++) {
+                if (fresh[i] && insts[i]) {
+                    free(insts[i]->name);
+                    free(insts[i]);
+                }
+                insts[i] = NULL;
+                fresh[i] = 0;
+            }
+            return LOOM_ERROR;
+        }
+    }
+    return LOOM_OK;
+}
+
+int loom_server_check(loom_server_t *srv, loom_config_t *cfg, char *err,
+                      size_t errlen)
+{
+    size_t n = cfg->n_inst ? cfg->n_inst : 1, i;
+    loom_instance_t **insts = loom_calloc(n, sizeof(*insts));
+    char *fresh = loom_calloc(n, 1);
+    int rc = server_prepare(srv, cfg, insts, fresh, err, errlen);
+
+    for (i = 0; rc == LOOM_OK && i < cfg->n_inst; i++) {
+        if (fresh[i]) {
+            free(insts[i]->name);
+            free(insts[i]);
+        }
+    }
+    free(insts);
+    free(fresh);
+    return rc;
+}
+
 static loom_listener_t *server_find_listener(loom_server_t *srv,
                                              const loom_listen_conf_t *lc)
 {
@@ -230,6 +309,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
 {
     apply_listener_t *al = NULL;
     loom_alog_t **alogs;
+    loom_instance_t **insts;
+    char *fresh;
     loom_tls_t *tls;
     loom_listener_t *ls, *next, *kept = NULL;
     loom_instance_t *inst;
@@ -243,6 +324,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
         total += cfg->inst[i].n_listen;
     al = loom_calloc(total ? total : 1, sizeof(*al));
     alogs = loom_calloc(cfg->n_inst ? cfg->n_inst : 1, sizeof(*alogs));
+    insts = loom_calloc(cfg->n_inst ? cfg->n_inst : 1, sizeof(*insts));
+    fresh = loom_calloc(cfg->n_inst ? cfg->n_inst : 1, 1);
     for (ls = srv->listeners; ls; ls = ls->next)
         ls->mark = 0;
 
@@ -288,6 +371,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
             goto rollback;
         }
     }
+    if (server_prepare(srv, cfg, insts, fresh, err, errlen) != LOOM_OK)
+        goto rollback;
 
     /* Phase 2: commit. */
     loom_log_setup((loom_log_level_t)cfg->log_level, cfg->log_syslog);
@@ -297,8 +382,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
         loom_instance_conf_t *ic = &cfg->inst[i];
         void *old_conf = NULL;
 
-        inst = loom_server_instance(srv, ic->module->name, ic->name);
-        if (inst && inst->mod == ic->module) {
+        inst = insts[i];
+        if (!fresh[i]) {
             old_conf = inst->conf;
             inst_take(inst, ic, alogs[i]);
             if (inst->mod->reload)
@@ -306,14 +391,11 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
             if (old_conf && inst->mod->conf_free)
                 inst->mod->conf_free(old_conf);
         } else {
-            if (inst)
-                inst->removed = 1;
-            inst = loom_calloc(1, sizeof(*inst));
-            inst->srv = srv;
-            inst->mod = ic->module;
-            inst->name = loom_strdup(ic->name);
-            snprintf(inst->who, sizeof(inst->who), "%s/%s", inst->mod->name,
-                     inst->name);
+            loom_instance_t *old =
+                loom_server_instance(srv, ic->module->name, ic->name);
+
+            if (old) /* the same name under a module loaded since */
+                old->removed = 1;
             inst_take(inst, ic, alogs[i]);
             inst->next = srv->instances;
             srv->instances = inst;
@@ -366,16 +448,15 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
     srv->max_connections = cfg->max_connections;
     free(al);
     free(alogs);
+    free(insts);
+    free(fresh);
 
     for (inst = srv->instances; inst; inst = inst->next) {
         if (inst->started || inst->removed)
             continue;
         inst->started = 1;
-        if (inst->mod->start && inst->mod->start(inst) != LOOM_OK) {
-            snprintf(err, errlen, "%s: %s failed to start", inst->who,
-                     inst->who);
-            return LOOM_ERROR;
-        }
+        if (inst->mod->start)
+            inst->mod->start(inst);
     }
     server_reap(srv);
     return LOOM_OK;
@@ -395,6 +476,8 @@ rollback:
         ls->mark = 0;
     free(al);
     free(alogs);
+    free(insts);
+    free(fresh);
     loom_tls_free(tls);
     return LOOM_ERROR;
 }

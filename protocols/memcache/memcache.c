@@ -263,7 +263,7 @@ static void mc_on_tick(loom_timer_t *t, void *arg)
     mc_store_tick(s->ctx.store, MC_TICK_BUDGET);
 }
 
-static int mc_start(loom_instance_t *inst)
+static void mc_start(loom_instance_t *inst)
 {
     mc_conf_t *conf = loom_instance_conf(inst);
     mc_server_t *s = loom_calloc(1, sizeof(*s));
@@ -279,7 +279,6 @@ static int mc_start(loom_instance_t *inst)
     loom_timer_init(&s->tick, inst, mc_on_tick, s);
     loom_timer_arm(&s->tick, MC_TICK_MS);
     loom_instance_set_data(inst, s);
-    return LOOM_OK;
 }
 
 static void mc_reload(loom_instance_t *inst)
