@@ -162,7 +162,14 @@ struct loom_server_s {
     uint64_t tev_when; /* deadline tev is set for, + 1; 0: unset */
     struct loom_defer_s *calls, **calls_tail; /* loom_defer queue */
     struct event *calls_ev;                   /* runs them, next turn */
+    /* service.c */
+    struct loom_service_s *services;
+    uint64_t svc_gen, svc_ids;
 };
+
+/* service.c: withdraw INST's offers (NAME NULL: all); free every offer. */
+void loom_services_withdraw(loom_instance_t *inst, const char *name);
+void loom_services_free(loom_server_t *srv);
 
 /* reactor.c */
 void loom_reactor_init(loom_server_t *srv);

@@ -132,6 +132,7 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
         }
     }
     inst->stopped = 1;
+    loom_services_withdraw(inst, NULL);
     loom_defer_run(srv, inst);
     loom_timers_owner_gone(&inst->timers);
     if (inst->started && inst->mod->stop)
@@ -394,8 +395,10 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
             loom_instance_t *old =
                 loom_server_instance(srv, ic->module->name, ic->name);
 
-            if (old) /* the same name under a module loaded since */
+            if (old) { /* the same name under a module loaded since */
                 old->removed = 1;
+                loom_services_withdraw(old, NULL);
+            }
             inst_take(inst, ic, alogs[i]);
             inst->next = srv->instances;
             srv->instances = inst;
@@ -406,6 +409,7 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
     for (inst = srv->instances; inst; inst = inst->next) {
         if (!inst->mark && !inst->removed) {
             inst->removed = 1;
+            loom_services_withdraw(inst, NULL);
             loom_log(LOOM_LOG_INFO, NULL, "%s removed", inst->who);
         }
     }
@@ -583,6 +587,7 @@ void loom_server_free(loom_server_t *srv)
     while (srv->calls)
         loom_defer_run(srv, NULL);
     loom_reactor_free(srv);
+    loom_services_free(srv);
     loom_tls_free(srv->tls);
     loom_config_free(srv->cfg);
     loom_resolver_free(srv->resolver);
