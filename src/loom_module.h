@@ -21,6 +21,7 @@
 
 #include "loom.h"
 #include "loom_conn.h"
+#include "loom_work.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
 #define LOOM_MODULE_ABI 2

@@ -130,6 +130,7 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
             break;
         }
     }
+    loom_work_drain(inst); /* every done before stop, none after */
     if (inst->started && inst->mod->stop)
         inst->mod->stop(inst);
     if (inst->conf && inst->mod->conf_free)
@@ -147,7 +148,7 @@ static void server_reap(loom_server_t *srv)
 
     for (; inst; inst = next) {
         next = inst->next;
-        if (inst->removed && inst->nconns == 0)
+        if (inst->removed && inst->nconns == 0 && loom_work_quiesce(inst) == 0)
             inst_free(srv, inst);
     }
 }
@@ -196,6 +197,7 @@ loom_server_t *loom_server_new(struct event_base *base)
     event_add(srv->sweep, &one);
     srv->resume = evtimer_new(base, loom_listener_resume_cb, srv);
     srv->defer = event_new(base, -1, 0, server_on_defer, srv);
+    srv->work = loom_work_pool_new(srv);
     srv->resolver = loom_resolver_new(base, err, sizeof(err));
     if (srv->resolver == NULL)
         loom_log(LOOM_LOG_WARN, NULL, "resolver unavailable: %s", err);
@@ -365,6 +367,7 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
     loom_config_free(srv->cfg);
     srv->cfg = cfg;
     srv->max_connections = cfg->max_connections;
+    loom_work_pool_resize(srv->work, (unsigned)cfg->workers);
     free(al);
     free(alogs);
 
@@ -496,8 +499,10 @@ void loom_server_free(loom_server_t *srv)
         srv->listeners = ls->next;
         loom_listener_close(ls);
     }
+    loom_work_pool_close(srv->work);
     while (srv->instances)
         inst_free(srv, srv->instances);
+    loom_work_pool_free(srv->work);
     loom_tls_free(srv->tls);
     loom_config_free(srv->cfg);
     loom_resolver_free(srv->resolver);
