@@ -2,7 +2,9 @@
 removed and kept), SIGTERM/SIGINT graceful stop, SIGUSR1 access-log
 reopening."""
 
+import http.client
 import os
+import pwd
 import re
 import signal
 import socket
@@ -300,6 +302,77 @@ class SignalTest(unittest.TestCase):
         self.assertRegex(old, r'"alice" ok')
         self.assertNotIn('"bob"', old)
 
+
+    # ---- access logs and the service user --------------------------------
+
+    def service_user_daemon(self, port):
+        """finger with its access log in logs/, run as nobody when the tests
+        run as root (as the current user otherwise)."""
+        conf = finger_conf(port).replace('"finger.log"', '"logs/finger.log"')
+        if loomtest.is_root():
+            d = Loomd('user = "nobody"\n' + conf, raw=True, files={"logs/.keep": ""})
+            nobody = pwd.getpwnam("nobody")
+            os.chown(os.path.join(d.dir, "logs"), nobody.pw_uid, nobody.pw_gid)
+        else:
+            d = Loomd(conf, files={"logs/.keep": ""})
+        self.addCleanup(d.cleanup)
+        return d, os.path.join(d.dir, "logs", "finger.log")
+
+    def test_access_log_belongs_to_service_user(self):
+        """Started as root with user = "nobody": the access log root creates
+        is nobody's, so SIGHUP and SIGUSR1 (run as nobody) can reopen it;
+        after a rotation the new file is nobody's and gets the next line."""
+        if not loomtest.is_root():
+            self.skipTest("needs root: loomd must start as root to switch to user nobody")
+        nobody = pwd.getpwnam("nobody")
+        port = free_port()
+        d, log = self.service_user_daemon(port)
+        d.start()
+        self.assertEqual(loomtest.proc_status(d.proc.pid)["Uid"].split()[1], str(nobody.pw_uid))
+        self.assertIn(b"Login: alice", tcp_query(port, b"alice\r\n"))
+        st = os.stat(log)
+        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid))
+        self.assertEqual(st.st_mode & 0o777, 0o640)
+        # not rotated: the reopen on SIGHUP opens the same file as nobody
+        self.assertTrue(d.reload(), d.log())
+        self.assertIn(b"Login: bob", tcp_query(port, b"bob\r\n"))
+        loomtest.wait_file(log, r'"bob" ok')
+        # rotated with mv, then SIGUSR1 as logrotate does
+        os.rename(log, log + ".1")
+        d.signal(signal.SIGUSR1)
+        d.wait_log(r"\[info\] core: access logs reopened")
+        self.assertTrue(os.path.exists(log), "SIGUSR1 did not create a new %s" % log)
+        st = os.stat(log)
+        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid))
+        self.assertIn(b"finger: nobody: no such user.", tcp_query(port, b"nobody\r\n"))
+        loomtest.wait_file(log, r'"nobody" unknown')
+        with open(log + ".1") as f:
+            self.assertNotIn('"nobody"', f.read())
+        self.assertNotIn("cannot reopen", d.log())
+
+    def test_access_log_reopen_failure_is_reported(self):
+        """A reopen that fails names the file, does not claim success, and
+        the old file keeps being written."""
+        port = free_port()
+        d, log = self.service_user_daemon(port)
+        logs = os.path.dirname(log)
+        d.start()
+        self.assertIn(b"Login: alice", tcp_query(port, b"alice\r\n"))
+        os.rename(log, log + ".1")
+        os.chmod(logs, 0o555)  # the service user cannot create the new file
+        self.addCleanup(os.chmod, logs, 0o755)
+        d.signal(signal.SIGUSR1)
+        d.wait_log(r"\[error\] core: 1 access log\(s\) could not be reopened")
+        self.assertIn("[error] core: cannot reopen access log %s: Permission denied" % log,
+                      d.log())
+        self.assertNotIn("access logs reopened", d.log())
+        self.assertIn(b"Login: bob", tcp_query(port, b"bob\r\n"))
+        loomtest.wait_file(log + ".1", r'"bob" ok')
+        self.assertFalse(os.path.exists(log))
+        # a reload reports it too (the configuration itself is applied)
+        self.assertTrue(d.reload(), d.log())
+        self.assertEqual(d.log().count("cannot reopen access log %s" % log), 2, d.log())
+        self.assertIsNone(d.proc.poll())
 
 if __name__ == "__main__":
     loomtest.main()
