@@ -150,6 +150,66 @@ class SignalTest(unittest.TestCase):
         self.assertTrue(d.reload(), "reload of the fixed config failed:\n" + d.log())
         self.assertIn(b"Login: carol", tcp_query(port, b"carol\r\n"))
 
+    def test_reload_truncated_config_keeps_serving(self):
+        """A config cut short inside a section (a partial deploy) is
+        refused on SIGHUP at the line where the unclosed thing opens; the
+        old config keeps serving: every listener still answers, nothing is
+        removed or closed."""
+        pe, pf, pm, ph = (free_port() for _ in range(4))
+        full = (echo_conf([pe]) + finger_conf(pf) +
+                'memcache "m" {\n'
+                '    listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                '    memory = "8M"\n'
+                '}\n'
+                'http "web" {\n'
+                '    listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                '    server "main" {\n'
+                '        names = {"localhost"}\n'
+                '        location "/" {\n'
+                '            handler = "static"\n'
+                '            root = "www"\n'
+                '        }\n'
+                '    }\n'
+                '}\n' % (pm, ph))
+        d = self.daemon(full)
+        d.write_file("www/hello.txt", "hello\n")
+        d.start()
+
+        def all_answer():
+            self.assertEqual(tcp_query(pe, b"echo", shut=True), b"echo")
+            self.assertIn(b"Login: alice", tcp_query(pf, b"alice\r\n"))
+            with connect(pm) as s:
+                s.sendall(b"version\r\n")
+                self.assertTrue(s.recv(100).startswith(b"VERSION "))
+            c = http.client.HTTPConnection("127.0.0.1", ph, timeout=WAIT)
+            try:
+                c.request("GET", "/hello.txt", headers={"Host": "localhost"})
+                r = c.getresponse()
+                self.assertEqual((r.status, r.read()), (200, b"hello\n"))
+            finally:
+                c.close()
+
+        all_answer()
+        cut_at = full.index('memcache "m"')
+        # where to cut, and the line the refusal must name: the section's,
+        # or that of its listen list, the line after it
+        cuts = ((full.index("    memory", cut_at), 0),   # in the section
+                (full.index("tcp:%d" % pm) + 6, 1),      # in a string
+                (full.index('"}', cut_at) + 1, 1))       # in the list
+        for cut, below in cuts:
+            d.write_conf(full[:cut])
+            want = "%s:%d: " % (d.conf_path,
+                                loomtest.line_of(d.conf_path, 'memcache "m"') + below)
+            self.assertFalse(d.reload(), "a config cut at %r was applied:\n%s"
+                             % (full[cut - 20:cut], d.log()))
+            last = re.findall(r"reload failed: (.*)", d.log())[-1]
+            self.assertTrue(("reload failed: " + last).startswith("reload failed: " + want),
+                            "wrong place: %r, expected %r" % (last, want))
+            all_answer()
+        self.assertIsNone(d.proc.poll())
+        for word in ("removed", "closing listener", "configuration reloaded"):
+            self.assertNotIn(word, d.log())
+
     def test_reload_listeners(self):
         p1, p2 = free_port(), free_port()
         while p2 == p1:

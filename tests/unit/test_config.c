@@ -294,6 +294,168 @@ static void test_error_in_include(void **state)
     expect_error(main_path, NULL, inc_path, 3, NULL);
 }
 
+/* ---- files that do not close what they open ---------------------------- */
+
+/* A file cut short inside a section is refused at the section's line: it
+ * must never load with the rest of the section (and what follows it)
+ * silently missing. */
+static void test_unclosed_section(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "}\n"
+               "memcache \"m\" {\n"
+               "    listen = {\"tcp:7008\"}\n",
+               4, "memcache \"m\"");
+    /* with a comment or two between, libconfuse's own line count is off */
+    file_error(state,
+               "# one\n"
+               "# two\n"
+               "echo \"a\" {\n"
+               "    # three\n"
+               "    listen = {\"tcp:7007\"}\n",
+               3, "never closed");
+}
+
+static void test_unclosed_list(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\",\n"
+               "              \"tcp:7008\"\n",
+               2, "list 'listen'");
+}
+
+/* A string must end on its line: a forgotten quote would swallow the
+ * lines after it (and libconfuse would report a later line). */
+static void test_unclosed_string(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "\n"
+               "\n"
+               "\n"
+               "\n"
+               "finger \"f\" {\n"
+               "    user \"d\" { plan = \"gone fishing }\n"
+               "    listen = {\"tcp:7979\"}\n"
+               "}\n",
+               7, "string");
+    /* cut inside a string on the last line */
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:70",
+               2, "string");
+    file_error(state, "user = 'nob", 1, "string");
+}
+
+static void test_unclosed_comment(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "/* a comment\n"
+               "   that goes on\n",
+               2, "comment");
+}
+
+static void test_unclosed_call(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "include(\"x.conf\"\n",
+               2, "include(");
+}
+
+static void test_stray_closer(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "}\n"
+               "}\n",
+               4, "closes nothing");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\")\n"
+               "}\n",
+               2, "list 'listen' opened on line 2");
+}
+
+/* An included file is scanned too, and named in the message. */
+static void test_unclosed_in_include(void **state)
+{
+    tmp_t *t = *state;
+    char main_path[512], inc_path[512];
+
+    put_file(t, "conf.d/a.conf",
+             "\n"
+             "echo \"inc\" {\n"
+             "    listen = {\"tcp:7007\"}\n",
+             inc_path, sizeof(inc_path));
+    put_file(t, "loom.conf",
+             "shutdown_grace = 1\n"
+             "include(\"conf.d/*.conf\")\n"
+             "echo \"after\" {\n"
+             "    listen = {\"tcp:7008\"}\n"
+             "}\n",
+             main_path, sizeof(main_path));
+    expect_error(main_path, NULL, inc_path, 2, "echo \"inc\"");
+}
+
+/* What closes properly loads, however it is spread over lines: braces,
+ * quotes and comment marks inside strings and comments do not count; a
+ * string may go on over a backslash at the end of its line. */
+static void test_structure_good(void **state)
+{
+    tmp_t *t = *state;
+    char path[512], err[1024] = "";
+    loom_config_t *cfg;
+
+    put_file(t, "loom.conf",
+             "/* a comment with { and \" and\n"
+             "   // and # in it */\n"
+             "# another { \"\n"
+             "// and another }\n"
+             "finger \"f\" { # a comment after a brace {\n"
+             "    listen = {\n"
+             "        \"tcp:7979\",\n"
+             "        'tcp:7980'\n"
+             "    }\n"
+             "    user \"d\" {\n"
+             "        plan = \"braces } { and # and // in a string\"\n"
+             "        office = \"one line \\\n"
+             "continued\"\n"
+             "        project = 'single \\' quoted'\n"
+             "    }\n"
+             "}\n",
+             path, sizeof(path));
+    cfg = loom_config_load(path, NULL, err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("well-formed config refused: %s", err);
+    loom_config_free(cfg);
+}
+
+/* An integer too large for its option names the line, also inside a
+ * section that exists before parsing (limits, log). */
+static void test_int_out_of_range(void **state)
+{
+    file_error(state,
+               "# a\n"
+               "# b\n"
+               "limits {\n"
+               "    # c\n"
+               "    max_connections = 99999999999999999999\n"
+               "}\n",
+               5, "max_connections");
+    file_error(state,
+               "echo \"e\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "    max_connections = 99999999999999999999\n"
+               "}\n",
+               3, "out of range");
+}
+
 static const loom_instance_conf_t *find_inst(const loom_config_t *cfg,
                                              const char *mod, const char *name,
                                              size_t *idx)
@@ -550,6 +712,15 @@ int main(void)
         T(test_defaults),
         T(test_text),
         T(test_tls_profile),
+        T(test_unclosed_section),
+        T(test_unclosed_list),
+        T(test_unclosed_string),
+        T(test_unclosed_comment),
+        T(test_unclosed_call),
+        T(test_stray_closer),
+        T(test_unclosed_in_include),
+        T(test_structure_good),
+        T(test_int_out_of_range),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
