@@ -538,6 +538,20 @@ static char *conf_where_str(cfg_t *sec, const char *opt)
     return loom_strdup(buf);
 }
 
+/* Where OPT of SEC comes in the files as read (the index of its first
+ * record); past every record when it was never set. */
+static size_t conf_order(cfg_t *sec, const char *opt)
+{
+    conf_parse_t *p = conf_cur;
+    size_t i;
+
+    for (i = 0; p && i < p->n_locs; i++) {
+        if (p->locs[i].sec == sec && strcmp(p->locs[i].opt, opt) == 0)
+            return i;
+    }
+    return p ? p->n_locs : 0;
+}
+
 void loom_conf_error(cfg_t *sec, const char *opt, const char *fmt, ...)
 {
     conf_parse_t *p = conf_cur;
@@ -859,6 +873,9 @@ static int conf_build_tls(loom_config_t *c, cfg_t *root)
         t->cert = conf_opt_path(sec, "cert");
         t->key = conf_opt_path(sec, "key");
         t->chain = conf_opt_path(sec, "chain");
+        t->cert_where = t->cert ? conf_where_str(sec, "cert") : NULL;
+        t->key_where = t->key ? conf_where_str(sec, "key") : NULL;
+        t->chain_where = t->chain ? conf_where_str(sec, "chain") : NULL;
         t->self_signed = cfg_getbool(sec, "self_signed") == cfg_true;
         t->server_names = conf_strlist(sec, "server_names", &t->n_server_names);
         v = cfg_getstr(sec, "min_version");
@@ -908,14 +925,13 @@ static int conf_ep_path(cfg_t *sec, char *buf, size_t size)
 static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
                              cfg_t *sec)
 {
-    size_t i, j, k, n = cfg_size(sec, "listen");
+    size_t i, n = cfg_size(sec, "listen");
     char err[512];
 
     ic->listen = loom_calloc(n ? n : 1, sizeof(*ic->listen));
     for (i = 0; i < n; i++) {
         loom_listen_conf_t *lc = &ic->listen[ic->n_listen];
         const char *text = cfg_getnstr(sec, "listen", (unsigned)i);
-        char key[320], other[320];
 
         if (loom_endpoint_parse_listen(text, &lc->ep, err, sizeof(err)) != 0) {
             loom_conf_error(sec, "listen", "%s", err);
@@ -924,6 +940,7 @@ static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
         ic->n_listen++;
         lc->text = loom_strdup(text);
         lc->where = conf_where_str(sec, "listen");
+        lc->order = conf_order(sec, "listen") * 1024 + i;
         if (conf_ep_path(sec, lc->ep.path, sizeof(lc->ep.path)) ||
             conf_ep_path(sec, lc->ep.cert, sizeof(lc->ep.cert)) ||
             conf_ep_path(sec, lc->ep.key, sizeof(lc->ep.key)))
@@ -940,23 +957,7 @@ static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
                             ic->module->name);
             return -1;
         }
-        /* One socket, one owner. */
-        loom_endpoint_format(&lc->ep, key, sizeof(key));
-        for (j = 0; j <= c->n_inst; j++) {
-            loom_instance_conf_t *o = j < c->n_inst ? &c->inst[j] : ic;
-            size_t upto = o == ic ? ic->n_listen - 1 : o->n_listen;
-
-            for (k = 0; k < upto; k++) {
-                loom_endpoint_format(&o->listen[k].ep, other, sizeof(other));
-                if (strcmp(key, other) == 0) {
-                    loom_conf_error(
-                        sec, "listen",
-                        "endpoint '%s' is already used by %s \"%s\"", text,
-                        o->module->name, o->name);
-                    return -1;
-                }
-            }
-        }
+        /* Listeners that conflict are found by loom_config_check. */
     }
     return 0;
 }
@@ -974,6 +975,8 @@ static int conf_build_instance(loom_config_t *c, const loom_module_t *mod,
     if (conf_build_listen(c, ic, sec) != 0)
         goto fail;
     ic->access_log = conf_opt_path(sec, "access_log");
+    if (ic->access_log)
+        ic->access_log_where = conf_where_str(sec, "access_log");
     if (conf_nonneg(sec, "max_connections", &ic->max_connections) ||
         conf_nonneg(sec, "read_timeout", &ic->read_timeout) ||
         conf_nonneg(sec, "write_timeout", &ic->write_timeout))
@@ -1124,6 +1127,9 @@ loom_config_t *loom_config_load(const char *file, const char *text, char *err,
                      ctx.have_err ? ctx.err : "invalid configuration");
             loom_config_free(c);
             c = NULL;
+        } else if (loom_config_check(c, err, errlen) != LOOM_OK) {
+            loom_config_free(c);
+            c = NULL;
         }
     }
     if (root)
@@ -1181,6 +1187,9 @@ void loom_config_free(loom_config_t *c)
         free(t->min_version);
         free(t->ciphers);
         free(t->where);
+        free(t->cert_where);
+        free(t->key_where);
+        free(t->chain_where);
     }
     free(c->tls);
     for (i = 0; i < c->n_inst; i++) {
@@ -1194,6 +1203,7 @@ void loom_config_free(loom_config_t *c)
         free(ic->name);
         free(ic->where);
         free(ic->access_log);
+        free(ic->access_log_where);
         conf_free_strv(ic->alpn, ic->n_alpn);
         if (ic->mod_conf && ic->module->conf_free)
             ic->module->conf_free(ic->mod_conf);

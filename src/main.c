@@ -341,11 +341,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (test) {
+        /* What the start checks before binding, -t checks too (the load
+         * runs loom_config_check). */
         loom_config_t *cfg =
             loom_config_load(d.conf_file, NULL, err, sizeof(err));
+        uid_t uid;
+        gid_t gid;
 
         if (cfg == NULL) {
             fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        if (check_privileges(cfg, &uid, &gid) != 0) {
+            loom_config_free(cfg);
             return 1;
         }
         loom_config_free(cfg);

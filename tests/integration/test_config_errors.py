@@ -294,6 +294,27 @@ class ConfigErrors(unittest.TestCase):
                     '  max_connections = 99999999999999999999\n}\n' % free_port(),
                     "99999999999999999999", contains="out of range")
 
+    def test_duplicate_port_at_second_user(self):
+        """Reported at the listener written second, naming the first, in
+        file order (memcache comes after echo in the module table)."""
+        port = free_port()
+        conf = ('memcache "m" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n}\n'
+                'echo "e" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n}\n' % (port, port))
+        self.d = Loomd(conf)
+        first = line_of(self.d.conf_path, "listen", nth=1)
+        second = line_of(self.d.conf_path, "listen", nth=2)
+        self.d.cleanup()
+        self.d = None
+        msg = self.expect(conf, None, lines={second})
+        self.assertIn('already used by memcache "m"', msg)
+        self.assertIn(":%d)" % first, msg)
+
+    def test_missing_certificate_says_why(self):
+        msg = self.expect('tls "t" {\n  cert = "missing.pem"\n  key = "missing.key"\n}\n' +
+                          self.good_echo(), "missing.pem")
+        self.assertIn("missing.pem: No such file or directory", msg)
+        self.assertNotIn("error:", msg)
+
 
 if __name__ == "__main__":
     loomtest.main()

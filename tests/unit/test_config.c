@@ -456,6 +456,146 @@ static void test_int_out_of_range(void **state)
                3, "out of range");
 }
 
+/* ---- what loom_config_check finds ------------------------------------- */
+
+/* The same socket twice is reported at the second user in file order
+ * (not in module order: memcache comes after echo in the module table),
+ * naming the first. */
+static void test_duplicate_listener(void **state)
+{
+    file_error(state,
+               "memcache \"m\" {\n"
+               "    listen = {\"tcp:7007:interface=127.0.0.1\"}\n"
+               "}\n"
+               "\n"
+               "echo \"e\" {\n"
+               "    listen = {\"tcp:7008\",\n"
+               "              \"tcp:7007:interface=127.0.0.1\"}\n"
+               "}\n",
+               6, "already used by memcache \"m\"");
+}
+
+/* A wildcard and an address it covers cannot share a port. */
+static void test_wildcard_conflict(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "}\n"
+               "echo \"b\" {\n"
+               "    listen = {\"tls:7007:interface=127.0.0.1:profile=p\"}\n"
+               "}\n"
+               "tls \"p\" { self_signed = yes }\n",
+               5, "conflicts with 'tcp:7007' of echo \"a\"");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"udp:7007:interface=127.0.0.1\"}\n"
+               "}\n"
+               "echo \"b\" {\n"
+               "    listen = {\"udp:7007\"}\n"
+               "}\n",
+               5, "udp:7007:interface=127.0.0.1");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007:interface=[::1]\"}\n"
+               "}\n"
+               "echo \"b\" {\n"
+               "    listen = {\"tcp:7007:interface=[::]\"}\n"
+               "}\n",
+               5, "conflicts");
+    /* :: is bound dual-stack: it covers IPv4 addresses too */
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007:interface=127.0.0.1\"}\n"
+               "}\n"
+               "echo \"b\" {\n"
+               "    listen = {\"tcp:7007:interface=[::]\"}\n"
+               "}\n",
+               5, "conflicts");
+}
+
+/* What does not conflict loads: another port, another protocol, distinct
+ * addresses, 0.0.0.0 beside an IPv6 address, port 0. */
+static void test_no_conflict(void **state)
+{
+    char err[1024] = "";
+    loom_config_t *cfg;
+
+    (void)state;
+    cfg = loom_config_load("virtual.conf",
+                           "echo \"a\" {\n"
+                           "    listen = {\"tcp:7007\", \"udp:7007\",\n"
+                           "              \"tcp:7008:interface=127.0.0.1\",\n"
+                           "              \"tcp:7008:interface=127.0.0.2\",\n"
+                           "              \"tcp:7007:interface=[::1]\",\n"
+                           "              \"tcp:0\", \"tcp:0\"}\n"
+                           "}\n",
+                           err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("config refused: %s", err);
+    loom_config_free(cfg);
+}
+
+static void test_interface_not_an_address(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007:interface=300.1.1.1\"}\n"
+               "}\n",
+               2, "'300.1.1.1' is not an IP address");
+    file_error(state,
+               "echo \"a\" {\n"
+               "\n"
+               "    listen = {\"udp:7007:interface=eth0\"}\n"
+               "}\n",
+               3, "'eth0' is not an IP address");
+}
+
+static void test_unix_path_too_long(void **state)
+{
+    char text[600], path[300];
+
+    (void)state;
+    memset(path, 'a', 120);
+    path[120] = '\0';
+    snprintf(text, sizeof(text),
+             "echo \"a\" {\n"
+             "    listen = {\"unix:/tmp/%s.sock\"}\n"
+             "}\n",
+             path);
+    file_error(state, text, 2, "at most 107");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"unix:/nonexistent-loom-dir/a.sock\"}\n"
+               "}\n",
+               2, "No such file or directory");
+}
+
+static void test_tls_files(void **state)
+{
+    file_error(state,
+               "tls \"t\" {\n"
+               "    cert = \"no-cert.pem\"\n"
+               "    key = \"no-key.pem\"\n"
+               "}\n",
+               2, "no-cert.pem: No such file or directory");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tls:7007:cert=c.pem:key=k.pem\"}\n"
+               "}\n",
+               2, "c.pem: No such file or directory");
+}
+
+static void test_access_log_dir_missing(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "    access_log = \"no-such-dir/echo.log\"\n"
+               "}\n",
+               3, "no-such-dir");
+}
+
 static const loom_instance_conf_t *find_inst(const loom_config_t *cfg,
                                              const char *mod, const char *name,
                                              size_t *idx)
@@ -721,6 +861,13 @@ int main(void)
         T(test_unclosed_in_include),
         T(test_structure_good),
         T(test_int_out_of_range),
+        T(test_duplicate_listener),
+        T(test_wildcard_conflict),
+        T(test_no_conflict),
+        T(test_interface_not_an_address),
+        T(test_unix_path_too_long),
+        T(test_tls_files),
+        T(test_access_log_dir_missing),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
