@@ -205,6 +205,13 @@ void loom_conn_sweep(loom_server_t *srv, uint64_t now);
 void loom_conn_input(loom_conn_t *c, const char *buf, size_t len);
 void loom_conn_flush(loom_conn_t *c);
 
+/* alog.c */
+/* From now on, access log files opened while running as root are
+ * handed to UID:GID, the service user loomd switches to. */
+void loom_alog_owner(uid_t uid, gid_t gid);
+/* Is an access log open under PATH (so applying a config reuses it)? */
+int loom_alog_is_open(const char *path);
+
 /* listener.c */
 loom_listener_t *loom_listener_open(loom_server_t *srv,
                                     const loom_listen_conf_t *lc, char *err,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <event2/buffer.h>
 #include <arpa/inet.h>
@@ -35,17 +36,78 @@ struct loom_tls_s {
     size_t n;
 };
 
-/* The last OpenSSL error as text (or "unknown error"). */
+/* OpenSSL reasons an operator meets when a certificate or key file is
+ * wrong, in words that say what to look at. */
+static const struct {
+    int lib, reason;
+    const char *words;
+} tls_reasons[] = {
+    {ERR_LIB_PEM, PEM_R_NO_START_LINE,
+     "it holds no PEM data (no -----BEGIN line)"},
+    {ERR_LIB_PEM, PEM_R_BAD_END_LINE, "its PEM data is cut short"},
+    {ERR_LIB_PEM, PEM_R_BAD_BASE64_DECODE, "its PEM data is damaged"},
+    {ERR_LIB_PEM, PEM_R_BAD_DECRYPT,
+     "it is encrypted (loomd reads no "
+     "passphrase)"},
+    {ERR_LIB_PEM, PEM_R_PROBLEMS_GETTING_PASSWORD,
+     "it is encrypted (loomd reads no passphrase)"},
+    {ERR_LIB_OSSL_DECODER, ERR_R_UNSUPPORTED,
+     "it holds no key in PEM form that loomd can read"},
+    {ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH,
+     "it does not match the certificate"},
+    {ERR_LIB_SSL, SSL_R_EE_KEY_TOO_SMALL, "its key is too small"},
+    {ERR_LIB_SSL, SSL_R_CA_MD_TOO_WEAK, "it is signed with a weak digest"},
+};
+
+/* The first OpenSSL error queued, in words: an operator's reason from
+ * tls_reasons, else OpenSSL's reason text ("bad decrypt"), not its code;
+ * a system error as errno's words.  Clears the queue. */
 static const char *tls_errstr(char *buf, size_t len)
 {
-    unsigned long e = ERR_peek_last_error();
+    unsigned long e = ERR_peek_error();
+    const char *reason = e ? ERR_reason_error_string(e) : NULL;
+    size_t i;
 
-    if (e == 0)
+    for (i = 0; e && i < sizeof(tls_reasons) / sizeof(tls_reasons[0]); i++) {
+        if (ERR_GET_LIB(e) == tls_reasons[i].lib &&
+            ERR_GET_REASON(e) == tls_reasons[i].reason) {
+            reason = tls_reasons[i].words;
+            break;
+        }
+    }
+    if (e == 0 || ERR_SYSTEM_ERROR(e))
         snprintf(buf, len, "%s", errno ? strerror(errno) : "unknown error");
+    else if (reason)
+        snprintf(buf, len, "%s", reason);
     else
         ERR_error_string_n(e, buf, len);
     ERR_clear_error();
     return buf;
+}
+
+/* Check that WHAT (a certificate, a key) at PATH is a file loomd can
+ * read, before OpenSSL reports it in its own terms.  0, or -1 with
+ * "cannot load WHAT PATH: reason" in ERR. */
+static int tls_readable(const char *what, const char *path, char *err,
+                        size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    int dir;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot load %s %s: %s", what, path,
+                 strerror(errno));
+        return -1;
+    }
+    dir = fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode);
+    fclose(f);
+    if (dir) {
+        snprintf(err, errlen, "cannot load %s %s: it is a directory", what,
+                 path);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- SNI and ALPN ------------------------------------------------------- */
@@ -201,46 +263,63 @@ out:
     return ok ? 0 : -1;
 }
 
-/* Load CERT (with its chain), optional CHAIN and KEY into CTX. */
+/* Which file of a profile tls_load found wrong. */
+enum { TLS_BAD_CERT = 1, TLS_BAD_KEY, TLS_BAD_CHAIN };
+
+/* Load CERT (with its chain), optional CHAIN and KEY into CTX.  Returns 0,
+ * or TLS_BAD_CERT/KEY/CHAIN with the reason in ERR. */
 static int tls_load(SSL_CTX *ctx, const char *cert, const char *key,
                     const char *chain, char *err, size_t errlen)
 {
     char ebuf[256];
 
+    if (tls_readable("certificate", cert, err, errlen) != 0)
+        return TLS_BAD_CERT;
+    if (tls_readable("key", key, err, errlen) != 0)
+        return TLS_BAD_KEY;
+    ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         snprintf(err, errlen, "cannot load certificate %s: %s", cert,
                  tls_errstr(ebuf, sizeof(ebuf)));
-        return -1;
+        return TLS_BAD_CERT;
     }
     if (chain) {
-        FILE *f = fopen(chain, "r");
+        FILE *f;
         X509 *x;
 
-        if (f == NULL) {
-            snprintf(err, errlen, "cannot open chain %s: %s", chain,
+        if (tls_readable("chain", chain, err, errlen) != 0)
+            return TLS_BAD_CHAIN;
+        if ((f = fopen(chain, "r")) == NULL) {
+            snprintf(err, errlen, "cannot load chain %s: %s", chain,
                      strerror(errno));
-            return -1;
+            return TLS_BAD_CHAIN;
         }
         while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
             if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
                 X509_free(x);
                 fclose(f);
-                snprintf(err, errlen, "bad chain %s", chain);
-                return -1;
+                snprintf(err, errlen, "cannot load chain %s: %s", chain,
+                         tls_errstr(ebuf, sizeof(ebuf)));
+                return TLS_BAD_CHAIN;
             }
         }
         ERR_clear_error();
         fclose(f);
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        snprintf(err, errlen, "cannot load key %s: %s", key,
-                 tls_errstr(ebuf, sizeof(ebuf)));
-        return -1;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(err, errlen, "key %s does not match certificate %s", key,
-                 cert);
-        return -1;
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        unsigned long e = ERR_peek_error();
+
+        if (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+                       ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)) {
+            ERR_clear_error();
+            snprintf(err, errlen, "key %s does not match certificate %s", key,
+                     cert);
+        } else {
+            snprintf(err, errlen, "cannot load key %s: %s", key,
+                     tls_errstr(ebuf, sizeof(ebuf)));
+        }
+        return TLS_BAD_KEY;
     }
     return 0;
 }
@@ -255,6 +334,7 @@ loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
     for (i = 0; i < cfg->n_tls; i++) {
         loom_tls_profile_conf_t *pc = &cfg->tls[i];
         tls_profile_t *p = &t->p[t->n];
+        const char *where = NULL;
 
         p->ctx = tls_ctx_base(pc->min_version, pc->ciphers, msg, sizeof(msg));
         if (p->ctx == NULL)
@@ -265,8 +345,14 @@ loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
             if (tls_self_signed(p->ctx, msg, sizeof(msg)) != 0)
                 goto fail;
         } else if (pc->cert && pc->key) {
-            if (tls_load(p->ctx, pc->cert, pc->key, pc->chain, msg,
-                         sizeof(msg)) != 0)
+            int bad = tls_load(p->ctx, pc->cert, pc->key, pc->chain, msg,
+                               sizeof(msg));
+
+            /* Name the line of the file at fault, not the section's. */
+            where = bad == TLS_BAD_CERT  ? pc->cert_where
+                    : bad == TLS_BAD_KEY ? pc->key_where
+                                         : pc->chain_where;
+            if (bad != 0)
                 goto fail;
         } else {
             snprintf(msg, sizeof(msg),
@@ -279,7 +365,8 @@ loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
             p->names[j] = loom_strdup(pc->server_names[j]);
         continue;
     fail:
-        snprintf(err, errlen, "%s: tls \"%s\": %s", pc->where, pc->name, msg);
+        snprintf(err, errlen, "%s: tls \"%s\": %s", where ? where : pc->where,
+                 pc->name, msg);
         loom_tls_free(t);
         return NULL;
     }
