@@ -291,8 +291,11 @@ fi
 
 # ---- 2. the committed tree --------------------------------------------------------
 
+# (A commit no branch holds, e.g. a detached HEAD, is fetched by its id.)
+g() { git -C "$ROOT$GUEST_TREE" "$@" >>"$LOG" 2>&1; }
 if ! git clone -q --no-checkout "$SRC" "$ROOT$GUEST_TREE" >>"$LOG" 2>&1 ||
-    ! git -C "$ROOT$GUEST_TREE" checkout -q --detach "$commit" >>"$LOG" 2>&1; then
+    ! { g cat-file -e "$commit^{commit}" || g fetch -q origin "$commit"; } ||
+    ! g checkout -q --detach "$commit"; then
     die "cannot clone $SRC at $commit into the root"
 fi
 
