@@ -4,12 +4,14 @@
  */
 #include "tls.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <arpa/inet.h>
@@ -31,9 +33,22 @@ typedef struct {
     size_t n_names;
 } tls_profile_t;
 
+/* An outbound client context, shared by every connection that verifies
+ * the same way: reading a CA bundle costs milliseconds, too much for each
+ * connection on the reactor.  Built on first use, so a configuration that
+ * never connects out never reads one, and again for the next configuration
+ * (a reload picks up a changed bundle). */
+typedef struct {
+    int verify;
+    char *ca; /* "" for the system store */
+    SSL_CTX *ctx;
+} tls_client_t;
+
 struct loom_tls_s {
     tls_profile_t *p;
     size_t n;
+    tls_client_t *clients;
+    size_t n_clients;
 };
 
 /* OpenSSL reasons an operator meets when a certificate or key file is
@@ -387,6 +402,11 @@ void loom_tls_free(loom_tls_t *t)
         free(t->p[i].names);
     }
     free(t->p);
+    for (i = 0; i < t->n_clients; i++) {
+        SSL_CTX_free(t->clients[i].ctx);
+        free(t->clients[i].ca);
+    }
+    free(t->clients);
     free(t);
 }
 
@@ -442,33 +462,153 @@ SSL *loom_tls_server_ssl(loom_conn_t *c, const char *profile)
     return ssl;
 }
 
-SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
-                         const char *ca, char *err, size_t errlen)
+/* Whether DIR (a directory of OpenSSL's c_rehash links, HASH.N) holds any
+ * certificate. */
+static int tls_dir_has_certs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+
+    if (d == NULL)
+        return 0;
+    while (!found && (e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+
+        found = strlen(n) > 9 && strspn(n, "0123456789abcdef") == 8 &&
+                n[8] == '.' && strspn(n + 9, "0123456789") == strlen(n + 9);
+    }
+    closedir(d);
+    return found;
+}
+
+/* OpenSSL accepts a system store that is not there (no ca-certificates
+ * package: its default file missing, its directory empty) and then fails
+ * every verification as "unable to get local issuer certificate".  Say
+ * what is missing instead: 0 if CTX's store (set to the default paths) has
+ * certificates, -1 with ERR set if it has none. */
+static int tls_system_store_check(SSL_CTX *ctx, char *err, size_t errlen)
+{
+    const char *file = getenv(X509_get_default_cert_file_env());
+    const char *dirs = getenv(X509_get_default_cert_dir_env());
+    char buf[PATH_MAX];
+    const char *p, *colon;
+
+    if (sk_X509_OBJECT_num(X509_STORE_get0_objects(
+            SSL_CTX_get_cert_store(ctx))) > 0) /* the file was read */
+        return 0;
+    if (file == NULL)
+        file = X509_get_default_cert_file();
+    if (dirs == NULL)
+        dirs = X509_get_default_cert_dir();
+    for (p = dirs; *p; p = colon ? colon + 1 : p + strlen(p)) {
+        size_t len;
+
+        colon = strchr(p, ':');
+        len = colon ? (size_t)(colon - p) : strlen(p);
+        if (len == 0 || len >= sizeof(buf))
+            continue;
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        if (tls_dir_has_certs(buf))
+            return 0;
+    }
+    snprintf(err, errlen,
+             "no system CA certificates: neither %s nor %s holds any "
+             "(install ca-certificates, or give ca=FILE)",
+             file, dirs);
+    return -1;
+}
+
+/* A new client context verifying (or not) against CA or the system store. */
+static SSL_CTX *tls_client_ctx_new(int verify, const char *ca, char *err,
+                                   size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    SSL *ssl = NULL;
-    struct in6_addr a6;
     char ebuf[256];
 
-    (void)srv;
-    if (ctx == NULL)
-        goto fail;
+    if (ctx == NULL) {
+        snprintf(err, errlen, "TLS client setup failed: %s",
+                 tls_errstr(ebuf, sizeof(ebuf)));
+        return NULL;
+    }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (verify) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-        if ((ca && ca[0] ? SSL_CTX_load_verify_locations(ctx, ca, NULL)
-                         : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-            snprintf(err, errlen, "cannot load CA %s: %s",
-                     ca && ca[0] ? ca : "(system)",
+    if (!verify)
+        return ctx;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (ca[0]) {
+        /* For a missing file OpenSSL only says "system lib": ask first. */
+        if (access(ca, R_OK) != 0 ||
+            SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+            snprintf(err, errlen, "cannot load CA file %s: %s", ca,
                      tls_errstr(ebuf, sizeof(ebuf)));
             SSL_CTX_free(ctx);
             return NULL;
         }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        snprintf(err, errlen, "cannot load the system CA certificates: %s",
+                 tls_errstr(ebuf, sizeof(ebuf)));
+        SSL_CTX_free(ctx);
+        return NULL;
+    } else if (tls_system_store_check(ctx, err, errlen) != 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* The shared client context of T for VERIFY and CA (borrowed), built now
+ * if needed; NULL with ERR set (nothing kept, so the next try reads the
+ * files again). */
+static SSL_CTX *tls_client_ctx(loom_tls_t *t, int verify, const char *ca,
+                               char *err, size_t errlen)
+{
+    tls_client_t *c;
+    SSL_CTX *ctx;
+    size_t i;
+
+    if (!verify)
+        ca = "";
+    for (i = 0; i < t->n_clients; i++) {
+        c = &t->clients[i];
+        if (c->verify == verify && strcmp(c->ca, ca) == 0)
+            return c->ctx;
+    }
+    if ((ctx = tls_client_ctx_new(verify, ca, err, errlen)) == NULL)
+        return NULL;
+    t->clients =
+        loom_realloc(t->clients, (t->n_clients + 1) * sizeof(*t->clients));
+    c = &t->clients[t->n_clients++];
+    c->verify = verify;
+    c->ca = loom_strdup(ca);
+    c->ctx = ctx;
+    return ctx;
+}
+
+SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
+                         const char *ca, char *err, size_t errlen)
+{
+    SSL_CTX *ctx, *own = NULL;
+    SSL *ssl = NULL;
+    struct in6_addr a6;
+    char ebuf[256];
+
+    verify = verify != 0;
+    if (ca == NULL)
+        ca = "";
+    if (srv && srv->tls)
+        ctx = tls_client_ctx(srv->tls, verify, ca, err, errlen);
+    else
+        ctx = own = tls_client_ctx_new(verify, ca, err, errlen);
+    if (ctx == NULL) {
+        /* The caller may only say "TLS setup failed": the cause is here. */
+        loom_log(LOOM_LOG_ERROR, NULL, "TLS connection to %s: %s", host, err);
+        return NULL;
     }
     ssl = SSL_new(ctx);
-    SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+    SSL_CTX_free(own); /* the SSL keeps its own reference */
     if (ssl == NULL)
         goto fail;
     if (inet_pton(AF_INET6, host, &a6) != 1 &&
@@ -487,9 +627,40 @@ fail:
 
 /* ---- the handshake and the transport ------------------------------------ */
 
+/* A failed inbound handshake is the client's business: debug only.  A
+ * failed outbound one is the operator's (wrong CA, expired certificate,
+ * name mismatch), and the caller only hears "TLS handshake failed": a
+ * warning with the cause. */
+static void tls_log_handshake_failure(loom_conn_t *c)
+{
+    const char *who = c->inst ? c->inst->who : NULL;
+    const char *name;
+    char ebuf[256];
+    long vr;
+
+    tls_errstr(ebuf, sizeof(ebuf));
+    if (!(c->flags & LOOM_CF_OUTBOUND)) {
+        loom_log(LOOM_LOG_DEBUG, who, "%s: TLS handshake failed: %s",
+                 loom_conn_peer(c), ebuf);
+        return;
+    }
+    name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+    vr = SSL_get_verify_result(c->ssl);
+    if (vr != X509_V_OK)
+        snprintf(ebuf, sizeof(ebuf), "certificate verify failed: %s",
+                 X509_verify_cert_error_string(vr));
+    if (name)
+        loom_log(LOOM_LOG_WARN, who,
+                 "TLS connection to %s (%s): handshake failed: %s", name,
+                 loom_conn_peer(c), ebuf);
+    else
+        loom_log(LOOM_LOG_WARN, who,
+                 "TLS connection to %s: handshake failed: %s",
+                 loom_conn_peer(c), ebuf);
+}
+
 void loom_tls_handshake(loom_conn_t *c)
 {
-    char ebuf[256];
     int r;
 
     ERR_clear_error();
@@ -508,9 +679,7 @@ void loom_tls_handshake(loom_conn_t *c)
         c->flags |= LOOM_CF_TLS_RW;
         return;
     default:
-        loom_log(LOOM_LOG_DEBUG, c->inst ? c->inst->who : NULL,
-                 "%s: TLS handshake failed: %s", loom_conn_peer(c),
-                 tls_errstr(ebuf, sizeof(ebuf)));
+        tls_log_handshake_failure(c);
         loom_conn_abort(c);
     }
 }
