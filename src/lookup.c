@@ -579,10 +579,10 @@ loom_dns_query_t *loom_dns_lookup(loom_server_t *srv, loom_resolver_t *r,
     }
     q->starting = 1;
     q->in_ares = 1;
-    ares_query(loom_resolver_channel(r), q->name, LOOKUP_CLASS_IN, (int)type,
-               lookup_on_answer, q);
+    ares_query(loom_resolver_lookup_channel(r), q->name, LOOKUP_CLASS_IN,
+               (int)type, lookup_on_answer, q);
     q->starting = 0; /* an answer given inside waits for its kick */
-    loom_resolver_rearm(r);
+    loom_resolver_lookup_rearm(r);
     return q;
 }
 

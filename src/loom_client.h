@@ -200,7 +200,8 @@ typedef void (*loom_starttls_cb)(loom_conn_t *c, loom_connect_status_t st,
                                  const char *err, void *arg);
 
 /* Switch the plain connection C to TLS as the client, with TLS (NULL:
- * verify against the system store, no name: then give one) and at most
+ * verify against the system store; without a name the peer's IP address
+ * is what the certificate must name) and at most
  * TIMEOUT_MS for the handshake (0: 30 s).  Call it once the peer agreed
  * (SMTP's "220" to STARTTLS), typically from the data callback: reading
  * stops at once, and every byte received but not consumed so far is
@@ -288,10 +289,11 @@ typedef struct loom_dns_query_s loom_dns_query_t;
 /* Look up NAME's records of TYPE (for LOOM_DNS_PTR, NAME may also be an IPv4
  * or IPv6 address, turned into its in-addr.arpa / ip6.arpa name) through
  * channel R (NULL: the server's, which follows /etc/resolv.conf).  NAME is
- * absolute: no search list applies.  CB runs exactly once, from the
- * reactor; returns the handle for loom_dns_cancel, never NULL.  When R is
- * freed first, pending lookups get LOOM_DNS_ERROR from inside
- * loom_resolver_free. */
+ * absolute: no search list applies.  A SERVFAIL or REFUSED answer is
+ * reported as such, not tried on the channel's other servers (a timeout
+ * is).  CB runs exactly once, from the reactor; returns the handle for
+ * loom_dns_cancel, never NULL.  When R is freed first, pending lookups get
+ * LOOM_DNS_ERROR from inside loom_resolver_free. */
 loom_dns_query_t *loom_dns_lookup(loom_server_t *srv, loom_resolver_t *r,
                                   loom_dns_type_t type, const char *name,
                                   loom_dns_cb cb, void *arg);

@@ -22,6 +22,11 @@ struct loom_resolver_s {
     ares_channel channel;
     struct event *timer;
     resolver_sock_t *socks;
+    int flags;
+    unsigned timeout_ms, tries;
+    /* for record lookups: this channel, or one like it that hands SERVFAIL
+     * and REFUSED answers back (made on first use) */
+    loom_resolver_t *lookup_twin;
 };
 
 typedef struct {
@@ -126,6 +131,9 @@ static loom_resolver_t *resolver_init(struct event_base *base, int flags,
     }
     r->base = base;
     r->timer = evtimer_new(base, resolver_on_timer, r);
+    r->flags = flags;
+    r->timeout_ms = timeout_ms;
+    r->tries = tries;
     return r;
 }
 
@@ -162,9 +170,9 @@ loom_resolver_t *loom_resolver_new_lookup(loom_server_t *srv,
                                           unsigned timeout_ms, unsigned tries,
                                           char *err, size_t errlen)
 {
-    loom_resolver_t *r =
-        resolver_init(srv->base, 0, timeout_ms ? timeout_ms : 3000,
-                      tries ? tries : 2, err, errlen);
+    loom_resolver_t *r = resolver_init(srv->base, ARES_FLAG_NOCHECKRESP,
+                                       timeout_ms ? timeout_ms : 3000,
+                                       tries ? tries : 2, err, errlen);
     int rc;
 
     if (r == NULL || servers == NULL)
@@ -178,15 +186,42 @@ loom_resolver_t *loom_resolver_new_lookup(loom_server_t *srv,
     return r;
 }
 
-ares_channel loom_resolver_channel(loom_resolver_t *r)
+/* c-ares 1.18 tries the next server on a SERVFAIL or REFUSED answer and,
+ * when none is left, reports "connection refused": a record lookup could
+ * not tell a server failure from an unreachable server.  With
+ * ARES_FLAG_NOCHECKRESP the answer comes back with its RCODE (and is not
+ * retried elsewhere; timeouts still are). */
+ares_channel loom_resolver_lookup_channel(loom_resolver_t *r)
 {
-    return r->channel;
+    struct ares_addr_port_node *servers = NULL;
+    char err[256];
+
+    if (r->flags & ARES_FLAG_NOCHECKRESP)
+        return r->channel;
+    if (r->lookup_twin == NULL) {
+        r->lookup_twin =
+            resolver_init(r->base, r->flags | ARES_FLAG_NOCHECKRESP,
+                          r->timeout_ms, r->tries, err, sizeof(err));
+        if (r->lookup_twin == NULL)
+            return r->channel;
+        if (ares_get_servers_ports(r->channel, &servers) == ARES_SUCCESS) {
+            ares_set_servers_ports(r->lookup_twin->channel, servers);
+            ares_free_data(servers);
+        }
+    }
+    return r->lookup_twin->channel;
+}
+
+void loom_resolver_lookup_rearm(loom_resolver_t *r)
+{
+    loom_resolver_rearm(r->lookup_twin ? r->lookup_twin : r);
 }
 
 void loom_resolver_free(loom_resolver_t *r)
 {
     if (r == NULL)
         return;
+    loom_resolver_free(r->lookup_twin);
     /* Pending requests get ARES_EDESTRUCTION through their callbacks. */
     ares_destroy(r->channel);
     while (r->socks) {

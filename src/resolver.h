@@ -52,9 +52,13 @@ int loom_resolver_name_ok(const char *name);
 /* A failed c-ares status as a DNS status, with a short static text. */
 loom_dns_status_t loom_resolver_status(int ares_status, const char **err);
 
-/* The c-ares channel of R, and re-arming R's timer after starting a query
- * on it. */
-ares_channel loom_resolver_channel(loom_resolver_t *r);
+/* The c-ares channel of R for record lookups (R's own, or a twin that
+ * reports SERVFAIL and REFUSED as such), and re-arming its timer after
+ * starting a query on it. */
+ares_channel loom_resolver_lookup_channel(loom_resolver_t *r);
+void loom_resolver_lookup_rearm(loom_resolver_t *r);
+
+/* Re-arm R's timer after starting a query on its channel. */
 void loom_resolver_rearm(loom_resolver_t *r);
 
 #endif
