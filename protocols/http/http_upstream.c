@@ -445,7 +445,7 @@ static void connect_free(http_ups_connect_t *cr)
 
 /* Report and free CR. */
 static void connect_done(http_ups_connect_t *cr, http_upconn_t *uc,
-                         const char *err)
+                         loom_connect_status_t st, const char *err)
 {
     http_ups_connect_cb cb = cr->cb;
     void *arg = cr->arg;
@@ -455,7 +455,7 @@ static void connect_done(http_ups_connect_t *cr, http_upconn_t *uc,
         s->next_addr = (s->next_addr + 1) % s->naddrs;
     cr->s = NULL; /* keep its reference over the callback */
     connect_free(cr);
-    cb(uc, err, arg);
+    cb(uc, st, err, arg);
     http_ups_server_unref(s);
 }
 
@@ -468,7 +468,7 @@ static void connect_on_result(loom_conn_t *c, const loom_connect_result_t *res,
 
     cr->lc = NULL;
     if (c == NULL) {
-        connect_done(cr, NULL, res->err);
+        connect_done(cr, NULL, res->status, res->err);
         return;
     }
     uc = loom_calloc(1, sizeof(*uc));
@@ -485,7 +485,7 @@ static void connect_on_result(loom_conn_t *c, const loom_connect_result_t *res,
     rt->conns = uc;
     loom_conn_set_data(c, uc);
     loom_conn_set_max_input(c, HTTP_UPCONN_MAX_INPUT);
-    connect_done(cr, uc, NULL);
+    connect_done(cr, uc, LOOM_CONNECT_OK, NULL);
 }
 
 /* Connect CR: to the endpoint as configured, or to the next address of a
@@ -556,7 +556,8 @@ static void dns_on_answer(const loom_addr_t *addrs, size_t n, const char *err,
         if (s->naddrs)
             connect_start(w);
         else
-            connect_done(w, NULL, "cannot resolve the name");
+            connect_done(w, NULL, LOOM_CONNECT_ERESOLVE,
+                         "cannot resolve the name");
     }
 }
 

@@ -170,9 +170,9 @@ http_upconn_t *http_upconn_take(http_ups_server_t *s,
                                 const http_upconn_ops_t *ops, void *owner);
 
 /* Result of http_ups_connect: UC is the new connection (owned by the
- * caller), or NULL with ERR. */
-typedef void (*http_ups_connect_cb)(http_upconn_t *uc, const char *err,
-                                    void *arg);
+ * caller), or NULL with ST (a LOOM_CONNECT_* failure) and ERR. */
+typedef void (*http_ups_connect_cb)(http_upconn_t *uc, loom_connect_status_t st,
+                                    const char *err, void *arg);
 
 /* Open a new connection to S (resolving its name first when its addresses
  * expired) to one of its addresses, in turn, within the endpoint's timeout
