@@ -488,6 +488,7 @@ static cfg_opt_t *conf_build_opts(cfg_opt_t ***tofree, size_t *n_tofree)
         CFG_STR("group", NULL, CFGF_NONE),
         CFG_STR("pidfile", NULL, CFGF_NONE),
         CFG_INT("shutdown_grace", 10, CFGF_NONE),
+        CFG_INT("workers", LOOM_WORK_DEFAULT_THREADS, CFGF_NONE),
         CFG_SEC("log", conf_log_opts, CFGF_NONE),
         CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
         CFG_SEC("tls", conf_tls_opts,
@@ -740,6 +741,12 @@ static int conf_build(loom_config_t *c, cfg_t *root)
     c->pidfile = conf_opt_path(root, "pidfile");
     if (conf_nonneg(root, "shutdown_grace", &c->shutdown_grace))
         return -1;
+    c->workers = cfg_getint(root, "workers");
+    if (c->workers < 1 || c->workers > LOOM_WORK_MAX_THREADS) {
+        loom_conf_error(root, "workers", "workers must be 1 to %d, not %ld",
+                        LOOM_WORK_MAX_THREADS, c->workers);
+        return -1;
+    }
     sec = cfg_getsec(root, "log");
     lvl = loom_log_level_parse(cfg_getstr(sec, "level"));
     if (lvl < 0) {

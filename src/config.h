@@ -50,6 +50,7 @@ typedef struct loom_config_s {
     int log_level;
     int log_syslog;
     long max_connections;
+    long workers; /* worker pool threads */
     loom_tls_profile_conf_t *tls;
     size_t n_tls;
     loom_instance_conf_t *inst;

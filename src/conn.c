@@ -7,10 +7,19 @@
  * freed once flushed.  One struct event per connection, registered for
  * exactly the directions that are wanted right now.
  *
- * Re-entrancy: `holds` counts the core frames using a connection (an event
- * callback, the deferred list).  While it is non-zero, writes are only
- * buffered (flushed when the frame unwinds) and a finalized connection is
- * not freed; whoever drops the last hold frees it.
+ * Re-entrancy.  `frames` counts the core frames on the stack for a
+ * connection (its event callback, its turn on the deferred list, its
+ * timers, a session test's feed): only inside one may the connection's own
+ * callbacks run, and only when the outermost frame leaves, or from the
+ * deferred list, is a connection finalized (its close callback run).  The
+ * calls a module makes -- write, close, abort, pause, resume, release --
+ * never run a callback of any connection: they record what is wanted and,
+ * when no frame of that connection is on the stack, put it on the
+ * deferred list (Redis frees clients over their output limit the same
+ * way).  So a module writing to another connection, or looping over many,
+ * never finds one freed under it.  `holds` counts references (frames,
+ * module holds, the deferred list); whoever drops the last one of a
+ * finalized connection frees it.
  */
 #include "core.h"
 
@@ -83,6 +92,7 @@ loom_conn_t *loom_conn_new(loom_server_t *srv, loom_instance_t *inst,
     c->fd = fd;
     c->data = data_size ? (void *)(c + 1) : NULL;
     c->max_input = LOOM_IN_MAX_DEFAULT;
+    c->max_output = LOOM_OUT_MAX;
     c->last = loom_now_sec();
     srv->nconns++;
     if (inst) {
@@ -212,6 +222,11 @@ void loom_linger_free_all(loom_server_t *srv)
         linger_end(srv->lingers);
 }
 
+void loom_conn_finalize(loom_conn_t *c)
+{
+    conn_finalize(c);
+}
+
 static void conn_finalize(loom_conn_t *c)
 {
     loom_server_t *srv = c->srv;
@@ -239,8 +254,10 @@ static void conn_finalize(loom_conn_t *c)
         c->ssl = NULL;
     }
     if (c->fd >= 0) {
-        if ((c->flags & LOOM_CF_LINGER) && !(c->flags & LOOM_CF_EOF) &&
-            c->tp == &loom_transport_fd)
+        /* TLS too: its close_notify is out, and the peer's last records
+         * (HTTP/2 WINDOW_UPDATEs) must not turn into an RST that discards
+         * the end of the answer it is still reading. */
+        if ((c->flags & LOOM_CF_LINGER) && !(c->flags & LOOM_CF_EOF))
             linger_start(srv, c->fd);
         else
             close(c->fd);
@@ -334,8 +351,8 @@ static void conn_deliver(loom_conn_t *c, const char *buf, size_t len)
     used = c->h->data(c, buf, len);
     if (used > len)
         used = len;
-    if (c->flags & LOOM_CF_DEAD)
-        return;
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_ABORT))
+        return; /* what is left no longer matters */
     rest = len - used;
     if (buf == c->in) {
         if (rest == 0) {
@@ -382,8 +399,9 @@ static int conn_reading(loom_conn_t *c)
      * deadlock with a peer that does the same). */
     if ((c->flags & LOOM_CF_FULL) && !(c->flags & LOOM_CF_OUTBOUND))
         return 0;
-    return !(c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_PAUSED |
-                         LOOM_CF_EOF | LOOM_CF_STARTTLS | LOOM_CF_HANDSHAKE));
+    return !(c->flags &
+             (LOOM_CF_DEAD | LOOM_CF_ABORT | LOOM_CF_CLOSING | LOOM_CF_PAUSED |
+              LOOM_CF_EOF | LOOM_CF_STARTTLS | LOOM_CF_HANDSHAKE));
 }
 
 static void conn_read(loom_conn_t *c)
@@ -455,7 +473,7 @@ void loom_conn_flush(loom_conn_t *c)
     size_t before = conn_pending_out(c), after;
     int r = LOOM_OK;
 
-    if (c->flags & LOOM_CF_DEAD)
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_ABORT))
         return;
     if (before && !(c->flags & LOOM_CF_HANDSHAKE))
         r = c->tp->flush(c);
@@ -481,7 +499,7 @@ void loom_conn_flush(loom_conn_t *c)
         }
         if (c->h->drain)
             c->h->drain(c);
-        if (c->flags & LOOM_CF_DEAD)
+        if (c->flags & (LOOM_CF_DEAD | LOOM_CF_ABORT))
             return;
         /* the drain callback may have written more, then closed */
         after = conn_pending_out(c);
@@ -500,6 +518,10 @@ static void conn_settle(loom_conn_t *c)
 {
     if (c->flags & LOOM_CF_DEAD)
         return;
+    if (c->flags & LOOM_CF_ABORT) {
+        conn_finalize(c);
+        return;
+    }
     loom_conn_flush(c);
     while ((c->flags & LOOM_CF_REDELIVER) && conn_reading(c) && c->in_len) {
         conn_read(c);
@@ -511,13 +533,34 @@ static void conn_settle(loom_conn_t *c)
     }
     if (!(c->flags & LOOM_CF_DEAD) && conn_pending_out(c))
         loom_conn_flush(c);
+    if (c->flags & LOOM_CF_ABORT) { /* asked for by a drain callback */
+        conn_finalize(c);
+        return;
+    }
     conn_update(c);
 }
 
-void loom_conn_settle_release(loom_conn_t *c)
+void loom_conn_enter(loom_conn_t *c)
 {
-    conn_settle(c);
+    c->holds++;
+    c->frames++;
+}
+
+void loom_conn_leave(loom_conn_t *c)
+{
+    /* Only the outermost frame finishes what was asked for inside. */
+    if (c->frames == 1)
+        conn_settle(c);
+    c->frames--;
     conn_release(c);
+}
+
+/* A module asked for something the core does in a frame of C: if none is
+ * on the stack, do it from the deferred list. */
+static void conn_poke(loom_conn_t *c)
+{
+    if (c->frames == 0)
+        conn_defer(c);
 }
 
 void loom_conn_hold(loom_conn_t *c)
@@ -527,43 +570,58 @@ void loom_conn_hold(loom_conn_t *c)
 
 void loom_conn_release(loom_conn_t *c)
 {
-    loom_conn_settle_release(c);
+    if (!(c->flags & LOOM_CF_DEAD) &&
+        (conn_pending_out(c) ||
+         (c->flags & (LOOM_CF_ABORT | LOOM_CF_CLOSING | LOOM_CF_REDELIVER))))
+        conn_poke(c);
+    conn_release(c);
 }
 
-int loom_conn_write(loom_conn_t *c, const void *data, size_t len)
+void loom_conn_set_max_output(loom_conn_t *c, size_t max)
 {
-    size_t pending;
+    c->max_output = max ? max : LOOM_OUT_MAX;
+}
 
-    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING))
-        return LOOM_ERROR;
-    if (len == 0)
-        return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
+/* Past the connection's output cap: abort it (never inside the caller). */
+static int conn_over_cap(loom_conn_t *c)
+{
+    if (conn_pending_out(c) <= c->max_output)
+        return 0;
+    loom_log(LOOM_LOG_WARN, c->inst ? c->inst->who : NULL,
+             "%s: output limit (%zu bytes) exceeded, closing",
+             loom_conn_peer(c), c->max_output);
+    loom_conn_abort(c);
+    return 1;
+}
+
+void loom_conn_out_prepare(loom_conn_t *c)
+{
     if (c->out == NULL) {
         c->out = evbuffer_new();
         if (c->fd >= 0 && c->ssl == NULL)
             evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
     }
-    evbuffer_add(c->out, data, len);
-    pending = evbuffer_get_length(c->out);
-    if (pending > LOOM_OUT_MAX) {
-        loom_log(LOOM_LOG_WARN, c->inst ? c->inst->who : NULL,
-                 "%s: output limit exceeded, closing", loom_conn_peer(c));
-        conn_finalize(c);
+}
+
+int loom_conn_out_queued(loom_conn_t *c)
+{
+    if (conn_over_cap(c))
         return LOOM_ERROR;
-    }
-    if (pending > LOOM_OUT_HIGH)
+    if (evbuffer_get_length(c->out) > LOOM_OUT_HIGH)
         c->flags |= LOOM_CF_FULL;
-    if (c->holds == 0) {
-        if (c->fd < 0) {
-            c->holds++;
-            loom_conn_flush(c);
-            if (conn_release(c))
-                return LOOM_ERROR;
-        } else {
-            conn_defer(c);
-        }
-    }
+    conn_poke(c);
     return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
+}
+
+int loom_conn_write(loom_conn_t *c, const void *data, size_t len)
+{
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_ABORT))
+        return LOOM_ERROR;
+    if (len == 0)
+        return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
+    loom_conn_out_prepare(c);
+    evbuffer_add(c->out, data, len);
+    return loom_conn_out_queued(c);
 }
 
 int loom_conn_printf(loom_conn_t *c, const char *fmt, ...)
@@ -591,23 +649,20 @@ int loom_conn_printf(loom_conn_t *c, const char *fmt, ...)
 
 int loom_conn_write_file(loom_conn_t *c, int fd, off_t offset, size_t len)
 {
-    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING)) {
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_ABORT)) {
         close(fd);
         return LOOM_ERROR;
     }
-    if (c->out == NULL) {
-        c->out = evbuffer_new();
-        if (c->fd >= 0 && c->ssl == NULL)
-            evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
-    }
+    loom_conn_out_prepare(c);
     if (evbuffer_add_file(c->out, fd, offset, (ev_off_t)len) != 0) {
         close(fd);
         return LOOM_ERROR;
     }
+    /* a file's bytes are not in memory: they do not count against the
+     * output cap */
     if (evbuffer_get_length(c->out) > LOOM_OUT_HIGH)
         c->flags |= LOOM_CF_FULL;
-    if (c->holds == 0 && c->fd >= 0)
-        conn_defer(c);
+    conn_poke(c);
     return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
 }
 
@@ -618,7 +673,7 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
     loom_conn_t *c = arg;
 
     (void)fd;
-    c->holds++;
+    loom_conn_enter(c);
     if (c->flags & LOOM_CF_HANDSHAKE) {
         loom_tls_handshake(c);
     } else {
@@ -635,8 +690,7 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
         if ((what & EV_READ) && !(c->flags & LOOM_CF_DEAD))
             conn_read(c);
     }
-    conn_settle(c);
-    conn_release(c);
+    loom_conn_leave(c);
 }
 
 /* Run the server's deferred list (one reactor callback for all). */
@@ -650,9 +704,12 @@ void loom_conn_run_deferred(loom_server_t *srv)
         c->dnext = NULL;
         c->flags &= ~LOOM_CF_DEFERRED;
         if (!(c->flags & LOOM_CF_DEAD)) {
+            c->frames++;
             if (c->ssl && SSL_pending(c->ssl) > 0 && conn_reading(c))
                 conn_read(c);
-            conn_settle(c);
+            if (c->frames == 1)
+                conn_settle(c);
+            c->frames--;
         }
         conn_release(c);
     }
@@ -669,48 +726,38 @@ void loom_conn_open_handler(loom_conn_t *c)
 
 void loom_conn_start(loom_conn_t *c)
 {
-    c->holds++;
+    loom_conn_enter(c);
     if (c->ssl) {
         c->flags |= LOOM_CF_HANDSHAKE;
         loom_tls_handshake(c);
     } else {
         loom_conn_open_handler(c);
     }
-    conn_settle(c);
-    conn_release(c);
+    loom_conn_leave(c);
 }
 
 void loom_conn_close(loom_conn_t *c)
 {
-    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING))
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_ABORT))
         return;
     c->flags |= LOOM_CF_CLOSING | LOOM_CF_LINGER;
-    if (conn_pending_out(c) == 0) {
-        conn_finalize(c);
-        return;
-    }
-    if (c->holds == 0) {
-        if (c->fd < 0) {
-            c->holds++;
-            loom_conn_flush(c);
-            conn_release(c);
-        } else {
-            conn_defer(c);
-        }
-    }
+    conn_poke(c); /* finalized once the output is out (loom_conn_flush) */
 }
 
 void loom_conn_abort(loom_conn_t *c)
 {
+    if (c->flags & (LOOM_CF_DEAD | LOOM_CF_ABORT))
+        return;
     c->flags &= ~LOOM_CF_LINGER;
-    conn_finalize(c);
+    c->flags |= LOOM_CF_ABORT;
+    conn_poke(c);
 }
 
 void loom_conn_pause(loom_conn_t *c)
 {
     c->flags |= LOOM_CF_PAUSED;
-    if (c->holds == 0)
-        conn_update(c);
+    if (c->frames == 0)
+        conn_update(c); /* registration only: no callback runs */
 }
 
 void loom_conn_resume(loom_conn_t *c)
@@ -720,15 +767,7 @@ void loom_conn_resume(loom_conn_t *c)
     c->flags &= ~LOOM_CF_PAUSED;
     if (c->in_len)
         c->flags |= LOOM_CF_REDELIVER;
-    if (c->holds)
-        return; /* the frame holding c settles it */
-    if (c->fd < 0) {
-        c->holds++;
-        conn_settle(c);
-        conn_release(c);
-    } else {
-        conn_defer(c);
-    }
+    conn_poke(c);
 }
 
 /* ---- STARTTLS ----------------------------------------------------------- */
@@ -750,14 +789,14 @@ static void conn_starttls_begin(loom_conn_t *c)
 
 int loom_conn_starttls(loom_conn_t *c, const char *profile)
 {
-    if (c->ssl || c->fd < 0 || (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING)))
+    if (c->ssl || c->fd < 0 ||
+        (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_ABORT)))
         return LOOM_ERROR;
     c->ssl = loom_tls_server_ssl(c, profile);
     if (c->ssl == NULL)
         return LOOM_ERROR;
     c->flags |= LOOM_CF_STARTTLS;
-    if (c->holds == 0)
-        conn_defer(c);
+    conn_poke(c);
     return LOOM_OK;
 }
 

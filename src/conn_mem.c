@@ -38,9 +38,9 @@ int loom_mem_feed(loom_conn_t *c, const char *buf, size_t len)
 {
     if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING))
         return LOOM_ERROR;
-    c->holds++;
+    loom_conn_enter(c);
     loom_conn_input(c, buf, len);
-    loom_conn_settle_release(c);
+    loom_conn_leave(c);
     return LOOM_OK;
 }
 
@@ -59,11 +59,19 @@ int loom_mem_closed(loom_conn_t *c)
 
 void loom_mem_conn_free(loom_conn_t *c)
 {
-    if (!(c->flags & LOOM_CF_DEAD)) {
-        c->holds++;
-        loom_conn_abort(c);
-        c->holds--;
+    loom_conn_t **pp;
+
+    if (c->flags & LOOM_CF_DEFERRED) { /* the struct goes now */
+        for (pp = &c->srv->deferred; *pp; pp = &(*pp)->dnext) {
+            if (*pp == c) {
+                *pp = c->dnext;
+                break;
+            }
+        }
+        c->flags &= ~LOOM_CF_DEFERRED;
     }
+    c->holds++;
+    loom_conn_finalize(c);
     evbuffer_free(c->tp_data);
     free(c);
 }

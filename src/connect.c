@@ -150,6 +150,8 @@ static int connect_tls_open(loom_conn_t *c)
 {
     loom_connect_t *cr = c->data;
 
+    if (cr == NULL) /* dropped (cancel, timeout): its abort is pending */
+        return LOOM_ERROR;
     c->h = cr->handler;
     c->data = cr->arg;
     connect_finish(cr, c);
@@ -242,9 +244,9 @@ static void connect_established(loom_connect_t *cr)
     c = loom_conn_new(cr->srv, NULL, cr->handler, fd, &loom_transport_fd, 0);
     c->flags |= LOOM_CF_OUTBOUND | LOOM_CF_OPENED;
     c->data = cr->arg;
-    c->holds++; /* the callback may close it; free only after */
+    loom_conn_enter(c); /* the callback may close it; free only after */
     connect_finish(cr, c);
-    loom_conn_settle_release(c);
+    loom_conn_leave(c);
 }
 
 /* The connect to the current address failed with errno E. */
@@ -619,6 +621,10 @@ static int starttls_open(loom_conn_t *c)
     loom_starttls_cb done = st->done;
     void *arg = st->arg;
 
+    /* timed out or closed while the handshake finished: the pending
+     * abort wins, and starttls_close reports it */
+    if (st->timed_out || (c->flags & (LOOM_CF_ABORT | LOOM_CF_CLOSING)))
+        return LOOM_ERROR;
     starttls_end(c, st);
     done(c, LOOM_CONNECT_OK, NULL, arg);
     return LOOM_OK;
@@ -704,8 +710,8 @@ int loom_conn_starttls_client(loom_conn_t *c, const loom_tls_client_t *tls,
 
     if (done == NULL || c->ssl || c->fd < 0 || c->tp != &loom_transport_fd ||
         c->h->open == starttls_open ||
-        (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_STARTTLS |
-                     LOOM_CF_HANDSHAKE)))
+        (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_ABORT |
+                     LOOM_CF_STARTTLS | LOOM_CF_HANDSHAKE)))
         return LOOM_ERROR;
     if (name == NULL && loom_conn_peer_addr(c, &ss, &sl) == LOOM_OK &&
         ss.ss_family != AF_UNIX)

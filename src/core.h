@@ -52,10 +52,13 @@ extern const loom_transport_t loom_transport_mem; /* session tests */
 #define LOOM_CF_EVADDED 0x4000   /* c->ev is pending */
 #define LOOM_CF_DEFERRED 0x8000  /* on the server's deferred list */
 #define LOOM_CF_LINGER 0x10000   /* closed by us: drain input before close(2) */
+#define LOOM_CF_ABORT 0x20000    /* finalize when the core next handles it */
 
-#define LOOM_OUT_HIGH (256 * 1024)      /* pause reading above this */
-#define LOOM_OUT_LOW (64 * 1024)        /* drain callback below this */
-#define LOOM_OUT_MAX (16 * 1024 * 1024) /* a module past this is aborted */
+#define LOOM_OUT_HIGH (256 * 1024) /* pause reading above this */
+#define LOOM_OUT_LOW (64 * 1024)   /* drain callback below this */
+#define LOOM_OUT_MAX                                                           \
+    (16 * 1024 * 1024) /* default output cap (aborted past)                    \
+                        */
 #define LOOM_IN_MAX_DEFAULT (64 * 1024)
 
 struct loom_conn_s {
@@ -67,8 +70,10 @@ struct loom_conn_s {
     void *data;
     int fd;
     unsigned flags;
-    short events;   /* EV_READ / EV_WRITE currently registered */
-    unsigned holds; /* core frames (and the deferred list) using c */
+    short events;    /* EV_READ / EV_WRITE currently registered */
+    unsigned holds;  /* references: core frames, module holds, deferred list */
+    unsigned frames; /* core frames on the stack for c (callbacks run) */
+    size_t max_output; /* abort when more than this is buffered */
     struct event ev;
     char *in; /* unconsumed input, NULL when there is none */
     uint32_t in_len, in_cap, max_input;
@@ -100,6 +105,8 @@ struct loom_instance_s {
     int stopped;          /* its stop is under way: no more timers */
     loom_timer_t *timers; /* armed timers it owns */
     loom_conn_t *lru_head, *lru_tail; /* oldest activity first */
+    unsigned nwork;                   /* pool jobs owed a done (work.c) */
+    int work_stopping;                /* new jobs cancelled (work.c) */
     loom_instance_t *next;
 };
 
@@ -108,6 +115,7 @@ struct loom_instance_s {
 struct loom_listener_s {
     loom_server_t *srv;
     loom_instance_t *inst;
+    uint64_t id; /* for loom_dgram_t: unique for the server's life */
     loom_endpoint_t ep;
     char key[320]; /* canonical socket name (endpoint.h) */
     char *text;    /* endpoint as written, for logs */
@@ -146,6 +154,8 @@ struct loom_server_s {
     char scratch[64 * 1024]; /* read buffer shared by all connections */
     char peerbuf[128];
     struct loom_dgram_batch_s *dgb; /* UDP batches, made on first use */
+    uint64_t next_listener_id;
+    uint64_t dgram_dropped; /* replies for listeners closed meanwhile */
     /* reactor.c: timers and deferred calls */
     loom_timer_t **theap; /* min-heap by deadline */
     size_t tn, tcap;
@@ -154,7 +164,15 @@ struct loom_server_s {
     uint64_t tev_when; /* deadline tev is set for, + 1; 0: unset */
     struct loom_defer_s *calls, **calls_tail; /* loom_defer queue */
     struct event *calls_ev;                   /* runs them, next turn */
+    /* service.c */
+    struct loom_service_s *services;
+    uint64_t svc_gen, svc_ids;
+    struct loom_work_pool_s *work; /* the worker pool (work.c) */
 };
+
+/* service.c: withdraw INST's offers (NAME NULL: all); free every offer. */
+void loom_services_withdraw(loom_instance_t *inst, const char *name);
+void loom_services_free(loom_server_t *srv);
 
 /* reactor.c */
 void loom_reactor_init(loom_server_t *srv);
@@ -202,7 +220,35 @@ void loom_listener_resume_cb(evutil_socket_t fd, short what, void *arg);
 /* conn.c: deferred work and the open callback */
 void loom_conn_run_deferred(loom_server_t *srv);
 void loom_conn_open_handler(loom_conn_t *c);
-/* Flush, deliver waiting input, re-register, then drop one hold. */
-void loom_conn_settle_release(loom_conn_t *c);
+/* A core frame for C: its callbacks may run inside.  Leaving flushes,
+ * delivers waiting input, finishes a requested close or abort, and
+ * re-registers; C may be freed by the leave. */
+void loom_conn_enter(loom_conn_t *c);
+void loom_conn_leave(loom_conn_t *c);
+/* Finalize C now (close callback, socket closed); core frames only. */
+void loom_conn_finalize(loom_conn_t *c);
+/* Make sure C has an output buffer (before adding to c->out directly). */
+void loom_conn_out_prepare(loom_conn_t *c);
+/* Bytes were added to c->out: apply the cap and high-water mark, schedule
+ * the flush; returns as loom_conn_write. */
+int loom_conn_out_queued(loom_conn_t *c);
+
+/* work.c: the worker pool behind loom_work.h.  A server's pool, with
+ * LOOM_WORK_DEFAULT_THREADS until resized; threads start on first use. */
+typedef struct loom_work_pool_s loom_work_pool_t;
+loom_work_pool_t *loom_work_pool_new(loom_server_t *srv);
+/* Set the number of threads (`workers`); extra threads leave when idle. */
+void loom_work_pool_resize(loom_work_pool_t *p, unsigned threads);
+/* INST is going: cancel its queued jobs and any it submits from now on;
+ * returns how many of its jobs are still owed a done (0: it may stop). */
+unsigned loom_work_quiesce(loom_instance_t *inst);
+/* Before INST's stop: cancel its queued jobs, wait for its running ones
+ * and run every done it is owed. */
+void loom_work_drain(loom_instance_t *inst);
+/* The server is going: cancel every queued job and every job submitted
+ * from now on (running ones complete); instance drains deliver them. */
+void loom_work_pool_close(loom_work_pool_t *p);
+/* Join the threads and free the pool (every instance drained first). */
+void loom_work_pool_free(loom_work_pool_t *p);
 
 #endif

@@ -129,6 +129,7 @@ loom_listener_t *loom_listener_open(loom_server_t *srv,
         return NULL;
     ls = loom_calloc(1, sizeof(*ls));
     ls->srv = srv;
+    ls->id = ++srv->next_listener_id;
     ls->fd = fd;
     ls->ep = lc->ep;
     ls->text = loom_strdup(lc->text);
@@ -223,7 +224,7 @@ static void ls_on_accept(evutil_socket_t lfd, short what, void *arg)
         if (ls->ssl_ctx) {
             c->ssl = loom_tls_server_ssl(c, NULL);
             if (c->ssl == NULL) {
-                loom_conn_abort(c);
+                loom_conn_finalize(c);
                 continue;
             }
         }
@@ -308,7 +309,8 @@ static void ls_on_datagram(evutil_socket_t fd, short what, void *arg)
         for (i = 0; i < n && ls->inst; i++) {
             loom_dgram_t dg;
 
-            dg.listener = ls;
+            dg.srv = ls->srv;
+            dg.listener = ls->id;
             dg.peer_len = b->in[i].msg_hdr.msg_namelen;
             memcpy(&dg.peer, &b->in_peer[i], dg.peer_len);
             /* recvmmsg() shrinks it to the address it stored */
@@ -323,31 +325,54 @@ static void ls_on_datagram(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The open UDP listener with id ID, or NULL. */
+static loom_listener_t *dgram_listener(loom_server_t *srv, uint64_t id)
+{
+    loom_listener_t *ls;
+
+    for (ls = srv->listeners; ls; ls = ls->next) {
+        if (ls->id == id)
+            return ls->fd >= 0 && ls->ep.kind == LOOM_EP_UDP ? ls : NULL;
+    }
+    return NULL;
+}
+
 int loom_dgram_reply(const loom_dgram_t *from, const char *buf, size_t len)
 {
-    struct loom_dgram_batch_s *b = from->listener->srv->dgb;
+    loom_server_t *srv = from->srv;
+    struct loom_dgram_batch_s *b = srv->dgb;
+    loom_listener_t *ls;
     ssize_t n;
 
-    if (b && b->active == from->listener && len <= LOOM_DGRAM_MAX) {
-        struct msghdr *h;
+    if (b && b->active && b->active->id == from->listener) {
+        ls = b->active;
+        if (len <= LOOM_DGRAM_MAX) {
+            struct msghdr *h;
 
-        if (b->nout == LOOM_DGRAM_BATCH || b->out_used + len > LOOM_DGRAM_OUT)
-            dgram_flush(b, from->listener->fd);
-        h = &b->out[b->nout].msg_hdr;
-        memcpy(b->out_buf + b->out_used, buf, len);
-        memcpy(&b->out_peer[b->nout], &from->peer, from->peer_len);
-        b->out_iov[b->nout].iov_base = b->out_buf + b->out_used;
-        b->out_iov[b->nout].iov_len = len;
-        memset(h, 0, sizeof(*h));
-        h->msg_iov = &b->out_iov[b->nout];
-        h->msg_iovlen = 1;
-        h->msg_name = &b->out_peer[b->nout];
-        h->msg_namelen = from->peer_len;
-        b->out_used += len;
-        b->nout++;
-        return LOOM_OK;
+            if (b->nout == LOOM_DGRAM_BATCH ||
+                b->out_used + len > LOOM_DGRAM_OUT)
+                dgram_flush(b, ls->fd);
+            h = &b->out[b->nout].msg_hdr;
+            memcpy(b->out_buf + b->out_used, buf, len);
+            memcpy(&b->out_peer[b->nout], &from->peer, from->peer_len);
+            b->out_iov[b->nout].iov_base = b->out_buf + b->out_used;
+            b->out_iov[b->nout].iov_len = len;
+            memset(h, 0, sizeof(*h));
+            h->msg_iov = &b->out_iov[b->nout];
+            h->msg_iovlen = 1;
+            h->msg_name = &b->out_peer[b->nout];
+            h->msg_namelen = from->peer_len;
+            b->out_used += len;
+            b->nout++;
+            return LOOM_OK;
+        }
+    } else if ((ls = dgram_listener(srv, from->listener)) == NULL) {
+        srv->dgram_dropped++;
+        loom_log(LOOM_LOG_DEBUG, NULL,
+                 "UDP reply dropped: its listener was closed meanwhile");
+        return LOOM_DECLINED;
     }
-    n = sendto(from->listener->fd, buf, len, MSG_DONTWAIT,
+    n = sendto(ls->fd, buf, len, MSG_DONTWAIT,
                (const struct sockaddr *)&from->peer, from->peer_len);
     return n == (ssize_t)len ? LOOM_OK : LOOM_ERROR;
 }

@@ -9,6 +9,15 @@
  * and flushed when the callback returns; above the high-water mark reading
  * pauses and loom_conn_write() returns LOOM_AGAIN, and the drain callback
  * runs once the buffer falls below the low-water mark.
+ *
+ * Callbacks never nest: no function below runs a callback of any
+ * connection.  A connection's callbacks run only from the reactor (its
+ * events, its timers, the core's deferred list), and a close or abort
+ * asked for anywhere -- by the module, by the output cap -- is finished
+ * there, after the asking code has returned.  So a module may write to,
+ * close or abort any number of connections from any callback and every
+ * one of them is still there (flagged as closing) until that callback
+ * returns; its close callback runs later.
  */
 #ifndef LOOM_CONN_H
 #define LOOM_CONN_H
@@ -41,10 +50,42 @@ typedef struct {
     const char *version; /* "TLSv1.3" */
 } loom_tls_info_t;
 
-/* Buffer write of LEN bytes.  Returns LOOM_OK, LOOM_AGAIN when the output
- * is now above its high-water mark (keep the data coming only after the
- * drain callback), or LOOM_ERROR when the connection is closing. */
+/* Buffer write of LEN bytes (copied).  Returns LOOM_OK, LOOM_AGAIN when
+ * the output is now above its high-water mark (keep the data coming only
+ * after the drain callback), or LOOM_ERROR when the connection is closing
+ * -- also when this write took it past its output cap, in which case it
+ * is aborted (its close callback runs later, from the reactor). */
 int loom_conn_write(loom_conn_t *c, const void *data, size_t len);
+
+/* ---- shared buffers ------------------------------------------------------
+ *
+ * One message written to many connections (a chat line to a channel, an
+ * event to every subscriber) is queued by reference, not copied: each
+ * connection keeps a reference until the bytes are sent.  Reference
+ * counts are not atomic: use buffers on the reactor thread only. */
+typedef struct loom_buf_s loom_buf_t;
+
+/* A buffer holding a copy of LEN bytes at DATA, with one reference (the
+ * caller's). */
+loom_buf_t *loom_buf_new(const void *data, size_t len);
+
+/* printf-style loom_buf_new. */
+loom_buf_t *loom_buf_printf(const char *fmt, ...) LOOM_PRINTF(1, 2);
+
+/* Take one more reference; returns B. */
+loom_buf_t *loom_buf_ref(loom_buf_t *b);
+
+/* Drop one reference; the buffer is freed with the last. */
+void loom_buf_unref(loom_buf_t *b);
+
+/* The bytes and their count; valid while a reference is held. */
+const char *loom_buf_data(const loom_buf_t *b);
+size_t loom_buf_len(const loom_buf_t *b);
+
+/* Queue B's bytes on C without copying them (C holds a reference until
+ * they are sent or C goes away; the caller keeps its own).  Returns as
+ * loom_conn_write. */
+int loom_conn_write_buf(loom_conn_t *c, loom_buf_t *b);
 
 /* printf-style loom_conn_write. */
 int loom_conn_printf(loom_conn_t *c, const char *fmt, ...) LOOM_PRINTF(2, 3);
@@ -57,21 +98,32 @@ int loom_conn_write_file(loom_conn_t *c, int fd, off_t offset, size_t len);
 void loom_conn_pause(loom_conn_t *c);
 void loom_conn_resume(loom_conn_t *c);
 
-/* Close after flushing what is buffered (bounded by the write timeout). */
+/* Close after flushing what is buffered (bounded by the write timeout).
+ * Returns at once; no more input is delivered, writes fail, and the close
+ * callback runs later from the reactor (never inside this call). */
 void loom_conn_close(loom_conn_t *c);
 
-/* Close at once, discarding buffered output. */
+/* Close discarding buffered output.  As loom_conn_close, the close
+ * callback runs later from the reactor, never inside this call; to hear
+ * nothing more, clear what the callbacks look at first (e.g.
+ * loom_conn_set_data(c, NULL) on an outbound connection). */
 void loom_conn_abort(loom_conn_t *c);
+
+/* Abort C when more than MAX bytes of output are buffered (0: the
+ * default, 16 MiB).  Set it low for connections that receive fan-out
+ * (chat channels, event streams) so a slow reader is dropped early. */
+void loom_conn_set_max_output(loom_conn_t *c, size_t max);
 
 /* Start TLS on a live plain connection (server side), with the TLS
  * profile NAME (NULL: the listener's).  Input already buffered is dropped,
  * as STARTTLS requires.  Returns LOOM_OK or LOOM_ERROR. */
 int loom_conn_starttls(loom_conn_t *c, const char *profile);
 
-/* Keep C alive while working on it from outside its own callbacks (a
- * timer, another connection's callback): a close or abort in between runs
- * the close callback at once but frees C, and flushes its output, only at
- * the matching loom_conn_release. */
+/* Keep C's memory valid across code that may lose track of it (a pointer
+ * kept from one reactor turn to a later one): C is freed only after the
+ * matching loom_conn_release, even if it was finalized in between (its
+ * close callback has then run, and writes fail).  Within one callback no
+ * hold is needed: nothing is finalized under a running callback. */
 void loom_conn_hold(loom_conn_t *c);
 void loom_conn_release(loom_conn_t *c);
 
@@ -83,8 +135,13 @@ void loom_conn_set_data(loom_conn_t *c, void *data);
 /* The module instance a connection was accepted for (NULL if outbound). */
 loom_instance_t *loom_conn_instance(loom_conn_t *c);
 
-/* Peer and local address as text ("127.0.0.1", "::1", "unix"). */
+/* Peer address as text ("127.0.0.1", "::1", "unix", "memory").  The
+ * string lives in a buffer shared by every connection of the server:
+ * valid until the next loom_conn_peer call; copy it to keep it. */
 const char *loom_conn_peer(loom_conn_t *c);
+
+/* Peer and local address as a sockaddr; LOOM_ERROR when there is none
+ * (in-memory connections, a socket already closed). */
 int loom_conn_peer_addr(loom_conn_t *c, struct sockaddr_storage *ss,
                         socklen_t *len);
 int loom_conn_local_addr(loom_conn_t *c, struct sockaddr_storage *ss,

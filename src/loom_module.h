@@ -22,6 +22,8 @@
 #include "loom_client.h"
 #include "loom_conn.h"
 #include "loom_reactor.h"
+#include "loom_service.h"
+#include "loom_work.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
 #define LOOM_MODULE_ABI 3
@@ -29,9 +31,14 @@
 /* loom_module_t.idle_timeout: connections may idle forever by default. */
 #define LOOM_TIMEOUT_NONE 0xffffffffu
 
-/* A received datagram and where the reply goes. */
+/* A received datagram and where the reply goes: a plain value holding no
+ * pointer into a listener, so a module may copy it and answer later (after
+ * a lookup, a forward, worker-pool work).  The reply goes out if the
+ * listener it came in on is still open, and is dropped and counted if a
+ * reload or a stop closed it meanwhile. */
 typedef struct {
-    loom_listener_t *listener;
+    loom_server_t *srv;
+    uint64_t listener; /* the listener's id; ids are never reused */
     struct sockaddr_storage peer;
     socklen_t peer_len;
 } loom_dgram_t;
@@ -51,11 +58,28 @@ struct loom_module_s {
     int (*configure)(cfg_t *sec, void **conf);
     void (*conf_free)(void *conf);
 
-    /* Lifecycle; any may be NULL.  start runs once when the instance first
-     * appears, reload after inst's conf has been replaced by a new one
-     * (the old one is freed after reload returns), stop when the instance is
-     * removed or the daemon exits and its last connection has closed. */
-    int (*start)(loom_instance_t *inst);
+    /* Lifecycle; any may be NULL.  Applying a configuration (at start and
+     * on every reload) has two phases.
+     *
+     * prepare: phase one, for every instance of the new configuration
+     * before anything is committed.  CONF is the struct configure() made;
+     * INST is the running instance (reload) or a new one that has not
+     * started (its loom_instance_conf() is NULL).  Do here whatever can
+     * fail -- open files, directories, queues, upstream channels -- and
+     * keep what it made in CONF (conf_free releases it when the new
+     * configuration is not applied).  Return LOOM_ERROR with a message in
+     * ERR (ERRLEN bytes) to refuse the configuration: nothing is applied,
+     * the running one keeps serving.  `loomd -t` runs it too, on
+     * instances that never start.
+     *
+     * start runs once when a new instance is committed; reload after a
+     * running instance's conf has been replaced by the prepared one (the
+     * old one is freed after reload returns); neither can fail.  stop runs
+     * when the instance is removed or the daemon exits and its last
+     * connection has closed (its timers are disarmed and its deferred
+     * calls have run by then). */
+    int (*prepare)(loom_instance_t *inst, void *conf, char *err, size_t errlen);
+    void (*start)(loom_instance_t *inst);
     void (*reload)(loom_instance_t *inst);
     void (*stop)(loom_instance_t *inst);
     /* The daemon begins a graceful stop (listeners are closed, the grace
@@ -100,12 +124,23 @@ typedef struct {
 size_t loom_server_instances(loom_server_t *srv, loom_instance_stat_t *out,
                              size_t max);
 
+/* Counters of the core, for status pages. */
+typedef struct {
+    uint64_t dgram_dropped; /* UDP replies whose listener had closed */
+} loom_server_counters_t;
+
+/* Fill OUT with SRV's counters. */
+void loom_server_counters(loom_server_t *srv, loom_server_counters_t *out);
+
 /* Module-private pointer that survives reloads (start sets it). */
 void *loom_instance_data(loom_instance_t *inst);
 void loom_instance_set_data(loom_instance_t *inst, void *data);
 
 /* Send one datagram back to FROM's peer through the listener it came in
- * on.  Returns LOOM_OK or LOOM_ERROR (dropped, as UDP does). */
+ * on.  Returns LOOM_OK, LOOM_ERROR (not sent: the socket refused it, as
+ * UDP may), or LOOM_DECLINED when that listener is closed now (a reload
+ * changed it): the reply is dropped and counted in the server's
+ * dgram_dropped counter (see loom_server_counters). */
 int loom_dgram_reply(const loom_dgram_t *from, const char *buf, size_t len);
 
 /* From configure(): report an error about option OPT of section SEC as

@@ -206,6 +206,25 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
 }
 
+/* -t: what can be checked without binding -- every module's prepare, on
+ * instances that never start.  Returns 0, or -1 with ERR set. */
+static int loomd_check(loom_config_t *cfg, char *err, size_t errlen)
+{
+    struct event_base *base = event_base_new();
+    loom_server_t *srv;
+    int rc;
+
+    if (base == NULL) {
+        snprintf(err, errlen, "loomd: cannot create the event loop");
+        return -1;
+    }
+    srv = loom_server_new(base);
+    rc = loom_server_check(srv, cfg, err, errlen) == LOOM_OK ? 0 : -1;
+    loom_server_free(srv);
+    event_base_free(base);
+    return rc;
+}
+
 /* Start serving and run the reactor until stopped; returns the exit code.
  * main() frees what it leaves in D. */
 static int loomd_serve(loomd_t *d, int daemonize)
@@ -337,7 +356,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             return 1;
         }
+        rc = loomd_check(cfg, err, sizeof(err));
         loom_config_free(cfg);
+        if (rc != 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
         printf("configuration %s is ok\n", d.conf_file);
         return 0;
     }

@@ -228,9 +228,9 @@ static void timer_on_event(evutil_socket_t fd, short what, void *arg)
         timer_unlink(t);
         heap_remove(srv, t);
         if (c) {
-            loom_conn_hold(c);
+            loom_conn_enter(c);
             t->cb(t, t->arg);
-            loom_conn_settle_release(c);
+            loom_conn_leave(c);
         } else {
             t->cb(t, t->arg);
         }

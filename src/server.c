@@ -61,6 +61,12 @@ size_t loom_server_instances(loom_server_t *srv, loom_instance_stat_t *out,
     return n;
 }
 
+void loom_server_counters(loom_server_t *srv, loom_server_counters_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->dgram_dropped = srv->dgram_dropped;
+}
+
 void *loom_instance_data(loom_instance_t *inst)
 {
     return inst->data;
@@ -125,7 +131,9 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
             break;
         }
     }
+    loom_work_drain(inst); /* every done before stop, none after */
     inst->stopped = 1;
+    loom_services_withdraw(inst, NULL);
     loom_defer_run(srv, inst);
     loom_timers_owner_gone(&inst->timers);
     if (inst->started && inst->mod->stop)
@@ -145,7 +153,7 @@ static void server_reap(loom_server_t *srv)
 
     for (; inst; inst = next) {
         next = inst->next;
-        if (inst->removed && inst->nconns == 0)
+        if (inst->removed && inst->nconns == 0 && loom_work_quiesce(inst) == 0)
             inst_free(srv, inst);
     }
 }
@@ -195,6 +203,7 @@ loom_server_t *loom_server_new(struct event_base *base)
     srv->resume = evtimer_new(base, loom_listener_resume_cb, srv);
     srv->defer = event_new(base, -1, 0, server_on_defer, srv);
     loom_reactor_init(srv);
+    srv->work = loom_work_pool_new(srv);
     srv->resolver = loom_resolver_new(base, err, sizeof(err));
     if (srv->resolver == NULL)
         loom_log(LOOM_LOG_WARN, NULL, "resolver unavailable: %s", err);
@@ -209,6 +218,79 @@ typedef struct {
     SSL_CTX *ctx;
     int fresh; /* bound by this apply */
 } apply_listener_t;
+
+/* A new instance, not linked into the server until the commit. */
+static loom_instance_t *inst_new(loom_server_t *srv, loom_instance_conf_t *ic)
+{
+    loom_instance_t *inst = loom_calloc(1, sizeof(*inst));
+
+    inst->srv = srv;
+    inst->mod = ic->module;
+    inst->name = loom_strdup(ic->name);
+    snprintf(inst->who, sizeof(inst->who), "%s/%s", inst->mod->name,
+             inst->name);
+    return inst;
+}
+
+/* Phase one for every instance of CFG: find the running instance or make
+ * a new one into INSTS[i] (FRESH[i] set), and let its module prepare its
+ * new settings.  Returns LOOM_OK, or LOOM_ERROR with ERR set, the new
+ * instances freed and INSTS cleared. */
+static int server_prepare(loom_server_t *srv, loom_config_t *cfg,
+                          loom_instance_t **insts, char *fresh, char *err,
+                          size_t errlen)
+{
+    char msg[768];
+    size_t i;
+
+    for (i = 0; i < cfg->n_inst; i++) {
+        loom_instance_conf_t *ic = &cfg->inst[i];
+        loom_instance_t *inst =
+            loom_server_instance(srv, ic->module->name, ic->name);
+
+        if (inst == NULL || inst->mod != ic->module) {
+            inst = inst_new(srv, ic);
+            fresh[i] = 1;
+        }
+        insts[i] = inst;
+        msg[0] = '\0';
+        if (ic->module->prepare &&
+            ic->module->prepare(inst, ic->mod_conf, msg, sizeof(msg)) !=
+                LOOM_OK) {
+            snprintf(err, errlen, "%s: %s: %s", ic->where, inst->who,
+                     msg[0] ? msg : "cannot apply this configuration");
+            for (i = 0; i < cfg->n_inst; i++) {
+                if (fresh[i] && insts[i]) {
+                    free(insts[i]->name);
+                    free(insts[i]);
+                }
+                insts[i] = NULL;
+                fresh[i] = 0;
+            }
+            return LOOM_ERROR;
+        }
+    }
+    return LOOM_OK;
+}
+
+int loom_server_check(loom_server_t *srv, loom_config_t *cfg, char *err,
+                      size_t errlen)
+{
+    size_t n = cfg->n_inst ? cfg->n_inst : 1, i;
+    loom_instance_t **insts = loom_calloc(n, sizeof(*insts));
+    char *fresh = loom_calloc(n, 1);
+    int rc = server_prepare(srv, cfg, insts, fresh, err, errlen);
+
+    for (i = 0; rc == LOOM_OK && i < cfg->n_inst; i++) {
+        if (fresh[i]) {
+            free(insts[i]->name);
+            free(insts[i]);
+        }
+    }
+    free(insts);
+    free(fresh);
+    return rc;
+}
 
 static loom_listener_t *server_find_listener(loom_server_t *srv,
                                              const loom_listen_conf_t *lc)
@@ -230,6 +312,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
 {
     apply_listener_t *al = NULL;
     loom_alog_t **alogs;
+    loom_instance_t **insts;
+    char *fresh;
     loom_tls_t *tls;
     loom_listener_t *ls, *next, *kept = NULL;
     loom_instance_t *inst;
@@ -243,6 +327,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
         total += cfg->inst[i].n_listen;
     al = loom_calloc(total ? total : 1, sizeof(*al));
     alogs = loom_calloc(cfg->n_inst ? cfg->n_inst : 1, sizeof(*alogs));
+    insts = loom_calloc(cfg->n_inst ? cfg->n_inst : 1, sizeof(*insts));
+    fresh = loom_calloc(cfg->n_inst ? cfg->n_inst : 1, 1);
     for (ls = srv->listeners; ls; ls = ls->next)
         ls->mark = 0;
 
@@ -288,6 +374,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
             goto rollback;
         }
     }
+    if (server_prepare(srv, cfg, insts, fresh, err, errlen) != LOOM_OK)
+        goto rollback;
 
     /* Phase 2: commit. */
     loom_log_setup((loom_log_level_t)cfg->log_level, cfg->log_syslog);
@@ -297,8 +385,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
         loom_instance_conf_t *ic = &cfg->inst[i];
         void *old_conf = NULL;
 
-        inst = loom_server_instance(srv, ic->module->name, ic->name);
-        if (inst && inst->mod == ic->module) {
+        inst = insts[i];
+        if (!fresh[i]) {
             old_conf = inst->conf;
             inst_take(inst, ic, alogs[i]);
             if (inst->mod->reload)
@@ -306,14 +394,13 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
             if (old_conf && inst->mod->conf_free)
                 inst->mod->conf_free(old_conf);
         } else {
-            if (inst)
-                inst->removed = 1;
-            inst = loom_calloc(1, sizeof(*inst));
-            inst->srv = srv;
-            inst->mod = ic->module;
-            inst->name = loom_strdup(ic->name);
-            snprintf(inst->who, sizeof(inst->who), "%s/%s", inst->mod->name,
-                     inst->name);
+            loom_instance_t *old =
+                loom_server_instance(srv, ic->module->name, ic->name);
+
+            if (old) { /* the same name under a module loaded since */
+                old->removed = 1;
+                loom_services_withdraw(old, NULL);
+            }
             inst_take(inst, ic, alogs[i]);
             inst->next = srv->instances;
             srv->instances = inst;
@@ -324,6 +411,7 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
     for (inst = srv->instances; inst; inst = inst->next) {
         if (!inst->mark && !inst->removed) {
             inst->removed = 1;
+            loom_services_withdraw(inst, NULL);
             loom_log(LOOM_LOG_INFO, NULL, "%s removed", inst->who);
         }
     }
@@ -364,18 +452,18 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
     loom_config_free(srv->cfg);
     srv->cfg = cfg;
     srv->max_connections = cfg->max_connections;
+    loom_work_pool_resize(srv->work, (unsigned)cfg->workers);
     free(al);
     free(alogs);
+    free(insts);
+    free(fresh);
 
     for (inst = srv->instances; inst; inst = inst->next) {
         if (inst->started || inst->removed)
             continue;
         inst->started = 1;
-        if (inst->mod->start && inst->mod->start(inst) != LOOM_OK) {
-            snprintf(err, errlen, "%s: %s failed to start", inst->who,
-                     inst->who);
-            return LOOM_ERROR;
-        }
+        if (inst->mod->start)
+            inst->mod->start(inst);
     }
     server_reap(srv);
     return LOOM_OK;
@@ -395,6 +483,8 @@ rollback:
         ls->mark = 0;
     free(al);
     free(alogs);
+    free(insts);
+    free(fresh);
     loom_tls_free(tls);
     return LOOM_ERROR;
 }
@@ -495,11 +585,14 @@ void loom_server_free(loom_server_t *srv)
         srv->listeners = ls->next;
         loom_listener_close(ls);
     }
+    loom_work_pool_close(srv->work);
     while (srv->instances)
         inst_free(srv, srv->instances);
     while (srv->calls)
         loom_defer_run(srv, NULL);
+    loom_work_pool_free(srv->work);
     loom_reactor_free(srv);
+    loom_services_free(srv);
     loom_tls_free(srv->tls);
     loom_config_free(srv->cfg);
     loom_resolver_free(srv->resolver);

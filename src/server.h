@@ -27,6 +27,12 @@ int loom_server_start(loom_server_t *srv, loom_config_t *cfg, char *err,
 int loom_server_start_text(loom_server_t *srv, const char *text, char *err,
                            size_t errlen);
 
+/* Run every module's prepare for CFG on instances that never start
+ * (`loomd -t`): LOOM_OK, or LOOM_ERROR with "FILE:LINE: module/name:
+ * message" in ERR.  CFG stays the caller's. */
+int loom_server_check(loom_server_t *srv, loom_config_t *cfg, char *err,
+                      size_t errlen);
+
 /* Re-read the config file; on error keep the running one and return
  * LOOM_ERROR with the message in ERR. */
 int loom_server_reload(loom_server_t *srv, char *err, size_t errlen);

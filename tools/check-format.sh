@@ -9,7 +9,7 @@ if ! command -v "$CF" >/dev/null 2>&1; then
     echo "check-format: $CF not found (apt-get install clang-format)" >&2
     exit 1
 fi
-files=$(git ls-files '*.c' '*.h')
+files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 if [ "${1:-}" = "--fix" ]; then
     # shellcheck disable=SC2086
     "$CF" -i $files

@@ -24,7 +24,8 @@
     X(queries) X(udp) X(tcp) X(tls) X(noerror) X(nxdomain) X(refused)          \
     X(formerr) X(notimp) X(servfail) X(notauth) X(badvers) X(truncated)        \
     X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)          \
-    X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped) X(tcp_refused)
+    X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped)                \
+    X(tcp_refused) X(reply_dropped)
 /* clang-format on */
 
 typedef struct {
@@ -407,7 +408,10 @@ static void fwd_done(const unsigned char *answer, size_t len, const char *err,
         dns_reply_set_flags(&p, DNS_F_RA);
     }
     if (f->udp) {
-        loom_dgram_reply(&f->from, (const char *)p.buf, p.len);
+        /* the listener may have gone with a reload meanwhile */
+        if (loom_dgram_reply(&f->from, (const char *)p.buf, p.len) ==
+            LOOM_DECLINED)
+            ds->st.reply_dropped++;
     } else {
         dns_conn_t *dc = f->dc;
 
@@ -793,12 +797,32 @@ static void serials_update(dns_state_t *ds, const dns_conf_t *c, int notify)
 /* ---- lifecycle
  * --------------------------------------------------------------- */
 
-static void forwarder_update(dns_state_t *ds, const dns_conf_t *c)
+/* The forward settings of C are those DS runs with. */
+static int forwarder_same(const dns_state_t *ds, const dns_conf_t *c)
 {
-    char err[256];
+    return ds && ds->fwd && c->forward &&
+           strcmp(ds->fwd_servers, c->forward) == 0 &&
+           ds->fwd_timeout == c->forward_timeout;
+}
 
-    if (ds->fwd && c->forward && strcmp(ds->fwd_servers, c->forward) == 0 &&
-        ds->fwd_timeout == c->forward_timeout)
+/* Phase one: a new or changed forward gets its upstream channel now, so
+ * that a server list c-ares refuses fails the configuration, not the
+ * running daemon. */
+static int dns_prepare(loom_instance_t *inst, void *conf, char *err,
+                       size_t errlen)
+{
+    dns_conf_t *c = conf;
+
+    if (c->forward == NULL || forwarder_same(loom_instance_data(inst), c))
+        return LOOM_OK;
+    c->fwd = loom_resolver_upstream(loom_instance_server(inst), c->forward,
+                                    c->forward_timeout * 1000, 1, err, errlen);
+    return c->fwd ? LOOM_OK : LOOM_ERROR;
+}
+
+static void forwarder_update(dns_state_t *ds, dns_conf_t *c)
+{
+    if (forwarder_same(ds, c))
         return;
     if (ds->fwd) {
         loom_resolver_free(ds->fwd); /* pending queries get SERVFAIL */
@@ -806,24 +830,18 @@ static void forwarder_update(dns_state_t *ds, const dns_conf_t *c)
         free(ds->fwd_servers);
         ds->fwd_servers = NULL;
     }
-    if (c->forward == NULL)
+    if (c->fwd == NULL)
         return;
-    ds->fwd =
-        loom_resolver_upstream(loom_instance_server(ds->inst), c->forward,
-                               c->forward_timeout * 1000, 1, err, sizeof(err));
-    if (ds->fwd == NULL) {
-        loom_log(LOOM_LOG_ERROR, loom_instance_who(ds->inst),
-                 "forwarding disabled: %s", err);
-        return;
-    }
+    ds->fwd = c->fwd;
+    c->fwd = NULL;
     ds->fwd_servers = loom_strdup(c->forward);
     ds->fwd_timeout = c->forward_timeout;
 }
 
-static int dns_start(loom_instance_t *inst)
+static void dns_start(loom_instance_t *inst)
 {
     dns_state_t *ds = loom_calloc(1, sizeof(*ds));
-    const dns_conf_t *c = loom_instance_conf(inst);
+    dns_conf_t *c = loom_instance_conf(inst);
 
     ds->inst = inst;
     loom_timer_init(&ds->reap, inst, notify_reap, ds);
@@ -836,13 +854,12 @@ static int dns_start(loom_instance_t *inst)
                  "zone %s: serial %u, %zu records", c->zones[i].zone->name,
                  (unsigned)c->zones[i].zone->serial,
                  c->zones[i].zone->nrecords);
-    return LOOM_OK;
 }
 
 static void dns_reload(loom_instance_t *inst)
 {
     dns_state_t *ds = loom_instance_data(inst);
-    const dns_conf_t *c = loom_instance_conf(inst);
+    dns_conf_t *c = loom_instance_conf(inst);
 
     forwarder_update(ds, c);
     serials_update(ds, c, 1);
@@ -893,6 +910,7 @@ const loom_module_t loom_dns_module = {
     .alpn = dns_alpn,
     .configure = dns_configure,
     .conf_free = dns_conf_free,
+    .prepare = dns_prepare,
     .start = dns_start,
     .reload = dns_reload,
     .stop = dns_stop,

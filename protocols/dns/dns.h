@@ -41,6 +41,9 @@ typedef struct {
     char *forward; /* c-ares server list, or NULL: no forwarding */
     dns_acl_t forward_allow;
     unsigned forward_timeout; /* seconds */
+    /* the upstream channel prepare made (a new or changed forward), taken
+     * by start/reload; freed with the conf when it was not applied */
+    loom_resolver_t *fwd;
     unsigned rrl_rate, rrl_slip, rrl_v4, rrl_v6;
     dns_acl_t rrl_exempt;
 } dns_conf_t;

@@ -331,6 +331,8 @@ void dns_conf_free(void *conf)
     free(c->stats_allow.v);
     free(c->forward);
     free(c->forward_allow.v);
+    if (c->fwd)
+        loom_resolver_free(c->fwd);
     free(c->rrl_exempt.v);
     free(c);
 }

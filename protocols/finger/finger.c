@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "finger.h"
+#include "finger_service.h"
 #include "finger_parse.h"
 #include "lines.h"
 #include "loom_module.h"
@@ -356,6 +357,44 @@ static void finger_close(loom_conn_t *c)
     s->fwd = NULL;
 }
 
+/* ---- the user table as a service (finger_service.h) ---------------------
+ * SELF is the instance: the table is its current configuration's. */
+
+static const finger_user_t *svc_lookup(void *self, const char *login,
+                                       size_t len)
+{
+    return finger_find_user(loom_instance_conf(self), login, len);
+}
+
+static size_t svc_each(void *self, int (*fn)(const finger_user_t *, void *),
+                       void *arg)
+{
+    const finger_conf_t *fc = loom_instance_conf(self);
+    size_t i;
+
+    for (i = 0; i < fc->n_users; i++) {
+        if (fn(&fc->users[i], arg))
+            break;
+    }
+    return fc->n_users;
+}
+
+static int svc_listing(void *self)
+{
+    const finger_conf_t *fc = loom_instance_conf(self);
+
+    return fc->list_users;
+}
+
+const finger_users_service_t finger_users_service = {svc_lookup, svc_each,
+                                                     svc_listing};
+
+static void finger_start(loom_instance_t *inst)
+{
+    loom_service_export(inst, FINGER_USERS_SERVICE, &finger_users_service,
+                        inst);
+}
+
 extern const loom_module_t loom_finger_module;
 
 const loom_module_t loom_finger_module = {
@@ -366,5 +405,6 @@ const loom_module_t loom_finger_module = {
     .idle_timeout = 10,
     .configure = finger_configure,
     .conf_free = finger_conf_free,
+    .start = finger_start,
     .stream = {finger_open, finger_data, finger_drain, finger_close},
 };

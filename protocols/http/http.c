@@ -651,7 +651,7 @@ void http_resp_codec_error(http_req_t *r, int status)
 /* ---- the module
  * ------------------------------------------------------------------ */
 
-static int http_start(loom_instance_t *inst)
+static void http_start(loom_instance_t *inst)
 {
     http_instance_t *hi = loom_calloc(1, sizeof(*hi));
 
@@ -660,7 +660,6 @@ static int http_start(loom_instance_t *inst)
     hi->fcache = http_fcache_new();
     loom_instance_set_data(inst, hi);
     http_proxy_start(hi);
-    return LOOM_OK;
 }
 
 static void http_reload(loom_instance_t *inst)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "loom_module.h"
+#include "mc_service.h"
 #include "memcache.h"
 
 /* clock and background work, ten times a second */
@@ -263,7 +264,7 @@ static void mc_on_tick(loom_timer_t *t, void *arg)
     mc_store_tick(s->ctx.store, MC_TICK_BUDGET);
 }
 
-static int mc_start(loom_instance_t *inst)
+static void mc_start(loom_instance_t *inst)
 {
     mc_conf_t *conf = loom_instance_conf(inst);
     mc_server_t *s = loom_calloc(1, sizeof(*s));
@@ -279,7 +280,9 @@ static int mc_start(loom_instance_t *inst)
     loom_timer_init(&s->tick, inst, mc_on_tick, s);
     loom_timer_arm(&s->tick, MC_TICK_MS);
     loom_instance_set_data(inst, s);
-    return LOOM_OK;
+    /* one store, reached from other protocols too (mc_service.h) */
+    loom_service_export(inst, MC_STORE_SERVICE, &mc_store_service,
+                        s->ctx.store);
 }
 
 static void mc_reload(loom_instance_t *inst)

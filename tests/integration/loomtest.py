@@ -25,6 +25,7 @@ BUILDDIR = os.environ.get("LOOM_BUILDDIR", SRCDIR)
 LOOMD = os.environ.get("LOOMD", os.path.join(BUILDDIR, "src", "loomd"))
 ECHO_SO = os.path.join(BUILDDIR, "protocols", "echo", ".libs", "echo.so")
 BADABI_SO = os.path.join(BUILDDIR, "tests", "modules", ".libs", "badabi.so")
+LIFECYCLE_SO = os.path.join(BUILDDIR, "tests", "modules", ".libs", "lifecycle.so")
 
 # Generous upper bounds for waiting on the daemon: they only bound a hang,
 # nothing asserts on how long anything took.

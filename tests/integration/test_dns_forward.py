@@ -6,6 +6,7 @@ timeout."""
 
 import socket
 import threading
+import time
 import unittest
 
 import dns.flags
@@ -253,6 +254,39 @@ class DeadUpstream(unittest.TestCase):
 
     def test_nothing_listening(self):
         self.check_servfail(self.run_front(free_port()))
+
+
+class ReloadInFlight(unittest.TestCase):
+    """A forwarded UDP query whose listener a reload closes before the
+    upstream answers: the late answer must not be sent through the freed
+    listener (a use after free under ASan before replies held a checked
+    handle); it is dropped and counted, and the daemon keeps serving."""
+
+    def test_reply_after_listener_moved(self):
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind(("127.0.0.1", 0))
+        self.addCleanup(sink.close)
+        sink.settimeout(WAIT)
+        fwd = ('    forward {\n        servers = {"127.0.0.1:%d"}\n        timeout = 1\n    }\n'
+               % sink.getsockname()[1])
+        old_port, new_port = free_port(socket.SOCK_DGRAM), free_port()
+        d = Loomd(front_conf(old_port, fwd), files={"zones/local.test.zone": LOCAL_ZONE})
+        d.start()
+        self.addCleanup(d.cleanup)
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(client.close)
+        client.sendto(dns.message.make_query("www.upstream.test.", "A").to_wire(),
+                      ("127.0.0.1", old_port))
+        sink.recv(65535)  # the forward is in flight and will never be answered
+        d.write_conf(front_conf(new_port, fwd))
+        self.assertTrue(d.reload())
+        # the forward times out (1 s, one try) and its SERVFAIL has nowhere to go
+        deadline = time.monotonic() + WAIT
+        while stats(new_port).get("reply_dropped", 0) < 1:
+            self.assertLess(time.monotonic(), deadline, d.log())
+            time.sleep(0.1)
+        self.assertEqual(query(new_port, "www.local.test.", "A").rcode(), dns.rcode.NOERROR)
+        self.assertEqual(d.stop(), 0, d.log())
 
 
 if __name__ == "__main__":

@@ -36,11 +36,8 @@ typedef struct {
     char *dns_servers;
     long dns_timeout_ms, dns_tries;
     char *tls_profile;
+    loom_resolver_t *r; /* made by prepare; NULL: the server's channel */
 } probe_conf_t;
-
-typedef struct {
-    loom_resolver_t *r; /* NULL: the server's channel */
-} probe_inst_t;
 
 enum { PROBE_NORMAL = 0, PROBE_FAKETLS, PROBE_SILENT };
 
@@ -58,15 +55,13 @@ static cfg_opt_t probe_opts[] = {CFG_STR("dns_servers", NULL, CFGF_NONE),
 
 static int probe_configure(cfg_t *sec, void **conf)
 {
-    probe_conf_t *pc = calloc(1, sizeof(*pc));
+    probe_conf_t *pc = loom_calloc(1, sizeof(*pc));
     const char *s;
 
-    if (pc == NULL)
-        return LOOM_ERROR;
     if ((s = cfg_getstr(sec, "dns_servers")) != NULL)
-        pc->dns_servers = strdup(s);
+        pc->dns_servers = loom_strdup(s);
     if ((s = cfg_getstr(sec, "tls_profile")) != NULL)
-        pc->tls_profile = strdup(s);
+        pc->tls_profile = loom_strdup(s);
     pc->dns_timeout_ms = cfg_getint(sec, "dns_timeout_ms");
     pc->dns_tries = cfg_getint(sec, "dns_tries");
     *conf = pc;
@@ -77,44 +72,24 @@ static void probe_conf_free(void *conf)
 {
     probe_conf_t *pc = conf;
 
+    loom_resolver_free(pc->r); /* lookups still on it hear of it */
     free(pc->dns_servers);
     free(pc->tls_profile);
     free(pc);
 }
 
-static int probe_start(loom_instance_t *inst)
+/* The lookup channel: made here, where failing is allowed. */
+static int probe_prepare(loom_instance_t *inst, void *conf, char *err,
+                         size_t errlen)
 {
-    probe_conf_t *pc = loom_instance_conf(inst);
-    probe_inst_t *pi = calloc(1, sizeof(*pi));
-    char err[256];
+    probe_conf_t *pc = conf;
 
-    if (pi == NULL)
-        return LOOM_ERROR;
-    if (pc->dns_servers) {
-        pi->r = loom_resolver_new_lookup(
-            loom_instance_server(inst), pc->dns_servers,
-            (unsigned)pc->dns_timeout_ms, (unsigned)pc->dns_tries, err,
-            sizeof(err));
-        if (pi->r == NULL) {
-            loom_log(LOOM_LOG_ERROR, loom_instance_who(inst), "%s", err);
-            free(pi);
-            return LOOM_ERROR;
-        }
-    }
-    loom_instance_set_data(inst, pi);
-    return LOOM_OK;
-}
-
-static void probe_stop(loom_instance_t *inst)
-{
-    probe_inst_t *pi = loom_instance_data(inst);
-
-    if (pi == NULL)
-        return;
-    if (pi->r)
-        loom_resolver_free(pi->r);
-    free(pi);
-    loom_instance_set_data(inst, NULL);
+    if (pc->dns_servers == NULL)
+        return LOOM_OK;
+    pc->r = loom_resolver_new_lookup(
+        loom_instance_server(inst), pc->dns_servers,
+        (unsigned)pc->dns_timeout_ms, (unsigned)pc->dns_tries, err, errlen);
+    return pc->r ? LOOM_OK : LOOM_ERROR;
 }
 
 /* ---- lookups --------------------------------------------------------------
@@ -266,7 +241,7 @@ static void probe_command(loom_conn_t *c, char *line)
 {
     probe_conn_t *pcn = loom_conn_data(c);
     loom_instance_t *inst = loom_conn_instance(c);
-    probe_inst_t *pi = loom_instance_data(inst);
+    const probe_conf_t *pc = loom_instance_conf(inst);
     char *arg = strchr(line, ' ');
     loom_tls_info_t ti;
     size_t i;
@@ -276,7 +251,7 @@ static void probe_command(loom_conn_t *c, char *line)
     for (i = 0; i < LOOM_ARRAY_LEN(probe_lookups); i++) {
         if (strcmp(line, probe_lookups[i].name) == 0 && arg && pcn->q == NULL) {
             pcn->q =
-                loom_dns_lookup(loom_instance_server(inst), pi->r,
+                loom_dns_lookup(loom_instance_server(inst), pc->r,
                                 probe_lookups[i].type, arg, probe_dns_done, c);
             return;
         }
@@ -291,7 +266,7 @@ static void probe_command(loom_conn_t *c, char *line)
         }
         *port++ = '\0';
         memset(&opts, 0, sizeof(opts));
-        opts.resolver = pi->r;
+        opts.resolver = pc->r;
         opts.timeout_ms = 5000;
         pcn->cr =
             loom_connect_host(loom_instance_server(inst), arg, atoi(port),
@@ -378,7 +353,6 @@ const loom_module_t loom_module_entry = {
     .idle_timeout = 60,
     .configure = probe_configure,
     .conf_free = probe_conf_free,
-    .start = probe_start,
-    .stop = probe_stop,
+    .prepare = probe_prepare,
     .stream = {probe_open, probe_data, NULL, probe_close},
 };

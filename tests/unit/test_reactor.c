@@ -321,8 +321,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_equal_deadlines_fire_in_arming_order, env_setup,
-            env_teardown),
+            test_equal_deadlines_fire_in_arming_order, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_deadline_order_and_disarm,
                                         env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_rearm_zero_waits_for_next_turn,
