@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "loom.h"
+#include "loom_cmd.h"
 #include "loom_conn.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
