@@ -20,6 +20,7 @@
 
 #include "loom.h"
 #include "loom_client.h"
+#include "loom_cmd.h"
 #include "loom_conn.h"
 #include "loom_reactor.h"
 #include "loom_service.h"
