@@ -180,6 +180,8 @@ void loom_reactor_init(loom_server_t *srv);
 void loom_reactor_free(loom_server_t *srv);
 /* Run the deferred calls queued so far of INST (all when INST is NULL). */
 void loom_defer_run(loom_server_t *srv, loom_instance_t *inst);
+/* Whether a deferred call of INST is queued. */
+int loom_defer_pending(loom_server_t *srv, loom_instance_t *inst);
 /* An owner goes away: disarm every timer on its list. */
 void loom_timers_owner_gone(loom_timer_t **list);
 

@@ -98,7 +98,8 @@ typedef struct {
      * order), AF_INET or AF_INET6 only. */
     int family;
     /* loom_connect_host: the lookup channel (loom_resolver_new_lookup);
-     * NULL: the server's. */
+     * NULL: the server's.  It must outlive the connect: cancel the
+     * connect (or wait for its callback) before loom_resolver_free. */
     loom_resolver_t *resolver;
 } loom_connect_opts_t;
 
@@ -293,7 +294,8 @@ typedef struct loom_dns_query_s loom_dns_query_t;
  * reported as such, not tried on the channel's other servers (a timeout
  * is).  CB runs exactly once, from the reactor; returns the handle for
  * loom_dns_cancel, never NULL.  When R is freed first, pending lookups get
- * LOOM_DNS_ERROR from inside loom_resolver_free. */
+ * LOOM_DNS_ERROR from inside loom_resolver_free (the one exception to
+ * "from the reactor": cancel them first if that matters). */
 loom_dns_query_t *loom_dns_lookup(loom_server_t *srv, loom_resolver_t *r,
                                   loom_dns_type_t type, const char *name,
                                   loom_dns_cb cb, void *arg);

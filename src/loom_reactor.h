@@ -72,9 +72,10 @@ typedef void (*loom_defer_fn)(void *arg);
 
 /* Queue FN(ARG) to run once on the next reactor turn (calls queued in one
  * turn run in order).  FN runs exactly once: if INST is stopped first, its
- * pending calls run just before its stop callback; at exit, before the
- * server is freed.  ARG must stay valid until then; to cancel, use a timer
- * armed with 0 instead. */
+ * pending calls (and those they queue) run just before its stop callback,
+ * and calls queued by stop itself right after it returns, before the
+ * instance is freed.  ARG must stay valid until then; to cancel, use a
+ * timer armed with 0 instead. */
 void loom_defer(loom_instance_t *inst, loom_defer_fn fn, void *arg);
 
 #endif

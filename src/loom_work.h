@@ -28,7 +28,9 @@
  * Stopping: when an instance stops (removed by a reload once its last
  * connection has closed, or the daemon exits) its queued jobs are
  * cancelled, its running jobs are waited for, and every done (cancelled or
- * completed) runs before the module's stop callback; none runs after.
+ * completed) runs before the module's stop callback; none runs after,
+ * except for a job stop itself submits: it is cancelled at once and its
+ * done runs right after stop returns (before the instance is freed).
  * A reload that keeps the instance keeps its jobs running.
  *
  * All functions below are called from the reactor thread only.

@@ -308,6 +308,17 @@ void loom_defer_run(loom_server_t *srv, loom_instance_t *inst)
     }
 }
 
+int loom_defer_pending(loom_server_t *srv, loom_instance_t *inst)
+{
+    struct loom_defer_s *d;
+
+    for (d = srv->calls; d; d = d->next) {
+        if (d->inst == inst)
+            return 1;
+    }
+    return 0;
+}
+
 /* ---- set-up ------------------------------------------------------------- */
 
 void loom_reactor_init(loom_server_t *srv)

@@ -121,6 +121,17 @@ static void inst_take(loom_instance_t *inst, loom_instance_conf_t *ic,
     }
 }
 
+/* Deliver everything owed to INST: worker dones and deferred calls, which
+ * may ask for more of each (while it stops, new jobs are cancelled at
+ * once, so this ends). */
+static void inst_settle(loom_server_t *srv, loom_instance_t *inst)
+{
+    do {
+        loom_work_drain(inst);
+        loom_defer_run(srv, inst);
+    } while (inst->nwork > 0 || loom_defer_pending(srv, inst));
+}
+
 static void inst_free(loom_server_t *srv, loom_instance_t *inst)
 {
     loom_instance_t **pp;
@@ -131,13 +142,18 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
             break;
         }
     }
-    loom_work_drain(inst); /* every done before stop, none after */
-    inst->stopped = 1;
+    /* Before stop: every done and deferred call owed (none comes after
+     * stop but what stop itself asks for), no service, no timer. */
+    inst->stopped = 1; /* no timer is armed for it from now on */
+    inst_settle(srv, inst);
     loom_services_withdraw(inst, NULL);
-    loom_defer_run(srv, inst);
     loom_timers_owner_gone(&inst->timers);
     if (inst->started && inst->mod->stop)
         inst->mod->stop(inst);
+    /* What stop asked for (a last job is cancelled, a call runs) happens
+     * now, while the instance still exists. */
+    inst_settle(srv, inst);
+    loom_services_withdraw(inst, NULL);
     if (inst->conf && inst->mod->conf_free)
         inst->mod->conf_free(inst->conf);
     if (inst->alog)
@@ -576,6 +592,7 @@ void loom_server_shutdown(loom_server_t *srv, unsigned grace,
 void loom_server_free(loom_server_t *srv)
 {
     loom_listener_t *ls;
+    int i;
 
     srv->shutdown_done = NULL;
     loom_conn_abort_all(srv, NULL);
@@ -588,6 +605,10 @@ void loom_server_free(loom_server_t *srv)
     loom_work_pool_close(srv->work);
     while (srv->instances)
         inst_free(srv, srv->instances);
+    /* Outbound connections that stop callbacks aborted (pooled upstream
+     * connections) are finalized now, not leaked. */
+    for (i = 0; srv->deferred && i < 64; i++)
+        loom_conn_run_deferred(srv);
     while (srv->calls)
         loom_defer_run(srv, NULL);
     loom_work_pool_free(srv->work);

@@ -13,12 +13,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "core.h"
 #include "loom_module.h"
 #include "server.h"
 
@@ -317,6 +319,131 @@ static void test_now_ms_monotonic(void **state)
     assert_true(b >= a);
 }
 
+/* ---- what an instance asks for while it stops ---------------------------
+ * A forged instance of a module with a stop callback (core internals: this
+ * is a core test) is removed by a reload; whatever it submits or defers
+ * while stopping is delivered while it still exists (ASan catches a late
+ * delivery as a use after free of its state), each exactly once. */
+
+typedef struct {
+    char log[16][16];
+    int n;
+    int mode;
+    loom_instance_t *inst;
+} stopper_t;
+
+static stopper_t *stopper; /* the module's stop has no other way to it */
+
+static void st_note(const char *what)
+{
+    assert_true(stopper->n < 16);
+    snprintf(stopper->log[stopper->n++], sizeof(stopper->log[0]), "%s", what);
+}
+
+static void st_work(void *arg)
+{
+    (void)arg;
+}
+
+static void st_done(void *arg, int status)
+{
+    (void)arg;
+    st_note(status == LOOM_WORK_CANCELLED ? "done:cancelled" : "done:ran");
+}
+
+static void st_second(void *arg)
+{
+    (void)arg;
+    st_note("second");
+}
+
+static void st_first(void *arg)
+{
+    st_note("first");
+    if (stopper->mode == 3)
+        loom_work_submit(stopper->inst, st_work, st_done, arg);
+    else
+        loom_defer(stopper->inst, st_second, arg);
+}
+
+static void st_stop(loom_instance_t *inst)
+{
+    st_note("stop");
+    if (stopper->mode == 1)
+        loom_work_submit(inst, st_work, st_done, NULL);
+    if (stopper->mode == 4)
+        loom_defer(inst, st_second, NULL);
+}
+
+static const loom_module_t st_module = {
+    .abi = LOOM_MODULE_ABI, .name = "stopper", .stop = st_stop};
+
+static void stop_with(env_t *e, int mode, const char *const *want)
+{
+    stopper_t st;
+    loom_instance_t *inst = calloc(1, sizeof(*inst));
+    int i;
+
+    memset(&st, 0, sizeof(st));
+    st.mode = mode;
+    st.inst = inst;
+    stopper = &st;
+    inst->srv = e->srv;
+    inst->mod = &st_module;
+    inst->name = strdup("s");
+    snprintf(inst->who, sizeof(inst->who), "stopper/s");
+    inst->started = 1;
+    inst->next = e->srv->instances;
+    e->srv->instances = inst;
+    if (mode == 2 || mode == 3)
+        loom_defer(inst, st_first, &st);
+    /* the same text again: a reload without the forged instance, which
+     * has no connection and is freed at once */
+    {
+        char err[512];
+
+        assert_int_equal(
+            loom_server_start_text(e->srv, conf_text, err, sizeof(err)),
+            LOOM_OK);
+    }
+    for (i = 0; i < 10; i++)
+        event_base_loop(e->base, EVLOOP_NONBLOCK);
+    for (i = 0; want[i]; i++) {
+        assert_true(i < st.n);
+        assert_string_equal(st.log[i], want[i]);
+    }
+    assert_int_equal(st.n, i);
+    stopper = NULL;
+}
+
+static void test_stop_submits_work(void **state)
+{
+    static const char *const want[] = {"stop", "done:cancelled", NULL};
+
+    stop_with(*state, 1, want);
+}
+
+static void test_deferred_call_defers_while_stopping(void **state)
+{
+    static const char *const want[] = {"first", "second", "stop", NULL};
+
+    stop_with(*state, 2, want);
+}
+
+static void test_deferred_call_submits_while_stopping(void **state)
+{
+    static const char *const want[] = {"first", "done:cancelled", "stop", NULL};
+
+    stop_with(*state, 3, want);
+}
+
+static void test_stop_defers(void **state)
+{
+    static const char *const want[] = {"stop", "second", NULL};
+
+    stop_with(*state, 4, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +462,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defer_runs_once_when_stopped_first,
                                         env_setup, env_teardown),
         cmocka_unit_test(test_now_ms_monotonic),
+        cmocka_unit_test_setup_teardown(test_stop_submits_work, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deferred_call_defers_while_stopping, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deferred_call_submits_while_stopping, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_defers, env_setup,
+                                        env_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
