@@ -428,7 +428,7 @@ void http_upconn_close(http_upconn_t *uc, int abort)
     uc->closing = 1;
     uc->owner = NULL;
     if (abort)
-        loom_conn_abort(uc->c); /* may free UC at once */
+        loom_conn_abort(uc->c); /* UC goes in its close callback, later */
     else
         loom_conn_close(uc->c);
 }
