@@ -236,10 +236,13 @@ static inline loom_instance_t *ses_instance(ses_env_t *e, const char *module,
 }
 
 #ifdef fail_msg
-/* A cmocka group fixture: *STATE becomes a started ses_env_t. */
-static inline int ses_setup(void **state, const ses_spec_t *spec)
+/* A cmocka group fixture: *STATE becomes a zeroed struct of SIZE bytes
+ * whose first member is a ses_env_t, started from SPEC (a test's own
+ * env_t, with its instances and whatever else it keeps). */
+static inline int ses_setup_size(void **state, const ses_spec_t *spec,
+                                 size_t size)
 {
-    ses_env_t *e = malloc(sizeof(*e));
+    ses_env_t *e = calloc(1, size);
 
     if (e == NULL || ses_start(e, spec) != 0) {
         free(e);
@@ -249,6 +252,13 @@ static inline int ses_setup(void **state, const ses_spec_t *spec)
     return 0;
 }
 
+/* The same, *STATE a ses_env_t. */
+static inline int ses_setup(void **state, const ses_spec_t *spec)
+{
+    return ses_setup_size(state, spec, sizeof(ses_env_t));
+}
+
+/* Stop and free what ses_setup or ses_setup_size made. */
 static inline int ses_teardown(void **state)
 {
     ses_env_t *e = *state;

@@ -16,7 +16,7 @@
 #include "session.h"
 
 typedef struct {
-    ses_env_t ses;
+    ses_env_t ses; /* first: ses_setup_size */
     loom_instance_t *users, *quiet;
 } env_t;
 
@@ -65,24 +65,13 @@ static const ses_spec_t spec = {
 
 static int env_setup(void **state)
 {
-    env_t *e = calloc(1, sizeof(*e));
+    env_t *e;
 
-    if (e == NULL || ses_start(&e->ses, &spec) != 0) {
-        free(e);
+    if (ses_setup_size(state, &spec, sizeof(env_t)) != 0)
         return -1;
-    }
+    e = *state;
     e->users = ses_instance(&e->ses, "finger", "users");
     e->quiet = ses_instance(&e->ses, "finger", "quiet");
-    *state = e;
-    return 0;
-}
-
-static int env_teardown(void **state)
-{
-    env_t *e = *state;
-
-    ses_stop(&e->ses);
-    free(e);
     return 0;
 }
 
@@ -428,5 +417,5 @@ int main(void)
     };
 
     return cmocka_run_group_tests_name("finger_session", tests, env_setup,
-                                       env_teardown);
+                                       ses_teardown);
 }

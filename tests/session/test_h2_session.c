@@ -801,7 +801,7 @@ static void run_split(env_t *e, size_t split, size_t piece, outcome_t *o,
     static const nghttp2_nv ct[] = {NV("content-type", "text/x-a")};
     cli_t *k = cli_new(e, 0, 1);
     unsigned char *buf = NULL;
-    size_t len = 0, off = 0;
+    size_t len = 0;
     const uint8_t *data;
     ssize_t n;
     int i, j;
@@ -821,17 +821,8 @@ static void run_split(env_t *e, size_t split, size_t piece, outcome_t *o,
     }
     assert_int_equal(n, 0);
     *first_len = len;
-    while (off < len) {
-        size_t m = len - off;
-
-        if (split)
-            m = off < split ? split - off : len - off;
-        else if (piece && m > piece)
-            m = piece;
-        k->piece = 0;
-        feed(k, buf + off, m);
-        off += m;
-    }
+    keep_sent(k, buf, len);
+    k->refused += ses_feed_pieces(e, k->c, buf, len, piece, split);
     free(buf);
     pump(k);
     memset(o, 0, sizeof(*o));

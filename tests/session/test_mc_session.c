@@ -22,7 +22,7 @@
 #define SMALL_MAX 2048 /* max_item_size of the "small" instance */
 
 typedef struct {
-    ses_env_t ses;
+    ses_env_t ses; /* first: ses_setup_size */
     loom_instance_t *main, *small, *limit, *lax;
 } env_t;
 
@@ -51,26 +51,15 @@ static const ses_spec_t spec = {.conf = conf_text};
 
 static int env_setup(void **state)
 {
-    env_t *e = calloc(1, sizeof(*e));
+    env_t *e;
 
-    if (e == NULL || ses_start(&e->ses, &spec) != 0) {
-        free(e);
+    if (ses_setup_size(state, &spec, sizeof(env_t)) != 0)
         return -1;
-    }
+    e = *state;
     e->main = ses_instance(&e->ses, "memcache", "main");
     e->small = ses_instance(&e->ses, "memcache", "small");
     e->limit = ses_instance(&e->ses, "memcache", "limit");
     e->lax = ses_instance(&e->ses, "memcache", "lax");
-    *state = e;
-    return 0;
-}
-
-static int env_teardown(void **state)
-{
-    env_t *e = *state;
-
-    ses_stop(&e->ses);
-    free(e);
     return 0;
 }
 
@@ -854,5 +843,5 @@ int main(void)
     };
 
     return cmocka_run_group_tests_name("mc_session", tests, env_setup,
-                                       env_teardown);
+                                       ses_teardown);
 }
