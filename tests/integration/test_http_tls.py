@@ -9,8 +9,8 @@ import subprocess
 import unittest
 
 import loomtest
-from loomtest import WAIT
-from httptest import (curl, curl_fetch, HttpD, insecure_ctx, location, make_cert, OPENSSL, RawConn,
+from loomtest import make_cert, own, WAIT
+from httptest import (curl, curl_fetch, HttpD, insecure_ctx, location, OPENSSL, RawConn,
                       static_server)
 
 HELLO = b"Hello, world\n"
@@ -24,15 +24,8 @@ class Https(unittest.TestCase):
                 location("/echo", {"handler": '"echo"'}))
         cls.d = HttpD(static_server(extra_locations=locs), tls=True,
                       tree={"www/hello.txt": HELLO, "www/index.html": b"<p>i</p>\n"})
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.d.start()
 
     def test_curl_k(self):
         r = curl_fetch(self.d.url("/hello.txt", tls=True), ["-k"])
