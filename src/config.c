@@ -47,6 +47,7 @@ typedef struct {
     char err[1024];
     int have_err;
     int loaded_new;
+    cfg_t *root; /* the tree being parsed */
 } conf_parse_t;
 
 static conf_parse_t *conf_cur;
@@ -168,6 +169,48 @@ static int conf_section_line(const char *file, const char *name,
     return from;
 }
 
+/* Is TARGET NODE or under it?  Then *FILE becomes the file of the
+ * innermost section on the way that has one. */
+static int conf_find_sec(cfg_t *node, cfg_t *target, const char **file)
+{
+    unsigned i, j;
+
+    if (node == target) {
+        *file = node->filename;
+        return 1;
+    }
+    for (i = 0; node->opts && node->opts[i].name; i++) {
+        cfg_opt_t *o = &node->opts[i];
+
+        if (o->type != CFGT_SEC)
+            continue;
+        for (j = 0; j < cfg_opt_size(o); j++) {
+            cfg_t *sub = cfg_opt_getnsec(o, j);
+
+            if (sub && conf_find_sec(sub, target, file)) {
+                if (*file == NULL)
+                    *file = node->filename;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The file libconfuse is reading CFG from.  Sections that exist before
+ * parsing (log, limits) have no file name of their own: the file is
+ * their parent's. */
+static const char *conf_cfg_file(cfg_t *cfg)
+{
+    const char *file = NULL;
+
+    if (cfg == NULL || cfg->filename || conf_cur == NULL ||
+        conf_cur->root == NULL)
+        return cfg ? cfg->filename : NULL;
+    conf_find_sec(conf_cur->root, cfg, &file);
+    return file;
+}
+
 /* The name to show for a file libconfuse names. */
 static const char *conf_file_name(const char *file)
 {
@@ -176,6 +219,251 @@ static const char *conf_file_name(const char *file)
     if (p && p->text && (file == NULL || strcmp(file, "[buf]") == 0))
         return p->file;
     return file ? file : (p ? p->file : "?");
+}
+
+/* ---- the structure of a file -------------------------------------------- */
+
+/* libconfuse accepts a file that ends inside a section, and reads an
+ * unterminated string or comment on to the end of the file: a file cut
+ * short by a partial deploy would load with whole services missing.  So
+ * before libconfuse reads a file, this scan follows its tokens the way
+ * libconfuse's lexer cuts them and refuses any section, list, function
+ * call, string or comment that is not closed, naming the line where it
+ * opens.  A quoted string must also end on the line where it starts
+ * (or continue with a backslash at the end of the line): a forgotten
+ * quote would otherwise swallow the lines after it. */
+
+#define CONF_NEST_MAX 64
+
+typedef struct {
+    char open; /* '{' or '(' */
+    int line;
+    char what[160]; /* "section echo \"e\"", "list 'listen'", "include(" */
+} conf_open_t;
+
+typedef struct {
+    const char *name; /* the file, as messages name it */
+    char *err;
+    size_t errlen;
+    int line;
+    int depth;
+    conf_open_t stack[CONF_NEST_MAX];
+    char kind[2];     /* the last two tokens: 'w' word, 's' string, or */
+    char text[2][80]; /* the punctuation itself; [1] is the latest */
+} conf_syn_t;
+
+static int syn_fail(conf_syn_t *s, int line, const char *fmt, ...)
+    LOOM_PRINTF(3, 4);
+
+static int syn_fail(conf_syn_t *s, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(s->err, s->errlen, "%s:%d: %s", s->name, line, msg);
+    return -1;
+}
+
+static void syn_token(conf_syn_t *s, char kind, const char *text, size_t len)
+{
+    s->kind[0] = s->kind[1];
+    memcpy(s->text[0], s->text[1], sizeof(s->text[0]));
+    s->kind[1] = kind;
+    if (len >= sizeof(s->text[1]))
+        len = sizeof(s->text[1]) - 1;
+    memcpy(s->text[1], text, len);
+    s->text[1][len] = '\0';
+}
+
+/* Can C be part of an unquoted word (libconfuse's character class)? */
+static int syn_word_char(char c)
+{
+    return c != '\0' && strchr(" #\"'\t\n\r={}()+,*", c) == NULL;
+}
+
+static int syn_newlines(const char *from, const char *to)
+{
+    int n = 0;
+
+    for (; from < to; from++)
+        n += *from == '\n';
+    return n;
+}
+
+/* A quoted string at P; returns the byte after it, or NULL (error set). */
+static const char *syn_string(conf_syn_t *s, const char *p)
+{
+    const char *start = p + 1, *close;
+    char q = *p++;
+    int open = s->line;
+
+    for (; *p != q; p++) {
+        if (*p == '\0') {
+            syn_fail(s, open,
+                     "the string opened here is never closed: the file ends "
+                     "inside it");
+            return NULL;
+        }
+        if (*p == '\n') {
+            syn_fail(s, open,
+                     "the string opened here is not closed on this line (end "
+                     "it with %c, or end the line with a backslash to "
+                     "continue it)",
+                     q);
+            return NULL;
+        }
+        if (*p == '\\' && p[1] != '\0') {
+            s->line += p[1] == '\n';
+            p++;
+        } else if (q == '"' && p[0] == '$' && p[1] == '{' &&
+                   (close = strchr(p + 2, '}')) != NULL) {
+            s->line += syn_newlines(p, close); /* ${VAR}, as libconfuse */
+            p = close;
+        }
+    }
+    syn_token(s, 's', start, (size_t)(p - start));
+    return p + 1;
+}
+
+static int syn_open(conf_syn_t *s, char open)
+{
+    conf_open_t *o;
+
+    if (s->depth == CONF_NEST_MAX)
+        return syn_fail(s, s->line, "sections nested more than %d deep",
+                        CONF_NEST_MAX);
+    o = &s->stack[s->depth++];
+    o->open = open;
+    o->line = s->line;
+    if (open == '(')
+        snprintf(o->what, sizeof(o->what), "%s(",
+                 s->kind[1] == 'w' ? s->text[1] : "");
+    else if (s->kind[1] == '=' && s->kind[0] == 'w')
+        snprintf(o->what, sizeof(o->what), "list '%s'", s->text[0]);
+    else if (s->kind[1] == 's' && s->kind[0] == 'w')
+        snprintf(o->what, sizeof(o->what), "section %s \"%s\"", s->text[0],
+                 s->text[1]);
+    else if (s->kind[1] == 'w')
+        snprintf(o->what, sizeof(o->what), "section %s", s->text[1]);
+    else
+        snprintf(o->what, sizeof(o->what), "'{'");
+    return 0;
+}
+
+static int syn_close(conf_syn_t *s, char close)
+{
+    char open = close == '}' ? '{' : '(';
+    const conf_open_t *top;
+
+    if (s->depth == 0)
+        return syn_fail(s, s->line, "'%c' here closes nothing: no %s is open",
+                        close, close == '}' ? "section or list" : "'('");
+    top = &s->stack[s->depth - 1];
+    if (top->open != open)
+        return syn_fail(s, s->line,
+                        "'%c' here, but %s opened on line %d is not closed "
+                        "yet (it needs '%c')",
+                        close, top->what, top->line,
+                        top->open == '{' ? '}' : ')');
+    s->depth--;
+    return 0;
+}
+
+/* Check the structure of TEXT, the file NAME.  Returns 0, or -1 with
+ * "NAME:LINE: message" in ERR. */
+static int conf_syntax_scan(const char *name, const char *text, char *err,
+                            size_t errlen)
+{
+    conf_syn_t s;
+    const char *p = text, *q;
+
+    memset(&s, 0, sizeof(s));
+    s.name = name;
+    s.err = err;
+    s.errlen = errlen;
+    s.line = 1;
+    while (*p) {
+        size_t slashes = 0, word = 0;
+
+        if (*p == '\n') {
+            s.line++;
+            p++;
+            continue;
+        }
+        if (p[0] == '/')
+            while (p[slashes] == '/')
+                slashes++;
+        while (syn_word_char(p[word]))
+            word++;
+        if (*p == '#' || (slashes >= 2 && word <= slashes)) {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            q = strstr(p + 2, "*/");
+            if (q == NULL)
+                return syn_fail(&s, s.line,
+                                "the comment opened here with /* is never "
+                                "closed: the file ends inside it");
+            s.line += syn_newlines(p, q);
+            p = q + 2;
+        } else if (*p == '"' || *p == '\'') {
+            if ((p = syn_string(&s, p)) == NULL)
+                return -1;
+        } else if (p[0] == '$' && p[1] == '{' &&
+                   (q = strchr(p + 2, '}')) != NULL) {
+            s.line += syn_newlines(p, q);
+            syn_token(&s, 's', p, (size_t)(q + 1 - p));
+            p = q + 1;
+        } else if (word > 0) {
+            syn_token(&s, 'w', p, word);
+            p += word;
+        } else if (*p == '{' || *p == '(') {
+            if (syn_open(&s, *p) != 0)
+                return -1;
+            syn_token(&s, *p, p, 1);
+            p++;
+        } else if (*p == '}' || *p == ')') {
+            if (syn_close(&s, *p) != 0)
+                return -1;
+            syn_token(&s, *p, p, 1);
+            p++;
+        } else if (*p == '=' || *p == ',' || (p[0] == '+' && p[1] == '=')) {
+            syn_token(&s, *p == ',' ? ',' : '=', p, 1);
+            p += *p == '+' ? 2 : 1;
+        } else {
+            p++; /* blanks, and what libconfuse skips too */
+        }
+    }
+    if (s.depth > 0) {
+        const conf_open_t *top = &s.stack[s.depth - 1];
+
+        return syn_fail(&s, top->line,
+                        "%s opened here is never closed: the file ends "
+                        "before its '%c' (is the file complete?)",
+                        top->what, top->open == '{' ? '}' : ')');
+    }
+    return 0;
+}
+
+/* Scan FILE (libconfuse's name for it) before libconfuse reads it.
+ * Returns 0, or -1 with the error recorded in the parse.  A file that
+ * cannot be read is left to libconfuse to report. */
+static int conf_scan_file(const char *file)
+{
+    conf_parse_t *p = conf_cur;
+    conf_lines_t *t = conf_lines_of(file);
+
+    if (p == NULL || t == NULL || p->have_err)
+        return 0;
+    if (conf_syntax_scan(conf_file_name(file), t->text, p->err,
+                         sizeof(p->err)) != 0) {
+        p->have_err = 1;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- locations ---------------------------------------------------------- */
@@ -250,6 +538,20 @@ static char *conf_where_str(cfg_t *sec, const char *opt)
     return loom_strdup(buf);
 }
 
+/* Where OPT of SEC comes in the files as read (the index of its first
+ * record); past every record when it was never set. */
+static size_t conf_order(cfg_t *sec, const char *opt)
+{
+    conf_parse_t *p = conf_cur;
+    size_t i;
+
+    for (i = 0; p && i < p->n_locs; i++) {
+        if (p->locs[i].sec == sec && strcmp(p->locs[i].opt, opt) == 0)
+            return i;
+    }
+    return p ? p->n_locs : 0;
+}
+
 void loom_conf_error(cfg_t *sec, const char *opt, const char *fmt, ...)
 {
     conf_parse_t *p = conf_cur;
@@ -310,7 +612,7 @@ static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
     conf_parse_t *p = conf_cur;
     char msg[768];
-    const char *q;
+    const char *q, *file;
 
     if (p == NULL || p->have_err)
         return;
@@ -333,10 +635,10 @@ static void conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
                  "duplicate name \"%s\": another section of this kind has it",
                  word);
     }
-    if (cfg && cfg->filename)
-        snprintf(p->err, sizeof(p->err), "%s:%d: %s",
-                 conf_file_name(cfg->filename),
-                 conf_real_line(cfg->filename, cfg->line), msg);
+    file = conf_cfg_file(cfg);
+    if (file)
+        snprintf(p->err, sizeof(p->err), "%s:%d: %s", conf_file_name(file),
+                 conf_real_line(file, cfg->line), msg);
     else
         snprintf(p->err, sizeof(p->err), "%s: %s", p->file, msg);
     p->have_err = 1;
@@ -347,12 +649,13 @@ static int conf_section_line(const char *file, const char *name,
 
 static int conf_validcb(cfg_t *cfg, cfg_opt_t *opt)
 {
-    int line = conf_real_line(cfg->filename, cfg->line);
+    const char *file = conf_cfg_file(cfg);
+    int line = conf_real_line(file, cfg->line);
 
     /* A list spanning lines is reported where it ends: find its start. */
     if (opt->type != CFGT_SEC)
-        line = conf_section_line(cfg->filename, opt->name, NULL, line);
-    conf_loc_add(cfg, opt->name, cfg->filename, line);
+        line = conf_section_line(file, opt->name, NULL, line);
+    conf_loc_add(cfg, opt->name, file, line);
     return 0;
 }
 
@@ -409,7 +712,7 @@ static int conf_fn_include(cfg_t *cfg, cfg_opt_t *opt, int argc,
             globfree(&g);
             return 1;
         }
-        if (cfg_include(cfg, opt, 1, &one) != 0) {
+        if (conf_scan_file(one) != 0 || cfg_include(cfg, opt, 1, &one) != 0) {
             globfree(&g);
             return 1;
         }
@@ -488,6 +791,7 @@ static cfg_opt_t *conf_build_opts(cfg_opt_t ***tofree, size_t *n_tofree)
         CFG_STR("group", NULL, CFGF_NONE),
         CFG_STR("pidfile", NULL, CFGF_NONE),
         CFG_INT("shutdown_grace", 10, CFGF_NONE),
+        CFG_INT("workers", LOOM_WORK_DEFAULT_THREADS, CFGF_NONE),
         CFG_SEC("log", conf_log_opts, CFGF_NONE),
         CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
         CFG_SEC("tls", conf_tls_opts,
@@ -570,6 +874,9 @@ static int conf_build_tls(loom_config_t *c, cfg_t *root)
         t->cert = conf_opt_path(sec, "cert");
         t->key = conf_opt_path(sec, "key");
         t->chain = conf_opt_path(sec, "chain");
+        t->cert_where = t->cert ? conf_where_str(sec, "cert") : NULL;
+        t->key_where = t->key ? conf_where_str(sec, "key") : NULL;
+        t->chain_where = t->chain ? conf_where_str(sec, "chain") : NULL;
         t->self_signed = cfg_getbool(sec, "self_signed") == cfg_true;
         t->server_names = conf_strlist(sec, "server_names", &t->n_server_names);
         v = cfg_getstr(sec, "min_version");
@@ -619,14 +926,13 @@ static int conf_ep_path(cfg_t *sec, char *buf, size_t size)
 static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
                              cfg_t *sec)
 {
-    size_t i, j, k, n = cfg_size(sec, "listen");
+    size_t i, n = cfg_size(sec, "listen");
     char err[512];
 
     ic->listen = loom_calloc(n ? n : 1, sizeof(*ic->listen));
     for (i = 0; i < n; i++) {
         loom_listen_conf_t *lc = &ic->listen[ic->n_listen];
         const char *text = cfg_getnstr(sec, "listen", (unsigned)i);
-        char key[320], other[320];
 
         if (loom_endpoint_parse_listen(text, &lc->ep, err, sizeof(err)) != 0) {
             loom_conf_error(sec, "listen", "%s", err);
@@ -635,6 +941,7 @@ static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
         ic->n_listen++;
         lc->text = loom_strdup(text);
         lc->where = conf_where_str(sec, "listen");
+        lc->order = conf_order(sec, "listen") * 1024 + i;
         if (conf_ep_path(sec, lc->ep.path, sizeof(lc->ep.path)) ||
             conf_ep_path(sec, lc->ep.cert, sizeof(lc->ep.cert)) ||
             conf_ep_path(sec, lc->ep.key, sizeof(lc->ep.key)))
@@ -651,23 +958,7 @@ static int conf_build_listen(loom_config_t *c, loom_instance_conf_t *ic,
                             ic->module->name);
             return -1;
         }
-        /* One socket, one owner. */
-        loom_endpoint_format(&lc->ep, key, sizeof(key));
-        for (j = 0; j <= c->n_inst; j++) {
-            loom_instance_conf_t *o = j < c->n_inst ? &c->inst[j] : ic;
-            size_t upto = o == ic ? ic->n_listen - 1 : o->n_listen;
-
-            for (k = 0; k < upto; k++) {
-                loom_endpoint_format(&o->listen[k].ep, other, sizeof(other));
-                if (strcmp(key, other) == 0) {
-                    loom_conf_error(
-                        sec, "listen",
-                        "endpoint '%s' is already used by %s \"%s\"", text,
-                        o->module->name, o->name);
-                    return -1;
-                }
-            }
-        }
+        /* Listeners that conflict are found by loom_config_check. */
     }
     return 0;
 }
@@ -685,6 +976,8 @@ static int conf_build_instance(loom_config_t *c, const loom_module_t *mod,
     if (conf_build_listen(c, ic, sec) != 0)
         goto fail;
     ic->access_log = conf_opt_path(sec, "access_log");
+    if (ic->access_log)
+        ic->access_log_where = conf_where_str(sec, "access_log");
     if (conf_nonneg(sec, "max_connections", &ic->max_connections) ||
         conf_nonneg(sec, "read_timeout", &ic->read_timeout) ||
         conf_nonneg(sec, "write_timeout", &ic->write_timeout))
@@ -740,6 +1033,12 @@ static int conf_build(loom_config_t *c, cfg_t *root)
     c->pidfile = conf_opt_path(root, "pidfile");
     if (conf_nonneg(root, "shutdown_grace", &c->shutdown_grace))
         return -1;
+    c->workers = cfg_getint(root, "workers");
+    if (c->workers < 1 || c->workers > LOOM_WORK_MAX_THREADS) {
+        loom_conf_error(root, "workers", "workers must be 1 to %d, not %ld",
+                        LOOM_WORK_MAX_THREADS, c->workers);
+        return -1;
+    }
     sec = cfg_getsec(root, "log");
     lvl = loom_log_level_parse(cfg_getstr(sec, "level"));
     if (lvl < 0) {
@@ -787,6 +1086,10 @@ loom_config_t *loom_config_load(const char *file, const char *text, char *err,
     ctx.file = file;
     ctx.text = text;
     conf_cur = &ctx;
+    if (conf_scan_file(text ? "[buf]" : file) != 0) {
+        snprintf(err, errlen, "%s", ctx.err);
+        goto out;
+    }
     /* load_module() makes new section keywords known only once it has run:
      * a parse that loaded a module is parsed again with it in the table. */
     for (attempt = 0; attempt < LOOM_MAX_MODULES; attempt++) {
@@ -802,6 +1105,7 @@ loom_config_t *loom_config_load(const char *file, const char *text, char *err,
             free(tofree[i]);
         free(tofree);
         cfg_set_error_function(root, conf_errfunc);
+        ctx.root = root;
         ctx.have_err = 0;
         ctx.loaded_new = 0;
         ctx.err[0] = '\0';
@@ -812,7 +1116,7 @@ loom_config_t *loom_config_load(const char *file, const char *text, char *err,
         if (!ctx.loaded_new)
             break;
         cfg_free(root);
-        root = NULL;
+        root = ctx.root = NULL;
         for (i = 0; i < ctx.n_locs; i++)
             free(ctx.locs[i].file);
         ctx.n_locs = 0;
@@ -830,10 +1134,14 @@ loom_config_t *loom_config_load(const char *file, const char *text, char *err,
                      ctx.have_err ? ctx.err : "invalid configuration");
             loom_config_free(c);
             c = NULL;
+        } else if (loom_config_check(c, err, errlen) != LOOM_OK) {
+            loom_config_free(c);
+            c = NULL;
         }
     }
     if (root)
         cfg_free(root);
+out:
     for (attempt = 0; (size_t)attempt < ctx.n_locs; attempt++)
         free(ctx.locs[attempt].file);
     free(ctx.locs);
@@ -886,6 +1194,9 @@ void loom_config_free(loom_config_t *c)
         free(t->min_version);
         free(t->ciphers);
         free(t->where);
+        free(t->cert_where);
+        free(t->key_where);
+        free(t->chain_where);
     }
     free(c->tls);
     for (i = 0; i < c->n_inst; i++) {
@@ -899,6 +1210,7 @@ void loom_config_free(loom_config_t *c)
         free(ic->name);
         free(ic->where);
         free(ic->access_log);
+        free(ic->access_log_where);
         conf_free_strv(ic->alpn, ic->n_alpn);
         if (ic->mod_conf && ic->module->conf_free)
             ic->module->conf_free(ic->mod_conf);

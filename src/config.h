@@ -18,13 +18,15 @@ typedef struct loom_tls_profile_conf_s {
     size_t n_server_names;
     char *min_version;
     char *ciphers;
-    char *where; /* "FILE:LINE" of the section */
+    char *where;                                /* "FILE:LINE" of the section */
+    char *cert_where, *key_where, *chain_where; /* of each file, or NULL */
 } loom_tls_profile_conf_t;
 
 typedef struct loom_listen_conf_s {
     loom_endpoint_t ep;
-    char *text;  /* the string as written */
-    char *where; /* "FILE:LINE" */
+    char *text;   /* the string as written */
+    char *where;  /* "FILE:LINE" */
+    size_t order; /* where it comes in the files as read: smaller first */
 } loom_listen_conf_t;
 
 /* One module instance section, already configured by its module. */
@@ -34,7 +36,8 @@ typedef struct loom_instance_conf_s {
     char *where;
     loom_listen_conf_t *listen;
     size_t n_listen;
-    char *access_log; /* resolved path or NULL */
+    char *access_log;       /* resolved path or NULL */
+    char *access_log_where; /* "FILE:LINE" of access_log, or NULL */
     long max_connections;
     long idle_timeout, read_timeout, write_timeout;
     char **alpn;
@@ -50,6 +53,7 @@ typedef struct loom_config_s {
     int log_level;
     int log_syslog;
     long max_connections;
+    long workers; /* worker pool threads */
     loom_tls_profile_conf_t *tls;
     size_t n_tls;
     loom_instance_conf_t *inst;
@@ -58,9 +62,16 @@ typedef struct loom_config_s {
 
 /* Read FILE (or, when TEXT is non-NULL, TEXT with FILE naming it in
  * messages).  Loads modules named by load_module().  Returns NULL with
- * "FILE:LINE: message" in ERR on any error. */
+ * "FILE:LINE: message" in ERR on any error.  Runs loom_config_check on
+ * what it read, so loomd -t, the start and a reload check alike. */
 loom_config_t *loom_config_load(const char *file, const char *text, char *err,
                                 size_t errlen);
+
+/* Check what can be checked without binding (config_check.c): listen
+ * addresses, UNIX socket paths, listeners that would conflict, TLS
+ * certificates and keys, access logs.  Returns LOOM_OK, or LOOM_ERROR
+ * with "FILE:LINE: message" in ERR.  CFG is not changed. */
+int loom_config_check(loom_config_t *cfg, char *err, size_t errlen);
 
 /* Free a config, calling each module's conf_free on its instance confs. */
 void loom_config_free(loom_config_t *cfg);

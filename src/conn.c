@@ -663,7 +663,10 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     loom_conn_enter(c);
-    if (c->flags & LOOM_CF_HANDSHAKE) {
+    if (c->flags & LOOM_CF_ABORT) {
+        /* going away: no handshake step, no open, no read (the leave
+         * finalizes it) */
+    } else if (c->flags & LOOM_CF_HANDSHAKE) {
         loom_tls_handshake(c);
     } else {
         if ((what & EV_WRITE) && (c->flags & LOOM_CF_TLS_RW)) {

@@ -117,6 +117,8 @@ struct loom_instance_s {
     int stopped;          /* its stop is under way: no more timers */
     loom_timer_t *timers; /* armed timers it owns */
     loom_conn_t *lru_head, *lru_tail; /* oldest activity first */
+    unsigned nwork;                   /* pool jobs owed a done (work.c) */
+    int work_stopping;                /* new jobs cancelled (work.c) */
     loom_instance_t *next;
 };
 
@@ -177,6 +179,7 @@ struct loom_server_s {
     /* service.c */
     struct loom_service_s *services;
     uint64_t svc_gen, svc_ids;
+    struct loom_work_pool_s *work; /* the worker pool (work.c) */
 };
 
 /* service.c: withdraw INST's offers (NAME NULL: all); free every offer. */
@@ -217,6 +220,13 @@ void loom_conn_flush(loom_conn_t *c);
  * reactor or from test code, never from inside a callback. */
 void loom_conn_ready(loom_conn_t *c, short what);
 
+/* alog.c */
+/* From now on, access log files opened while running as root are
+ * handed to UID:GID, the service user loomd switches to. */
+void loom_alog_owner(uid_t uid, gid_t gid);
+/* Is an access log open under PATH (so applying a config reuses it)? */
+int loom_alog_is_open(const char *path);
+
 /* listener.c */
 loom_listener_t *loom_listener_open(loom_server_t *srv,
                                     const loom_listen_conf_t *lc, char *err,
@@ -244,5 +254,23 @@ void loom_conn_out_prepare(loom_conn_t *c);
 /* Bytes were added to c->out: apply the cap and high-water mark, schedule
  * the flush; returns as loom_conn_write. */
 int loom_conn_out_queued(loom_conn_t *c);
+
+/* work.c: the worker pool behind loom_work.h.  A server's pool, with
+ * LOOM_WORK_DEFAULT_THREADS until resized; threads start on first use. */
+typedef struct loom_work_pool_s loom_work_pool_t;
+loom_work_pool_t *loom_work_pool_new(loom_server_t *srv);
+/* Set the number of threads (`workers`); extra threads leave when idle. */
+void loom_work_pool_resize(loom_work_pool_t *p, unsigned threads);
+/* INST is going: cancel its queued jobs and any it submits from now on;
+ * returns how many of its jobs are still owed a done (0: it may stop). */
+unsigned loom_work_quiesce(loom_instance_t *inst);
+/* Before INST's stop: cancel its queued jobs, wait for its running ones
+ * and run every done it is owed. */
+void loom_work_drain(loom_instance_t *inst);
+/* The server is going: cancel every queued job and every job submitted
+ * from now on (running ones complete); instance drains deliver them. */
+void loom_work_pool_close(loom_work_pool_t *p);
+/* Join the threads and free the pool (every instance drained first). */
+void loom_work_pool_free(loom_work_pool_t *p);
 
 #endif

@@ -8,7 +8,9 @@
  */
 #include "endpoint.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -334,4 +336,27 @@ void loom_endpoint_format(const loom_endpoint_t *ep, char *out, size_t len)
                  ep->port);
         break;
     }
+}
+
+int loom_endpoint_sockaddr(const loom_endpoint_t *ep,
+                           struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    const char *host = ep->host[0] ? ep->host : "0.0.0.0";
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)ep->port);
+        *len = sizeof(*sin);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)ep->port);
+        *len = sizeof(*sin6);
+        return 0;
+    }
+    return -1;
 }

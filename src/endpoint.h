@@ -20,6 +20,7 @@
 #define LOOM_ENDPOINT_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 typedef enum {
     LOOM_EP_TCP = 1,
@@ -58,5 +59,11 @@ int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep, char *err,
  * one form), used to match listeners across reloads.  Writes at most LEN bytes
  * to OUT, always NUL-terminated. */
 void loom_endpoint_format(const loom_endpoint_t *ep, char *out, size_t len);
+
+/* The socket address a tcp/tls/udp listen endpoint binds: its interface
+ * (an IPv4 or IPv6 address; 0.0.0.0 when none is given) and port.
+ * Returns 0, or -1 when the interface is not an IP address. */
+int loom_endpoint_sockaddr(const loom_endpoint_t *ep,
+                           struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

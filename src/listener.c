@@ -19,30 +19,6 @@
 
 #include "tls.h"
 
-/* Fill SS from an interface address and port; 0 or -1. */
-static int ls_sockaddr(const loom_endpoint_t *ep, struct sockaddr_storage *ss,
-                       socklen_t *len)
-{
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    const char *host = ep->host[0] ? ep->host : "0.0.0.0";
-
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)ep->port);
-        *len = sizeof(*sin);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)ep->port);
-        *len = sizeof(*sin6);
-        return 0;
-    }
-    return -1;
-}
-
 static int ls_bind_unix(const loom_endpoint_t *ep, char *err, size_t errlen)
 {
     struct sockaddr_un sun;
@@ -81,7 +57,7 @@ static int ls_bind_inet(const loom_endpoint_t *ep, const char *text, char *err,
     int fd, one = 1, zero = 0;
     int udp = ep->kind == LOOM_EP_UDP;
 
-    if (ls_sockaddr(ep, &ss, &sslen) != 0) {
+    if (loom_endpoint_sockaddr(ep, &ss, &sslen) != 0) {
         snprintf(err, errlen, "cannot bind %s: '%s' is not an IP address", text,
                  ep->host);
         return -1;

@@ -77,8 +77,10 @@ void loom_alog_write(loom_alog_t *al, const char *fmt, ...) LOOM_PRINTF(2, 3);
 /* Drop a reference; the file is closed with the last one. */
 void loom_alog_close(loom_alog_t *al);
 
-/* Reopen every open access log under its path (logrotate: SIGUSR1/SIGHUP). */
-void loom_alog_reopen_all(void);
+/* Reopen every open access log under its path (logrotate: SIGUSR1/SIGHUP).
+ * A log that cannot be reopened is logged by name and keeps writing to
+ * the file it had.  Returns how many could not be reopened. */
+int loom_alog_reopen_all(void);
 
 /* ---- small utilities (util.c) ------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #include "loom_conn.h"
 #include "loom_reactor.h"
 #include "loom_service.h"
+#include "loom_work.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
 #define LOOM_MODULE_ABI 3

@@ -174,6 +174,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     loomd_t *d = arg;
     char err[1024];
+    int n;
 
     (void)what;
     switch (sig) {
@@ -198,8 +199,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         loomd_notify("READY=1");
         break;
     case SIGUSR1:
-        loom_alog_reopen_all();
-        loom_log(LOOM_LOG_INFO, NULL, "access logs reopened");
+        /* Each log that failed has been named; the summary must not
+         * claim otherwise. */
+        n = loom_alog_reopen_all();
+        if (n == 0)
+            loom_log(LOOM_LOG_INFO, NULL, "access logs reopened");
+        else
+            loom_log(LOOM_LOG_ERROR, NULL,
+                     "%d access log(s) could not be reopened", n);
         break;
     default:
         break;
@@ -252,6 +259,10 @@ static int loomd_serve(loomd_t *d, int daemonize)
         loom_config_free(cfg);
         return 1;
     }
+    /* Access logs are opened now, as root, and reopened later as the
+     * service user: they must be the service user's files. */
+    if (geteuid() == 0 && (uid != 0 || cfg->group))
+        loom_alog_owner(uid, gid);
     d->srv = loom_server_new(d->base);
     if (loom_server_start(d->srv, cfg, err, sizeof(err)) != LOOM_OK) {
         fprintf(stderr, "%s\n", err);
@@ -349,11 +360,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (test) {
+        /* What the start checks before binding, -t checks too (the load
+         * runs loom_config_check). */
         loom_config_t *cfg =
             loom_config_load(d.conf_file, NULL, err, sizeof(err));
+        uid_t uid;
+        gid_t gid;
 
         if (cfg == NULL) {
             fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        if (check_privileges(cfg, &uid, &gid) != 0) {
+            loom_config_free(cfg);
             return 1;
         }
         rc = loomd_check(cfg, err, sizeof(err));

@@ -36,8 +36,8 @@ static size_t loom_n_loaded;
 
 /* Words of the top level of loom.conf that a module cannot be named. */
 static const char *const loom_reserved[] = {
-    "user",   "group", "pidfile", "shutdown_grace", "log",
-    "limits", "tls",   "include", "load_module",    NULL};
+    "user", "group",   "pidfile",     "shutdown_grace", "log", "limits",
+    "tls",  "include", "load_module", "workers",        NULL};
 
 const loom_module_t *const *loom_module_builtins(void)
 {

@@ -131,6 +131,7 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
             break;
         }
     }
+    loom_work_drain(inst); /* every done before stop, none after */
     inst->stopped = 1;
     loom_services_withdraw(inst, NULL);
     loom_defer_run(srv, inst);
@@ -152,7 +153,7 @@ static void server_reap(loom_server_t *srv)
 
     for (; inst; inst = next) {
         next = inst->next;
-        if (inst->removed && inst->nconns == 0)
+        if (inst->removed && inst->nconns == 0 && loom_work_quiesce(inst) == 0)
             inst_free(srv, inst);
     }
 }
@@ -202,6 +203,7 @@ loom_server_t *loom_server_new(struct event_base *base)
     srv->resume = evtimer_new(base, loom_listener_resume_cb, srv);
     srv->defer = event_new(base, -1, 0, server_on_defer, srv);
     loom_reactor_init(srv);
+    srv->work = loom_work_pool_new(srv);
     srv->resolver = loom_resolver_new(base, err, sizeof(err));
     if (srv->resolver == NULL)
         loom_log(LOOM_LOG_WARN, NULL, "resolver unavailable: %s", err);
@@ -450,6 +452,7 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
     loom_config_free(srv->cfg);
     srv->cfg = cfg;
     srv->max_connections = cfg->max_connections;
+    loom_work_pool_resize(srv->work, (unsigned)cfg->workers);
     free(al);
     free(alogs);
     free(insts);
@@ -582,10 +585,12 @@ void loom_server_free(loom_server_t *srv)
         srv->listeners = ls->next;
         loom_listener_close(ls);
     }
+    loom_work_pool_close(srv->work);
     while (srv->instances)
         inst_free(srv, srv->instances);
     while (srv->calls)
         loom_defer_run(srv, NULL);
+    loom_work_pool_free(srv->work);
     loom_reactor_free(srv);
     loom_services_free(srv);
     loom_tls_free(srv->tls);

@@ -4,11 +4,14 @@
  */
 #include "tls.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <arpa/inet.h>
@@ -30,22 +33,96 @@ typedef struct {
     size_t n_names;
 } tls_profile_t;
 
+/* An outbound client context, shared by every connection that verifies
+ * the same way: reading a CA bundle costs milliseconds, too much for each
+ * connection on the reactor.  Built on first use, so a configuration that
+ * never connects out never reads one, and again for the next configuration
+ * (a reload picks up a changed bundle). */
+typedef struct {
+    int verify;
+    char *ca; /* "" for the system store */
+    SSL_CTX *ctx;
+} tls_client_t;
+
 struct loom_tls_s {
     tls_profile_t *p;
     size_t n;
+    tls_client_t *clients;
+    size_t n_clients;
 };
 
-/* The last OpenSSL error as text (or "unknown error"). */
+/* OpenSSL reasons an operator meets when a certificate or key file is
+ * wrong, in words that say what to look at. */
+static const struct {
+    int lib, reason;
+    const char *words;
+} tls_reasons[] = {
+    {ERR_LIB_PEM, PEM_R_NO_START_LINE,
+     "it holds no PEM data (no -----BEGIN line)"},
+    {ERR_LIB_PEM, PEM_R_BAD_END_LINE, "its PEM data is cut short"},
+    {ERR_LIB_PEM, PEM_R_BAD_BASE64_DECODE, "its PEM data is damaged"},
+    {ERR_LIB_PEM, PEM_R_BAD_DECRYPT,
+     "it is encrypted (loomd reads no "
+     "passphrase)"},
+    {ERR_LIB_PEM, PEM_R_PROBLEMS_GETTING_PASSWORD,
+     "it is encrypted (loomd reads no passphrase)"},
+    {ERR_LIB_OSSL_DECODER, ERR_R_UNSUPPORTED,
+     "it holds no key in PEM form that loomd can read"},
+    {ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH,
+     "it does not match the certificate"},
+    {ERR_LIB_SSL, SSL_R_EE_KEY_TOO_SMALL, "its key is too small"},
+    {ERR_LIB_SSL, SSL_R_CA_MD_TOO_WEAK, "it is signed with a weak digest"},
+};
+
+/* The first OpenSSL error queued, in words: an operator's reason from
+ * tls_reasons, else OpenSSL's reason text ("bad decrypt"), not its code;
+ * a system error as errno's words.  Clears the queue. */
 static const char *tls_errstr(char *buf, size_t len)
 {
-    unsigned long e = ERR_peek_last_error();
+    unsigned long e = ERR_peek_error();
+    const char *reason = e ? ERR_reason_error_string(e) : NULL;
+    size_t i;
 
-    if (e == 0)
+    for (i = 0; e && i < sizeof(tls_reasons) / sizeof(tls_reasons[0]); i++) {
+        if (ERR_GET_LIB(e) == tls_reasons[i].lib &&
+            ERR_GET_REASON(e) == tls_reasons[i].reason) {
+            reason = tls_reasons[i].words;
+            break;
+        }
+    }
+    if (e == 0 || ERR_SYSTEM_ERROR(e))
         snprintf(buf, len, "%s", errno ? strerror(errno) : "unknown error");
+    else if (reason)
+        snprintf(buf, len, "%s", reason);
     else
         ERR_error_string_n(e, buf, len);
     ERR_clear_error();
     return buf;
+}
+
+/* Check that WHAT (a certificate, a key) at PATH is a file loomd can
+ * read, before OpenSSL reports it in its own terms.  0, or -1 with
+ * "cannot load WHAT PATH: reason" in ERR. */
+static int tls_readable(const char *what, const char *path, char *err,
+                        size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    int dir;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot load %s %s: %s", what, path,
+                 strerror(errno));
+        return -1;
+    }
+    dir = fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode);
+    fclose(f);
+    if (dir) {
+        snprintf(err, errlen, "cannot load %s %s: it is a directory", what,
+                 path);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- SNI and ALPN ------------------------------------------------------- */
@@ -201,46 +278,63 @@ out:
     return ok ? 0 : -1;
 }
 
-/* Load CERT (with its chain), optional CHAIN and KEY into CTX. */
+/* Which file of a profile tls_load found wrong. */
+enum { TLS_BAD_CERT = 1, TLS_BAD_KEY, TLS_BAD_CHAIN };
+
+/* Load CERT (with its chain), optional CHAIN and KEY into CTX.  Returns 0,
+ * or TLS_BAD_CERT/KEY/CHAIN with the reason in ERR. */
 static int tls_load(SSL_CTX *ctx, const char *cert, const char *key,
                     const char *chain, char *err, size_t errlen)
 {
     char ebuf[256];
 
+    if (tls_readable("certificate", cert, err, errlen) != 0)
+        return TLS_BAD_CERT;
+    if (tls_readable("key", key, err, errlen) != 0)
+        return TLS_BAD_KEY;
+    ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         snprintf(err, errlen, "cannot load certificate %s: %s", cert,
                  tls_errstr(ebuf, sizeof(ebuf)));
-        return -1;
+        return TLS_BAD_CERT;
     }
     if (chain) {
-        FILE *f = fopen(chain, "r");
+        FILE *f;
         X509 *x;
 
-        if (f == NULL) {
-            snprintf(err, errlen, "cannot open chain %s: %s", chain,
+        if (tls_readable("chain", chain, err, errlen) != 0)
+            return TLS_BAD_CHAIN;
+        if ((f = fopen(chain, "r")) == NULL) {
+            snprintf(err, errlen, "cannot load chain %s: %s", chain,
                      strerror(errno));
-            return -1;
+            return TLS_BAD_CHAIN;
         }
         while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
             if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
                 X509_free(x);
                 fclose(f);
-                snprintf(err, errlen, "bad chain %s", chain);
-                return -1;
+                snprintf(err, errlen, "cannot load chain %s: %s", chain,
+                         tls_errstr(ebuf, sizeof(ebuf)));
+                return TLS_BAD_CHAIN;
             }
         }
         ERR_clear_error();
         fclose(f);
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        snprintf(err, errlen, "cannot load key %s: %s", key,
-                 tls_errstr(ebuf, sizeof(ebuf)));
-        return -1;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(err, errlen, "key %s does not match certificate %s", key,
-                 cert);
-        return -1;
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        unsigned long e = ERR_peek_error();
+
+        if (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+                       ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)) {
+            ERR_clear_error();
+            snprintf(err, errlen, "key %s does not match certificate %s", key,
+                     cert);
+        } else {
+            snprintf(err, errlen, "cannot load key %s: %s", key,
+                     tls_errstr(ebuf, sizeof(ebuf)));
+        }
+        return TLS_BAD_KEY;
     }
     return 0;
 }
@@ -255,6 +349,7 @@ loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
     for (i = 0; i < cfg->n_tls; i++) {
         loom_tls_profile_conf_t *pc = &cfg->tls[i];
         tls_profile_t *p = &t->p[t->n];
+        const char *where = NULL;
 
         p->ctx = tls_ctx_base(pc->min_version, pc->ciphers, msg, sizeof(msg));
         if (p->ctx == NULL)
@@ -265,8 +360,14 @@ loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
             if (tls_self_signed(p->ctx, msg, sizeof(msg)) != 0)
                 goto fail;
         } else if (pc->cert && pc->key) {
-            if (tls_load(p->ctx, pc->cert, pc->key, pc->chain, msg,
-                         sizeof(msg)) != 0)
+            int bad = tls_load(p->ctx, pc->cert, pc->key, pc->chain, msg,
+                               sizeof(msg));
+
+            /* Name the line of the file at fault, not the section's. */
+            where = bad == TLS_BAD_CERT  ? pc->cert_where
+                    : bad == TLS_BAD_KEY ? pc->key_where
+                                         : pc->chain_where;
+            if (bad != 0)
                 goto fail;
         } else {
             snprintf(msg, sizeof(msg),
@@ -279,7 +380,8 @@ loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
             p->names[j] = loom_strdup(pc->server_names[j]);
         continue;
     fail:
-        snprintf(err, errlen, "%s: tls \"%s\": %s", pc->where, pc->name, msg);
+        snprintf(err, errlen, "%s: tls \"%s\": %s", where ? where : pc->where,
+                 pc->name, msg);
         loom_tls_free(t);
         return NULL;
     }
@@ -300,6 +402,11 @@ void loom_tls_free(loom_tls_t *t)
         free(t->p[i].names);
     }
     free(t->p);
+    for (i = 0; i < t->n_clients; i++) {
+        SSL_CTX_free(t->clients[i].ctx);
+        free(t->clients[i].ca);
+    }
+    free(t->clients);
     free(t);
 }
 
@@ -355,33 +462,153 @@ SSL *loom_tls_server_ssl(loom_conn_t *c, const char *profile)
     return ssl;
 }
 
-SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
-                         const char *ca, char *err, size_t errlen)
+/* Whether DIR (a directory of OpenSSL's c_rehash links, HASH.N) holds any
+ * certificate. */
+static int tls_dir_has_certs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+
+    if (d == NULL)
+        return 0;
+    while (!found && (e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+
+        found = strlen(n) > 9 && strspn(n, "0123456789abcdef") == 8 &&
+                n[8] == '.' && strspn(n + 9, "0123456789") == strlen(n + 9);
+    }
+    closedir(d);
+    return found;
+}
+
+/* OpenSSL accepts a system store that is not there (no ca-certificates
+ * package: its default file missing, its directory empty) and then fails
+ * every verification as "unable to get local issuer certificate".  Say
+ * what is missing instead: 0 if CTX's store (set to the default paths) has
+ * certificates, -1 with ERR set if it has none. */
+static int tls_system_store_check(SSL_CTX *ctx, char *err, size_t errlen)
+{
+    const char *file = getenv(X509_get_default_cert_file_env());
+    const char *dirs = getenv(X509_get_default_cert_dir_env());
+    char buf[PATH_MAX];
+    const char *p, *colon;
+
+    if (sk_X509_OBJECT_num(X509_STORE_get0_objects(
+            SSL_CTX_get_cert_store(ctx))) > 0) /* the file was read */
+        return 0;
+    if (file == NULL)
+        file = X509_get_default_cert_file();
+    if (dirs == NULL)
+        dirs = X509_get_default_cert_dir();
+    for (p = dirs; *p; p = colon ? colon + 1 : p + strlen(p)) {
+        size_t len;
+
+        colon = strchr(p, ':');
+        len = colon ? (size_t)(colon - p) : strlen(p);
+        if (len == 0 || len >= sizeof(buf))
+            continue;
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        if (tls_dir_has_certs(buf))
+            return 0;
+    }
+    snprintf(err, errlen,
+             "no system CA certificates: neither %s nor %s holds any "
+             "(install ca-certificates, or give ca=FILE)",
+             file, dirs);
+    return -1;
+}
+
+/* A new client context verifying (or not) against CA or the system store. */
+static SSL_CTX *tls_client_ctx_new(int verify, const char *ca, char *err,
+                                   size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    SSL *ssl = NULL;
-    struct in6_addr a6;
     char ebuf[256];
 
-    (void)srv;
-    if (ctx == NULL)
-        goto fail;
+    if (ctx == NULL) {
+        snprintf(err, errlen, "TLS client setup failed: %s",
+                 tls_errstr(ebuf, sizeof(ebuf)));
+        return NULL;
+    }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (verify) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-        if ((ca && ca[0] ? SSL_CTX_load_verify_locations(ctx, ca, NULL)
-                         : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-            snprintf(err, errlen, "cannot load CA %s: %s",
-                     ca && ca[0] ? ca : "(system)",
+    if (!verify)
+        return ctx;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (ca[0]) {
+        /* For a missing file OpenSSL only says "system lib": ask first. */
+        if (access(ca, R_OK) != 0 ||
+            SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+            snprintf(err, errlen, "cannot load CA file %s: %s", ca,
                      tls_errstr(ebuf, sizeof(ebuf)));
             SSL_CTX_free(ctx);
             return NULL;
         }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        snprintf(err, errlen, "cannot load the system CA certificates: %s",
+                 tls_errstr(ebuf, sizeof(ebuf)));
+        SSL_CTX_free(ctx);
+        return NULL;
+    } else if (tls_system_store_check(ctx, err, errlen) != 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* The shared client context of T for VERIFY and CA (borrowed), built now
+ * if needed; NULL with ERR set (nothing kept, so the next try reads the
+ * files again). */
+static SSL_CTX *tls_client_ctx(loom_tls_t *t, int verify, const char *ca,
+                               char *err, size_t errlen)
+{
+    tls_client_t *c;
+    SSL_CTX *ctx;
+    size_t i;
+
+    if (!verify)
+        ca = "";
+    for (i = 0; i < t->n_clients; i++) {
+        c = &t->clients[i];
+        if (c->verify == verify && strcmp(c->ca, ca) == 0)
+            return c->ctx;
+    }
+    if ((ctx = tls_client_ctx_new(verify, ca, err, errlen)) == NULL)
+        return NULL;
+    t->clients =
+        loom_realloc(t->clients, (t->n_clients + 1) * sizeof(*t->clients));
+    c = &t->clients[t->n_clients++];
+    c->verify = verify;
+    c->ca = loom_strdup(ca);
+    c->ctx = ctx;
+    return ctx;
+}
+
+SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
+                         const char *ca, char *err, size_t errlen)
+{
+    SSL_CTX *ctx, *own = NULL;
+    SSL *ssl = NULL;
+    struct in6_addr a6;
+    char ebuf[256];
+
+    verify = verify != 0;
+    if (ca == NULL)
+        ca = "";
+    if (srv && srv->tls)
+        ctx = tls_client_ctx(srv->tls, verify, ca, err, errlen);
+    else
+        ctx = own = tls_client_ctx_new(verify, ca, err, errlen);
+    if (ctx == NULL) {
+        /* The caller may only say "TLS setup failed": the cause is here. */
+        loom_log(LOOM_LOG_ERROR, NULL, "TLS connection to %s: %s", host, err);
+        return NULL;
     }
     ssl = SSL_new(ctx);
-    SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+    SSL_CTX_free(own); /* the SSL keeps its own reference */
     if (ssl == NULL)
         goto fail;
     if (inet_pton(AF_INET6, host, &a6) != 1 &&
@@ -400,9 +627,40 @@ fail:
 
 /* ---- the handshake and the transport ------------------------------------ */
 
+/* A failed inbound handshake is the client's business: debug only.  A
+ * failed outbound one is the operator's (wrong CA, expired certificate,
+ * name mismatch), and the caller only hears "TLS handshake failed": a
+ * warning with the cause. */
+static void tls_log_handshake_failure(loom_conn_t *c)
+{
+    const char *who = c->inst ? c->inst->who : NULL;
+    const char *name;
+    char ebuf[256];
+    long vr;
+
+    tls_errstr(ebuf, sizeof(ebuf));
+    if (!(c->flags & LOOM_CF_OUTBOUND)) {
+        loom_log(LOOM_LOG_DEBUG, who, "%s: TLS handshake failed: %s",
+                 loom_conn_peer(c), ebuf);
+        return;
+    }
+    name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+    vr = SSL_get_verify_result(c->ssl);
+    if (vr != X509_V_OK)
+        snprintf(ebuf, sizeof(ebuf), "certificate verify failed: %s",
+                 X509_verify_cert_error_string(vr));
+    if (name)
+        loom_log(LOOM_LOG_WARN, who,
+                 "TLS connection to %s (%s): handshake failed: %s", name,
+                 loom_conn_peer(c), ebuf);
+    else
+        loom_log(LOOM_LOG_WARN, who,
+                 "TLS connection to %s: handshake failed: %s",
+                 loom_conn_peer(c), ebuf);
+}
+
 void loom_tls_handshake(loom_conn_t *c)
 {
-    char ebuf[256];
     int r;
 
     ERR_clear_error();
@@ -421,9 +679,7 @@ void loom_tls_handshake(loom_conn_t *c)
         c->flags |= LOOM_CF_TLS_RW;
         return;
     default:
-        loom_log(LOOM_LOG_DEBUG, c->inst ? c->inst->who : NULL,
-                 "%s: TLS handshake failed: %s", loom_conn_peer(c),
-                 tls_errstr(ebuf, sizeof(ebuf)));
+        tls_log_handshake_failure(c);
         loom_conn_abort(c);
     }
 }

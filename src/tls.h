@@ -25,7 +25,10 @@ SSL_CTX *loom_tls_listener_ctx(loom_tls_t *t, const loom_endpoint_t *ep,
 SSL *loom_tls_server_ssl(loom_conn_t *c, const char *profile);
 
 /* A client-side SSL for an outbound connection to HOST, verifying the
- * peer (unless VERIFY is 0) against CA (or the system store). */
+ * peer (unless VERIFY is 0) against CA (or the system store: OpenSSL's
+ * default paths, SSL_CERT_FILE / SSL_CERT_DIR).  The context is shared
+ * with every such connection of SRV's configuration.  NULL with ERR set,
+ * and logged (a missing CA file or system store is named), on failure. */
 SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
                          const char *ca, char *err, size_t errlen);
 

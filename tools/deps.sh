@@ -1,6 +1,9 @@
 #!/bin/sh
 # tools/deps.sh - install what loom needs to build, test and benchmark on
-# Debian 12 (uses sudo when not run as root).
+# Debian 12 (uses sudo when not run as root).  tools/fresh-check.sh runs it
+# on a minimal Debian 12 root, so nothing may be left to chance here: with
+# --no-install-recommends, what a package only recommends (curl's and
+# OpenSSL's CA certificates) must be named.
 set -e
 if [ "$(id -u)" != 0 ]; then
     exec sudo "$0" "$@"
@@ -8,8 +11,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential autoconf automake libtool pkg-config
  libevent-dev libssl-dev libc-ares-dev libconfuse-dev libcmocka-dev
- libsystemd-dev clang libclang-rt-14-dev
- python3 openssl finger util-linux procps iproute2 mandoc
+ libsystemd-dev clang libclang-rt-14-dev clang-format
+ python3 openssl ca-certificates finger util-linux procps iproute2 mandoc
  libmemcached-tools python3-pymemcache python3-twisted
  libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
  curl libnghttp2-dev nghttp2-client python3-h2 python3-websockets

@@ -230,7 +230,14 @@ static int conf_int(cfg_t *sec, const char *opt, long min, long max,
 static int conf_zone(cfg_t *zsec, const char *who, dns_zconf_t *zc)
 {
     const char *file = cfg_getstr(zsec, "file");
+    uint8_t apex[DNS_NAME_MAX];
     char err[1024], *path;
+
+    if (dns_name_from_text(apex, cfg_title(zsec), NULL) == 0) {
+        loom_conf_error(zsec, NULL, "zone \"%s\": not a domain name",
+                        cfg_title(zsec));
+        return -1;
+    }
 
     if (file == NULL) {
         loom_conf_error(zsec, NULL, "zone \"%s\" needs a file",
@@ -250,8 +257,9 @@ static int conf_zone(cfg_t *zsec, const char *who, dns_zconf_t *zc)
     zc->zone = dns_zone_load(cfg_title(zsec), path, who, err, sizeof(err));
     free(path);
     if (zc->zone == NULL) {
+        /* A fault no line of the zone file shows is the file's. */
         if (strncmp(err, "zone \"", 6) == 0)
-            loom_conf_error(zsec, NULL, "%s", err);
+            loom_conf_error(zsec, "file", "%s", err);
         else
             loom_conf_error_plain("%s", err);
         return -1;

@@ -118,6 +118,8 @@ typedef struct {
     char **files;    /* file names records came from (kept for errors) */
     size_t nfiles;
     unsigned skipped;
+    const char *skipped_file; /* the first record outside the zone */
+    unsigned skipped_line;
 } build_t;
 
 static void table_insert(dns_zone_t *z, dns_node_t *n)
@@ -187,6 +189,10 @@ static int on_record(void *arg, const dns_zrr_t *rr, char *err, size_t errlen)
     if (!dns_name_under(rr->owner, z->apex)) {
         char txt[4 * DNS_NAME_MAX + 1];
 
+        if (b->skipped == 0) {
+            b->skipped_file = keep_file(b, rr->file);
+            b->skipped_line = rr->line;
+        }
         if (b->skipped++ < 10)
             loom_log(LOOM_LOG_WARN, b->who,
                      "%s:%u: %s is outside zone %s; ignored", rr->file,
@@ -379,10 +385,54 @@ static dns_zone_t *zone_new(const char *name, const char *file, char *err,
     return z;
 }
 
+/* The record that comes first in the zone's files, or NULL. */
+static const build_rr_t *first_rr(const build_t *b)
+{
+    const build_rr_t *first = NULL;
+
+    for (size_t i = 0; i < b->nrrs; i++)
+        if (first == NULL || b->rrs[i].seq < first->seq)
+            first = &b->rrs[i];
+    return first;
+}
+
+/* A zone that lacks an SOA or NS records is reported at a line of its
+ * file: the first record (where the SOA belongs), the apex SOA (beside
+ * which NS records belong), or, when no record is inside the zone, the
+ * first one outside it.  A file with no record at all is reported by the
+ * caller at the line of the `file` option: "zone \"NAME\": ...". */
+static void zone_missing(const build_t *b, const char *what, char *err,
+                         size_t errlen)
+{
+    const dns_zone_t *z = b->z;
+    const build_rr_t *at = first_rr(b);
+
+    if (z->soa && strcmp(what, "NS records") == 0) {
+        for (size_t i = 0; i < b->nrrs; i++)
+            if (b->rrs[i].type == DNS_T_SOA)
+                at = &b->rrs[i];
+    }
+    if (at)
+        snprintf(err, errlen, "%s:%u: zone %s has no %s at its apex (%s)",
+                 at->file, at->line, z->name, what,
+                 strcmp(what, "SOA record") == 0
+                     ? "the zone's first record should be its SOA"
+                     : "they belong beside the SOA record");
+    else if (b->skipped)
+        snprintf(err, errlen,
+                 "%s:%u: zone %s has no records: this one and every other "
+                 "is outside the zone (check $ORIGIN and the names)",
+                 b->skipped_file, b->skipped_line, z->name);
+    else
+        snprintf(err, errlen,
+                 "zone \"%s\": %s holds no records (a zone needs at least "
+                 "an SOA and an NS record)",
+                 z->name, z->file);
+}
+
 static dns_zone_t *zone_finish(build_t *b, int rc, char *err, size_t errlen)
 {
     dns_zone_t *z = b->z;
-    const char *file = b->nfiles ? b->files[0] : z->file;
 
     if (rc == 0) {
         z->apex_node = (dns_node_t *)dns_zone_find(z, z->apex);
@@ -396,8 +446,7 @@ static dns_zone_t *zone_finish(build_t *b, int rc, char *err, size_t errlen)
         if (z->apex_node)
             z->soa = dns_node_rrset(z->apex_node, DNS_T_SOA);
         if (z->soa == NULL) {
-            snprintf(err, errlen, "%s: zone %s has no SOA record at its apex",
-                     file, z->name);
+            zone_missing(b, "SOA record", err, errlen);
             rc = -1;
         } else if (z->soa->count != 1) {
             const build_rr_t *second = NULL;
@@ -410,8 +459,7 @@ static dns_zone_t *zone_finish(build_t *b, int rc, char *err, size_t errlen)
                      second->file, second->line, z->name);
             rc = -1;
         } else if (dns_node_rrset(z->apex_node, DNS_T_NS) == NULL) {
-            snprintf(err, errlen, "%s: zone %s has no NS records at its apex",
-                     file, z->name);
+            zone_missing(b, "NS records", err, errlen);
             rc = -1;
         }
     }

@@ -63,7 +63,9 @@ struct dns_zone_s {
 
 /* Read zone NAME (presentation form, "example.test") from master file
  * FILE.  Returns the zone with one reference, or NULL with ERR set to one
- * line "FILE:LINE: message".  Checks: one SOA, at the apex; NS at the
+ * line "FILE:LINE: message" (or, for a fault no line of FILE shows, such
+ * as a file without records, "zone \"NAME\": message", which the caller
+ * places).  Checks: one SOA, at the apex; NS at the
  * apex; no CNAME beside other data (RRSIG/NSEC aside), at most one
  * CNAME.  Records outside the zone are skipped with a warning logged as
  * WHO. */

@@ -240,14 +240,15 @@ class DaemonTest(unittest.TestCase):
         self.d = None
 
 
-def make_cert(dirpath, name, cn):
-    """A self-signed RSA certificate for CN (SAN DNS:CN) made with openssl:
+def make_cert(dirpath, name, cn, san=None):
+    """A self-signed RSA certificate for CN made with openssl, its
+    subjectAltName SAN (default "DNS:CN"; e.g. "DNS:localhost,IP:127.0.0.1"):
     NAME.pem and NAME.key in DIRPATH; returns their paths (pem, key)."""
     key = os.path.join(dirpath, name + ".key")
     pem = os.path.join(dirpath, name + ".pem")
     r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                         "-keyout", key, "-out", pem, "-days", "30",
-                        "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn],
+                        "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + (san or "DNS:" + cn)],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     if r.returncode != 0:
         raise AssertionError("openssl req failed: %s" % r.stderr.decode(errors="replace"))

@@ -206,6 +206,106 @@ class ConfigErrors(DaemonTest):
         finally:
             s.close()
 
+    # ---- files that end before what they open is closed ------------------
+    # libconfuse alone accepts a file that ends inside a section: a partial
+    # deploy would start (or reload) with the services after the cut gone.
+
+    def test_unclosed_section(self):
+        msg = self.expect(self.good_echo() +
+                          'echo "e" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                          % free_port(), 'echo "e"')
+        self.assertIn('section echo "e"', msg)
+        self.assertIn("never closed", msg)
+
+    def test_unclosed_section_cut_mid_option(self):
+        """Cut in the middle of a line, as a partial copy leaves it."""
+        conf = (self.good_echo() +
+                'memcache "m" {\n'
+                '  listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                '  max_item_si' % free_port())
+        msg = self.expect(conf, 'memcache "m"')
+        self.assertIn('memcache "m"', msg)
+
+    def test_unclosed_list(self):
+        conf = ('echo "e" {\n  listen = {"tcp:%d:interface=127.0.0.1",\n'
+                '            "tcp:%d:interface=127.0.0.1"\n' % (free_port(), free_port()))
+        msg = self.expect(conf, "listen =")
+        self.assertIn("list 'listen'", msg)
+
+    def test_unclosed_string(self):
+        """A forgotten quote on line 7 is reported on line 7 (libconfuse
+        read on into the next lines and named a later one)."""
+        conf = ("\n" * 5 +
+                'finger "f" {\n'
+                '  user "d" { plan = "gone fishing }\n'
+                '  listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                '}\n' % free_port())
+        msg = self.expect(conf, "gone fishing")
+        self.assertIn("string", msg)
+        self.assertIn("not closed", msg)
+
+    def test_unclosed_string_at_end(self):
+        msg = self.expect(self.good_echo() + 'echo "e" {\n  listen = {"tcp:%d:interf-cut'
+                          % free_port(), 'interf-cut')
+        self.assertIn("string", msg)
+
+    def test_unclosed_comment(self):
+        msg = self.expect(self.good_echo() + "/* the old instance:\n"
+                          'echo "old" { listen = {"tcp:1"} }\n', "/*")
+        self.assertIn("comment", msg)
+
+    def test_unclosed_include_call(self):
+        msg = self.expect(self.good_echo() + 'include("extra.conf"\n', "include(",
+                          files={"extra.conf": ""})
+        self.assertIn("include(", msg)
+
+    def test_unclosed_section_in_included_file(self):
+        inc = '# extra\n\nmemcache "m" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n' % free_port()
+        self.d = Loomd(self.good_echo() + 'include("conf.d/*.conf")\n',
+                       files={"conf.d/m.conf": inc})
+        inc_path = os.path.join(self.d.dir, "conf.d", "m.conf")
+        rc, err = start_expect_exit(self.d)
+        self.assertEqual(rc, 1, err)
+        assert_error_line(self, err, inc_path, 3, contains='memcache "m"')
+        r = run_loomd(["-t", "-c", self.d.conf_path])
+        self.assertEqual(r.returncode, 1)
+        assert_error_line(self, r.stderr, inc_path, 3, contains='memcache "m"')
+
+    def test_stray_closing_brace(self):
+        self.expect(self.good_echo() + "} # stray\n", "stray", contains="closes nothing")
+
+    # ---- messages with a usable place ------------------------------------
+
+    def test_integer_out_of_range(self):
+        msg = self.expect(self.good_echo() + "# limits\nlimits {\n  # all instances\n"
+                          "  max_connections = 99999999999999999999\n}\n",
+                          "99999999999999999999")
+        self.assertIn("max_connections", msg)
+        self.expect('echo "e" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                    '  max_connections = 99999999999999999999\n}\n' % free_port(),
+                    "99999999999999999999", contains="out of range")
+
+    def test_duplicate_port_at_second_user(self):
+        """Reported at the listener written second, naming the first, in
+        file order (memcache comes after echo in the module table)."""
+        port = free_port()
+        conf = ('memcache "m" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n}\n'
+                'echo "e" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n}\n' % (port, port))
+        self.d = Loomd(conf)
+        first = line_of(self.d.conf_path, "listen", nth=1)
+        second = line_of(self.d.conf_path, "listen", nth=2)
+        self.d.cleanup()
+        self.d = None
+        msg = self.expect(conf, None, lines={second})
+        self.assertIn('already used by memcache "m"', msg)
+        self.assertIn(":%d)" % first, msg)
+
+    def test_missing_certificate_says_why(self):
+        msg = self.expect('tls "t" {\n  cert = "missing.pem"\n  key = "missing.key"\n}\n' +
+                          self.good_echo(), "missing.pem")
+        self.assertIn("missing.pem: No such file or directory", msg)
+        self.assertNotIn("error:", msg)
+
 
 if __name__ == "__main__":
     loomtest.main()

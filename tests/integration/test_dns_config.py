@@ -102,17 +102,21 @@ class ZoneErrors(DaemonTest):
         self.expect_zone_error("\n".join(lines), ["not-an-address"])
 
     def test_no_soa(self):
+        """Named at the zone's first record, where the SOA belongs."""
         text = "\n".join(l for l in GOOD.split("\n") if "SOA" not in l) + "\n"
         text = text.replace("     IN NS", "@    IN NS")
-        self.expect_zone_error(text)
+        msg = self.expect_zone_error(text, ["IN NS"])
+        self.assertIn("no SOA record", msg)
 
     def test_two_soas(self):
         text = GOOD + "@ IN SOA ns1 hostmaster 2026112102 7200 3600 1209600 300\n"
         self.expect_zone_error(text, ["SOA ns1 hostmaster 2026112101", "2026112102"])
 
     def test_no_apex_ns(self):
+        """Named at the SOA record, beside which the NS records belong."""
         text = GOOD.replace("     IN NS  ns1\n", "sub  IN NS  ns1\n")
-        self.expect_zone_error(text)
+        msg = self.expect_zone_error(text, ["IN SOA"])
+        self.assertIn("no NS records", msg)
 
     def test_cname_and_other_data(self):
         text = GOOD + "alias IN CNAME www\nalias IN TXT \"also here\"\n"
@@ -122,7 +126,10 @@ class ZoneErrors(DaemonTest):
         self.expect_zone_error(GOOD + "@ IN CNAME www\n", ["CNAME www", "SOA"])
 
     def test_soa_for_other_zone(self):
-        self.expect_zone_error(GOOD.replace("$ORIGIN example.test.", "$ORIGIN other.test."))
+        """Every record outside the zone: named at the first of them."""
+        msg = self.expect_zone_error(GOOD.replace("$ORIGIN example.test.",
+                                                  "$ORIGIN other.test."), ["IN SOA"])
+        self.assertIn("outside the zone", msg)
 
     def test_missing_include(self):
         self.expect_zone_error(GOOD + "$INCLUDE no-such-file.zone\n", ["$INCLUDE"])
@@ -154,6 +161,12 @@ class OptionErrors(DaemonTest):
 
     def test_missing_zone_file(self):
         self.expect(conf(free_port(), zfile="zones/absent.zone"), "absent.zone")
+
+    def test_empty_zone_file(self):
+        """No record at all: no line of the zone file shows the fault, so it
+        is named at the zone's file option."""
+        self.expect(conf(free_port()), "file = ",
+                    files={"zones/example.test.zone": "; nothing here yet\n\n"})
 
     def test_edns_size(self):
         for v in ("100", "511", "4097", "70000"):

@@ -1,17 +1,25 @@
 """http module over TLS listeners: HTTPS with curl -k and http.client,
 keep-alive over TLS, ALPN http/1.1, $scheme in redirects, and SNI choosing
 between two profiles' certificates while Host chooses the virtual host
-(curl --resolve with --cacert verifies each certificate)."""
+(curl --resolve with --cacert verifies each certificate).  And the other
+way, the reverse proxy to HTTPS upstreams: verified against ca=FILE (by
+name and by IP address), against the system CA store (the ca-certificates
+package, or SSL_CERT_FILE), verify=no; a name mismatch, an untrusted
+certificate, a missing CA file and a missing system store each give 502
+and a log line that names the cause."""
 
 import http.client
+import os
+import shutil
 import ssl
 import subprocess
 import unittest
 
 import loomtest
-from loomtest import make_cert, own, WAIT
-from httptest import (curl, curl_fetch, HttpD, insecure_ctx, location, OPENSSL, RawConn,
-                      static_server)
+from loomtest import free_port, make_cert, own, WAIT
+from httptest import (curl, curl_fetch, http_section, HttpD, insecure_ctx, location, OPENSSL,
+                      RawConn, static_server)
+from proxytest import proxy_loc, proxy_server, upstream_section
 
 HELLO = b"Hello, world\n"
 
@@ -152,6 +160,97 @@ class Sni(unittest.TestCase):
     def test_plain_http_vhosts(self):
         self.assertEqual(self.d.get("/", host="b.test").body, b"site B\n")
         self.assertEqual(self.d.get("/", host="a.test").body, b"site A\n")
+
+
+class ProxyToHttps(unittest.TestCase):
+    """An upstream loomd with two HTTPS listeners: one whose certificate
+    names localhost and 127.0.0.1, one whose certificate names other.test
+    only.  Proxies in front of it, one location per way of verifying."""
+
+    @classmethod
+    def setUpClass(cls):
+        pre = ('tls "a" { cert = "a.pem"  key = "a.key" }\n'
+               'tls "b" { cert = "b.pem"  key = "b.key" }\n')
+        names = ("byname", "byip", "system", "noverify", "mismatch", "noca")
+        tree = {"www/%s/hello.txt" % n: b"upstream says hello\n" for n in names}
+        cls.b_port = free_port()
+        other = http_section(free_port(), static_server(), cls.b_port, "b", "other")
+        cls.up = own(cls, HttpD(static_server(), tls=True, profile="a", pre=pre, post=other,
+                                tree=tree))
+        cls.a_pem, _ = make_cert(cls.up.dir, "a", "a", san="DNS:localhost,IP:127.0.0.1")
+        cls.b_pem, _ = make_cert(cls.up.dir, "b", "b", san="DNS:other.test")
+        cls.up.start()
+        a = cls.up.tls_port
+        cls.eps = {
+            "byname": "tls:host=localhost:port=%d:ca=%s" % (a, cls.a_pem),
+            "byip": "tls:host=127.0.0.1:port=%d:ca=%s" % (a, cls.a_pem),
+            "system": "tls:host=localhost:port=%d" % a,
+            "noverify": "tls:host=localhost:port=%d:verify=no" % a,
+            "mismatch": "tls:host=localhost:port=%d:ca=%s" % (cls.b_port, cls.b_pem),
+            "noca": "tls:host=localhost:port=%d:ca=/nonexistent/ca.pem" % a,
+        }
+        cls.d = cls._proxy(names)
+
+    @classmethod
+    def _proxy(cls, names, env=None):
+        ups = "".join(upstream_section(n, [cls.eps[n]], max_fails=0) for n in names)
+        d = own(cls, HttpD(proxy_server([proxy_loc("/%s/" % n, n) for n in names]), opts=ups,
+                           tree={"www/own.txt": b"own\n"}))
+        d.start(env=env)
+        return d
+
+    def assert_proxied(self, d, name):
+        r = d.get("/%s/hello.txt" % name)
+        self.assertEqual((r.status, r.body), (200, b"upstream says hello\n"), d.log())
+
+    def assert_refused(self, d, name, cause):
+        """502, and a log line that names CAUSE (a regex)."""
+        r = d.get("/%s/hello.txt" % name)
+        self.assertEqual(r.status, 502, r)
+        d.wait_log(r"TLS connection to [^\n]*" + cause)
+        d.wait_log(r"\[error\] [^\n]*upstream \"%s\"" % name)
+
+    def test_ca_file_by_name_and_by_address(self):
+        self.assert_proxied(self.d, "byname")
+        self.assert_proxied(self.d, "byip")
+        self.assert_proxied(self.d, "byname")  # the client context again
+
+    def test_verify_no(self):
+        self.assert_proxied(self.d, "noverify")
+
+    def test_name_mismatch(self):
+        self.assert_refused(self.d, "mismatch", r"certificate verify failed: [^\n]*mismatch")
+
+    def test_system_store_does_not_trust_a_self_signed_upstream(self):
+        """The system store is there (a missing one says so, below) and
+        does not hold the upstream's certificate."""
+        self.assert_refused(self.d, "system", r"certificate verify failed: self.signed")
+
+    def test_missing_ca_file(self):
+        self.assert_refused(self.d, "noca", r"cannot load CA file /nonexistent/ca\.pem")
+
+    def test_system_store_from_ssl_cert_file(self):
+        """SSL_CERT_FILE replaces the system bundle (OpenSSL's default
+        paths): the upstream's certificate there is trusted."""
+        empty = os.path.join(self.up.dir, "empty-certs")
+        os.makedirs(empty, exist_ok=True)
+        env = dict(os.environ, SSL_CERT_FILE=self.a_pem, SSL_CERT_DIR=empty)
+        d = self._proxy(["system"], env=env)
+        self.assert_proxied(d, "system")
+
+    def test_no_system_store(self):
+        """Without ca-certificates: a clear error, not "unable to get local
+        issuer certificate"; a bundle installed later is used at the next
+        connection, without a restart."""
+        empty = os.path.join(self.up.dir, "empty-certs")
+        os.makedirs(empty, exist_ok=True)
+        later = os.path.join(self.up.dir, "later.pem")
+        env = dict(os.environ, SSL_CERT_FILE=later, SSL_CERT_DIR=empty)
+        d = self._proxy(["system"], env=env)
+        self.assert_refused(d, "system", r"no system CA certificates: neither %s nor %s "
+                            r"holds any \(install ca-certificates" % (later, empty))
+        shutil.copy(self.a_pem, later)
+        self.assert_proxied(d, "system")
 
 
 if __name__ == "__main__":

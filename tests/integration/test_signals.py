@@ -2,7 +2,9 @@
 removed and kept), SIGTERM/SIGINT graceful stop, SIGUSR1 access-log
 reopening."""
 
+import http.client
 import os
+import pwd
 import re
 import signal
 import socket
@@ -147,6 +149,66 @@ class SignalTest(unittest.TestCase):
         d.write_conf(finger_conf(port, CAROL))
         self.assertTrue(d.reload(), "reload of the fixed config failed:\n" + d.log())
         self.assertIn(b"Login: carol", tcp_query(port, b"carol\r\n"))
+
+    def test_reload_truncated_config_keeps_serving(self):
+        """A config cut short inside a section (a partial deploy) is
+        refused on SIGHUP at the line where the unclosed thing opens; the
+        old config keeps serving: every listener still answers, nothing is
+        removed or closed."""
+        pe, pf, pm, ph = (free_port() for _ in range(4))
+        full = (echo_conf([pe]) + finger_conf(pf) +
+                'memcache "m" {\n'
+                '    listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                '    memory = "8M"\n'
+                '}\n'
+                'http "web" {\n'
+                '    listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                '    server "main" {\n'
+                '        names = {"localhost"}\n'
+                '        location "/" {\n'
+                '            handler = "static"\n'
+                '            root = "www"\n'
+                '        }\n'
+                '    }\n'
+                '}\n' % (pm, ph))
+        d = self.daemon(full)
+        d.write_file("www/hello.txt", "hello\n")
+        d.start()
+
+        def all_answer():
+            self.assertEqual(tcp_query(pe, b"echo", shut=True), b"echo")
+            self.assertIn(b"Login: alice", tcp_query(pf, b"alice\r\n"))
+            with connect(pm) as s:
+                s.sendall(b"version\r\n")
+                self.assertTrue(s.recv(100).startswith(b"VERSION "))
+            c = http.client.HTTPConnection("127.0.0.1", ph, timeout=WAIT)
+            try:
+                c.request("GET", "/hello.txt", headers={"Host": "localhost"})
+                r = c.getresponse()
+                self.assertEqual((r.status, r.read()), (200, b"hello\n"))
+            finally:
+                c.close()
+
+        all_answer()
+        cut_at = full.index('memcache "m"')
+        # where to cut, and the line the refusal must name: the section's,
+        # or that of its listen list, the line after it
+        cuts = ((full.index("    memory", cut_at), 0),   # in the section
+                (full.index("tcp:%d" % pm) + 6, 1),      # in a string
+                (full.index('"}', cut_at) + 1, 1))       # in the list
+        for cut, below in cuts:
+            d.write_conf(full[:cut])
+            want = "%s:%d: " % (d.conf_path,
+                                loomtest.line_of(d.conf_path, 'memcache "m"') + below)
+            self.assertFalse(d.reload(), "a config cut at %r was applied:\n%s"
+                             % (full[cut - 20:cut], d.log()))
+            last = re.findall(r"reload failed: (.*)", d.log())[-1]
+            self.assertTrue(("reload failed: " + last).startswith("reload failed: " + want),
+                            "wrong place: %r, expected %r" % (last, want))
+            all_answer()
+        self.assertIsNone(d.proc.poll())
+        for word in ("removed", "closing listener", "configuration reloaded"):
+            self.assertNotIn(word, d.log())
 
     def test_reload_listeners(self):
         p1, p2 = free_port(), free_port()
@@ -300,6 +362,77 @@ class SignalTest(unittest.TestCase):
         self.assertRegex(old, r'"alice" ok')
         self.assertNotIn('"bob"', old)
 
+
+    # ---- access logs and the service user --------------------------------
+
+    def service_user_daemon(self, port):
+        """finger with its access log in logs/, run as nobody when the tests
+        run as root (as the current user otherwise)."""
+        conf = finger_conf(port).replace('"finger.log"', '"logs/finger.log"')
+        if loomtest.is_root():
+            d = Loomd('user = "nobody"\n' + conf, raw=True, files={"logs/.keep": ""})
+            nobody = pwd.getpwnam("nobody")
+            os.chown(os.path.join(d.dir, "logs"), nobody.pw_uid, nobody.pw_gid)
+        else:
+            d = Loomd(conf, files={"logs/.keep": ""})
+        self.addCleanup(d.cleanup)
+        return d, os.path.join(d.dir, "logs", "finger.log")
+
+    def test_access_log_belongs_to_service_user(self):
+        """Started as root with user = "nobody": the access log root creates
+        is nobody's, so SIGHUP and SIGUSR1 (run as nobody) can reopen it;
+        after a rotation the new file is nobody's and gets the next line."""
+        if not loomtest.is_root():
+            self.skipTest("needs root: loomd must start as root to switch to user nobody")
+        nobody = pwd.getpwnam("nobody")
+        port = free_port()
+        d, log = self.service_user_daemon(port)
+        d.start()
+        self.assertEqual(loomtest.proc_status(d.proc.pid)["Uid"].split()[1], str(nobody.pw_uid))
+        self.assertIn(b"Login: alice", tcp_query(port, b"alice\r\n"))
+        st = os.stat(log)
+        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid))
+        self.assertEqual(st.st_mode & 0o777, 0o640)
+        # not rotated: the reopen on SIGHUP opens the same file as nobody
+        self.assertTrue(d.reload(), d.log())
+        self.assertIn(b"Login: bob", tcp_query(port, b"bob\r\n"))
+        loomtest.wait_file(log, r'"bob" ok')
+        # rotated with mv, then SIGUSR1 as logrotate does
+        os.rename(log, log + ".1")
+        d.signal(signal.SIGUSR1)
+        d.wait_log(r"\[info\] core: access logs reopened")
+        self.assertTrue(os.path.exists(log), "SIGUSR1 did not create a new %s" % log)
+        st = os.stat(log)
+        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid))
+        self.assertIn(b"finger: nobody: no such user.", tcp_query(port, b"nobody\r\n"))
+        loomtest.wait_file(log, r'"nobody" unknown')
+        with open(log + ".1") as f:
+            self.assertNotIn('"nobody"', f.read())
+        self.assertNotIn("cannot reopen", d.log())
+
+    def test_access_log_reopen_failure_is_reported(self):
+        """A reopen that fails names the file, does not claim success, and
+        the old file keeps being written."""
+        port = free_port()
+        d, log = self.service_user_daemon(port)
+        logs = os.path.dirname(log)
+        d.start()
+        self.assertIn(b"Login: alice", tcp_query(port, b"alice\r\n"))
+        os.rename(log, log + ".1")
+        os.chmod(logs, 0o555)  # the service user cannot create the new file
+        self.addCleanup(os.chmod, logs, 0o755)
+        d.signal(signal.SIGUSR1)
+        d.wait_log(r"\[error\] core: 1 access log\(s\) could not be reopened")
+        self.assertIn("[error] core: cannot reopen access log %s: Permission denied" % log,
+                      d.log())
+        self.assertNotIn("access logs reopened", d.log())
+        self.assertIn(b"Login: bob", tcp_query(port, b"bob\r\n"))
+        loomtest.wait_file(log + ".1", r'"bob" ok')
+        self.assertFalse(os.path.exists(log))
+        # a reload reports it too (the configuration itself is applied)
+        self.assertTrue(d.reload(), d.log())
+        self.assertEqual(d.log().count("cannot reopen access log %s" % log), 2, d.log())
+        self.assertIsNone(d.proc.poll())
 
 if __name__ == "__main__":
     loomtest.main()

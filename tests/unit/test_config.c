@@ -294,6 +294,308 @@ static void test_error_in_include(void **state)
     expect_error(main_path, NULL, inc_path, 3, NULL);
 }
 
+/* ---- files that do not close what they open ---------------------------- */
+
+/* A file cut short inside a section is refused at the section's line: it
+ * must never load with the rest of the section (and what follows it)
+ * silently missing. */
+static void test_unclosed_section(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "}\n"
+               "memcache \"m\" {\n"
+               "    listen = {\"tcp:7008\"}\n",
+               4, "memcache \"m\"");
+    /* with a comment or two between, libconfuse's own line count is off */
+    file_error(state,
+               "# one\n"
+               "# two\n"
+               "echo \"a\" {\n"
+               "    # three\n"
+               "    listen = {\"tcp:7007\"}\n",
+               3, "never closed");
+}
+
+static void test_unclosed_list(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\",\n"
+               "              \"tcp:7008\"\n",
+               2, "list 'listen'");
+}
+
+/* A string must end on its line: a forgotten quote would swallow the
+ * lines after it (and libconfuse would report a later line). */
+static void test_unclosed_string(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "\n"
+               "\n"
+               "\n"
+               "\n"
+               "finger \"f\" {\n"
+               "    user \"d\" { plan = \"gone fishing }\n"
+               "    listen = {\"tcp:7979\"}\n"
+               "}\n",
+               7, "string");
+    /* cut inside a string on the last line */
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:70",
+               2, "string");
+    file_error(state, "user = 'nob", 1, "string");
+}
+
+static void test_unclosed_comment(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "/* a comment\n"
+               "   that goes on\n",
+               2, "comment");
+}
+
+static void test_unclosed_call(void **state)
+{
+    file_error(state,
+               "shutdown_grace = 1\n"
+               "include(\"x.conf\"\n",
+               2, "include(");
+}
+
+static void test_stray_closer(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "}\n"
+               "}\n",
+               4, "closes nothing");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\")\n"
+               "}\n",
+               2, "list 'listen' opened on line 2");
+}
+
+/* An included file is scanned too, and named in the message. */
+static void test_unclosed_in_include(void **state)
+{
+    tmp_t *t = *state;
+    char main_path[512], inc_path[512];
+
+    put_file(t, "conf.d/a.conf",
+             "\n"
+             "echo \"inc\" {\n"
+             "    listen = {\"tcp:7007\"}\n",
+             inc_path, sizeof(inc_path));
+    put_file(t, "loom.conf",
+             "shutdown_grace = 1\n"
+             "include(\"conf.d/*.conf\")\n"
+             "echo \"after\" {\n"
+             "    listen = {\"tcp:7008\"}\n"
+             "}\n",
+             main_path, sizeof(main_path));
+    expect_error(main_path, NULL, inc_path, 2, "echo \"inc\"");
+}
+
+/* What closes properly loads, however it is spread over lines: braces,
+ * quotes and comment marks inside strings and comments do not count; a
+ * string may go on over a backslash at the end of its line. */
+static void test_structure_good(void **state)
+{
+    tmp_t *t = *state;
+    char path[512], err[1024] = "";
+    loom_config_t *cfg;
+
+    put_file(t, "loom.conf",
+             "/* a comment with { and \" and\n"
+             "   // and # in it */\n"
+             "# another { \"\n"
+             "// and another }\n"
+             "finger \"f\" { # a comment after a brace {\n"
+             "    listen = {\n"
+             "        \"tcp:7979\",\n"
+             "        'tcp:7980'\n"
+             "    }\n"
+             "    user \"d\" {\n"
+             "        plan = \"braces } { and # and // in a string\"\n"
+             "        office = \"one line \\\n"
+             "continued\"\n"
+             "        project = 'single \\' quoted'\n"
+             "    }\n"
+             "}\n",
+             path, sizeof(path));
+    cfg = loom_config_load(path, NULL, err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("well-formed config refused: %s", err);
+    loom_config_free(cfg);
+}
+
+/* An integer too large for its option names the line, also inside a
+ * section that exists before parsing (limits, log). */
+static void test_int_out_of_range(void **state)
+{
+    file_error(state,
+               "# a\n"
+               "# b\n"
+               "limits {\n"
+               "    # c\n"
+               "    max_connections = 99999999999999999999\n"
+               "}\n",
+               5, "max_connections");
+    file_error(state,
+               "echo \"e\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "    max_connections = 99999999999999999999\n"
+               "}\n",
+               3, "out of range");
+}
+
+/* ---- what loom_config_check finds ------------------------------------- */
+
+/* The same socket twice is reported at the second user in file order
+ * (not in module order: memcache comes after echo in the module table),
+ * naming the first. */
+static void test_duplicate_listener(void **state)
+{
+    file_error(state,
+               "memcache \"m\" {\n"
+               "    listen = {\"tcp:7007:interface=127.0.0.1\"}\n"
+               "}\n"
+               "\n"
+               "echo \"e\" {\n"
+               "    listen = {\"tcp:7008\",\n"
+               "              \"tcp:7007:interface=127.0.0.1\"}\n"
+               "}\n",
+               6, "already used by memcache \"m\"");
+}
+
+/* A wildcard and an address it covers cannot share a port. */
+static void test_wildcard_conflict(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "}\n"
+               "echo \"b\" {\n"
+               "    listen = {\"tls:7007:interface=127.0.0.1:profile=p\"}\n"
+               "}\n"
+               "tls \"p\" { self_signed = yes }\n",
+               5, "conflicts with 'tcp:7007' of echo \"a\"");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"udp:7007:interface=127.0.0.1\"}\n"
+               "}\n"
+               "echo \"b\" {\n"
+               "    listen = {\"udp:7007\"}\n"
+               "}\n",
+               5, "udp:7007:interface=127.0.0.1");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007:interface=[::1]\"}\n"
+               "}\n"
+               "echo \"b\" {\n"
+               "    listen = {\"tcp:7007:interface=[::]\"}\n"
+               "}\n",
+               5, "conflicts");
+    /* :: is bound dual-stack: it covers IPv4 addresses too */
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007:interface=127.0.0.1\"}\n"
+               "}\n"
+               "echo \"b\" {\n"
+               "    listen = {\"tcp:7007:interface=[::]\"}\n"
+               "}\n",
+               5, "conflicts");
+}
+
+/* What does not conflict loads: another port, another protocol, distinct
+ * addresses, 0.0.0.0 beside an IPv6 address, port 0. */
+static void test_no_conflict(void **state)
+{
+    char err[1024] = "";
+    loom_config_t *cfg;
+
+    (void)state;
+    cfg = loom_config_load("virtual.conf",
+                           "echo \"a\" {\n"
+                           "    listen = {\"tcp:7007\", \"udp:7007\",\n"
+                           "              \"tcp:7008:interface=127.0.0.1\",\n"
+                           "              \"tcp:7008:interface=127.0.0.2\",\n"
+                           "              \"tcp:7007:interface=[::1]\",\n"
+                           "              \"tcp:0\", \"tcp:0\"}\n"
+                           "}\n",
+                           err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("config refused: %s", err);
+    loom_config_free(cfg);
+}
+
+static void test_interface_not_an_address(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007:interface=300.1.1.1\"}\n"
+               "}\n",
+               2, "'300.1.1.1' is not an IP address");
+    file_error(state,
+               "echo \"a\" {\n"
+               "\n"
+               "    listen = {\"udp:7007:interface=eth0\"}\n"
+               "}\n",
+               3, "'eth0' is not an IP address");
+}
+
+static void test_unix_path_too_long(void **state)
+{
+    char text[600], path[300];
+
+    (void)state;
+    memset(path, 'a', 120);
+    path[120] = '\0';
+    snprintf(text, sizeof(text),
+             "echo \"a\" {\n"
+             "    listen = {\"unix:/tmp/%s.sock\"}\n"
+             "}\n",
+             path);
+    file_error(state, text, 2, "at most 107");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"unix:/nonexistent-loom-dir/a.sock\"}\n"
+               "}\n",
+               2, "No such file or directory");
+}
+
+static void test_tls_files(void **state)
+{
+    file_error(state,
+               "tls \"t\" {\n"
+               "    cert = \"no-cert.pem\"\n"
+               "    key = \"no-key.pem\"\n"
+               "}\n",
+               2, "no-cert.pem: No such file or directory");
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tls:7007:cert=c.pem:key=k.pem\"}\n"
+               "}\n",
+               2, "c.pem: No such file or directory");
+}
+
+static void test_access_log_dir_missing(void **state)
+{
+    file_error(state,
+               "echo \"a\" {\n"
+               "    listen = {\"tcp:7007\"}\n"
+               "    access_log = \"no-such-dir/echo.log\"\n"
+               "}\n",
+               3, "no-such-dir");
+}
+
 static const loom_instance_conf_t *find_inst(const loom_config_t *cfg,
                                              const char *mod, const char *name,
                                              size_t *idx)
@@ -550,6 +852,22 @@ int main(void)
         T(test_defaults),
         T(test_text),
         T(test_tls_profile),
+        T(test_unclosed_section),
+        T(test_unclosed_list),
+        T(test_unclosed_string),
+        T(test_unclosed_comment),
+        T(test_unclosed_call),
+        T(test_stray_closer),
+        T(test_unclosed_in_include),
+        T(test_structure_good),
+        T(test_int_out_of_range),
+        T(test_duplicate_listener),
+        T(test_wildcard_conflict),
+        T(test_no_conflict),
+        T(test_interface_not_an_address),
+        T(test_unix_path_too_long),
+        T(test_tls_files),
+        T(test_access_log_dir_missing),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

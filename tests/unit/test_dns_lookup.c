@@ -1159,16 +1159,27 @@ static void test_load_errors(void **state)
         const char *text;
         const char *err; /* NULL: loads */
     } cases[] = {
+        /* a missing SOA is reported at the first record, where it
+         * belongs; missing NS records at the SOA; no record at all names
+         * the zone (the caller places it at its file option) */
         {NS_LINE NS1_LINE,
-         "(memory): zone example.test has no SOA record at its apex"},
-        {"", "(memory): zone example.test has no SOA record at its apex"},
+         "(memory):1: zone example.test has no SOA record at its apex (the "
+         "zone's first record should be its SOA)"},
+        {"\n; only a comment\n",
+         "zone \"example.test\": (memory) holds no records (a zone needs at "
+         "least an SOA and an NS record)"},
+        {"elsewhere.test. IN A 192.0.2.1\n",
+         "(memory):1: zone example.test has no records: this one and every "
+         "other is outside the zone (check $ORIGIN and the names)"},
         {SOA_LINE NS_LINE
          "@ IN SOA ns2 hostmaster 2 7200 900 1209600 300\n" NS1_LINE,
          "(memory):3: a second SOA record for zone example.test"},
         {SOA_LINE NS1_LINE "x IN A 192.0.2.9\n",
-         "(memory): zone example.test has no NS records at its apex"},
-        {SOA_LINE NS1_LINE "sub IN NS ns1\n",
-         "(memory): zone example.test has no NS records at its apex"},
+         "(memory):1: zone example.test has no NS records at its apex (they "
+         "belong beside the SOA record)"},
+        {NS1_LINE SOA_LINE "sub IN NS ns1\n",
+         "(memory):2: zone example.test has no NS records at its apex (they "
+         "belong beside the SOA record)"},
         {SOA_LINE NS_LINE NS1_LINE "sub IN SOA ns1 h 1 2 3 4 5\n",
          "(memory):4: SOA record not at the zone apex example.test"},
         {SOA_LINE NS_LINE NS1_LINE "x IN A 192.0.2.9\nx IN CNAME web\n",
