@@ -130,7 +130,7 @@ static void ep_defaults(loom_endpoint_t *ep)
     memset(ep, 0, sizeof(*ep));
     ep->backlog = 511;
     ep->mode = -1;
-    ep->timeout = 10;
+    ep->timeout = 0; /* not given: the caller's default applies */
     ep->verify = 1;
 }
 

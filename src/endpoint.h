@@ -42,7 +42,7 @@ typedef struct {
     char ca[LOOM_EP_VALUE_MAX];      /* connect: CA file */
     int backlog;                     /* listen backlog (default 511) */
     int mode;                        /* unix socket mode, -1 = default */
-    int timeout;                     /* connect timeout s (default 10) */
+    int timeout;                     /* connect timeout s, 0: not given */
     int verify;                      /* connect tls: verify peer (1) */
 } loom_endpoint_t;
 

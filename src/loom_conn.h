@@ -159,25 +159,7 @@ size_t loom_conn_pending(loom_conn_t *c);
 /* Raise the input limit (bytes kept unconsumed) for this connection. */
 void loom_conn_set_max_input(loom_conn_t *c, size_t max);
 
-/* ---- outbound connections (connect.c) ----------------------------------- */
-
-/* Result callback of loom_connect: C is the connection, or NULL with ERR a
- * static description ("connection refused", "timed out", ...). */
-typedef void (*loom_connect_cb)(loom_conn_t *c, const char *err, void *arg);
-
-/* Connect to ENDPOINT (a connect string: tcp:host=NAME:port=N[:timeout=S],
- * tls:host=...:port=N[:verify=yes|no][:ca=FILE], unix:path=PATH), resolving
- * names asynchronously.  On success the connection uses HANDLER and its
- * data pointer is ARG; CB runs exactly once, from the reactor.  Returns an
- * opaque handle for loom_connect_cancel, or NULL (and no CB) when the
- * endpoint string is invalid, with ERRBUF filled. */
-typedef struct loom_connect_s loom_connect_t;
-loom_connect_t *loom_connect(loom_server_t *srv, const char *endpoint,
-                             const loom_handler_t *handler, loom_connect_cb cb,
-                             void *arg, char *errbuf, size_t errlen);
-
-/* Abandon a pending connect; CB is not called. */
-void loom_connect_cancel(loom_connect_t *cr);
+/* ---- outbound connections: loom_client.h ------------------------------- */
 
 /* ---- in-memory transport, for session tests (conn_mem.c) ----------------- *
  *

@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 
 #include "loom.h"
+#include "loom_client.h"
+#include "loom_cmd.h"
 #include "loom_conn.h"
 #include "loom_reactor.h"
 #include "loom_service.h"
@@ -163,12 +165,8 @@ char *loom_conf_path(cfg_t *sec, const char *opt, const char *value);
 
 /* ---- name resolution for modules (resolver.c) ---------------------------- */
 
-/* One address HOST resolved to, with the TTL its record carried. */
-typedef struct {
-    struct sockaddr_storage addr;
-    socklen_t len;
-    unsigned ttl; /* seconds; 0 when unknown (files, literals) */
-} loom_addr_t;
+/* Outbound connections, STARTTLS as a client and typed DNS lookups
+ * (MX, TXT, SRV, PTR) are in loom_client.h; loom_addr_t is defined there. */
 
 /* Result of loom_resolve_name: N addresses (ADDRS valid only during the
  * call), or N == 0 with ERR ("no address", a c-ares message). */

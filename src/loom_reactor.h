@@ -63,6 +63,10 @@ int loom_timer_armed(const loom_timer_t *t);
 /* Milliseconds on a monotonic clock (an arbitrary start; never goes back). */
 uint64_t loom_now_ms(void);
 
+/* The version of the event library under the reactor ("2.1.12-stable"),
+ * for status pages. */
+const char *loom_reactor_version(void);
+
 /* A call on a later reactor turn. */
 typedef void (*loom_defer_fn)(void *arg);
 

@@ -24,6 +24,11 @@ uint64_t loom_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+const char *loom_reactor_version(void)
+{
+    return event_get_version();
+}
+
 /* ---- the heap ----------------------------------------------------------- */
 
 static int timer_before(const loom_timer_t *a, const loom_timer_t *b)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 typedef struct resolver_sock_s {
     ares_socket_t fd;
@@ -21,16 +22,20 @@ struct loom_resolver_s {
     ares_channel channel;
     struct event *timer;
     resolver_sock_t *socks;
+    int flags;
+    unsigned timeout_ms, tries;
+    /* for record lookups: this channel, or one like it that hands SERVFAIL
+     * and REFUSED answers back (made on first use) */
+    loom_resolver_t *lookup_twin;
 };
 
 typedef struct {
     loom_resolver_t *r;
-    loom_resolve_cb cb;
     loom_send_cb send_cb;
     void *arg;
-} resolver_req_t;
+} resolver_send_t;
 
-static void resolver_rearm(loom_resolver_t *r)
+void loom_resolver_rearm(loom_resolver_t *r)
 {
     struct timeval tv, *tvp;
 
@@ -47,7 +52,7 @@ static void resolver_on_sock(evutil_socket_t fd, short what, void *arg)
 
     ares_process_fd(r->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
                     (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
-    resolver_rearm(r);
+    loom_resolver_rearm(r);
 }
 
 static void resolver_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -57,7 +62,7 @@ static void resolver_on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-    resolver_rearm(r);
+    loom_resolver_rearm(r);
 }
 
 /* c-ares tells which sockets to watch for what. */
@@ -126,6 +131,9 @@ static loom_resolver_t *resolver_init(struct event_base *base, int flags,
     }
     r->base = base;
     r->timer = evtimer_new(base, resolver_on_timer, r);
+    r->flags = flags;
+    r->timeout_ms = timeout_ms;
+    r->tries = tries;
     return r;
 }
 
@@ -157,10 +165,63 @@ loom_resolver_t *loom_resolver_upstream(loom_server_t *srv, const char *servers,
     return r;
 }
 
+loom_resolver_t *loom_resolver_new_lookup(loom_server_t *srv,
+                                          const char *servers,
+                                          unsigned timeout_ms, unsigned tries,
+                                          char *err, size_t errlen)
+{
+    loom_resolver_t *r = resolver_init(srv->base, ARES_FLAG_NOCHECKRESP,
+                                       timeout_ms ? timeout_ms : 3000,
+                                       tries ? tries : 2, err, errlen);
+    int rc;
+
+    if (r == NULL || servers == NULL)
+        return r;
+    rc = ares_set_servers_ports_csv(r->channel, servers);
+    if (rc != ARES_SUCCESS) {
+        snprintf(err, errlen, "%s: %s", servers, ares_strerror(rc));
+        loom_resolver_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* c-ares 1.18 tries the next server on a SERVFAIL or REFUSED answer and,
+ * when none is left, reports "connection refused": a record lookup could
+ * not tell a server failure from an unreachable server.  With
+ * ARES_FLAG_NOCHECKRESP the answer comes back with its RCODE (and is not
+ * retried elsewhere; timeouts still are). */
+ares_channel loom_resolver_lookup_channel(loom_resolver_t *r)
+{
+    struct ares_addr_port_node *servers = NULL;
+    char err[256];
+
+    if (r->flags & ARES_FLAG_NOCHECKRESP)
+        return r->channel;
+    if (r->lookup_twin == NULL) {
+        r->lookup_twin =
+            resolver_init(r->base, r->flags | ARES_FLAG_NOCHECKRESP,
+                          r->timeout_ms, r->tries, err, sizeof(err));
+        if (r->lookup_twin == NULL)
+            return r->channel;
+        if (ares_get_servers_ports(r->channel, &servers) == ARES_SUCCESS) {
+            ares_set_servers_ports(r->lookup_twin->channel, servers);
+            ares_free_data(servers);
+        }
+    }
+    return r->lookup_twin->channel;
+}
+
+void loom_resolver_lookup_rearm(loom_resolver_t *r)
+{
+    loom_resolver_rearm(r->lookup_twin ? r->lookup_twin : r);
+}
+
 void loom_resolver_free(loom_resolver_t *r)
 {
     if (r == NULL)
         return;
+    loom_resolver_free(r->lookup_twin);
     /* Pending requests get ARES_EDESTRUCTION through their callbacks. */
     ares_destroy(r->channel);
     while (r->socks) {
@@ -176,45 +237,10 @@ void loom_resolver_free(loom_resolver_t *r)
     ares_library_cleanup();
 }
 
-static void resolver_done(void *arg, int status, int timeouts,
-                          struct ares_addrinfo *res)
-{
-    resolver_req_t *req = arg;
-
-    (void)timeouts;
-    if (status == ARES_SUCCESS && res && res->nodes)
-        req->cb(res->nodes, NULL, req->arg);
-    else
-        req->cb(NULL,
-                status == ARES_SUCCESS ? "no address" : ares_strerror(status),
-                req->arg);
-    if (res)
-        ares_freeaddrinfo(res);
-    free(req);
-}
-
-void loom_resolve(loom_resolver_t *r, const char *host, int port,
-                  loom_resolve_cb cb, void *arg)
-{
-    resolver_req_t *req = loom_calloc(1, sizeof(*req));
-    struct ares_addrinfo_hints hints;
-    char service[16];
-
-    req->r = r;
-    req->cb = cb;
-    req->arg = arg;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(service, sizeof(service), "%d", port);
-    ares_getaddrinfo(r->channel, host, service, &hints, resolver_done, req);
-    resolver_rearm(r);
-}
-
 static void resolver_sent(void *arg, int status, int timeouts,
                           unsigned char *abuf, int alen)
 {
-    resolver_req_t *req = arg;
+    resolver_send_t *req = arg;
     loom_send_cb cb = req->send_cb;
 
     (void)timeouts;
@@ -232,130 +258,314 @@ static void resolver_sent(void *arg, int status, int timeouts,
 void loom_resolver_send(loom_resolver_t *r, const unsigned char *query,
                         size_t len, loom_send_cb cb, void *arg)
 {
-    resolver_req_t *req = loom_calloc(1, sizeof(*req));
+    resolver_send_t *req = loom_calloc(1, sizeof(*req));
 
     req->r = r;
     req->send_cb = cb;
     req->arg = arg;
     ares_send(r->channel, query, (int)len, resolver_sent, req);
-    resolver_rearm(r);
+    loom_resolver_rearm(r);
+}
+
+/* ---- addresses of a name (connect, loom_resolve_name) -------------------- */
+
+struct loom_resolve_req_s {
+    loom_server_t *srv;
+    loom_resolve_cb cb; /* NULL once cancelled */
+    void *arg;
+    int starting; /* inside ares_getaddrinfo: answers wait for the kick */
+    int in_ares;  /* c-ares holds it */
+    struct event *kick;
+    /* an answer to give from the kick */
+    loom_addr_t *addrs;
+    size_t n;
+    loom_dns_status_t status;
+    const char *err;
+};
+
+static void resolve_req_free(loom_resolve_req_t *q)
+{
+    if (q->kick)
+        event_free(q->kick);
+    free(q->addrs);
+    free(q);
+}
+
+static void resolve_deliver(loom_resolve_req_t *q)
+{
+    if (q->cb)
+        q->cb(q->addrs, q->n, q->status, q->err, q->arg);
+    resolve_req_free(q);
+}
+
+static void resolve_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    resolve_deliver(arg);
+}
+
+/* Keep the answer and give it from the next reactor turn. */
+static void resolve_later(loom_resolve_req_t *q)
+{
+    struct timeval tv = {0, 0};
+
+    q->kick = evtimer_new(q->srv->base, resolve_on_kick, q);
+    evtimer_add(q->kick, &tv);
+}
+
+/* c-ares status of a failed lookup as a DNS status and a short text. */
+loom_dns_status_t loom_resolver_status(int ares_status, const char **err)
+{
+    static const struct {
+        int ares;
+        loom_dns_status_t st;
+        const char *text;
+    } map[] = {
+        {ARES_ENOTFOUND, LOOM_DNS_NXDOMAIN, "no such domain"},
+        {ARES_ENODATA, LOOM_DNS_NODATA, "no record of that type"},
+        {ARES_EBADNAME, LOOM_DNS_BADNAME, "bad domain name"},
+        {ARES_ETIMEOUT, LOOM_DNS_TIMEOUT, "timed out"},
+        {ARES_ESERVFAIL, LOOM_DNS_SERVFAIL, "server failure"},
+        {ARES_EREFUSED, LOOM_DNS_REFUSED, "refused by the server"},
+        {ARES_EBADRESP, LOOM_DNS_BADREPLY, "malformed answer"},
+        {ARES_EFORMERR, LOOM_DNS_BADREPLY, "the server calls the query bad"},
+        {ARES_ECONNREFUSED, LOOM_DNS_ERROR, "cannot reach a name server"},
+        {ARES_EDESTRUCTION, LOOM_DNS_ERROR, "resolver closed"},
+        {ARES_ECANCELLED, LOOM_DNS_ERROR, "resolver closed"},
+    };
+    size_t i;
+
+    for (i = 0; i < LOOM_ARRAY_LEN(map); i++) {
+        if (map[i].ares == ares_status) {
+            *err = map[i].text;
+            return map[i].st;
+        }
+    }
+    *err = ares_strerror(ares_status);
+    return LOOM_DNS_ERROR;
+}
+
+static void resolve_done(void *arg, int status, int timeouts,
+                         struct ares_addrinfo *res)
+{
+    loom_resolve_req_t *q = arg;
+    struct ares_addrinfo_node *n;
+    size_t count = 0;
+
+    (void)timeouts;
+    q->in_ares = 0;
+    if (status == ARES_SUCCESS && res) {
+        for (n = res->nodes; n; n = n->ai_next)
+            count++;
+        q->addrs = loom_calloc(count ? count : 1, sizeof(*q->addrs));
+        for (n = res->nodes; n; n = n->ai_next) {
+            loom_addr_t *a = &q->addrs[q->n];
+
+            if (n->ai_addr == NULL || n->ai_addrlen <= 0 ||
+                (size_t)n->ai_addrlen > sizeof(a->addr))
+                continue;
+            memcpy(&a->addr, n->ai_addr, (size_t)n->ai_addrlen);
+            a->len = (socklen_t)n->ai_addrlen;
+            a->ttl = n->ai_ttl > 0 ? (unsigned)n->ai_ttl : 0;
+            q->n++;
+        }
+    }
+    if (q->n == 0) {
+        if (status == ARES_SUCCESS) {
+            q->status = LOOM_DNS_NODATA;
+            q->err = "no address";
+        } else {
+            q->status = loom_resolver_status(status, &q->err);
+        }
+    }
+    if (res)
+        ares_freeaddrinfo(res);
+    if (q->starting)
+        resolve_later(q);
+    else
+        resolve_deliver(q);
+}
+
+/* An IP literal ("::1", "[::1]", "127.0.0.1") into A; 1 if it is one. */
+int loom_resolver_literal(const char *host, int port, loom_addr_t *a)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)&a->addr;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->addr;
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t len = strlen(host);
+
+    memset(a, 0, sizeof(*a));
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' &&
+        len - 2 < sizeof(buf)) {
+        memcpy(buf, host + 1, len - 2);
+        buf[len - 2] = '\0';
+        if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1)
+            return 0;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        a->len = sizeof(*sin6);
+        return 1;
+    }
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        a->len = sizeof(*sin);
+        return 1;
+    }
+    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        a->len = sizeof(*sin6);
+        return 1;
+    }
+    return 0;
+}
+
+int loom_addr_parse(const char *host, int port, loom_addr_t *a)
+{
+    if (host == NULL || port < 0 || port > 65535)
+        return LOOM_ERROR;
+    return loom_resolver_literal(host, port, a) ? LOOM_OK : LOOM_ERROR;
+}
+
+const char *loom_addr_format(const loom_addr_t *a, char *buf, size_t len)
+{
+    const struct sockaddr_storage *ss = &a->addr;
+    char ip[INET6_ADDRSTRLEN];
+
+    if (len == 0)
+        return buf;
+    if (ss->ss_family == AF_INET &&
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip,
+                  sizeof(ip)))
+        snprintf(buf, len, "%s:%u", ip,
+                 ntohs(((const struct sockaddr_in *)ss)->sin_port));
+    else if (ss->ss_family == AF_INET6 &&
+             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+                       ip, sizeof(ip)))
+        snprintf(buf, len, "[%s]:%u", ip,
+                 ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+    else if (ss->ss_family == AF_UNIX)
+        snprintf(buf, len, "unix:%s",
+                 ((const struct sockaddr_un *)ss)->sun_path);
+    else
+        snprintf(buf, len, "?");
+    return buf;
+}
+
+/* A host name c-ares may be given: 1-253 printable bytes without spaces
+ * or backslashes (escapes are not for names from the network), labels of
+ * 1-63. */
+int loom_resolver_name_ok(const char *name)
+{
+    size_t len = strlen(name), label = 0, i;
+
+    if (len && name[len - 1] == '.')
+        len--;
+    if (len == 0 || len > 253)
+        return 0;
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)name[i];
+
+        if (ch <= 0x20 || ch >= 0x7f || ch == '\\')
+            return 0;
+        if (ch == '.') {
+            if (label == 0)
+                return 0;
+            label = 0;
+        } else if (++label > 63) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+loom_resolve_req_t *loom_resolve(loom_server_t *srv, loom_resolver_t *r,
+                                 const char *host, int port, int family,
+                                 loom_resolve_cb cb, void *arg)
+{
+    loom_resolve_req_t *q = loom_calloc(1, sizeof(*q));
+    struct ares_addrinfo_hints hints;
+    char service[16];
+    loom_addr_t lit;
+
+    q->srv = srv;
+    q->cb = cb;
+    q->arg = arg;
+    if (loom_resolver_literal(host, port, &lit)) {
+        /* no lookup: c-ares 1.18 may ask the DNS server about
+         * "127.0.0.1" before answering it */
+        if (family == AF_UNSPEC || family == lit.addr.ss_family) {
+            q->addrs = loom_malloc(sizeof(lit));
+            q->addrs[0] = lit;
+            q->n = 1;
+        } else {
+            q->status = LOOM_DNS_NODATA;
+            q->err = "no address of that family";
+        }
+        resolve_later(q);
+        return q;
+    }
+    if (!loom_resolver_name_ok(host) || port < 0 || port > 65535) {
+        q->status = LOOM_DNS_BADNAME;
+        q->err = "invalid host name";
+        resolve_later(q);
+        return q;
+    }
+    if (r == NULL) {
+        q->status = LOOM_DNS_ERROR;
+        q->err = "resolver unavailable";
+        resolve_later(q);
+        return q;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof(service), "%d", port);
+    q->starting = 1;
+    q->in_ares = 1;
+    ares_getaddrinfo(r->channel, host, service, &hints, resolve_done, q);
+    q->starting = 0; /* an answer given inside waits for its kick */
+    loom_resolver_rearm(r);
+    return q;
+}
+
+void loom_resolve_cancel(loom_resolve_req_t *q)
+{
+    if (q == NULL)
+        return;
+    if (q->in_ares) {
+        q->cb = NULL; /* c-ares frees it when the lookup ends */
+        return;
+    }
+    resolve_req_free(q); /* the answer waited for its kick */
 }
 
 /* ---- loom_resolve_name: addresses with their TTLs, for modules ---------- */
 
 typedef struct {
-    loom_server_t *srv;
-    char *host;
-    int port;
     loom_addrs_cb cb;
     void *arg;
-    struct event *ev; /* starts the query from the reactor */
 } resolver_name_req_t;
 
-static void resolver_name_free(resolver_name_req_t *q)
+static void resolver_name_done(const loom_addr_t *addrs, size_t n,
+                               loom_dns_status_t st, const char *err, void *arg)
 {
-    event_free(q->ev);
-    free(q->host);
+    resolver_name_req_t *q = arg;
+
+    (void)st;
+    q->cb(addrs, n, n ? NULL : err, q->arg);
     free(q);
-}
-
-/* A literal address needs no lookup (c-ares may send one to the DNS
- * server all the same); answers it and returns 1, else 0. */
-static int resolver_name_literal(resolver_name_req_t *q)
-{
-    loom_addr_t a;
-    struct sockaddr_in *sin = (struct sockaddr_in *)&a.addr;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.addr;
-
-    memset(&a, 0, sizeof(a));
-    if (inet_pton(AF_INET, q->host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)q->port);
-        a.len = sizeof(*sin);
-    } else if (inet_pton(AF_INET6, q->host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)q->port);
-        a.len = sizeof(*sin6);
-    } else {
-        return 0;
-    }
-    q->cb(&a, 1, NULL, q->arg);
-    resolver_name_free(q);
-    return 1;
-}
-
-static void resolver_name_done(void *arg, int status, int timeouts,
-                               struct ares_addrinfo *res)
-{
-    resolver_name_req_t *q = arg;
-    struct ares_addrinfo_node *n;
-    loom_addr_t *addrs = NULL;
-    size_t count = 0, i = 0;
-
-    (void)timeouts;
-    if (status == ARES_SUCCESS && res) {
-        for (n = res->nodes; n; n = n->ai_next)
-            count++;
-        addrs = loom_calloc(count ? count : 1, sizeof(*addrs));
-        for (n = res->nodes; n; n = n->ai_next) {
-            if (n->ai_addr == NULL || n->ai_addrlen <= 0 ||
-                (size_t)n->ai_addrlen > sizeof(addrs[i].addr))
-                continue;
-            memcpy(&addrs[i].addr, n->ai_addr, (size_t)n->ai_addrlen);
-            addrs[i].len = (socklen_t)n->ai_addrlen;
-            addrs[i].ttl = n->ai_ttl > 0 ? (unsigned)n->ai_ttl : 0;
-            i++;
-        }
-    }
-    if (i > 0)
-        q->cb(addrs, i, NULL, q->arg);
-    else
-        q->cb(NULL, 0,
-              status == ARES_SUCCESS ? "no address" : ares_strerror(status),
-              q->arg);
-    free(addrs);
-    if (res)
-        ares_freeaddrinfo(res);
-    resolver_name_free(q);
-}
-
-static void resolver_name_start(evutil_socket_t fd, short what, void *arg)
-{
-    resolver_name_req_t *q = arg;
-    loom_resolver_t *r = q->srv->resolver;
-    struct ares_addrinfo_hints hints;
-    char service[16];
-
-    (void)fd;
-    (void)what;
-    if (resolver_name_literal(q))
-        return;
-    if (r == NULL) {
-        q->cb(NULL, 0, "resolver unavailable", q->arg);
-        resolver_name_free(q);
-        return;
-    }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(service, sizeof(service), "%d", q->port);
-    /* may answer at once (literals, hosts file): we are in the reactor */
-    ares_getaddrinfo(r->channel, q->host, service, &hints, resolver_name_done,
-                     q);
-    resolver_rearm(r);
 }
 
 void loom_resolve_name(loom_server_t *srv, const char *host, int port,
                        loom_addrs_cb cb, void *arg)
 {
     resolver_name_req_t *q = loom_calloc(1, sizeof(*q));
-    struct timeval tv = {0, 0};
 
-    q->srv = srv;
-    q->host = loom_strdup(host);
-    q->port = port;
     q->cb = cb;
     q->arg = arg;
-    q->ev = evtimer_new(srv->base, resolver_name_start, q);
-    evtimer_add(q->ev, &tv);
+    loom_resolve(srv, srv->resolver, host, port, AF_UNSPEC, resolver_name_done,
+                 q);
 }

@@ -33,23 +33,14 @@ typedef struct {
     size_t n_names;
 } tls_profile_t;
 
-/* An outbound client context, shared by every connection that verifies
- * the same way: reading a CA bundle costs milliseconds, too much for each
- * connection on the reactor.  Built on first use, so a configuration that
- * never connects out never reads one, and again for the next configuration
- * (a reload picks up a changed bundle). */
-typedef struct {
-    int verify;
-    char *ca; /* "" for the system store */
-    SSL_CTX *ctx;
-} tls_client_t;
-
 struct loom_tls_s {
     tls_profile_t *p;
     size_t n;
-    tls_client_t *clients;
-    size_t n_clients;
+    struct tls_client_ctx_s *clients; /* client contexts, built on use */
+    size_t n_clients_built;
 };
+
+static void tls_client_ctx_free_all(loom_tls_t *t);
 
 /* OpenSSL reasons an operator meets when a certificate or key file is
  * wrong, in words that say what to look at. */
@@ -402,11 +393,7 @@ void loom_tls_free(loom_tls_t *t)
         free(t->p[i].names);
     }
     free(t->p);
-    for (i = 0; i < t->n_clients; i++) {
-        SSL_CTX_free(t->clients[i].ctx);
-        free(t->clients[i].ca);
-    }
-    free(t->clients);
+    tls_client_ctx_free_all(t);
     free(t);
 }
 
@@ -460,6 +447,60 @@ SSL *loom_tls_server_ssl(loom_conn_t *c, const char *profile)
     SSL_set_accept_state(ssl);
     SSL_set_app_data(ssl, c);
     return ssl;
+}
+
+/* ---- client contexts -----------------------------------------------------
+ *
+ * One SSL_CTX per (verify, CA file, ALPN list), built on first use and kept
+ * with the server's profile set: the CA bundle is read once, not once per
+ * connection, and again after a reload (which frees the set). */
+
+typedef struct tls_client_ctx_s {
+    int verify;
+    char *ca; /* "" for the system store */
+    unsigned char alpn[256];
+    size_t alpn_len;
+    SSL_CTX *ctx;
+    struct tls_client_ctx_s *next;
+} tls_client_ctx_t;
+
+static void tls_client_ctx_free_all(loom_tls_t *t)
+{
+    while (t->clients) {
+        tls_client_ctx_t *cc = t->clients;
+
+        t->clients = cc->next;
+        SSL_CTX_free(cc->ctx); /* SSLs in use keep their own reference */
+        free(cc->ca);
+        free(cc);
+    }
+}
+
+/* "h2,http/1.1" in ALPN wire form into OUT (CAP bytes); -1 when an id is
+ * empty or too long, or the list does not fit. */
+static int tls_alpn_wire(const char *list, unsigned char *out, size_t cap,
+                         size_t *len)
+{
+    size_t n = 0;
+
+    *len = 0;
+    if (list == NULL || list[0] == '\0')
+        return 0;
+    for (;;) {
+        const char *comma = strchr(list, ',');
+        size_t idlen = comma ? (size_t)(comma - list) : strlen(list);
+
+        if (idlen == 0 || idlen > 255 || n + 1 + idlen > cap)
+            return -1;
+        out[n++] = (unsigned char)idlen;
+        memcpy(out + n, list, idlen);
+        n += idlen;
+        if (comma == NULL)
+            break;
+        list = comma + 1;
+    }
+    *len = n;
+    return 0;
 }
 
 /* Whether DIR (a directory of OpenSSL's c_rehash links, HASH.N) holds any
@@ -520,102 +561,117 @@ static int tls_system_store_check(SSL_CTX *ctx, char *err, size_t errlen)
     return -1;
 }
 
-/* A new client context verifying (or not) against CA or the system store. */
-static SSL_CTX *tls_client_ctx_new(int verify, const char *ca, char *err,
-                                   size_t errlen)
+static SSL_CTX *tls_client_ctx(loom_server_t *srv, int verify, const char *ca,
+                               const unsigned char *alpn, size_t alpn_len,
+                               char *err, size_t errlen)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    tls_client_ctx_t *cc;
+    SSL_CTX *ctx;
     char ebuf[256];
 
+    if (srv->tls == NULL) /* no configuration applied yet */
+        srv->tls = loom_calloc(1, sizeof(*srv->tls));
+    for (cc = srv->tls->clients; cc; cc = cc->next) {
+        if (cc->verify == verify && strcmp(cc->ca, ca) == 0 &&
+            cc->alpn_len == alpn_len && memcmp(cc->alpn, alpn, alpn_len) == 0)
+            return cc->ctx;
+    }
+    ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
-        snprintf(err, errlen, "TLS client setup failed: %s",
+        snprintf(err, errlen, "cannot create a TLS context: %s",
                  tls_errstr(ebuf, sizeof(ebuf)));
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (!verify)
-        return ctx;
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if (ca[0]) {
-        /* For a missing file OpenSSL only says "system lib": ask first. */
-        if (access(ca, R_OK) != 0 ||
-            SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-            snprintf(err, errlen, "cannot load CA file %s: %s", ca,
+    if (verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        if (ca[0]) {
+            /* For a missing file OpenSSL only says "system lib". */
+            if (access(ca, R_OK) != 0 ||
+                SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+                snprintf(err, errlen, "cannot load CA file %s: %s", ca,
+                         tls_errstr(ebuf, sizeof(ebuf)));
+                SSL_CTX_free(ctx);
+                return NULL;
+            }
+        } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            snprintf(err, errlen, "cannot load the system CA certificates: %s",
                      tls_errstr(ebuf, sizeof(ebuf)));
             SSL_CTX_free(ctx);
             return NULL;
+        } else if (tls_system_store_check(ctx, err, errlen) != 0) {
+            SSL_CTX_free(ctx);
+            return NULL;
         }
-    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-        snprintf(err, errlen, "cannot load the system CA certificates: %s",
+    }
+    if (alpn_len && SSL_CTX_set_alpn_protos(ctx, alpn, (unsigned)alpn_len)) {
+        snprintf(err, errlen, "cannot set ALPN: %s",
                  tls_errstr(ebuf, sizeof(ebuf)));
         SSL_CTX_free(ctx);
         return NULL;
-    } else if (tls_system_store_check(ctx, err, errlen) != 0) {
-        SSL_CTX_free(ctx);
-        return NULL;
     }
+    cc = loom_calloc(1, sizeof(*cc));
+    cc->verify = verify;
+    cc->ca = loom_strdup(ca);
+    memcpy(cc->alpn, alpn, alpn_len);
+    cc->alpn_len = alpn_len;
+    cc->ctx = ctx;
+    cc->next = srv->tls->clients;
+    srv->tls->clients = cc;
+    srv->tls->n_clients_built++;
+    loom_log(LOOM_LOG_DEBUG, NULL,
+             "TLS client context built (verify %s, CA %s, ALPN %zu bytes)",
+             verify ? "on" : "off", ca[0] ? ca : "system", alpn_len);
     return ctx;
 }
 
-/* The shared client context of T for VERIFY and CA (borrowed), built now
- * if needed; NULL with ERR set (nothing kept, so the next try reads the
- * files again). */
-static SSL_CTX *tls_client_ctx(loom_tls_t *t, int verify, const char *ca,
-                               char *err, size_t errlen)
+size_t loom_tls_client_contexts(loom_server_t *srv)
 {
-    tls_client_t *c;
+    return srv->tls ? srv->tls->n_clients_built : 0;
+}
+
+SSL *loom_tls_client_new(loom_server_t *srv, const loom_tls_client_t *o,
+                         const char *name, int *einval, char *err,
+                         size_t errlen)
+{
+    static const loom_tls_client_t defaults = {0, NULL, NULL, NULL};
+    unsigned char alpn[256];
+    size_t alpn_len;
     SSL_CTX *ctx;
-    size_t i;
-
-    if (!verify)
-        ca = "";
-    for (i = 0; i < t->n_clients; i++) {
-        c = &t->clients[i];
-        if (c->verify == verify && strcmp(c->ca, ca) == 0)
-            return c->ctx;
-    }
-    if ((ctx = tls_client_ctx_new(verify, ca, err, errlen)) == NULL)
-        return NULL;
-    t->clients =
-        loom_realloc(t->clients, (t->n_clients + 1) * sizeof(*t->clients));
-    c = &t->clients[t->n_clients++];
-    c->verify = verify;
-    c->ca = loom_strdup(ca);
-    c->ctx = ctx;
-    return ctx;
-}
-
-SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
-                         const char *ca, char *err, size_t errlen)
-{
-    SSL_CTX *ctx, *own = NULL;
-    SSL *ssl = NULL;
-    struct in6_addr a6;
+    SSL *ssl;
     char ebuf[256];
+    unsigned char ip[sizeof(struct in6_addr)];
+    int verify, is_ip;
 
-    verify = verify != 0;
-    if (ca == NULL)
-        ca = "";
-    if (srv && srv->tls)
-        ctx = tls_client_ctx(srv->tls, verify, ca, err, errlen);
-    else
-        ctx = own = tls_client_ctx_new(verify, ca, err, errlen);
-    if (ctx == NULL) {
-        /* The caller may only say "TLS setup failed": the cause is here. */
-        loom_log(LOOM_LOG_ERROR, NULL, "TLS connection to %s: %s", host, err);
+    *einval = 1;
+    if (o == NULL)
+        o = &defaults;
+    verify = !o->no_verify;
+    if (tls_alpn_wire(o->alpn, alpn, sizeof(alpn), &alpn_len) != 0) {
+        snprintf(err, errlen, "bad ALPN list '%s'", o->alpn);
         return NULL;
     }
+    ctx = tls_client_ctx(srv, verify, o->ca_file ? o->ca_file : "", alpn,
+                         alpn_len, err, errlen);
+    if (ctx == NULL)
+        return NULL;
+    *einval = 0;
     ssl = SSL_new(ctx);
-    SSL_CTX_free(own); /* the SSL keeps its own reference */
     if (ssl == NULL)
         goto fail;
-    if (inet_pton(AF_INET6, host, &a6) != 1 &&
-        inet_pton(AF_INET, host, &a6) != 1)
-        SSL_set_tlsext_host_name(ssl, host);
-    if (verify && SSL_set1_host(ssl, host) != 1)
+    is_ip = name && (inet_pton(AF_INET, name, ip) == 1 ||
+                     inet_pton(AF_INET6, name, ip) == 1);
+    if (name && name[0] && !is_ip && SSL_set_tlsext_host_name(ssl, name) != 1)
         goto fail;
+    if (verify && name && name[0]) {
+        X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+
+        if ((is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, name)
+                   : SSL_set1_host(ssl, name)) != 1)
+            goto fail;
+    }
     SSL_set_connect_state(ssl);
     return ssl;
 fail:
@@ -625,42 +681,68 @@ fail:
     return NULL;
 }
 
-/* ---- the handshake and the transport ------------------------------------ */
+/* Why a client handshake failed, kept on its SSL until it is freed. */
+static int tls_ex_client_err = -1;
 
-/* A failed inbound handshake is the client's business: debug only.  A
- * failed outbound one is the operator's (wrong CA, expired certificate,
- * name mismatch), and the caller only hears "TLS handshake failed": a
- * warning with the cause. */
-static void tls_log_handshake_failure(loom_conn_t *c)
+static void tls_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+                        long argl, void *argp)
 {
-    const char *who = c->inst ? c->inst->who : NULL;
-    const char *name;
-    char ebuf[256];
-    long vr;
-
-    tls_errstr(ebuf, sizeof(ebuf));
-    if (!(c->flags & LOOM_CF_OUTBOUND)) {
-        loom_log(LOOM_LOG_DEBUG, who, "%s: TLS handshake failed: %s",
-                 loom_conn_peer(c), ebuf);
-        return;
-    }
-    name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
-    vr = SSL_get_verify_result(c->ssl);
-    if (vr != X509_V_OK)
-        snprintf(ebuf, sizeof(ebuf), "certificate verify failed: %s",
-                 X509_verify_cert_error_string(vr));
-    if (name)
-        loom_log(LOOM_LOG_WARN, who,
-                 "TLS connection to %s (%s): handshake failed: %s", name,
-                 loom_conn_peer(c), ebuf);
-    else
-        loom_log(LOOM_LOG_WARN, who,
-                 "TLS connection to %s: handshake failed: %s",
-                 loom_conn_peer(c), ebuf);
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    free(ptr);
 }
+
+static void tls_client_note_error(SSL *ssl)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *why = e ? ERR_reason_error_string(e) : NULL;
+    char msg[256];
+
+    if (tls_ex_client_err < 0)
+        tls_ex_client_err =
+            SSL_get_ex_new_index(0, NULL, NULL, NULL, tls_ex_free);
+    if (tls_ex_client_err < 0)
+        return;
+    if (why == NULL)
+        why = errno ? strerror(errno) : "connection closed by the peer";
+    snprintf(msg, sizeof(msg), "TLS handshake failed: %s", why);
+    free(SSL_get_ex_data(ssl, tls_ex_client_err));
+    SSL_set_ex_data(ssl, tls_ex_client_err, loom_strdup(msg));
+}
+
+const char *loom_tls_client_error(SSL *ssl, int *verify_failed, char *buf,
+                                  size_t len)
+{
+    long vr;
+    const char *noted = NULL;
+
+    *verify_failed = 0;
+    if (ssl == NULL)
+        return NULL;
+    /* without SSL_VERIFY_PEER OpenSSL records a result it did not act on */
+    vr = SSL_get_verify_result(ssl);
+    if (vr != X509_V_OK && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
+        *verify_failed = 1;
+        snprintf(buf, len, "certificate verification failed: %s",
+                 X509_verify_cert_error_string(vr));
+        return buf;
+    }
+    if (tls_ex_client_err >= 0)
+        noted = SSL_get_ex_data(ssl, tls_ex_client_err);
+    if (noted == NULL)
+        return NULL;
+    snprintf(buf, len, "%s", noted);
+    return buf;
+}
+
+/* ---- the handshake and the transport ------------------------------------ */
 
 void loom_tls_handshake(loom_conn_t *c)
 {
+    char ebuf[256];
     int r;
 
     ERR_clear_error();
@@ -679,7 +761,11 @@ void loom_tls_handshake(loom_conn_t *c)
         c->flags |= LOOM_CF_TLS_RW;
         return;
     default:
-        tls_log_handshake_failure(c);
+        if (!SSL_is_server(c->ssl))
+            tls_client_note_error(c->ssl);
+        loom_log(LOOM_LOG_DEBUG, c->inst ? c->inst->who : NULL,
+                 "%s: TLS handshake failed: %s", loom_conn_peer(c),
+                 tls_errstr(ebuf, sizeof(ebuf)));
         loom_conn_abort(c);
     }
 }

@@ -24,13 +24,26 @@ SSL_CTX *loom_tls_listener_ctx(loom_tls_t *t, const loom_endpoint_t *ep,
 /* A server-side SSL for connection C: from C's listener, or PROFILE. */
 SSL *loom_tls_server_ssl(loom_conn_t *c, const char *profile);
 
-/* A client-side SSL for an outbound connection to HOST, verifying the
- * peer (unless VERIFY is 0) against CA (or the system store: OpenSSL's
- * default paths, SSL_CERT_FILE / SSL_CERT_DIR).  The context is shared
- * with every such connection of SRV's configuration.  NULL with ERR set,
- * and logged (a missing CA file or system store is named), on failure. */
-SSL *loom_tls_client_ssl(loom_server_t *srv, const char *host, int verify,
-                         const char *ca, char *err, size_t errlen);
+/* ---- the client side (outbound connections, STARTTLS as a client) ---- */
+
+/* A client SSL (connect state, no fd yet) with O's profile (NULL: verify
+ * against the system store), sending NAME as SNI and verifying it (an IP
+ * literal is checked against IP SANs, without SNI; NULL: chain only).
+ * Its context comes from SRV's cache.  NULL with ERR set, and *EINVAL 1
+ * when the options are at fault (ALPN list, CA file). */
+SSL *loom_tls_client_new(loom_server_t *srv, const loom_tls_client_t *o,
+                         const char *name, int *einval, char *err,
+                         size_t errlen);
+
+/* Why the client handshake on SSL failed, in BUF: a certificate
+ * verification failure (*VERIFY_FAILED set) or the TLS error seen; NULL
+ * when the handshake did not fail (SSL NULL, or closed before). */
+const char *loom_tls_client_error(SSL *ssl, int *verify_failed, char *buf,
+                                  size_t len);
+
+/* How many client contexts SRV's cache built (debug and tests: one per
+ * profile however many connections use it). */
+size_t loom_tls_client_contexts(loom_server_t *srv);
 
 /* Drive the handshake of C one step; on completion clears
  * LOOM_CF_HANDSHAKE and runs the open callback. */

@@ -13,7 +13,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  libevent-dev libssl-dev libc-ares-dev libconfuse-dev libcmocka-dev
  libsystemd-dev clang libclang-rt-14-dev clang-format
  python3 openssl ca-certificates finger util-linux procps iproute2 mandoc
- libmemcached-tools python3-pymemcache python3-twisted
+ memcached libmemcached-tools python3-pymemcache python3-twisted
  libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
  curl libnghttp2-dev nghttp2-client python3-h2 python3-websockets
  nginx-light h2o wrk"
@@ -24,9 +24,10 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
     apt-get update -qq
-    # nsd, nginx and h2o are servers the tests and benchmarks start
-    # themselves (in temporary directories, on high ports): their packages
-    # must not start system services on ports 53 and 80 while installing.
+    # nsd, nginx, h2o and memcached are servers the tests and benchmarks
+    # start themselves (in temporary directories, on high ports): their
+    # packages must not start system services on ports 53, 80 and 11211
+    # while installing.
     policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         policy=/usr/sbin/policy-rc.d
@@ -38,11 +39,11 @@ if [ -n "$missing" ]; then
     if [ -n "$policy" ]; then rm -f "$policy"; fi
 fi
 # On a machine with systemd, freshly installed ones must not stay behind as
-# enabled system services either.
+# enabled system services either (memcached's would take port 11211).
 case " $missing " in
-*" nsd "* | *" nginx-light "* | *" h2o "*)
+*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "*)
     if [ -d /run/systemd/system ]; then
-        for s in nsd nginx h2o; do
+        for s in nsd nginx h2o memcached; do
             systemctl disable --now "$s.service" >/dev/null 2>&1 || true
         done
     fi

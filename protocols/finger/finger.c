@@ -187,14 +187,15 @@ static void finger_fwd_fail(loom_conn_t *c, const char *why)
     loom_conn_close(c);
 }
 
-static void finger_fwd_connected(loom_conn_t *out, const char *err, void *arg)
+static void finger_fwd_connected(loom_conn_t *out,
+                                 const loom_connect_result_t *res, void *arg)
 {
     loom_conn_t *c = arg;
     finger_conn_t *s = loom_conn_data(c);
 
     s->fwd->connect = NULL;
     if (out == NULL) {
-        finger_fwd_fail(c, err);
+        finger_fwd_fail(c, res->err);
         return;
     }
     s->fwd->out = out;
@@ -230,8 +231,7 @@ static void finger_forward(loom_conn_t *c, const finger_conf_t *fc,
 {
     finger_conn_t *s = loom_conn_data(c);
     loom_instance_t *inst = loom_conn_instance(c);
-    char ep[2 * FINGER_QUERY_MAX + 64], err[512], *p = ep;
-    size_t i;
+    loom_connect_opts_t opts;
     finger_fwd_t *f = loom_calloc(1, sizeof(*f));
 
     s->fwd = f;
@@ -239,21 +239,12 @@ static void finger_forward(loom_conn_t *c, const finger_conf_t *fc,
     f->host[q->host.len] = '\0';
     snprintf(f->query, sizeof(f->query), "%s%.*s", q->verbose ? "/W " : "",
              (int)q->forward.len, q->forward.p);
-    /* Endpoint strings escape ':' and '\' (IPv6 literals). */
-    p += sprintf(p, "tcp:host=");
-    for (i = 0; i < q->host.len; i++) {
-        if (q->host.p[i] == ':' || q->host.p[i] == '\\')
-            *p++ = '\\';
-        *p++ = q->host.p[i];
-    }
-    sprintf(p, ":port=%d:timeout=%d", fc->forward_port, fc->forward_timeout);
+    memset(&opts, 0, sizeof(opts));
+    opts.timeout_ms = (unsigned)fc->forward_timeout * 1000u;
+    /* a bad host name is reported through finger_fwd_connected */
     f->connect =
-        loom_connect(loom_instance_server(inst), ep, &finger_fwd_handler,
-                     finger_fwd_connected, c, err, sizeof(err));
-    if (f->connect == NULL) {
-        finger_fwd_fail(c, "invalid host name");
-        return;
-    }
+        loom_connect_host(loom_instance_server(inst), f->host, fc->forward_port,
+                          &opts, &finger_fwd_handler, finger_fwd_connected, c);
     loom_timer_init_conn(&f->timer, c, finger_fwd_timeout, c);
     loom_timer_arm(&f->timer, (uint64_t)fc->forward_timeout * 1000);
 }

@@ -365,21 +365,17 @@ static void px_connected(http_px_t *px, http_upconn_t *uc)
     px_send_request(px);
 }
 
-static void px_on_connect(http_upconn_t *uc, const char *err, void *arg)
+static void px_on_connect(http_upconn_t *uc, loom_connect_status_t st,
+                          const char *err, void *arg)
 {
     http_px_t *px = arg;
     loom_conn_t *cc = px_begin(px);
 
     px->pending = NULL;
-    if (uc) {
+    if (uc)
         px_connected(px, uc);
-    } else if (strstr(err, "efused")) {
-        px_fail(px, "connection refused", "while connecting", 0);
-    } else if (strstr(err, "timed out")) {
-        px_fail(px, "timed out", "while connecting", 1);
-    } else {
-        px_fail(px, err, "while connecting", 0);
-    }
+    else
+        px_fail(px, err, "while connecting", st == LOOM_CONNECT_ETIMEOUT);
     px_end(px, cc);
 }
 

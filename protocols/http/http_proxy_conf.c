@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "endpoint.h"
 #include "http_proxy.h"
 #include "http_upstream.h"
 
@@ -50,6 +49,7 @@ static void ups_conf_free(http_ups_conf_t *uc)
     for (i = 0; i < uc->nservers; i++)
         free(uc->servers[i]);
     free(uc->servers);
+    free(uc->specs);
     free(uc->name);
     free(uc);
 }
@@ -77,11 +77,11 @@ static int ups_conf_build(cfg_t *us, http_ups_conf_t *uc)
         return LOOM_ERROR;
     }
     uc->servers = loom_calloc(n, sizeof(char *));
+    uc->specs = loom_calloc(n, sizeof(*uc->specs));
     for (i = 0; i < n; i++) {
         const char *s = cfg_getnstr(us, "server", (unsigned)i);
-        loom_endpoint_t ep;
 
-        if (loom_endpoint_parse_connect(s, &ep, err, sizeof(err)) != 0) {
+        if (loom_connect_parse(s, &uc->specs[i], err, sizeof(err)) != 0) {
             loom_conf_error(us, "server", "upstream \"%s\": %s", cfg_title(us),
                             err);
             return LOOM_ERROR;
@@ -184,9 +184,9 @@ int http_proxy_location(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         if (!uc->anon && strcmp(uc->name, pass) == 0)
             break;
     if (uc == NULL) { /* an endpoint: one anonymous upstream per string */
-        loom_endpoint_t ep;
+        loom_connect_spec_t spec;
 
-        if (loom_endpoint_parse_connect(pass, &ep, err, sizeof(err)) != 0) {
+        if (loom_connect_parse(pass, &spec, err, sizeof(err)) != 0) {
             loom_conf_error(ls, "proxy_pass",
                             "proxy_pass \"%s\" is neither "
                             "an upstream of this instance nor a connect "
@@ -204,6 +204,8 @@ int http_proxy_location(cfg_t *ls, http_location_t *l, http_conf_t *hc)
             http_ups_settings_default(&uc->set);
             uc->servers = loom_calloc(1, sizeof(char *));
             uc->servers[0] = loom_strdup(pass);
+            uc->specs = loom_calloc(1, sizeof(*uc->specs));
+            uc->specs[0] = spec;
             uc->nservers = 1;
             ups_conf_add(hc, uc);
         }

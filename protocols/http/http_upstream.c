@@ -8,13 +8,10 @@
  * request uses it, its events go to the owner's ops; while idle in a pool,
  * any byte or a close ends it (an upstream must not talk unasked).
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "endpoint.h"
 #include "http_upstream.h"
 
 /* Input kept unconsumed on an upstream connection: a response head up to
@@ -31,10 +28,8 @@ struct http_ups_connect_s {
     const http_upconn_ops_t *ops;
     http_ups_connect_cb cb;
     void *arg;
-    loom_connect_t *lc; /* loom_connect in progress */
-    loom_timer_t ev;    /* reports an early failure from the reactor */
-    const char *err;
-    int waiting; /* on s->waiters */
+    loom_connect_t *lc; /* connect in progress */
+    int waiting;        /* on s->waiters */
     http_ups_connect_t *next;
 };
 
@@ -85,8 +80,6 @@ void http_ups_server_unref(http_ups_server_t *s)
     if (s->dns)
         s->dns->s = NULL;
     free(s->addrs);
-    free(s->addrlens);
-    free(s->host);
     free(s->authority);
     free(s->endpoint);
     http_ups_unref(s->ups);
@@ -96,33 +89,27 @@ void http_ups_server_unref(http_ups_server_t *s)
 /* ---- servers and upstreams
  * ---------------------------------------------------- */
 
-static http_ups_server_t *server_new(http_ups_t *u, const char *endpoint)
+static http_ups_server_t *server_new(http_ups_t *u, const char *endpoint,
+                                     const loom_connect_spec_t *spec)
 {
     http_ups_server_t *s = loom_calloc(1, sizeof(*s));
-    loom_endpoint_t ep;
-    char err[256];
-    unsigned char tmp[sizeof(struct in6_addr)];
+    loom_addr_t lit;
+    char auth[sizeof(spec->host) + 16];
 
     s->ups = u;
     http_ups_ref(u);
     s->refs = 1;
     s->endpoint = loom_strdup(endpoint);
-    /* validated by the config glue; a failure here leaves a server that
-     * never connects (loom_connect reports the error) */
-    if (loom_endpoint_parse_connect(endpoint, &ep, err, sizeof(err)) != 0 ||
-        ep.kind == LOOM_EP_UNIX) {
+    s->spec = *spec;
+    if (spec->kind == LOOM_CONNECT_UNIX) {
         s->authority = loom_strdup("localhost");
         return s;
     }
-    snprintf(err, sizeof(err), strchr(ep.host, ':') ? "[%s]:%d" : "%s:%d",
-             ep.host, ep.port);
-    s->authority = loom_strdup(err);
-    if (ep.kind == LOOM_EP_TCP && inet_pton(AF_INET, ep.host, tmp) != 1 &&
-        inet_pton(AF_INET6, ep.host, tmp) != 1) {
-        s->resolve = 1;
-        s->host = loom_strdup(ep.host);
-        s->port = ep.port;
-    }
+    snprintf(auth, sizeof(auth), strchr(spec->host, ':') ? "[%s]:%d" : "%s:%d",
+             spec->host, spec->port);
+    s->authority = loom_strdup(auth);
+    /* names are resolved here, to keep their addresses for their TTL */
+    s->resolve = loom_addr_parse(spec->host, spec->port, &lit) != LOOM_OK;
     return s;
 }
 
@@ -171,7 +158,7 @@ static void ups_sync_servers(http_ups_t *u, const http_ups_conf_t *uc)
             }
         }
         if (cur[i] == NULL)
-            cur[i] = server_new(u, uc->servers[i]);
+            cur[i] = server_new(u, uc->servers[i], &uc->specs[i]);
     }
     u->servers = cur;
     u->nservers = uc->nservers;
@@ -451,7 +438,6 @@ void http_upconn_close(http_upconn_t *uc, int abort)
 
 static void connect_free(http_ups_connect_t *cr)
 {
-    loom_timer_disarm(&cr->ev);
     if (cr->s)
         http_ups_server_unref(cr->s);
     free(cr);
@@ -459,7 +445,7 @@ static void connect_free(http_ups_connect_t *cr)
 
 /* Report and free CR. */
 static void connect_done(http_ups_connect_t *cr, http_upconn_t *uc,
-                         const char *err)
+                         loom_connect_status_t st, const char *err)
 {
     http_ups_connect_cb cb = cr->cb;
     void *arg = cr->arg;
@@ -469,11 +455,12 @@ static void connect_done(http_ups_connect_t *cr, http_upconn_t *uc,
         s->next_addr = (s->next_addr + 1) % s->naddrs;
     cr->s = NULL; /* keep its reference over the callback */
     connect_free(cr);
-    cb(uc, err, arg);
+    cb(uc, st, err, arg);
     http_ups_server_unref(s);
 }
 
-static void connect_on_result(loom_conn_t *c, const char *err, void *arg)
+static void connect_on_result(loom_conn_t *c, const loom_connect_result_t *res,
+                              void *arg)
 {
     http_ups_connect_t *cr = arg;
     http_upconn_t *uc;
@@ -481,7 +468,7 @@ static void connect_on_result(loom_conn_t *c, const char *err, void *arg)
 
     cr->lc = NULL;
     if (c == NULL) {
-        connect_done(cr, NULL, err ? err : "connect failed");
+        connect_done(cr, NULL, res->status, res->err);
         return;
     }
     uc = loom_calloc(1, sizeof(*uc));
@@ -498,60 +485,28 @@ static void connect_on_result(loom_conn_t *c, const char *err, void *arg)
     rt->conns = uc;
     loom_conn_set_data(c, uc);
     loom_conn_set_max_input(c, HTTP_UPCONN_MAX_INPUT);
-    connect_done(cr, uc, NULL);
+    connect_done(cr, uc, LOOM_CONNECT_OK, NULL);
 }
 
-static void connect_on_early_error(loom_timer_t *t, void *arg)
-{
-    http_ups_connect_t *cr = arg;
-
-    (void)t;
-    connect_done(cr, NULL, cr->err);
-}
-
-/* Fail CR from the next reactor turn. */
-static void connect_fail_later(http_ups_connect_t *cr, const char *err)
-{
-    cr->err = err;
-    loom_timer_init(&cr->ev, cr->s->ups->rt->hi->inst, connect_on_early_error,
-                    cr);
-    loom_timer_arm(&cr->ev, 0);
-}
-
-/* Start loom_connect for CR: the configured endpoint, or one address of a
- * resolved name. */
+/* Connect CR: to the endpoint as configured, or to the next address of a
+ * resolved name (TLS still verifying that name). */
 static void connect_start(http_ups_connect_t *cr)
 {
     http_ups_server_t *s = cr->s;
-    http_proxy_rt_t *rt = s->ups->rt;
-    unsigned tmo = s->ups->set.connect_timeout;
-    char ep[LOOM_EP_VALUE_MAX * 2 + 64], err[256];
+    loom_server_t *srv = loom_instance_server(s->ups->rt->hi->inst);
+    loom_connect_opts_t opts;
 
-    if (s->resolve) {
-        const struct sockaddr_storage *ss = &s->addrs[s->next_addr % s->naddrs];
-        char ip[INET6_ADDRSTRLEN];
-
-        if (ss->ss_family == AF_INET6) {
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-                      ip, sizeof(ip));
-            snprintf(ep, sizeof(ep), "tcp:host=[%s]:port=%d:timeout=%u", ip,
-                     s->port, tmo);
-        } else {
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip,
-                      sizeof(ip));
-            snprintf(ep, sizeof(ep), "tcp:host=%s:port=%d:timeout=%u", ip,
-                     s->port, tmo);
-        }
-    } else if (strstr(s->endpoint, ":timeout=")) {
-        snprintf(ep, sizeof(ep), "%s", s->endpoint);
-    } else {
-        snprintf(ep, sizeof(ep), "%s:timeout=%u", s->endpoint, tmo);
+    memset(&opts, 0, sizeof(opts));
+    opts.timeout_ms = s->ups->set.connect_timeout * 1000u;
+    if (!s->resolve) {
+        cr->lc = loom_connect_endpoint(srv, &s->spec, &opts, &upconn_handler,
+                                       connect_on_result, cr);
+        return;
     }
-    cr->lc =
-        loom_connect(loom_instance_server(rt->hi->inst), ep, &upconn_handler,
-                     connect_on_result, cr, err, sizeof(err));
-    if (cr->lc == NULL)
-        connect_fail_later(cr, "invalid endpoint");
+    loom_connect_spec_opts(&s->spec, &opts);
+    opts.tls_opts.name = s->spec.host;
+    cr->lc = loom_connect_addrs(srv, &s->addrs[s->next_addr % s->naddrs], 1,
+                                &opts, &upconn_handler, connect_on_result, cr);
 }
 
 static void dns_on_answer(const loom_addr_t *addrs, size_t n, const char *err,
@@ -570,12 +525,9 @@ static void dns_on_answer(const loom_addr_t *addrs, size_t n, const char *err,
         unsigned ttl = 0, max = s->ups->set.resolve_ttl;
 
         free(s->addrs);
-        free(s->addrlens);
         s->addrs = loom_calloc(n, sizeof(*s->addrs));
-        s->addrlens = loom_calloc(n, sizeof(*s->addrlens));
         for (i = 0; i < n; i++) {
-            s->addrs[i] = addrs[i].addr;
-            s->addrlens[i] = addrs[i].len;
+            s->addrs[i] = addrs[i];
             if (addrs[i].ttl && (ttl == 0 || addrs[i].ttl < ttl))
                 ttl = addrs[i].ttl;
         }
@@ -592,7 +544,7 @@ static void dns_on_answer(const loom_addr_t *addrs, size_t n, const char *err,
             loom_log(LOOM_LOG_WARN, ups_who(s->ups->rt),
                      "upstream \"%s\" server %s: cannot resolve %s: %s; "
                      "keeping the previous addresses",
-                     s->ups->name, s->endpoint, s->host, err);
+                     s->ups->name, s->endpoint, s->spec.host, err);
         s->addrs_expire = loom_now_sec() + s->ups->set.resolve_ttl;
     }
     w = s->waiters;
@@ -604,7 +556,8 @@ static void dns_on_answer(const loom_addr_t *addrs, size_t n, const char *err,
         if (s->naddrs)
             connect_start(w);
         else
-            connect_done(w, NULL, "cannot resolve the name");
+            connect_done(w, NULL, LOOM_CONNECT_ERESOLVE,
+                         "cannot resolve the name");
     }
 }
 
@@ -627,7 +580,8 @@ http_ups_connect_t *http_ups_connect(http_ups_server_t *s,
             s->dns = loom_calloc(1, sizeof(*s->dns));
             s->dns->s = s;
             loom_resolve_name(loom_instance_server(s->ups->rt->hi->inst),
-                              s->host, s->port, dns_on_answer, s->dns);
+                              s->spec.host, s->spec.port, dns_on_answer,
+                              s->dns);
         }
         return cr;
     }

@@ -35,9 +35,10 @@ typedef struct {
 } http_ups_settings_t;
 
 typedef struct http_ups_conf_s {
-    char *name;     /* title, or the endpoint (anonymous) */
-    int anon;       /* made from a proxy_pass endpoint */
-    char **servers; /* connect endpoints as written */
+    char *name;                 /* title, or the endpoint (anonymous) */
+    int anon;                   /* made from a proxy_pass endpoint */
+    char **servers;             /* connect endpoints as written */
+    loom_connect_spec_t *specs; /* the same, parsed */
     size_t nservers;
     http_ups_settings_t set;
     struct http_ups_s *rt; /* runtime twin (http_proxy_start/reload) */
@@ -82,13 +83,12 @@ struct http_ups_s {
 };
 
 struct http_ups_server_s {
-    http_ups_t *ups; /* a reference */
-    char *endpoint;  /* as configured: logs, reload matching */
-    int resolve;     /* tcp:host=NAME: we resolve it */
-    char *host;      /* host= of a resolved endpoint */
-    int port;
-    char *authority; /* "host:port" (Host when the client
-                      * sent none) */
+    http_ups_t *ups;          /* a reference */
+    char *endpoint;           /* as configured: logs, reload matching */
+    loom_connect_spec_t spec; /* parsed at configure time */
+    int resolve;              /* host=NAME (tcp or tls): we resolve it */
+    char *authority;          /* "host:port" (Host when the client
+                               * sent none) */
     unsigned refs;
     int gone;
     /* passive health */
@@ -96,8 +96,7 @@ struct http_ups_server_s {
     uint64_t down_until; /* loom_now_sec() value; 0: up */
     unsigned active;     /* requests in progress (least_conn) */
     /* names */
-    struct sockaddr_storage *addrs;
-    socklen_t *addrlens;
+    loom_addr_t *addrs;
     size_t naddrs, next_addr;
     uint64_t addrs_expire;       /* loom_now_sec() value */
     struct http_ups_dns_s *dns;  /* resolution in progress */
@@ -171,14 +170,15 @@ http_upconn_t *http_upconn_take(http_ups_server_t *s,
                                 const http_upconn_ops_t *ops, void *owner);
 
 /* Result of http_ups_connect: UC is the new connection (owned by the
- * caller), or NULL with ERR. */
-typedef void (*http_ups_connect_cb)(http_upconn_t *uc, const char *err,
-                                    void *arg);
+ * caller), or NULL with ST (a LOOM_CONNECT_* failure) and ERR. */
+typedef void (*http_ups_connect_cb)(http_upconn_t *uc, loom_connect_status_t st,
+                                    const char *err, void *arg);
 
 /* Open a new connection to S (resolving its name first when its addresses
- * expired), with no timeout of its own beyond the connect endpoint's: the
- * caller runs connect_timeout.  CB runs exactly once, from the reactor,
- * unless cancelled.  The connection gets OPS and OWNER = ARG. */
+ * expired) to one of its addresses, in turn, within the endpoint's timeout
+ * or connect_timeout (the caller runs connect_timeout as well).  CB runs
+ * exactly once, from the reactor, unless cancelled.  The connection gets
+ * OPS and OWNER = ARG. */
 http_ups_connect_t *http_ups_connect(http_ups_server_t *s,
                                      const http_upconn_ops_t *ops,
                                      http_ups_connect_cb cb, void *arg);

@@ -15,6 +15,7 @@
 #define E_EXPTIME "CLIENT_ERROR invalid exptime argument"
 #define E_DELTA "CLIENT_ERROR invalid numeric delta argument"
 #define E_TOKEN "CLIENT_ERROR bad token in command line format"
+#define E_MFLAG "CLIENT_ERROR invalid or duplicate flag"
 
 /* ---- numbers ------------------------------------------------------------ */
 
@@ -44,6 +45,11 @@ static int tok_u64(loom_slice_t t, uint64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int mc_tok_u64(loom_slice_t t, uint64_t *out)
+{
+    return tok_u64(t, out);
 }
 
 /* Signed 32-bit decimal (memcached's safe_strtol). */
@@ -243,27 +249,55 @@ int mc_next_key(loom_slice_t *cur, loom_slice_t *key)
     return 1;
 }
 
-/* Split LINE into at most MAX tokens; the last one takes the rest of the
- * line (spaces included) when there are more. */
-static int tokenize(const char *line, size_t len, loom_slice_t *tok, int max)
+int mc_keys_ok(loom_slice_t keys, unsigned flags)
 {
-    loom_slice_t cur = {line, len};
-    int n = 0;
+    loom_slice_t key;
 
-    while (n < max - 1 && mc_next_key(&cur, &tok[n]))
-        n++;
-    if (n == max - 1) {
-        while (cur.len && cur.p[0] == ' ') {
-            cur.p++;
-            cur.len--;
-        }
-        if (cur.len) {
-            while (cur.len && cur.p[cur.len - 1] == ' ')
-                cur.len--;
-            tok[n++] = cur;
-        }
+    while (mc_next_key(&keys, &key))
+        if (!mc_key_ok(key.p, key.len, flags))
+            return 0;
+    return 1;
+}
+
+mc_keys_result_t mc_keys_next(const char *buf, size_t len, unsigned flags,
+                              int check, loom_slice_t *key, size_t *used)
+{
+    size_t i = 0, start, end;
+
+    while (i < len && buf[i] == ' ')
+        i++;
+    *used = i; /* spaces are consumed whatever follows */
+    if (i == len)
+        return MC_KEYS_MORE;
+    if (buf[i] == '\n' ||
+        (buf[i] == '\r' && i + 1 < len && buf[i + 1] == '\n')) {
+        *used = i + (buf[i] == '\r' ? 2 : 1);
+        return MC_KEYS_END;
     }
-    return n;
+    if (buf[i] == '\r' && i + 1 == len)
+        return MC_KEYS_MORE; /* a CR LF, or a key that starts with CR */
+    start = i;
+    while (i < len && buf[i] != ' ' && buf[i] != '\n')
+        i++;
+    if (i == len) {
+        /* incomplete: a final CR may yet turn out to end the line */
+        if (check && i - start > MC_KEY_MAX + 1) {
+            *used = 0;
+            return MC_KEYS_BAD;
+        }
+        return MC_KEYS_MORE;
+    }
+    end = i;
+    if (buf[i] == '\n' && buf[end - 1] == '\r')
+        end--; /* the CR of CR LF ends the line, not the key */
+    key->p = buf + start;
+    key->len = end - start;
+    if (check && !mc_key_ok(key->p, key->len, flags)) {
+        *used = 0;
+        return MC_KEYS_BAD;
+    }
+    *used = end; /* the line end is left for the next call */
+    return MC_KEYS_KEY;
 }
 
 static int tok_is(loom_slice_t t, const char *s)
@@ -273,46 +307,7 @@ static int tok_is(loom_slice_t t, const char *s)
     return t.len == n && memcmp(t.p, s, n) == 0;
 }
 
-static mc_cmd_t fail(mc_req_t *req, mc_cmd_t cmd, const char *err)
-{
-    req->cmd = cmd;
-    req->err = err;
-    return cmd;
-}
-
 /* ---- text commands ------------------------------------------------------ */
-
-static const struct {
-    const char *name;
-    mc_cmd_t cmd;
-} commands[] = {
-    {"get", MC_CMD_GET},
-    {"gets", MC_CMD_GETS},
-    {"gat", MC_CMD_GAT},
-    {"gats", MC_CMD_GATS},
-    {"set", MC_CMD_SET},
-    {"add", MC_CMD_ADD},
-    {"replace", MC_CMD_REPLACE},
-    {"append", MC_CMD_APPEND},
-    {"prepend", MC_CMD_PREPEND},
-    {"cas", MC_CMD_CAS},
-    {"delete", MC_CMD_DELETE},
-    {"incr", MC_CMD_INCR},
-    {"decr", MC_CMD_DECR},
-    {"touch", MC_CMD_TOUCH},
-    {"flush_all", MC_CMD_FLUSH_ALL},
-    {"stats", MC_CMD_STATS},
-    {"version", MC_CMD_VERSION},
-    {"verbosity", MC_CMD_VERBOSITY},
-    {"quit", MC_CMD_QUIT},
-    {"cache_memlimit", MC_CMD_CACHE_MEMLIMIT},
-    {"mg", MC_CMD_MG},
-    {"ms", MC_CMD_MS},
-    {"md", MC_CMD_MD},
-    {"ma", MC_CMD_MA},
-    {"mn", MC_CMD_MN},
-    {"me", MC_CMD_ME},
-};
 
 /* The last token is "noreply": note it and drop it from the count. */
 static int take_noreply(mc_req_t *req, const loom_slice_t *tok, int n)
@@ -324,140 +319,159 @@ static int take_noreply(mc_req_t *req, const loom_slice_t *tok, int n)
     return n;
 }
 
-static mc_cmd_t parse_key(mc_req_t *req, mc_cmd_t cmd, loom_slice_t key)
+static const char *take_key(mc_req_t *req, loom_slice_t key)
 {
     req->key = key;
-    if (!mc_key_ok(key.p, key.len, req->pflags))
-        return fail(req, cmd, E_FORMAT);
-    return cmd;
+    return mc_key_ok(key.p, key.len, req->pflags) ? NULL : E_FORMAT;
 }
 
-static mc_cmd_t parse_storage(mc_req_t *req, mc_cmd_t cmd,
-                              const loom_slice_t *tok, int n)
+/* get, gets, bget; gat and gats take an exptime first.  Every key of the
+ * list is checked: one bad key makes the whole line an error. */
+static const char *syn_get(mc_req_t *req, const loom_slice_t *tok, int n,
+                           const char *line, size_t len)
+{
+    int first = 1;
+
+    if (req->cmd->flags & MC_CF_TOUCH) {
+        if (tok_i32(tok[1], &req->exptime) != 0)
+            return E_EXPTIME;
+        first = 2;
+    }
+    if (n > first) {
+        req->keys.p = tok[first].p;
+        req->keys.len = (size_t)(line + len - tok[first].p);
+    } else {
+        req->keys.p = line + len;
+        req->keys.len = 0;
+    }
+    return mc_keys_ok(req->keys, req->pflags) ? NULL : E_FORMAT;
+}
+
+/* set, add, replace, append, prepend: KEY FLAGS EXPTIME BYTES [noreply];
+ * cas: ... BYTES CAS [noreply].  A last token other than noreply is
+ * ignored, as memcached does. */
+static const char *syn_storage(mc_req_t *req, const loom_slice_t *tok, int n,
+                               const char *line, size_t len)
 {
     int64_t bytes;
-    int want = cmd == MC_CMD_CAS ? 6 : 5;
 
-    if (n != want && n != want + 1) /* a last token other than noreply is
-                                     * ignored, as memcached does */
-        return fail(req, MC_CMD_UNKNOWN, "ERROR");
+    (void)line;
+    (void)len;
     take_noreply(req, tok, n);
-    req->cmd = cmd;
     req->key = tok[1];
     if (tok_i32(tok[4], &bytes) != 0 || bytes < 0 || bytes > 2147483647 - 2)
-        return fail(req, cmd, E_FORMAT);
+        return E_FORMAT;
     req->bytes = (uint64_t)bytes;
     /* Unlike memcached, a bad key, flags or exptime next to a valid length
      * skips the data block: one reply per command, not two. */
     req->swallow = req->bytes + 2;
     if (tok_u32(tok[2], &req->flags) != 0 ||
         tok_i32(tok[3], &req->exptime) != 0 ||
-        (cmd == MC_CMD_CAS && tok_u64(tok[5], &req->cas) != 0) ||
+        ((req->cmd->flags & MC_CF_CAS) && tok_u64(tok[5], &req->cas) != 0) ||
         !mc_key_ok(tok[1].p, tok[1].len, req->pflags))
-        return fail(req, cmd, E_FORMAT);
+        return E_FORMAT;
     req->swallow = 0;
-    return cmd;
+    return NULL;
 }
 
-static mc_cmd_t parse_text(mc_req_t *req, mc_cmd_t cmd, const char *line,
-                           size_t len, const loom_slice_t *tok, int n)
+/* delete KEY [0] [noreply] */
+static const char *syn_delete(mc_req_t *req, const loom_slice_t *tok, int n,
+                              const char *line, size_t len)
+{
+    (void)line;
+    (void)len;
+    if (n > 2) {
+        int zero = tok_is(tok[2], "0");
+        int nr = tok_is(tok[n - 1], "noreply");
+
+        req->noreply = nr;
+        if (!((n == 3 && (zero || nr)) || (n == 4 && zero && nr)))
+            return E_FORMAT ".  Usage: delete <key> [noreply]";
+    }
+    return take_key(req, tok[1]);
+}
+
+/* incr/decr KEY DELTA [noreply], touch KEY EXPTIME [noreply] */
+static const char *syn_keynum(mc_req_t *req, const loom_slice_t *tok, int n,
+                              const char *line, size_t len)
+{
+    (void)line;
+    (void)len;
+    take_noreply(req, tok, n);
+    if (!mc_key_ok(tok[1].p, tok[1].len, req->pflags))
+        return take_key(req, tok[1]);
+    if (req->cmd->flags & MC_CF_TOUCH) {
+        if (tok_i32(tok[2], &req->exptime) != 0)
+            return E_EXPTIME;
+    } else if (tok_u64(tok[2], &req->delta) != 0) {
+        return E_DELTA;
+    }
+    return take_key(req, tok[1]);
+}
+
+/* flush_all [DELAY] [noreply]: the delay is the first argument unless that
+ * is noreply; a further token is ignored, as memcached does. */
+static const char *syn_flush(mc_req_t *req, const loom_slice_t *tok, int n,
+                             const char *line, size_t len)
+{
+    (void)line;
+    (void)len;
+    if (n > 1 && take_noreply(req, tok, n) != 1) {
+        req->has_exptime = 1;
+        if (tok_i32(tok[1], &req->exptime) != 0)
+            return E_EXPTIME;
+    }
+    return NULL;
+}
+
+/* verbosity LEVEL [noreply]; "verbosity noreply" is no command at all */
+static const char *syn_verbosity(mc_req_t *req, const loom_slice_t *tok, int n,
+                                 const char *line, size_t len)
+{
+    (void)line;
+    (void)len;
+    take_noreply(req, tok, n);
+    if (req->noreply && n == 2) {
+        req->noreply = 0;
+        return "ERROR";
+    }
+    return tok_u64(tok[1], &req->number) != 0 ? E_FORMAT : NULL;
+}
+
+/* cache_memlimit MEGABYTES [noreply]; memcached answers a bad number
+ * with ERROR */
+static const char *syn_memlimit(mc_req_t *req, const loom_slice_t *tok, int n,
+                                const char *line, size_t len)
+{
+    (void)line;
+    (void)len;
+    take_noreply(req, tok, n);
+    return tok_u64(tok[1], &req->number) != 0 ? "ERROR" : NULL;
+}
+
+/* stats, slabs, lru_crawler: the handler reads the arguments */
+static const char *syn_args(mc_req_t *req, const loom_slice_t *tok, int n,
+                            const char *line, size_t len)
 {
     int i;
 
-    switch (cmd) {
-    case MC_CMD_GET:
-    case MC_CMD_GETS:
-        if (n < 2)
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        req->keys.p = tok[1].p;
-        req->keys.len = (size_t)(line + len - tok[1].p);
-        return cmd;
-    case MC_CMD_GAT:
-    case MC_CMD_GATS:
-        if (n < 2)
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        if (tok_i32(tok[1], &req->exptime) != 0)
-            return fail(req, cmd, E_EXPTIME);
-        if (n == 2) {
-            req->keys.p = line + len;
-            req->keys.len = 0;
-        } else {
-            req->keys.p = tok[2].p;
-            req->keys.len = (size_t)(line + len - tok[2].p);
-        }
-        return cmd;
-    case MC_CMD_SET:
-    case MC_CMD_ADD:
-    case MC_CMD_REPLACE:
-    case MC_CMD_APPEND:
-    case MC_CMD_PREPEND:
-    case MC_CMD_CAS:
-        return parse_storage(req, cmd, tok, n);
-    case MC_CMD_DELETE:
-        if (n < 2 || n > 4)
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        if (n > 2) {
-            int zero = tok_is(tok[2], "0");
-            int nr = tok_is(tok[n - 1], "noreply");
+    (void)line;
+    (void)len;
+    for (i = 1; i < n; i++)
+        req->args[req->nargs++] = tok[i];
+    return NULL;
+}
 
-            req->noreply = nr;
-            if (!((n == 3 && (zero || nr)) || (n == 4 && zero && nr)))
-                return fail(req, cmd,
-                            E_FORMAT ".  Usage: delete <key> [noreply]");
-        }
-        return parse_key(req, cmd, tok[1]);
-    case MC_CMD_INCR:
-    case MC_CMD_DECR:
-    case MC_CMD_TOUCH:
-        if (n != 3 && n != 4)
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        take_noreply(req, tok, n);
-        req->cmd = cmd;
-        if (!mc_key_ok(tok[1].p, tok[1].len, req->pflags))
-            return parse_key(req, cmd, tok[1]);
-        if (cmd == MC_CMD_TOUCH) {
-            if (tok_i32(tok[2], &req->exptime) != 0)
-                return fail(req, cmd, E_EXPTIME);
-        } else if (tok_u64(tok[2], &req->delta) != 0) {
-            return fail(req, cmd, E_DELTA);
-        }
-        return parse_key(req, cmd, tok[1]);
-    case MC_CMD_FLUSH_ALL:
-        if (n > 3)
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        /* the delay is the first argument unless that is noreply; a
-         * further token is ignored, as memcached does */
-        if (n > 1 && take_noreply(req, tok, n) != 1) {
-            req->has_exptime = 1;
-            if (tok_i32(tok[1], &req->exptime) != 0)
-                return fail(req, cmd, E_EXPTIME);
-        }
-        return cmd;
-    case MC_CMD_VERBOSITY:
-        if (n != 2 && n != 3)
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        take_noreply(req, tok, n);
-        if (req->noreply && n == 2) {
-            req->noreply = 0;
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        }
-        if (tok_u64(tok[1], &req->number) != 0)
-            return fail(req, cmd, E_FORMAT);
-        return cmd;
-    case MC_CMD_CACHE_MEMLIMIT:
-        if (n != 2 && n != 3)
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        take_noreply(req, tok, n);
-        if (tok_u64(tok[1], &req->number) != 0)
-            return fail(req, MC_CMD_UNKNOWN, "ERROR");
-        return cmd;
-    case MC_CMD_STATS:
-        for (i = 1; i < n; i++)
-            req->args[req->nargs++] = tok[i];
-        return cmd;
-    default:
-        return cmd; /* version, quit: extra tokens are ignored */
-    }
+/* version, quit, mn, shutdown: extra tokens are ignored */
+static const char *syn_none(mc_req_t *req, const loom_slice_t *tok, int n,
+                            const char *line, size_t len)
+{
+    (void)req;
+    (void)tok;
+    (void)n;
+    (void)line;
+    (void)len;
+    return NULL;
 }
 
 /* ---- meta commands ------------------------------------------------------ */
@@ -544,42 +558,38 @@ static const char *meta_flag(mc_req_t *req, loom_slice_t t)
     return NULL;
 }
 
-static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd, const loom_slice_t *tok,
-                           int n)
+/* mg, ms, md, ma, me: KEY [LENGTH (ms)] FLAGS...  What differs between
+ * them is in their syntax entry. */
+static const char *syn_meta(mc_req_t *req, const loom_slice_t *tok, int n,
+                            const char *line, size_t len)
 {
+    const mc_syntax_t *syn = req->cmd->data;
     const char *err = NULL;
     int i, first = 2;
 
-    if (cmd == MC_CMD_MN)
-        return cmd;
-    if (n < 2)
-        return cmd == MC_CMD_ME ? fail(req, cmd, E_FORMAT)
-                                : fail(req, MC_CMD_UNKNOWN, "ERROR");
+    (void)line;
+    (void)len;
     req->key = tok[1];
     if (tok[1].len > MC_KEY_MAX)
-        return fail(req, cmd, E_FORMAT);
-    if (cmd == MC_CMD_MS) {
+        return E_FORMAT;
+    if (req->cmd->flags & MC_CF_STORAGE) {
         int64_t bytes;
 
         if (n < 3 || tok_i32(tok[2], &bytes) != 0 || bytes < 0 ||
             bytes > 2147483647 - 2)
-            return fail(req, cmd, E_FORMAT);
+            return E_FORMAT;
         req->bytes = (uint64_t)bytes;
         req->swallow = req->bytes + 2; /* if anything below fails */
         first = 3;
     }
     if (n + 1 > MC_MFLAG_MAX_OPT)
-        return fail(req, cmd, "CLIENT_ERROR options flags are too long");
+        return "CLIENT_ERROR options flags are too long";
     req->delta = 1;
     for (i = first; i < n && err == NULL; i++)
         err = meta_flag(req, tok[i]);
-    if (err) {
-        if (cmd == MC_CMD_MD || cmd == MC_CMD_MA)
-            err = "CLIENT_ERROR invalid or duplicate flag";
-        return fail(req, cmd, err);
-    }
-    if (cmd == MC_CMD_ME && (req->mflags & ~MC_F('b')))
-        req->mflags &= MC_F('b');
+    if (err)
+        return syn->flag_err ? syn->flag_err : err;
+    req->mflags &= syn->known;
     if (req->mflags & MC_F('q'))
         req->noreply = 1;
     if (req->mflags & MC_F('b')) {
@@ -587,54 +597,113 @@ static mc_cmd_t parse_meta(mc_req_t *req, mc_cmd_t cmd, const loom_slice_t *tok,
                                  sizeof(req->keybuf) - 1);
 
         if (k <= 0)
-            return fail(req, cmd, "CLIENT_ERROR error decoding key");
+            return "CLIENT_ERROR error decoding key";
         req->key.p = req->keybuf;
         req->key.len = (size_t)k;
     } else if (!mc_key_ok(tok[1].p, tok[1].len, req->pflags)) {
-        return fail(req, cmd, E_FORMAT);
+        return E_FORMAT;
     }
-    if (cmd == MC_CMD_MS && req->mode && !strchr("EAPRS", req->mode))
-        return fail(req, cmd, "CLIENT_ERROR invalid mode for ms M token");
-    if (cmd == MC_CMD_MA && req->mode && !strchr("ID+-", req->mode))
-        return fail(req, cmd, "CLIENT_ERROR invalid mode for ma M token");
+    if (syn->modes && req->mode && !strchr(syn->modes, req->mode))
+        return syn->mode_err;
     req->swallow = 0;
-    return cmd;
+    return NULL;
 }
+
+#define ALL_FLAGS (~(uint64_t)0)
+
+const mc_syntax_t mc_syn_get = {syn_get, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_storage = {syn_storage, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_delete = {syn_delete, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_keynum = {syn_keynum, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_flush = {syn_flush, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_verbosity = {syn_verbosity, ALL_FLAGS, NULL, NULL,
+                                      NULL};
+const mc_syntax_t mc_syn_memlimit = {syn_memlimit, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_args = {syn_args, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_none = {syn_none, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_mg = {syn_meta, ALL_FLAGS, NULL, NULL, NULL};
+const mc_syntax_t mc_syn_ms = {syn_meta, ALL_FLAGS, "EAPRS",
+                               "CLIENT_ERROR invalid mode for ms M token",
+                               NULL};
+const mc_syntax_t mc_syn_md = {syn_meta, ALL_FLAGS, NULL, NULL, E_MFLAG};
+const mc_syntax_t mc_syn_ma = {syn_meta, ALL_FLAGS, "ID+-",
+                               "CLIENT_ERROR invalid mode for ma M token",
+                               E_MFLAG};
+/* me reads only b (its other flags are accepted and ignored) */
+const mc_syntax_t mc_syn_me = {syn_meta, MC_F('b'), NULL, NULL, NULL};
 
 /* ---- entry ----------------------------------------------------------------
  */
 
-mc_cmd_t mc_parse(const char *line, size_t len, mc_req_t *req)
+/* An unknown verb.  memcached dispatches on the first letter of the verb
+ * (a two-letter 'm' verb is meta): a verb in one of those groups is
+ * answered ERROR; any other whose last token starts with "HTTP/" (the
+ * 23rd when the line is cut) closes the connection silently, so that a
+ * browser made to post to memcached cannot drive it. */
+static const loom_cmd_t *unknown(mc_req_t *req, const loom_slice_t *tok, int n)
+{
+    loom_slice_t last;
+    size_t i;
+
+    req->err = "ERROR";
+    if (n == 0 || tok[0].len < 2)
+        return NULL;
+    for (i = 0; i < mc_commands.n; i++) {
+        const loom_cmd_t *c = &mc_commands.cmds[i];
+
+        if ((c->flags & MC_CF_LETTER) && c->name[0] == tok[0].p[0] &&
+            (!(c->flags & MC_CF_META) || strlen(c->name) == tok[0].len))
+            return NULL;
+    }
+    last = tok[n < MC_MAX_TOKENS ? n - 1 : MC_MAX_TOKENS - 2];
+    if (last.len >= 5 && memcmp(last.p, "HTTP/", 5) == 0) {
+        req->err = NULL;
+        req->hangup = 1;
+    }
+    return NULL;
+}
+
+const loom_cmd_t *mc_parse(const char *line, size_t len, mc_req_t *req)
 {
     return mc_parse_flags(line, len, 0, req);
 }
 
-mc_cmd_t mc_parse_flags(const char *line, size_t len, unsigned flags,
-                        mc_req_t *req)
+const loom_cmd_t *mc_parse_flags(const char *line, size_t len, unsigned flags,
+                                 mc_req_t *req)
 {
     loom_slice_t tok[MC_MAX_TOKENS];
-    mc_cmd_t cmd = MC_CMD_UNKNOWN;
-    size_t i;
+    const mc_syntax_t *syn;
     int n;
 
     memset(req, 0, offsetof(mc_req_t, keybuf));
     req->pflags = flags;
     if (len && line[len - 1] == '\r')
         len--;
-    n = tokenize(line, len, tok, MC_MAX_TOKENS);
-    if (n == 0)
-        return fail(req, MC_CMD_UNKNOWN, "ERROR");
-    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (tok_is(tok[0], commands[i].name)) {
-            cmd = commands[i].cmd;
-            break;
-        }
-    req->cmd = cmd;
-    if (cmd == MC_CMD_UNKNOWN)
-        return fail(req, cmd,
-                    tok_is(tok[0], "shutdown") ? "ERROR: shutdown not enabled"
-                                               : "ERROR");
-    if (cmd >= MC_CMD_MG)
-        return parse_meta(req, cmd, tok, n);
-    return parse_text(req, cmd, line, len, tok, n);
+    n = (int)loom_cmd_split(line, len, 0, tok, MC_MAX_TOKENS);
+    switch (loom_cmd_match(&mc_commands, tok, (size_t)n, &req->cmd)) {
+    case LOOM_ERROR:
+        return unknown(req, tok, n);
+    case LOOM_DECLINED:
+        req->err = (req->cmd->flags & MC_CF_ARITY_FMT) ? E_FORMAT : "ERROR";
+        return req->cmd;
+    default:
+        break;
+    }
+    syn = req->cmd->data;
+    req->err = syn->parse(req, tok, n, line, len);
+    return req->cmd;
+}
+
+const loom_cmd_t *mc_peek_cmd(const char *line, size_t len)
+{
+    size_t i = 0, start;
+
+    while (i < len && line[i] == ' ')
+        i++;
+    start = i;
+    while (i < len && line[i] != ' ')
+        i++;
+    if (i == len)
+        return NULL;
+    return loom_cmd_find(&mc_commands, line + start, i - start);
 }

@@ -1,16 +1,16 @@
 /*
- * mc_proto.c - memcache command execution: a parsed request (mc_parse.c)
- * run against the store (mc_store.c), replies appended to an mc_out_t.
- * Reply texts, flag order and quiet-mode rules follow memcached 1.6.18.
+ * mc_proto.c - memcache command execution: the command table (every
+ * command once: name, argument counts, flags, handler, syntax) and the
+ * handlers that run a parsed request (mc_parse.c) against the store
+ * (mc_store.c), replies appended to an mc_out_t.  Reply texts, flag order
+ * and quiet-mode rules follow memcached 1.6.18.  `stats`, `slabs` and
+ * `lru_crawler` are in mc_stats.c.
  */
 #include "memcache.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <event2/event.h>
 
 #define MC_OUT_DIRECT 4096 /* writes this large skip the buffer */
 #define MC_OUT_FLUSH 16384 /* buffer size that triggers a flush */
@@ -59,7 +59,7 @@ void mc_out_str(mc_out_t *o, const char *s)
     mc_out_mem(o, s, strlen(s));
 }
 
-static void out_u64(mc_out_t *o, uint64_t v)
+void mc_out_u64(mc_out_t *o, uint64_t v)
 {
     char buf[24];
 
@@ -70,9 +70,9 @@ static void out_i64(mc_out_t *o, int64_t v)
 {
     if (v < 0) {
         mc_out_mem(o, "-", 1);
-        out_u64(o, (uint64_t)(-(v + 1)) + 1);
+        mc_out_u64(o, (uint64_t)(-(v + 1)) + 1);
     } else {
-        out_u64(o, (uint64_t)v);
+        mc_out_u64(o, (uint64_t)v);
     }
 }
 
@@ -108,47 +108,52 @@ static void out_value(mc_out_t *o, const mc_item_t *it, int with_cas)
     mc_out_mem(o, mc_item_value(it), (size_t)it->nbytes + 2);
 }
 
-static int exec_get(mc_ctx_t *x, mc_req_t *r, mc_out_t *o, uint32_t *resume)
+void mc_get_begin(mc_ctx_t *x, const mc_req_t *req, mc_get_t *g)
 {
-    int cas = r->cmd == MC_CMD_GETS || r->cmd == MC_CMD_GATS;
-    int touch = r->cmd == MC_CMD_GAT || r->cmd == MC_CMD_GATS;
-    uint32_t exptime = touch ? mc_store_exptime(x->store, r->exptime) : 0;
-    loom_slice_t cur = r->keys, key;
-    uint32_t i = 0;
+    g->cmd = req->cmd;
+    g->exptime = (req->cmd->flags & MC_CF_TOUCH)
+                     ? mc_store_exptime(x->store, req->exptime)
+                     : 0;
+    g->check = 0;
+}
 
-    while (mc_next_key(&cur, &key)) {
-        mc_item_t *it;
+void mc_get_key(mc_ctx_t *x, const mc_get_t *g, loom_slice_t key, mc_out_t *o)
+{
+    mc_item_t *it;
 
-        if (i++ < *resume)
-            continue;
-        if (!mc_key_ok(key.p, key.len, r->pflags)) {
-            mc_out_str(o, "CLIENT_ERROR bad command line format\r\n");
-            *resume = 0;
-            return MC_EXEC_DONE;
-        }
-        if (touch) {
-            if (mc_store_touch(x->store, key.p, key.len, exptime, &it) !=
-                MC_TOUCHED)
-                it = NULL;
-        } else {
-            it = mc_store_find(x->store, key.p, key.len);
-        }
-        mc_store_count_get(x->store, it != NULL);
-        if (it) {
-            mc_store_hit(x->store, it, 0);
-            out_value(o, it, cas);
-        }
-        if (o->full && cur.len) {
-            *resume = i;
-            return MC_EXEC_SUSPEND;
-        }
+    if (g->cmd->flags & MC_CF_TOUCH) {
+        if (mc_store_touch(x->store, key.p, key.len, g->exptime, &it) !=
+            MC_TOUCHED)
+            it = NULL;
+    } else {
+        it = mc_store_find(x->store, key.p, key.len);
     }
-    *resume = 0;
-    mc_out_str(o, "END\r\n");
+    mc_store_count_get(x->store, it != NULL);
+    mc_detail_get(x, key, it != NULL);
+    if (it) {
+        mc_store_hit(x->store, it, 0);
+        out_value(o, it, (g->cmd->flags & MC_CF_CAS) != 0);
+    }
+}
+
+/* get, gets, gat, gats, bget with the whole key list at hand (its keys
+ * were checked by the parser) */
+static int exec_get(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    mc_call_t *k = arg;
+    loom_slice_t cur = k->req->keys, key;
+    mc_get_t g;
+
+    (void)cmd;
+    mc_get_begin(ctx, k->req, &g);
+    while (mc_next_key(&cur, &key))
+        mc_get_key(ctx, &g, key, k->out);
+    mc_out_str(k->out, "END\r\n");
     return MC_EXEC_DONE;
 }
 
-static void exec_store(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
+/* set, add, replace, append, prepend (the mode is in the flags), cas */
+static int exec_store(const loom_cmd_t *cmd, void *ctx, void *arg)
 {
     static const char *const replies[] = {
         [MC_STORED] = "STORED",
@@ -157,257 +162,164 @@ static void exec_store(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
         [MC_NOT_FOUND] = "NOT_FOUND",
         [MC_NO_MEMORY] = "SERVER_ERROR out of memory storing object",
     };
-    mc_mode_t mode = MC_MODE_SET;
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
     mc_opts_t opts = {0};
     mc_item_t *it;
     mc_result_t res;
 
-    if (memcmp(data + r->bytes, "\r\n", 2) != 0) {
-        mc_out_line(o, r, "CLIENT_ERROR bad data chunk");
-        return;
+    mc_detail_set(x, r->key);
+    if (memcmp(k->data + r->bytes, "\r\n", 2) != 0) {
+        mc_out_line(k->out, r, "CLIENT_ERROR bad data chunk");
+        return MC_EXEC_DONE;
     }
-    switch (r->cmd) {
-    case MC_CMD_ADD:
-        mode = MC_MODE_ADD;
-        break;
-    case MC_CMD_REPLACE:
-        mode = MC_MODE_REPLACE;
-        break;
-    case MC_CMD_APPEND:
-        mode = MC_MODE_APPEND;
-        break;
-    case MC_CMD_PREPEND:
-        mode = MC_MODE_PREPEND;
-        break;
-    case MC_CMD_CAS:
+    if (cmd->flags & MC_CF_CAS) {
         opts.has_cas = 1;
         opts.cas = r->cas;
-        break;
-    default:
-        break;
     }
     it = mc_store_alloc(x->store, r->key.p, r->key.len, r->flags,
                         mc_store_exptime(x->store, r->exptime), r->bytes);
     if (it == NULL) {
-        mc_out_line(o, r, "SERVER_ERROR out of memory storing object");
-        return;
+        mc_out_line(k->out, r, "SERVER_ERROR out of memory storing object");
+        return MC_EXEC_DONE;
     }
-    memcpy(mc_item_value(it), data, r->bytes + 2);
-    res = mc_store_store(x->store, it, mode, &opts, NULL);
-    mc_out_line(o, r, replies[res]);
+    memcpy(mc_item_value(it), k->data, r->bytes + 2);
+    res = mc_store_store(x->store, it, MC_CF_MODE_OF(cmd->flags), &opts, NULL);
+    mc_out_line(k->out, r, replies[res]);
+    return MC_EXEC_DONE;
 }
 
-static void exec_arith(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
+static int exec_delete(const loom_cmd_t *cmd, void *ctx, void *arg)
 {
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
+
+    (void)cmd;
+    mc_detail_del(x, r->key);
+    mc_out_line(k->out, r,
+                mc_store_delete(x->store, r->key.p, r->key.len, NULL) ==
+                        MC_DELETED
+                    ? "DELETED"
+                    : "NOT_FOUND");
+    return MC_EXEC_DONE;
+}
+
+/* incr, decr */
+static int exec_arith(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    static const char *const replies[] = {
+        [MC_NOT_FOUND] = "NOT_FOUND",
+        [MC_NON_NUMERIC] =
+            "CLIENT_ERROR cannot increment or decrement non-numeric value",
+        [MC_NO_MEMORY] = "SERVER_ERROR out of memory",
+    };
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
+    mc_result_t res;
     uint64_t v;
     char buf[24];
 
-    switch (mc_store_arith(x->store, r->key.p, r->key.len,
-                           r->cmd == MC_CMD_INCR, r->delta, NULL, &v, NULL)) {
-    case MC_STORED:
+    res = mc_store_arith(x->store, r->key.p, r->key.len,
+                         !(cmd->flags & MC_CF_DECR), r->delta, NULL, &v, NULL);
+    if (res == MC_STORED) {
         buf[mc_u64toa(buf, v)] = '\0';
-        mc_out_line(o, r, buf);
-        break;
-    case MC_NOT_FOUND:
-        mc_out_line(o, r, "NOT_FOUND");
-        break;
-    case MC_NON_NUMERIC:
-        mc_out_line(
-            o, r,
-            "CLIENT_ERROR cannot increment or decrement non-numeric value");
-        break;
-    default:
-        mc_out_line(o, r, "SERVER_ERROR out of memory");
-        break;
-    }
-}
-
-/* ---- stats -------------------------------------------------------------- */
-
-static void stat_u64(mc_out_t *o, const char *name, uint64_t v)
-{
-    mc_out_str(o, "STAT ");
-    mc_out_str(o, name);
-    mc_out_mem(o, " ", 1);
-    out_u64(o, v);
-    mc_out_mem(o, "\r\n", 2);
-}
-
-static void stat_str(mc_out_t *o, const char *name, const char *v)
-{
-    mc_out_str(o, "STAT ");
-    mc_out_str(o, name);
-    mc_out_mem(o, " ", 1);
-    mc_out_str(o, v);
-    mc_out_mem(o, "\r\n", 2);
-}
-
-static void stat_tv(mc_out_t *o, const char *name, const struct timeval *tv)
-{
-    char buf[64];
-
-    snprintf(buf, sizeof(buf), "%ld.%06ld", (long)tv->tv_sec,
-             (long)tv->tv_usec);
-    stat_str(o, name, buf);
-}
-
-static unsigned hash_power(uint64_t buckets)
-{
-    unsigned p = 0;
-
-    while (((uint64_t)1 << p) < buckets)
-        p++;
-    return p;
-}
-
-static void stats_general(mc_ctx_t *x, mc_out_t *o)
-{
-    const mc_store_stats_t *s = mc_store_stats(x->store);
-    mc_counters_t *c = x->ctr;
-    uint32_t now = mc_store_now(x->store);
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    stat_u64(o, "pid", (uint64_t)getpid());
-    stat_u64(o, "uptime", now - (uint32_t)x->started);
-    stat_u64(o, "time", now);
-    stat_str(o, "version", MC_VERSION);
-    stat_str(o, "libevent", event_get_version());
-    stat_u64(o, "pointer_size", 8 * sizeof(void *));
-    stat_tv(o, "rusage_user", &ru.ru_utime);
-    stat_tv(o, "rusage_system", &ru.ru_stime);
-    stat_u64(o, "curr_connections", c->curr_conns);
-    stat_u64(o, "total_connections", c->total_conns);
-    stat_u64(o, "rejected_connections", 0);
-    stat_u64(o, "connection_structures", c->curr_conns);
-    stat_u64(o, "cmd_get", s->get_hits + s->get_misses);
-    stat_u64(o, "cmd_set", s->cmd_set);
-    stat_u64(o, "cmd_flush", s->cmd_flush);
-    stat_u64(o, "cmd_touch", s->cmd_touch);
-    stat_u64(o, "cmd_meta", c->cmd_meta);
-    stat_u64(o, "get_hits", s->get_hits);
-    stat_u64(o, "get_misses", s->get_misses);
-    stat_u64(o, "get_expired", s->get_expired);
-    stat_u64(o, "get_flushed", s->get_flushed);
-    stat_u64(o, "delete_misses", s->delete_misses);
-    stat_u64(o, "delete_hits", s->delete_hits);
-    stat_u64(o, "incr_misses", s->incr_misses);
-    stat_u64(o, "incr_hits", s->incr_hits);
-    stat_u64(o, "decr_misses", s->decr_misses);
-    stat_u64(o, "decr_hits", s->decr_hits);
-    stat_u64(o, "cas_misses", s->cas_misses);
-    stat_u64(o, "cas_hits", s->cas_hits);
-    stat_u64(o, "cas_badval", s->cas_badval);
-    stat_u64(o, "touch_hits", s->touch_hits);
-    stat_u64(o, "touch_misses", s->touch_misses);
-    stat_u64(o, "auth_cmds", 0);
-    stat_u64(o, "auth_errors", 0);
-    stat_u64(o, "bytes_read", c->bytes_read);
-    stat_u64(o, "bytes_written", c->bytes_written);
-    stat_u64(o, "limit_maxbytes", mc_store_memory(x->store));
-    stat_u64(o, "accepting_conns", 1);
-    stat_u64(o, "threads", 1);
-    stat_u64(o, "conn_yields", 0);
-    stat_u64(o, "hash_power_level", hash_power(s->hash_buckets));
-    stat_u64(o, "hash_bytes", s->hash_buckets * sizeof(void *));
-    stat_u64(o, "hash_is_expanding", (uint64_t)s->hash_expanding);
-    stat_u64(o, "expired_unfetched", s->expired_unfetched);
-    stat_u64(o, "evicted_unfetched", s->evicted_unfetched);
-    stat_u64(o, "evictions", s->evictions);
-    stat_u64(o, "reclaimed", s->reclaimed);
-    stat_u64(o, "curr_items", s->curr_items);
-    stat_u64(o, "total_items", s->total_items);
-    stat_u64(o, "bytes", s->bytes);
-}
-
-static void stats_settings(mc_ctx_t *x, mc_out_t *o)
-{
-    stat_u64(o, "maxbytes", mc_store_memory(x->store));
-    stat_u64(o, "verbosity", x->verbosity);
-    stat_str(o, "evictions", "on");
-    stat_u64(o, "num_threads", 1);
-    stat_str(o, "cas_enabled", "yes");
-    stat_str(o, "binding_protocol", "ascii");
-    stat_u64(o, "item_size_max", mc_store_max_item(x->store));
-    stat_str(o, "flush_enabled", "yes");
-    stat_u64(o, "hashpower_init", 16);
-    stat_str(o, "slab_allocator", "malloc");
-}
-
-struct item_agg {
-    uint64_t n;
-    uint32_t oldest;
-};
-
-static int agg_item(mc_item_t *it, void *arg)
-{
-    struct item_agg *a = arg;
-
-    a->n++;
-    if (a->oldest == 0 || it->atime < a->oldest)
-        a->oldest = it->atime;
-    return 0;
-}
-
-/* loom has no slab classes: every item is one allocation, so `stats items`
- * and `stats slabs` describe a single class 1 holding everything. */
-static void stats_items(mc_ctx_t *x, mc_out_t *o, int slabs)
-{
-    const mc_store_stats_t *s = mc_store_stats(x->store);
-    struct item_agg a = {0, 0};
-
-    if (s->curr_items == 0) {
-        if (slabs) {
-            stat_u64(o, "active_slabs", 0);
-            stat_u64(o, "total_malloced", 0);
-        }
-        return;
-    }
-    if (slabs) {
-        stat_u64(o, "1:chunk_size", s->bytes / s->curr_items);
-        stat_u64(o, "1:used_chunks", s->curr_items);
-        stat_u64(o, "1:get_hits", s->get_hits);
-        stat_u64(o, "1:cmd_set", s->cmd_set);
-        stat_u64(o, "1:delete_hits", s->delete_hits);
-        stat_u64(o, "active_slabs", 1);
-        stat_u64(o, "total_malloced", s->bytes);
-        return;
-    }
-    mc_store_foreach(x->store, agg_item, &a);
-    stat_u64(o, "items:1:number", s->curr_items);
-    stat_u64(o, "items:1:age",
-             a.oldest ? mc_store_now(x->store) - a.oldest : 0);
-    stat_u64(o, "items:1:evicted", s->evictions);
-    stat_u64(o, "items:1:evicted_unfetched", s->evicted_unfetched);
-    stat_u64(o, "items:1:expired_unfetched", s->expired_unfetched);
-    stat_u64(o, "items:1:reclaimed", s->reclaimed);
-}
-
-static void exec_stats(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
-{
-    if (r->nargs == 0) {
-        stats_general(x, o);
-    } else if (r->nargs == 1 && r->args[0].len == 5 &&
-               memcmp(r->args[0].p, "reset", 5) == 0) {
-        mc_store_stats_reset(x->store);
-        x->ctr->total_conns = x->ctr->bytes_read = x->ctr->bytes_written = 0;
-        x->ctr->cmd_meta = 0;
-        mc_out_str(o, "RESET\r\n");
-        return;
-    } else if (r->nargs == 1 && r->args[0].len == 8 &&
-               memcmp(r->args[0].p, "settings", 8) == 0) {
-        stats_settings(x, o);
-    } else if (r->nargs == 1 && r->args[0].len == 5 &&
-               memcmp(r->args[0].p, "items", 5) == 0) {
-        stats_items(x, o, 0);
-    } else if (r->nargs == 1 && r->args[0].len == 5 &&
-               memcmp(r->args[0].p, "slabs", 5) == 0) {
-        stats_items(x, o, 1);
+        mc_out_line(k->out, r, buf);
     } else {
-        mc_out_str(o, "ERROR\r\n");
-        return;
+        mc_out_line(k->out, r,
+                    replies[res] ? replies[res] : "SERVER_ERROR out of memory");
     }
-    mc_out_str(o, "END\r\n");
+    return MC_EXEC_DONE;
+}
+
+static int exec_touch(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
+
+    (void)cmd;
+    mc_out_line(k->out, r,
+                mc_store_touch(x->store, r->key.p, r->key.len,
+                               mc_store_exptime(x->store, r->exptime),
+                               NULL) == MC_TOUCHED
+                    ? "TOUCHED"
+                    : "NOT_FOUND");
+    return MC_EXEC_DONE;
+}
+
+static int exec_flush_all(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    uint32_t when = 0;
+
+    (void)cmd;
+    if (k->req->has_exptime && k->req->exptime > 0)
+        when = mc_store_exptime(x->store, k->req->exptime);
+    mc_store_flush(x->store, when);
+    mc_out_line(k->out, k->req, "OK");
+    return MC_EXEC_DONE;
+}
+
+static int exec_version(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    (void)cmd;
+    (void)ctx;
+    mc_out_str(((mc_call_t *)arg)->out, "VERSION " MC_VERSION "\r\n");
+    return MC_EXEC_DONE;
+}
+
+static int exec_verbosity(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+
+    (void)cmd;
+    x->verbosity = k->req->number > 2 ? 2 : (unsigned)k->req->number;
+    mc_out_line(k->out, k->req, "OK");
+    return MC_EXEC_DONE;
+}
+
+static int exec_cache_memlimit(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    uint64_t mb = k->req->number;
+
+    (void)cmd;
+    if (mb < 8) {
+        mc_out_line(k->out, k->req,
+                    "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
+    } else if (mb > 1000000000) {
+        mc_out_line(k->out, k->req,
+                    "MEMLIMIT_ADJUST_FAILED input value is megabytes not "
+                    "bytes");
+    } else {
+        mc_store_set_limits(x->store, (size_t)mb << 20,
+                            mc_store_max_item(x->store));
+        mc_out_line(k->out, k->req, "OK");
+    }
+    return MC_EXEC_DONE;
+}
+
+static int exec_quit(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    (void)cmd;
+    (void)ctx;
+    (void)arg;
+    return MC_EXEC_CLOSE;
+}
+
+/* memcached without -A: the command exists, the answer is no */
+static int exec_shutdown(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    (void)cmd;
+    (void)ctx;
+    mc_out_str(((mc_call_t *)arg)->out, "ERROR: shutdown not enabled\r\n");
+    return MC_EXEC_DONE;
 }
 
 /* ---- meta protocol ------------------------------------------------------ */
@@ -475,13 +387,18 @@ static void meta_opts(const mc_req_t *r, mc_opts_t *opts)
     opts->stale_ok = (r->mflags & MC_F('I')) != 0;
 }
 
-static void exec_mg(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
+static int exec_mg(const loom_cmd_t *cmd, void *ctx, void *arg)
 {
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
+    mc_out_t *o = k->out;
     mc_store_t *st = x->store;
     mc_item_t *it = mc_store_find(st, r->key.p, r->key.len);
     int created = 0, won = 0, i;
     uint32_t now = mc_store_now(st);
 
+    (void)cmd;
     if (it == NULL && (r->mflags & MC_F('N'))) {
         it = mc_store_alloc(st, r->key.p, r->key.len, 0, 0, 0);
         if (it) {
@@ -499,15 +416,15 @@ static void exec_mg(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
     mc_store_count_get(st, it != NULL && !created);
     if (it == NULL) {
         if (r->noreply)
-            return;
+            return MC_EXEC_DONE;
         mc_out_mem(o, "EN", 2);
         out_ok_flags(o, r);
         mc_out_mem(o, "\r\n", 2);
-        return;
+        return MC_EXEC_DONE;
     }
     if (r->mflags & MC_F('v')) {
         mc_out_mem(o, "VA ", 3);
-        out_u64(o, it->nbytes);
+        mc_out_u64(o, it->nbytes);
     } else {
         mc_out_mem(o, "HD", 2);
     }
@@ -572,10 +489,16 @@ static void exec_mg(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
         mc_out_mem(o, mc_item_value(it), (size_t)it->nbytes + 2);
     if (!(r->mflags & MC_F('u')))
         mc_store_hit(st, it, 0);
+    return MC_EXEC_DONE;
 }
 
-static void exec_ms(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
+static int exec_ms(const loom_cmd_t *cmd, void *ctx, void *arg)
 {
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
+    const char *data = k->data;
+    mc_out_t *o = k->out;
     mc_store_t *st = x->store;
     mc_mode_t mode = MC_MODE_SET;
     uint32_t exptime = mc_store_exptime(st, r->exptime);
@@ -585,9 +508,10 @@ static void exec_ms(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
     mc_item_t *it;
     int i;
 
+    (void)cmd;
     if (memcmp(data + r->bytes, "\r\n", 2) != 0) {
         mc_out_str(o, "CLIENT_ERROR bad data chunk\r\n");
-        return;
+        return MC_EXEC_DONE;
     }
     switch (r->mode) {
     case 'E':
@@ -610,7 +534,7 @@ static void exec_ms(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
     it = mc_store_alloc(st, r->key.p, r->key.len, r->flags, exptime, r->bytes);
     if (it == NULL) {
         mc_out_str(o, "SERVER_ERROR out of memory storing object\r\n");
-        return;
+        return MC_EXEC_DONE;
     }
     memcpy(mc_item_value(it), data, r->bytes + 2);
     if (r->mflags & MC_F('b'))
@@ -628,27 +552,33 @@ static void exec_ms(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o)
         break;
     case MC_NO_MEMORY:
         mc_out_str(o, "SERVER_ERROR out of memory storing object\r\n");
-        return;
+        return MC_EXEC_DONE;
     default:
         code = "NS";
         break;
     }
     if (r->noreply && code[0] == 'H')
-        return;
+        return MC_EXEC_DONE;
     mc_out_str(o, code);
     for (i = 0; i < r->norder; i++) {
         if (r->order[i] == 'O')
             out_opaque(o, r);
         else if (r->order[i] == 'k')
             out_key(o, r->key.p, r->key.len, (r->mflags & MC_F('b')) != 0);
-        else if (r->order[i] == 'c' && cas)
+        else if (r->order[i] == 'c') /* 0 when nothing was stored, as
+                                      * memcached 1.6.18 answers */
             out_flag_u64(o, 'c', cas);
     }
     mc_out_mem(o, "\r\n", 2);
+    return MC_EXEC_DONE;
 }
 
-static void exec_md(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
+static int exec_md(const loom_cmd_t *cmd, void *ctx, void *arg)
 {
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
+    mc_out_t *o = k->out;
     static const char *const codes[] = {
         [MC_DELETED] = "HD",
         [MC_NOT_FOUND] = "NF",
@@ -659,6 +589,7 @@ static void exec_md(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
     mc_opts_t opts;
     mc_item_t *it;
 
+    (void)cmd;
     meta_opts(r, &opts);
     if (!(r->mflags & MC_F('I'))) {
         res = mc_store_delete(st, r->key.p, r->key.len, &opts);
@@ -675,14 +606,19 @@ static void exec_md(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
         mc_store_new_cas(st, it, &opts);
     }
     if (r->noreply && res == MC_DELETED)
-        return;
+        return MC_EXEC_DONE;
     mc_out_str(o, codes[res]);
     out_ok_flags(o, r);
     mc_out_mem(o, "\r\n", 2);
+    return MC_EXEC_DONE;
 }
 
-static void exec_ma(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
+static int exec_ma(const loom_cmd_t *cmd, void *ctx, void *arg)
 {
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
+    mc_out_t *o = k->out;
     mc_store_t *st = x->store;
     int incr = !(r->mode == 'D' || r->mode == 'd' || r->mode == '-');
     mc_item_t *it = NULL;
@@ -692,6 +628,7 @@ static void exec_ma(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
     mc_opts_t opts;
     int created = 0, i;
 
+    (void)cmd;
     meta_opts(r, &opts);
     switch (mc_store_arith(st, r->key.p, r->key.len, incr, r->delta, &opts, &v,
                            &it)) {
@@ -700,40 +637,40 @@ static void exec_ma(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
             /* HD is quiet, but T still applies */
             if (r->mflags & MC_F('T'))
                 it->exptime = mc_store_exptime(st, r->exptime);
-            return;
+            return MC_EXEC_DONE;
         }
         break;
     case MC_NON_NUMERIC:
         mc_out_str(o, "CLIENT_ERROR cannot increment or decrement "
                       "non-numeric value\r\n");
-        return;
+        return MC_EXEC_DONE;
     case MC_NO_MEMORY:
         mc_out_str(o, "SERVER_ERROR out of memory\r\n");
-        return;
+        return MC_EXEC_DONE;
     case MC_EXISTS:
         mc_out_str(o, "EX");
         out_ok_flags(o, r);
         mc_out_mem(o, "\r\n", 2);
-        return;
+        return MC_EXEC_DONE;
     default: /* not found */
         if (!(r->mflags & MC_F('N'))) {
             mc_out_str(o, "NF");
             out_ok_flags(o, r);
             mc_out_mem(o, "\r\n", 2);
-            return;
+            return MC_EXEC_DONE;
         }
         nlen = mc_u64toa(num, r->initial);
         it = mc_store_alloc(st, r->key.p, r->key.len, 0, 0, nlen);
         if (it == NULL) {
             mc_out_str(o, "SERVER_ERROR Out of memory allocating new item\r\n");
-            return;
+            return MC_EXEC_DONE;
         }
         memcpy(mc_item_value(it), num, nlen);
         memcpy(mc_item_value(it) + nlen, "\r\n", 2);
         opts.has_cas = 0;
         if (mc_store_store(st, it, MC_MODE_ADD, &opts, NULL) != MC_STORED) {
             mc_out_str(o, "NS\r\n");
-            return;
+            return MC_EXEC_DONE;
         }
         v = r->initial;
         created = 1;
@@ -742,7 +679,7 @@ static void exec_ma(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
     nlen = mc_u64toa(num, v);
     if (r->mflags & MC_F('v')) {
         mc_out_mem(o, "VA ", 3);
-        out_u64(o, nlen);
+        mc_out_u64(o, nlen);
     } else {
         mc_out_mem(o, "HD", 2);
     }
@@ -776,17 +713,23 @@ static void exec_ma(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
         mc_out_mem(o, num, nlen);
         mc_out_mem(o, "\r\n", 2);
     }
+    return MC_EXEC_DONE;
 }
 
-static void exec_me(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
+static int exec_me(const loom_cmd_t *cmd, void *ctx, void *arg)
 {
+    mc_ctx_t *x = ctx;
+    mc_call_t *k = arg;
+    mc_req_t *r = k->req;
+    mc_out_t *o = k->out;
     mc_item_t *it = mc_store_find(x->store, r->key.p, r->key.len);
     uint32_t now = mc_store_now(x->store);
     char buf[128];
 
+    (void)cmd;
     if (it == NULL) {
         mc_out_str(o, "EN\r\n");
-        return;
+        return MC_EXEC_DONE;
     }
     mc_out_str(o, "ME ");
     if (it->iflags & MC_IT_BINKEY) {
@@ -804,108 +747,79 @@ static void exec_me(mc_ctx_t *x, mc_req_t *r, mc_out_t *o)
              (it->iflags & MC_IT_FETCHED) ? "yes" : "no",
              mc_store_item_size(it->nkey, it->nbytes));
     mc_out_str(o, buf);
+    return MC_EXEC_DONE;
 }
 
-/* ---- dispatch -------------------------------------------------------------
+static int exec_mn(const loom_cmd_t *cmd, void *ctx, void *arg)
+{
+    (void)cmd;
+    (void)ctx;
+    mc_out_str(((mc_call_t *)arg)->out, "MN\r\n");
+    return MC_EXEC_DONE;
+}
+
+/* ---- the command table ----------------------------------------------------
  */
 
+#define ANY LOOM_CMD_ANY
+#define GET (MC_CF_GET | MC_CF_LETTER | MC_CF_DETAIL)
+#define STORE(mode)                                                            \
+    (MC_CF_STORAGE | MC_CF_KEY | MC_CF_DETAIL | MC_CF_MODE(mode))
+#define META (MC_CF_META | MC_CF_KEY | MC_CF_LETTER)
+
+/* Every command once: name, arguments (min, max), flags, handler, syntax.
+ * Argument counts are memcached 1.6.18's; so is MC_CF_LETTER, which marks
+ * the verbs memcached dispatches by their first letter.  The hot verbs
+ * come first (the lookup is a linear scan). */
+static const loom_cmd_t commands[] = {
+    {"get", 1, ANY, GET, exec_get, &mc_syn_get},
+    {"set", 4, 5, STORE(MC_MODE_SET) | MC_CF_LETTER, exec_store,
+     &mc_syn_storage},
+    {"mg", 1, ANY, META, exec_mg, &mc_syn_mg},
+    {"ms", 1, ANY, META | MC_CF_STORAGE, exec_ms, &mc_syn_ms},
+    {"gets", 1, ANY, GET | MC_CF_CAS, exec_get, &mc_syn_get},
+    {"delete", 1, 3, MC_CF_KEY | MC_CF_LETTER | MC_CF_DETAIL, exec_delete,
+     &mc_syn_delete},
+    {"md", 1, ANY, META, exec_md, &mc_syn_md},
+    {"ma", 1, ANY, META, exec_ma, &mc_syn_ma},
+    {"mn", 0, ANY, MC_CF_META | MC_CF_LETTER, exec_mn, &mc_syn_none},
+    {"me", 1, ANY, META | MC_CF_ARITY_FMT, exec_me, &mc_syn_me},
+    {"gat", 1, ANY, GET | MC_CF_TOUCH, exec_get, &mc_syn_get},
+    {"gats", 1, ANY, GET | MC_CF_TOUCH | MC_CF_CAS, exec_get, &mc_syn_get},
+    {"add", 4, 5, STORE(MC_MODE_ADD) | MC_CF_LETTER, exec_store,
+     &mc_syn_storage},
+    {"replace", 4, 5, STORE(MC_MODE_REPLACE), exec_store, &mc_syn_storage},
+    {"append", 4, 5, STORE(MC_MODE_APPEND) | MC_CF_LETTER, exec_store,
+     &mc_syn_storage},
+    {"prepend", 4, 5, STORE(MC_MODE_PREPEND), exec_store, &mc_syn_storage},
+    {"cas", 5, 6, STORE(MC_MODE_SET) | MC_CF_CAS | MC_CF_LETTER, exec_store,
+     &mc_syn_storage},
+    {"incr", 2, 3, MC_CF_KEY | MC_CF_LETTER, exec_arith, &mc_syn_keynum},
+    {"decr", 2, 3, MC_CF_KEY | MC_CF_DECR | MC_CF_LETTER, exec_arith,
+     &mc_syn_keynum},
+    {"touch", 2, 3, MC_CF_KEY | MC_CF_TOUCH | MC_CF_LETTER, exec_touch,
+     &mc_syn_keynum},
+    {"bget", 1, ANY, MC_CF_GET | MC_CF_DETAIL, exec_get, &mc_syn_get},
+    {"flush_all", 0, 2, 0, exec_flush_all, &mc_syn_flush},
+    {"version", 0, ANY, 0, exec_version, &mc_syn_none},
+    {"verbosity", 1, 2, 0, exec_verbosity, &mc_syn_verbosity},
+    {"quit", 0, ANY, 0, exec_quit, &mc_syn_none},
+    {"stats", 0, ANY, MC_CF_LETTER, mc_do_stats, &mc_syn_args},
+    {"cache_memlimit", 1, 2, MC_CF_LETTER, exec_cache_memlimit,
+     &mc_syn_memlimit},
+    {"slabs", 0, ANY, MC_CF_LETTER, mc_do_slabs, &mc_syn_args},
+    {"lru_crawler", 0, ANY, 0, mc_do_lru_crawler, &mc_syn_args},
+    {"shutdown", 0, ANY, MC_CF_LETTER, exec_shutdown, &mc_syn_none},
+};
+
+const loom_cmd_table_t mc_commands = LOOM_CMD_TABLE(commands, 0);
+
 int mc_exec(mc_ctx_t *x, mc_req_t *r, const char *data, mc_out_t *o,
-            uint32_t *resume)
+            mc_dump_t *dump)
 {
-    mc_store_t *st = x->store;
+    mc_call_t call = {r, data, o, dump};
 
-    if (r->cmd >= MC_CMD_MG)
+    if (r->cmd->flags & MC_CF_META)
         x->ctr->cmd_meta++;
-    switch (r->cmd) {
-    case MC_CMD_GET:
-    case MC_CMD_GETS:
-    case MC_CMD_GAT:
-    case MC_CMD_GATS:
-        return exec_get(x, r, o, resume);
-    case MC_CMD_SET:
-    case MC_CMD_ADD:
-    case MC_CMD_REPLACE:
-    case MC_CMD_APPEND:
-    case MC_CMD_PREPEND:
-    case MC_CMD_CAS:
-        exec_store(x, r, data, o);
-        break;
-    case MC_CMD_DELETE:
-        mc_out_line(o, r,
-                    mc_store_delete(st, r->key.p, r->key.len, NULL) ==
-                            MC_DELETED
-                        ? "DELETED"
-                        : "NOT_FOUND");
-        break;
-    case MC_CMD_INCR:
-    case MC_CMD_DECR:
-        exec_arith(x, r, o);
-        break;
-    case MC_CMD_TOUCH:
-        mc_out_line(o, r,
-                    mc_store_touch(st, r->key.p, r->key.len,
-                                   mc_store_exptime(st, r->exptime),
-                                   NULL) == MC_TOUCHED
-                        ? "TOUCHED"
-                        : "NOT_FOUND");
-        break;
-    case MC_CMD_FLUSH_ALL: {
-        uint32_t when = 0;
-
-        if (r->has_exptime && r->exptime > 0)
-            when = mc_store_exptime(st, r->exptime);
-        mc_store_flush(st, when);
-        mc_out_line(o, r, "OK");
-        break;
-    }
-    case MC_CMD_STATS:
-        exec_stats(x, r, o);
-        break;
-    case MC_CMD_VERSION:
-        mc_out_str(o, "VERSION " MC_VERSION "\r\n");
-        break;
-    case MC_CMD_VERBOSITY:
-        x->verbosity = r->number > 2 ? 2 : (unsigned)r->number;
-        mc_out_line(o, r, "OK");
-        break;
-    case MC_CMD_CACHE_MEMLIMIT:
-        if (r->number < 8) {
-            mc_out_line(o, r,
-                        "MEMLIMIT_TOO_SMALL cannot set maxbytes to "
-                        "less than 8m");
-        } else if (r->number > 1000000000) {
-            mc_out_line(o, r,
-                        "MEMLIMIT_ADJUST_FAILED input value is "
-                        "megabytes not bytes");
-        } else {
-            mc_store_set_limits(st, (size_t)r->number << 20,
-                                mc_store_max_item(st));
-            mc_out_line(o, r, "OK");
-        }
-        break;
-    case MC_CMD_QUIT:
-        return MC_EXEC_CLOSE;
-    case MC_CMD_MG:
-        exec_mg(x, r, o);
-        break;
-    case MC_CMD_MS:
-        exec_ms(x, r, data, o);
-        break;
-    case MC_CMD_MD:
-        exec_md(x, r, o);
-        break;
-    case MC_CMD_MA:
-        exec_ma(x, r, o);
-        break;
-    case MC_CMD_MN:
-        mc_out_str(o, "MN\r\n");
-        break;
-    case MC_CMD_ME:
-        exec_me(x, r, o);
-        break;
-    case MC_CMD_UNKNOWN:
-        mc_out_str(o, "ERROR\r\n");
-        break;
-    }
-    return MC_EXEC_DONE;
+    return loom_cmd_call(r->cmd, x, &call);
 }

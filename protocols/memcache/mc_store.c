@@ -327,6 +327,9 @@ static int make_room(mc_store_t *st, size_t need)
         st->stats.evictions++;
         if (!(it->iflags & MC_IT_FETCHED))
             st->stats.evicted_unfetched++;
+        if (it->exptime)
+            st->stats.evicted_nonzero++;
+        st->stats.evicted_time = st->now > it->atime ? st->now - it->atime : 0;
         mc_store_unlink(st, it);
     }
     return 0;
@@ -341,8 +344,12 @@ mc_item_t *mc_store_alloc(mc_store_t *st, const char *key, size_t nkey,
     if (nkey > MC_KEY_MAX || nbytes > UINT32_MAX - 2)
         return NULL;
     size = mc_store_item_size(nkey, nbytes);
-    if (size > st->max_item || make_room(st, size) != 0)
+    if (size > st->max_item)
         return NULL;
+    if (make_room(st, size) != 0) {
+        st->stats.outofmemory++;
+        return NULL;
+    }
     it = malloc(sizeof(*it) + nkey + nbytes + 2);
     if (it == NULL)
         return NULL;
@@ -603,8 +610,11 @@ size_t mc_store_tick(mc_store_t *st, size_t budget)
 
         for (; it; it = next) {
             next = it->hnext;
-            if (item_expired(st, it) || item_flushed(st, it))
+            st->stats.crawler_items_checked++;
+            if (item_expired(st, it) || item_flushed(st, it)) {
+                st->stats.crawler_reclaimed++;
                 reclaim(st, it);
+            }
             done++;
         }
         done++;
@@ -636,6 +646,68 @@ void mc_store_foreach(mc_store_t *st, int (*fn)(mc_item_t *it, void *arg),
             }
         }
     }
+}
+
+/* Bits of V in reverse order: the scan cursor runs through hash values
+ * low bits first, so that one bucket of a table of any size is one
+ * contiguous range of cursor positions. */
+static uint32_t rev32(uint32_t v)
+{
+    v = (v >> 1 & 0x55555555u) | (v & 0x55555555u) << 1;
+    v = (v >> 2 & 0x33333333u) | (v & 0x33333333u) << 2;
+    v = (v >> 4 & 0x0f0f0f0fu) | (v & 0x0f0f0f0fu) << 4;
+    v = (v >> 8 & 0x00ff00ffu) | (v & 0x00ff00ffu) << 8;
+    return v >> 16 | v << 16;
+}
+
+/* The cursor sits on a bucket boundary of the table it was advanced in,
+ * which is one of every larger table too: while the table only grows, a
+ * bucket holds nothing below FROM.  The check keeps that so if it ever
+ * shrinks. */
+static void scan_chain(mc_store_t *st, mc_item_t *it, uint64_t from,
+                       void (*fn)(mc_item_t *it, void *arg), void *arg)
+{
+    for (; it; it = it->hnext)
+        if (rev32(it->hv) >= from && !item_expired(st, it) &&
+            !item_flushed(st, it))
+            fn(it, arg);
+}
+
+int mc_store_scan(mc_store_t *st, uint64_t *cursor,
+                  void (*fn)(mc_item_t *it, void *arg), void *arg)
+{
+    unsigned bits = 0, shift;
+    uint64_t at = *cursor;
+    size_t b;
+
+    if (at >= ((uint64_t)1 << 32))
+        return 0;
+    while (((size_t)1 << bits) < st->size[0])
+        bits++;
+    /* the bucket of the main table that holds position AT: its number
+     * is the top BITS of the position, reversed */
+    shift = 32 - bits;
+    b = bits ? rev32((uint32_t)(at >> shift)) >> shift : 0;
+    if (st->resizing && b < st->rehash) {
+        /* moved: its items are in the two buckets of the larger table
+         * that split its range */
+        scan_chain(st, st->tab[1][b], at, fn, arg);
+        scan_chain(st, st->tab[1][b + st->size[0]], at, fn, arg);
+    } else {
+        scan_chain(st, st->tab[0][b], at, fn, arg);
+    }
+    *cursor = ((at >> shift) + 1) << shift;
+    return *cursor < ((uint64_t)1 << 32);
+}
+
+void mc_store_foreach_lru(mc_store_t *st, int (*fn)(mc_item_t *it, void *arg),
+                          void *arg)
+{
+    mc_item_t *it;
+
+    for (it = st->head; it; it = it->next)
+        if (!item_expired(st, it) && !item_flushed(st, it) && fn(it, arg))
+            return;
 }
 
 /* ---- life cycle and stats -------------------------------------------------
@@ -690,6 +762,7 @@ const mc_store_stats_t *mc_store_stats(mc_store_t *st)
 {
     st->stats.hash_buckets = st->size[0];
     st->stats.hash_expanding = st->resizing;
+    st->stats.lru_tail_atime = st->tail ? st->tail->atime : 0;
     return &st->stats;
 }
 

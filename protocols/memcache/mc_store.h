@@ -87,8 +87,13 @@ typedef struct {
     uint64_t touch_hits, touch_misses, delete_hits, delete_misses;
     uint64_t incr_hits, incr_misses, decr_hits, decr_misses;
     uint64_t cas_hits, cas_misses, cas_badval;
-    uint64_t hash_buckets; /* buckets in the main table */
-    int hash_expanding;    /* a resize is in progress */
+    uint64_t evicted_nonzero; /* evicted items that had an expiry time */
+    uint64_t evicted_time;    /* seconds the last evicted item sat unused */
+    uint64_t outofmemory;     /* allocations refused for want of room */
+    uint64_t crawler_reclaimed, crawler_items_checked; /* by the sweep */
+    uint32_t lru_tail_atime; /* last access of the least recent item (0) */
+    uint64_t hash_buckets;   /* buckets in the main table */
+    int hash_expanding;      /* a resize is in progress */
 } mc_store_stats_t;
 
 /* A store with MEMORY bytes for items and MAX_ITEM as the largest item
@@ -182,6 +187,21 @@ size_t mc_store_tick(mc_store_t *st, size_t budget);
  * returns non-zero. */
 void mc_store_foreach(mc_store_t *st, int (*fn)(mc_item_t *it, void *arg),
                       void *arg);
+
+/* Visit (FN) the live items of the next slice of the key space and move
+ * *CURSOR (0 to begin) past it; returns 1 while there is more to visit, 0
+ * once the whole space has been.  Keeping only *CURSOR between calls is
+ * safe whatever happens in between: an item present from the first call
+ * to the last is visited exactly once, even across a table resize; items
+ * stored or removed meanwhile may or may not be.  FN must not change the
+ * store. */
+int mc_store_scan(mc_store_t *st, uint64_t *cursor,
+                  void (*fn)(mc_item_t *it, void *arg), void *arg);
+
+/* The live items from the most recently used on, for FN until it returns
+ * non-zero.  FN must not change the store. */
+void mc_store_foreach_lru(mc_store_t *st, int (*fn)(mc_item_t *it, void *arg),
+                          void *arg);
 
 /* Counters (read-only view) and their reset (`stats reset`). */
 const mc_store_stats_t *mc_store_stats(mc_store_t *st);

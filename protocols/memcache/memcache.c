@@ -9,6 +9,13 @@
  * (the core keeps unconsumed input; the limit is raised to fit the largest
  * item), so a connection has no half-built item to track.  A data block
  * too large for the cache is answered at once and swallowed as it comes.
+ *
+ * A get key list is answered key by key as the input is consumed, pausing
+ * whenever the output is full (the drain redelivers what is left): a line
+ * whose end is there is checked whole first, so that a bad key makes it
+ * one CLIENT_ERROR; a line longer than MC_GET_HOLD is answered before its
+ * end arrives, its keys checked as they come.  `lru_crawler metadump`
+ * walks the store the same way, resumed from the drain callback.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +32,8 @@
 #define MC_UDP_MAX 1400     /* datagram size, header included (memcached's) */
 #define MC_UDP_HDR 8
 
+#define E_FORMAT "CLIENT_ERROR bad command line format"
+
 /* One per instance; survives reloads. */
 typedef struct {
     mc_ctx_t ctx;
@@ -36,29 +45,14 @@ typedef struct {
 
 typedef struct {
     uint64_t swallow; /* data-block bytes still to discard */
-    uint32_t resume;  /* keys of the current get line already answered */
+    int skip_line;    /* discard the rest of the current line */
+    mc_get_t get;     /* the get key list being answered, if any */
+    mc_dump_t dump;   /* the metadump being sent, if any */
+    size_t limit;     /* the input limit last set */
 } mc_conn_t;
 
 static const char bin_refusal[] =
     "binary protocol is not supported; use the text or meta protocol";
-
-static int is_storage(mc_cmd_t cmd)
-{
-    return (cmd >= MC_CMD_SET && cmd <= MC_CMD_CAS) || cmd == MC_CMD_MS;
-}
-
-/* A line that may be longer than MC_LINE_MAX: a get-like key list. */
-static int is_get_line(const char *p, size_t n)
-{
-    while (n && *p == ' ') {
-        p++;
-        n--;
-    }
-    return (n >= 4 &&
-            (memcmp(p, "get ", 4) == 0 || memcmp(p, "gat ", 4) == 0)) ||
-           (n >= 5 &&
-            (memcmp(p, "gets ", 5) == 0 || memcmp(p, "gats ", 5) == 0));
-}
 
 /* The binary protocol's reply header (status 0x0083, "not supported")
  * and a text body saying why, for the request header at REQ. */
@@ -81,26 +75,111 @@ static void binary_refusal(mc_out_t *o, const unsigned char *req)
 
 enum { MC_GO_ON, MC_CLOSE_AFTER };
 
+/* A get line longer than MC_GET_HOLD whose end has not arrived (P, N
+ * bytes so far): its head (the verb, gat's exptime and the keys complete
+ * within the first MC_LINE_MAX bytes) is parsed, every complete key held
+ * so far checked, and the rest answered as it comes.  Returns the bytes
+ * consumed. */
+static size_t long_get(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
+                       const char *p, size_t n, unsigned pflags)
+{
+    size_t cut = n < MC_LINE_MAX ? n : MC_LINE_MAX, held = n;
+    mc_req_t req;
+
+    while (cut > 0 && p[cut - 1] != ' ')
+        cut--;
+    while (held > 0 && p[held - 1] != ' ')
+        held--;
+    mc_parse_flags(p, cut, pflags, &req);
+    if (req.err == NULL && req.cmd &&
+        !mc_keys_ok((loom_slice_t){req.keys.p, (size_t)(p + held - req.keys.p)},
+                    pflags))
+        req.err = E_FORMAT;
+    if (req.err || req.cmd == NULL) {
+        /* a bad exptime or key; no complete key in the head at all means
+         * a key of over 2 KiB, as bad */
+        mc_out_str(o, req.err && req.cmd && strcmp(req.err, "ERROR") != 0
+                          ? req.err
+                          : E_FORMAT);
+        mc_out_mem(o, "\r\n", 2);
+        mc->skip_line = 1;
+        return 0;
+    }
+    mc_get_begin(&s->ctx, &req, &mc->get);
+    mc->get.check = 1;
+    return (size_t)(req.keys.p - p);
+}
+
+/* The next step of a get key list at P (N bytes): one key answered, the
+ * end of the list, or a bad key.  Returns the bytes consumed; *WAIT is set
+ * when the rest of a key has to arrive first. */
+static size_t get_step(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
+                       const char *p, size_t n, unsigned pflags, int *wait)
+{
+    loom_slice_t key;
+    size_t k;
+
+    switch (mc_keys_next(p, n, pflags, mc->get.check, &key, &k)) {
+    case MC_KEYS_KEY:
+        mc_get_key(&s->ctx, &mc->get, key, o);
+        break;
+    case MC_KEYS_END:
+        mc_out_str(o, "END\r\n");
+        mc->get.cmd = NULL;
+        break;
+    case MC_KEYS_BAD:
+        /* after the values already sent, when the line was too long to
+         * be checked whole first */
+        mc_out_str(o, E_FORMAT "\r\n");
+        mc->get.cmd = NULL;
+        mc->skip_line = 1;
+        break;
+    default:
+        *wait = 1;
+        break;
+    }
+    return k;
+}
+
 /* Run every complete command in BUF[0..LEN); returns the bytes consumed
- * and sets *CLOSE when the connection must close after the replies. */
+ * and sets *CLOSE when the connection must close after the replies.  A
+ * metadump under way goes on first (LEN may be 0 for just that). */
 static size_t mc_process(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
                          const char *buf, size_t len, int *close)
 {
     const mc_conf_t *conf = loom_instance_conf(s->inst);
+    mc_dump_t *dump = o->conn ? &mc->dump : NULL; /* UDP cannot pace one */
     size_t used = 0;
+    int wait = 0;
     mc_req_t req;
 
     *close = MC_GO_ON;
-    while (used < len && !o->full) {
+    while (!o->full && !wait) {
         const char *p = buf + used, *nl;
         size_t n = len - used, linelen, need;
-        int r;
 
+        if (mc->dump.active) {
+            if (!mc_dump_step(&s->ctx, &mc->dump, o))
+                break; /* the drain callback goes on */
+            continue;
+        }
+        if (n == 0)
+            break;
         if (mc->swallow) {
             size_t k = n < mc->swallow ? n : (size_t)mc->swallow;
 
             mc->swallow -= k;
             used += k;
+            continue;
+        }
+        if (mc->skip_line) {
+            nl = memchr(p, '\n', n);
+            mc->skip_line = nl == NULL;
+            used += nl ? (size_t)(nl - p) + 1 : n;
+            continue;
+        }
+        if (mc->get.cmd) {
+            used += get_step(s, mc, o, p, n, conf->parse_flags, &wait);
             continue;
         }
         if ((unsigned char)p[0] == 0x80) {
@@ -112,33 +191,53 @@ static size_t mc_process(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
         }
         nl = memchr(p, '\n', n);
         linelen = nl ? (size_t)(nl - p) : n;
-        if (linelen > MC_LINE_MAX &&
-            (linelen > MC_GET_LINE_MAX || !is_get_line(p, linelen))) {
-            mc_out_str(o, "CLIENT_ERROR line too long\r\n");
-            *close = MC_CLOSE_AFTER;
-            return len;
+        if (linelen > MC_LINE_MAX) {
+            const loom_cmd_t *cmd = mc_peek_cmd(p, linelen);
+
+            if (cmd == NULL || !(cmd->flags & MC_CF_GET)) {
+                mc_out_str(o, "CLIENT_ERROR line too long\r\n");
+                *close = MC_CLOSE_AFTER;
+                return len;
+            }
+            if (nl == NULL && linelen > MC_GET_HOLD) {
+                used += long_get(s, mc, o, p, n, conf->parse_flags);
+                continue;
+            }
         }
         if (nl == NULL)
             break;
         mc_parse_flags(p, linelen, conf->parse_flags, &req);
+        if (req.hangup) {
+            *close = MC_CLOSE_AFTER; /* no reply, as memcached */
+            return len;
+        }
         if (req.err) {
-            if (req.cmd >= MC_CMD_MG)
+            if (req.cmd && (req.cmd->flags & MC_CF_META))
                 req.force = 1; /* meta errors ignore q */
             mc_out_line(o, &req, req.err);
             mc->swallow = req.swallow;
             used += linelen + 1;
             continue;
         }
-        if (is_storage(req.cmd)) {
+        if (req.cmd->flags & MC_CF_GET) {
+            /* answered key by key from the input, the keys checked */
+            mc_get_begin(&s->ctx, &req, &mc->get);
+            used += (size_t)(req.keys.p - p);
+            continue;
+        }
+        if (req.cmd->flags & MC_CF_STORAGE) {
             if (mc_store_item_size(req.key.len, req.bytes) >
                 mc_store_max_item(s->ctx.store)) {
                 mc_item_t *old;
 
-                if (req.cmd == MC_CMD_MS)
+                if (req.cmd->flags & MC_CF_META)
                     req.force = 1;
+                else
+                    mc_detail_set(&s->ctx, req.key);
                 mc_out_line(o, &req, "SERVER_ERROR object too large for cache");
                 /* as memcached: a failed set leaves no stale value behind */
-                if (req.cmd == MC_CMD_SET || req.cmd == MC_CMD_MS) {
+                if (MC_CF_MODE_OF(req.cmd->flags) == MC_MODE_SET &&
+                    !(req.cmd->flags & MC_CF_CAS)) {
                     old = mc_store_find(s->ctx.store, req.key.p, req.key.len);
                     if (old)
                         mc_store_unlink(s->ctx.store, old);
@@ -150,15 +249,12 @@ static size_t mc_process(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
             need = linelen + 1 + req.bytes + 2;
             if (n < need)
                 break; /* wait for the whole data block */
-            r = mc_exec(&s->ctx, &req, nl + 1, o, &mc->resume);
+            mc_exec(&s->ctx, &req, nl + 1, o, dump);
             used += need;
             continue;
         }
-        r = mc_exec(&s->ctx, &req, NULL, o, &mc->resume);
-        if (r == MC_EXEC_SUSPEND)
-            break; /* the line runs again, from mc->resume, after a drain */
         used += linelen + 1;
-        if (r == MC_EXEC_CLOSE) {
+        if (mc_exec(&s->ctx, &req, NULL, o, dump) == MC_EXEC_CLOSE) {
             *close = MC_CLOSE_AFTER;
             return len;
         }
@@ -169,14 +265,30 @@ static size_t mc_process(mc_server_t *s, mc_conn_t *mc, mc_out_t *o,
 /* ---- stream side ----------------------------------------------------------
  */
 
+/* The input a connection may keep unconsumed: a storage line and the
+ * largest data block, or a get line up to MC_GET_HOLD; more while the
+ * unanswered keys of a get line wait for the output to drain (nothing more
+ * is read meanwhile). */
+static void mc_input_limit(loom_conn_t *c, mc_server_t *s, mc_conn_t *mc,
+                           size_t left)
+{
+    size_t want = mc_store_max_item(s->ctx.store) + MC_GET_HOLD + 64;
+
+    if (mc->get.cmd && left > want)
+        want = left;
+    if (want != mc->limit) {
+        loom_conn_set_max_input(c, want);
+        mc->limit = want;
+    }
+}
+
 static int mc_open(loom_conn_t *c)
 {
     mc_server_t *s = loom_instance_data(loom_conn_instance(c));
 
     s->ctr.curr_conns++;
     s->ctr.total_conns++;
-    loom_conn_set_max_input(c, mc_store_max_item(s->ctx.store) +
-                                   MC_GET_LINE_MAX + 64);
+    mc_input_limit(c, s, loom_conn_data(c), 0);
     return LOOM_OK;
 }
 
@@ -190,6 +302,7 @@ static void mc_close(loom_conn_t *c)
 static size_t mc_data(loom_conn_t *c, const char *buf, size_t len)
 {
     mc_server_t *s = loom_instance_data(loom_conn_instance(c));
+    mc_conn_t *mc = loom_conn_data(c);
     mc_out_t *o = &s->out;
     int close;
     size_t used;
@@ -197,14 +310,26 @@ static size_t mc_data(loom_conn_t *c, const char *buf, size_t len)
     o->conn = c;
     o->full = 0;
     o->written = 0;
-    used = mc_process(s, loom_conn_data(c), o, buf, len, &close);
+    used = mc_process(s, mc, o, buf, len, &close);
     mc_out_flush(o);
     s->ctr.bytes_read += used;
     s->ctr.bytes_written += o->written;
     o->conn = NULL;
     if (close == MC_CLOSE_AFTER)
         loom_conn_close(c);
+    else
+        mc_input_limit(c, s, mc, len - used);
     return used;
+}
+
+/* The output drained: a metadump goes on (input that waits is handed over
+ * again by the core). */
+static void mc_drain(loom_conn_t *c)
+{
+    mc_conn_t *mc = loom_conn_data(c);
+
+    if (mc->dump.active)
+        mc_data(c, "", 0);
 }
 
 /* ---- datagram side --------------------------------------------------------
@@ -215,7 +340,7 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
 {
     mc_server_t *s = loom_instance_data(inst);
     mc_out_t *o = &s->out; /* no connection: the whole reply stays in it */
-    mc_conn_t mc = {0, 0};
+    mc_conn_t mc;
     char pkt[MC_UDP_MAX];
     size_t off, total, i;
     int close;
@@ -224,6 +349,7 @@ static void mc_datagram(loom_instance_t *inst, const loom_dgram_t *from,
      * does not take either): dropped */
     if (len < MC_UDP_HDR || buf[4] != 0 || buf[5] != 1)
         return;
+    memset(&mc, 0, sizeof(mc));
     o->len = 0;
     o->full = 0;
     mc_process(s, &mc, o, buf + MC_UDP_HDR, len - MC_UDP_HDR, &close);
@@ -300,6 +426,7 @@ static void mc_stop(loom_instance_t *inst)
     if (s == NULL)
         return;
     loom_timer_disarm(&s->tick);
+    mc_detail_free(&s->ctx);
     mc_store_free(s->ctx.store);
     free(s->out.buf);
     free(s);
@@ -317,6 +444,9 @@ const loom_module_t loom_memcache_module = {
     .start = mc_start,
     .reload = mc_reload,
     .stop = mc_stop,
-    .stream = {.open = mc_open, .data = mc_data, .close = mc_close},
+    .stream = {.open = mc_open,
+               .data = mc_data,
+               .drain = mc_drain,
+               .close = mc_close},
     .datagram = mc_datagram,
 };

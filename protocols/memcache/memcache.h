@@ -1,7 +1,8 @@
 /*
  * memcache.h - types shared by the memcache module's files: the validated
- * config (memcache_conf.c), the command executor (mc_proto.c) and the
- * session glue (memcache.c).
+ * config (memcache_conf.c), the command executor and table (mc_proto.c),
+ * the statistics and listing commands (mc_stats.c) and the session glue
+ * (memcache.c).
  */
 #ifndef MEMCACHE_H
 #define MEMCACHE_H
@@ -39,17 +40,50 @@ typedef struct {
     uint64_t written;
 } mc_out_t;
 
+typedef struct mc_detail_s mc_detail_t; /* `stats detail` (mc_stats.c) */
+
 /* Everything a command may use: the store, counters, and facts for
- * `stats`. */
+ * `stats`.  One per instance. */
 typedef struct {
     mc_store_t *store;
     mc_counters_t *ctr;
     time_t started;
     unsigned verbosity;
+    unsigned slab_automove; /* `slabs automove` (reported, nothing moves) */
+    int detail_on;          /* `stats detail on` */
+    mc_detail_t *detail;    /* per-prefix counters; NULL until first used */
 } mc_ctx_t;
 
 /* What a command asks of its caller. */
-enum { MC_EXEC_DONE, MC_EXEC_SUSPEND, MC_EXEC_CLOSE };
+enum {
+    MC_EXEC_DONE,
+    MC_EXEC_CLOSE, /* close the connection (quit) */
+    MC_EXEC_DUMP   /* a listing was started: run mc_dump_step to its end */
+};
+
+/* A get key list being answered, possibly across many calls (a long line
+ * answered as it arrives, or output back-pressure).  Holds no pointer
+ * into the store. */
+typedef struct {
+    const loom_cmd_t *cmd; /* get, gets, gat, gats; NULL: none under way */
+    uint32_t exptime;      /* gat/gats: the new expiry, absolute */
+    int check;             /* the keys still have to be checked */
+} mc_get_t;
+
+/* `lru_crawler metadump` under way: a position in the store's scan. */
+typedef struct {
+    uint64_t cursor;
+    int active;
+} mc_dump_t;
+
+/* The ARG of a command handler (loom_cmd_fn; its CTX is the mc_ctx_t). */
+typedef struct {
+    mc_req_t *req;
+    const char *data; /* storage commands: the data block (bytes + 2) */
+    mc_out_t *out;
+    mc_dump_t *dump; /* where a listing keeps its place; NULL where none
+                      * can be streamed (UDP) */
+} mc_call_t;
 
 /* ---- output (mc_proto.c) ---- */
 
@@ -66,15 +100,46 @@ void mc_out_flush(mc_out_t *o);
  * noreply too, as in memcached, unless REQ->force). */
 void mc_out_line(mc_out_t *o, const mc_req_t *req, const char *line);
 
+/* Append V in decimal. */
+void mc_out_u64(mc_out_t *o, uint64_t v);
+
 /* ---- execution (mc_proto.c) ---- */
 
-/* Run REQ (parsed without error).  For storage commands DATA holds the
- * data block (req->bytes + 2 bytes).  A multi-key get stops early when
- * the output is full: it returns MC_EXEC_SUSPEND with *RESUME the number
- * of keys answered so far (pass it back when the same line runs again).
- * MC_EXEC_CLOSE asks the caller to close the connection (quit). */
+/* Run REQ (parsed without error) through its command's handler.  For
+ * storage commands DATA holds the data block (req->bytes + 2 bytes); a
+ * get answers its whole key list.  DUMP (may be NULL: no listing
+ * possible) is where a listing keeps its place.  Returns MC_EXEC_*. */
 int mc_exec(mc_ctx_t *x, mc_req_t *req, const char *data, mc_out_t *o,
-            uint32_t *resume);
+            mc_dump_t *dump);
+
+/* Start answering the key list of REQ (a get-like command parsed without
+ * error) into *G, which then takes keys one at a time with mc_get_key
+ * (REQ is not needed any more); "END" is the caller's to send. */
+void mc_get_begin(mc_ctx_t *x, const mc_req_t *req, mc_get_t *g);
+
+/* Answer one KEY of the key list G (a VALUE, or nothing on a miss). */
+void mc_get_key(mc_ctx_t *x, const mc_get_t *g, loom_slice_t key, mc_out_t *o);
+
+/* ---- statistics and listings (mc_stats.c) ---- */
+
+/* The handlers of stats, slabs and lru_crawler (mc_commands entries). */
+int mc_do_stats(const loom_cmd_t *cmd, void *ctx, void *arg);
+int mc_do_slabs(const loom_cmd_t *cmd, void *ctx, void *arg);
+int mc_do_lru_crawler(const loom_cmd_t *cmd, void *ctx, void *arg);
+
+/* Continue the metadump D into O until O is full or the listing is done
+ * ("END" sent, D no longer active); returns 1 when done. */
+int mc_dump_step(mc_ctx_t *x, mc_dump_t *d, mc_out_t *o);
+
+/* Count, when `stats detail` is on, a key of a get (HIT: found), of a
+ * storage command or of a delete under the key's prefix (the bytes before
+ * the first ':'; keys without one are not counted). */
+void mc_detail_get(mc_ctx_t *x, loom_slice_t key, int hit);
+void mc_detail_set(mc_ctx_t *x, loom_slice_t key);
+void mc_detail_del(mc_ctx_t *x, loom_slice_t key);
+
+/* Forget every prefix counter (stats reset; instance stop). */
+void mc_detail_free(mc_ctx_t *x);
 
 /* ---- config (memcache_conf.c) ---- */
 

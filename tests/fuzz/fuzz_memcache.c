@@ -4,9 +4,12 @@
  * The input is a client's byte stream, cut into command lines and data
  * blocks as the session glue does.  Every line goes through mc_parse()
  * (invariants: slices inside the line or the decoded-key buffer, valid keys
- * and lengths when there is no error); every valid command then runs
- * through mc_exec() against a small store (4 KiB, so that eviction happens
- * all the time) with an output buffer that has no connection.  A line that
+ * and lengths when there is no error); the key list of a get is also read
+ * the way a long one arrives, in pieces through mc_keys_next, which must
+ * find the same keys; every valid command then runs through mc_exec()
+ * against a small store (4 KiB, so that eviction happens all the time)
+ * with an output buffer that has no connection (a metadump runs to its
+ * end at once).  A line that
  * starts with '#' is not sent: it moves the store's clock forward by the
  * line's length in seconds and runs the background work, so that expiry is
  * fuzzed too; a line "#L" switches to lax keys (strict_keys = no) instead.
@@ -37,6 +40,11 @@ int loom_conn_write(loom_conn_t *c, const void *buf, size_t len)
     (void)len;
     abort();
 }
+
+const char *loom_reactor_version(void)
+{
+    return "fuzz";
+}
 #endif
 
 static void in_range(loom_slice_t s, const char *line, size_t len,
@@ -49,19 +57,16 @@ static void in_range(loom_slice_t s, const char *line, size_t len,
     assert(s.p >= line && s.p + s.len <= line + len);
 }
 
-static int has_key(mc_cmd_t cmd)
-{
-    return (cmd >= MC_CMD_SET && cmd <= MC_CMD_TOUCH) ||
-           (cmd >= MC_CMD_MG && cmd != MC_CMD_MN);
-}
-
 static void check_req(const char *line, size_t len, const mc_req_t *req,
                       unsigned pflags)
 {
-    assert(req->cmd <= MC_CMD_ME);
     assert(req->pflags == pflags);
-    if (req->cmd == MC_CMD_UNKNOWN)
-        assert(req->err != NULL);
+    assert(req->cmd == NULL || (req->cmd >= mc_commands.cmds &&
+                                req->cmd < mc_commands.cmds + mc_commands.n));
+    if (req->hangup)
+        assert(req->cmd == NULL && req->err == NULL);
+    if (req->cmd == NULL)
+        assert(req->err != NULL || req->hangup);
     if (req->err) {
         assert(req->err[0] != '\0');
         assert(req->swallow == 0 || req->swallow <= (uint64_t)INT32_MAX + 2);
@@ -74,14 +79,52 @@ static void check_req(const char *line, size_t len, const mc_req_t *req,
     assert(req->nargs >= 0 && req->nargs <= MC_MAX_TOKENS);
     assert(req->norder >= 0 && req->norder <= MC_MAX_TOKENS);
     assert(req->opaque.len <= MC_OPAQUE_MAX);
-    if (has_key(req->cmd)) {
+    if (req->cmd == NULL)
+        return;
+    if (req->cmd->flags & MC_CF_KEY) {
         assert(req->key.len >= 1 && req->key.len <= MC_KEY_MAX);
         if (!(req->mflags & MC_F('b')))
             assert(mc_key_ok(req->key.p, req->key.len, pflags));
     }
-    if ((req->cmd >= MC_CMD_SET && req->cmd <= MC_CMD_CAS) ||
-        req->cmd == MC_CMD_MS)
+    if (req->cmd->flags & MC_CF_STORAGE)
         assert(req->bytes <= (uint64_t)INT32_MAX - 2);
+    if (req->cmd->flags & MC_CF_GET)
+        assert(mc_keys_ok(req->keys, pflags));
+}
+
+/* The key list of a get line (LINE, LEN bytes, then its LF) read as the
+ * session reads a long one: in pieces of PIECE bytes through mc_keys_next,
+ * which must give the keys mc_next_key finds, then the end. */
+static void check_keys_stream(const char *line, size_t len, const mc_req_t *req,
+                              size_t piece)
+{
+    const char *p = req->keys.p, *end = line + len + 1; /* the LF too */
+    size_t have = 0, used;
+    loom_slice_t cur = req->keys, key, skey;
+    int more = 1;
+
+    while (more) {
+        mc_keys_result_t r;
+
+        if (have < (size_t)(end - p))
+            have = have + piece < (size_t)(end - p) ? have + piece
+                                                    : (size_t)(end - p);
+        r = mc_keys_next(p, have, req->pflags, 1, &skey, &used);
+        assert(r != MC_KEYS_BAD);
+        assert(used <= have);
+        p += used;
+        have -= used;
+        if (r == MC_KEYS_KEY) {
+            assert(mc_next_key(&cur, &key));
+            assert(skey.len == key.len && memcmp(skey.p, key.p, key.len) == 0);
+        } else if (r == MC_KEYS_END) {
+            assert(!mc_next_key(&cur, &key));
+            assert(p == end);
+            more = 0;
+        } else {
+            assert(have < (size_t)(end - p)); /* MORE only when short */
+        }
+    }
 }
 
 typedef struct {
@@ -107,6 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mc_ctx_t x;
     mc_out_t o;
     mc_req_t *req = malloc(sizeof(*req));
+    mc_dump_t dump = {0, 0};
     uint64_t swallow = 0;
     uint32_t now = FZ_T0;
     unsigned pflags = 0;
@@ -128,7 +172,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (used < size) {
         const char *p = buf + used, *nl;
         size_t n = size - used, linelen;
-        uint32_t resume = 0;
         int r;
 
         if (swallow) {
@@ -144,8 +187,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (nl == NULL)
             break; /* an incomplete line waits for more input */
         linelen = (size_t)(nl - p);
-        if (linelen > MC_GET_LINE_MAX)
-            break; /* line too long: connection closed */
+        if (linelen > MC_LINE_MAX) {
+            const loom_cmd_t *cmd = mc_peek_cmd(p, linelen);
+
+            if (cmd == NULL || !(cmd->flags & MC_CF_GET))
+                break; /* line too long: connection closed */
+        }
         if (linelen >= 2 && p[0] == '#' && p[1] == 'L') {
             pflags ^= MC_PARSE_LAX_KEYS;
             used += linelen + 1;
@@ -161,12 +208,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mc_parse_flags(p, linelen, pflags, req);
         check_req(p, linelen, req, pflags);
         used += linelen + 1;
+        if (req->hangup)
+            break; /* HTTP: connection closed */
         if (req->err) {
             swallow = req->swallow;
             continue;
         }
-        if ((req->cmd >= MC_CMD_SET && req->cmd <= MC_CMD_CAS) ||
-            req->cmd == MC_CMD_MS) {
+        if (req->cmd->flags & MC_CF_GET)
+            check_keys_stream(p, linelen, req, 1 + linelen % 7);
+        if (req->cmd->flags & MC_CF_STORAGE) {
             if (mc_store_item_size(req->key.len, req->bytes) >
                 mc_store_max_item(st)) {
                 swallow = req->bytes + 2;
@@ -174,13 +224,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             if (size - used < req->bytes + 2)
                 break; /* waits for the rest of the data block */
-            r = mc_exec(&x, req, buf + used, &o, &resume);
+            r = mc_exec(&x, req, buf + used, &o, &dump);
             used += req->bytes + 2;
         } else {
-            r = mc_exec(&x, req, NULL, &o, &resume);
+            r = mc_exec(&x, req, NULL, &o, &dump);
         }
-        assert(r == MC_EXEC_DONE || r == MC_EXEC_CLOSE);
-        assert(resume == 0);
+        assert(r == MC_EXEC_DONE || r == MC_EXEC_CLOSE || r == MC_EXEC_DUMP);
+        assert(dump.active == (r == MC_EXEC_DUMP));
+        if (r == MC_EXEC_DUMP) {
+            assert(mc_dump_step(&x, &dump, &o) == 1); /* never full */
+            assert(!dump.active);
+            assert(o.len >= 5 && memcmp(o.buf + o.len - 5, "END\r\n", 5) == 0);
+        }
         if (o.len)
             assert(o.len >= 2 && memcmp(o.buf + o.len - 2, "\r\n", 2) == 0);
         o.len = 0; /* the replies were "sent" */
@@ -194,6 +249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(sum.n <= mc_store_stats(st)->curr_items);
     assert(sum.bytes <= mc_store_stats(st)->bytes);
     assert(mc_store_stats(st)->bytes <= mc_store_memory(st));
+    mc_detail_free(&x);
     mc_store_free(st);
     free(o.buf);
     free(req);

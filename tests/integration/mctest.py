@@ -11,6 +11,11 @@ In that mode nothing is started, and tests of loom-only behaviour (documented
 deviations, loomd's memory, its configuration) are skipped.  For the UDP tests
 MC_UDP_ADDR=host:port names the UDP endpoint (default: the MC_ADDR address).
 
+Memcached starts Debian's memcached (/usr/bin/memcached, package memcached)
+beside loomd on a free loopback port, so that a test class can run the same
+assertions against both in one run (test_memcache_parity.py); such classes
+are skipped where memcached is not installed.
+
 Expected replies in the tests are literal bytes, as memcached 1.6.18 gives
 them; nothing is computed from the server under test.
 """
@@ -19,6 +24,7 @@ import itertools
 import os
 import re
 import socket
+import subprocess
 import time
 import unittest
 
@@ -93,6 +99,61 @@ class Server:
         if self.loomd:
             self.loomd.cleanup()
             self.loomd = None
+
+
+MEMCACHED = "/usr/bin/memcached"
+
+
+def have_memcached():
+    return os.access(MEMCACHED, os.X_OK)
+
+
+class Memcached:
+    """Debian's memcached on a free loopback port, TCP only, one worker
+    thread (memcached -p PORT -U 0 -l 127.0.0.1 -t 1 plus EXTRA options),
+    with the interface of Server: .host, .port, .pid, connect(), close()."""
+
+    def __init__(self, extra=()):
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.loomd = None
+        self.udp = None
+        args = [MEMCACHED, "-p", str(self.port), "-U", "0", "-l", self.host,
+                "-t", "1"] + list(extra)
+        if os.geteuid() == 0:
+            args += ["-u", "nobody"]  # memcached refuses to run as root
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise AssertionError("memcached did not start: %r" % args)
+                time.sleep(0.05)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def rss_kb(self):
+        return int(loomtest.proc_status(self.pid)["VmRSS"].split()[0])
+
+    def connect(self, timeout=TIMEOUT):
+        return Conn(socket.create_connection((self.host, self.port), timeout=timeout))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 _counter = itertools.count(1)

@@ -294,8 +294,7 @@ class ConfigErrors(DaemonTest):
         self.d = Loomd(conf)
         first = line_of(self.d.conf_path, "listen", nth=1)
         second = line_of(self.d.conf_path, "listen", nth=2)
-        self.d.cleanup()
-        self.d = None
+        self.drop_daemon()
         msg = self.expect(conf, None, lines={second})
         self.assertIn('already used by memcache "m"', msg)
         self.assertIn(":%d)" % first, msg)

@@ -20,6 +20,7 @@
 #include "session.h"
 
 #define SMALL_MAX 2048 /* max_item_size of the "small" instance */
+#define E_FORMAT_NL "CLIENT_ERROR bad command line format\r\n"
 
 typedef struct {
     ses_env_t ses; /* first: ses_setup_size */
@@ -107,6 +108,9 @@ static void expect_reply(env_t *e, loom_instance_t *inst, const char *in,
     }
     free(r.p);
 }
+
+/* One feed of a string literal, the reply returned. */
+#define TALK(inst, in) talk(e, (inst), (in), sizeof(in) - 1, 0, 0)
 
 #define EXPECT(inst, in, want)                                                 \
     expect_reply(e, (inst), (in), sizeof(in) - 1, (want), sizeof(want) - 1, 0)
@@ -430,8 +434,7 @@ static void test_errors(void **state)
                   "CLIENT_ERROR bad data chunk\r\n"
                   "ERROR\r\n"
                   "STORED\r\n"
-                  "VALUE k 0 1\r\nx\r\n"
-                  "CLIENT_ERROR bad command line format\r\n"
+                  "CLIENT_ERROR bad command line format\r\n" /* no VALUE */
                   "ERROR\r\n"
                   "CLIENT_ERROR bad command line format.  Usage: delete "
                   "<key> [noreply]\r\n"
@@ -705,11 +708,24 @@ static void test_long_lines(void **state)
     assert_true(r.closed);
     free(r.p);
 
-    /* a get line over 64 KiB is too long as well */
+    /* a get line over 64 KiB is answered, whole or before its end */
     off = (size_t)sprintf(in, "get");
     while (off < 70000)
         off += (size_t)sprintf(in + off, " key%05d", (int)off);
     r = talk(e, e->main, in, off, 0, 0);
+    assert_string_equal(r.p, "");
+    assert_false(r.closed);
+    free(r.p);
+    off += (size_t)sprintf(in + off, "\r\nversion\r\n");
+    r = talk(e, e->main, in, off, 0, 0);
+    assert_string_equal(r.p, "END\r\nVERSION 1.6.18\r\n");
+    free(r.p);
+    r = talk(e, e->main, in, off, 999, 0);
+    assert_string_equal(r.p, "END\r\nVERSION 1.6.18\r\n");
+    free(r.p);
+    /* any other line that long is not */
+    in[0] = 'x';
+    r = talk(e, e->main, in, off, 999, 0);
     assert_string_equal(r.p, "CLIENT_ERROR line too long\r\n");
     assert_true(r.closed);
     free(r.p);
@@ -818,6 +834,483 @@ static void test_cache_memlimit(void **state)
     free(r.p);
 }
 
+/* ---- long key lists, listings, memcached 1.6.18's other replies ---------- */
+
+/* A growing byte buffer for building inputs and expected outputs. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} buf_t;
+
+static void bput(buf_t *b, const char *fmt, ...) LOOM_PRINTF(2, 3);
+static void bput(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        assert_true(n >= 0);
+        if (b->len + (size_t)n < b->cap)
+            break;
+        b->cap = (b->len + (size_t)n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    b->len += (size_t)n;
+}
+
+/* Feed IN in pieces of PIECE bytes (0: at once) and compare with WANT. */
+static void expect_pieces(env_t *e, loom_instance_t *inst, const buf_t *in,
+                          const buf_t *want, size_t piece, const char *what)
+{
+    reply_t r = talk(e, inst, in->p, in->len, piece, 0);
+
+    if (r.len != want->len || memcmp(r.p, want->p, want->len) != 0) {
+        size_t k = 0;
+
+        while (k < r.len && k < want->len && r.p[k] == want->p[k])
+            k++;
+        ses_show("got from the first difference", r.p + k, r.len - k);
+        ses_show("want from there", want->p + k, want->len - k);
+        free(r.p);
+        fail_msg("%s (pieces of %zu): %zu bytes, want %zu; first difference "
+                 "at %zu",
+                 what, piece, r.len, want->len, k);
+    }
+    assert_false(r.closed);
+    free(r.p);
+}
+
+/* An 18,000-key get (about 200 KB of line, far above both the get hold and
+ * the output high-water mark), as memcached answers it: every value in
+ * order, END, and the next command after it; fed whole and in pieces.
+ * gets: the same values, each with a CAS. */
+static void test_long_multiget(void **state)
+{
+    env_t *e = *state;
+    enum { N = 18000 };
+    static const char *const verbs[] = {"get", "gat 0", "gets"};
+    buf_t in = {0}, want = {0};
+    reply_t r;
+    const char *p;
+    size_t v;
+    int i;
+
+    for (v = 0; v < LOOM_ARRAY_LEN(verbs); v++) {
+        in.len = want.len = 0;
+        bput(&in, "flush_all\r\n");
+        for (i = 0; i < N; i++)
+            bput(&in, "set lk:%05d %d 0 %d noreply\r\nvalue-%d\r\n", i, i % 7,
+                 7 + (i > 9) + (i > 99) + (i > 999) + (i > 9999), i);
+        bput(&in, "%s", verbs[v]);
+        for (i = 0; i < N; i++)
+            bput(&in, " lk:%05d", i);
+        bput(&in, " lk:nope\r\nversion\r\n");
+        bput(&want, "OK\r\n");
+        for (i = 0; i < N; i++)
+            bput(&want, "VALUE lk:%05d %d %d\r\nvalue-%d\r\n", i, i % 7,
+                 7 + (i > 9) + (i > 99) + (i > 999) + (i > 9999), i);
+        bput(&want, "END\r\nVERSION 1.6.18\r\n");
+        if (strcmp(verbs[v], "gets") != 0) {
+            expect_pieces(e, e->main, &in, &want, 0, verbs[v]);
+            expect_pieces(e, e->main, &in, &want, 4093, verbs[v]);
+            expect_pieces(e, e->main, &in, &want, 65536, verbs[v]);
+            continue;
+        }
+        r = talk(e, e->main, in.p, in.len, 5000, 0);
+        assert_int_equal(strncmp(r.p, "OK\r\n", 4), 0);
+        for (p = r.p + 4, i = 0; i < N; i++) {
+            char val[16];
+            int k, f, n;
+            unsigned long long cas;
+
+            if (sscanf(p, "VALUE lk:%05d %d %d %llu\r\n%15s", &k, &f, &n, &cas,
+                       val) != 5 ||
+                k != i || f != i % 7 || cas == 0 || atoi(val + 6) != i)
+                fail_msg("gets value %d: %.60s", i, p);
+            p = strstr(strstr(p, "\r\n") + 2, "\r\n") + 2;
+        }
+        assert_string_equal(p, "END\r\nVERSION 1.6.18\r\n");
+        free(r.p);
+    }
+    free(in.p);
+    free(want.p);
+}
+
+/* A bad key anywhere in a get line held whole (up to MC_GET_HOLD bytes
+ * before its end arrives) makes the answer one CLIENT_ERROR, as memcached:
+ * no value found before it is sent.  Further on in a longer line, the
+ * values already sent stay sent, then CLIENT_ERROR; either way the rest of
+ * the line is skipped and the next command runs. */
+static void test_long_multiget_bad_key(void **state)
+{
+    env_t *e = *state;
+    buf_t in = {0}, want = {0};
+    reply_t r;
+    size_t piece, at;
+    int i;
+
+    for (piece = 0; piece <= 1000; piece += 1000) {
+        in.len = want.len = 0;
+        bput(&in, "set a 0 0 1\r\nx\r\nget");
+        for (i = 0; i < 5000; i++) /* 30 KB, then the bad key */
+            bput(&in, " a");
+        bput(&in, " k\001 a");
+        for (i = 0; i < 20000; i++) /* well beyond MC_GET_HOLD */
+            bput(&in, " a");
+        bput(&in, "\r\nversion\r\n");
+        bput(&want, "STORED\r\n" E_FORMAT_NL "VERSION 1.6.18\r\n");
+        expect_pieces(e, e->main, &in, &want, piece, "bad key at 30 KB");
+    }
+    /* a key longer than 250 bytes counts as bad as well */
+    in.len = want.len = 0;
+    bput(&in, "get a %0300d b\r\nversion\r\n", 7);
+    bput(&want, E_FORMAT_NL "VERSION 1.6.18\r\n");
+    expect_pieces(e, e->main, &in, &want, 0, "long key");
+    expect_pieces(e, e->main, &in, &want, 3, "long key");
+
+    /* the bad key 120 KB into the line, fed in pieces: values first */
+    in.len = 0;
+    bput(&in, "set a 0 0 1\r\nx\r\nget");
+    for (i = 0; i < 60000; i++)
+        bput(&in, " a");
+    bput(&in, " k\001");
+    for (i = 0; i < 10; i++)
+        bput(&in, " a");
+    bput(&in, "\r\nversion\r\n");
+    r = talk(e, e->main, in.p, in.len, 4096, 0);
+    assert_int_equal(strncmp(r.p, "STORED\r\n", 8), 0);
+    for (at = 8, i = 0; strncmp(r.p + at, "VALUE a 0 1\r\nx\r\n", 16) == 0;
+         at += 16)
+        i++;
+    print_message("# %d values before the bad key's CLIENT_ERROR\n", i);
+    assert_true(i > 0 && i <= 60000);
+    assert_string_equal(r.p + at, E_FORMAT_NL "VERSION 1.6.18\r\n");
+    assert_false(r.closed);
+    free(r.p);
+    free(in.p);
+    free(want.p);
+}
+
+/* An unknown verb whose last token starts with HTTP/ closes the connection
+ * without a reply (earlier commands keep theirs); a known verb, or a verb
+ * memcached picks by its first letter, is answered as usual. */
+static void test_http_hangup(void **state)
+{
+    env_t *e = *state;
+
+    expect_all_splits(e, e->main, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, "",
+                      0, 1);
+    expect_all_splits(e, e->main, "version\r\nPOST /x HTTP/1.0\r\nversion\r\n",
+                      35, "VERSION 1.6.18\r\n", 16, 1);
+    EXPECT_SPLITS(e->main, "gxx / HTTP/1.1\r\nget HTTP/1.1\r\nmx HTTP/1.0\r\n",
+                  "ERROR\r\nEND\r\nERROR\r\n");
+}
+
+/* ms with the c flag returns the CAS of what it stored, and c0 when it
+ * stored nothing (a CAS mismatch, no item, add of an existing one). */
+static void test_ms_cas_flag(void **state)
+{
+    env_t *e = *state;
+    reply_t r;
+    unsigned long long cas = 0;
+
+    r = TALK(e->main, "flush_all\r\nms c 1 c\r\nq\r\n");
+    assert_int_equal(sscanf(r.p, "OK\r\nHD c%llu\r\n", &cas), 1);
+    assert_true(cas > 0);
+    free(r.p);
+    EXPECT_SPLITS(e->main,
+                  "ms c 1 C1 c\r\nq\r\n"
+                  "ms c 1 C1\r\nq\r\n"
+                  "ms nx 1 C1 c\r\nq\r\n"
+                  "ms c 1 C1 c O123 k\r\nq\r\n"
+                  "ms c 1 ME c\r\nq\r\n",
+                  "EX c0\r\n"
+                  "EX\r\n"
+                  "NF c0\r\n"
+                  "EX c0 O123 kc\r\n"
+                  "NS c0\r\n");
+}
+
+/* stats detail: per-prefix counters (the prefix ends at the first ':'),
+ * for get keys, storage commands and deletes, while on; reset by stats
+ * reset.  slabs automove: 0, 1, 2. */
+static void test_stats_detail_and_slabs(void **state)
+{
+    env_t *e = *state;
+    reply_t r;
+
+    EXPECT(e->main,
+           "stats reset\r\n"
+           "stats detail dump\r\n"
+           "stats detail on\r\n"
+           "set p1:a 0 0 1\r\nx\r\n"
+           "set p1:b 0 0 1 noreply\r\nx\r\n"
+           "get p1:a p1:zz nodelim\r\n"
+           "gats 0 p1:nx\r\n"
+           "delete p1:a\r\n"
+           "add :e 0 0 1\r\nx\r\n"
+           "mg p1:b v\r\n"
+           "incr p1:b 1\r\n"
+           "set p2:c:d 0 0 1\r\nx\r\n"
+           "stats detail dump\r\n"
+           "stats detail off\r\n"
+           "get p1:b\r\n"
+           "stats detail dump\r\n",
+           "RESET\r\n"
+           "END\r\n"
+           "OK\r\n"
+           "STORED\r\n"
+           "VALUE p1:a 0 1\r\nx\r\nEND\r\n"
+           "END\r\n"
+           "DELETED\r\n"
+           "STORED\r\n"
+           "VA 1\r\nx\r\n"
+           "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
+           "STORED\r\n"
+           "PREFIX p1 get 3 hit 1 set 2 del 1\r\n"
+           "PREFIX  get 0 hit 0 set 1 del 0\r\n"
+           "PREFIX p2 get 0 hit 0 set 1 del 0\r\n"
+           "END\r\n"
+           "OK\r\n"
+           "VALUE p1:b 0 1\r\nx\r\nEND\r\n"
+           "PREFIX p1 get 3 hit 1 set 2 del 1\r\n"
+           "PREFIX  get 0 hit 0 set 1 del 0\r\n"
+           "PREFIX p2 get 0 hit 0 set 1 del 0\r\n"
+           "END\r\n");
+    EXPECT_SPLITS(e->main,
+                  "stats detail\r\n"
+                  "stats detail bogus\r\n"
+                  "stats reset\r\n"
+                  "stats detail dump\r\n"
+                  "slabs automove 0\r\n"
+                  "slabs automove 2 noreply\r\n"
+                  "slabs automove 3\r\n"
+                  "slabs automove x\r\n"
+                  "slabs automove -1\r\n"
+                  "slabs automove 4294967298\r\n"
+                  "slabs automove\r\n"
+                  "slabs\r\n"
+                  "slabs reassign 1 2\r\n",
+                  "CLIENT_ERROR usage: stats detail on|off|dump\r\n"
+                  "CLIENT_ERROR usage: stats detail on|off|dump\r\n"
+                  "RESET\r\n"
+                  "END\r\n"
+                  "OK\r\n"
+                  "OK\r\n"
+                  "ERROR\r\n" E_FORMAT_NL E_FORMAT_NL "OK\r\n"
+                  "ERROR\r\n"
+                  "ERROR\r\n"
+                  "ERROR\r\n");
+    /* both show in stats settings */
+    r = TALK(e->main, "stats detail on\r\nstats settings\r\n");
+    assert_non_null(strstr(r.p, "\r\nSTAT detail_enabled yes\r\n"));
+    assert_non_null(strstr(r.p, "\r\nSTAT slab_automove 2\r\n"));
+    assert_non_null(strstr(r.p, "\r\nSTAT stat_key_prefix :\r\n"));
+    free(r.p);
+    r = TALK(e->main,
+             "stats detail off\r\nslabs automove 1\r\nstats settings\r\n");
+    assert_non_null(strstr(r.p, "\r\nSTAT detail_enabled no\r\n"));
+    assert_non_null(strstr(r.p, "\r\nSTAT slab_automove 1\r\n"));
+    free(r.p);
+}
+
+/* stats items: memcached's per-class field names, in its order. */
+static void test_stats_items(void **state)
+{
+    env_t *e = *state;
+    static const char *const names[] = {
+        "number",
+        "number_hot",
+        "number_warm",
+        "number_cold",
+        "age_hot",
+        "age_warm",
+        "age",
+        "mem_requested",
+        "evicted",
+        "evicted_nonzero",
+        "evicted_time",
+        "outofmemory",
+        "tailrepairs",
+        "reclaimed",
+        "expired_unfetched",
+        "evicted_unfetched",
+        "evicted_active",
+        "crawler_reclaimed",
+        "crawler_items_checked",
+        "lrutail_reflocked",
+        "moves_to_cold",
+        "moves_to_warm",
+        "moves_within_lru",
+        "direct_reclaims",
+        "hits_to_hot",
+        "hits_to_warm",
+        "hits_to_cold",
+        "hits_to_temp",
+    };
+    reply_t r;
+    const char *p;
+    size_t i;
+
+    /* no items (test_lax_keys deleted its one): no fields */
+    EXPECT(e->lax, "stats items\r\n", "END\r\n");
+    r = TALK(e->lax, "set it:a 0 0 2\r\nab\r\nstats items\r\n");
+    p = r.p;
+    assert_int_equal(strncmp(p, "STORED\r\n", 8), 0);
+    p += 8;
+    for (i = 0; i < LOOM_ARRAY_LEN(names); i++) {
+        char want[64];
+
+        snprintf(want, sizeof(want), "STAT items:1:%s ", names[i]);
+        if (strncmp(p, want, strlen(want)) != 0) {
+            ses_show("got", p, strlen(p));
+            fail_msg("field %zu: want %s", i, want);
+        }
+        p = strstr(p, "\r\n") + 2;
+    }
+    assert_string_equal(p, "END\r\n");
+    assert_non_null(strstr(r.p, "STAT items:1:number 1\r\n"));
+    free(r.p);
+}
+
+/* lru_crawler metadump all: a line per key, streamed under back-pressure
+ * (far more than the high-water mark), each key once, then END and the
+ * commands after it; class ids as memcached takes them. */
+static void test_metadump(void **state)
+{
+    env_t *e = *state;
+    enum { N = 6000 };
+    buf_t in = {0};
+    reply_t r;
+    unsigned char *seen = calloc(N, 1);
+    const char *p;
+    int i, lines = 0;
+
+    assert_non_null(seen);
+    bput(&in, "flush_all\r\n");
+    for (i = 0; i < N; i++)
+        bput(&in, "set md:%05d 0 %d 1 noreply\r\nv\r\n", i, i % 3 ? 0 : 1000);
+    bput(&in, "ms Zm9vYmFy 1 b\r\nq\r\n"
+              "lru_crawler metadump all\r\nversion\r\n");
+    r = talk(e, e->main, in.p, in.len, 0, 0);
+    assert_int_equal(strncmp(r.p, "OK\r\nHD\r\n", 8), 0);
+    for (p = r.p + 8; strncmp(p, "key=", 4) == 0; p = strchr(p, '\n') + 1) {
+        unsigned v;
+        long exp;
+        char fetch[4];
+
+        lines++;
+        if (strncmp(p, "key=foobar exp=-1 la=", 21) == 0)
+            continue; /* the binary key, decoded */
+        assert_int_equal(sscanf(p,
+                                "key=md%%3A%05u exp=%ld la=%*u cas=%*u "
+                                "fetch=%3s cls=1 size=%*u\n",
+                                &v, &exp, fetch),
+                         3);
+        assert_true(v < N);
+        assert_int_equal(seen[v]++, 0);
+        assert_true(v % 3 ? exp == -1 : exp > 1000);
+        assert_string_equal(fetch, "no");
+    }
+    assert_int_equal(lines, N + 1);
+    assert_string_equal(p, "END\r\nVERSION 1.6.18\r\n");
+    free(r.p);
+    free(seen);
+    EXPECT_SPLITS(e->main,
+                  "lru_crawler metadump 2\r\n"
+                  "lru_crawler metadump 0\r\n"
+                  "lru_crawler metadump 64\r\n"
+                  "lru_crawler metadump x\r\n"
+                  "lru_crawler metadump 1,x\r\n"
+                  "lru_crawler metadump ,\r\n"
+                  "lru_crawler metadump\r\n"
+                  "lru_crawler metadump all x\r\n"
+                  "lru_crawler crawl all\r\n"
+                  "lru_crawler crawl 99\r\n"
+                  "lru_crawler\r\n",
+                  "END\r\n"
+                  "BADCLASS invalid class id\r\n"
+                  "BADCLASS invalid class id\r\n"
+                  "BADCLASS invalid class id\r\n"
+                  "BADCLASS invalid class id\r\n"
+                  "NOTSTARTED no items to crawl\r\n"
+                  "ERROR\r\n"
+                  "ERROR\r\n"
+                  "OK\r\n"
+                  "BADCLASS invalid class id\r\n"
+                  "ERROR\r\n");
+    free(in.p);
+}
+
+/* stats cachedump CLASS LIMIT (what memcdump sends): ITEM lines, most
+ * recently used first, at most LIMIT (0: all) and at most 2 MB, as
+ * memcached; binary keys are left out. */
+static void test_cachedump(void **state)
+{
+    env_t *e = *state;
+    enum { N = 80000 };
+    buf_t in = {0}, want = {0};
+    unsigned long t = 0;
+    size_t lines = 0;
+    const char *p;
+    reply_t r;
+    int i;
+
+    bput(&in, "flush_all\r\n"
+              "set a 0 0 1\r\nx\r\n"
+              "set b 5 1000 2\r\nxy\r\n"
+              "ms Zm9v 1 b\r\nq\r\n"
+              "stats cachedump 1 0\r\n");
+    r = talk(e, e->main, in.p, in.len, 0, 0);
+    assert_int_equal(
+        sscanf(r.p, "OK\r\nSTORED\r\nSTORED\r\nHD\r\nITEM b [2 b; %lu s]", &t),
+        1);
+    assert_true(t > 1000000000ul); /* the expiry as a Unix time */
+    bput(&want,
+         "OK\r\nSTORED\r\nSTORED\r\nHD\r\nITEM b [2 b; %lu s]\r\n"
+         "ITEM a [1 b; 0 s]\r\nEND\r\n",
+         t);
+    assert_int_equal(r.len, want.len);
+    assert_memory_equal(r.p, want.p, want.len);
+    free(r.p);
+    want.len = 0;
+    bput(&want, "ITEM b [2 b; %lu s]\r\nEND\r\n", t);
+    bput(&want, "END\r\nEND\r\n"
+                "CLIENT_ERROR Illegal slab id\r\n" E_FORMAT_NL E_FORMAT_NL
+                "CLIENT_ERROR bad command line\r\n");
+    in.len = 0;
+    bput(&in, "stats cachedump 1 1\r\n"
+              "stats cachedump 2 0\r\n"
+              "stats cachedump 63 0\r\n"
+              "stats cachedump 64 0\r\n"
+              "stats cachedump x 0\r\n"
+              "stats cachedump -1 0\r\n"
+              "stats cachedump 1\r\n");
+    expect_all_splits(e, e->main, in.p, in.len, want.p, want.len, 0);
+
+    /* a large cache: 2 MB of lines at most */
+    in.len = 0;
+    bput(&in, "flush_all\r\n");
+    for (i = 0; i < N; i++)
+        bput(&in, "set key%07d 0 0 5 noreply\r\nvalue\r\n", i);
+    bput(&in, "stats cachedump 1 0\r\n");
+    r = talk(e, e->main, in.p, in.len, 0, 0);
+    for (p = r.p + 4; strncmp(p, "ITEM key", 8) == 0; p = strchr(p, '\n') + 1)
+        lines++;
+    assert_string_equal(p, "END\r\n");
+    /* 28-byte lines: as many as fit 2 MB with END and a NUL */
+    assert_int_equal(lines, (2097152 - 6) / 28);
+    assert_int_equal(r.len - 4, lines * 28 + 5);
+    assert_int_equal(strncmp(r.p + 4, "ITEM key0079999 [5 b; 0 s]\r\n", 28), 0);
+    free(r.p);
+    free(in.p);
+    free(want.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -840,6 +1333,14 @@ int main(void)
         cmocka_unit_test(test_big_multiget),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_cache_memlimit),
+        cmocka_unit_test(test_long_multiget),
+        cmocka_unit_test(test_long_multiget_bad_key),
+        cmocka_unit_test(test_http_hangup),
+        cmocka_unit_test(test_ms_cas_flag),
+        cmocka_unit_test(test_stats_detail_and_slabs),
+        cmocka_unit_test(test_stats_items),
+        cmocka_unit_test(test_metadump),
+        cmocka_unit_test(test_cachedump),
     };
 
     return cmocka_run_group_tests_name("mc_session", tests, env_setup,
