@@ -80,16 +80,22 @@ static void mem_on_ready(evutil_socket_t fd, short what, void *arg)
         loom_conn_ready(c, what);
 }
 
+/* Open a limited window of M by N (never up to "unlimited"); returns
+ * whether it changed. */
+static int mem_open(mem_t *m, size_t n)
+{
+    if (m->window == LOOM_MEM_UNLIMITED || n == 0)
+        return 0;
+    m->window = n >= LOOM_MEM_UNLIMITED - m->window ? LOOM_MEM_UNLIMITED - 1
+                                                    : m->window + n;
+    return 1;
+}
+
 /* C's peer read N of C's bytes: a limited window opens by as many. */
 static void mem_credit(loom_conn_t *c, size_t n)
 {
-    mem_t *m = mem_of(c);
-
-    if (m->window == LOOM_MEM_UNLIMITED || n == 0)
-        return;
-    m->window = n >= LOOM_MEM_UNLIMITED - m->window ? LOOM_MEM_UNLIMITED - 1
-                                                    : m->window + n;
-    mem_notify(c);
+    if (mem_open(mem_of(c), n))
+        mem_notify(c);
 }
 
 static ssize_t mem_read(loom_conn_t *c, char *buf, size_t len)
@@ -266,13 +272,8 @@ void loom_mem_set_window(loom_conn_t *c, size_t bytes)
 
 void loom_mem_consume(loom_conn_t *c, size_t n)
 {
-    mem_t *m = mem_of(c);
-
-    if (m->window == LOOM_MEM_UNLIMITED || n == 0)
-        return;
-    m->window = n >= LOOM_MEM_UNLIMITED - m->window ? LOOM_MEM_UNLIMITED - 1
-                                                    : m->window + n;
-    mem_kick(c, EV_WRITE);
+    if (mem_open(mem_of(c), n))
+        mem_kick(c, EV_WRITE);
 }
 
 size_t loom_mem_window(loom_conn_t *c)
