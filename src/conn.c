@@ -297,7 +297,7 @@ static void conn_update(loom_conn_t *c)
 {
     short want = 0;
 
-    if (c->fd < 0 || (c->flags & LOOM_CF_DEAD))
+    if ((c->fd < 0 && c->tp->update == NULL) || (c->flags & LOOM_CF_DEAD))
         return;
     if (c->flags & LOOM_CF_HANDSHAKE) {
         want = (c->flags & LOOM_CF_TLS_RW) ? EV_WRITE : EV_READ;
@@ -310,6 +310,10 @@ static void conn_update(loom_conn_t *c)
             want |= EV_WRITE;
         if (c->flags & LOOM_CF_TLS_WR)
             want |= EV_READ;
+    }
+    if (c->tp->update) { /* no descriptor: the transport keeps watch */
+        c->tp->update(c, want);
+        return;
     }
     if (want == c->events && ((c->flags & LOOM_CF_EVADDED) || want == 0))
         return;
@@ -374,21 +378,6 @@ static void conn_deliver(loom_conn_t *c, const char *buf, size_t len)
                  "%s: input limit (%u bytes) exceeded, closing",
                  loom_conn_peer(c), c->max_input);
         conn_finalize(c);
-    }
-}
-
-void loom_conn_input(loom_conn_t *c, const char *buf, size_t len)
-{
-    if (c->in_len) {
-        if (c->in_len + len > c->in_cap) {
-            c->in_cap = (uint32_t)(c->in_len + len);
-            c->in = loom_realloc(c->in, c->in_cap);
-        }
-        memcpy(c->in + c->in_len, buf, len);
-        c->in_len += (uint32_t)len;
-        conn_deliver(c, c->in, c->in_len);
-    } else {
-        conn_deliver(c, buf, len);
     }
 }
 
@@ -696,6 +685,11 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
     loom_conn_leave(c);
 }
 
+void loom_conn_ready(loom_conn_t *c, short what)
+{
+    conn_on_event(c->fd, what, c);
+}
+
 /* Run the server's deferred list (one reactor callback for all). */
 void loom_conn_run_deferred(loom_server_t *srv)
 {
@@ -781,6 +775,13 @@ static void conn_starttls_begin(loom_conn_t *c)
     free(c->in);
     c->in = NULL;
     c->in_len = c->in_cap = 0;
+    if (c->tp->starttls) { /* a transport with a TLS of its own */
+        if (c->tp->starttls(c) != LOOM_OK)
+            conn_finalize(c);
+        else /* as when a real handshake completes */
+            loom_conn_open_handler(c);
+        return;
+    }
     if (c->ssl == NULL) {
         conn_finalize(c);
         return;
@@ -792,8 +793,15 @@ static void conn_starttls_begin(loom_conn_t *c)
 
 int loom_conn_starttls(loom_conn_t *c, const char *profile)
 {
-    if (c->ssl || c->fd < 0 ||
-        (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_ABORT)))
+    if (c->flags &
+        (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_ABORT | LOOM_CF_STARTTLS))
+        return LOOM_ERROR;
+    if (c->tp->starttls) {
+        c->flags |= LOOM_CF_STARTTLS;
+        conn_poke(c);
+        return LOOM_OK;
+    }
+    if (c->ssl || c->fd < 0)
         return LOOM_ERROR;
     c->ssl = loom_tls_server_ssl(c, profile);
     if (c->ssl == NULL)
@@ -955,4 +963,5 @@ static int fd_flush(loom_conn_t *c)
     return LOOM_OK;
 }
 
-const loom_transport_t loom_transport_fd = {"fd", fd_read, fd_flush, NULL};
+const loom_transport_t loom_transport_fd = {
+    .name = "fd", .read = fd_read, .flush = fd_flush};

@@ -22,17 +22,29 @@ typedef struct loom_tls_s loom_tls_t;
 
 /* How bytes move for one kind of connection.  read returns >0 bytes, 0 at
  * end of stream, LOOM_AGAIN or LOOM_ERROR; flush writes out what it can of
- * c->out and returns LOOM_OK (all written), LOOM_AGAIN or LOOM_ERROR. */
+ * c->out and returns LOOM_OK (all written), LOOM_AGAIN or LOOM_ERROR.
+ *
+ * A transport without a file descriptor (the in-memory one) has no
+ * libevent event to register: `update` is told the directions the
+ * connection wants (EV_READ, EV_WRITE) each time a socket would be
+ * re-registered, and reports readiness through loom_conn_ready from the
+ * reactor.  `starttls`, when set, replaces the real TLS handshake of
+ * loom_conn_starttls (returns LOOM_OK once "TLS" is up), and `tls_info`
+ * answers loom_conn_tls_info for a connection without an SSL. */
 typedef struct {
     const char *name;
     ssize_t (*read)(loom_conn_t *c, char *buf, size_t len);
     int (*flush)(loom_conn_t *c);
     void (*shutdown)(loom_conn_t *c); /* before close: TLS close_notify */
+    void (*update)(loom_conn_t *c, short want);
+    int (*starttls)(loom_conn_t *c);
+    int (*tls_info)(loom_conn_t *c, loom_tls_info_t *info);
 } loom_transport_t;
 
-extern const loom_transport_t loom_transport_fd;  /* TCP and UNIX */
-extern const loom_transport_t loom_transport_tls; /* TLS over TCP */
-extern const loom_transport_t loom_transport_mem; /* session tests */
+extern const loom_transport_t loom_transport_fd;      /* TCP and UNIX */
+extern const loom_transport_t loom_transport_tls;     /* TLS over TCP */
+extern const loom_transport_t loom_transport_mem;     /* session tests */
+extern const loom_transport_t loom_transport_mem_tls; /* ... after STARTTLS */
 
 /* conn->flags */
 #define LOOM_CF_CLOSING 0x0001   /* close once output is flushed */
@@ -203,9 +215,12 @@ void loom_linger_free_all(loom_server_t *srv);
 void loom_conn_abort_all(loom_server_t *srv, loom_instance_t *inst);
 /* Drop connections whose timeouts have passed. */
 void loom_conn_sweep(loom_server_t *srv, uint64_t now);
-/* Internal: deliver buffered input / bytes; used by the mem transport. */
-void loom_conn_input(loom_conn_t *c, const char *buf, size_t len);
 void loom_conn_flush(loom_conn_t *c);
+/* C's transport became ready for WHAT (EV_READ, EV_WRITE): what a socket
+ * event does, in a core frame of C (callbacks may run, C may be finalized
+ * but not freed).  For transports without a descriptor; call it from the
+ * reactor or from test code, never from inside a callback. */
+void loom_conn_ready(loom_conn_t *c, short what);
 
 /* alog.c */
 /* From now on, access log files opened while running as root are

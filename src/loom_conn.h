@@ -115,8 +115,11 @@ void loom_conn_abort(loom_conn_t *c);
 void loom_conn_set_max_output(loom_conn_t *c, size_t max);
 
 /* Start TLS on a live plain connection (server side), with the TLS
- * profile NAME (NULL: the listener's).  Input already buffered is dropped,
- * as STARTTLS requires.  Returns LOOM_OK or LOOM_ERROR. */
+ * profile NAME (NULL: the listener's), once the output buffered now is
+ * out.  Input already buffered is dropped, as STARTTLS requires.  When the
+ * handshake completes the open callback runs again (TLS is up).  Returns
+ * LOOM_OK or LOOM_ERROR.  On an in-memory connection the switch is a fake
+ * without crypto (loom_mem_tls). */
 int loom_conn_starttls(loom_conn_t *c, const char *profile);
 
 /* Keep C's memory valid across code that may lose track of it (a pointer
@@ -158,21 +161,84 @@ void loom_conn_set_max_input(loom_conn_t *c, size_t max);
 
 /* ---- outbound connections: loom_client.h ------------------------------- */
 
-/* ---- in-memory transport, for session tests (conn_mem.c) ----------------- */
+/* ---- in-memory transport, for session tests (conn_mem.c) ----------------- *
+ *
+ * Connections with no socket that go through the same core code as socket
+ * ones (buffering, high/low-water marks, drain, pause, close after the
+ * output is out).  The test plays the peer: it feeds input, reads the
+ * output, decides how much output the peer accepts, and may finish its
+ * side.  Two in-memory connections can be joined back to back instead.
+ * Call these from test code, not from inside a connection's callback. */
 
-/* A connection on an in-memory transport for INST: bytes fed with
- * loom_mem_feed go to the module, bytes it writes are collected. */
+/* The window of a peer that reads everything at once (the default). */
+#define LOOM_MEM_UNLIMITED SIZE_MAX
+
+/* The version loom_conn_tls_info reports after the fake STARTTLS. */
+#define LOOM_MEM_TLS_VERSION "TLSv1.3 (in-memory)"
+
+/* A connection on an in-memory transport for INST, as if accepted on one
+ * of its listeners (the open callback runs now). */
 loom_conn_t *loom_mem_conn_new(loom_instance_t *inst);
 
-/* Deliver LEN bytes as input; returns LOOM_OK or LOOM_ERROR if closed. */
+/* A connection driven by handler H with data pointer DATA, as loom_connect
+ * gives one to its caller (outbound, the open callback is not called): a
+ * module's or a test's client side, to join with loom_mem_join. */
+loom_conn_t *loom_mem_conn_new_handler(loom_server_t *srv,
+                                       const loom_handler_t *h, void *data);
+
+/* The peer sends LEN bytes: they are read (and handed to the handler) at
+ * once unless the connection is not reading now (paused, output full,
+ * STARTTLS pending), then when it reads again.  Returns LOOM_OK, or
+ * LOOM_ERROR when the connection is closing or the peer already finished
+ * sending. */
 int loom_mem_feed(loom_conn_t *c, const char *buf, size_t len);
 
-/* Output collected so far (not NUL-terminated), and whether the module
- * closed the connection. */
+/* The peer finishes sending (shutdown(SHUT_WR)): after the bytes fed so
+ * far, the connection reads end of file and the core closes it, as on a
+ * socket.  Returns LOOM_OK, or LOOM_ERROR when C is already finalized. */
+int loom_mem_shutdown(loom_conn_t *c);
+
+/* Back-pressure: from now on the peer accepts BYTES more bytes of C's
+ * output and then stops reading (LOOM_MEM_UNLIMITED: reads everything).
+ * Output beyond it stays buffered on C: loom_conn_write returns
+ * LOOM_AGAIN above the high-water mark and input stops being delivered.
+ * In a pair, every byte the other end reads opens the window by one
+ * again, as a receive buffer of that size; set it after loom_mem_join. */
+void loom_mem_set_window(loom_conn_t *c, size_t bytes);
+
+/* The peer reads N more bytes of C's output (opens a limited window by
+ * N): what waits goes out at once, and the drain callback runs when the
+ * buffer falls below the low-water mark. */
+void loom_mem_consume(loom_conn_t *c, size_t n);
+
+/* Bytes of output the peer accepts now. */
+size_t loom_mem_window(loom_conn_t *c);
+
+/* Join A and B back to back: what one writes is the other's input, from
+ * the reactor (run the event loop), with each one's window.  What each
+ * had written before (a greeting) is passed over first.  When one is
+ * finalized the other reads end of file.  Returns LOOM_OK, or LOOM_ERROR
+ * when either is finalized, already joined, or not in-memory. */
+int loom_mem_join(loom_conn_t *a, loom_conn_t *b);
+
+/* Output the peer accepted so far (not NUL-terminated; valid until the
+ * next call on C). */
 const char *loom_mem_output(loom_conn_t *c, size_t *len);
+
+/* Whether the connection is closed or closing (a close or abort was asked
+ * for; its output may still be waiting for the window). */
 int loom_mem_closed(loom_conn_t *c);
 
-/* Free an in-memory connection (closes it first if needed). */
+/* Whether the connection is finalized: its close callback ran, its
+ * output is complete in loom_mem_output and the peer reads end of file. */
+int loom_mem_ended(loom_conn_t *c);
+
+/* Whether loom_conn_starttls switched C to its fake TLS (no crypto;
+ * loom_conn_tls_info then reports LOOM_MEM_TLS_VERSION). */
+int loom_mem_tls(loom_conn_t *c);
+
+/* Free an in-memory connection (finalizes it first if needed; the other
+ * end of a pair reads end of file). */
 void loom_mem_conn_free(loom_conn_t *c);
 
 #endif

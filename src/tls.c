@@ -834,8 +834,10 @@ static void tls_shutdown(loom_conn_t *c)
     }
 }
 
-const loom_transport_t loom_transport_tls = {"tls", tls_read, tls_flush,
-                                             tls_shutdown};
+const loom_transport_t loom_transport_tls = {.name = "tls",
+                                             .read = tls_read,
+                                             .flush = tls_flush,
+                                             .shutdown = tls_shutdown};
 
 int loom_conn_tls_info(loom_conn_t *c, loom_tls_info_t *info)
 {
@@ -843,6 +845,8 @@ int loom_conn_tls_info(loom_conn_t *c, loom_tls_info_t *info)
     unsigned int alen = 0;
 
     memset(info, 0, sizeof(*info));
+    if (c->ssl == NULL && c->tp->tls_info)
+        return c->tp->tls_info(c, info);
     if (c->ssl == NULL || (c->flags & LOOM_CF_HANDSHAKE))
         return LOOM_ERROR;
     info->sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);

@@ -53,29 +53,14 @@ CLIENTS=${DNS_CLIENTS:-1}
 OUTSTANDING=${DNS_OUTSTANDING:-100}
 SERVERS="loomd nsd"
 
-die() { echo "dns.sh: $*" >&2; exit 1; }
-note() { echo "# $*"; }
-
-for v in ROUNDS DURATION CLIENTS OUTSTANDING; do
-	case ${!v} in ''|*[!0-9]*) die "$v must be a number" ;; esac
-done
+bench_numbers ROUNDS DURATION CLIENTS OUTSTANDING
 [ "$ROUNDS" -ge 1 ] || ROUNDS=1
 [ "$DURATION" -ge 1 ] || DURATION=1
-for t in $TRANSPORTS; do
-	case $t in udp|tcp) ;; *) die "unknown transport '$t' in DNS_TRANSPORTS (udp, tcp)" ;; esac
-done
+bench_words transport DNS_TRANSPORTS "$TRANSPORTS" udp tcp
 
 # ---------------------------------------------------------------- tools
-PY=${PYTHON:-/usr/bin/python3}
-[ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-
-LOOMD=${LOOMD:-src/loomd}
-if [ ! -x "$LOOMD" ] && [ "${LOOMD#/}" = "$LOOMD" ] && [ -x "$top/$LOOMD" ]; then
-	LOOMD=$top/$LOOMD
-fi
-[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found: this script builds nothing; run ./configure && make first (or set LOOMD)"
-LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
+bench_python
+bench_loomd
 NSD=${NSD:-/usr/sbin/nsd}
 [ -x "$NSD" ] || die "nsd not found at $NSD (apt-get install nsd, or set NSD)"
 DNSPERF=${DNSPERF:-$(command -v dnsperf 2>/dev/null)}
@@ -89,8 +74,6 @@ bench_pin "${DNS_PIN:-1}"
 
 # ---------------------------------------------------------------- cleanup
 bench_setup dns "${DNS_KEEP:-0}"
-
-
 
 # ---------------------------------------------------------------- queries
 # A mix of answers: positive A/AAAA/MX/TXT/SRV, a CNAME chain, a wildcard,
@@ -134,20 +117,14 @@ answers() {
 start_loomd() {
 	local port=$1 dir=$2
 	{
-		[ "$(id -u)" = 0 ] && echo 'user = "root"'
-		echo 'shutdown_grace = 1'
-		echo 'log { level = "info" target = "stderr" }'
+		loomd_conf_head
 		echo 'dns "bench" {'
 		echo "    listen = {\"udp:$port:interface=127.0.0.1\", \"tcp:$port:interface=127.0.0.1\"}"
 		echo "    zone \"example.test\" { file = \"$ZONE\" }"
 		echo '}'
 	} >"$dir/loom.conf"
-	"${on_server_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers "$port" && return 0
-	echo "dns.sh: loomd did not answer; its stderr:" >&2
-	sed 's/^/  /' "$dir/stderr.log" >&2
-	return 1
+	spawn_server "$dir" "$LOOMD" -c "$dir/loom.conf"
+	answers "$port" || server_failed "loomd did not answer; its stderr" "$dir/stderr.log"
 }
 
 start_nsd() {
@@ -174,12 +151,9 @@ start_nsd() {
 	    name: example.test
 	    zonefile: "$ZONE"
 	EOF
-	"${on_server_cpu[@]}" "$NSD" -d -c "$dir/nsd.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers "$port" && return 0
-	echo "dns.sh: nsd did not answer; its output:" >&2
-	sed 's/^/  /' "$dir/stdout.log" "$dir/stderr.log" "$dir/nsd.log" >&2 2>/dev/null
-	return 1
+	spawn_server "$dir" "$NSD" -d -c "$dir/nsd.conf"
+	answers "$port" ||
+		server_failed "nsd did not answer; its output" "$dir/stdout.log" "$dir/stderr.log" "$dir/nsd.log"
 }
 
 server_version() {
@@ -192,64 +166,34 @@ server_version() {
 # ---------------------------------------------------------------- rounds
 results=$tmp/results    # lines: transport server round qps latency_us us_per_query lost
 
-run_client() {
-	local out=$1 rc
-	shift
-	"${on_client_cpu[@]}" "$@" >"$out" 2>&1 </dev/null &
-	client_pid=$!
-	wait "$client_pid"
-	rc=$?
-	client_pid=
-	return $rc
-}
-
 measure() {
 	local transport=$1 server=$2 round=$3 port dir t0 t1 rc completed lost qps lat cpu_s us codes
 	port=$(free_port)
 	dir=$tmp/$transport.$server.$round
-	mkdir -p "$dir"
-	if ! "start_$server" "$port" "$dir"; then
-		stop_server
-		return 1
-	fi
+	bench_start "$dir" "start_$server" "$port" "$dir" || return 1
 	t0=$(tree_ticks "$server_pid")
 	run_client "$dir/dnsperf.out" timeout $((DURATION + 60)) \
 		"$DNSPERF" -m "$transport" -s 127.0.0.1 -p "$port" -d "$queries" -l "$DURATION" \
 		-c "$CLIENTS" -q "$OUTSTANDING"
 	rc=$?
 	t1=$(tree_ticks "$server_pid")
-	if [ -z "$t1" ]; then
-		echo "dns.sh: $server died during $transport round $round" >&2
-		wait "$server_pid" 2>/dev/null
-		server_pid=
-		return 1
-	fi
+	[ -n "$t1" ] || { server_died "$server died during $transport round $round" "$dir"; return 1; }
 	completed=$(awk '/Queries completed:/ { print $3 }' "$dir/dnsperf.out")
 	lost=$(awk '/Queries lost:/ { print $3 }' "$dir/dnsperf.out")
 	qps=$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$dir/dnsperf.out")
 	# the first "Average Latency" is the queries' (TCP adds one for connects)
 	lat=$(awk '/Average Latency/ { printf "%.1f", $4 * 1000000; exit }' "$dir/dnsperf.out")
 	codes=$(sed -n 's/^ *Response codes: *//p' "$dir/dnsperf.out")
-	if [ "$rc" != 0 ] || [ -z "$completed" ] || [ "${completed:-0}" -le 0 ] 2>/dev/null; then
-		echo "dns.sh: $server $transport round $round: dnsperf failed (exit $rc); its output:" >&2
-		tail -n 20 "$dir/dnsperf.out" | sed 's/^/  /' >&2
-		stop_server
-		return 1
-	fi
-	read -r cpu_s us < <(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$completed" \
-		'BEGIN { printf "%.2f %.3f\n", t / hz, t * 1000000 / hz / n }')
+	client_ok "$rc" "$completed" ||
+		{ client_failed "$server $transport round $round: dnsperf failed" "$rc" "$dir/dnsperf.out"; return 1; }
+	read -r cpu_s us < <(cpu_per "$((t1 - t0))" "$completed")
 	echo "$transport $server $round $qps $lat $us $lost" >>"$results"
 	printf '%-3s %-5s round %d: %8s q/s  latency %7s us  server CPU %6ss  %7s us/query  lost %s  (%s)\n' \
 		"$transport" "$server" "$round" "$qps" "$lat" "$cpu_s" "$us" "$lost" "$codes"
-	stop_server
-	[ "$server_status" = "exit 0" ] || note "$server $transport round $round: stopped with $server_status"
-	return 0
+	server_done "$server $transport round $round"
 }
 
-median() {   # median TRANSPORT SERVER COLUMN [PRINTF_FORMAT]
-	awk -v t="$1" -v s="$2" -v c="$3" '$1 == t && $2 == s { print $c }' "$results" | median_of "${4:-%.3f}"
-}
-
+median() { median_in "$results" "$@"; }   # median TRANSPORT SERVER COLUMN [PRINTF_FORMAT]
 
 # ---------------------------------------------------------------- main
 echo "# dns benchmark: $(nproc 2>/dev/null || echo '?') CPUs"

@@ -74,36 +74,16 @@ CONNS=${HTTP_CONNS:-50}
 THREADS=${HTTP_THREADS:-1}
 KEEPALIVE=${HTTP_KEEPALIVE:-100000}
 
-die() { echo "http1.sh: $*" >&2; exit 1; }
-note() { echo "# $*"; }
-
-for v in ROUNDS DURATION CONNS THREADS KEEPALIVE; do
-	case ${!v} in ''|*[!0-9]*) die "$v must be a number" ;; esac
-done
+bench_numbers ROUNDS DURATION CONNS THREADS KEEPALIVE
 [ "$ROUNDS" -ge 1 ] || ROUNDS=1
 [ "$DURATION" -ge 1 ] || DURATION=1
-for p in $PARTS; do
-	case $p in small|big|tls) ;; *) die "unknown part '$p' in HTTP_PARTS (small, big, tls)" ;; esac
-done
-want() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
-for s in $SERVERS; do
-	case $s in loomd|nginx|h2o|sol) ;; *) die "unknown server '$s' in HTTP_SERVERS (loomd, nginx, h2o, sol)" ;; esac
-done
+bench_words part HTTP_PARTS "$PARTS" small big tls
+bench_words server HTTP_SERVERS "$SERVERS" loomd nginx h2o sol
+want() { in_words "$1" "$SERVERS"; }
 
 # ---------------------------------------------------------------- tools
-PY=${PYTHON:-/usr/bin/python3}
-[ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-
-
-if want loomd; then
-	LOOMD=${LOOMD:-src/loomd}
-	if [ ! -x "$LOOMD" ] && [ "${LOOMD#/}" = "$LOOMD" ] && [ -x "$top/$LOOMD" ]; then
-		LOOMD=$top/$LOOMD
-	fi
-	[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found: this script builds nothing; run ./configure && make first (or set LOOMD)"
-	LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
-fi
+bench_python
+want loomd && bench_loomd
 NGINX=${NGINX:-$(find_tool nginx)}
 H2O=${H2O:-$(find_tool h2o)}
 WRK=${WRK:-$(find_tool wrk)}
@@ -113,12 +93,9 @@ need_pkgs=
 [ -x "${WRK:-}" ] || need_pkgs="wrk"
 want nginx && [ ! -x "${NGINX:-}" ] && need_pkgs="$need_pkgs nginx-light"
 want h2o && [ ! -x "${H2O:-}" ] && need_pkgs="$need_pkgs h2o"
-if [ -n "$need_pkgs" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-	note "installing ${need_pkgs# }"
+if [ -n "$need_pkgs" ]; then
 	# shellcheck disable=SC2086  # package list
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $need_pkgs >/dev/null 2>&1 ||
-		{ apt-get update >/dev/null 2>&1 &&
-		  DEBIAN_FRONTEND=noninteractive apt-get install -y $need_pkgs >/dev/null 2>&1; }
+	bench_install $need_pkgs
 	[ -x "${WRK:-}" ] || WRK=$(find_tool wrk)
 	[ -x "${NGINX:-}" ] || NGINX=$(find_tool nginx)
 	[ -x "${H2O:-}" ] || H2O=$(find_tool h2o)
@@ -138,7 +115,6 @@ bench_pin "${HTTP_PIN:-1}"
 bench_setup http1 "${HTTP_KEEP:-0}"
 chmod 755 "$tmp"   # servers that switch to an unprivileged user read www/
 
-
 # ---------------------------------------------------------------- content
 www=$tmp/www
 mkdir -p "$www"
@@ -149,15 +125,7 @@ chmod 644 "$www/hello.txt" "$www/big.bin"
 
 cert=$tmp/cert.pem
 key=$tmp/key.pem
-case " $PARTS " in
-*" tls "*)
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$key" -out "$cert" -days 2 -subj /CN=localhost \
-		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$tmp/openssl.log" 2>&1 ||
-		{ cat "$tmp/openssl.log" >&2; die "openssl could not make a certificate"; }
-	chmod 644 "$cert" "$key"
-	;;
-esac
+in_words tls "$PARTS" && make_cert "$cert" "$key"
 
 SOL=
 if want sol; then
@@ -185,124 +153,58 @@ answers() {
 
 start_loomd() {
 	local port=$1 tport=$2 dir=$3
-	{
-		[ "$(id -u)" = 0 ] && echo 'user = "root"'
-		echo 'shutdown_grace = 1'
-		echo 'log { level = "info" target = "stderr" }'
-		echo 'http "bench" {'
-		if [ -s "$cert" ]; then
-			echo "    listen = {\"tcp:$port:interface=127.0.0.1\", \"tls:$tport:interface=127.0.0.1:cert=$cert:key=$key\"}"
-		else
-			echo "    listen = {\"tcp:$port:interface=127.0.0.1\"}"
-		fi
-		echo "    keepalive_requests = $KEEPALIVE"
-		echo '    server "main" {'
-		echo '        names = {"localhost"}'
-		echo '        location "/" {'
-		echo '            handler = "static"'
-		echo "            root = \"$www\""
-		echo '        }'
-		echo '    }'
-		echo '}'
-	} >"$dir/loom.conf"
-	"${on_server_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers http "$port" && return 0
-	echo "http1.sh: loomd did not answer; its stderr:" >&2
-	sed 's/^/  /' "$dir/stderr.log" >&2
-	return 1
+	loomd_static_conf "$port" "$tport" "$www" "$KEEPALIVE" "$cert" "$key" >"$dir/loom.conf"
+	spawn_server "$dir" "$LOOMD" -c "$dir/loom.conf"
+	answers http "$port" || server_failed "loomd did not answer; its stderr" "$dir/stderr.log"
 }
 
 start_nginx() {
 	local port=$1 tport=$2 dir=$3 tls=
-	mkdir -p "$dir/tmp"
 	[ -s "$cert" ] && tls="listen 127.0.0.1:$tport ssl;
 	        ssl_certificate $cert;
 	        ssl_certificate_key $key;"
-	cat >"$dir/nginx.conf" <<-EOF
-	worker_processes 1;
-	daemon off;
-	master_process off;
-	pid $dir/nginx.pid;
-	error_log $dir/error.log warn;
-	events {
-	    worker_connections 4096;
-	}
-	http {
-	    access_log off;
-	    sendfile on;
-	    tcp_nopush on;
-	    keepalive_requests $KEEPALIVE;
-	    open_file_cache max=1000 inactive=60s;
-	    open_file_cache_valid 60s;
-	    types {
-	        text/plain txt;
-	        application/octet-stream bin;
-	    }
-	    default_type application/octet-stream;
-	    client_body_temp_path $dir/tmp/body;
-	    proxy_temp_path $dir/tmp/proxy;
-	    fastcgi_temp_path $dir/tmp/fastcgi;
-	    uwsgi_temp_path $dir/tmp/uwsgi;
-	    scgi_temp_path $dir/tmp/scgi;
-	    server {
-	        listen 127.0.0.1:$port;
-	        $tls
-	        server_name localhost;
-	        root $www;
-	    }
-	}
-	EOF
-	"${on_server_cpu[@]}" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
-		>"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers http "$port" && return 0
-	echo "http1.sh: nginx did not answer; its logs:" >&2
-	sed 's/^/  /' "$dir/stderr.log" "$dir/error.log" >&2 2>/dev/null
-	return 1
+	{
+		nginx_main "$dir"
+		cat <<-EOF
+		http {
+		    access_log off;
+		    sendfile on;
+		    tcp_nopush on;
+		    keepalive_requests $KEEPALIVE;
+		    open_file_cache max=1000 inactive=60s;
+		    open_file_cache_valid 60s;
+		    types {
+		        text/plain txt;
+		        application/octet-stream bin;
+		    }
+		    default_type application/octet-stream;
+		EOF
+		nginx_temp_paths "$dir"
+		cat <<-EOF
+		    server {
+		        listen 127.0.0.1:$port;
+		        $tls
+		        server_name localhost;
+		        root $www;
+		    }
+		}
+		EOF
+	} >"$dir/nginx.conf"
+	spawn_nginx "$dir"
+	answers http "$port" || server_failed "nginx did not answer; its logs" "$dir/stderr.log" "$dir/error.log"
 }
 
 start_h2o() {
 	local port=$1 tport=$2 dir=$3
-	{
-		echo 'num-threads: 1'
-		[ "$(id -u)" = 0 ] && echo 'user: root'
-		echo "pid-file: $dir/h2o.pid"
-		echo "error-log: $dir/error.log"
-		echo 'max-connections: 4096'
-		echo 'listen:'
-		echo '  host: 127.0.0.1'
-		echo "  port: $port"
-		if [ -s "$cert" ]; then
-			echo 'listen:'
-			echo '  host: 127.0.0.1'
-			echo "  port: $tport"
-			echo '  ssl:'
-			echo "    certificate-file: $cert"
-			echo "    key-file: $key"
-		fi
-		echo 'hosts:'
-		echo '  default:'
-		echo '    paths:'
-		echo '      /:'
-		echo "        file.dir: $www"
-	} >"$dir/h2o.conf"
-	"${on_server_cpu[@]}" "$H2O" -c "$dir/h2o.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers http "$port" && return 0
-	echo "http1.sh: h2o did not answer; its logs:" >&2
-	sed 's/^/  /' "$dir/stderr.log" "$dir/error.log" >&2 2>/dev/null
-	return 1
+	h2o_conf "$dir" "$port" "$tport" "$www" "$cert" "$key" >"$dir/h2o.conf"
+	spawn_server "$dir" "$H2O" -c "$dir/h2o.conf"
+	answers http "$port" || server_failed "h2o did not answer; its logs" "$dir/stderr.log" "$dir/error.log"
 }
 
 start_sol() {
 	local port=$1 dir=$3
-	"${on_server_cpu[@]}" "$SOL" "$port" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers http "$port" && return 0
-	echo "http1.sh: sol_server did not answer; its stderr:" >&2
-	sed 's/^/  /' "$dir/stderr.log" >&2
-	return 1
+	spawn_server "$dir" "$SOL" "$port"
+	answers http "$port" || server_failed "sol_server did not answer; its stderr" "$dir/stderr.log"
 }
 
 server_version() {
@@ -319,17 +221,6 @@ results=$tmp/results      # lines: part server round rps p50_us p99_us us_per_re
 invalid=$tmp/results.bad  # the same, rounds with errors
 : >"$results"
 : >"$invalid"
-
-run_client() {
-	local out=$1 rc
-	shift
-	"${on_client_cpu[@]}" "$@" >"$out" 2>&1 </dev/null &
-	client_pid=$!
-	wait "$client_pid"
-	rc=$?
-	client_pid=
-	return $rc
-}
 
 # to_us VALUE: a wrk duration ("512.00us", "2.31ms", "1.02s") in microseconds
 to_us() {
@@ -355,15 +246,11 @@ to_mb() {
 
 measure() {
 	local part=$1 server=$2 round=$3 port tport dir scheme path url t0 t1 rc
-	local reqs rps p50 p99 mbs non2xx sockerr cpu_s us flag check
+	local p50 p99 mbs cpu_s us check
 	port=$(free_port)
 	tport=$(free_port)
 	dir=$tmp/$part.$server.$round
-	mkdir -p "$dir"
-	if ! "start_$server" "$port" "$tport" "$dir"; then
-		stop_server
-		return 1
-	fi
+	bench_start "$dir" "start_$server" "$port" "$tport" "$dir" || return 1
 	scheme=http; path=/hello.txt
 	[ "$part" = big ] && path=/big.bin
 	if [ "$part" = tls ]; then
@@ -388,51 +275,25 @@ measure() {
 		"$WRK" -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --latency "$url"
 	rc=$?
 	t1=$(tree_ticks "$server_pid")
-	if [ -z "$t1" ]; then
-		echo "http1.sh: $server died during $part round $round; its stderr:" >&2
-		tail -n 20 "$dir/stderr.log" >&2
-		wait "$server_pid" 2>/dev/null
-		server_pid=
-		return 1
-	fi
-	reqs=$(awk '$2 == "requests" && $3 == "in" { print $1; exit }' "$dir/wrk.out")
-	rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$dir/wrk.out")
+	[ -n "$t1" ] || { server_died "$server died during $part round $round" "$dir"; return 1; }
+	wrk_results "$dir/wrk.out"
 	p50=$(to_us "$(awk '$1 == "50%" { print $2; exit }' "$dir/wrk.out")")
 	p99=$(to_us "$(awk '$1 == "99%" { print $2; exit }' "$dir/wrk.out")")
 	mbs=$(to_mb "$(awk '$1 == "Transfer/sec:" { print $2 }' "$dir/wrk.out")")
-	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$dir/wrk.out")
-	# "Socket errors: connect 0, read 0, write 0, timeout 0"
-	sockerr=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$dir/wrk.out")
-	if [ "$rc" != 0 ] || [ -z "$reqs" ] || [ -z "$rps" ] || [ "${reqs:-0}" -le 0 ] 2>/dev/null; then
-		echo "http1.sh: $server $part round $round: wrk failed (exit $rc); its output:" >&2
-		tail -n 20 "$dir/wrk.out" | sed 's/^/  /' >&2
-		stop_server
-		return 1
-	fi
-	read -r cpu_s us < <(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$reqs" \
-		'BEGIN { printf "%.2f %.3f\n", t / hz, t * 1000000 / hz / n }')
-	flag=
-	if [ -n "$non2xx" ] && [ "$non2xx" != 0 ]; then
-		flag="  ** $non2xx non-2xx answers -- not in the medians"
-	elif [ -n "$sockerr" ] && [ "$sockerr" != 0 ]; then
-		flag="  ** socket errors: $(grep 'Socket errors' "$dir/wrk.out" | sed 's/^ *Socket errors: //') -- not in the medians"
-	fi
-	if [ -n "$flag" ]; then
-		echo "$part $server $round $rps $p50 $p99 $us $mbs" >>"$invalid"
+	client_ok "$rc" "$wrk_reqs" "$wrk_rps" ||
+		{ client_failed "$server $part round $round: wrk failed" "$rc" "$dir/wrk.out"; return 1; }
+	read -r cpu_s us < <(cpu_per "$((t1 - t0))" "$wrk_reqs")
+	if [ -n "$wrk_flag" ]; then
+		echo "$part $server $round $wrk_rps $p50 $p99 $us $mbs" >>"$invalid"
 	else
-		echo "$part $server $round $rps $p50 $p99 $us $mbs" >>"$results"
+		echo "$part $server $round $wrk_rps $p50 $p99 $us $mbs" >>"$results"
 	fi
 	printf '%-5s %-5s round %d: %8s req/s  p50 %8s us  p99 %8s us  %8.1f MB/s  server CPU %6ss  %7s us/req%s\n' \
-		"$part" "$server" "$round" "$rps" "$p50" "$p99" "$mbs" "$cpu_s" "$us" "$flag"
-	stop_server
-	[ "$server_status" = "exit 0" ] || note "$server $part round $round: stopped with $server_status"
-	return 0
+		"$part" "$server" "$round" "$wrk_rps" "$p50" "$p99" "$mbs" "$cpu_s" "$us" "$wrk_flag"
+	server_done "$server $part round $round"
 }
 
-median() {   # median PART SERVER COLUMN [PRINTF_FORMAT]
-	awk -v p="$1" -v s="$2" -v c="$3" '$1 == p && $2 == s { print $c }' "$results" | median_of "${4:-%.3f}"
-}
-
+median() { median_in "$results" "$@"; }   # median PART SERVER COLUMN [PRINTF_FORMAT]
 
 servers_for() {   # servers_for PART: the wanted servers that take part
 	local s out=
@@ -470,11 +331,7 @@ if want loomd; then
 		echo "http \"check\" { listen = {\"tcp:$(free_port):interface=127.0.0.1\"}"
 		echo "  server \"s\" { location \"/\" { handler = \"static\"  root = \"$www\" } } }"
 	} >"$start_dir/loom.conf"
-	if ! "$LOOMD" -t -c "$start_dir/loom.conf" >"$start_dir/out" 2>&1; then
-		echo "http1.sh: $LOOMD rejects an http configuration (built without the http module?):" >&2
-		sed 's/^/  /' "$start_dir/out" >&2
-		exit 1
-	fi
+	loomd_accepts "$start_dir/loom.conf" "an http configuration (built without the http module?)" || exit 1
 fi
 
 failed=0

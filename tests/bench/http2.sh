@@ -83,36 +83,18 @@ CONNS=${H2_CONNS:-50}
 STREAMS=${H2_STREAMS:-10}
 KEEPALIVE=${H2_KEEPALIVE:-1000000}
 
-die() { echo "http2.sh: $*" >&2; exit 1; }
-note() { echo "# $*"; }
-
-for v in ROUNDS DURATION CONNS STREAMS KEEPALIVE; do
-	case ${!v} in ''|*[!0-9]*) die "$v must be a number" ;; esac
-done
+bench_numbers ROUNDS DURATION CONNS STREAMS KEEPALIVE
 [ "$ROUNDS" -ge 1 ] || ROUNDS=1
 [ "$DURATION" -ge 1 ] || DURATION=1
-for p in $PARTS; do
-	case $p in tls|h2c|proxy) ;; *) die "unknown part '$p' in H2_PARTS (tls, h2c, proxy)" ;; esac
-done
-want() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
-want_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
-for s in $SERVERS; do
-	case $s in loomd|nginx|h2o) ;; *) die "unknown server '$s' in H2_SERVERS (loomd, nginx, h2o)" ;; esac
-done
+bench_words part H2_PARTS "$PARTS" tls h2c proxy
+bench_words server H2_SERVERS "$SERVERS" loomd nginx h2o
+want() { in_words "$1" "$SERVERS"; }
+want_part() { in_words "$1" "$PARTS"; }
 
 # ---------------------------------------------------------------- tools
-PY=${PYTHON:-/usr/bin/python3}
-[ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-
-
+bench_python
 # loomd is needed by every part: the proxy part's upstream is a loomd too.
-LOOMD=${LOOMD:-src/loomd}
-if [ ! -x "$LOOMD" ] && [ "${LOOMD#/}" = "$LOOMD" ] && [ -x "$top/$LOOMD" ]; then
-	LOOMD=$top/$LOOMD
-fi
-[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found: this script builds nothing; run ./configure && make first (or set LOOMD)"
-LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
+bench_loomd
 NGINX=${NGINX:-$(find_tool nginx)}
 H2O=${H2O:-$(find_tool h2o)}
 H2LOAD=${H2LOAD:-$(find_tool h2load)}
@@ -123,12 +105,9 @@ need_pkgs=
 want_part proxy && [ ! -x "${WRK:-}" ] && need_pkgs="$need_pkgs wrk"
 want nginx && [ ! -x "${NGINX:-}" ] && need_pkgs="$need_pkgs nginx-light"
 want h2o && [ ! -x "${H2O:-}" ] && need_pkgs="$need_pkgs h2o"
-if [ -n "$need_pkgs" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-	note "installing ${need_pkgs# }"
+if [ -n "$need_pkgs" ]; then
 	# shellcheck disable=SC2086  # package list
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $need_pkgs >/dev/null 2>&1 ||
-		{ apt-get update >/dev/null 2>&1 &&
-		  DEBIAN_FRONTEND=noninteractive apt-get install -y $need_pkgs >/dev/null 2>&1; }
+	bench_install $need_pkgs
 	[ -x "${H2LOAD:-}" ] || H2LOAD=$(find_tool h2load)
 	[ -x "${WRK:-}" ] || WRK=$(find_tool wrk)
 	[ -x "${NGINX:-}" ] || NGINX=$(find_tool nginx)
@@ -170,11 +149,7 @@ chmod 644 "$www/hello.txt"
 
 cert=$tmp/cert.pem
 key=$tmp/key.pem
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-keyout "$key" -out "$cert" -days 2 -subj /CN=localhost \
-	-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$tmp/openssl.log" 2>&1 ||
-	{ cat "$tmp/openssl.log" >&2; die "openssl could not make a certificate"; }
-chmod 644 "$cert" "$key"
+make_cert "$cert" "$key"
 
 # ---------------------------------------------------------------- servers
 # start_SERVER PORT TLSPORT DIR: starts it (pinned when pinning), sets
@@ -208,48 +183,14 @@ answers() {
 # loom_conf PORT TPORT: an http instance serving www/ on tcp PORT and, if
 # TPORT is not empty, tls TPORT.
 loom_conf() {
-	[ "$(id -u)" = 0 ] && echo 'user = "root"'
-	echo 'shutdown_grace = 1'
-	echo 'log { level = "info" target = "stderr" }'
-	echo 'http "bench" {'
-	if [ -n "$2" ]; then
-		echo "    listen = {\"tcp:$1:interface=127.0.0.1\", \"tls:$2:interface=127.0.0.1:cert=$cert:key=$key\"}"
-	else
-		echo "    listen = {\"tcp:$1:interface=127.0.0.1\"}"
-	fi
-	echo "    keepalive_requests = $KEEPALIVE"
-	echo '    server "main" {'
-	echo '        names = {"localhost"}'
-	echo '        location "/" {'
-	echo '            handler = "static"'
-	echo "            root = \"$www\""
-	echo '        }'
-	echo '    }'
-	echo '}'
+	loomd_static_conf "$1" "$2" "$www" "$KEEPALIVE" "$cert" "$key"
 }
 
 start_loomd() {
 	local port=$1 tport=$2 dir=$3
 	loom_conf "$port" "$tport" >"$dir/loom.conf"
-	"${on_server_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers h2c "$port" && return 0
-	echo "http2.sh: loomd did not answer over h2c; its stderr:" >&2
-	sed 's/^/  /' "$dir/stderr.log" >&2
-	return 1
-}
-
-nginx_common() {   # the top of an nginx.conf in DIR
-	cat <<-EOF
-	worker_processes 1;
-	daemon off;
-	master_process off;
-	pid $1/nginx.pid;
-	error_log $1/error.log warn;
-	events {
-	    worker_connections 4096;
-	}
-	EOF
+	spawn_server "$dir" "$LOOMD" -c "$dir/loom.conf"
+	answers h2c "$port" || server_failed "loomd did not answer over h2c; its stderr" "$dir/stderr.log"
 }
 
 nginx_http_common() {   # settings inside http { } for DIR
@@ -260,29 +201,19 @@ nginx_http_common() {   # settings inside http { } for DIR
 	        text/plain txt;
 	    }
 	    default_type application/octet-stream;
-	    client_body_temp_path $1/tmp/body;
-	    proxy_temp_path $1/tmp/proxy;
-	    fastcgi_temp_path $1/tmp/fastcgi;
-	    uwsgi_temp_path $1/tmp/uwsgi;
-	    scgi_temp_path $1/tmp/scgi;
 	EOF
+	nginx_temp_paths "$1"
 }
 
 run_nginx() {   # run_nginx DIR HOW PORT: start nginx -c DIR/nginx.conf
-	"${on_server_cpu[@]}" "$NGINX" -p "$1/" -e "$1/error.log" -c "$1/nginx.conf" \
-		>"$1/stdout.log" 2>"$1/stderr.log" </dev/null &
-	server_pid=$!
-	answers "$2" "$3" && return 0
-	echo "http2.sh: nginx did not answer; its logs:" >&2
-	sed 's/^/  /' "$1/stderr.log" "$1/error.log" >&2 2>/dev/null
-	return 1
+	spawn_nginx "$1"
+	answers "$2" "$3" || server_failed "nginx did not answer; its logs" "$1/stderr.log" "$1/error.log"
 }
 
 start_nginx() {
 	local port=$1 tport=$2 dir=$3
-	mkdir -p "$dir/tmp"
 	{
-		nginx_common "$dir"
+		nginx_main "$dir"
 		echo 'http {'
 		nginx_http_common "$dir"
 		cat <<-EOF
@@ -306,33 +237,9 @@ start_nginx() {
 
 start_h2o() {
 	local port=$1 tport=$2 dir=$3
-	{
-		echo 'num-threads: 1'
-		[ "$(id -u)" = 0 ] && echo 'user: root'
-		echo "pid-file: $dir/h2o.pid"
-		echo "error-log: $dir/error.log"
-		echo 'max-connections: 4096'
-		echo 'listen:'
-		echo '  host: 127.0.0.1'
-		echo "  port: $port"
-		echo 'listen:'
-		echo '  host: 127.0.0.1'
-		echo "  port: $tport"
-		echo '  ssl:'
-		echo "    certificate-file: $cert"
-		echo "    key-file: $key"
-		echo 'hosts:'
-		echo '  default:'
-		echo '    paths:'
-		echo '      /:'
-		echo "        file.dir: $www"
-	} >"$dir/h2o.conf"
-	"${on_server_cpu[@]}" "$H2O" -c "$dir/h2o.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers h2c "$port" && return 0
-	echo "http2.sh: h2o did not answer over h2c; its logs:" >&2
-	sed 's/^/  /' "$dir/stderr.log" "$dir/error.log" >&2 2>/dev/null
-	return 1
+	h2o_conf "$dir" "$port" "$tport" "$www" "$cert" "$key" >"$dir/h2o.conf"
+	spawn_server "$dir" "$H2O" -c "$dir/h2o.conf"
+	answers h2c "$port" || server_failed "h2o did not answer over h2c; its logs" "$dir/stderr.log" "$dir/error.log"
 }
 
 # ---- the proxy part: one upstream loomd, then the proxies in turn
@@ -345,16 +252,12 @@ start_upstream() {
 	loom_conf "$upstream_port" "" >"$dir/loom.conf"
 	"${on_client_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
 	upstream_pid=$!
-	answers h1 "$upstream_port" "$upstream_pid" && return 0
-	echo "http2.sh: the upstream loomd did not answer; its stderr:" >&2
-	sed 's/^/  /' "$dir/stderr.log" >&2
-	return 1
+	answers h1 "$upstream_port" "$upstream_pid" ||
+		server_failed "the upstream loomd did not answer; its stderr" "$dir/stderr.log"
 }
 
 loom_proxy_conf() {   # loom_proxy_conf PORT
-	[ "$(id -u)" = 0 ] && echo 'user = "root"'
-	echo 'shutdown_grace = 1'
-	echo 'log { level = "info" target = "stderr" }'
+	loomd_conf_head
 	echo 'http "proxy" {'
 	echo "    listen = {\"tcp:$1:interface=127.0.0.1\"}"
 	echo "    keepalive_requests = $KEEPALIVE"
@@ -371,19 +274,14 @@ loom_proxy_conf() {   # loom_proxy_conf PORT
 start_proxy_loomd() {
 	local port=$1 dir=$3
 	loom_proxy_conf "$port" >"$dir/loom.conf"
-	"${on_server_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	answers h1 "$port" && return 0
-	echo "http2.sh: loomd (proxy) did not answer; its stderr:" >&2
-	sed 's/^/  /' "$dir/stderr.log" >&2
-	return 1
+	spawn_server "$dir" "$LOOMD" -c "$dir/loom.conf"
+	answers h1 "$port" || server_failed "loomd (proxy) did not answer; its stderr" "$dir/stderr.log"
 }
 
 start_proxy_nginx() {
 	local port=$1 dir=$3
-	mkdir -p "$dir/tmp"
 	{
-		nginx_common "$dir"
+		nginx_main "$dir"
 		echo 'http {'
 		nginx_http_common "$dir"
 		cat <<-EOF
@@ -420,23 +318,11 @@ invalid=$tmp/results.bad  # the same, rounds with errors
 : >"$results"
 : >"$invalid"
 
-run_client() {
-	local out=$1 rc
-	shift
-	"${on_client_cpu[@]}" "$@" >"$out" 2>&1 </dev/null &
-	client_pid=$!
-	wait "$client_pid"
-	rc=$?
-	client_pid=
-	return $rc
-}
-
 # record PART SERVER ROUND RPS REQS TICKS FLAG: print the round's line and
 # file it under the results (FLAG empty) or the rounds left out.
 record() {
 	local part=$1 server=$2 round=$3 rps=$4 reqs=$5 ticks=$6 flag=$7 cpu_s us
-	read -r cpu_s us < <(awk -v t="$ticks" -v hz="$HZ" -v n="$reqs" \
-		'BEGIN { printf "%.2f %.3f\n", t / hz, t * 1000000 / hz / n }')
+	read -r cpu_s us < <(cpu_per "$ticks" "$reqs")
 	if [ -n "$flag" ]; then
 		echo "$part $server $round $rps $us" >>"$invalid"
 	else
@@ -453,11 +339,7 @@ measure_h2() {
 	port=$(free_port)
 	tport=$(free_port)
 	dir=$tmp/$part.$server.$round
-	mkdir -p "$dir"
-	if ! "start_$server" "$port" "$tport" "$dir"; then
-		stop_server
-		return 1
-	fi
+	bench_start "$dir" "start_$server" "$port" "$tport" "$dir" || return 1
 	if [ "$part" = tls ]; then
 		url=https://127.0.0.1:$tport/hello.txt
 		if ! answers tls "$tport"; then
@@ -473,13 +355,7 @@ measure_h2() {
 		"$H2LOAD" -c "$CONNS" -m "$STREAMS" -D "$DURATION" -p h2c "$url"
 	rc=$?
 	t1=$(tree_ticks "$server_pid")
-	if [ -z "$t1" ]; then
-		echo "http2.sh: $server died during $part round $round; its stderr:" >&2
-		tail -n 20 "$dir/stderr.log" >&2
-		wait "$server_pid" 2>/dev/null
-		server_pid=
-		return 1
-	fi
+	[ -n "$t1" ] || { server_died "$server died during $part round $round" "$dir"; return 1; }
 	# finished in 10.00s, 123456.70 req/s, 5.12MB/s
 	# requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
 	# status codes: N 2xx, N 3xx, N 4xx, N 5xx
@@ -488,71 +364,38 @@ measure_h2() {
 		gsub(",", ""); print $8, $10, $12, $14; exit }' "$dir/h2load.out")
 	non2xx=$(awk '$1 == "status" && $2 == "codes:" { gsub(",", ""); print $5 + $7 + $9; exit }' "$dir/h2load.out")
 	proto=$(awk -F': ' '$1 == "Application protocol" { print $2; exit }' "$dir/h2load.out")
-	if [ "$rc" != 0 ] || [ -z "$rps" ] || [ -z "${reqs:-}" ] || [ "${reqs:-0}" -le 0 ] 2>/dev/null; then
-		echo "http2.sh: $server $part round $round: h2load failed (exit $rc); its output:" >&2
-		tail -n 20 "$dir/h2load.out" | sed 's/^/  /' >&2
-		stop_server
-		return 1
-	fi
+	client_ok "$rc" "${reqs:-}" "$rps" ||
+		{ client_failed "$server $part round $round: h2load failed" "$rc" "$dir/h2load.out"; return 1; }
 	if [ "$proto" != "$( [ "$part" = tls ] && echo h2 || echo h2c )" ]; then
 		flag="  ** spoke '${proto:-?}', not HTTP/2 -- not in the medians"
 	elif [ "$((failed + errored + timeouts))" != 0 ] || [ "${non2xx:-0}" != 0 ]; then
 		flag="  ** $failed failed, $errored errored, $timeouts timed out, ${non2xx:-?} non-2xx -- not in the medians"
 	fi
 	record "$part" "$server" "$round" "$rps" "$reqs" "$((t1 - t0))" "$flag"
-	stop_server
-	[ "$server_status" = "exit 0" ] || note "$server $part round $round: stopped with $server_status"
-	return 0
+	server_done "$server $part round $round"
 }
 
 # measure_proxy SERVER ROUND: one wrk round through SERVER's proxy.
 measure_proxy() {
-	local server=$1 round=$2 port dir url t0 t1 rc reqs rps non2xx sockerr flag=
+	local server=$1 round=$2 port dir url t0 t1 rc
 	port=$(free_port)
 	dir=$tmp/proxy.$server.$round
-	mkdir -p "$dir"
-	if ! "start_proxy_$server" "$port" "" "$dir"; then
-		stop_server
-		return 1
-	fi
+	bench_start "$dir" "start_proxy_$server" "$port" "" "$dir" || return 1
 	url=http://127.0.0.1:$port/hello.txt
 	t0=$(tree_ticks "$server_pid")
 	run_client "$dir/wrk.out" timeout $((DURATION + 60)) \
 		"$WRK" -t 1 -c "$CONNS" -d "${DURATION}s" "$url"
 	rc=$?
 	t1=$(tree_ticks "$server_pid")
-	if [ -z "$t1" ]; then
-		echo "http2.sh: $server (proxy) died during round $round; its stderr:" >&2
-		tail -n 20 "$dir/stderr.log" >&2
-		wait "$server_pid" 2>/dev/null
-		server_pid=
-		return 1
-	fi
-	reqs=$(awk '$2 == "requests" && $3 == "in" { print $1; exit }' "$dir/wrk.out")
-	rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$dir/wrk.out")
-	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$dir/wrk.out")
-	sockerr=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$dir/wrk.out")
-	if [ "$rc" != 0 ] || [ -z "$reqs" ] || [ -z "$rps" ] || [ "${reqs:-0}" -le 0 ] 2>/dev/null; then
-		echo "http2.sh: $server proxy round $round: wrk failed (exit $rc); its output:" >&2
-		tail -n 20 "$dir/wrk.out" | sed 's/^/  /' >&2
-		stop_server
-		return 1
-	fi
-	if [ -n "$non2xx" ] && [ "$non2xx" != 0 ]; then
-		flag="  ** $non2xx non-2xx answers -- not in the medians"
-	elif [ -n "$sockerr" ] && [ "$sockerr" != 0 ]; then
-		flag="  ** socket errors: $(grep 'Socket errors' "$dir/wrk.out" | sed 's/^ *Socket errors: //') -- not in the medians"
-	fi
-	record proxy "$server" "$round" "$rps" "$reqs" "$((t1 - t0))" "$flag"
-	stop_server
-	[ "$server_status" = "exit 0" ] || note "$server proxy round $round: stopped with $server_status"
-	return 0
+	[ -n "$t1" ] || { server_died "$server (proxy) died during round $round" "$dir"; return 1; }
+	wrk_results "$dir/wrk.out"
+	client_ok "$rc" "$wrk_reqs" "$wrk_rps" ||
+		{ client_failed "$server proxy round $round: wrk failed" "$rc" "$dir/wrk.out"; return 1; }
+	record proxy "$server" "$round" "$wrk_rps" "$wrk_reqs" "$((t1 - t0))" "$wrk_flag"
+	server_done "$server proxy round $round"
 }
 
-median() {   # median PART SERVER COLUMN [PRINTF_FORMAT]
-	awk -v p="$1" -v s="$2" -v c="$3" '$1 == p && $2 == s { print $c }' "$results" | median_of "${4:-%.3f}"
-}
-
+median() { median_in "$results" "$@"; }   # median PART SERVER COLUMN [PRINTF_FORMAT]
 
 servers_for() {   # servers_for PART: the wanted servers that take part
 	local s out=
@@ -589,18 +432,12 @@ fi
 start_dir=$tmp/check
 mkdir -p "$start_dir"
 loom_conf "$(free_port)" "$(free_port)" >"$start_dir/loom.conf"
-if ! "$LOOMD" -t -c "$start_dir/loom.conf" >"$start_dir/out" 2>&1; then
-	echo "http2.sh: $LOOMD rejects an http configuration (built without the http module?):" >&2
-	sed 's/^/  /' "$start_dir/out" >&2
-	exit 1
-fi
+loomd_accepts "$start_dir/loom.conf" "an http configuration (built without the http module?)" || exit 1
 failed=0
 if want_part proxy && want loomd; then
 	upstream_port=$(free_port)
 	loom_proxy_conf "$(free_port)" >"$start_dir/proxy.conf"
-	if ! "$LOOMD" -t -c "$start_dir/proxy.conf" >"$start_dir/proxy.out" 2>&1; then
-		echo "http2.sh: $LOOMD rejects the proxy configuration (no proxy handler yet?); the proxy part is left out:" >&2
-		sed 's/^/  /' "$start_dir/proxy.out" >&2
+	if ! loomd_accepts "$start_dir/proxy.conf" "the proxy configuration (no proxy handler yet?); the proxy part is left out"; then
 		PARTS=$(echo " $PARTS " | sed 's/ proxy / /; s/^ *//; s/ *$//')
 		failed=1
 	fi

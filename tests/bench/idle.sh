@@ -51,9 +51,6 @@ ACCEPT_TIMEOUT=${IDLE_TIMEOUT:-120}
 WARMUP=100
 TARGET=1024
 
-die() { echo "idle.sh: $*" >&2; exit 1; }
-note() { echo "# $*"; }
-
 case $CONNS in ''|*[!0-9]*) die "IDLE_CONNS must be a number" ;; esac
 case $ROUNDS in ''|*[!0-9]*) die "IDLE_ROUNDS must be a number" ;; esac
 [ "$ROUNDS" -ge 2 ] || ROUNDS=2
@@ -83,48 +80,27 @@ nclients=$(( (CONNS + per_client - 1) / per_client ))
 [ "$nclients" -ge 2 ] || nclients=2
 
 # ---------------------------------------------------------------- tools
-PY=${PYTHON:-/usr/bin/python3}
-[ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
+bench_python
 CLIENT="$here/idle_client.py"
 [ -r "$CLIENT" ] || die "missing $CLIENT"
 command -v ss >/dev/null 2>&1 || die "ss (iproute2) is needed"
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
+bench_words server IDLE_SERVERS "$SERVERS" loomd nginx
 want_loomd=no; want_nginx=no
-for s in $SERVERS; do
-	case $s in
-	loomd) want_loomd=yes ;;
-	nginx) want_nginx=yes ;;
-	*) die "unknown server '$s' in IDLE_SERVERS" ;;
-	esac
-done
+in_words loomd "$SERVERS" && want_loomd=yes
+in_words nginx "$SERVERS" && want_nginx=yes
 
-if [ $want_loomd = yes ]; then
-	LOOMD=${LOOMD:-src/loomd}
-	if [ ! -x "$LOOMD" ] && [ "${LOOMD#/}" = "$LOOMD" ] && [ -x "$top/$LOOMD" ]; then
-		LOOMD=$top/$LOOMD
-	fi
-	[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found (build first, or set LOOMD)"
-	LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
-fi
+[ $want_loomd = yes ] && bench_loomd
 
 if [ $want_nginx = yes ]; then
-	if [ -z "${NGINX:-}" ]; then
-		NGINX=$(command -v nginx 2>/dev/null || true)
-		[ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; }
+	NGINX=${NGINX:-$(find_tool nginx)}
+	if [ ! -x "${NGINX:-}" ]; then
+		bench_install nginx-light
+		# the package's own service is not needed (and may hold port 80)
+		command -v systemctl >/dev/null 2>&1 && systemctl stop nginx >/dev/null 2>&1
+		NGINX=$(find_tool nginx)
 	fi
-	if [ -z "${NGINX:-}" ] || [ ! -x "$NGINX" ]; then
-		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-			note "installing nginx-light"
-			DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light >/dev/null 2>&1 ||
-				{ apt-get update >/dev/null 2>&1 &&
-				  DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light >/dev/null 2>&1; }
-			# the package's own service is not needed (and may hold port 80)
-			command -v systemctl >/dev/null 2>&1 && systemctl stop nginx >/dev/null 2>&1
-			NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-		fi
-		[ -x "${NGINX:-}" ] || die "nginx not found (apt-get install nginx-light, or set NGINX)"
-	fi
+	[ -x "${NGINX:-}" ] || die "nginx not found (apt-get install nginx-light, or set NGINX)"
 fi
 
 # ---------------------------------------------------------------- cleanup
@@ -227,67 +203,45 @@ clients_connected() {
 
 # ---------------------------------------------------------------- servers
 start_loomd() {
-	local port=$1 dir=$2 i
+	local port=$1 dir=$2
 	{
-		[ "$(id -u)" = 0 ] && echo 'user = "root"'
-		echo 'shutdown_grace = 1'
-		echo 'log { level = "info" target = "stderr" }'
+		loomd_conf_head
 		echo "limits { max_connections = $((CONNS + 12000)) }"
 		echo "$MODULE \"bench\" {"
 		echo "    listen = {\"tcp:$port:interface=127.0.0.1\"}"
 		echo '    idle_timeout = 3600'
 		echo '}'
 	} >"$dir/loom.conf"
-	"$LOOMD" -c "$dir/loom.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	for i in $(seq 200); do
-		grep -q '\[info\] core: ready' "$dir/stderr.log" 2>/dev/null && return 0
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "idle.sh: loomd did not become ready; its stderr:" >&2
-	sed 's/^/  /' "$dir/stderr.log" >&2
-	return 1
+	spawn_server "$dir" "$LOOMD" -c "$dir/loom.conf"
+	loomd_ready "$dir" || server_failed "loomd did not become ready; its stderr" "$dir/stderr.log"
 }
 
 start_nginx() {
 	local port=$1 dir=$2 i
-	mkdir -p "$dir/tmp"
-	cat >"$dir/nginx.conf" <<-EOF
-	worker_processes 1;
-	daemon off;
-	master_process off;
-	worker_rlimit_nofile 20000;
-	pid $dir/nginx.pid;
-	error_log $dir/error.log warn;
-	events {
-	    worker_connections 20000;
-	}
-	http {
-	    access_log off;
-	    client_header_timeout 3600s;
-	    client_body_temp_path $dir/tmp/body;
-	    proxy_temp_path $dir/tmp/proxy;
-	    fastcgi_temp_path $dir/tmp/fastcgi;
-	    uwsgi_temp_path $dir/tmp/uwsgi;
-	    scgi_temp_path $dir/tmp/scgi;
-	    server {
-	        listen 127.0.0.1:$port;
-	        location / { return 200 "ok\n"; }
-	    }
-	}
-	EOF
-	"$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
-		>"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
+	{
+		nginx_main "$dir" 20000
+		echo 'worker_rlimit_nofile 20000;'
+		cat <<-EOF
+		http {
+		    access_log off;
+		    client_header_timeout 3600s;
+		EOF
+		nginx_temp_paths "$dir"
+		cat <<-EOF
+		    server {
+		        listen 127.0.0.1:$port;
+		        location / { return 200 "ok\n"; }
+		    }
+		}
+		EOF
+	} >"$dir/nginx.conf"
+	spawn_nginx "$dir"
 	for i in $(seq 200); do
 		listening "$port" && return 0
 		kill -0 "$server_pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	echo "idle.sh: nginx did not start listening; its logs:" >&2
-	sed 's/^/  /' "$dir/stderr.log" "$dir/error.log" >&2 2>/dev/null
-	return 1
+	server_failed "nginx did not start listening; its logs" "$dir/stderr.log" "$dir/error.log"
 }
 
 # ---------------------------------------------------------------- one round
@@ -299,11 +253,7 @@ measure() {
 	local bpc cpu_us accepted wall start_ns end_ns
 	port=$(free_port)
 	dir=$tmp/$server.$round
-	mkdir -p "$dir"
-	if ! "start_$server" "$port" "$dir"; then
-		stop_server
-		return 1
-	fi
+	bench_start "$dir" "start_$server" "$port" "$dir" || return 1
 
 	# warm-up: open and close 100 connections, wait until they are gone
 	base=$(fd_count "$server_pid")
@@ -382,11 +332,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 median() {   # median of column 6 (B/conn) or 7 (cpu) for a server
-	awk -v s="$1" -v c="$2" '$1 == s { print $c }' "$results" | sort -g |
-		awk '{ v[NR] = $1 } END {
-			if (NR == 0) { print "n/a"; exit }
-			if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]
-			else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	awk -v s="$1" -v c="$2" '$1 == s { print $c }' "$results" | median_of %.1f
 }
 
 echo

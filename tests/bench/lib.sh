@@ -1,6 +1,72 @@
-# tests/bench/lib.sh - helpers the benchmark scripts share; sourced, with
-# PY set to a python3 interpreter.
+# tests/bench/lib.sh - helpers the benchmark scripts share; sourced first
+# thing, with $top set to the repository root.  bench_python sets PY, which
+# free_port and bench_pin use.
 # shellcheck shell=bash
+
+# ---- start-up
+
+bench_script=${0##*/}   # for messages: "dns.sh: ..."
+
+# die MESSAGE: "SCRIPT: MESSAGE" on stderr, exit 1.
+die() { echo "$bench_script: $*" >&2; exit 1; }
+
+# note MESSAGE: a "# MESSAGE" line on stdout.
+note() { echo "# $*"; }
+
+# bench_numbers VAR...: die unless every VAR holds a whole number.
+bench_numbers() {
+	local v
+	for v in "$@"; do
+		case ${!v} in ''|*[!0-9]*) die "$v must be a number" ;; esac
+	done
+}
+
+# in_words WORD LIST: 0 when WORD is one of the words of LIST.
+in_words() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# bench_words WHAT NAME LIST ALLOWED...: die unless every word of LIST (the
+# value of the environment variable NAME: parts, servers) is one of
+# ALLOWED.
+bench_words() {
+	local what=$1 name=$2 list=$3 w allowed
+	shift 3
+	allowed=$*
+	allowed=${allowed// /, }
+	for w in $list; do
+		in_words "$w" "$*" || die "unknown $what '$w' in $name ($allowed)"
+	done
+}
+
+# bench_python: PY, the python3 to run helpers with ($PYTHON, else
+# /usr/bin/python3, else python3 from PATH), and HZ, clock ticks per second.
+bench_python() {
+	PY=${PYTHON:-/usr/bin/python3}
+	[ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
+	HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+}
+
+# bench_loomd: LOOMD ($LOOMD, default src/loomd, also below $top) as an
+# absolute path; dies when there is no such binary.
+# shellcheck disable=SC2154  # $top is set by the script
+bench_loomd() {
+	LOOMD=${LOOMD:-src/loomd}
+	if [ ! -x "$LOOMD" ] && [ "${LOOMD#/}" = "$LOOMD" ] && [ -x "$top/$LOOMD" ]; then
+		LOOMD=$top/$LOOMD
+	fi
+	[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found: this script builds nothing; run ./configure && make first (or set LOOMD)"
+	LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
+}
+
+# bench_install PKG...: as root, with apt-get, install the Debian packages
+# PKG (after an apt-get update when the first try fails); nothing when PKG
+# is empty or not root.  The caller looks for the programs again.
+bench_install() {
+	[ $# -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+	note "installing $*"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null 2>&1 &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >/dev/null 2>&1; }
+}
 
 # free_port: a loopback TCP port that is free right now.
 free_port() {
@@ -26,6 +92,12 @@ median_of() {
 		if (NR % 2) m = v[(NR + 1) / 2]
 		else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
 		printf f "\n", m }'
+}
+
+# median_in FILE KEY1 KEY2 COLUMN [PRINTF_FORMAT]: median_of COLUMN over
+# the lines of FILE whose first two words are KEY1 KEY2 (part and server).
+median_in() {
+	awk -v a="$2" -v b="$3" -v c="$4" '$1 == a && $2 == b { print $c }' "$1" | median_of "${5:-%.3f}"
 }
 
 # ratio A B: A/B with 2 decimals, or n/a when either is n/a or B is 0.
@@ -168,4 +240,235 @@ bench_pin() {
 	server_cpu=$1; client_cpu=$2
 	on_server_cpu=(taskset -c "$server_cpu")
 	on_client_cpu=(taskset -c "$client_cpu")
+}
+
+# make_cert CERT KEY: a self-signed ECDSA P-256 certificate for localhost
+# and 127.0.0.1, valid two days, readable by every server; dies when
+# openssl fails (its output in $tmp/openssl.log).
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$2" -out "$1" -days 2 -subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$tmp/openssl.log" 2>&1 ||
+		{ cat "$tmp/openssl.log" >&2; die "openssl could not make a certificate"; }
+	chmod 644 "$1" "$2"
+}
+
+# ---- starting a server.  start_SERVER functions call spawn_server, wait
+# until it answers, and report a failure with server_failed.
+
+on_server_cpu=()   # bench_pin fills these; empty: not pinned
+on_client_cpu=()
+
+# spawn_server DIR CMD...: start CMD in the background on the server CPU
+# (when pinning), its output in DIR/stdout.log and DIR/stderr.log; sets
+# server_pid.
+spawn_server() {
+	local dir=$1
+	shift
+	"${on_server_cpu[@]}" "$@" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
+	server_pid=$!
+}
+
+# server_failed WHAT FILE...: "SCRIPT: WHAT:" and the FILEs indented, on
+# stderr; returns 1.
+server_failed() {
+	local what=$1
+	shift
+	echo "$bench_script: $what:" >&2
+	sed 's/^/  /' "$@" >&2 2>/dev/null
+	return 1
+}
+
+# bench_start DIR START...: make DIR and run START... (a start_SERVER
+# call); when it fails, stop what it started and return 1.
+bench_start() {
+	mkdir -p "$1"
+	shift
+	"$@" && return 0
+	stop_server
+	return 1
+}
+
+# loomd_conf_head: the first lines of a loomd configuration: as root no
+# user switch, a 1 s shutdown grace, the info log on stderr.
+loomd_conf_head() {
+	[ "$(id -u)" = 0 ] && echo 'user = "root"'
+	echo 'shutdown_grace = 1'
+	echo 'log { level = "info" target = "stderr" }'
+}
+
+# loomd_static_conf PORT TLSPORT WWW KEEPALIVE [CERT KEY]: a loomd
+# configuration with an http instance serving WWW (static handler, no
+# access log) on tcp PORT, and on tls TLSPORT when TLSPORT is set and CERT
+# is a non-empty file; keepalive_requests KEEPALIVE.
+loomd_static_conf() {
+	loomd_conf_head
+	echo 'http "bench" {'
+	if [ -n "$2" ] && [ -s "${5:-}" ]; then
+		echo "    listen = {\"tcp:$1:interface=127.0.0.1\", \"tls:$2:interface=127.0.0.1:cert=$5:key=$6\"}"
+	else
+		echo "    listen = {\"tcp:$1:interface=127.0.0.1\"}"
+	fi
+	echo "    keepalive_requests = $4"
+	echo '    server "main" {'
+	echo '        names = {"localhost"}'
+	echo '        location "/" {'
+	echo '            handler = "static"'
+	echo "            root = \"$3\""
+	echo '        }'
+	echo '    }'
+	echo '}'
+}
+
+# loomd_ready DIR: 0 once the loomd started with spawn_server DIR logged
+# "core: ready" (up to 10 s), 1 when it did not or died.
+loomd_ready() {
+	local _
+	for _ in $(seq 200); do
+		grep -q '\[info\] core: ready' "$1/stderr.log" 2>/dev/null && return 0
+		kill -0 "$server_pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# loomd_accepts CONF WHAT: 0 when `loomd -t` accepts CONF; else "SCRIPT:
+# LOOMD rejects WHAT:" and its output on stderr, and 1.
+loomd_accepts() {
+	"$LOOMD" -t -c "$1" >"$1.out" 2>&1 && return 0
+	server_failed "$LOOMD rejects $2" "$1.out"
+}
+
+# nginx_main DIR [CONNECTIONS]: the main context of a one-process
+# nginx.conf in DIR: no daemon, no master, pid and error log in DIR,
+# CONNECTIONS worker connections (default 4096).
+nginx_main() {
+	cat <<-EOF
+	worker_processes 1;
+	daemon off;
+	master_process off;
+	pid $1/nginx.pid;
+	error_log $1/error.log warn;
+	events {
+	    worker_connections ${2:-4096};
+	}
+	EOF
+}
+
+# nginx_temp_paths DIR: for inside http { }, every temporary path under
+# DIR/tmp (made here).
+nginx_temp_paths() {
+	mkdir -p "$1/tmp"
+	cat <<-EOF
+	    client_body_temp_path $1/tmp/body;
+	    proxy_temp_path $1/tmp/proxy;
+	    fastcgi_temp_path $1/tmp/fastcgi;
+	    uwsgi_temp_path $1/tmp/uwsgi;
+	    scgi_temp_path $1/tmp/scgi;
+	EOF
+}
+
+# spawn_nginx DIR: spawn_server with $NGINX and DIR/nginx.conf.
+spawn_nginx() {
+	spawn_server "$1" "$NGINX" -p "$1/" -e "$1/error.log" -c "$1/nginx.conf"
+}
+
+# h2o_conf DIR PORT TLSPORT WWW [CERT KEY]: an h2o.conf serving WWW with one
+# thread on PORT, and on TLSPORT with CERT and KEY when CERT is a non-empty
+# file; pid and error log in DIR.
+h2o_conf() {
+	echo 'num-threads: 1'
+	[ "$(id -u)" = 0 ] && echo 'user: root'
+	echo "pid-file: $1/h2o.pid"
+	echo "error-log: $1/error.log"
+	echo 'max-connections: 4096'
+	echo 'listen:'
+	echo '  host: 127.0.0.1'
+	echo "  port: $2"
+	if [ -s "${5:-}" ]; then
+		echo 'listen:'
+		echo '  host: 127.0.0.1'
+		echo "  port: $3"
+		echo '  ssl:'
+		echo "    certificate-file: $5"
+		echo "    key-file: $6"
+	fi
+	echo 'hosts:'
+	echo '  default:'
+	echo '    paths:'
+	echo '      /:'
+	echo "        file.dir: $4"
+}
+
+# ---- one round: the load generator, its results, the server's CPU time
+
+# run_client OUT CMD...: run CMD on the client CPU (when pinning), stdout
+# and stderr to OUT; interruptible (the traps stop it).  Returns its exit
+# status.
+run_client() {
+	local out=$1 rc
+	shift
+	"${on_client_cpu[@]}" "$@" >"$out" 2>&1 </dev/null &
+	client_pid=$!
+	wait "$client_pid"
+	rc=$?
+	client_pid=
+	return $rc
+}
+
+# client_ok RC COUNT [RATE]: 0 when the client exited 0, COUNT is a number
+# above 0 and RATE (when given) is not empty.
+client_ok() {
+	[ "$1" = 0 ] && [ -n "$2" ] && [ "$2" -gt 0 ] 2>/dev/null && { [ $# -lt 3 ] || [ -n "$3" ]; }
+}
+
+# client_failed WHAT RC OUT: "SCRIPT: WHAT (exit RC); its output:" and the
+# tail of OUT on stderr; stops the server; returns 1.
+client_failed() {
+	echo "$bench_script: $1 (exit $2); its output:" >&2
+	tail -n 20 "$3" | sed 's/^/  /' >&2
+	stop_server
+	return 1
+}
+
+# server_died WHAT DIR: the server is gone (WHAT: "nginx died during ...");
+# says so with the tail of DIR/stderr.log, reaps it; returns 1.
+server_died() {
+	echo "$bench_script: $1; its stderr:" >&2
+	tail -n 20 "$2/stderr.log" >&2
+	wait "$server_pid" 2>/dev/null
+	server_pid=
+	return 1
+}
+
+# server_done WHAT: stop the server; a note when it did not exit 0.
+server_done() {
+	stop_server
+	[ "$server_status" = "exit 0" ] || note "$1: stopped with $server_status"
+	return 0
+}
+
+# cpu_per TICKS N: "SECONDS MICROSECONDS_PER_ITEM" for TICKS clock ticks
+# spent on N items (requests, queries, operations).
+cpu_per() {
+	awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.2f %.3f\n", t / hz, t * 1000000 / hz / n }'
+}
+
+# wrk_results OUT: from wrk's output OUT set wrk_reqs (requests done),
+# wrk_rps (per second, rounded) and wrk_flag: empty, or why the round is
+# left out of the medians (non-2xx answers, socket errors).
+# shellcheck disable=SC2034  # set for the caller
+wrk_results() {
+	local non2xx sockerr
+	wrk_reqs=$(awk '$2 == "requests" && $3 == "in" { print $1; exit }' "$1")
+	wrk_rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$1")
+	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$1")
+	# "Socket errors: connect 0, read 0, write 0, timeout 0"
+	sockerr=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$1")
+	wrk_flag=
+	if [ -n "$non2xx" ] && [ "$non2xx" != 0 ]; then
+		wrk_flag="  ** $non2xx non-2xx answers -- not in the medians"
+	elif [ -n "$sockerr" ] && [ "$sockerr" != 0 ]; then
+		wrk_flag="  ** socket errors: $(grep 'Socket errors' "$1" | sed 's/^ *Socket errors: //') -- not in the medians"
+	fi
 }

@@ -72,61 +72,33 @@ VALUE_SIZE=${MC_VALUE_SIZE:-100}
 TPUT_MB=64
 MEM_MB=1024
 
-die() { echo "memcache.sh: $*" >&2; exit 1; }
-note() { echo "# $*"; }
-
-for v in ROUNDS DURATION CONNS THREADS ITEMS VALUE_SIZE; do
-	case ${!v} in ''|*[!0-9]*) die "$v must be a number" ;; esac
-done
+bench_numbers ROUNDS DURATION CONNS THREADS ITEMS VALUE_SIZE
 [ "$ROUNDS" -ge 1 ] || ROUNDS=1
 [ "$DURATION" -ge 1 ] || DURATION=1
 [ "$ITEMS" -ge 2 ] || ITEMS=2
 
-do_tput=no; do_mem=no
-for p in $PARTS; do
-	case $p in
-	throughput) do_tput=yes ;;
-	memory) do_mem=yes ;;
-	*) die "unknown part '$p' in MC_PARTS (throughput, memory)" ;;
-	esac
-done
-
-want_loomd=no; want_memcached=no
-for s in $SERVERS; do
-	case $s in
-	loomd) want_loomd=yes ;;
-	memcached) want_memcached=yes ;;
-	*) die "unknown server '$s' in MC_SERVERS" ;;
-	esac
-done
+bench_words part MC_PARTS "$PARTS" throughput memory
+bench_words server MC_SERVERS "$SERVERS" loomd memcached
+do_tput=no; do_mem=no; want_loomd=no; want_memcached=no
+in_words throughput "$PARTS" && do_tput=yes
+in_words memory "$PARTS" && do_mem=yes
+in_words loomd "$SERVERS" && want_loomd=yes
+in_words memcached "$SERVERS" && want_memcached=yes
 
 # ---------------------------------------------------------------- tools
-PY=${PYTHON:-/usr/bin/python3}
-[ -x "$PY" ] || PY=$(command -v python3) || die "python3 is needed"
+bench_python
 LOADER="$here/mc_load.py"
 [ -r "$LOADER" ] || die "missing $LOADER"
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-
-if [ $want_loomd = yes ]; then
-	LOOMD=${LOOMD:-src/loomd}
-	if [ ! -x "$LOOMD" ] && [ "${LOOMD#/}" = "$LOOMD" ] && [ -x "$top/$LOOMD" ]; then
-		LOOMD=$top/$LOOMD
-	fi
-	[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found: this script builds nothing; run ./configure && make first (or set LOOMD)"
-	LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
-fi
+[ $want_loomd = yes ] && bench_loomd
 
 MEMCACHED=${MEMCACHED:-$(find_tool memcached)}
 MEMCASLAP=${MEMCASLAP:-$(find_tool memcaslap)}
 need_pkgs=
 [ $want_memcached = yes ] && [ ! -x "${MEMCACHED:-}" ] && need_pkgs="memcached"
 [ $do_tput = yes ] && [ ! -x "${MEMCASLAP:-}" ] && need_pkgs="$need_pkgs libmemcached-tools"
-if [ -n "$need_pkgs" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-	note "installing ${need_pkgs# }"
+if [ -n "$need_pkgs" ]; then
 	# shellcheck disable=SC2086  # package list
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $need_pkgs >/dev/null 2>&1 ||
-		{ apt-get update >/dev/null 2>&1 &&
-		  DEBIAN_FRONTEND=noninteractive apt-get install -y $need_pkgs >/dev/null 2>&1; }
+	bench_install $need_pkgs
 	[ -x "${MEMCACHED:-}" ] || MEMCACHED=$(find_tool memcached)
 	[ -x "${MEMCASLAP:-}" ] || MEMCASLAP=$(find_tool memcaslap)
 fi
@@ -158,9 +130,7 @@ stat_value() {
 # start_SERVER PORT DIR MEMORY_MB: starts it (pinned when pinning), sets
 # server_pid, returns 0 once it answers "version".
 loomd_conf() {   # loomd_conf PORT MEMORY_MB: a configuration on stdout
-	[ "$(id -u)" = 0 ] && echo 'user = "root"'
-	echo 'shutdown_grace = 1'
-	echo 'log { level = "info" target = "stderr" }'
+	loomd_conf_head
 	echo 'memcache "cache" {'
 	echo "    listen = {\"tcp:$1:interface=127.0.0.1\"}"
 	echo "    memory = ${2}M"
@@ -172,36 +142,21 @@ loomd_conf() {   # loomd_conf PORT MEMORY_MB: a configuration on stdout
 start_loomd() {
 	local port=$1 dir=$2 mb=$3
 	loomd_conf "$port" "$mb" >"$dir/loom.conf"
-	"${on_server_cpu[@]}" "$LOOMD" -c "$dir/loom.conf" \
-		>"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	for _ in $(seq 200); do
-		grep -q '\[info\] core: ready' "$dir/stderr.log" 2>/dev/null && break
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if grep -q '\[info\] core: ready' "$dir/stderr.log" 2>/dev/null &&
+	spawn_server "$dir" "$LOOMD" -c "$dir/loom.conf"
+	if loomd_ready "$dir" &&
 	   "$PY" "$LOADER" version 127.0.0.1 "$port" 5 >"$dir/version" 2>"$dir/version.err"; then
 		return 0
 	fi
-	echo "memcache.sh: loomd did not become ready; its stderr:" >&2
-	sed 's/^/  /' "$dir/stderr.log" "$dir/version.err" >&2 2>/dev/null
-	return 1
+	server_failed "loomd did not become ready; its stderr" "$dir/stderr.log" "$dir/version.err"
 }
 
 start_memcached() {
 	local port=$1 dir=$2 mb=$3 user=()
 	[ "$(id -u)" = 0 ] && user=(-u root)
-	"${on_server_cpu[@]}" "$MEMCACHED" "${user[@]}" -t 1 -m "$mb" -I 1m -c 1024 \
-		-l 127.0.0.1 -p "$port" -U 0 \
-		>"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
-	server_pid=$!
-	if "$PY" "$LOADER" version 127.0.0.1 "$port" 10 >"$dir/version" 2>"$dir/version.err"; then
-		return 0
-	fi
-	echo "memcache.sh: memcached did not start; its output:" >&2
-	sed 's/^/  /' "$dir/stdout.log" "$dir/stderr.log" "$dir/version.err" >&2 2>/dev/null
-	return 1
+	spawn_server "$dir" "$MEMCACHED" "${user[@]}" -t 1 -m "$mb" -I 1m -c 1024 \
+		-l 127.0.0.1 -p "$port" -U 0
+	"$PY" "$LOADER" version 127.0.0.1 "$port" 10 >"$dir/version" 2>"$dir/version.err" ||
+		server_failed "memcached did not start; its output" "$dir/stdout.log" "$dir/stderr.log" "$dir/version.err"
 }
 
 server_version() {
@@ -231,28 +186,11 @@ tput_invalid=$tmp/tput.errors   # the same, for rounds with error replies
 : >"$tput_results"
 : >"$tput_invalid"
 
-# run_client OUT CMD...: runs CMD on the client CPU with stdout+stderr to OUT;
-# interruptible (the trap stops it).  Returns its exit status.
-run_client() {
-	local out=$1 rc
-	shift
-	"${on_client_cpu[@]}" "$@" >"$out" 2>&1 </dev/null &
-	client_pid=$!
-	wait "$client_pid"
-	rc=$?
-	client_pid=
-	return $rc
-}
-
 measure_tput() {
 	local server=$1 round=$2 port dir t0 t1 ns0 ns1 ops tps misses errors cpu_s us rc flag
 	port=$(free_port)
 	dir=$tmp/$server.tput.$round
-	mkdir -p "$dir"
-	if ! "start_$server" "$port" "$dir" "$TPUT_MB"; then
-		stop_server
-		return 1
-	fi
+	bench_start "$dir" "start_$server" "$port" "$dir" "$TPUT_MB" || return 1
 	t0=$(cpu_ticks "$server_pid")
 	ns0=$(date +%s%N)
 	run_client "$dir/client.out" timeout $((DURATION + 120)) \
@@ -260,26 +198,16 @@ measure_tput() {
 	rc=$?
 	t1=$(cpu_ticks "$server_pid")
 	ns1=$(date +%s%N)
-	if [ -z "$t1" ]; then
-		echo "memcache.sh: $server died during round $round; its stderr:" >&2
-		tail -n 20 "$dir/stderr.log" >&2
-		wait "$server_pid" 2>/dev/null
-		server_pid=
-		return 1
-	fi
+	[ -n "$t1" ] || { server_died "$server died during round $round" "$dir"; return 1; }
 	# "Run time: 10.0s Ops: 1543210 TPS: 154321 Net_rate: 17.4M/s"
 	read -r ops tps < <(awk '/^Run time:/ { for (i = 1; i < NF; i++) { if ($i == "Ops:") o = $(i + 1); if ($i == "TPS:") t = $(i + 1) } }
 		END { print o, t }' "$dir/client.out")
 	misses=$(awk '/^get_misses:/ { v = $2 } END { print (v == "") ? "n/a" : v }' "$dir/client.out")
 	# memcaslap prints each error reply as "<FD CLIENT_ERROR ..." (or SERVER_ERROR, ERROR)
 	errors=$(grep -c '^<[0-9]* .*ERROR' "$dir/client.out")
-	if [ "$rc" != 0 ] || [ -z "$ops" ] || [ -z "$tps" ] || [ "$ops" -le 0 ] 2>/dev/null; then
-		echo "memcache.sh: $server round $round: memcaslap failed (exit $rc); its output:" >&2
-		tail -n 20 "$dir/client.out" | sed 's/^/  /' >&2
-		stop_server
-		return 1
-	fi
-	read -r cpu_s us < <(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$ops" 'BEGIN { printf "%.2f %.3f\n", t / hz, t * 1000000 / hz / n }')
+	client_ok "$rc" "$ops" "$tps" ||
+		{ client_failed "$server round $round: memcaslap failed" "$rc" "$dir/client.out"; return 1; }
+	read -r cpu_s us < <(cpu_per "$((t1 - t0))" "$ops")
 	flag=
 	if [ "$errors" -gt 0 ]; then
 		flag="  ** $errors error replies ($(awk -v e="$errors" -v n="$ops" 'BEGIN { printf "%.1f", e * 100 / n }')% of ops), first: $(grep -m 1 '^<[0-9]* ' "$dir/client.out" | cut -d' ' -f2- | tr -d '\r') -- not in the medians"
@@ -290,15 +218,12 @@ measure_tput() {
 	printf '%-9s round %d: %8d ops/s  %9d ops  server CPU %6ss  %6s us/op  get_misses %s  errors %s  (wall %ss)%s\n' \
 		"$server" "$round" "$tps" "$ops" "$cpu_s" "$us" "$misses" "$errors" \
 		"$(awk -v d="$((ns1 - ns0))" 'BEGIN { printf "%.1f", d / 1e9 }')" "$flag"
-	stop_server
-	[ "$server_status" = "exit 0" ] || note "$server round $round: stopped with $server_status"
-	return 0
+	server_done "$server round $round"
 }
 
 median() {   # median FILE SERVER COLUMN [PRINTF_FORMAT]
 	awk -v s="$2" -v c="$3" '$1 == s { print $c }' "$1" | median_of "${4:-%.3f}"
 }
-
 
 # ---------------------------------------------------------------- part 2
 mem_results=$tmp/mem      # lines: server rss_empty rss_loaded curr_items
@@ -308,11 +233,7 @@ measure_mem() {
 	local server=$1 port dir before after items evictions load_s check
 	port=$(free_port)
 	dir=$tmp/$server.mem
-	mkdir -p "$dir"
-	if ! "start_$server" "$port" "$dir" "$MEM_MB"; then
-		stop_server
-		return 1
-	fi
+	bench_start "$dir" "start_$server" "$port" "$dir" "$MEM_MB" || return 1
 	before=$(rss_kib "$server_pid")
 	if ! run_client "$dir/load.out" "$PY" "$LOADER" load 127.0.0.1 "$port" "$ITEMS" "$VALUE_SIZE"; then
 		echo "memcache.sh: $server: loading failed; loader output:" >&2
@@ -339,9 +260,7 @@ measure_mem() {
 		"$(awk -v a="$after" -v b="$before" -v n="$ITEMS" 'BEGIN { print (a - b) * 1024 / n }')" \
 		"$items" "$evictions" "$load_s" "$check"
 	echo "$server $before $after $items" >>"$mem_results"
-	stop_server
-	[ "$server_status" = "exit 0" ] || note "$server (memory): stopped with $server_status"
-	return 0
+	server_done "$server (memory)"
 }
 
 # ---------------------------------------------------------------- main
@@ -362,11 +281,7 @@ if [ $want_loomd = yes ]; then
 	# Check a configuration once (loomd -t) so that a loomd built without the
 	# memcache module is reported once, not once per round.
 	loomd_conf "$(free_port)" "$TPUT_MB" >"$tmp/check.conf"
-	if ! "$LOOMD" -t -c "$tmp/check.conf" >"$tmp/check.out" 2>&1; then
-		echo "memcache.sh: $LOOMD rejects a memcache configuration (built without the memcache module?):" >&2
-		sed 's/^/  /' "$tmp/check.out" >&2
-		exit 1
-	fi
+	loomd_accepts "$tmp/check.conf" "a memcache configuration (built without the memcache module?)" || exit 1
 fi
 
 failed=0

@@ -14,7 +14,7 @@
  * preface itself) and the number of chunks (bits 2-3: 1-3); bytes 1 and 2
  * place the cuts between chunks; the rest is the client's byte stream.
  * Each chunk is fed on its own and the reactor left to settle, then the
- * connection is freed and the reactor run once more.
+ * connection is freed and the reactor left to settle again.
  *
  * Invariants: a connection that speaks HTTP/2 answers with a SETTINGS
  * frame first; a cleartext one whose bytes are not the preface answers (if
@@ -35,21 +35,21 @@
 #include "http.h"
 #include "loom_conn.h"
 #include "loom_module.h"
-#include "../session/http_fixture.h"
+#include "../session/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static hfx_t fz;
+static ses_env_t fz;
 static int fz_ready;
 
 #define FZ_BIG 70000 /* big.bin: more than a default stream window */
 static unsigned char fz_big[FZ_BIG];
 
-static const hfx_file_t fz_files[] = {
-    HFX_TEXT("hello.txt", "Hello, world\n"),
-    HFX_TEXT("index.html", "<p>index</p>\n"),
-    HFX_TEXT("d/index.html", "<p>d</p>\n"),
-    {"big.bin", fz_big, FZ_BIG},
+static const ses_file_t fz_files[] = {
+    SES_TEXT("www/hello.txt", "Hello, world\n"),
+    SES_TEXT("www/index.html", "<p>index</p>\n"),
+    SES_TEXT("www/d/index.html", "<p>d</p>\n"),
+    {"www/big.bin", fz_big, FZ_BIG},
 };
 
 static const char fz_conf[] =
@@ -66,7 +66,7 @@ static const char fz_conf[] =
     "        names = {\"localhost\"}\n"
     "        location \"/\" {\n"
     "            handler = \"static\"\n"
-    "            root = \"%s/www\"\n"
+    "            root = \"@DIR@/www\"\n"
     "        }\n"
     "        location \"/echo\" {\n"
     "            handler = \"echo\"\n"
@@ -88,20 +88,25 @@ static const uint8_t fz_prefix[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 static void fz_cleanup(void)
 {
-    hfx_stop(&fz);
+    ses_stop(&fz);
 }
 
 static void fz_init(void)
 {
-    char err[512] = "";
+    static const ses_spec_t spec = {
+        .conf = fz_conf,
+        .module = "http",
+        .name = "web",
+        .tmpl = "/tmp/loom-fuzzh2.XXXXXX",
+        .files = fz_files,
+        .nfiles = sizeof(fz_files) / sizeof(fz_files[0]),
+    };
     size_t i;
 
     for (i = 0; i < FZ_BIG; i++)
         fz_big[i] = (unsigned char)(i % 251);
-    if (hfx_start(&fz, "/tmp/loom-fuzzh2.XXXXXX", fz_files,
-                  sizeof(fz_files) / sizeof(fz_files[0]), fz_conf, err,
-                  sizeof(err)) != 0) {
-        fprintf(stderr, "fuzz_h2: start failed: %s\n", err);
+    if (ses_start(&fz, &spec) != 0) {
+        fprintf(stderr, "fuzz_h2: start failed\n");
         abort();
     }
     atexit(fz_cleanup);
@@ -122,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!fz_ready)
         fz_init();
-    hi = loom_instance_data(fz.web);
+    hi = loom_instance_data(fz.inst);
     mode = sel & 3;
     nchunks = 1 + ((sel >> 2) & 3) % 3;
     if (cap < FZ_PREFIX_LEN + plen) {
@@ -162,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     active = hi->ctr.conns_active;
-    c = loom_mem_conn_new(fz.web);
+    c = loom_mem_conn_new(fz.inst);
     assert(c != NULL);
     if (mode & 2) {
         loom_slice_t none = {NULL, 0};
@@ -172,7 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r = http_h2_start(loom_conn_data(c), NULL, none);
         loom_conn_release(c);
         assert(r == LOOM_OK);
-        hfx_settle(&fz, c);
+        ses_settle(&fz);
     }
     for (i = 0; i < 3; i++) {
         if (cut[i + 1] == cut[i])
@@ -181,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         assert(loom_mem_feed(c, (const char *)buf + cut[i],
                              cut[i + 1] - cut[i]) == LOOM_OK);
-        hfx_settle(&fz, c);
+        ses_settle(&fz);
     }
 
     out = loom_mem_output(c, &olen);
@@ -201,8 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     loom_mem_conn_free(c);
-    event_base_loop(fz.base, EVLOOP_NONBLOCK);
-    event_base_loop(fz.base, EVLOOP_NONBLOCK);
+    ses_settle(&fz);
     assert(hi->ctr.conns_active == active);
     return 0;
 }

@@ -629,19 +629,6 @@ def twisted_requests(reqs, timeout=WAIT * 2):
     return out
 
 
-def make_cert(dirpath, name, cn):
-    """A self-signed RSA cert NAME.pem / NAME.key for CN (SAN DNS:CN)."""
-    key = os.path.join(dirpath, name + ".key")
-    pem = os.path.join(dirpath, name + ".pem")
-    r = subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", key, "-out", pem, "-days", "30",
-                        "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("openssl req failed: %s" % r.stderr.decode(errors="replace"))
-    return pem, key
-
-
 # ---- HTTP facts -------------------------------------------------------------------
 
 def http_date(ts):

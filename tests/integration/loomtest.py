@@ -184,6 +184,77 @@ class Loomd:
         self.cleanup()
 
 
+def own(cls, thing, cleanup=None):
+    """Make the test class CLS own THING (a Loomd, an HttpD, an upstream, a
+    socket): CLEANUP (default THING.cleanup, else .stop, else .close) runs
+    once the class's tests are done, or at once when its setUpClass fails
+    part way -- so setUpClass needs no try/except and the class no
+    tearDownClass.  Things are cleaned up in the order they were owned:
+    own upstreams before the proxy that pools connections to them, so the
+    proxy finds those closed when it stops.  Returns THING.
+
+        cls.d = own(cls, HttpD(...))
+        cls.d.start()
+    """
+    if cleanup is None:
+        for name in ("cleanup", "stop", "close"):
+            cleanup = getattr(thing, name, None)
+            if cleanup is not None:
+                break
+    owned = cls.__dict__.get("_loomtest_owned")
+    if owned is None:
+        owned = []
+        cls._loomtest_owned = owned
+        cls.addClassCleanup(_release_owned, owned)
+    owned.append(cleanup)
+    return thing
+
+
+def _release_owned(owned):
+    """Run the cleanups of own() in order, each even if one before failed;
+    the first failure is raised once all ran."""
+    first = None
+    while owned:
+        try:
+            owned.pop(0)()
+        except Exception as e:  # noqa: BLE001 - reported after the rest ran
+            first = first or e
+    if first is not None:
+        raise first
+
+
+class DaemonTest(unittest.TestCase):
+    """A TestCase whose tests keep the daemon they work on in self.d (a
+    Loomd or an HttpD, or None): whatever it holds is cleaned up when the
+    test ends.  A test that makes another one first calls drop_daemon."""
+
+    d = None
+
+    def tearDown(self):
+        self.drop_daemon()
+
+    def drop_daemon(self):
+        """Clean up self.d, if any, and forget it."""
+        if self.d:
+            self.d.cleanup()
+        self.d = None
+
+
+def make_cert(dirpath, name, cn, san=None):
+    """A self-signed RSA certificate for CN made with openssl, its
+    subjectAltName SAN (default "DNS:CN"; e.g. "DNS:localhost,IP:127.0.0.1"):
+    NAME.pem and NAME.key in DIRPATH; returns their paths (pem, key)."""
+    key = os.path.join(dirpath, name + ".key")
+    pem = os.path.join(dirpath, name + ".pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", pem, "-days", "30",
+                        "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + (san or "DNS:" + cn)],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("openssl req failed: %s" % r.stderr.decode(errors="replace"))
+    return pem, key
+
+
 def run_loomd(args, timeout=WAIT):
     """Run loomd to completion (for -t, -V, bad configs): CompletedProcess."""
     return subprocess.run([LOOMD] + list(args), stdin=subprocess.DEVNULL,
@@ -238,7 +309,10 @@ class _TapResult(unittest.TestResult):
         self.n = 0
 
     def _name(self, test):
-        return "%s.%s" % (type(test).__name__, test._testMethodName)
+        method = getattr(test, "_testMethodName", None)
+        if method is None:  # a setUpClass or class cleanup error
+            return str(test)
+        return "%s.%s" % (type(test).__name__, method)
 
     def addSuccess(self, test):
         self.n += 1

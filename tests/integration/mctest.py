@@ -29,7 +29,7 @@ import time
 import unittest
 
 import loomtest
-from loomtest import WAIT, Loomd, free_port
+from loomtest import WAIT, Loomd, free_port, own
 
 MC_ADDR = os.environ.get("MC_ADDR")
 EXTERNAL = bool(MC_ADDR)
@@ -299,11 +299,7 @@ class MCTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server(**cls.SERVER_ARGS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+        cls.srv = own(cls, Server(**cls.SERVER_ARGS))
 
     def setUp(self):
         self.p = prefix()

@@ -10,7 +10,7 @@ import time
 import unittest
 
 import loomtest
-from loomtest import Loomd, run_loomd, free_port, WAIT
+from loomtest import DaemonTest, Loomd, run_loomd, free_port, WAIT
 
 
 def configure_version():
@@ -68,14 +68,7 @@ class Help(unittest.TestCase):
         self.assertRegex(r.stderr.lower(), r"usage")
 
 
-class TestMode(unittest.TestCase):
-    def setUp(self):
-        self.d = None
-
-    def tearDown(self):
-        if self.d:
-            self.d.cleanup()
-
+class TestMode(DaemonTest):
     def test_good_config(self):
         port = free_port()
         self.d = Loomd(ECHO_CONF % port)

@@ -26,7 +26,7 @@ import dns.reversename
 import dns.zone
 
 import loomtest
-from loomtest import Loomd, free_port, WAIT
+from loomtest import Loomd, free_port, own, WAIT
 
 PROBE_SO = os.path.join(loomtest.BUILDDIR, "tests", "modules", ".libs", "probe.so")
 
@@ -191,30 +191,18 @@ class Lookups(unittest.TestCase):
         cls.port = free_port()
         probe = free_port()
         cls.dead_port, cls.sf_port = free_port(), free_port()
-        cls.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        cls.silent = own(cls, socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
         cls.silent.bind(("127.0.0.1", 0))
-        cls.fake = FakeServfail()
+        cls.fake = own(cls, FakeServfail())
         cls.zone = dns.zone.from_text(ZONE, ORIGIN, relativize=False)
         cls.rev4 = dns.zone.from_text(REV4, REV4_ORIGIN, relativize=False)
         cls.rev6 = dns.zone.from_text(REV6, REV6_ORIGIN, relativize=False)
-        cls.d = Loomd(conf(cls.port, probe, (cls.dead_port, cls.silent.getsockname()[1]),
-                           (cls.sf_port, cls.fake.port)),
-                      files={"zones/client.test.zone": ZONE, "zones/rev4.zone": REV4,
-                             "zones/rev6.zone": REV6})
-        try:
-            cls.d.start()
-        except Exception:
-            cls.silent.close()
-            cls.fake.close()
-            raise
-        cls.p = Probe(probe)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.p.close()
-        cls.d.cleanup()
-        cls.silent.close()
-        cls.fake.close()
+        cls.d = own(cls, Loomd(conf(cls.port, probe, (cls.dead_port, cls.silent.getsockname()[1]),
+                                    (cls.sf_port, cls.fake.port)),
+                               files={"zones/client.test.zone": ZONE, "zones/rev4.zone": REV4,
+                                      "zones/rev6.zone": REV6}))
+        cls.d.start()
+        cls.p = own(cls, Probe(probe))
 
     def rdataset(self, zone, rel, rdtype):
         origin = zone.origin

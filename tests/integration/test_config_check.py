@@ -9,8 +9,7 @@ import subprocess
 import unittest
 
 import loomtest
-from httptest import make_cert
-from loomtest import (Loomd, assert_error_line, free_port, line_of, run_loomd,
+from loomtest import (DaemonTest, Loomd, assert_error_line, free_port, line_of, make_cert, run_loomd,
                       start_expect_exit)
 
 
@@ -19,14 +18,7 @@ def echo(name, *listen, extra=""):
             % (name, ", ".join('"%s"' % l for l in listen), extra))
 
 
-class TestAgreesWithStart(unittest.TestCase):
-    def setUp(self):
-        self.d = None
-
-    def tearDown(self):
-        if self.d:
-            self.d.cleanup()
-
+class TestAgreesWithStart(DaemonTest):
     def both_fail(self, conf, needle, contains, files=None, certs=(), nth=1):
         """CONF fails -t and the start alike, at the line holding NEEDLE
         (its NTH), with CONTAINS in the message; returns the message."""

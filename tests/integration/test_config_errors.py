@@ -4,20 +4,12 @@ real (not only with -t) so that errors found while binding count too."""
 
 import os
 import socket
-import unittest
 
 import loomtest
-from loomtest import Loomd, free_port, line_of, assert_error_line, start_expect_exit, run_loomd
+from loomtest import DaemonTest, Loomd, free_port, line_of, assert_error_line, start_expect_exit, run_loomd
 
 
-class ConfigErrors(unittest.TestCase):
-    def setUp(self):
-        self.d = None
-
-    def tearDown(self):
-        if self.d:
-            self.d.cleanup()
-
+class ConfigErrors(DaemonTest):
     def good_echo(self):
         return 'echo "ok" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n}\n' % free_port()
 
@@ -69,8 +61,7 @@ class ConfigErrors(unittest.TestCase):
                 % (free_port(), free_port()))
         self.d = Loomd(conf)
         second = line_of(self.d.conf_path, 'echo "twin"', nth=2)
-        self.d.cleanup()
-        self.d = None
+        self.drop_daemon()
         msg = self.expect(conf, None, lines={second})
         self.assertIn("twin", msg)
 
@@ -303,8 +294,7 @@ class ConfigErrors(unittest.TestCase):
         self.d = Loomd(conf)
         first = line_of(self.d.conf_path, "listen", nth=1)
         second = line_of(self.d.conf_path, "listen", nth=2)
-        self.d.cleanup()
-        self.d = None
+        self.drop_daemon()
         msg = self.expect(conf, None, lines={second})
         self.assertIn('already used by memcache "m"', msg)
         self.assertIn(":%d)" % first, msg)

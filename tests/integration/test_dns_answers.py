@@ -22,7 +22,7 @@ import dns.zone
 
 import loomtest
 from dnstest import ORIGIN, zone_text, stats
-from loomtest import Loomd, free_port, WAIT
+from loomtest import Loomd, free_port, own, WAIT
 
 
 
@@ -57,11 +57,8 @@ class Answers(unittest.TestCase):
         soa = cls.zone.get_rdataset(ORIGIN, "SOA")
         cls.neg_ttl = min(soa.ttl, soa[0].minimum)
         cls.d = Loomd(dns_conf(cls.port), files={"zones/example.test.zone": cls.text})
+        own(cls, cls.d)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def n(self, rel):
         return dns.name.from_text(rel, ORIGIN) if rel != "@" else ORIGIN
@@ -329,11 +326,8 @@ class Chaos(unittest.TestCase):
                                                '    identity = "ns-under-test"\n'
                                                '    stats_allow = {"127.0.0.5", "127.0.9.0/24"}\n'),
                       files={"zones/example.test.zone": zone_text()})
+        own(cls, cls.d)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def chaos(self, qname, source=None):
         return query(self.port, qname, "TXT", "CH", source=source)

@@ -22,7 +22,7 @@ import dns.zone
 
 import loomtest
 from dnstest import ORIGIN, zone_text, stats
-from loomtest import Loomd, free_port, recv_exactly, WAIT
+from loomtest import Loomd, free_port, recv_exactly, own, WAIT
 
 BIG = dns.name.from_text("big.test.")
 
@@ -122,11 +122,8 @@ class XfrBase(unittest.TestCase):
             cls.big = dns.zone.from_text(cls.big_text, BIG, relativize=False)
             files["zones/big.test.zone"] = cls.big_text
         cls.d = Loomd(conf(cls.port, cls.ZONE_OPTS, cls.BIG_OPTS), files=files)
+        own(cls, cls.d)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def dig_axfr(self, zone, source="127.0.0.1"):
         r = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.port), "-b", source,

@@ -19,7 +19,7 @@ import dns.zone
 
 import loomtest
 from dnstest import ORIGIN, zone_text
-from loomtest import Loomd, free_port, recv_until_close, WAIT
+from loomtest import Loomd, free_port, recv_until_close, own, WAIT
 
 
 FORMERR = 1
@@ -48,12 +48,9 @@ class BadInput(unittest.TestCase):
                       '    zone "example.test" { file = "zones/example.test.zone" }\n'
                       '}\n' % (cls.port, cls.port),
                       files={"zones/example.test.zone": text})
+        own(cls, cls.d)
         cls.d.start()
         cls.probe_id = 1
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def setUp(self):
         self.u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

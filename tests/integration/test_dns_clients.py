@@ -14,7 +14,7 @@ import dns.zone
 
 import loomtest
 from dnstest import ZONE_FILE, ORIGIN
-from loomtest import Loomd, free_port, WAIT
+from loomtest import Loomd, free_port, own, WAIT
 
 
 TWISTED_CLIENT = r"""
@@ -79,11 +79,8 @@ class Clients(unittest.TestCase):
                       '    listen = {"udp:%d:interface=127.0.0.1", "tcp:%d:interface=127.0.0.1"}\n'
                       '    zone "example.test" { file = "zones/example.test.zone" }\n'
                       '}\n' % (cls.port, cls.port), files={"zones/example.test.zone": text})
+        own(cls, cls.d)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def rds(self, rel, t):
         name = dns.name.from_text(rel, ORIGIN) if rel != "@" else ORIGIN

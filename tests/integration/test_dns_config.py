@@ -15,6 +15,7 @@ import dns.rcode
 import dns.zone
 
 import loomtest
+from loomtest import DaemonTest
 from dnstest import ZONE_FILE, ORIGIN
 from loomtest import (Loomd, free_port, line_of, assert_error_line, start_expect_exit,
                       run_loomd, WAIT, _ERR_LINE)
@@ -46,16 +47,9 @@ def query(port, qname, rdtype="A"):
                          timeout=WAIT, port=port)
 
 
-class ZoneErrors(unittest.TestCase):
+class ZoneErrors(DaemonTest):
     """Each bad zone makes loomd (and loomd -t) exit 1 with one line
     naming the zone file and, where there is one, the offending line."""
-
-    def setUp(self):
-        self.d = None
-
-    def tearDown(self):
-        if self.d:
-            self.d.cleanup()
 
     def expect_zone_error(self, text, needles=None, any_line=False, zname="zones/example.test.zone"):
         self.d = Loomd(conf(free_port(), zfile=zname), files={zname: text})
@@ -154,14 +148,7 @@ class ZoneErrors(unittest.TestCase):
         self.assertEqual(int(m.group(2)), 2, err)
 
 
-class OptionErrors(unittest.TestCase):
-    def setUp(self):
-        self.d = None
-
-    def tearDown(self):
-        if self.d:
-            self.d.cleanup()
-
+class OptionErrors(DaemonTest):
     def expect(self, conf_text, needle, files=None):
         self.d = Loomd(conf_text, files=files if files is not None else {"zones/example.test.zone": GOOD})
         want = line_of(self.d.conf_path, needle)
@@ -185,8 +172,7 @@ class OptionErrors(unittest.TestCase):
         for v in ("100", "511", "4097", "70000"):
             with self.subTest(value=v):
                 self.expect(conf(free_port(), extra="    edns_size = %s\n" % v), "edns_size")
-                self.d.cleanup()
-                self.d = None
+                self.drop_daemon()
 
     def test_rrl_slip(self):
         self.expect(conf(free_port(), extra="    rrl {\n        slip = -1\n    }\n"), "slip")
@@ -202,8 +188,7 @@ class OptionErrors(unittest.TestCase):
             with self.subTest(value=v):
                 self.expect(conf(free_port(), zone_opts="        allow_transfer = {%s}\n" % v),
                             "allow_transfer")
-                self.d.cleanup()
-                self.d = None
+                self.drop_daemon()
 
     def test_bad_notify(self):
         self.expect(conf(free_port(), zone_opts='        notify = {"127.0.0.1:99999"}\n'), "notify")

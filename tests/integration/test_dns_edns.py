@@ -20,7 +20,7 @@ import dns.zone
 
 import loomtest
 from dnstest import ORIGIN, zone_text
-from loomtest import Loomd, free_port, WAIT
+from loomtest import Loomd, free_port, own, WAIT
 
 SIGNED = dns.name.from_text("signed.test.")
 
@@ -95,11 +95,8 @@ class EdnsBase(unittest.TestCase):
         cls.szone = dns.zone.from_text(signed_zone(), SIGNED, relativize=False)
         cls.d = Loomd(conf(cls.port, cls.EXTRA),
                       files={"zones/example.test.zone": text, "zones/signed.test.zone": signed_zone()})
+        own(cls, cls.d)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def udp(self, q):
         return dns.query.udp(q, "127.0.0.1", timeout=WAIT, port=self.port)

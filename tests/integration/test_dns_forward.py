@@ -18,7 +18,7 @@ import dns.zone
 
 import loomtest
 from dnstest import stats
-from loomtest import Loomd, free_port, WAIT
+from loomtest import Loomd, free_port, own, WAIT
 
 UPSTREAM = dns.name.from_text("upstream.test.")
 UPSTREAM_ZONE = """$ORIGIN upstream.test.
@@ -75,20 +75,12 @@ class Forward(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.up = Upstream()
+        own(cls, cls.up.d)
         cls.port = free_port()
         fwd = ('    forward {\n        servers = {"127.0.0.1:%d"}\n%s        timeout = 2\n    }\n'
                % (cls.up.port, cls.ALLOW))
-        cls.d = Loomd(front_conf(cls.port, fwd), files={"zones/local.test.zone": LOCAL_ZONE})
-        try:
-            cls.d.start()
-        except Exception:
-            cls.up.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
-        cls.up.d.cleanup()
+        cls.d = own(cls, Loomd(front_conf(cls.port, fwd), files={"zones/local.test.zone": LOCAL_ZONE}))
+        cls.d.start()
 
     def direct(self, q):
         return dns.query.udp(q, "127.0.0.1", timeout=WAIT, port=self.up.port)

@@ -17,7 +17,7 @@ import dns.rcode
 
 import loomtest
 from dnstest import zone_text, stats
-from loomtest import Loomd, free_port, WAIT
+from loomtest import Loomd, free_port, own, WAIT
 
 BURST = 300
 CHUNK = 50      # sent together, so that no socket buffer overflows
@@ -80,11 +80,8 @@ class Limited(unittest.TestCase):
         cls.d = Loomd(conf(cls.port, '    rrl {\n        rate = 5\n        slip = 2\n'
                                      '        exempt = {}\n    }\n'),
                       files={"zones/example.test.zone": zone_text()})
+        own(cls, cls.d)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def test_burst_limited(self):
         before = stats(self.port)

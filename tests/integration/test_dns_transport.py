@@ -19,7 +19,7 @@ import dns.zone
 
 import loomtest
 from dnstest import ORIGIN, zone_text
-from loomtest import Loomd, free_port, recv_exactly, WAIT
+from loomtest import Loomd, free_port, recv_exactly, own, WAIT
 
 
 
@@ -78,11 +78,8 @@ class Transport(unittest.TestCase):
         cls.zone = dns.zone.from_text(cls.text, ORIGIN, relativize=False)
         cls.d = Loomd(conf(cls.port, cls.tls_port, cls.EXTRA),
                       files={"zones/example.test.zone": cls.text})
+        own(cls, cls.d)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def want(self, rel, t):
         return set(self.zone.get_rdataset(dns.name.from_text(rel, ORIGIN), t))

@@ -8,7 +8,7 @@ import threading
 import unittest
 
 import loomtest
-from loomtest import Loomd, free_port, recv_exactly, recv_until_close, WAIT
+from loomtest import Loomd, free_port, recv_exactly, recv_until_close, own, WAIT
 
 
 class EchoTCP(unittest.TestCase):
@@ -16,11 +16,8 @@ class EchoTCP(unittest.TestCase):
     def setUpClass(cls):
         cls.port = free_port()
         cls.d = Loomd('echo "e" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n}\n' % cls.port)
+        own(cls, cls.d)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def test_several_writes(self):
         with socket.create_connection(("127.0.0.1", self.port), timeout=WAIT) as s:

@@ -1,7 +1,6 @@
 """The finger module (RFC 1288) queried over raw sockets."""
 
 import os
-import re
 import socket
 import struct
 import threading
@@ -9,7 +8,7 @@ import time
 import unittest
 
 import loomtest
-from loomtest import Loomd, free_port, finger_query, recv_until_close, WAIT
+from loomtest import Loomd, free_port, finger_query, recv_until_close, own, WAIT
 
 USERS = r'''
   user "alice" {
@@ -82,6 +81,7 @@ class Finger(unittest.TestCase):
     def setUpClass(cls):
         cls.ports = {"main": free_port(), "private": free_port(), "idle": free_port()}
         cls.d = Loomd(CONF % cls.ports)
+        own(cls, cls.d)
         os.makedirs(os.path.join(cls.d.dir, "plans"))
         with open(os.path.join(cls.d.dir, "plans", "bob.plan"), "wb") as f:
             f.write(BOB_PLAN)
@@ -94,10 +94,6 @@ class Finger(unittest.TestCase):
         finally:
             os.chdir(cwd)
         cls.port = cls.ports["main"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def q(self, query, port=None):
         return finger_query(port or self.port, query)

@@ -8,7 +8,7 @@ import subprocess
 import unittest
 
 import loomtest
-from loomtest import Loomd, WAIT
+from loomtest import Loomd, own, WAIT
 
 FINGER = "/usr/bin/finger"
 
@@ -52,13 +52,8 @@ class FingerClient(unittest.TestCase):
             pwd.getpwnam("nobody")
         except KeyError:
             return
-        cls.d = Loomd(CONF, raw=True)
+        cls.d = own(cls, Loomd(CONF, raw=True))
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.d:
-            cls.d.cleanup()
 
     def setUp(self):
         if not loomtest.is_root():

@@ -9,7 +9,7 @@ import threading
 import unittest
 
 import loomtest
-from loomtest import Loomd, free_port, finger_query, WAIT
+from loomtest import Loomd, free_port, finger_query, own, WAIT
 
 B_CONF = '''
 finger "b" {
@@ -114,33 +114,20 @@ class Forwarding(unittest.TestCase):
         # "localhost" may resolve to ::1 first: B answers there too
         if loomtest.have_ipv6_loopback():
             listen.append('"tcp:%d:interface=[::1]"' % cls.pb)
-        cls.b = Loomd(B_CONF % {"listen": ", ".join(listen)})
-        cls.a = None
-        cls.fake = FakeFinger(b"Remote says hi\x07\xff there\r\nsecond\tline\r\n")
+        cls.b = own(cls, Loomd(B_CONF % {"listen": ", ".join(listen)}))
+        cls.fake = own(cls, FakeFinger(b"Remote says hi\x07\xff there\r\nsecond\tline\r\n"))
         # accepts connections (the kernel completes the handshake) but
         # never answers
-        cls.slow = socket.socket()
+        cls.slow = own(cls, socket.socket())
         cls.slow.bind(("127.0.0.1", 0))
         cls.slow.listen(8)
         cls.ports = {"a": free_port(), "b": cls.pb, "dead": free_port(),
                      "closed": free_port(), "nothing": free_port(),
                      "tofake": free_port(), "fake": cls.fake.port,
                      "toslow": free_port(), "slow": cls.slow.getsockname()[1]}
-        try:
-            cls.b.start()
-            cls.a = Loomd(A_CONF % cls.ports)
-            cls.a.start()
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.a:
-            cls.a.cleanup()
-        cls.b.cleanup()
-        cls.fake.close()
-        cls.slow.close()
+        cls.b.start()
+        cls.a = own(cls, Loomd(A_CONF % cls.ports))
+        cls.a.start()
 
     def test_b_answers_directly(self):
         out = finger_query(self.pb, "alice")

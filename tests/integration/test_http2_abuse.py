@@ -13,7 +13,7 @@ import time
 import unittest
 
 import loomtest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from httptest import (curl_fetch, HttpD, location, rss_kb, RssSampler, static_server)
 from h2test import (assert_h2_served, assert_no_sanitizer_report, CANCEL, CONTINUATION, DATA,
                     END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, error_name, fill_windows, frame,
@@ -33,15 +33,12 @@ def big_tree():
 def start_daemon(cls, opts="", tree=None, sparse_big=False):
     locs = (location("/echo", {"handler": '"echo"'}) +
             location("/bigecho", {"handler": '"echo"', "max_body": '"1G"'}))
-    cls.d = HttpD(static_server(extra_locations=locs), opts=opts, tree=tree or big_tree())
-    try:
-        if sparse_big:
-            with open(cls.d.path("www/big.bin"), "wb") as f:
-                f.truncate(BIG)
-        cls.d.start()
-    except BaseException:
-        cls.d.cleanup()
-        raise
+    cls.d = own(cls, HttpD(static_server(extra_locations=locs), opts=opts,
+                           tree=tree or big_tree()))
+    if sparse_big:
+        with open(cls.d.path("www/big.bin"), "wb") as f:
+            f.truncate(BIG)
+    cls.d.start()
 
 
 class Base(unittest.TestCase):
@@ -64,10 +61,6 @@ class Floods(Base):
     @classmethod
     def setUpClass(cls):
         start_daemon(cls)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     # ---- rapid reset ------------------------------------------------------------------
 
@@ -247,10 +240,6 @@ class MaxStreams(Base):
     @classmethod
     def setUpClass(cls):
         start_daemon(cls, opts="h2_max_streams = 4\n")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def open_four(self, c):
         for sid in (1, 3, 5, 7):   # bodies left open: the streams stay in progress

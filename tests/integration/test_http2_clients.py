@@ -11,7 +11,7 @@ import socket
 import unittest
 
 import loomtest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from httptest import (case, HttpD, insecure_ctx, location, parse_response, RawConn,
                       static_server)
 from h2test import (assert_h2_response_headers, assert_no_sanitizer_report, curl_h2, H2Client,
@@ -30,15 +30,8 @@ class Clients(unittest.TestCase):
         cls.d = HttpD(static_server(extra_locations=locs), tls=True,
                       tree={"www/hello.txt": HELLO, "www/index.html": b"<p>i</p>\n",
                             "www/mid.bin": MID, "www/b20k.bin": B20K})
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.d.start()
 
     def tearDown(self):
         assert_no_sanitizer_report(self, self.d)

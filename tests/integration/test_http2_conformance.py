@@ -10,6 +10,7 @@ import struct
 import unittest
 
 import loomtest
+from loomtest import own
 from httptest import case, HttpD, location, static_server
 from h2test import (assert_h2_response_headers, assert_h2_served, assert_no_sanitizer_report,
                     COMPRESSION_ERROR, CONTINUATION, DATA, END_HEADERS, END_STREAM, fill_windows,
@@ -26,23 +27,15 @@ HELLO = b"Hello, world\n"
 def start(cls, opts=""):
     locs = (location("/echo", {"handler": '"echo"'}) +
             location("/bigecho", {"handler": '"echo"', "max_body": '"1G"'}))
-    cls.d = HttpD(static_server(extra_locations=locs), tls=True, opts=opts,
-                  tree={"www/hello.txt": HELLO, "www/big.bin": b"B" * (1 << 20)})
-    try:
-        cls.d.start()
-    except BaseException:
-        cls.d.cleanup()
-        raise
+    cls.d = own(cls, HttpD(static_server(extra_locations=locs), tls=True, opts=opts,
+                           tree={"www/hello.txt": HELLO, "www/big.bin": b"B" * (1 << 20)}))
+    cls.d.start()
 
 
 class Conformance(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         start(cls)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def tearDown(self):
         assert_no_sanitizer_report(self, self.d)
@@ -445,10 +438,6 @@ class ConfiguredSettings(unittest.TestCase):
     def setUpClass(cls):
         start(cls, opts='h2_max_streams = 7\nh2_window = "100K"\n'
                         'h2_connection_window = "1M"\nmax_header_size = "2K"\n')
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def tearDown(self):
         assert_no_sanitizer_report(self, self.d)

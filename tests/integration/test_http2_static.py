@@ -14,7 +14,7 @@ import os
 import unittest
 
 import loomtest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from httptest import (case, etag_of, http_date, HttpD, location, make_random_file, rss_kb,
                       RssSampler, sha256_file, static_server)
 from h2test import (assert_h2_response_headers, assert_no_sanitizer_report, curl_h2, H2Client,
@@ -54,18 +54,11 @@ class Static2(unittest.TestCase):
         body = (static_server("main", ["localhost"], extra_locations=locs) +
                 static_server("gz", ["gz.test"], loc_opts="gzip_static = yes"))
         cls.d = HttpD(body, tls=True, tree=tree())
+        own(cls, cls.d)
         for root, _, files in os.walk(cls.d.path("www")):
             for n in files:
                 os.utime(os.path.join(root, n), (MTIME, MTIME))
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        cls.d.start()
 
     def setUp(self):
         self.c = H2Client(self.d.port, window=1 << 20, conn_window=16 << 20)
@@ -380,17 +373,10 @@ class LargeFile2(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.d = HttpD(static_server(), tls=True, tree={"www/hello.txt": HELLO})
-        try:
-            cls.sha = make_random_file(cls.d.path("www/big.bin"), cls.MIB)
-            cls.size = cls.MIB << 20
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.sha = make_random_file(cls.d.path("www/big.bin"), cls.MIB)
+        cls.size = cls.MIB << 20
+        cls.d.start()
 
     def tearDown(self):
         assert_no_sanitizer_report(self, self.d)

@@ -9,7 +9,7 @@ import http.client
 import unittest
 
 import loomtest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from httptest import (assert_common_headers, case, curl, curl_fetch, HttpD, location,
                       parse_response, start_http, static_server, twisted_requests, VERSION)
 
@@ -45,15 +45,8 @@ class Clients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.d = HttpD(static_server(extra_locations=RETURN_LOCATIONS), tree=TREE)
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.d.start()
 
     # ---- curl --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import os
 import unittest
 
 import loomtest
+from loomtest import own
 from httptest import HttpD, case, curl_fetch, etag_of, http_date, static_server
 
 MTIME = 1700000000
@@ -18,19 +19,12 @@ class Base(unittest.TestCase):
     def setUpClass(cls):
         cls.d = HttpD(static_server(), tree={"www/data.bin": DATA, "www/t.txt": b"text\n",
                                              "www/big.bin": os.urandom(100000)})
+        own(cls, cls.d)
         for n in ("data.bin", "t.txt", "big.bin"):
             os.utime(cls.d.path("www/" + n), (MTIME, MTIME))
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
+        cls.d.start()
         cls.etag = etag_of(cls.d.path("www/data.bin"))
         cls.lm = http_date(MTIME)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def get(self, headers, target="/data.bin", method="GET"):
         return self.d.request(method, target, headers)

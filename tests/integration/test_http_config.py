@@ -7,6 +7,7 @@ import os
 import unittest
 
 import loomtest
+from loomtest import DaemonTest
 from loomtest import (assert_error_line, free_port, line_of, run_loomd,
                       start_expect_exit)
 from httptest import HttpD, case, curl_fetch, http_section, wait_for
@@ -30,14 +31,7 @@ def loc(title, body):
     return '        location "%s" {\n%s        }\n' % (title, body)
 
 
-class ConfigErrors(unittest.TestCase):
-    def setUp(self):
-        self.d = None
-
-    def tearDown(self):
-        if self.d:
-            self.d.cleanup()
-
+class ConfigErrors(DaemonTest):
     def expect(self, body, needle, nth=1, lines=None, opts="", tree=None, extra_needles=()):
         """An http instance with BODY fails with one line naming the line
         that holds the NTH NEEDLE (or one of those holding EXTRA_NEEDLES)."""
@@ -58,8 +52,7 @@ class ConfigErrors(unittest.TestCase):
 
     def cleanup_between(self):
         if self.d:
-            self.d.cleanup()
-            self.d = None
+            self.drop_daemon()
 
     def test_good_config_passes(self):
         """The baseline the error cases are variations of is valid."""

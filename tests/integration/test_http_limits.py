@@ -12,7 +12,7 @@ import time
 import unittest
 
 import loomtest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from httptest import (case, curl_fetch, HttpD, insecure_ctx, location, make_random_file, parse_all,
                       parse_response, RawConn, rss_kb, RssSampler, sha256_file, start_http,
                       static_server, tcp_states)
@@ -33,15 +33,8 @@ class Limits(unittest.TestCase):
         cls.d = HttpD(static_server(extra_locations=limit_locations()),
                       opts="header_timeout = 2\nbody_timeout = 2\n",
                       tree={"www/hello.txt": HELLO, "www/index.html": b"i\n"})
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.d.start()
 
     def assert_closed_with(self, c, status):
         r = c.read_response()
@@ -370,17 +363,10 @@ class LargeFiles(unittest.TestCase):
     def setUpClass(cls):
         cls.d = HttpD(static_server(), tls=True, opts="write_timeout = 2\n",
                       tree={"www/hello.txt": HELLO})
-        try:
-            cls.sha = make_random_file(cls.d.path("www/big.bin"), cls.MIB)
-            cls.size = cls.MIB << 20
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.sha = make_random_file(cls.d.path("www/big.bin"), cls.MIB)
+        cls.size = cls.MIB << 20
+        cls.d.start()
 
     def download(self, tls):
         out = self.d.path("download.bin")

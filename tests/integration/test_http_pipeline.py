@@ -18,7 +18,7 @@ import time
 import unittest
 
 import loomtest
-from loomtest import Loomd, free_port
+from loomtest import Loomd, free_port, own
 from h1raw import (connect, log_entries, parse_all, read_responses,
                    read_until_close, wait_log_entries)
 
@@ -86,12 +86,9 @@ class HttpCase(unittest.TestCase):
     def setUpClass(cls):
         cls.port = free_port()
         cls.d = Loomd(CONF % {"port": cls.port, "extra": cls.EXTRA}, files=FILES)
+        own(cls, cls.d)
         cls.log_path = os.path.join(cls.d.dir, "access.log")
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def tearDown(self):
         self.assertIsNone(self.d.proc.poll(), "loomd exited:\n" + self.d.log())

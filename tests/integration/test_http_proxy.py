@@ -12,7 +12,7 @@ import shutil
 import unittest
 
 import loomtest
-from loomtest import Loomd, free_port
+from loomtest import Loomd, free_port, own
 from httptest import (assert_common_headers, assert_error_page, case, curl, curl_fetch, etag_of,
                       HttpD, location, make_random_file, sha256_file,
                       static_server, wait_for)
@@ -53,26 +53,16 @@ class ToLoomd(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.up = upstream_loomd()
-        cls.proxy = None
-        try:
-            cls.bin_sha = make_random_file(cls.up.path("www/bin/r.bin"), 1)
-            cls.up.start()
-            cls.proxy = HttpD(proxy_server([proxy_loc("/p/", "back", proxy_prefix="/",
-                                                      max_body="10M"),
-                                            proxy_loc("/same/", "back")]),
-                              opts=upstream_section("back", [cls.up.port]),
-                              tree={"www/own.txt": OWN})
-            cls.proxy.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.up.cleanup()     # first: the proxy's pooled connections close
-        if cls.proxy:
-            cls.proxy.cleanup()
+        # owned first, cleaned up first: the proxy's pooled connections close
+        cls.up = own(cls, upstream_loomd())
+        cls.bin_sha = make_random_file(cls.up.path("www/bin/r.bin"), 1)
+        cls.up.start()
+        cls.proxy = own(cls, HttpD(proxy_server([proxy_loc("/p/", "back", proxy_prefix="/",
+                                                           max_body="10M"),
+                                                 proxy_loc("/same/", "back")]),
+                                   opts=upstream_section("back", [cls.up.port]),
+                                   tree={"www/own.txt": OWN}))
+        cls.proxy.start()
 
     def test_get_curl(self):
         r = curl_fetch(self.proxy.url("/p/hello.txt"))
@@ -206,24 +196,15 @@ class Headers(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.up = proxytest.Upstream("rec", respond=cls.respond).start()
-        cls.d = HttpD(proxy_server([proxy_loc("/p/", "rec"),
-                                    proxy_loc("/pre/", "rec", proxy_prefix="/"),
-                                    proxy_loc("/base/", "rec", proxy_prefix="/app/v1/"),
-                                    proxy_loc("/ph/", "rec", proxy_host="backend.local")],
-                                   names=("localhost", "example.test")),
-                      opts=upstream_section("rec", [cls.up.port]), tls=True, tree={"www": None})
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            cls.up.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.up.stop()
-        cls.d.cleanup()
+        cls.up = own(cls, proxytest.Upstream("rec", respond=cls.respond)).start()
+        cls.d = own(cls, HttpD(proxy_server([proxy_loc("/p/", "rec"),
+                                             proxy_loc("/pre/", "rec", proxy_prefix="/"),
+                                             proxy_loc("/base/", "rec", proxy_prefix="/app/v1/"),
+                                             proxy_loc("/ph/", "rec", proxy_host="backend.local")],
+                                            names=("localhost", "example.test")),
+                               opts=upstream_section("rec", [cls.up.port]), tls=True,
+                               tree={"www": None}))
+        cls.d.start()
 
     @staticmethod
     def respond(up, req):
@@ -493,24 +474,14 @@ class ToNginx(unittest.TestCase):
         cls.ng = cls.d = None
         if not os.path.exists(NGINX):
             return
-        cls.ng = Nginx({"www/hello.txt": HELLO, "www/index.html": b"<p>nginx index</p>\n"})
-        try:
-            cls.sha = make_random_file(cls.ng.path("www/big.bin"), 3)
-            cls.ng.start()
-            cls.d = HttpD(proxy_server([proxy_loc("/ng/", "nginx", proxy_prefix="/")]),
-                          opts=upstream_section("nginx", [cls.ng.port], keepalive=8),
-                          tree={"www": None})
-            cls.d.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.ng:
-            cls.ng.stop()
-        if cls.d:
-            cls.d.cleanup()
+        cls.ng = own(cls, Nginx({"www/hello.txt": HELLO,
+                                 "www/index.html": b"<p>nginx index</p>\n"}))
+        cls.sha = make_random_file(cls.ng.path("www/big.bin"), 3)
+        cls.ng.start()
+        cls.d = own(cls, HttpD(proxy_server([proxy_loc("/ng/", "nginx", proxy_prefix="/")]),
+                               opts=upstream_section("nginx", [cls.ng.port], keepalive=8),
+                               tree={"www": None}))
+        cls.d.start()
 
     def setUp(self):
         if self.ng is None:
@@ -574,28 +545,16 @@ class H2(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.have_h2 = proxytest.have_h2()
-        cls.up = upstream_loomd(access_log=False)
-        cls.rec = proxytest.Upstream("rec").start()
-        cls.d = None
-        try:
-            cls.sha = make_random_file(cls.up.path("www/big.bin"), 2)
-            cls.up.start()
-            cls.d = HttpD(proxy_server([proxy_loc("/p/", "back", proxy_prefix="/"),
-                                        proxy_loc("/rec/", "rec")]),
-                          opts=upstream_section("back", [cls.up.port]) +
-                          upstream_section("rec", [cls.rec.port]),
-                          tree={"www/own.txt": OWN})
-            cls.d.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.up.cleanup()
-        cls.rec.stop()
-        if cls.d:
-            cls.d.cleanup()
+        cls.up = own(cls, upstream_loomd(access_log=False))
+        cls.rec = own(cls, proxytest.Upstream("rec")).start()
+        cls.sha = make_random_file(cls.up.path("www/big.bin"), 2)
+        cls.up.start()
+        cls.d = own(cls, HttpD(proxy_server([proxy_loc("/p/", "back", proxy_prefix="/"),
+                                             proxy_loc("/rec/", "rec")]),
+                               opts=upstream_section("back", [cls.up.port]) +
+                               upstream_section("rec", [cls.rec.port]),
+                               tree={"www/own.txt": OWN}))
+        cls.d.start()
 
     def setUp(self):
         if not self.have_h2:

@@ -8,7 +8,7 @@ reload moves the traffic to a changed upstream."""
 import unittest
 
 import loomtest
-from loomtest import assert_error_line, line_of, run_loomd, start_expect_exit
+from loomtest import DaemonTest, assert_error_line, line_of, run_loomd, start_expect_exit
 from httptest import case, HttpD
 import proxytest
 from proxytest import proxy_loc, proxy_server, start_upstream, stop_upstreams, upstream_section
@@ -16,18 +16,9 @@ from proxytest import proxy_loc, proxy_server, start_upstream, stop_upstreams, u
 GOOD_UPSTREAM = upstream_section("app", ["tcp:host=127.0.0.1:port=9"])
 
 
-class ConfigErrors(unittest.TestCase):
-    def setUp(self):
-        self.d = None
-
-    def tearDown(self):
-        if self.d:
-            self.d.cleanup()
-
+class ConfigErrors(DaemonTest):
     def next_case(self):
-        if self.d:
-            self.d.cleanup()
-            self.d = None
+        self.drop_daemon()
 
     def expect(self, locs, needle, opts=GOOD_UPSTREAM, nth=1, extra_needles=()):
         """A proxy config with LOCS (location text) and OPTS (upstream

@@ -12,6 +12,7 @@ import os
 import unittest
 
 import loomtest
+from loomtest import own
 from httptest import assert_error_page, case, curl, HttpD
 import proxytest
 from proxytest import (close_after_request_script, dying_chunked_script, dying_script,
@@ -35,48 +36,34 @@ class Failures(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.ups = []
-        cls.d = None
-        try:
-            cls.down_port = refused_port()
-            cls.anon_port = refused_port()
-            cls.ok = cls._up(proxytest.Upstream("ok"))
-            cls.slow = cls._up(ScriptedUpstream(silent_script, "slow"))
-            cls.dying = cls._up(ScriptedUpstream(dying_script(1000000, 100), "dying"))
-            cls.diech = cls._up(ScriptedUpstream(dying_chunked_script, "diech"))
-            cls.nohead = cls._up(ScriptedUpstream(close_after_request_script, "nohead"))
-            cls.cuthead = cls._up(ScriptedUpstream(
-                raw_answer_script(b"HTTP/1.1 200 OK\r\nContent-Len"), "cuthead"))
-            cls.bad = {k: cls._up(ScriptedUpstream(raw_answer_script(v), "bad" + k))
-                       for k, v in BAD_HEADS.items()}
-            ups = (upstream_section("down", [cls.down_port], max_fails=0) +
-                   upstream_section("slow", [cls.slow.port], read_timeout=1, max_fails=0))
-            locs = [proxy_loc("/down/", "down"),
-                    proxy_loc("/anon/", proxytest.endpoint(cls.anon_port)),
-                    proxy_loc("/slow/", "slow")]
-            for name in ("ok", "dying", "diech", "nohead", "cuthead"):
-                ups += upstream_section(name, [getattr(cls, name).port], max_fails=0)
-                locs.append(proxy_loc("/%s/" % name, name))
-            for k, up in cls.bad.items():
-                ups += upstream_section("bad" + k, [up.port], max_fails=0)
-                locs.append(proxy_loc("/bad%s/" % k, "bad" + k))
-            cls.d = HttpD(proxy_server(locs), opts=ups, tree={"www/own.txt": OWN})
-            cls.d.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
+        cls.down_port = refused_port()
+        cls.anon_port = refused_port()
+        cls.ok = cls._up(proxytest.Upstream("ok"))
+        cls.slow = cls._up(ScriptedUpstream(silent_script, "slow"))
+        cls.dying = cls._up(ScriptedUpstream(dying_script(1000000, 100), "dying"))
+        cls.diech = cls._up(ScriptedUpstream(dying_chunked_script, "diech"))
+        cls.nohead = cls._up(ScriptedUpstream(close_after_request_script, "nohead"))
+        cls.cuthead = cls._up(ScriptedUpstream(
+            raw_answer_script(b"HTTP/1.1 200 OK\r\nContent-Len"), "cuthead"))
+        cls.bad = {k: cls._up(ScriptedUpstream(raw_answer_script(v), "bad" + k))
+                   for k, v in BAD_HEADS.items()}
+        ups = (upstream_section("down", [cls.down_port], max_fails=0) +
+               upstream_section("slow", [cls.slow.port], read_timeout=1, max_fails=0))
+        locs = [proxy_loc("/down/", "down"),
+                proxy_loc("/anon/", proxytest.endpoint(cls.anon_port)),
+                proxy_loc("/slow/", "slow")]
+        for name in ("ok", "dying", "diech", "nohead", "cuthead"):
+            ups += upstream_section(name, [getattr(cls, name).port], max_fails=0)
+            locs.append(proxy_loc("/%s/" % name, name))
+        for k, up in cls.bad.items():
+            ups += upstream_section("bad" + k, [up.port], max_fails=0)
+            locs.append(proxy_loc("/bad%s/" % k, "bad" + k))
+        cls.d = own(cls, HttpD(proxy_server(locs), opts=ups, tree={"www/own.txt": OWN}))
+        cls.d.start()
 
     @classmethod
     def _up(cls, up):
-        cls.ups.append(up)
-        return up.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        for up in cls.ups:
-            up.stop()
-        if cls.d:
-            cls.d.cleanup()
+        return own(cls, up).start()
 
     def wait_log(self, pattern):
         self.d.wait_log(pattern)

@@ -12,7 +12,7 @@ import time
 import unittest
 
 import loomtest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from httptest import (curl_fetch, HttpD, make_random_file, parse_response, sha256_file,
                       static_server)
 import proxytest
@@ -35,30 +35,18 @@ def sink_respond(up, req):
 class Large(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.up = HttpD(static_server(), tree={"www/hello.txt": b"hi\n"})
-        cls.sink = proxytest.Upstream("sink", respond=sink_respond, keep_body=False,
-                                      body_delay=1.0).start()
-        cls.d = None
-        try:
-            cls.path = cls.up.path("www/big.bin")
-            cls.sha = make_random_file(cls.path, MIB)
-            cls.size = MIB << 20
-            cls.up.start()
-            cls.d = HttpD(proxy_server([proxy_loc("/p/", "back", proxy_prefix="/"),
-                                        proxy_loc("/sink/", "sink", max_body="200M")]),
-                          opts=upstream_section("back", [cls.up.port]) +
-                          upstream_section("sink", [cls.sink.port]), tree={"www": None})
-            cls.d.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.up.cleanup()
-        cls.sink.stop()
-        if cls.d:
-            cls.d.cleanup()
+        cls.up = own(cls, HttpD(static_server(), tree={"www/hello.txt": b"hi\n"}))
+        cls.sink = own(cls, proxytest.Upstream("sink", respond=sink_respond, keep_body=False,
+                                               body_delay=1.0)).start()
+        cls.path = cls.up.path("www/big.bin")
+        cls.sha = make_random_file(cls.path, MIB)
+        cls.size = MIB << 20
+        cls.up.start()
+        cls.d = own(cls, HttpD(proxy_server([proxy_loc("/p/", "back", proxy_prefix="/"),
+                                             proxy_loc("/sink/", "sink", max_body="200M")]),
+                               opts=upstream_section("back", [cls.up.port]) +
+                               upstream_section("sink", [cls.sink.port]), tree={"www": None}))
+        cls.d.start()
 
     def measure_start(self):
         # warm up (first connections, buffers), then reset the peak

@@ -7,16 +7,15 @@ name, the name sent as SNI, connections pooled; verify=no; failures give
 The upstream is a Python HTTP/1.1 server behind the standard ssl module,
 with a certificate made by the openssl CLI for "localhost"."""
 
-import os
 import shutil
 import ssl
 import tempfile
 import unittest
 
-import httptest
 import loomtest
 import proxytest
 from httptest import HttpD
+from loomtest import make_cert, own
 from proxytest import proxy_loc, proxy_server, upstream_section
 
 
@@ -51,8 +50,9 @@ class TlsUpstreams(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="loomtest-certs-")
-        cls.cert, key = httptest.make_cert(cls.tmp, "up", "localhost")
-        cls.up = TlsUpstream(cls.cert, key, also_v6=True).start()
+        own(cls, cls.tmp, lambda: shutil.rmtree(cls.tmp, ignore_errors=True))
+        cls.cert, key = make_cert(cls.tmp, "up", "localhost")
+        cls.up = own(cls, TlsUpstream(cls.cert, key, also_v6=True)).start()
         p = cls.up.port
         ups = (upstream_section("verified", ["tls:host=localhost:port=%d:ca=%s" % (p, cls.cert)]) +
                upstream_section("insecure", ["tls:host=127.0.0.1:port=%d:verify=no" % p]) +
@@ -60,23 +60,13 @@ class TlsUpstreams(unittest.TestCase):
                upstream_section("wrongname", ["tls:host=127.0.0.1:port=%d:ca=%s" % (p, cls.cert)],
                                 max_fails=0) +
                upstream_section("plain", ["tcp:host=127.0.0.1:port=%d" % p], max_fails=0))
-        cls.d = HttpD(proxy_server([proxy_loc("/v/", "verified"), proxy_loc("/i/", "insecure"),
-                                    proxy_loc("/u/", "untrusted"), proxy_loc("/w/", "wrongname"),
-                                    proxy_loc("/p/", "plain")]),
-                      opts=ups, tree={"www": None})
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            cls.up.stop()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.up.stop()
-        cls.d.cleanup()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.d = own(cls, HttpD(proxy_server([proxy_loc("/v/", "verified"),
+                                             proxy_loc("/i/", "insecure"),
+                                             proxy_loc("/u/", "untrusted"),
+                                             proxy_loc("/w/", "wrongname"),
+                                             proxy_loc("/p/", "plain")]),
+                               opts=ups, tree={"www": None}))
+        cls.d.start()
 
     def test_verified_by_name_with_sni_and_pooling(self):
         before = self.up.accepted

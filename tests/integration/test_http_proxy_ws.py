@@ -11,7 +11,7 @@ import struct
 import unittest
 
 import loomtest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from httptest import HttpD
 import proxytest
 from proxytest import proxy_loc, proxy_server, upstream_section, WsClient, WsEchoUpstream
@@ -20,26 +20,16 @@ from proxytest import proxy_loc, proxy_server, upstream_section, WsClient, WsEch
 class WebSocket(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.ws = WsEchoUpstream("ws").start()
-        cls.idle = WsEchoUpstream("idle").start()
-        cls.plain = proxytest.Upstream("plain").start()
-        cls.d = HttpD(proxy_server([proxy_loc("/ws/", "ws"),
-                                    proxy_loc("/idle/", "idle"),
-                                    proxy_loc("/plain/", "plain")]),
-                      opts=upstream_section("ws", [cls.ws.port]) +
-                      upstream_section("idle", [cls.idle.port], read_timeout=1) +
-                      upstream_section("plain", [cls.plain.port]), tree={"www": None})
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for up in (cls.ws, cls.idle, cls.plain):
-            up.stop()
-        cls.d.cleanup()
+        cls.ws = own(cls, WsEchoUpstream("ws")).start()
+        cls.idle = own(cls, WsEchoUpstream("idle")).start()
+        cls.plain = own(cls, proxytest.Upstream("plain")).start()
+        cls.d = own(cls, HttpD(proxy_server([proxy_loc("/ws/", "ws"),
+                                             proxy_loc("/idle/", "idle"),
+                                             proxy_loc("/plain/", "plain")]),
+                               opts=upstream_section("ws", [cls.ws.port]) +
+                               upstream_section("idle", [cls.idle.port], read_timeout=1) +
+                               upstream_section("plain", [cls.plain.port]), tree={"www": None}))
+        cls.d.start()
 
     def client(self, path="/ws/chat", **kw):
         c = WsClient(self.d.port, path, **kw)

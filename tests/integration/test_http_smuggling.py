@@ -23,7 +23,7 @@ import os
 import unittest
 
 import loomtest
-from loomtest import Loomd, free_port
+from loomtest import Loomd, free_port, own
 from h1raw import (Incomplete, connect, log_entries, parse_all, read_all, read_responses,
                    wait_log_entries)
 
@@ -61,12 +61,9 @@ class Smuggling(unittest.TestCase):
         cls.port = free_port()
         cls.d = Loomd(CONF % {"port": cls.port},
                       files={"www/hello.txt": HELLO.decode(), "www/index.html": "<p>index</p>\n"})
+        own(cls, cls.d)
         cls.log_path = os.path.join(cls.d.dir, "access.log")
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
 
     def setUp(self):
         self.log_before = len(log_entries(self.log_path))

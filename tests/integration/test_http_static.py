@@ -11,7 +11,7 @@ import unittest
 import urllib.parse
 
 import loomtest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from httptest import (assert_common_headers, assert_error_page, case, curl_fetch, etag_of,
                       http_date, HttpD, location, parse_http_date, start_http, static_server,
                       Symlink, wait_for)
@@ -61,6 +61,7 @@ class Static(unittest.TestCase):
                 static_server("auto", ["auto.test"], loc_opts="autoindex = yes") +
                 static_server("gz", ["gz.test"], loc_opts="gzip_static = yes"))
         cls.d = HttpD(body, tree=tree())
+        own(cls, cls.d)
         www = cls.d.path("www")
         os.rmdir(os.path.join(www, "link_abs_out.txt"))
         os.symlink(cls.d.path("secret"), os.path.join(www, "link_abs_out.txt"))
@@ -74,15 +75,7 @@ class Static(unittest.TestCase):
                 p = os.path.join(root, n)
                 if not os.path.islink(p):
                     os.utime(p, (MTIME, MTIME))
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        cls.d.start()
 
     def get(self, target, host="localhost", headers=(), method="GET"):
         return self.d.request(method, target, headers, host=host)
@@ -395,15 +388,8 @@ class Routing(unittest.TestCase):
                                           "body": '"exact location"'}) +
                     location("/sub/", {"handler": '"static"', "root": '"sub2"'}))))
         cls.d = HttpD(body, tree=t)
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.d.start()
 
     def who(self, host, target="/who.txt"):
         r = self.d.get(target, host=host)

@@ -14,7 +14,7 @@ import time
 import unittest
 
 import loomtest
-from loomtest import WAIT, free_port, echo_roundtrip, wait_file
+from loomtest import WAIT, free_port, echo_roundtrip, wait_file, own
 from httptest import (case, curl_fetch, error_html, etag_of, HttpD, location, start_http,
                       static_server, status_json, VERSION, wait_for)
 
@@ -239,15 +239,8 @@ class ErrorPages(unittest.TestCase):
     def setUpClass(cls):
         cls.d = HttpD(status_body(), tree={"www/hello.txt": HELLO, "errors/404.html": CUSTOM_404,
                                            "www/noindex/a": "a"})
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.d.start()
 
     def test_custom_404(self):
         r = self.d.get("/nope.html")

@@ -16,9 +16,9 @@ import subprocess
 import unittest
 
 import loomtest
-from loomtest import WAIT, free_port
-from httptest import (curl, curl_fetch, http_section, HttpD, insecure_ctx, location, make_cert,
-                      OPENSSL, RawConn, static_server)
+from loomtest import free_port, make_cert, own, WAIT
+from httptest import (curl, curl_fetch, http_section, HttpD, insecure_ctx, location, OPENSSL,
+                      RawConn, static_server)
 from proxytest import proxy_loc, proxy_server, upstream_section
 
 HELLO = b"Hello, world\n"
@@ -32,15 +32,8 @@ class Https(unittest.TestCase):
                 location("/echo", {"handler": '"echo"'}))
         cls.d = HttpD(static_server(extra_locations=locs), tls=True,
                       tree={"www/hello.txt": HELLO, "www/index.html": b"<p>i</p>\n"})
-        try:
-            cls.d.start()
-        except BaseException:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
+        own(cls, cls.d)
+        cls.d.start()
 
     def test_curl_k(self):
         r = curl_fetch(self.d.url("/hello.txt", tls=True), ["-k"])
@@ -169,20 +162,6 @@ class Sni(unittest.TestCase):
         self.assertEqual(self.d.get("/", host="a.test").body, b"site A\n")
 
 
-def make_cert_san(dirpath, name, san):
-    """A self-signed RSA cert NAME.pem / NAME.key with subjectAltName SAN
-    (e.g. "DNS:localhost,IP:127.0.0.1")."""
-    key = os.path.join(dirpath, name + ".key")
-    pem = os.path.join(dirpath, name + ".pem")
-    r = subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", key, "-out", pem, "-days", "30",
-                        "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("openssl req failed: %s" % r.stderr.decode(errors="replace"))
-    return pem
-
-
 class ProxyToHttps(unittest.TestCase):
     """An upstream loomd with two HTTPS listeners: one whose certificate
     names localhost and 127.0.0.1, one whose certificate names other.test
@@ -190,25 +169,16 @@ class ProxyToHttps(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.procs = []
-        try:
-            cls._start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def _start(cls):
         pre = ('tls "a" { cert = "a.pem"  key = "a.key" }\n'
                'tls "b" { cert = "b.pem"  key = "b.key" }\n')
         names = ("byname", "byip", "system", "noverify", "mismatch", "noca")
         tree = {"www/%s/hello.txt" % n: b"upstream says hello\n" for n in names}
         cls.b_port = free_port()
         other = http_section(free_port(), static_server(), cls.b_port, "b", "other")
-        cls.up = HttpD(static_server(), tls=True, profile="a", pre=pre, post=other, tree=tree)
-        cls.procs.append(cls.up)
-        cls.a_pem = make_cert_san(cls.up.dir, "a", "DNS:localhost,IP:127.0.0.1")
-        cls.b_pem = make_cert_san(cls.up.dir, "b", "DNS:other.test")
+        cls.up = own(cls, HttpD(static_server(), tls=True, profile="a", pre=pre, post=other,
+                                tree=tree))
+        cls.a_pem, _ = make_cert(cls.up.dir, "a", "a", san="DNS:localhost,IP:127.0.0.1")
+        cls.b_pem, _ = make_cert(cls.up.dir, "b", "b", san="DNS:other.test")
         cls.up.start()
         a = cls.up.tls_port
         cls.eps = {
@@ -224,16 +194,10 @@ class ProxyToHttps(unittest.TestCase):
     @classmethod
     def _proxy(cls, names, env=None):
         ups = "".join(upstream_section(n, [cls.eps[n]], max_fails=0) for n in names)
-        d = HttpD(proxy_server([proxy_loc("/%s/" % n, n) for n in names]), opts=ups,
-                  tree={"www/own.txt": b"own\n"})
-        cls.procs.append(d)
+        d = own(cls, HttpD(proxy_server([proxy_loc("/%s/" % n, n) for n in names]), opts=ups,
+                           tree={"www/own.txt": b"own\n"}))
         d.start(env=env)
         return d
-
-    @classmethod
-    def tearDownClass(cls):
-        for d in cls.procs:
-            d.cleanup()
 
     def assert_proxied(self, d, name):
         r = d.get("/%s/hello.txt" % name)

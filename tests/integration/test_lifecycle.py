@@ -6,7 +6,6 @@ it changes nothing: old listeners keep serving, new ones are not bound, no
 instance is reloaded, started or removed."""
 
 import os
-import re
 import socket
 import unittest
 

@@ -24,7 +24,7 @@ import zlib
 
 import loomtest
 import mctest
-from loomtest import WAIT
+from loomtest import own, WAIT
 from mctest import MCTestCase, Memcached, Server, have_memcached
 
 BAD_FORMAT = b"CLIENT_ERROR bad command line format\r\n"
@@ -378,7 +378,7 @@ class OnLoom(Parity, MCTestCase):
 class OnMemcached(Parity, MCTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Memcached(["-m", "256"])
+        cls.srv = own(cls, Memcached(["-m", "256"]))
 
 
 # ---- memcdump ------------------------------------------------------------------
@@ -428,7 +428,7 @@ class MemcdumpOnLoom(Memcdump, MCTestCase):
 class MemcdumpOnMemcached(Memcdump, MCTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Memcached(["-o", "no_lru_maintainer"])
+        cls.srv = own(cls, Memcached(["-o", "no_lru_maintainer"]))
 
 
 if __name__ == "__main__":

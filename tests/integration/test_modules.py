@@ -6,10 +6,9 @@ import os
 import re
 import shutil
 import socket
-import unittest
 
 import loomtest
-from loomtest import Loomd, free_port, assert_error_line, line_of, start_expect_exit, WAIT
+from loomtest import DaemonTest, Loomd, free_port, assert_error_line, line_of, start_expect_exit, WAIT
 
 
 def non_module_so():
@@ -22,14 +21,7 @@ def non_module_so():
     return None
 
 
-class Modules(unittest.TestCase):
-    def setUp(self):
-        self.d = None
-
-    def tearDown(self):
-        if self.d:
-            self.d.cleanup()
-
+class Modules(DaemonTest):
     def test_load_echo(self):
         if not os.path.exists(loomtest.ECHO_SO):
             self.fail("loadable echo module not built: %s" % loomtest.ECHO_SO)

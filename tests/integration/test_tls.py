@@ -13,22 +13,9 @@ import unittest
 import warnings
 
 import loomtest
-from loomtest import WAIT, Loomd, echo_roundtrip, free_port
+from loomtest import WAIT, Loomd, echo_roundtrip, free_port, make_cert
 
 OPENSSL = "openssl"
-
-
-def make_cert(dirpath, name, cn):
-    """A self-signed RSA cert NAME.pem / NAME.key with CN and SAN DNS:CN."""
-    key = os.path.join(dirpath, name + ".key")
-    pem = os.path.join(dirpath, name + ".pem")
-    r = subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", key, "-out", pem, "-days", "30",
-                        "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("openssl req failed: %s" % r.stderr.decode(errors="replace"))
-    return pem, key
 
 
 def pem_der(pem):

@@ -17,10 +17,9 @@ import signal
 import socket
 import struct
 import time
-import unittest
 
 import loomtest
-from loomtest import Loomd, free_port, assert_error_line, line_of, start_expect_exit, WAIT
+from loomtest import DaemonTest, Loomd, free_port, assert_error_line, line_of, start_expect_exit, WAIT
 
 WORKTEST_SO = os.path.join(loomtest.BUILDDIR, "tests", "modules", ".libs", "worktest.so")
 
@@ -110,18 +109,16 @@ def log_index(log, pattern):
     return [i for i, l in enumerate(log.splitlines()) if re.search(pattern, l)]
 
 
-class Workers(unittest.TestCase):
+class Workers(DaemonTest):
     def setUp(self):
         if not os.path.exists(WORKTEST_SO):
             self.fail("worktest.so not built (make check builds it): %s" % WORKTEST_SO)
-        self.d = None
         self.clients = []
 
     def tearDown(self):
         for c in self.clients:
             c.close()
-        if self.d:
-            self.d.cleanup()
+        super().tearDown()
 
     def client(self, port):
         c = Client(port)

@@ -10,20 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-#include <event2/event.h>
 
-#include "loom_conn.h"
-#include "server.h"
+#include "session.h"
 
 typedef struct {
-    struct event_base *base;
-    loom_server_t *srv;
+    ses_env_t ses; /* first: ses_setup_size */
     loom_instance_t *users, *quiet;
-    char dir[64];
-    char plan[128];
 } env_t;
 
 /* carol's plan: control characters, a lone CR, a CRLF and non-ASCII. */
@@ -32,86 +26,53 @@ static const char carol_plan[] =
 static const char carol_plan_filtered[] =
     "bell? esc?[1m hi?\r\nnextline\r\n\tindented\r\n";
 
+static const ses_file_t files[] = {
+    {"carol.plan", carol_plan, sizeof(carol_plan) - 1},
+};
+
+static const ses_spec_t spec = {
+    .conf = "finger \"users\" {\n"
+            "    listen = {\"tcp:7979:interface=127.0.0.1\"}\n"
+            "    list_users = yes\n"
+            "    forwarding = no\n"
+            "    user \"alice\" {\n"
+            "        name = \"Alice Liddell\"\n"
+            "        office = \"Rabbit Hole 1\"\n"
+            "        phone = \"+1 555 0100\"\n"
+            "        email = \"alice@example.org\"\n"
+            "        project = \"Tea party\"\n"
+            "        plan = \"Drink me.\\nEat me.\"\n"
+            "    }\n"
+            "    user \"bob\" {\n"
+            "        name = \"Bob\"\n"
+            "    }\n"
+            "    user \"carol\" {\n"
+            "        name = \"Carol\"\n"
+            "        plan_file = \"@DIR@/carol.plan\"\n"
+            "    }\n"
+            "}\n"
+            "finger \"quiet\" {\n"
+            "    listen = {\"tcp:7980\"}\n"
+            "    list_users = no\n"
+            "    user \"dave\" {\n"
+            "        name = \"Dave\"\n"
+            "    }\n"
+            "}\n",
+    .tmpl = "/tmp/loom-test-finger.XXXXXX",
+    .files = files,
+    .nfiles = 1,
+};
+
 static int env_setup(void **state)
 {
-    env_t *e = calloc(1, sizeof(*e));
-    char err[512] = "", *text;
-    FILE *f;
+    env_t *e;
 
-    if (e == NULL)
+    if (ses_setup_size(state, &spec, sizeof(env_t)) != 0)
         return -1;
-    snprintf(e->dir, sizeof(e->dir), "/tmp/loom-test-finger.XXXXXX");
-    if (mkdtemp(e->dir) == NULL)
-        return -1;
-    snprintf(e->plan, sizeof(e->plan), "%s/carol.plan", e->dir);
-    f = fopen(e->plan, "w");
-    if (f == NULL)
-        return -1;
-    fputs(carol_plan, f);
-    fclose(f);
-    text = malloc(4096);
-    if (text == NULL)
-        return -1;
-    snprintf(text, 4096,
-             "finger \"users\" {\n"
-             "    listen = {\"tcp:7979:interface=127.0.0.1\"}\n"
-             "    list_users = yes\n"
-             "    forwarding = no\n"
-             "    user \"alice\" {\n"
-             "        name = \"Alice Liddell\"\n"
-             "        office = \"Rabbit Hole 1\"\n"
-             "        phone = \"+1 555 0100\"\n"
-             "        email = \"alice@example.org\"\n"
-             "        project = \"Tea party\"\n"
-             "        plan = \"Drink me.\\nEat me.\"\n"
-             "    }\n"
-             "    user \"bob\" {\n"
-             "        name = \"Bob\"\n"
-             "    }\n"
-             "    user \"carol\" {\n"
-             "        name = \"Carol\"\n"
-             "        plan_file = \"%s\"\n"
-             "    }\n"
-             "}\n"
-             "finger \"quiet\" {\n"
-             "    listen = {\"tcp:7980\"}\n"
-             "    list_users = no\n"
-             "    user \"dave\" {\n"
-             "        name = \"Dave\"\n"
-             "    }\n"
-             "}\n",
-             e->plan);
-    e->base = event_base_new();
-    e->srv = loom_server_new(e->base);
-    if (loom_server_start_text(e->srv, text, err, sizeof(err)) != LOOM_OK) {
-        print_message("# start failed: %s\n", err);
-        free(text);
-        return -1;
-    }
-    free(text);
-    e->users = loom_server_instance(e->srv, "finger", "users");
-    e->quiet = loom_server_instance(e->srv, "finger", "quiet");
-    if (e->users == NULL || e->quiet == NULL)
-        return -1;
-    *state = e;
+    e = *state;
+    e->users = ses_instance(&e->ses, "finger", "users");
+    e->quiet = ses_instance(&e->ses, "finger", "quiet");
     return 0;
-}
-
-static int env_teardown(void **state)
-{
-    env_t *e = *state;
-
-    loom_server_free(e->srv);
-    event_base_free(e->base);
-    unlink(e->plan);
-    rmdir(e->dir);
-    free(e);
-    return 0;
-}
-
-static void run(env_t *e)
-{
-    event_base_loop(e->base, EVLOOP_NONBLOCK);
 }
 
 /* Feed QUERY in pieces of at most PIECE bytes (0: in one go), then return
@@ -119,32 +80,11 @@ static void run(env_t *e)
 static char *ask_split(env_t *e, loom_instance_t *inst, const char *query,
                        size_t qlen, size_t piece, int *closed)
 {
-    loom_conn_t *c = loom_mem_conn_new(inst);
-    size_t off, len = 0;
-    const char *out;
-    char *copy;
+    ses_reply_t r = ses_talk(&e->ses, inst, query, qlen, piece, 0);
 
-    assert_non_null(c);
-    if (piece == 0)
-        piece = qlen ? qlen : 1;
-    for (off = 0; off < qlen; off += piece) {
-        size_t n = qlen - off < piece ? qlen - off : piece;
-
-        /* the client stops sending once the server has closed */
-        if (loom_mem_closed(c))
-            break;
-        assert_int_equal(loom_mem_feed(c, query + off, n), LOOM_OK);
-        run(e);
-    }
-    out = loom_mem_output(c, &len);
-    copy = malloc(len + 1);
-    assert_non_null(copy);
-    memcpy(copy, out, len);
-    copy[len] = '\0';
-    assert_int_equal(strlen(copy), len); /* no NUL in finger output */
-    *closed = loom_mem_closed(c);
-    loom_mem_conn_free(c);
-    return copy;
+    assert_int_equal(strlen(r.p), r.len); /* no NUL in finger output */
+    *closed = r.closed;
+    return r.p;
 }
 
 /* Ask QUERY (CRLF included) and check the exact answer and the close. */
@@ -363,16 +303,14 @@ static void test_too_long(void **state)
 static void test_feed_after_close(void **state)
 {
     env_t *e = *state;
-    loom_conn_t *c = loom_mem_conn_new(e->users);
-    size_t len = 0;
+    loom_conn_t *c = ses_conn(&e->ses, e->users);
 
-    assert_int_equal(loom_mem_feed(c, "nosuch\r\n", 8), LOOM_OK);
-    run(e);
-    assert_true(loom_mem_closed(c));
+    ses_feed(&e->ses, c, SES_S("nosuch\r\n"));
+    ses_expect_closed(c, 1);
+    ses_expect_ended(c, 1);
     assert_int_equal(loom_mem_feed(c, "alice\r\n", 7), LOOM_ERROR);
-    run(e);
-    loom_mem_output(c, &len);
-    assert_int_equal(len, strlen("finger: nosuch: no such user.\r\n"));
+    ses_settle(&e->ses);
+    ses_expect_output(c, SES_S("finger: nosuch: no such user.\r\n"));
     loom_mem_conn_free(c);
 }
 
@@ -380,26 +318,42 @@ static void test_feed_after_close(void **state)
 static void test_split_query(void **state)
 {
     env_t *e = *state;
-    loom_conn_t *c = loom_mem_conn_new(e->users);
-    size_t len = 0;
-    const char *out;
+    loom_conn_t *c = ses_conn(&e->ses, e->users);
 
-    assert_int_equal(loom_mem_feed(c, "/W al", 5), LOOM_OK);
-    run(e);
-    loom_mem_output(c, &len);
-    assert_int_equal(len, 0);
-    assert_false(loom_mem_closed(c));
-    assert_int_equal(loom_mem_feed(c, "ice\r", 4), LOOM_OK);
-    run(e);
-    loom_mem_output(c, &len);
-    assert_int_equal(len, 0);
-    assert_false(loom_mem_closed(c));
-    assert_int_equal(loom_mem_feed(c, "\n", 1), LOOM_OK);
-    run(e);
-    out = loom_mem_output(c, &len);
-    assert_int_equal(len, strlen(ALICE_W));
-    assert_memory_equal(out, ALICE_W, len);
-    assert_true(loom_mem_closed(c));
+    ses_feed(&e->ses, c, "/W al", 5);
+    ses_expect_output(c, "", 0);
+    ses_expect_closed(c, 0);
+    ses_feed(&e->ses, c, "ice\r", 4);
+    ses_expect_output(c, "", 0);
+    ses_expect_closed(c, 0);
+    ses_feed(&e->ses, c, "\n", 1);
+    ses_expect_output(c, SES_S(ALICE_W));
+    ses_expect_closed(c, 1);
+    loom_mem_conn_free(c);
+}
+
+/* A client that half-closes right after its query (echo alice | nc -N)
+ * gets the whole answer; one that half-closes before the line end gets
+ * none, and the connection ends either way. */
+static void test_half_close(void **state)
+{
+    env_t *e = *state;
+    loom_conn_t *c = ses_conn(&e->ses, e->users);
+
+    ses_window(&e->ses, c, 10);
+    ses_feed(&e->ses, c, SES_S("alice\r\n"));
+    ses_shutdown(&e->ses, c);
+    ses_expect_ended(c, 0); /* the answer is still going out */
+    ses_consume(&e->ses, c, sizeof(ALICE));
+    ses_expect_output(c, SES_S(ALICE));
+    ses_expect_ended(c, 1);
+    loom_mem_conn_free(c);
+
+    c = ses_conn(&e->ses, e->users);
+    ses_feed(&e->ses, c, SES_S("alice"));
+    ses_shutdown(&e->ses, c);
+    ses_expect_output(c, "", 0);
+    ses_expect_ended(c, 1);
     loom_mem_conn_free(c);
 }
 
@@ -457,10 +411,11 @@ int main(void)
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_feed_after_close),
         cmocka_unit_test(test_split_query),
+        cmocka_unit_test(test_half_close),
         cmocka_unit_test(test_byte_by_byte),
         cmocka_unit_test(test_one_query_per_conn),
     };
 
     return cmocka_run_group_tests_name("finger_session", tests, env_setup,
-                                       env_teardown);
+                                       ses_teardown);
 }

@@ -44,9 +44,9 @@
 #include <nghttp2/nghttp2.h>
 
 #include "http.h"
-#include "http_fixture.h"
+#include "session.h"
 
-typedef hfx_t env_t;
+typedef ses_env_t env_t;
 
 /* big.bin: BIG_LEN bytes of big_byte(i) */
 #define BIG_LEN 200000
@@ -57,84 +57,55 @@ static unsigned char big_byte(size_t i)
 
 static unsigned char big_file[BIG_LEN]; /* filled by env_setup */
 
-static const hfx_file_t files[] = {
-    HFX_TEXT("hello.txt", "Hello, world\n"),
-    HFX_TEXT("a.txt", "alpha\n"),
-    HFX_TEXT("b.txt", "bravo bravo\n"),
-    HFX_TEXT("sub/index.html", "<p>sub</p>\n"),
-    {"big.bin", big_file, BIG_LEN},
+static const ses_file_t files[] = {
+    SES_TEXT("www/hello.txt", "Hello, world\n"),
+    SES_TEXT("www/a.txt", "alpha\n"),
+    SES_TEXT("www/b.txt", "bravo bravo\n"),
+    SES_TEXT("www/sub/index.html", "<p>sub</p>\n"),
+    {"www/big.bin", big_file, BIG_LEN},
 };
 
 #define H2_MAX_STREAMS 100
 #define H2_WINDOW 65535
 #define H2_CONN_WINDOW (1024 * 1024)
 
-static const char conf_fmt[] =
-    "http \"web\" {\n"
-    "    listen = {\"tcp:18080:interface=127.0.0.1\"}\n"
-    "    h2_max_streams = 100\n"
-    "    h2_window = \"65535\"\n"
-    "    h2_connection_window = \"1M\"\n"
-    "    server \"main\" {\n"
-    "        names = {\"localhost\"}\n"
-    "        location \"/\" {\n"
-    "            handler = \"static\"\n"
-    "            root = \"%s/www\"\n"
-    "        }\n"
-    "        location \"/echo\" {\n"
-    "            handler = \"echo\"\n"
-    "        }\n"
-    "        location \"= /ret\" {\n"
-    "            handler = \"return\"\n"
-    "            status = 200\n"
-    "            body = \"returned\\n\"\n"
-    "            content_type = \"text/plain\"\n"
-    "        }\n"
-    "    }\n"
-    "}\n";
+static const ses_spec_t spec = {
+    .conf = "http \"web\" {\n"
+            "    listen = {\"tcp:18080:interface=127.0.0.1\"}\n"
+            "    h2_max_streams = 100\n"
+            "    h2_window = \"65535\"\n"
+            "    h2_connection_window = \"1M\"\n"
+            "    server \"main\" {\n"
+            "        names = {\"localhost\"}\n"
+            "        location \"/\" {\n"
+            "            handler = \"static\"\n"
+            "            root = \"@DIR@/www\"\n"
+            "        }\n"
+            "        location \"/echo\" {\n"
+            "            handler = \"echo\"\n"
+            "        }\n"
+            "        location \"= /ret\" {\n"
+            "            handler = \"return\"\n"
+            "            status = 200\n"
+            "            body = \"returned\\n\"\n"
+            "            content_type = \"text/plain\"\n"
+            "        }\n"
+            "    }\n"
+            "}\n",
+    .module = "http",
+    .name = "web",
+    .tmpl = "/tmp/loom-h2sess.XXXXXX",
+    .files = files,
+    .nfiles = sizeof(files) / sizeof(files[0]),
+};
 
 static int env_setup(void **state)
 {
-    env_t *e = calloc(1, sizeof(*e));
-    char err[512] = "";
     size_t i;
 
-    if (e == NULL)
-        return -1;
-    *state = e;
     for (i = 0; i < BIG_LEN; i++)
         big_file[i] = big_byte(i);
-    if (hfx_start(e, "/tmp/loom-h2sess.XXXXXX", files,
-                  sizeof(files) / sizeof(files[0]), conf_fmt, err,
-                  sizeof(err)) != 0) {
-        print_message("# start failed: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-static int env_teardown(void **state)
-{
-    env_t *e = *state;
-
-    hfx_stop(e);
-    free(e);
-    return 0;
-}
-
-static void show(const char *what, const void *vp, size_t len)
-{
-    const unsigned char *p = vp;
-    size_t i;
-
-    print_message("# %s (%zu bytes): ", what, len);
-    for (i = 0; i < len && i < 600; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-            print_message("%c", p[i]);
-        else
-            print_message("\\x%02x", p[i]);
-    }
-    print_message("%s\n", len > 600 ? "..." : "");
+    return ses_setup(state, &spec);
 }
 
 /* ---- raw frames -----------------------------------------------------------
@@ -176,7 +147,7 @@ static size_t scan_frames(const void *vbuf, size_t len, size_t from,
         frame_t f;
 
         if (len - pos < 9) {
-            show("output", b + from, len - from);
+            ses_show("output", b + from, len - from);
             fail_msg("a partial frame header at offset %zu", pos);
         }
         f.len = (uint32_t)b[pos] << 16 | (uint32_t)b[pos + 1] << 8 | b[pos + 2];
@@ -185,7 +156,7 @@ static size_t scan_frames(const void *vbuf, size_t len, size_t from,
         f.sid = (int32_t)(be32(b + pos + 5) & 0x7fffffff);
         f.pl = b + pos + 9;
         if (len - pos - 9 < f.len) {
-            show("output", b + from, len - from);
+            ses_show("output", b + from, len - from);
             fail_msg("a partial frame (type %u, %u bytes) at offset %zu",
                      f.type, f.len, pos);
         }
@@ -390,7 +361,7 @@ static cli_t *cli_on(env_t *e, loom_conn_t *c, uint32_t window, int auto_wu)
 
     assert_non_null(k);
     k->e = e;
-    k->c = c ? c : loom_mem_conn_new(e->web);
+    k->c = c ? c : ses_conn(e, NULL);
     assert_non_null(k->c);
     assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -452,23 +423,8 @@ static void keep_sent(cli_t *k, const void *p, size_t len)
  * once the server has closed, the rest is counted in K->refused. */
 static void feed(cli_t *k, const void *vp, size_t len)
 {
-    const char *p = vp;
-    size_t off = 0;
-
-    keep_sent(k, p, len);
-    while (off < len) {
-        size_t n = len - off;
-
-        if (k->piece && n > k->piece)
-            n = k->piece;
-        if (loom_mem_closed(k->c)) {
-            k->refused += len - off;
-            return;
-        }
-        assert_int_equal(loom_mem_feed(k->c, p + off, n), LOOM_OK);
-        hfx_settle(k->e, k->c);
-        off += n;
-    }
+    keep_sent(k, vp, len);
+    k->refused += ses_feed_pieces(k->e, k->c, vp, len, k->piece, 0);
 }
 
 /* Hand the server's new output to the client; returns 1 if there was. */
@@ -483,7 +439,7 @@ static int deliver(cli_t *k)
     r = nghttp2_session_mem_recv(k->s, (const uint8_t *)out + k->off,
                                  len - k->off);
     if (r < 0) {
-        show("server output", out + k->off, len - k->off);
+        ses_show("server output", out + k->off, len - k->off);
         fail_msg("the client rejects the server's output: %s",
                  nghttp2_strerror((int)r));
     }
@@ -506,7 +462,7 @@ static void pump(cli_t *k)
             feed(k, data, (size_t)n);
         }
         assert_true(n == 0);
-        hfx_settle(k->e, k->c);
+        ses_settle(k->e);
         progress |= deliver(k);
         if (!progress)
             return;
@@ -635,7 +591,7 @@ static void expect_resp(const strm_t *st, int status, const void *want,
     check_fields(st);
     if (want != NULL &&
         (st->blen != len || (len && memcmp(st->body, want, len) != 0))) {
-        show("body", st->body, st->blen);
+        ses_show("body", st->body, st->blen);
         fail_msg("stream %d: body differs (%zu bytes, want %zu)", st->id,
                  st->blen, len);
     }
@@ -645,8 +601,6 @@ static void expect_str(const strm_t *st, int status, const char *want)
 {
     expect_resp(st, status, want, strlen(want));
 }
-
-#define S(lit) (lit), sizeof(lit) - 1
 
 /* ---- tests -------------------------------------------------------------- */
 
@@ -694,7 +648,7 @@ static void test_server_settings(void **state)
         }
     }
     if (seen != 15) {
-        show("SETTINGS", fs[0].pl, fs[0].len);
+        ses_show("SETTINGS", fs[0].pl, fs[0].len);
         fail_msg("settings seen: %#x, want all of 0xf", seen);
     }
     /* then the connection window, on stream 0 */
@@ -847,7 +801,7 @@ static void run_split(env_t *e, size_t split, size_t piece, outcome_t *o,
     static const nghttp2_nv ct[] = {NV("content-type", "text/x-a")};
     cli_t *k = cli_new(e, 0, 1);
     unsigned char *buf = NULL;
-    size_t len = 0, off = 0;
+    size_t len = 0;
     const uint8_t *data;
     ssize_t n;
     int i, j;
@@ -867,17 +821,8 @@ static void run_split(env_t *e, size_t split, size_t piece, outcome_t *o,
     }
     assert_int_equal(n, 0);
     *first_len = len;
-    while (off < len) {
-        size_t m = len - off;
-
-        if (split)
-            m = off < split ? split - off : len - off;
-        else if (piece && m > piece)
-            m = piece;
-        k->piece = 0;
-        feed(k, buf + off, m);
-        off += m;
-    }
+    keep_sent(k, buf, len);
+    k->refused += ses_feed_pieces(e, k->c, buf, len, piece, split);
     free(buf);
     pump(k);
     memset(o, 0, sizeof(*o));
@@ -978,6 +923,33 @@ static void test_splits(void **state)
     same_outcome(&whole, &other, "one byte at a time");
     outcome_free(&other);
     outcome_free(&whole);
+}
+
+/* Back-pressure below HTTP/2: a client that reads the connection slowly
+ * (a small transport window) still gets the large file whole, the server
+ * going on from its drain callback each time the client reads. */
+static void test_slow_reader(void **state)
+{
+    env_t *e = *state;
+    cli_t *k = cli_new(e, 0, 1);
+    strm_t *g;
+    size_t rounds = 0, held = 0;
+
+    loom_mem_set_window(k->c, 2000);
+    g = request(k, "GET", "/big.bin");
+    pump(k);
+    assert_false(g->closed);
+    while (!g->closed) {
+        if (loom_conn_pending(k->c) > held)
+            held = loom_conn_pending(k->c);
+        ses_consume(e, k->c, 30000);
+        pump(k);
+        assert_true(++rounds < 200);
+    }
+    assert_true(held > 0);
+    expect_resp(g, 200, big_file, BIG_LEN);
+    assert_false(loom_mem_closed(k->c));
+    cli_free(k);
 }
 
 static void test_many_streams(void **state)
@@ -1263,14 +1235,14 @@ static void test_continuation(void **state)
 /* Start HTTP/2 on a fresh connection as ALPN h2 does. */
 static loom_conn_t *alpn_h2_conn(env_t *e)
 {
-    loom_conn_t *c = loom_mem_conn_new(e->web);
+    loom_conn_t *c = ses_conn(e, NULL);
     loom_slice_t none = {NULL, 0};
 
     assert_non_null(c);
     loom_conn_hold(c);
     assert_int_equal(http_h2_start(loom_conn_data(c), NULL, none), LOOM_OK);
     loom_conn_release(c);
-    hfx_settle(e, c);
+    ses_settle(e);
     return c;
 }
 
@@ -1282,7 +1254,7 @@ static void expect_goaway(env_t *e, loom_conn_t *c, uint32_t err)
     size_t len, n, i;
     int found = 0;
 
-    hfx_settle(e, c);
+    ses_settle(e);
     out = loom_mem_output(c, &len);
     n = scan_frames(out, len, 0, fs, 16);
     for (i = 0; i < n; i++)
@@ -1290,13 +1262,13 @@ static void expect_goaway(env_t *e, loom_conn_t *c, uint32_t err)
             assert_int_equal(fs[i].sid, 0);
             assert_true(fs[i].len >= 8);
             if (be32(fs[i].pl + 4) != err) {
-                show("output", out, len);
+                ses_show("output", out, len);
                 fail_msg("GOAWAY error %u, want %u", be32(fs[i].pl + 4), err);
             }
             found++;
         }
     if (found != 1) {
-        show("output", out, len);
+        ses_show("output", out, len);
         fail_msg("%d GOAWAY frames, want 1", found);
     }
     assert_true(loom_mem_closed(c));
@@ -1314,9 +1286,7 @@ static void test_bad_preface(void **state)
     /* ALPN h2, and the client speaks HTTP/1.1 */
     c = alpn_h2_conn(e);
     assert_false(loom_mem_closed(c));
-    assert_int_equal(
-        loom_mem_feed(c, S("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")),
-        LOOM_OK);
+    ses_feed(e, c, SES_S("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     expect_goaway(e, c, NGHTTP2_PROTOCOL_ERROR);
     loom_mem_conn_free(c);
 
@@ -1327,8 +1297,7 @@ static void test_bad_preface(void **state)
         size_t i;
 
         for (i = 0; i < sizeof(bad) - 1 && !loom_mem_closed(c); i++) {
-            assert_int_equal(loom_mem_feed(c, bad + i, 1), LOOM_OK);
-            hfx_settle(e, c);
+            ses_feed(e, c, bad + i, 1);
         }
         assert_true(i <= 24);
     }
@@ -1336,9 +1305,8 @@ static void test_bad_preface(void **state)
     loom_mem_conn_free(c);
 
     /* h2c: the magic, then not SETTINGS */
-    c = loom_mem_conn_new(e->web);
-    assert_int_equal(loom_mem_feed(c, ping_first, sizeof(ping_first) - 1),
-                     LOOM_OK);
+    c = ses_conn(e, NULL);
+    ses_feed(e, c, ping_first, sizeof(ping_first) - 1);
     expect_goaway(e, c, NGHTTP2_PROTOCOL_ERROR);
     loom_mem_conn_free(c);
 
@@ -1364,18 +1332,15 @@ static void test_preface_detection(void **state)
     frame_t fs[8];
 
     /* nothing is answered until the preface is complete, then HTTP/2 */
-    c = loom_mem_conn_new(e->web);
+    c = ses_conn(e, NULL);
     for (i = 0; i < HTTP_H2_PREFACE_LEN - 1; i++) {
-        assert_int_equal(loom_mem_feed(c, preface + i, 1), LOOM_OK);
-        hfx_settle(e, c);
+        ses_feed(e, c, preface + i, 1);
         loom_mem_output(c, &len);
         assert_int_equal(len, 0);
         assert_false(loom_mem_closed(c));
     }
-    assert_int_equal(loom_mem_feed(c, preface + HTTP_H2_PREFACE_LEN - 1, 1),
-                     LOOM_OK);
-    assert_int_equal(loom_mem_feed(c, settings, 9), LOOM_OK);
-    hfx_settle(e, c);
+    ses_feed(e, c, preface + HTTP_H2_PREFACE_LEN - 1, 1);
+    ses_feed(e, c, settings, 9);
     out = loom_mem_output(c, &len);
     assert_true(scan_frames(out, len, 0, fs, 8) >= 1);
     assert_int_equal(fs[0].type, F_SETTINGS);
@@ -1384,15 +1349,12 @@ static void test_preface_detection(void **state)
 
     /* after an HTTP/1.1 request the preface is just a bad HTTP/1.1
      * request */
-    c = loom_mem_conn_new(e->web);
-    assert_int_equal(
-        loom_mem_feed(c, S("GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")),
-        LOOM_OK);
-    hfx_settle(e, c);
+    c = ses_conn(e, NULL);
+    ses_feed(e, c, SES_S("GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     if (!loom_mem_closed(c)) {
         loom_mem_feed(c, HTTP_H2_PREFACE, HTTP_H2_PREFACE_LEN);
         loom_mem_feed(c, settings, 9);
-        hfx_settle(e, c);
+        ses_settle(e);
     }
     out = loom_mem_output(c, &len);
     {
@@ -1403,7 +1365,7 @@ static void test_preface_detection(void **state)
         assert_non_null(strstr(copy, "\r\n\r\nalpha\n"));
         second = strstr(copy + 1, "HTTP/1.1 ");
         if (second == NULL || atoi(second + 9) < 400) {
-            show("output", out, len);
+            ses_show("output", out, len);
             fail_msg("want an HTTP/1.1 error for the late preface");
         }
         free(copy);
@@ -1420,14 +1382,12 @@ static void test_preface_detection(void **state)
         };
 
         for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
-            c = loom_mem_conn_new(e->web);
-            assert_int_equal(loom_mem_feed(c, reqs[i], strlen(reqs[i])),
-                             LOOM_OK);
-            hfx_settle(e, c);
+            c = ses_conn(e, NULL);
+            ses_feed(e, c, reqs[i], strlen(reqs[i]));
             out = loom_mem_output(c, &len);
             if (len < 9 || strncmp(out, "HTTP/1.1 ", 9) != 0) {
-                show("input", reqs[i], strlen(reqs[i]));
-                show("output", out, len);
+                ses_show("input", reqs[i], strlen(reqs[i]));
+                ses_show("output", out, len);
                 fail_msg("want an HTTP/1.1 answer");
             }
             loom_mem_conn_free(c);
@@ -1444,6 +1404,7 @@ int main(void)
         cmocka_unit_test(test_echo_large),
         cmocka_unit_test(test_splits),
         cmocka_unit_test(test_many_streams),
+        cmocka_unit_test(test_slow_reader),
         cmocka_unit_test(test_flow_control_stream),
         cmocka_unit_test(test_flow_control_connection),
         cmocka_unit_test(test_rst_stream),
@@ -1454,5 +1415,5 @@ int main(void)
     };
 
     return cmocka_run_group_tests_name("h2_session", tests, env_setup,
-                                       env_teardown);
+                                       ses_teardown);
 }

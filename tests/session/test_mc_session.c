@@ -15,18 +15,15 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <event2/event.h>
 
-#include "loom_conn.h"
 #include "mc_store.h"
-#include "server.h"
+#include "session.h"
 
 #define SMALL_MAX 2048 /* max_item_size of the "small" instance */
 #define E_FORMAT_NL "CLIENT_ERROR bad command line format\r\n"
 
 typedef struct {
-    struct event_base *base;
-    loom_server_t *srv;
+    ses_env_t ses; /* first: ses_setup_size */
     loom_instance_t *main, *small, *limit, *lax;
 } env_t;
 
@@ -51,118 +48,30 @@ static const char conf_text[] =
     "    strict_keys = no\n"
     "}\n";
 
+static const ses_spec_t spec = {.conf = conf_text};
+
 static int env_setup(void **state)
 {
-    env_t *e = calloc(1, sizeof(*e));
-    char err[512] = "";
+    env_t *e;
 
-    if (e == NULL)
+    if (ses_setup_size(state, &spec, sizeof(env_t)) != 0)
         return -1;
-    e->base = event_base_new();
-    e->srv = loom_server_new(e->base);
-    if (loom_server_start_text(e->srv, conf_text, err, sizeof(err)) !=
-        LOOM_OK) {
-        print_message("# start failed: %s\n", err);
-        return -1;
-    }
-    e->main = loom_server_instance(e->srv, "memcache", "main");
-    e->small = loom_server_instance(e->srv, "memcache", "small");
-    e->limit = loom_server_instance(e->srv, "memcache", "limit");
-    e->lax = loom_server_instance(e->srv, "memcache", "lax");
-    if (e->main == NULL || e->small == NULL || e->limit == NULL ||
-        e->lax == NULL)
-        return -1;
-    *state = e;
+    e = *state;
+    e->main = ses_instance(&e->ses, "memcache", "main");
+    e->small = ses_instance(&e->ses, "memcache", "small");
+    e->limit = ses_instance(&e->ses, "memcache", "limit");
+    e->lax = ses_instance(&e->ses, "memcache", "lax");
     return 0;
 }
 
-static int env_teardown(void **state)
-{
-    env_t *e = *state;
-
-    loom_server_free(e->srv);
-    event_base_free(e->base);
-    free(e);
-    return 0;
-}
-
-/* Let the reactor run deferred work (redelivery after a drain) until the
- * output stops growing. */
-static void settle(env_t *e, loom_conn_t *c)
-{
-    size_t len = 0, before;
-    int quiet = 0, i;
-
-    loom_mem_output(c, &len);
-    for (i = 0; i < 100000 && quiet < 3; i++) {
-        before = len;
-        event_base_loop(e->base, EVLOOP_NONBLOCK);
-        loom_mem_output(c, &len);
-        quiet = len == before ? quiet + 1 : 0;
-    }
-}
-
-typedef struct {
-    char *p;
-    size_t len;
-    int closed;
-} reply_t;
+typedef ses_reply_t reply_t;
 
 /* Feed IN over a fresh connection: cut at SPLIT (if non-zero), else in
  * pieces of PIECE bytes (0: all at once).  Returns the whole output. */
 static reply_t talk(env_t *e, loom_instance_t *inst, const char *in, size_t len,
                     size_t piece, size_t split)
 {
-    loom_conn_t *c = loom_mem_conn_new(inst);
-    reply_t r = {NULL, 0, 0};
-    const char *out;
-    size_t off = 0;
-
-    assert_non_null(c);
-    while (off < len) {
-        size_t n = len - off;
-
-        if (split)
-            n = off < split ? split - off : len - off;
-        else if (piece && n > piece)
-            n = piece;
-        if (loom_mem_closed(c))
-            break; /* the client stops once the server has closed */
-        assert_int_equal(loom_mem_feed(c, in + off, n), LOOM_OK);
-        settle(e, c);
-        off += n;
-    }
-    settle(e, c);
-    out = loom_mem_output(c, &r.len);
-    r.p = malloc(r.len + 1);
-    assert_non_null(r.p);
-    if (r.len)
-        memcpy(r.p, out, r.len);
-    r.p[r.len] = '\0';
-    r.closed = loom_mem_closed(c);
-    loom_mem_conn_free(c);
-    return r;
-}
-
-/* Print a reply with CR and LF visible. */
-static void show(const char *what, const char *p, size_t len)
-{
-    size_t i;
-
-    print_message("# %s (%zu bytes): ", what, len);
-    for (i = 0; i < len && i < 600; i++) {
-        unsigned char ch = (unsigned char)p[i];
-
-        if (ch == '\r')
-            print_message("\\r");
-        else if (ch == '\n')
-            print_message("\\n");
-        else if (ch < 0x20 || ch >= 0x7f)
-            print_message("\\x%02x", ch);
-        else
-            print_message("%c", ch);
-    }
-    print_message("%s\n", len > 600 ? "..." : "");
+    return ses_talk(&e->ses, inst, in, len, piece, split);
 }
 
 static int same(const reply_t *r, const char *want, size_t wlen)
@@ -171,49 +80,13 @@ static int same(const reply_t *r, const char *want, size_t wlen)
 }
 
 /* IN (LEN bytes) must produce exactly WANT and leave the connection open
- * (or closed, CLOSED), fed at once, split in two at every byte, and one
- * byte at a time. */
+ * (or closed, CLOSED), fed at once, split in two at every byte, seven and
+ * one byte at a time. */
 static void expect_all_splits(env_t *e, loom_instance_t *inst, const char *in,
                               size_t len, const char *want, size_t wlen,
                               int closed)
 {
-    reply_t r;
-    size_t k;
-
-    r = talk(e, inst, in, len, 0, 0);
-    if (!same(&r, want, wlen) || r.closed != closed) {
-        show("input", in, len);
-        show("got", r.p, r.len);
-        show("want", want, wlen);
-        free(r.p);
-        fail_msg("whole input: wrong reply (closed %d, want %d)", r.closed,
-                 closed);
-    }
-    free(r.p);
-    for (k = 1; k < len; k++) {
-        r = talk(e, inst, in, len, 0, k);
-        if (!same(&r, want, wlen) || r.closed != closed) {
-            show("got", r.p, r.len);
-            show("want", want, wlen);
-            free(r.p);
-            fail_msg("split at byte %zu: wrong reply", k);
-        }
-        free(r.p);
-    }
-    r = talk(e, inst, in, len, 1, 0);
-    if (!same(&r, want, wlen) || r.closed != closed) {
-        show("got", r.p, r.len);
-        show("want", want, wlen);
-        free(r.p);
-        fail_msg("one byte at a time: wrong reply");
-    }
-    free(r.p);
-    r = talk(e, inst, in, len, 7, 0);
-    if (!same(&r, want, wlen) || r.closed != closed) {
-        free(r.p);
-        fail_msg("seven bytes at a time: wrong reply");
-    }
-    free(r.p);
+    ses_expect_splits(&e->ses, inst, in, len, want, wlen, closed);
 }
 
 #define EXPECT_SPLITS(inst, in, want)                                          \
@@ -227,9 +100,9 @@ static void expect_reply(env_t *e, loom_instance_t *inst, const char *in,
     reply_t r = talk(e, inst, in, len, 0, 0);
 
     if (!same(&r, want, wlen) || r.closed != closed) {
-        show("input", in, len);
-        show("got", r.p, r.len);
-        show("want", want, wlen);
+        ses_show("input", in, len);
+        ses_show("got", r.p, r.len);
+        ses_show("want", want, wlen);
         free(r.p);
         fail_msg("wrong reply (closed %d, want %d)", r.closed, closed);
     }
@@ -617,7 +490,7 @@ static void test_gets_cas(void **state)
              strlen("flush_all\r\nset c 1 0 2\r\nv1\r\ngets c\r\n"), 0, 0);
     n = sscanf(r.p, "OK\r\nSTORED\r\nVALUE c 1 2 %llu\r\nv1\r\nEND\r\n", &cas);
     if (n != 1 || cas == 0)
-        show("got", r.p, r.len);
+        ses_show("got", r.p, r.len);
     assert_int_equal(n, 1);
     assert_true(cas != 0);
     free(r.p);
@@ -634,7 +507,7 @@ static void test_gets_cas(void **state)
              "EXISTS\r\nSTORED\r\nNOT_FOUND\r\nVALUE c 0 2\r\nv3\r\nEND\r\n"
              "HD c");
     if (strncmp(r.p, want, strlen(want)) != 0) {
-        show("got", r.p, r.len);
+        ses_show("got", r.p, r.len);
         fail_msg("cas replies");
     }
     free(r.p);
@@ -646,7 +519,7 @@ static void test_data_in_pieces(void **state)
 {
     env_t *e = *state;
     enum { N = 100000, PIECE = 13 };
-    loom_conn_t *c = loom_mem_conn_new(e->main);
+    loom_conn_t *c = ses_conn(&e->ses, e->main);
     const char *line = "set big 7 0 100000\r\n";
     char *val = malloc(N + 2), *want;
     const char *out;
@@ -657,7 +530,7 @@ static void test_data_in_pieces(void **state)
         val[i] = (char)("0123456789\r\nabc"[i % 15]);
     memcpy(val + N, "\r\n", 2);
     assert_int_equal(loom_mem_feed(c, line, strlen(line)), LOOM_OK);
-    settle(e, c);
+    ses_settle(&e->ses);
     for (off = 0; off < N + 2; off += PIECE) {
         size_t n = N + 2 - off < PIECE ? N + 2 - off : PIECE;
 
@@ -665,13 +538,13 @@ static void test_data_in_pieces(void **state)
         assert_int_equal(len, 0);
         assert_false(loom_mem_closed(c));
         assert_int_equal(loom_mem_feed(c, val + off, n), LOOM_OK);
-        settle(e, c);
+        ses_settle(&e->ses);
     }
     out = loom_mem_output(c, &len);
     assert_int_equal(len, 8);
     assert_memory_equal(out, "STORED\r\n", 8);
     assert_int_equal(loom_mem_feed(c, "get big\r\n", 9), LOOM_OK);
-    settle(e, c);
+    ses_settle(&e->ses);
     out = loom_mem_output(c, &len);
     wlen = 8 + strlen("VALUE big 7 100000\r\n") + N + 2 + 5;
     want = malloc(wlen);
@@ -953,7 +826,7 @@ static void test_cache_memlimit(void **state)
     /* refused (any reply but OK), and the cache still stores */
     if (strncmp(r.p, "OK\r\n", 4) == 0 ||
         strstr(r.p, "\r\nSTORED\r\nVALUE k2 0 1\r\ny\r\nEND\r\n") == NULL) {
-        show("got", r.p, r.len);
+        ses_show("got", r.p, r.len);
         free(r.p);
         fail_msg("cache_memlimit 17592186044416 (2^64 bytes) wrapped the "
                  "memory limit instead of being refused");
@@ -1000,8 +873,8 @@ static void expect_pieces(env_t *e, loom_instance_t *inst, const buf_t *in,
 
         while (k < r.len && k < want->len && r.p[k] == want->p[k])
             k++;
-        show("got from the first difference", r.p + k, r.len - k);
-        show("want from there", want->p + k, want->len - k);
+        ses_show("got from the first difference", r.p + k, r.len - k);
+        ses_show("want from there", want->p + k, want->len - k);
         free(r.p);
         fail_msg("%s (pieces of %zu): %zu bytes, want %zu; first difference "
                  "at %zu",
@@ -1294,7 +1167,7 @@ static void test_stats_items(void **state)
 
         snprintf(want, sizeof(want), "STAT items:1:%s ", names[i]);
         if (strncmp(p, want, strlen(want)) != 0) {
-            show("got", p, strlen(p));
+            ses_show("got", p, strlen(p));
             fail_msg("field %zu: want %s", i, want);
         }
         p = strstr(p, "\r\n") + 2;
@@ -1471,5 +1344,5 @@ int main(void)
     };
 
     return cmocka_run_group_tests_name("mc_session", tests, env_setup,
-                                       env_teardown);
+                                       ses_teardown);
 }

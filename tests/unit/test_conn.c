@@ -90,12 +90,7 @@ static int env_setup(void **state)
     for (i = 0; i < NCONN; i++) {
         e->p[i].e = e;
         e->p[i].idx = i;
-        e->c[i] =
-            loom_conn_new(e->srv, NULL, &t_handler, -1, &loom_transport_mem, 0);
-        e->c[i]->flags |= LOOM_CF_MEM | LOOM_CF_OUTBOUND;
-        e->c[i]->tp_data = evbuffer_new();
-        loom_conn_set_data(e->c[i], &e->p[i]);
-        loom_conn_start(e->c[i]);
+        e->c[i] = loom_mem_conn_new_handler(e->srv, &t_handler, &e->p[i]);
     }
     *state = e;
     return 0;
