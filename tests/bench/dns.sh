@@ -28,11 +28,14 @@
 #
 # Environment:
 #   LOOMD      loomd binary (default src/loomd)
+#   LOOMD_BASE a baseline loomd measured beside it as server "base" (lib.sh)
 #   NSD        nsd binary (default /usr/sbin/nsd)
 #   DNSPERF    dnsperf binary (default: from PATH)
 #   ROUNDS     rounds per server and transport (default 3, minimum 1)
 #   DURATION   seconds per round (default 10)
 #   DNS_TRANSPORTS  transports to measure (default "udp tcp")
+#   DNS_SERVERS     servers to measure (default "loomd nsd"; "base" with
+#                   LOOMD_BASE, see lib.sh)
 #   DNS_CLIENTS     dnsperf -c (default 1)
 #   DNS_OUTSTANDING dnsperf -q (default 100)
 #   DNS_PIN    0: do not pin the server and dnsperf to CPUs
@@ -51,7 +54,7 @@ DURATION=${DURATION:-10}
 TRANSPORTS=${DNS_TRANSPORTS:-udp tcp}
 CLIENTS=${DNS_CLIENTS:-1}
 OUTSTANDING=${DNS_OUTSTANDING:-100}
-SERVERS="loomd nsd"
+SERVERS=${DNS_SERVERS:-loomd nsd}
 
 bench_numbers ROUNDS DURATION CLIENTS OUTSTANDING
 [ "$ROUNDS" -ge 1 ] || ROUNDS=1
@@ -61,6 +64,7 @@ bench_words transport DNS_TRANSPORTS "$TRANSPORTS" udp tcp
 # ---------------------------------------------------------------- tools
 bench_python
 bench_loomd
+bench_words server DNS_SERVERS "$SERVERS" loomd nsd
 NSD=${NSD:-/usr/sbin/nsd}
 [ -x "$NSD" ] || die "nsd not found at $NSD (apt-get install nsd, or set NSD)"
 DNSPERF=${DNSPERF:-$(command -v dnsperf 2>/dev/null)}
@@ -159,6 +163,7 @@ start_nsd() {
 server_version() {
 	case $1 in
 	loomd) "$LOOMD" -V 2>&1 | head -n 1 ;;
+	base) "$LOOMD_BASE" -V 2>&1 | head -n 1 ;;
 	nsd) "$NSD" -v 2>&1 | head -n 1 ;;
 	esac
 }
@@ -198,6 +203,7 @@ median() { median_in "$results" "$@"; }   # median TRANSPORT SERVER COLUMN [PRIN
 # ---------------------------------------------------------------- main
 echo "# dns benchmark: $(nproc 2>/dev/null || echo '?') CPUs"
 note "loomd: $LOOMD ($(server_version loomd)), dns module, default options"
+in_words base "$SERVERS" && base_note
 note "nsd: $NSD ($(server_version nsd)), server-count 1, rrl-ratelimit 0"
 note "dnsperf: $("$DNSPERF" -h 2>&1 | sed -n 's/^Version //p' | head -n 1) -c $CLIENTS -q $OUTSTANDING -l $DURATION, $(wc -l <"$queries") queries in the file (zone $ZONE)"
 if [ -n "$server_cpu" ]; then
@@ -226,9 +232,12 @@ for transport in $TRANSPORTS; do
 			"$(median "$transport" "$server" 4 %.0f)" "$(median "$transport" "$server" 5 %.1f)" \
 			"$(median "$transport" "$server" 6)"
 	done
-	echo "  $transport ratio loomd/nsd: q/s $(ratio "$(median "$transport" loomd 4)" "$(median "$transport" nsd 4)")" \
-		" latency $(ratio "$(median "$transport" loomd 5)" "$(median "$transport" nsd 5)")" \
-		" CPU/query $(ratio "$(median "$transport" loomd 6)" "$(median "$transport" nsd 6)")"
+	for other in $SERVERS; do
+		[ "$other" = loomd ] && continue
+		echo "  $transport ratio loomd/$other: q/s $(ratio "$(median "$transport" loomd 4)" "$(median "$transport" "$other" 4)")" \
+			" latency $(ratio "$(median "$transport" loomd 5)" "$(median "$transport" "$other" 5)")" \
+			" CPU/query $(ratio "$(median "$transport" loomd 6)" "$(median "$transport" "$other" 6)")"
+	done
 done
 
 [ "$failed" = 0 ] || exit 1

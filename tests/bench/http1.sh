@@ -46,6 +46,7 @@
 #
 # Environment:
 #   LOOMD            loomd binary (default src/loomd)
+#   LOOMD_BASE       a baseline loomd measured beside it as server "base" (lib.sh)
 #   NGINX, H2O, WRK  binaries (default: from PATH, /usr/sbin, /usr/bin)
 #   CC               compiler for sol_server.c (default cc)
 #   ROUNDS           rounds per server and part (default 3, minimum 1)
@@ -210,6 +211,7 @@ start_sol() {
 server_version() {
 	case $1 in
 	loomd) "$LOOMD" -V 2>&1 | head -n 1 ;;
+	base) "$LOOMD_BASE" -V 2>&1 | head -n 1 ;;
 	nginx) "$NGINX" -v 2>&1 | sed 's/^nginx version: //' ;;
 	h2o) "$H2O" --version 2>&1 | head -n 1 ;;
 	sol) echo "tests/bench/sol_server.c, $("$CC" --version 2>/dev/null | head -n 1) -O2" ;;
@@ -309,6 +311,7 @@ echo "# http1 benchmark: $(nproc 2>/dev/null || echo '?') CPUs, servers: $SERVER
 for s in $SERVERS; do
 	case $s in
 	loomd) note "loomd: $LOOMD ($(server_version loomd)); http instance, static handler, no access log, keepalive_requests $KEEPALIVE" ;;
+	base) base_note ;;
 	nginx) note "nginx: $NGINX ($(server_version nginx)); worker_processes 1, master_process off, open_file_cache, sendfile, access_log off, keepalive_requests $KEEPALIVE" ;;
 	h2o) note "h2o: $H2O ($(server_version h2o)); num-threads 1, file.dir, no access log" ;;
 	sol) note "sol: $(server_version sol)" ;;

@@ -56,6 +56,7 @@
 #
 # Environment:
 #   LOOMD                 loomd binary (default src/loomd)
+#   LOOMD_BASE            a baseline loomd measured beside it as server "base" (lib.sh)
 #   NGINX, H2O, H2LOAD, WRK  binaries (default: from PATH, /usr/sbin, /usr/bin)
 #   ROUNDS                rounds per server and part (default 3, minimum 1)
 #   DURATION (or DUR)     seconds per round (default 10)
@@ -307,6 +308,7 @@ start_proxy_nginx() {
 server_version() {
 	case $1 in
 	loomd) "$LOOMD" -V 2>&1 | head -n 1 ;;
+	base) "$LOOMD_BASE" -V 2>&1 | head -n 1 ;;
 	nginx) "$NGINX" -v 2>&1 | sed 's/^nginx version: //' ;;
 	h2o) "$H2O" --version 2>&1 | head -n 1 ;;
 	esac
@@ -411,6 +413,7 @@ echo "# http2 benchmark: $(nproc 2>/dev/null || echo '?') CPUs, servers: $SERVER
 for s in $SERVERS; do
 	case $s in
 	loomd) note "loomd: $LOOMD ($(server_version loomd)); http instance, static handler, no access log, default h2 options, keepalive_requests $KEEPALIVE" ;;
+	base) base_note ;;
 	nginx) note "nginx: $NGINX ($(server_version nginx)); worker_processes 1, master_process off, listen http2 (TLS and h2c), open_file_cache, access_log off, keepalive_requests $KEEPALIVE" ;;
 	h2o) note "h2o: $H2O ($(server_version h2o)); num-threads 1, file.dir, no access log" ;;
 	esac

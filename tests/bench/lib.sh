@@ -30,6 +30,10 @@ in_words() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 bench_words() {
 	local what=$1 name=$2 list=$3 w allowed
 	shift 3
+	# a baseline build is measured wherever loomd is (bench_base)
+	if [ "$what" = server ] && [ -n "${LOOMD_BASE:-}" ] && in_words loomd "$*"; then
+		set -- "$@" base
+	fi
 	allowed=$*
 	allowed=${allowed// /, }
 	for w in $list; do
@@ -55,6 +59,41 @@ bench_loomd() {
 	fi
 	[ -x "$LOOMD" ] || die "loomd binary '$LOOMD' not found: this script builds nothing; run ./configure && make first (or set LOOMD)"
 	LOOMD=$(cd "$(dirname "$LOOMD")" && pwd)/$(basename "$LOOMD")
+	bench_base
+}
+
+# ---- before and after: a baseline build beside loomd
+#
+# With LOOMD_BASE set to another loomd binary (say the build of the commit
+# before a change), every script also accepts the server "base" in its
+# server list: it is started as loomd is, with the same configuration, in
+# the same alternating rounds, and the loomd/base ratios say what the
+# change did.  For example:
+#     LOOMD_BASE=/tmp/before/src/loomd MC_SERVERS="loomd base" tests/bench/memcache.sh
+
+# bench_base: LOOMD_BASE as an absolute path (dies when it is not a binary);
+# nothing when it is not set.
+bench_base() {
+	[ -n "${LOOMD_BASE:-}" ] || return 0
+	[ -x "$LOOMD_BASE" ] || die "LOOMD_BASE '$LOOMD_BASE' is not an executable"
+	LOOMD_BASE=$(cd "$(dirname "$LOOMD_BASE")" && pwd)/$(basename "$LOOMD_BASE")
+}
+
+# start_base ARGS...: start_loomd ARGS with the baseline binary (the
+# script's own start_loomd, with LOOMD rebound for the call); likewise
+# start_proxy_base for a script with start_proxy_loomd.
+start_base() {
+	local LOOMD=$LOOMD_BASE
+	start_loomd "$@"
+}
+start_proxy_base() {
+	local LOOMD=$LOOMD_BASE
+	start_proxy_loomd "$@"
+}
+
+# base_note: the note line that describes the baseline.
+base_note() {
+	note "base: $LOOMD_BASE ($("$LOOMD_BASE" -V 2>&1 | head -n 1)), the same configuration as loomd: a baseline build"
 }
 
 # bench_install PKG...: as root, with apt-get, install the Debian packages

@@ -38,6 +38,7 @@
 #
 # Environment:
 #   LOOMD          loomd binary (default src/loomd)
+#   LOOMD_BASE     a baseline loomd measured beside it as server "base" (lib.sh)
 #   MEMCACHED      memcached binary (default: from PATH or /usr/bin/memcached)
 #   MEMCASLAP      memcaslap binary (default: from PATH)
 #                  (both installed with apt-get install memcached
@@ -162,6 +163,7 @@ start_memcached() {
 server_version() {
 	case $1 in
 	loomd) "$LOOMD" -V 2>&1 | head -n 1 ;;
+	base) "$LOOMD_BASE" -V 2>&1 | head -n 1 ;;
 	memcached) "$MEMCACHED" -V 2>&1 | head -n 1 ;;
 	esac
 }
@@ -268,6 +270,7 @@ echo "# memcache benchmark: $(nproc 2>/dev/null || echo '?') CPUs, servers: $SER
 for s in $SERVERS; do
 	case $s in
 	loomd) note "loomd: $LOOMD ($(server_version loomd)); memcache module, memory = ${TPUT_MB}M / ${MEM_MB}M, max_item_size = 1M, strict_keys = no (memcaslap's keys begin with control characters; strict_keys only changes key validation)" ;;
+	base) base_note ;;
 	memcached) note "memcached: $MEMCACHED ($(server_version memcached)), -t 1 -m $TPUT_MB / -m $MEM_MB -I 1m" ;;
 	esac
 done
