@@ -451,7 +451,7 @@ static void connect_done(http_ups_connect_t *cr, http_upconn_t *uc,
     void *arg = cr->arg;
     http_ups_server_t *s = cr->s;
 
-    if (uc == NULL && s->naddrs) /* the next attempt tries another */
+    if (uc == NULL && s->naddrs) /* the next attempt starts elsewhere */
         s->next_addr = (s->next_addr + 1) % s->naddrs;
     cr->s = NULL; /* keep its reference over the callback */
     connect_free(cr);
@@ -471,6 +471,21 @@ static void connect_on_result(loom_conn_t *c, const loom_connect_result_t *res,
         connect_done(cr, NULL, res->status, res->err);
         return;
     }
+    if (cr->s->resolve && res->addr && cr->s->naddrs) {
+        /* start there next time: an address refused now (::1 for
+         * "localhost" when the upstream listens on 127.0.0.1 only) is not
+         * tried first on every connection */
+        size_t i;
+
+        for (i = 0; i < cr->s->naddrs; i++) {
+            if (cr->s->addrs[i].len == res->addr->len &&
+                memcmp(&cr->s->addrs[i].addr, &res->addr->addr,
+                       res->addr->len) == 0) {
+                cr->s->next_addr = i;
+                break;
+            }
+        }
+    }
     uc = loom_calloc(1, sizeof(*uc));
     uc->c = c;
     uc->srv = cr->s;
@@ -488,8 +503,10 @@ static void connect_on_result(loom_conn_t *c, const loom_connect_result_t *res,
     connect_done(cr, uc, LOOM_CONNECT_OK, NULL);
 }
 
-/* Connect CR: to the endpoint as configured, or to the next address of a
- * resolved name (TLS still verifying that name). */
+/* Connect CR: to the endpoint as configured, or to every address of a
+ * resolved name in turn, from the one that worked last, each with the
+ * connect timeout (as nginx tries each address of a name as a peer of its
+ * own); TLS still verifies that name. */
 static void connect_start(http_ups_connect_t *cr)
 {
     http_ups_server_t *s = cr->s;
@@ -505,8 +522,18 @@ static void connect_start(http_ups_connect_t *cr)
     }
     loom_connect_spec_opts(&s->spec, &opts);
     opts.tls_opts.name = s->spec.host;
-    cr->lc = loom_connect_addrs(srv, &s->addrs[s->next_addr % s->naddrs], 1,
-                                &opts, &upconn_handler, connect_on_result, cr);
+    opts.attempt_timeout_ms = opts.timeout_ms;
+    opts.timeout_ms *= (unsigned)s->naddrs;
+    {
+        loom_addr_t *order = loom_calloc(s->naddrs, sizeof(*order));
+        size_t i;
+
+        for (i = 0; i < s->naddrs; i++)
+            order[i] = s->addrs[(s->next_addr + i) % s->naddrs];
+        cr->lc = loom_connect_addrs(srv, order, s->naddrs, &opts,
+                                    &upconn_handler, connect_on_result, cr);
+        free(order);
+    }
 }
 
 static void dns_on_answer(const loom_addr_t *addrs, size_t n, const char *err,

@@ -110,9 +110,11 @@ class Loomd:
         with open(self.conf_path, "w") as f:
             f.write(text)
 
-    def start(self, args=(), wait_ready=True, env=None, preexec=None):
+    def start(self, args=(), wait_ready=True, env=None, preexec=None, wrap=()):
+        """WRAP: a command that execs the rest (same process, so signals
+        reach loomd), e.g. hosts_wrap()."""
         self._err = open(self.err_path, "ab")
-        self.proc = subprocess.Popen([LOOMD, "-c", self.conf_path] + list(args),
+        self.proc = subprocess.Popen(list(wrap) + [LOOMD, "-c", self.conf_path] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=self._err,
                                      stderr=self._err, env=env, preexec_fn=preexec)
         if wait_ready:
@@ -253,6 +255,14 @@ def make_cert(dirpath, name, cn, san=None):
     if r.returncode != 0:
         raise AssertionError("openssl req failed: %s" % r.stderr.decode(errors="replace"))
     return pem, key
+
+
+def hosts_wrap(hosts_file):
+    """A Loomd.start wrap that runs loomd in a mount namespace of its own
+    where HOSTS_FILE is /etc/hosts (root only; the machine's file is not
+    touched): names that resolve the way a test needs."""
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /etc/hosts && exec "$@"', hosts_file]
 
 
 def run_loomd(args, timeout=WAIT):

@@ -5,6 +5,7 @@ keep-alive connections are reused for sequential requests, closed after
 keepalive_timeout, not kept with keepalive = 0 or after Connection: close,
 and a pooled connection the upstream dropped is replaced transparently."""
 
+import os
 import signal
 import threading
 import time
@@ -164,6 +165,27 @@ class Pool(Base):
             r = d.get("/p/x%d" % i)
             self.assertEqual((r.status, r.body), (200, b"named\n"), r)
         self.assertEqual(len(up.requests), 3)
+
+    def test_name_with_a_refusing_address(self):
+        """A name whose first address refuses (::1, where the upstream
+        listens on 127.0.0.1 only -- "localhost" on many systems): every
+        request is answered through the other address, and later
+        connections start with the address that worked."""
+        if not loomtest.is_root():
+            self.skipTest("needs root for a mount namespace with its own /etc/hosts")
+        up = start_upstream(self, "dual")
+        d = HttpD(proxy_server([proxy_loc("/p/", "dual")]),
+                  opts=upstream_section("dual", ["tcp:host=dual.loom.test:port=%d" % up.port],
+                                        keepalive=0),
+                  tree={"www": None})
+        self.addCleanup(d.cleanup)
+        hosts = d.write_file("hosts", "::1 dual.loom.test\n127.0.0.1 dual.loom.test\n")
+        d.start(wrap=loomtest.hosts_wrap(hosts))
+        for i in range(4):
+            r = d.get("/p/x%d" % i)
+            self.assertEqual((r.status, r.body), (200, b"dual\n"), d.log())
+        self.assertEqual(len(up.requests), 4)
+        self.assertNotIn("[error]", d.log())
 
     def test_sigterm_closes_idle_pool(self):
         """An idle pooled upstream connection has nothing in flight: a
