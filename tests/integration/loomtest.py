@@ -257,6 +257,18 @@ def make_cert(dirpath, name, cn, san=None):
     return pem, key
 
 
+def can_wrap_hosts():
+    """Whether hosts_wrap works here: root, and a mount namespace whose
+    root can be made private (not in a chroot, where / is no mount)."""
+    if not is_root():
+        return False
+    try:
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                              capture_output=True, timeout=WAIT).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def hosts_wrap(hosts_file):
     """A Loomd.start wrap that runs loomd in a mount namespace of its own
     where HOSTS_FILE is /etc/hosts (root only; the machine's file is not

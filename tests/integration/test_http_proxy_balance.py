@@ -171,8 +171,9 @@ class Pool(Base):
         listens on 127.0.0.1 only -- "localhost" on many systems): every
         request is answered through the other address, and later
         connections start with the address that worked."""
-        if not loomtest.is_root():
-            self.skipTest("needs root for a mount namespace with its own /etc/hosts")
+        if not loomtest.can_wrap_hosts():
+            self.skipTest("no private mount namespace for an /etc/hosts of its own "
+                          "(not root, or in a chroot)")
         up = start_upstream(self, "dual")
         d = HttpD(proxy_server([proxy_loc("/p/", "dual")]),
                   opts=upstream_section("dual", ["tcp:host=dual.loom.test:port=%d" % up.port],
