@@ -529,19 +529,29 @@ static void conn_settle(loom_conn_t *c)
     conn_update(c);
 }
 
-void loom_conn_enter(loom_conn_t *c)
+static inline void conn_enter(loom_conn_t *c)
 {
     c->holds++;
     c->frames++;
 }
 
-void loom_conn_leave(loom_conn_t *c)
+static inline void conn_leave(loom_conn_t *c)
 {
     /* Only the outermost frame finishes what was asked for inside. */
     if (c->frames == 1)
         conn_settle(c);
     c->frames--;
     conn_release(c);
+}
+
+void loom_conn_enter(loom_conn_t *c)
+{
+    conn_enter(c);
+}
+
+void loom_conn_leave(loom_conn_t *c)
+{
+    conn_leave(c);
 }
 
 /* A module asked for something the core does in a frame of C: if none is
@@ -572,15 +582,13 @@ void loom_conn_set_max_output(loom_conn_t *c, size_t max)
 }
 
 /* Past the connection's output cap: abort it (never inside the caller). */
-static int conn_over_cap(loom_conn_t *c)
+static int conn_cap_exceeded(loom_conn_t *c)
 {
-    if (conn_pending_out(c) <= c->max_output)
-        return 0;
     loom_log(LOOM_LOG_WARN, c->inst ? c->inst->who : NULL,
              "%s: output limit (%zu bytes) exceeded, closing",
              loom_conn_peer(c), c->max_output);
     loom_conn_abort(c);
-    return 1;
+    return LOOM_ERROR;
 }
 
 void loom_conn_out_prepare(loom_conn_t *c)
@@ -592,14 +600,24 @@ void loom_conn_out_prepare(loom_conn_t *c)
     }
 }
 
+/* Bytes were added to c->out (PENDING now): cap, high-water mark, and a
+ * flush from the deferred list unless a frame of C will do it.  Inline:
+ * every write of every response passes here. */
+static inline int conn_queued(loom_conn_t *c, size_t pending)
+{
+    if (pending > LOOM_OUT_HIGH || pending > c->max_output) {
+        if (pending > c->max_output)
+            return conn_cap_exceeded(c);
+        c->flags |= LOOM_CF_FULL;
+    }
+    if (c->frames == 0)
+        conn_defer(c);
+    return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
+}
+
 int loom_conn_out_queued(loom_conn_t *c)
 {
-    if (conn_over_cap(c))
-        return LOOM_ERROR;
-    if (evbuffer_get_length(c->out) > LOOM_OUT_HIGH)
-        c->flags |= LOOM_CF_FULL;
-    conn_poke(c);
-    return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
+    return conn_queued(c, evbuffer_get_length(c->out));
 }
 
 int loom_conn_write(loom_conn_t *c, const void *data, size_t len)
@@ -608,9 +626,10 @@ int loom_conn_write(loom_conn_t *c, const void *data, size_t len)
         return LOOM_ERROR;
     if (len == 0)
         return (c->flags & LOOM_CF_FULL) ? LOOM_AGAIN : LOOM_OK;
-    loom_conn_out_prepare(c);
+    if (c->out == NULL)
+        loom_conn_out_prepare(c);
     evbuffer_add(c->out, data, len);
-    return loom_conn_out_queued(c);
+    return conn_queued(c, evbuffer_get_length(c->out));
 }
 
 int loom_conn_printf(loom_conn_t *c, const char *fmt, ...)
