@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "loom_module.h"
+#include "tls.h"
 
 #define LOOM_MAX_MODULES 64
 
@@ -1216,6 +1217,7 @@ void loom_config_free(loom_config_t *c)
             ic->module->conf_free(ic->mod_conf);
     }
     free(c->inst);
+    loom_tls_free(c->tls_built);
     free(c->file);
     free(c->user);
     free(c->group);

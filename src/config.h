@@ -58,6 +58,9 @@ typedef struct loom_config_s {
     size_t n_tls;
     loom_instance_conf_t *inst;
     size_t n_inst;
+    /* The TLS profiles the check built (loom_tls_new), for the server to
+     * take instead of building them again; freed with the config. */
+    struct loom_tls_s *tls_built;
 } loom_config_t;
 
 /* Read FILE (or, when TEXT is non-NULL, TEXT with FILE naming it in

@@ -227,7 +227,8 @@ static int check_listeners(loom_config_t *cfg, char *err, size_t errlen)
 
 /* ---- TLS ---------------------------------------------------------------- */
 
-/* Build every TLS context as the start would, and throw them away. */
+/* Build every TLS context as the start would; the profile set is kept in
+ * CFG for the server (the listeners' own contexts are thrown away). */
 static int check_tls(loom_config_t *cfg, char *err, size_t errlen)
 {
     loom_tls_t *tls = loom_tls_new(cfg, err, errlen);
@@ -253,7 +254,10 @@ static int check_tls(loom_config_t *cfg, char *err, size_t errlen)
             SSL_CTX_free(ctx);
         }
     }
-    loom_tls_free(tls);
+    if (rc == LOOM_OK)
+        cfg->tls_built = tls;
+    else
+        loom_tls_free(tls);
     return rc;
 }
 

@@ -338,25 +338,38 @@ void loom_endpoint_format(const loom_endpoint_t *ep, char *out, size_t len)
     }
 }
 
-int loom_endpoint_sockaddr(const loom_endpoint_t *ep,
-                           struct sockaddr_storage *ss, socklen_t *len)
+int loom_ip_sockaddr(const char *host, int port, struct sockaddr_storage *ss,
+                     socklen_t *len)
 {
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    const char *host = ep->host[0] ? ep->host : "0.0.0.0";
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
 
     memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' &&
+        n - 2 < sizeof(buf)) { /* brackets: IPv6 only */
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = '\0';
+        if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1)
+            return -1;
+    } else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)ep->port);
+        sin->sin_port = htons((uint16_t)port);
         *len = sizeof(*sin);
         return 0;
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+        return -1;
     }
-    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)ep->port);
-        *len = sizeof(*sin6);
-        return 0;
-    }
-    return -1;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    *len = sizeof(*sin6);
+    return 0;
+}
+
+int loom_endpoint_sockaddr(const loom_endpoint_t *ep,
+                           struct sockaddr_storage *ss, socklen_t *len)
+{
+    return loom_ip_sockaddr(ep->host[0] ? ep->host : "0.0.0.0", ep->port, ss,
+                            len);
 }

@@ -60,6 +60,11 @@ int loom_endpoint_parse_connect(const char *str, loom_endpoint_t *ep, char *err,
  * to OUT, always NUL-terminated. */
 void loom_endpoint_format(const loom_endpoint_t *ep, char *out, size_t len);
 
+/* HOST as an IP literal ("127.0.0.1", "::1" or "[::1]") with PORT into
+ * *SS and *LEN.  Returns 0, or -1 when HOST is not one. */
+int loom_ip_sockaddr(const char *host, int port, struct sockaddr_storage *ss,
+                     socklen_t *len);
+
 /* The socket address a tcp/tls/udp listen endpoint binds: its interface
  * (an IPv4 or IPv6 address; 0.0.0.0 when none is given) and port.
  * Returns 0, or -1 when the interface is not an IP address. */

@@ -155,28 +155,30 @@ void loom_timers_owner_gone(loom_timer_t **list)
         loom_timer_disarm(*list);
 }
 
-void loom_timer_init_conn(loom_timer_t *t, loom_conn_t *c, loom_timer_cb cb,
-                          void *arg)
+/* Prepare T for CB(T, ARG) on SRV, owned by C or INST (one of them). */
+static void timer_setup(loom_timer_t *t, loom_server_t *srv, loom_conn_t *c,
+                        loom_instance_t *inst, loom_timer_cb cb, void *arg)
 {
     if (t->slot)
         loom_timer_disarm(t);
     memset(t, 0, sizeof(*t));
-    t->srv = c->srv;
+    t->srv = srv;
     t->conn = c;
+    t->inst = inst;
     t->cb = cb;
     t->arg = arg;
+}
+
+void loom_timer_init_conn(loom_timer_t *t, loom_conn_t *c, loom_timer_cb cb,
+                          void *arg)
+{
+    timer_setup(t, c->srv, c, NULL, cb, arg);
 }
 
 void loom_timer_init(loom_timer_t *t, loom_instance_t *inst, loom_timer_cb cb,
                      void *arg)
 {
-    if (t->slot)
-        loom_timer_disarm(t);
-    memset(t, 0, sizeof(*t));
-    t->srv = inst->srv;
-    t->inst = inst;
-    t->cb = cb;
-    t->arg = arg;
+    timer_setup(t, inst->srv, NULL, inst, cb, arg);
 }
 
 int loom_timer_armed(const loom_timer_t *t)

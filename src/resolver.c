@@ -143,36 +143,15 @@ loom_resolver_t *loom_resolver_new(struct event_base *base, char *err,
     return resolver_init(base, 0, 3000, 2, err, errlen);
 }
 
-loom_resolver_t *loom_resolver_upstream(loom_server_t *srv, const char *servers,
-                                        unsigned timeout_ms, unsigned tries,
-                                        char *err, size_t errlen)
+/* A channel with FLAGS asking SERVERS (NULL: the system configuration). */
+static loom_resolver_t *resolver_with_servers(loom_server_t *srv, int flags,
+                                              const char *servers,
+                                              unsigned timeout_ms,
+                                              unsigned tries, char *err,
+                                              size_t errlen)
 {
-    /* Raw answers whatever their RCODE; no search list, no rotation. */
-    loom_resolver_t *r = resolver_init(
-        srv->base,
-        ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES,
-        timeout_ms, tries ? tries : 1, err, errlen);
-    int rc;
-
-    if (r == NULL)
-        return NULL;
-    rc = ares_set_servers_ports_csv(r->channel, servers);
-    if (rc != ARES_SUCCESS) {
-        snprintf(err, errlen, "%s: %s", servers, ares_strerror(rc));
-        loom_resolver_free(r);
-        return NULL;
-    }
-    return r;
-}
-
-loom_resolver_t *loom_resolver_new_lookup(loom_server_t *srv,
-                                          const char *servers,
-                                          unsigned timeout_ms, unsigned tries,
-                                          char *err, size_t errlen)
-{
-    loom_resolver_t *r = resolver_init(srv->base, ARES_FLAG_NOCHECKRESP,
-                                       timeout_ms ? timeout_ms : 3000,
-                                       tries ? tries : 2, err, errlen);
+    loom_resolver_t *r =
+        resolver_init(srv->base, flags, timeout_ms, tries, err, errlen);
     int rc;
 
     if (r == NULL || servers == NULL)
@@ -184,6 +163,26 @@ loom_resolver_t *loom_resolver_new_lookup(loom_server_t *srv,
         return NULL;
     }
     return r;
+}
+
+loom_resolver_t *loom_resolver_upstream(loom_server_t *srv, const char *servers,
+                                        unsigned timeout_ms, unsigned tries,
+                                        char *err, size_t errlen)
+{
+    /* Raw answers whatever their RCODE; no search list, no rotation. */
+    return resolver_with_servers(
+        srv, ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES,
+        servers, timeout_ms, tries ? tries : 1, err, errlen);
+}
+
+loom_resolver_t *loom_resolver_new_lookup(loom_server_t *srv,
+                                          const char *servers,
+                                          unsigned timeout_ms, unsigned tries,
+                                          char *err, size_t errlen)
+{
+    return resolver_with_servers(srv, ARES_FLAG_NOCHECKRESP, servers,
+                                 timeout_ms ? timeout_ms : 3000,
+                                 tries ? tries : 2, err, errlen);
 }
 
 /* c-ares 1.18 tries the next server on a SERVFAIL or REFUSED answer and,
@@ -390,36 +389,8 @@ static void resolve_done(void *arg, int status, int timeouts,
 /* An IP literal ("::1", "[::1]", "127.0.0.1") into A; 1 if it is one. */
 int loom_resolver_literal(const char *host, int port, loom_addr_t *a)
 {
-    struct sockaddr_in *sin = (struct sockaddr_in *)&a->addr;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->addr;
-    char buf[INET6_ADDRSTRLEN + 2];
-    size_t len = strlen(host);
-
     memset(a, 0, sizeof(*a));
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' &&
-        len - 2 < sizeof(buf)) {
-        memcpy(buf, host + 1, len - 2);
-        buf[len - 2] = '\0';
-        if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1)
-            return 0;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        a->len = sizeof(*sin6);
-        return 1;
-    }
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        a->len = sizeof(*sin);
-        return 1;
-    }
-    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        a->len = sizeof(*sin6);
-        return 1;
-    }
-    return 0;
+    return loom_ip_sockaddr(host, port, &a->addr, &a->len) == 0;
 }
 
 int loom_addr_parse(const char *host, int port, loom_addr_t *a)

@@ -336,7 +336,9 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
     size_t n_al = 0, total = 0, i, j;
     char msg[512];
 
-    tls = loom_tls_new(cfg, err, errlen);
+    /* loom_config_load's check built the profiles already */
+    tls = cfg->tls_built ? cfg->tls_built : loom_tls_new(cfg, err, errlen);
+    cfg->tls_built = NULL;
     if (tls == NULL)
         return LOOM_ERROR;
     for (i = 0; i < cfg->n_inst; i++)

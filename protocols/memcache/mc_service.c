@@ -6,24 +6,9 @@
 #include <string.h>
 
 #include "loom.h"
+#include "mc_parse.h"
 #include "mc_service.h"
 #include "mc_store.h"
-
-/* A key memcache's text protocol could carry. */
-static int svc_key_ok(const char *key, size_t nkey)
-{
-    size_t i;
-
-    if (nkey == 0 || nkey > MC_KEY_MAX)
-        return 0;
-    for (i = 0; i < nkey; i++) {
-        unsigned char ch = (unsigned char)key[i];
-
-        if (ch <= ' ' || ch == 0x7f)
-            return 0;
-    }
-    return 1;
-}
 
 static int svc_get(void *self, const char *key, size_t nkey, mc_svc_value_fn fn,
                    void *arg)
@@ -31,7 +16,7 @@ static int svc_get(void *self, const char *key, size_t nkey, mc_svc_value_fn fn,
     mc_store_t *st = self;
     mc_item_t *it;
 
-    if (!svc_key_ok(key, nkey))
+    if (!mc_key_valid(key, nkey))
         return LOOM_ERROR;
     it = mc_store_find(st, key, nkey);
     mc_store_count_get(st, it != NULL);
@@ -49,7 +34,7 @@ static int svc_set(void *self, const char *key, size_t nkey, const void *value,
     mc_store_t *st = self;
     mc_item_t *it;
 
-    if (!svc_key_ok(key, nkey)) {
+    if (!mc_key_valid(key, nkey)) {
         *err = "invalid key";
         return LOOM_ERROR;
     }
@@ -71,7 +56,7 @@ static int svc_set(void *self, const char *key, size_t nkey, const void *value,
 
 static int svc_del(void *self, const char *key, size_t nkey)
 {
-    if (!svc_key_ok(key, nkey))
+    if (!mc_key_valid(key, nkey))
         return LOOM_ERROR;
     return mc_store_delete(self, key, nkey, NULL) == MC_DELETED ? LOOM_OK
                                                                 : LOOM_DECLINED;
@@ -82,7 +67,7 @@ static int svc_incr(void *self, const char *key, size_t nkey, int64_t delta,
 {
     uint64_t mag;
 
-    if (!svc_key_ok(key, nkey))
+    if (!mc_key_valid(key, nkey))
         return LOOM_ERROR;
     mag = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
     switch (
