@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "loom.h"
+#include "loom_bus.h"
 #include "loom_client.h"
 #include "loom_cmd.h"
 #include "loom_conn.h"
@@ -27,7 +28,7 @@
 #include "loom_work.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
-#define LOOM_MODULE_ABI 3
+#define LOOM_MODULE_ABI 4
 
 /* loom_module_t.idle_timeout: connections may idle forever by default. */
 #define LOOM_TIMEOUT_NONE 0xffffffffu
@@ -94,6 +95,10 @@ struct loom_module_s {
     /* Datagram callback (UDP); NULL if the module has no UDP side. */
     void (*datagram)(loom_instance_t *inst, const loom_dgram_t *from,
                      const char *buf, size_t len);
+
+    /* Bus actions the module's instances take (loom_bus.h), ended by an
+     * entry whose name is NULL; NULL when none. */
+    const loom_action_t *actions;
 };
 
 /* Name under which a shared-object module exports its loom_module_t. */

@@ -1,0 +1,116 @@
+/*
+ * bus_int.h - the bus's insides, shared by its files (bus_msg.c,
+ * bus_tmpl.c, bus.c, bus_conf.c) and their unit tests; modules use
+ * loom_bus.h only.
+ */
+#ifndef BUS_INT_H
+#define BUS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loom_bus.h"
+
+struct loom_msg_s {
+    unsigned refs;
+    int published;
+    char *topic;
+    const char *module, *instance; /* into origin once published */
+    char origin[112];              /* "module\0instance\0" */
+    uint64_t id, time_ms;
+    char *arena; /* field names and values, each NUL-terminated */
+    size_t alen, acap;
+    void *offs;           /* field offsets into the arena while building */
+    loom_field_t *fields; /* made when published */
+    size_t nf, fcap;
+    char *body;
+    size_t blen;
+    uint32_t trail[LOOM_BUS_MAX_HOPS]; /* ids of the routes passed */
+    unsigned hops;
+    int over;               /* its cause had passed LOOM_BUS_MAX_HOPS routes */
+    loom_field_t pseudo[6]; /* @topic @module @instance @id @time @body */
+    char idbuf[24], timebuf[24];
+};
+
+/* ---- bus_msg.c ---------------------------------------------------------- */
+
+/* Publish-time stamp: fields become readable, the message immutable. */
+void loom_msg_freeze(loom_msg_t *m, const char *module, const char *instance,
+                     uint64_t id, uint64_t time_ms);
+
+/* M's trail becomes CAUSE's trail plus ROUTE (a route id). */
+void loom_msg_inherit(loom_msg_t *m, const loom_msg_t *cause, uint32_t route);
+
+/* Has M passed route ROUTE? */
+int loom_msg_passed(const loom_msg_t *m, uint32_t route);
+
+/* Is S (LEN bytes) valid UTF-8? */
+int loom_utf8_valid(const char *s, size_t len);
+
+/* Append S (N bytes) as a quoted JSON string to the growable buffer
+ * *BUF (*LEN used, *CAP allocated); bytes that are not UTF-8 become
+ * U+FFFD. */
+void loom_json_string(char **buf, size_t *len, size_t *cap, const char *s,
+                      size_t n);
+
+/* ---- bus_tmpl.c: templates, matches, token buckets ---------------------- */
+
+typedef struct bus_tmpl_s bus_tmpl_t;
+
+/* Compile template TEXT: literal text with ${NAME} and
+ * ${NAME|FILTER|FILTER:ARG...} substitutions ("$$" is a literal '$').
+ * Filters: json (a quoted JSON string), url (percent-encoding of all but
+ * RFC 3986 unreserved bytes), trunc:N (at most N characters, cut on a
+ * UTF-8 character boundary), lower, upper (ASCII), default:X (X when the
+ * field is missing or empty), line (control bytes -- CR, LF, NUL, others
+ * below 0x20 and 0x7f -- removed).  NULL with a message in ERR on an
+ * unknown filter, a bad argument or an unclosed "${". */
+bus_tmpl_t *bus_tmpl_compile(const char *text, char *err, size_t errlen);
+
+/* Render T for message M into a heap NUL-terminated string; *LEN its
+ * length.  A missing field renders as "" (or its default:). */
+char *bus_tmpl_render(const bus_tmpl_t *t, const loom_msg_t *m, size_t *len);
+
+/* Does T hold no substitution (a constant)? */
+int bus_tmpl_constant(const bus_tmpl_t *t);
+
+void bus_tmpl_free(bus_tmpl_t *t);
+
+typedef struct bus_match_s bus_match_t;
+
+/* Compile one match: "NAME = VALUE", "NAME != VALUE", "NAME ~ REGEX"
+ * (POSIX extended), "NAME !~ REGEX", "NAME < N", "NAME <= N", "NAME > N",
+ * "NAME >= N" (numbers), "NAME" (exists), "!NAME" (does not exist).
+ * Spaces around the operator are optional; VALUE is the rest of the line
+ * as written.  NULL with ERR when malformed. */
+bus_match_t *bus_match_compile(const char *text, char *err, size_t errlen);
+
+/* Does M satisfy MT?  A numeric compare on a missing or non-numeric field
+ * is false. */
+int bus_match_test(const bus_match_t *mt, const loom_msg_t *m);
+
+void bus_match_free(bus_match_t *mt);
+
+/* A token bucket: COUNT messages per PERIOD_MS on average, BURST at once. */
+typedef struct {
+    double per_ms; /* tokens added per millisecond */
+    double burst;  /* bucket size */
+    double tokens;
+    uint64_t last; /* loom_now_ms() of the last refill */
+} bus_bucket_t;
+
+/* Parse a rate "N/Ts", "N/s", "N/Tm", "N/m", "N/h" (N > 0, T > 0) into
+ * *COUNT per *PERIOD_MS.  LOOM_OK or LOOM_ERROR. */
+int bus_rate_parse(const char *s, uint64_t *count, uint64_t *period_ms);
+
+/* Start B full at NOW. */
+void bus_bucket_init(bus_bucket_t *b, uint64_t count, uint64_t period_ms,
+                     unsigned burst, uint64_t now);
+
+/* Take a token at NOW: 1 when there was one, else 0. */
+int bus_bucket_take(bus_bucket_t *b, uint64_t now);
+
+/* Milliseconds from NOW until a token is there (0: now). */
+uint64_t bus_bucket_wait(const bus_bucket_t *b, uint64_t now);
+
+#endif
