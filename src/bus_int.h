@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <confuse.h>
+
 #include "loom_bus.h"
 
 struct loom_msg_s {
@@ -135,5 +137,115 @@ int bus_bucket_take(bus_bucket_t *b, uint64_t now);
 /* Milliseconds from NOW until a token is there (0: now); take() at
  * NOW + that finds one. */
 uint64_t bus_bucket_wait(const bus_bucket_t *b, uint64_t now);
+
+/* ---- routes (bus.c, built by bus_conf.c) --------------------------------- */
+
+/* A source pattern, "MODULE:INSTANCE:TOPIC", each an fnmatch(3) glob. */
+typedef struct {
+    char *module, *instance, *topic;
+} bus_pattern_t;
+
+/* Parse TEXT ("TOPIC" alone is "*:*:TOPIC") into P; LOOM_ERROR when it
+ * has more than three parts or an empty one. */
+int bus_pattern_parse(const char *text, bus_pattern_t *p);
+void bus_pattern_free(bus_pattern_t *p);
+/* Does a message from MODULE "INSTANCE" on TOPIC match P? */
+int bus_pattern_match(const bus_pattern_t *p, const char *module,
+                      const char *instance, const char *topic);
+
+/* One action a route calls, with its parameters' templates. */
+typedef struct {
+    char *module, *instance, *action; /* "MODULE:INSTANCE:ACTION" */
+    const loom_action_t *act;         /* the module's declaration */
+    char **pnames;                    /* parameter names, as act->params */
+    bus_tmpl_t **ptmpl;
+    size_t nparams;
+} bus_to_t;
+
+/* Counters of a route, kept across reloads under its name. */
+typedef struct {
+    unsigned refs;
+    uint64_t matched, delivered, failed, retried;
+    uint64_t dropped_rate, dropped_queue, dropped_loop;
+    uint64_t loop_logged, fail_logged; /* loom_now_ms of the last log line */
+    uint64_t fail_quiet;               /* failures not logged since */
+} bus_ctr_t;
+
+typedef struct bus_route_s bus_route_t;
+typedef struct loom_action_call_s bus_call_t;
+
+struct bus_route_s {
+    unsigned refs; /* the table, calls in flight */
+    char *name, *where;
+    uint32_t id; /* hash of the name: what trails hold */
+    bus_pattern_t *from;
+    size_t nfrom;
+    bus_match_t **match;
+    size_t nmatch;
+    bus_to_t *to;
+    size_t nto;
+    int has_rate;
+    uint64_t rate_count, rate_period; /* per milliseconds */
+    unsigned burst;
+    unsigned queue_max;    /* messages waiting */
+    unsigned inflight_max; /* calls under way (retries included) */
+    uint64_t retry_for;    /* ms after the first attempt */
+    int drop_oldest;       /* overflow: drop the oldest waiting message */
+    /* run time */
+    struct loom_bus_s *bus;
+    bus_ctr_t *ctr;
+    bus_bucket_t bucket;
+    loom_msg_t **q; /* ring of queue_max */
+    unsigned qhead, qlen;
+    unsigned inflight;
+    int detached;       /* replaced by a reload: drains, takes nothing new */
+    bus_route_t *dnext; /* the bus's draining list */
+};
+
+/* A whole route table, as the config built it. */
+typedef struct bus_table_s {
+    bus_route_t **routes;
+    size_t n;
+} bus_table_t;
+
+/* Free a table that was never applied (or drop the table's references). */
+void bus_table_free(bus_table_t *t);
+
+/* ---- route configuration (bus_conf.c) ----------------------------------- */
+
+/* The options of a `route "NAME" { ... }` section. */
+extern cfg_opt_t bus_route_opts[];
+
+/* Build the table from ROOT's route sections; the instances the routes
+ * call must be among INSTS (N of them: MODULE, NAME pairs in
+ * loom_instance_conf_t).  Errors go through loom_conf_error (FILE:LINE)
+ * and NULL is returned; with no route sections an empty table. */
+struct loom_instance_conf_s;
+bus_table_t *bus_conf_build(cfg_t *root,
+                            const struct loom_instance_conf_s *insts, size_t n);
+
+/* Free a route's configuration (bus.c frees routes when unreferenced). */
+void bus_route_free(bus_route_t *r);
+
+/* FNV-1a of NAME: a route's id. */
+uint32_t bus_route_id(const char *name);
+
+/* The bus of a server (core.h: srv->bus). */
+typedef struct loom_bus_s loom_bus_t;
+
+/* A bus on SRV's event base. */
+loom_bus_t *loom_bus_new(loom_server_t *srv);
+
+/* Swap in table T (taken; NULL: no routes): new messages meet T's routes
+ * at once; messages queued on and calls under way for the old routes
+ * finish there. */
+void loom_bus_apply(loom_bus_t *bus, bus_table_t *t);
+
+/* INST is stopping: its subscriptions end now. */
+void loom_bus_instance_gone(loom_bus_t *bus, loom_instance_t *inst);
+
+/* Free the bus: queued messages and waiting retries are dropped (the
+ * instances have stopped, so no call is with a module any more). */
+void loom_bus_free(loom_bus_t *bus);
 
 #endif
