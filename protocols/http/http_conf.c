@@ -34,6 +34,11 @@ static cfg_opt_t location_opts[] = {
     CFG_STR("proxy_pass", NULL, CFGF_NONE),
     CFG_STR("proxy_prefix", NULL, CFGF_NONE),
     CFG_STR("proxy_host", NULL, CFGF_NONE),
+    CFG_STR("topic", NULL, CFGF_NONE),
+    CFG_INT("history", 1000, CFGF_NONE),
+    CFG_INT("keepalive", 15, CFGF_NONE),
+    CFG_STR("max_buffer", "1M", CFGF_NONE),
+    CFG_INT("max_streams", 10000, CFGF_NONE),
     CFG_END()};
 
 static cfg_opt_t server_opts[] = {
@@ -211,9 +216,13 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_proxy;
         return http_proxy_location(ls, l, hc);
     }
+    if (strcmp(h, "events") == 0) {
+        l->handler = &http_handler_events;
+        return http_events_location(ls, l);
+    }
     loom_conf_error(ls, "handler",
                     "unknown handler \"%s\" (static, return, "
-                    "status, echo or proxy)",
+                    "status, echo, proxy or events)",
                     h);
     return LOOM_ERROR;
 }
@@ -472,6 +481,7 @@ static void location_free(http_location_t *l)
     free(l->ret_body);
     free(l->ret_type);
     http_proxy_location_free(l);
+    http_events_location_free(l);
 }
 
 void http_conf_free(void *conf)
