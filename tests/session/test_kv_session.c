@@ -216,7 +216,11 @@ static void test_script_same_splits(void **state)
         "PUT /kv/k HTTP/1.1\r\nHost: x\r\nIf-Match: *\r\n"
         "Content-Length: 1\r\n\r\nx"
         "POST /kv/k HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-        "GET /none/k HTTP/1.1\r\nHost: x\r\n\r\n";
+        "POST /kv/k HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        "GET /none/k HTTP/1.1\r\nHost: x\r\n\r\n"
+        "PUT /none/k HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        "PUT /kv/k?ttl=z HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        "GET /kv/k HTTP/1.1\r\nHost: x\r\n\r\n";
     static want_t w;
     ses_reply_t r;
 
@@ -241,7 +245,14 @@ static void test_script_same_splits(void **state)
     error_page(&w, 404, "");
     error_page(&w, 412, "");
     error_page(&w, 405, "Allow: GET, HEAD, PUT, DELETE\r\n");
+    /* refusals of a request with a body come after it (read and dropped):
+     * the connection goes on */
+    error_page(&w, 405, "Allow: GET, HEAD, PUT, DELETE\r\n");
     error_page(&w, 503, "");
+    error_page(&w, 503, "");
+    /* a 400 closes the connection, as every 400 of loom's does: the GET
+     * after it is never read */
+    error_page(&w, 400, "Connection: close\r\n");
     r = ses_same_splits(&t->e, NULL, in, sizeof(in) - 1, blank);
     if (r.len != w.len || memcmp(r.p, w.p, r.len) != 0) {
         ses_show("got", r.p, r.len);
@@ -249,7 +260,7 @@ static void test_script_same_splits(void **state)
         free(r.p);
         fail_msg("kv script: wrong reply");
     }
-    assert_false(r.closed);
+    assert_true(r.closed);
     free(r.p);
 }
 
