@@ -136,7 +136,8 @@ static int kv_number(const char *v, size_t len, int64_t *out)
  * -1 for a value that is not a number. */
 static int kv_exptime(const http_req_t *r, int64_t *out)
 {
-    const char *p = r->query.p, *end = p + r->query.len;
+    /* (a slice that is absent has a NULL pointer: no arithmetic on it) */
+    const char *p = r->query.p, *end = p ? p + r->query.len : NULL;
     loom_slice_t cc = field(r, "cache-control");
 
     *out = 0;
@@ -146,9 +147,9 @@ static int kv_exptime(const http_req_t *r, int64_t *out)
 
         if (stop - p >= 4 && memcmp(p, "ttl=", 4) == 0)
             return kv_number(p + 4, (size_t)(stop - p - 4), out);
-        p = stop + 1;
+        p = amp ? amp + 1 : end;
     }
-    for (p = cc.p, end = cc.p + cc.len; p && p < end;) {
+    for (p = cc.p, end = p ? p + cc.len : NULL; p && p < end;) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma ? comma : end, *v;
 
@@ -175,7 +176,7 @@ static int kv_exptime(const http_req_t *r, int64_t *out)
 static int kv_conditions(const http_req_t *r, kv_cond_t *c)
 {
     loom_slice_t im = field(r, "if-match"), inm = field(r, "if-none-match");
-    const char *p = im.p, *end = im.p + im.len;
+    const char *p = im.p, *end = p ? p + im.len : NULL;
 
     memset(c, 0, sizeof(*c));
     if (inm.p) {
