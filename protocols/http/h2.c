@@ -293,7 +293,7 @@ static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
     static const char *const hop[] = {"connection",       "keep-alive",
                                       "proxy-connection", "transfer-encoding",
                                       "upgrade",          NULL};
-    const char *p = r->resp_headers, *end = p + r->resp_hlen;
+    const char *p = r->resp_headers, *end = p ? p + r->resp_hlen : NULL;
     size_t n = 0;
 
     while (p < end && n < max) {

@@ -27,6 +27,7 @@
 #include "http_util.h"
 
 #include "loom_module.h"
+#include "loom_service.h"
 
 typedef struct http_req_s http_req_t;
 typedef struct http_conf_s http_conf_t;
@@ -271,7 +272,14 @@ typedef struct {
 
 extern const http_handler_t http_handler_static, http_handler_return,
     http_handler_status, http_handler_echo, http_handler_proxy,
-    http_handler_events;
+    http_handler_events, http_handler_kv;
+
+/* A kv location's reference to its memcache store (http_kv.c fills it on
+ * first use; it goes with the config). */
+typedef struct {
+    int ready;
+    loom_service_ref_t ref;
+} http_kv_ref_t;
 
 enum { HTTP_STATUS_JSON, HTTP_STATUS_PROMETHEUS };
 
@@ -293,6 +301,10 @@ struct http_location_s {
     char *ret_type;
     /* status */
     int status_format;
+    /* kv */
+    char *kv_memcache;     /* the memcache instance's name */
+    char *kv_type;         /* Content-Type of the values */
+    http_kv_ref_t *kv_ref; /* mutable through the const location */
     /* proxy (http_proxy.c owns it) */
     struct http_proxy_loc_s *proxy;
     /* events (http_events.c owns it) */

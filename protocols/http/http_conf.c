@@ -39,6 +39,8 @@ static cfg_opt_t location_opts[] = {
     CFG_INT("keepalive", 15, CFGF_NONE),
     CFG_STR("max_buffer", "1M", CFGF_NONE),
     CFG_INT("max_streams", 10000, CFGF_NONE),
+    CFG_STR("memcache", NULL, CFGF_NONE),
+    CFG_STR("kv_type", "application/octet-stream", CFGF_NONE),
     CFG_END()};
 
 static cfg_opt_t server_opts[] = {
@@ -163,6 +165,34 @@ static int location_return(cfg_t *ls, http_location_t *l)
     return LOOM_OK;
 }
 
+/* kv: the memcache instance is named here; whether one by that name runs
+ * is known only when a request comes (503 if not). */
+static int location_kv(cfg_t *ls, http_location_t *l)
+{
+    const char *mc = cfg_getstr(ls, "memcache");
+    const char *type = cfg_getstr(ls, "kv_type");
+
+    if (mc == NULL || mc[0] == '\0') {
+        loom_conf_error(ls, NULL,
+                        "location \"%s\": the kv handler needs "
+                        "memcache = \"INSTANCE\"",
+                        cfg_title(ls));
+        return LOOM_ERROR;
+    }
+    if (strlen(mc) >= sizeof(((loom_service_ref_t *)0)->instance)) {
+        loom_conf_error(ls, "memcache", "memcache \"%s\": name too long", mc);
+        return LOOM_ERROR;
+    }
+    if (type[0] == '\0' || strpbrk(type, "\r\n")) {
+        loom_conf_error(ls, "kv_type", "kv_type must be a media type");
+        return LOOM_ERROR;
+    }
+    l->kv_memcache = loom_strdup(mc);
+    l->kv_type = loom_strdup(type);
+    l->kv_ref = loom_calloc(1, sizeof(*l->kv_ref));
+    return LOOM_OK;
+}
+
 static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
 {
     const char *title = cfg_title(ls), *h = cfg_getstr(ls, "handler");
@@ -220,9 +250,13 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_events;
         return http_events_location(ls, l);
     }
+    if (strcmp(h, "kv") == 0) {
+        l->handler = &http_handler_kv;
+        return location_kv(ls, l);
+    }
     loom_conf_error(ls, "handler",
                     "unknown handler \"%s\" (static, return, "
-                    "status, echo, proxy or events)",
+                    "status, echo, proxy, events or kv)",
                     h);
     return LOOM_ERROR;
 }
@@ -480,6 +514,9 @@ static void location_free(http_location_t *l)
     free(l->ret_location);
     free(l->ret_body);
     free(l->ret_type);
+    free(l->kv_memcache);
+    free(l->kv_type);
+    free(l->kv_ref);
     http_proxy_location_free(l);
     http_events_location_free(l);
 }

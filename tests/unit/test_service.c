@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ typedef struct {
     char buf[64];
     size_t len;
     uint32_t flags;
+    uint64_t cas;
     int calls;
 } got_t;
 
@@ -87,7 +89,7 @@ static void got_value(const char *v, size_t len, uint32_t flags, uint64_t cas,
 {
     got_t *g = arg;
 
-    (void)cas;
+    g->cas = cas;
     assert_true(len < sizeof(g->buf));
     memcpy(g->buf, v, len);
     g->len = len;
@@ -128,7 +130,7 @@ static void test_one_store_two_protocols(void **state)
     const mc_store_service_t *st;
     const char *err = NULL;
     void *self;
-    got_t g = {{0}, 0, 0, 0};
+    got_t g = {{0}, 0, 0, 0, 0};
     uint64_t v;
 
     assert_int_equal(loom_service_ref_init(&ref, e->srv, "memcache", "cache",
@@ -175,7 +177,7 @@ static void test_reload_keeps_removes_and_replaces(void **state)
     const char *err = NULL;
     void *self;
     int replaced = -1;
-    got_t g = {{0}, 0, 0, 0};
+    got_t g = {{0}, 0, 0, 0, 0};
 
     loom_service_ref_init(&ref, e->srv, "memcache", "cache", MC_STORE_SERVICE);
     st = store(&ref, &self, &replaced);
@@ -275,10 +277,113 @@ static void test_names_and_lookups(void **state)
         LOOM_ERROR);
 }
 
+/* The value of memcache's `stats` line NAME. */
+static unsigned long long mc_stat(env_t *e, const char *name)
+{
+    loom_instance_t *inst = loom_instance_find(e->srv, "memcache", "cache");
+    char pat[64], text[8192];
+    const char *out, *p;
+    loom_conn_t *c;
+    size_t n;
+    int i;
+
+    assert_non_null(inst);
+    c = loom_mem_conn_new(inst);
+    assert_int_equal(loom_mem_feed(c, "stats\r\n", 7), LOOM_OK);
+    for (i = 0; i < 4; i++)
+        event_base_loop(e->base, EVLOOP_NONBLOCK);
+    out = loom_mem_output(c, &n);
+    assert_true(n < sizeof(text));
+    memcpy(text, out, n);
+    text[n] = '\0';
+    loom_mem_conn_free(c);
+    snprintf(pat, sizeof(pat), "STAT %s ", name);
+    p = strstr(text, pat);
+    assert_non_null(p);
+    return strtoull(p + strlen(pat), NULL, 10);
+}
+
+/* The conditional storing functions: their CAS uniques are the ones `gets`
+ * shows, a mismatch or an absent key is told apart, and memcache's own
+ * counters move as for its commands. */
+static void test_conditional_store(void **state)
+{
+    env_t *e = *state;
+    loom_service_ref_t ref;
+    const mc_store_service_t *st;
+    const char *err = NULL;
+    void *self;
+    got_t g = {{0}, 0, 0, 0, 0};
+    uint64_t c1 = 0, c2 = 0, c3 = 0;
+    int replaced = -1;
+    char want[128], *big;
+    size_t max;
+
+    loom_service_ref_init(&ref, e->srv, "memcache", "cache", MC_STORE_SERVICE);
+    st = store(&ref, &self, NULL);
+    assert_non_null(st);
+    assert_int_equal(
+        st->put(self, "c", 1, "one", 3, 0, 0, &c1, &replaced, &err), LOOM_OK);
+    assert_int_equal(replaced, 0);
+    snprintf(want, sizeof(want), "VALUE c 0 3 %llu\r\none\r\nEND\r\n",
+             (unsigned long long)c1);
+    mc_roundtrip(e, "gets c\r\n", want);
+    st = store(&ref, &self, NULL);
+    assert_int_equal(
+        st->put(self, "c", 1, "two", 3, 5, 0, &c2, &replaced, &err), LOOM_OK);
+    assert_int_equal(replaced, 1);
+    assert_true(c2 > c1);
+    /* add: refused while there */
+    assert_int_equal(st->add(self, "c", 1, "x", 1, 0, 0, &c3, &err),
+                     LOOM_AGAIN);
+    /* cas: a stale unique, then the right one */
+    assert_int_equal(st->cas(self, "c", 1, "three", 5, 0, 0, c1, &c3, &err),
+                     LOOM_AGAIN);
+    assert_int_equal(st->cas(self, "c", 1, "three", 5, 0, 0, c2, &c3, &err),
+                     LOOM_OK);
+    assert_true(c3 > c2);
+    assert_int_equal(st->get(self, "c", 1, got_value, &g), LOOM_OK);
+    assert_memory_equal(g.buf, "three", 5);
+    assert_int_equal(g.cas, c3);
+    assert_int_equal(st->cas(self, "gone", 4, "v", 1, 0, 0, 1, &c1, &err),
+                     LOOM_DECLINED);
+    /* replace and add on an absent key */
+    assert_int_equal(st->replace(self, "new", 3, "v", 1, 0, 0, &c1, &err),
+                     LOOM_DECLINED);
+    assert_int_equal(st->add(self, "new", 3, "v", 1, 0, 0, &c1, &err), LOOM_OK);
+    assert_int_equal(st->replace(self, "new", 3, "w", 1, 0, 0, &c2, &err),
+                     LOOM_OK);
+    /* delete only on a matching unique */
+    assert_int_equal(st->del_cas(self, "new", 3, c1), LOOM_AGAIN);
+    assert_int_equal(st->del_cas(self, "new", 3, c2), LOOM_OK);
+    assert_int_equal(st->del_cas(self, "new", 3, c2), LOOM_DECLINED);
+    assert_int_equal(st->del_cas(self, "a b", 3, c2), LOOM_ERROR);
+    /* counters as for the commands */
+    assert_true(mc_stat(e, "cas_badval") == 1);
+    assert_true(mc_stat(e, "cas_hits") == 1);
+    assert_true(mc_stat(e, "cas_misses") == 1);
+    /* the item limit: max_value bytes fit, one more does not */
+    st = store(&ref, &self, NULL);
+    assert_int_equal(st->max_value(self, "bad key", 7), 0);
+    max = st->max_value(self, "k", 1);
+    assert_true(max > 1000 * 1000 && max < 1024 * 1024);
+    big = calloc(1, max + 1);
+    assert_non_null(big);
+    assert_int_equal(st->put(self, "k", 1, big, max, 0, 0, NULL, NULL, &err),
+                     LOOM_OK);
+    assert_int_equal(
+        st->put(self, "k", 1, big, max + 1, 0, 0, NULL, NULL, &err),
+        LOOM_ERROR);
+    assert_string_equal(err, "value too large");
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_store_two_protocols, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_conditional_store, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_removes_and_replaces,
                                         env_setup, env_teardown),
