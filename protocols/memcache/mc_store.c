@@ -31,7 +31,35 @@ struct mc_store_s {
     uint32_t now;
 
     mc_store_stats_t stats;
+
+    mc_watch_fn watch; /* mc_store_set_watch */
+    void *watch_arg;
+    char *const *watch_pre;
+    size_t watch_n;
 };
+
+void mc_store_set_watch(mc_store_t *st, char *const *prefixes, size_t n,
+                        mc_watch_fn fn, void *arg)
+{
+    st->watch = fn;
+    st->watch_arg = arg;
+    st->watch_pre = prefixes;
+    st->watch_n = fn ? n : 0;
+}
+
+/* Tell the watch about IT when its key is under a watched prefix. */
+static void watch_tell(mc_store_t *st, mc_watch_op_t op, const mc_item_t *it)
+{
+    size_t i, n;
+
+    for (i = 0; i < st->watch_n; i++) {
+        n = strlen(st->watch_pre[i]);
+        if (n <= it->nkey && memcmp(it->data, st->watch_pre[i], n) == 0) {
+            st->watch(st->watch_arg, op, it);
+            return;
+        }
+    }
+}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -485,6 +513,8 @@ mc_result_t mc_store_store(mc_store_t *st, mc_item_t *it, mc_mode_t mode,
     replace(st, old, res);
     if (cas_out)
         *cas_out = res->cas;
+    if (st->watch)
+        watch_tell(st, MC_WATCH_STORE, res);
     return MC_STORED;
 }
 
@@ -500,6 +530,8 @@ mc_result_t mc_store_delete(mc_store_t *st, const char *key, size_t nkey,
     if (opts && opts->has_cas && opts->cas != it->cas)
         return MC_EXISTS;
     st->stats.delete_hits++;
+    if (st->watch)
+        watch_tell(st, MC_WATCH_DELETE, it);
     mc_store_unlink(st, it);
     return MC_DELETED;
 }

@@ -149,6 +149,18 @@ void mc_store_discard(mc_store_t *st, mc_item_t *it);
 mc_result_t mc_store_store(mc_store_t *st, mc_item_t *it, mc_mode_t mode,
                            const mc_opts_t *opts, uint64_t *cas_out);
 
+/* What a watch is told: an item was stored (IT is the new item) or a key
+ * deleted (IT is the item going away, still readable). */
+typedef enum { MC_WATCH_STORE, MC_WATCH_DELETE } mc_watch_op_t;
+typedef void (*mc_watch_fn)(void *arg, mc_watch_op_t op, const mc_item_t *it);
+
+/* Call FN(ARG, ...) after every store (set, add, replace, append,
+ * prepend, cas) and before every delete of a key that begins with one of
+ * the N strings PREFIXES (borrowed: they must outlive the watch).  FN NULL
+ * removes the watch.  Without a watch a store costs one test more. */
+void mc_store_set_watch(mc_store_t *st, char *const *prefixes, size_t n,
+                        mc_watch_fn fn, void *arg);
+
 /* Delete KEY (if OPTS->cas is set, only on a CAS match).  Returns
  * MC_DELETED, MC_NOT_FOUND or MC_EXISTS. */
 mc_result_t mc_store_delete(mc_store_t *st, const char *key, size_t nkey,

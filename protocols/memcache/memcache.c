@@ -391,6 +391,37 @@ static void mc_on_tick(loom_timer_t *t, void *arg)
     mc_store_tick(s->ctx.store, MC_TICK_BUDGET);
 }
 
+/* The store's watch (publish_prefixes): a store or delete of a watched
+ * key becomes a bus message "set" or "delete" with fields key, flags and
+ * (when the value is UTF-8 text of at most MC_PUBLISH_TEXT bytes) value;
+ * the value's bytes are the body. */
+#define MC_PUBLISH_TEXT 65536
+static void mc_on_watch(void *arg, mc_watch_op_t op, const mc_item_t *it)
+{
+    mc_server_t *s = arg;
+    loom_msg_t *m;
+    size_t len = it->nbytes;
+    const char *v = mc_item_value(it);
+
+    if (!loom_bus_wanted(s->inst, op == MC_WATCH_STORE ? "set" : "delete"))
+        return;
+    m = loom_msg_new(op == MC_WATCH_STORE ? "set" : "delete");
+    loom_msg_add(m, "key", 3, it->data, it->nkey);
+    if (op == MC_WATCH_STORE) {
+        loom_msg_addf(m, "flags", "%u", (unsigned)it->flags);
+        if (len <= MC_PUBLISH_TEXT && memchr(v, '\0', len) == NULL)
+            loom_msg_add(m, "value", 5, v, len);
+        loom_msg_set_body(m, v, len);
+    }
+    loom_bus_publish(s->inst, m, NULL);
+}
+
+static void mc_watch_setup(mc_server_t *s, const mc_conf_t *conf)
+{
+    mc_store_set_watch(s->ctx.store, conf->prefixes, conf->n_prefixes,
+                       conf->n_prefixes ? mc_on_watch : NULL, s);
+}
+
 static void mc_start(loom_instance_t *inst)
 {
     mc_conf_t *conf = loom_instance_conf(inst);
@@ -407,6 +438,7 @@ static void mc_start(loom_instance_t *inst)
     loom_timer_init(&s->tick, inst, mc_on_tick, s);
     loom_timer_arm(&s->tick, MC_TICK_MS);
     loom_instance_set_data(inst, s);
+    mc_watch_setup(s, conf);
     /* one store, reached from other protocols too (mc_service.h) */
     loom_service_export(inst, MC_STORE_SERVICE, &mc_store_service,
                         s->ctx.store);
@@ -418,6 +450,7 @@ static void mc_reload(loom_instance_t *inst)
     mc_conf_t *conf = loom_instance_conf(inst);
 
     mc_store_set_limits(s->ctx.store, conf->memory, conf->max_item);
+    mc_watch_setup(s, conf); /* the old conf's prefixes go after this */
 }
 
 static void mc_stop(loom_instance_t *inst)

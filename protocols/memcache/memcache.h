@@ -22,6 +22,8 @@ typedef struct {
     size_t memory;        /* `memory`: bytes for items */
     size_t max_item;      /* `max_item_size` */
     unsigned parse_flags; /* MC_PARSE_LAX_KEYS unless `strict_keys` */
+    char **prefixes;      /* `publish_prefixes` */
+    size_t n_prefixes;
 } mc_conf_t;
 
 /* Counters the store does not keep. */

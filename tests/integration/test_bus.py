@@ -326,6 +326,82 @@ class Reload(BusTest):
         self.assertEqual(w.line(), "ACT r 2 attempt=1")
 
 
+class MemcacheEnds(BusTest):
+    """memcache's actions (set, delete) and its source (publish_prefixes)."""
+
+    def mc_conf(self):
+        self.mc_port = free_port()
+        return ('memcache "cache" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                '  publish_prefixes = {"watch:", "w2:"}\n}\n' % self.mc_port)
+
+    def mc(self):
+        from pymemcache.client.base import Client as MC
+        c = MC(("127.0.0.1", self.mc_port), timeout=WAIT)
+        self.addCleanup(c.close)
+        return c
+
+    def test_set_and_delete_actions(self):
+        extra = self.mc_conf()
+        routes = ('route "store" {\n  from = "bustest:b:put"\n  to = "memcache:cache:set"\n'
+                  "  set = {'key = ${k}', 'value = ${v|upper}', 'ttl = ${ttl|default:0}', 'flags = 7'}\n}\n"
+                  'route "drop" {\n  from = "bustest:b:del"\n  to = "memcache:cache:delete"\n'
+                  "  set = {'key = ${k}'}\n}\n"
+                  'route "badkey" {\n  from = "bustest:b:bad"\n  to = "memcache:cache:set"\n'
+                  "  set = {'key = has space ${k}'}\n}\n")
+        self.start(routes, extra)
+        p = self.client()
+        mc = self.mc()
+        p.pub("put", k="greeting", v="hi")
+        self.wait_route("store", lambda s: s["delivered"] == 1)
+        self.assertEqual(mc.get("greeting"), b"HI")
+        self.assertEqual(mc.gets("greeting")[0], b"HI")
+        p.pub("del", k="greeting")
+        self.wait_route("drop", lambda s: s["delivered"] == 1)
+        self.assertIsNone(mc.get("greeting"))
+        # deleting what is not there is done, not failed
+        p.pub("del", k="greeting")
+        st = self.wait_route("drop", lambda s: s["delivered"] == 2)
+        self.assertEqual(st["failed"], 0)
+        p.pub("bad", k="x")
+        st = self.wait_route("badkey", lambda s: s["failed"] == 1)
+        self.assertEqual(st["retried"], 0)
+
+    def test_publish_prefixes(self):
+        self.start(route("r", "nothing", "x"), self.mc_conf())
+        s = self.client()
+        self.assertEqual(s.ask("SUB memcache:cache:*"), "OK")
+        mc = self.mc()
+        mc.set("other", b"no")
+        mc.set("watch:a", b"one", flags=3)
+        mc.set("w2:b", b"two")
+        mc.delete("watch:a")
+        mc.delete("other")
+        got = [s.line() for _ in range(3)]
+        self.assertRegex(got[0], r"^MSG \d+ set hops=0 origin=memcache/cache key=watch:a flags=3 value=one$")
+        self.assertRegex(got[1], r"^MSG \d+ set hops=0 origin=memcache/cache key=w2:b flags=0 value=two$")
+        self.assertRegex(got[2], r"^MSG \d+ delete hops=0 origin=memcache/cache key=watch:a$")
+        self.assertEqual(self.status()["bus"]["published"], 3)
+
+    def test_a_route_writing_what_it_watches_stops(self):
+        # every set under watch: is copied to another watch: key: the copy
+        # is caused by the route's own action, so the route does not take it
+        routes = ('route "copy" {\n  from = "memcache:cache:set"\n  match = {"key !~ copy$"}\n'
+                  '  to = "memcache:cache:set"\n'
+                  "  set = {'key = ${key}.copy', 'value = ${value}'}\n}\n"
+                  'route "again" {\n  from = "memcache:cache:set"\n  match = {"key ~ copy$"}\n'
+                  '  to = "memcache:cache:set"\n'
+                  "  set = {'key = watch:x', 'value = loop'}\n}\n")
+        self.start(routes, self.mc_conf())
+        mc = self.mc()
+        mc.set("watch:x", b"v")
+        # copy -> watch:x.copy -> again -> watch:x -> copy: dropped (passed)
+        st = self.wait_route("copy", lambda s: s["dropped_loop"] == 1)
+        self.assertEqual(st["delivered"], 1)
+        self.assertEqual(self.route_stats("again")["delivered"], 1)
+        self.assertEqual(mc.get("watch:x.copy"), b"v")
+        self.assertEqual(mc.get("watch:x"), b"loop")
+
+
 ERRORS = [
     # (route body, message part, line offset of the error within the route)
     ('  to = "bustest:b:record"\n  set = {\'text = x\'}\n', "needs a from", 0),
@@ -344,6 +420,7 @@ ERRORS = [
     ('  from = "x"\n  to = "bustest:b:record"\n  set = {\'text = x\'}\n  queue = 0\n', "queue must be", 4),
     ('  from = "x"\n  to = "bustest:b:record"\n  set = {\'text = x\'}\n  overflow = "spill"\n', "overflow must be", 4),
     ('  from = "x"\n  to = "bustest:b:record"\n  set = {"text = ${x}"}\n', "environment variable", 3),
+    ('  from = "x"\n  to = "memcache:nosuch:set"\n  set = {\'key = k\'}\n', 'no memcache instance named "nosuch"', 2),
     ('  from = "x"\n  action "bustest:b:record" { set = {\'text = x\'} }\n  set = {\'text = y\'}\n', "set applies to the actions in to", 3),
 ]
 
