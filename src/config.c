@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus_int.h"
 #include "loom_module.h"
 #include "tls.h"
 
@@ -294,6 +295,21 @@ static int syn_newlines(const char *from, const char *to)
     return n;
 }
 
+/* Is a section KEYWORD open around the current token? */
+static int syn_inside(const conf_syn_t *s, const char *keyword)
+{
+    size_t n = strlen(keyword);
+    int i;
+
+    for (i = 0; i < s->depth; i++) {
+        if (strncmp(s->stack[i].what, "section ", 8) == 0 &&
+            strncmp(s->stack[i].what + 8, keyword, n) == 0 &&
+            s->stack[i].what[8 + n] == ' ')
+            return 1;
+    }
+    return 0;
+}
+
 /* A quoted string at P; returns the byte after it, or NULL (error set). */
 static const char *syn_string(conf_syn_t *s, const char *p)
 {
@@ -319,6 +335,15 @@ static const char *syn_string(conf_syn_t *s, const char *p)
         if (*p == '\\' && p[1] != '\0') {
             s->line += p[1] == '\n';
             p++;
+        } else if (q == '"' && p[0] == '$' && p[1] == '{' &&
+                   syn_inside(s, "route")) {
+            /* libconfuse would put an environment variable there: a
+             * template's ${field} silently gone */
+            syn_fail(s, s->line,
+                     "in a double-quoted string ${...} is an environment "
+                     "variable: write templates in single quotes "
+                     "('body = ${text}') or escape the dollar (\\${text})");
+            return NULL;
         } else if (q == '"' && p[0] == '$' && p[1] == '{' &&
                    (close = strchr(p + 2, '}')) != NULL) {
             s->line += syn_newlines(p, close); /* ${VAR}, as libconfuse */
@@ -797,6 +822,8 @@ static cfg_opt_t *conf_build_opts(cfg_opt_t ***tofree, size_t *n_tofree)
         CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
         CFG_SEC("tls", conf_tls_opts,
                 CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+        CFG_SEC("route", bus_route_opts,
+                CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
         CFG_FUNC("include", conf_fn_include),
         CFG_FUNC("load_module", conf_fn_load_module),
         CFG_END()};
@@ -1072,7 +1099,8 @@ static int conf_build(loom_config_t *c, cfg_t *root)
                 return -1;
         }
     }
-    return 0;
+    c->routes = bus_conf_build(root, c->inst, c->n_inst);
+    return c->routes ? 0 : -1;
 }
 
 loom_config_t *loom_config_load(const char *file, const char *text, char *err,
@@ -1218,6 +1246,7 @@ void loom_config_free(loom_config_t *c)
     }
     free(c->inst);
     loom_tls_free(c->tls_built);
+    bus_table_free(c->routes);
     free(c->file);
     free(c->user);
     free(c->group);

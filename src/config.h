@@ -61,6 +61,9 @@ typedef struct loom_config_s {
     /* The TLS profiles the check built (loom_tls_new), for the server to
      * take instead of building them again; freed with the config. */
     struct loom_tls_s *tls_built;
+    /* The bus's route table (bus_conf.c), handed to the bus when the
+     * config is applied; freed with the config otherwise. */
+    struct bus_table_s *routes;
 } loom_config_t;
 
 /* Read FILE (or, when TEXT is non-NULL, TEXT with FILE naming it in

@@ -180,6 +180,7 @@ struct loom_server_s {
     struct loom_service_s *services;
     uint64_t svc_gen, svc_ids;
     struct loom_work_pool_s *work; /* the worker pool (work.c) */
+    struct loom_bus_s *bus;        /* the message bus (bus.c) */
 };
 
 /* service.c: withdraw INST's offers (NAME NULL: all); free every offer. */

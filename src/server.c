@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus_int.h"
 #include "resolver.h"
 #include "tls.h"
 
@@ -147,6 +148,7 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
     inst->stopped = 1; /* no timer is armed for it from now on */
     inst_settle(srv, inst);
     loom_services_withdraw(inst, NULL);
+    loom_bus_instance_gone(srv->bus, inst);
     loom_timers_owner_gone(&inst->timers);
     if (inst->started && inst->mod->stop)
         inst->mod->stop(inst);
@@ -220,6 +222,7 @@ loom_server_t *loom_server_new(struct event_base *base)
     srv->defer = event_new(base, -1, 0, server_on_defer, srv);
     loom_reactor_init(srv);
     srv->work = loom_work_pool_new(srv);
+    srv->bus = loom_bus_new(srv);
     srv->resolver = loom_resolver_new(base, err, sizeof(err));
     if (srv->resolver == NULL)
         loom_log(LOOM_LOG_WARN, NULL, "resolver unavailable: %s", err);
@@ -467,6 +470,8 @@ static int server_apply(loom_server_t *srv, loom_config_t *cfg, int bind,
         loom_listener_enable(ls);
     loom_tls_free(srv->tls);
     srv->tls = tls;
+    loom_bus_apply(srv->bus, cfg->routes);
+    cfg->routes = NULL;
     loom_config_free(srv->cfg);
     srv->cfg = cfg;
     srv->max_connections = cfg->max_connections;
@@ -613,6 +618,7 @@ void loom_server_free(loom_server_t *srv)
         loom_conn_run_deferred(srv);
     while (srv->calls)
         loom_defer_run(srv, NULL);
+    loom_bus_free(srv->bus);
     loom_work_pool_free(srv->work);
     loom_reactor_free(srv);
     loom_services_free(srv);

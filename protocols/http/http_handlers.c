@@ -157,6 +157,41 @@ static void json_str(tbuf_t *b, const char *s)
 
 static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
+/* The route table's counters (loom_bus.h), as the issue names them. */
+#define ROUTE_OUTCOMES(X)                                                      \
+    X(matched)                                                                 \
+    X(delivered)                                                               \
+    X(failed) X(retried) X(dropped_rate) X(dropped_queue) X(dropped_loop)
+
+static void status_json_bus(http_req_t *r, tbuf_t *b)
+{
+    loom_server_t *srv = loom_instance_server(r->hi->inst);
+    loom_route_stat_t rs[256];
+    loom_bus_stat_t bs;
+    size_t i, n = loom_bus_routes(srv, rs, LOOM_ARRAY_LEN(rs));
+
+    loom_bus_stats(srv, &bs);
+    tb_printf(b,
+              ",\"bus\":{\"published\":%llu,\"subscribers\":%u,"
+              "\"delivered_subscribers\":%llu,\"dropped_hops\":%llu,"
+              "\"routes\":[",
+              (unsigned long long)bs.published, bs.subscribers,
+              (unsigned long long)bs.delivered_subscribers,
+              (unsigned long long)bs.dropped_hops);
+    for (i = 0; i < n && i < LOOM_ARRAY_LEN(rs); i++) {
+        if (i)
+            TB_LIT(b, ",");
+        TB_LIT(b, "{\"name\":");
+        json_str(b, rs[i].name);
+#define X(f) tb_printf(b, ",\"" #f "\":%llu", (unsigned long long)rs[i].f);
+        ROUTE_OUTCOMES(X)
+#undef X
+        tb_printf(b, ",\"queued\":%u,\"inflight\":%u}", rs[i].queued,
+                  rs[i].inflight);
+    }
+    TB_LIT(b, "]}");
+}
+
 static void status_json(http_req_t *r, tbuf_t *b,
                         const loom_instance_stat_t *st, size_t n)
 {
@@ -183,9 +218,11 @@ static void status_json(http_req_t *r, tbuf_t *b,
     for (i = 0; i < 5; i++)
         tb_printf(b, ",\"%s\":%llu", classes[i],
                   (unsigned long long)c->by_class[i + 1]);
-    tb_printf(b, "},\"bytes\":{\"in\":%llu,\"out\":%llu}}}\n",
+    tb_printf(b, "},\"bytes\":{\"in\":%llu,\"out\":%llu}}",
               (unsigned long long)c->bytes_in,
               (unsigned long long)c->bytes_out);
+    status_json_bus(r, b);
+    TB_LIT(b, "}\n");
 }
 
 /* A Prometheus label value: backslash, quote and newline escaped. */
@@ -205,6 +242,44 @@ static void prom_metric(tbuf_t *b, const char *name, const char *type,
                         const char *help)
 {
     tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void status_prometheus_bus(http_req_t *r, tbuf_t *b)
+{
+    loom_server_t *srv = loom_instance_server(r->hi->inst);
+    loom_route_stat_t rs[256];
+    loom_bus_stat_t bs;
+    size_t i, n = loom_bus_routes(srv, rs, LOOM_ARRAY_LEN(rs));
+
+    loom_bus_stats(srv, &bs);
+    prom_metric(b, "loom_bus_published_total", "counter",
+                "Messages published on the bus.");
+    tb_printf(b, "loom_bus_published_total %llu\n",
+              (unsigned long long)bs.published);
+    prom_metric(b, "loom_bus_subscribers", "gauge",
+                "Live subscriptions (event streams).");
+    tb_printf(b, "loom_bus_subscribers %u\n", bs.subscribers);
+    if (n > LOOM_ARRAY_LEN(rs))
+        n = LOOM_ARRAY_LEN(rs);
+    if (n == 0)
+        return;
+    prom_metric(b, "loom_route_messages_total", "counter",
+                "Messages per route, by outcome.");
+    for (i = 0; i < n; i++) {
+#define X(f)                                                                   \
+    TB_LIT(b, "loom_route_messages_total{route=\"");                           \
+    prom_label(b, rs[i].name);                                                 \
+    tb_printf(b, "\",outcome=\"" #f "\"} %llu\n", (unsigned long long)rs[i].f);
+        ROUTE_OUTCOMES(X)
+#undef X
+    }
+    prom_metric(b, "loom_route_queued", "gauge",
+                "Messages waiting in a route's queue.");
+    for (i = 0; i < n; i++) {
+        TB_LIT(b, "loom_route_queued{route=\"");
+        prom_label(b, rs[i].name);
+        tb_printf(b, "\"} %u\n", rs[i].queued);
+    }
 }
 
 static void status_prometheus(http_req_t *r, tbuf_t *b,
@@ -249,6 +324,7 @@ static void status_prometheus(http_req_t *r, tbuf_t *b,
     ONE("loom_http_bytes_sent_total", "counter", "Response body bytes sent.",
         c->bytes_out);
 #undef ONE
+    status_prometheus_bus(r, b);
 }
 
 static void status_process(http_req_t *r)

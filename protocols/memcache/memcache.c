@@ -17,6 +17,7 @@
  * end arrives, its keys checked as they come.  `lru_crawler metadump`
  * walks the store the same way, resumed from the drain callback.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -433,6 +434,79 @@ static void mc_stop(loom_instance_t *inst)
     loom_instance_set_data(inst, NULL);
 }
 
+/* ---- bus actions (loom_bus.h) ---------------------------------------------
+ */
+
+/* Parse an optional unsigned decimal parameter; DEF when absent or empty,
+ * -1 when it is not a number. */
+static int64_t mc_act_num(loom_action_call_t *call, const char *name,
+                          int64_t def)
+{
+    const char *v = loom_action_param(call, name, NULL);
+    char *end;
+    unsigned long long n;
+
+    if (v == NULL || *v == '\0')
+        return def;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (errno || *end || *v == '-' || n > INT64_MAX)
+        return -1;
+    return (int64_t)n;
+}
+
+/* set: store VALUE under KEY (FLAGS, TTL seconds as exptime). */
+static void mc_act_set(loom_instance_t *inst, loom_action_call_t *call)
+{
+    mc_server_t *s = loom_instance_data(inst);
+    size_t nkey, len;
+    const char *key = loom_action_param(call, "key", &nkey);
+    const char *value = loom_action_param(call, "value", &len);
+    int64_t flags = mc_act_num(call, "flags", 0);
+    int64_t ttl = mc_act_num(call, "ttl", 0);
+    const char *err = NULL;
+
+    if (value == NULL) { /* no value parameter: the message's body */
+        loom_slice_t b = loom_msg_body(loom_action_msg(call));
+
+        value = b.p;
+        len = b.len;
+    }
+    if (flags < 0 || flags > UINT32_MAX || ttl < 0) {
+        loom_action_done(call, LOOM_ACT_FAILED,
+                         "flags or ttl is not a number in range");
+        return;
+    }
+    if (mc_store_service.set(s->ctx.store, key, nkey, value, len,
+                             (uint32_t)flags, ttl, &err) != LOOM_OK) {
+        loom_action_done(call, LOOM_ACT_FAILED, err);
+        return;
+    }
+    loom_action_done(call, LOOM_ACT_DONE, NULL);
+}
+
+/* delete: remove KEY (absent is done too: the key is not there). */
+static void mc_act_delete(loom_instance_t *inst, loom_action_call_t *call)
+{
+    mc_server_t *s = loom_instance_data(inst);
+    size_t nkey;
+    const char *key = loom_action_param(call, "key", &nkey);
+
+    if (mc_store_service.del(s->ctx.store, key, nkey) == LOOM_ERROR) {
+        loom_action_done(call, LOOM_ACT_FAILED, "invalid key");
+        return;
+    }
+    loom_action_done(call, LOOM_ACT_DONE, NULL);
+}
+
+static const loom_action_param_t mc_set_params[] = {
+    {"key", 1}, {"value", 0}, {"flags", 0}, {"ttl", 0}, {NULL, 0}};
+static const loom_action_param_t mc_delete_params[] = {{"key", 1}, {NULL, 0}};
+static const loom_action_t mc_actions[] = {
+    {"set", mc_set_params, mc_act_set},
+    {"delete", mc_delete_params, mc_act_delete},
+    {NULL, NULL, NULL}};
+
 const loom_module_t loom_memcache_module = {
     .abi = LOOM_MODULE_ABI,
     .name = "memcache",
@@ -449,4 +523,5 @@ const loom_module_t loom_memcache_module = {
                .drain = mc_drain,
                .close = mc_close},
     .datagram = mc_datagram,
+    .actions = mc_actions,
 };
