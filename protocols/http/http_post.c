@@ -21,7 +21,9 @@
  * post_end clears the one and disarms the other before freeing it, so no
  * callback can reach freed state.  At instance stop every call still held
  * ends FAILED ("stopping"), its connect cancelled, its connection
- * aborted.
+ * aborted.  A graceful stop lets posts in flight finish within its grace
+ * period (their connections count as open ones); those the grace period
+ * cuts off end FAILED ("stopping") too.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -429,7 +431,10 @@ static void post_close(loom_conn_t *c)
         return;
     p->c = NULL;
     loom_conn_set_data(c, NULL);
-    post_end(p, LOOM_ACT_RETRY, "connection closed before the response");
+    if (p->rt->hi->quiescing) /* the grace period of a stop ran out */
+        post_end(p, LOOM_ACT_FAILED, "stopping");
+    else
+        post_end(p, LOOM_ACT_RETRY, "connection closed before the response");
 }
 
 static const loom_handler_t post_handler = {NULL, post_data, NULL, post_close};
