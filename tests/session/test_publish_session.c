@@ -9,6 +9,9 @@
  * too many fields, too deep, bad form), 413 (Content-Length and chunked),
  * 401/403 for bearer tokens and HMAC signatures, 429 with Retry-After
  * when the only route is full; nothing is published for any of them.
+ * Last, a post action call left in flight (its upstream, a socket of
+ * the test, takes the connection and never answers) is ended by the
+ * instance stop when the server is freed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -70,6 +78,10 @@ static const ses_spec_t spec = {
             "            topic = \"small\"\n"
             "            max_body = \"16\"\n"
             "        }\n"
+            "        location \"/out\" {\n"
+            "            handler = \"publish\"\n"
+            "            topic = \"out\"\n"
+            "        }\n"
             "        location \"/full\" {\n"
             "            handler = \"publish\"\n"
             "            topic = \"full\"\n"
@@ -85,6 +97,11 @@ static const ses_spec_t spec = {
             "    set = {'key = k', 'value = v'}\n"
             "    rate = \"1/3600s\"\n"
             "    queue = 1\n"
+            "}\n"
+            "route \"out\" {\n"
+            "    from = \"http:web:out\"\n"
+            "    to = \"http:web:post\"\n"
+            "    set = {'url = http://127.0.0.1:18193/in', 'body = ${x}'}\n"
             "}\n",
     .module = "http",
     .name = "web",
@@ -95,6 +112,7 @@ static const ses_spec_t spec = {
 
 typedef struct {
     ses_env_t e;
+    int lfd; /* 127.0.0.1:18193, listening, never accepting */
     loom_bus_sub_t *sub;
     unsigned seen;
     loom_msg_t *last;
@@ -114,9 +132,25 @@ static int env_setup(void **state)
 {
     env_t *env;
 
-    if (ses_setup_size(state, &spec, sizeof(env_t)) != 0)
+    struct sockaddr_in sin;
+    int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(18193);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+        listen(lfd, 8) != 0) {
+        print_message("# cannot listen on 127.0.0.1:18193\n");
         return -1;
+    }
+    if (ses_setup_size(state, &spec, sizeof(env_t)) != 0) {
+        close(lfd);
+        return -1;
+    }
     env = *state;
+    env->lfd = lfd;
     env->sub = loom_bus_subscribe(env->e.inst, "http:web:*", on_msg, env);
     return env->sub ? 0 : -1;
 }
@@ -128,7 +162,16 @@ static int env_teardown(void **state)
     if (env->last)
         loom_msg_unref(env->last);
     loom_bus_unsubscribe(env->sub);
-    return ses_teardown(state);
+    /* a post may still be in flight (test_stop_with_post_in_flight): the
+     * instance's stop ends it, under ASan with nothing leaked or used
+     * after free */
+    {
+        int lfd = env->lfd;
+
+        ses_teardown(state); /* frees ENV */
+        close(lfd);
+    }
+    return 0;
 }
 
 /* Date values, message ids and so the lengths vary between talks: blank
@@ -508,6 +551,45 @@ static void test_full_route_429(void **state)
     free(r.p);
 }
 
+/* The route's calls in flight now. */
+static unsigned route_inflight(env_t *env, const char *name)
+{
+    loom_route_stat_t st[8];
+    size_t i, n = loom_bus_routes(env->e.srv, st, 8);
+
+    for (i = 0; i < n && i < 8; i++) {
+        if (strcmp(st[i].name, name) == 0)
+            return st[i].inflight;
+    }
+    fail_msg("no route %s", name);
+    return 0;
+}
+
+/* A post whose upstream takes the connection and never answers is still
+ * in flight when the server is freed (last test: the teardown stops the
+ * instance with it held). */
+static void test_stop_with_post_in_flight(void **state)
+{
+    env_t *env = *state;
+    const char *in = "POST /out HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\n"
+                     "Content-Length: 9\r\n\r\n{\"x\":\"y\"}";
+    ses_reply_t r = talk(env, in);
+    struct pollfd pfd = {env->lfd, POLLIN, 0};
+    int i;
+
+    assert_true(strncmp(r.p, "HTTP/1.1 202 ", 13) == 0);
+    free(r.p);
+    /* the connect completes in the kernel: the listener sees it */
+    for (i = 0; i < 200 && poll(&pfd, 1, 0) == 0; i++) {
+        ses_settle(&env->e);
+        poll(NULL, 0, 10);
+    }
+    assert_true(pfd.revents & POLLIN);
+    ses_settle(&env->e);
+    assert_int_equal(route_inflight(env, "out"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_signatures),
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_full_route_429),
+        cmocka_unit_test(test_stop_with_post_in_flight),
     };
 
     return cmocka_run_group_tests_name("publish_session", tests, env_setup,
