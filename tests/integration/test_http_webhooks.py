@@ -10,7 +10,9 @@ ended.
 Covered: every refusal (400, 401, 403, 405, 413, 415) with nothing
 published; 2xx delivered once; 503 then 200 retried then delivered once;
 404 failed without a retry; a refused connect retried until retry_for,
-then failed; a timeout; bad action parameters failed at once;
+then failed; a timeout; bad action parameters failed at once; https to
+a recorder with a certificate of the test's own (trusted through
+post_ca_file; refused by name or by an unknown CA, without a retry);
 post_concurrency; a reload and a stop while a post is in flight; config
 errors at FILE:LINE.
 """
@@ -19,13 +21,15 @@ import http.server
 import json
 import os
 import signal
+import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
 
 import loomtest
-from loomtest import DaemonTest, Loomd, WAIT, assert_error_line, free_port, line_of, start_expect_exit
+from loomtest import DaemonTest, Loomd, WAIT, assert_error_line, free_port, line_of, make_cert, start_expect_exit
 from httptest import curl
 
 SECRET = "It's a Secret to Everybody"
@@ -38,7 +42,7 @@ class Recorder:
     /flaky 503 the first time then 200, /hold only once release() is
     called."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.requests = []
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
@@ -77,6 +81,10 @@ class Recorder:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
+        if tls:  # (pem, key): https
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -335,6 +343,44 @@ class Out(WebhookTest):
         st = self.wait_route("r", lambda s: s["delivered"] == 2)
         self.assertEqual(st["failed"], 0)
         self.assertEqual(sorted(r[3] for r in self.rec.requests), [b"1", b"2"])
+
+
+class Https(WebhookTest):
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp(prefix="hooks-tls-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.tmp]))
+        self.pem, key = make_cert(self.tmp, "up", "localhost", "DNS:localhost")
+        self.tls = Recorder(tls=(self.pem, key))
+        self.addCleanup(self.tls.close)
+
+    def test_https_with_post_ca_file(self):
+        url = "https://localhost:%d/ok" % self.tls.port
+        self.start(route("r", "http:web:open", url, "${a}"), extra_http='  post_ca_file = "%s"\n' % self.pem)
+        self.assertEqual(self.post("/open", '{"a": "secret"}')[0], 202)
+        self.assertEqual(self.tls.wait(1)[0][3], b"secret")
+        self.assertEqual(self.wait_route("r", lambda s: s["delivered"] == 1)["failed"], 0)
+
+    def test_https_unverified_fails_at_once(self):
+        # "web" trusts the test's CA, but 127.0.0.1 is not the name the
+        # certificate holds; "other" uses the system store, which does not
+        # know the CA
+        other = ('http "other" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                 '  server "s" {\n    location "/" { handler = "echo" }\n  }\n}\n' % free_port())
+        routes = (other
+                  + route("ip", "http:web:open", "https://127.0.0.1:%d/ok" % self.tls.port, "${a}",
+                          "  retry_for = 30\n")
+                  + route("sys", "http:web:open", "https://localhost:%d/ok" % self.tls.port, "${a}",
+                          "  retry_for = 30\n").replace("http:web:post", "http:other:post"))
+        self.start(routes, extra_http='  post_ca_file = "%s"\n' % self.pem)
+        self.assertEqual(self.post("/open", '{"a": "x"}')[0], 202)
+        for name in ("ip", "sys"):
+            st = self.wait_route(name, lambda s: s["failed"] == 1)
+            self.assertEqual((st["retried"], st["delivered"]), (0, 0))
+        self.assertEqual(self.tls.requests, [])
+        log = self.d.log()
+        self.assertRegex(log, r'route "ip": http:web:post failed .*certificate')
+        self.assertRegex(log, r'route "sys": http:other:post failed .*certificate')
 
 
 class Lifecycle(WebhookTest):
