@@ -566,19 +566,29 @@ static double re_interval(const char **p)
 }
 
 /* Refuse, with a message in ERR, what regcomp would take but should not:
- * back-references (not POSIX ERE; they make matching exponential) and
+ * back-references (not POSIX ERE; they make matching exponential);
  * expressions that grow too big when compiled (regcomp copies a repeated
  * atom once per repetition, so "a++++..." or nested intervals take memory
- * exponential in their length).  The count is an estimate by the same
- * rule, summed over the sequence at each group depth. */
+ * exponential in their length; the count is an estimate by the same rule,
+ * summed over the sequence at each group depth); and a repetition (*, +,
+ * an interval) of something that can match the empty string ("a**",
+ * "(a*)+", "(x|)*": POSIX leaves adjacent repetitions undefined, and
+ * glibc's compile time grows exponentially with such loops: "$" and 16
+ * "(a*)+" take a third of a second, "$a*********+*********" a minute). */
 static int re_check(const char *re, char *err, size_t errlen)
 {
     double seq[RE_MAX_DEPTH + 1], last = 0, k;
+    /* can the current alternative / an earlier one of the group match
+     * nothing; can the last atom; was the alternative before it */
+    int altnull[RE_MAX_DEPTH + 1], grpnull[RE_MAX_DEPTH + 1];
+    int lastnull = 0, before = 1, top, depth = 0, loops;
     const char *p = re;
-    int depth = 0;
 
     seq[0] = 0;
+    altnull[0] = 1;
+    grpnull[0] = 0;
     while (*p) {
+        top = altnull[depth];
         switch (*p) {
         case '\\':
             if (p[1] >= '1' && p[1] <= '9') {
@@ -588,12 +598,15 @@ static int re_check(const char *re, char *err, size_t errlen)
                         p[1], re);
                 return LOOM_ERROR;
             }
+            /* glibc's zero-width escapes match nothing */
+            lastnull = p[1] && strchr("bB<>`'", p[1]) != NULL;
             p += p[1] ? 2 : 1;
             last = 1;
             break;
         case '[':
             p = re_bracket_end(p);
             last = 1;
+            lastnull = 0;
             break;
         case '(':
             if (depth == RE_MAX_DEPTH) {
@@ -603,47 +616,92 @@ static int re_check(const char *re, char *err, size_t errlen)
                         re, RE_MAX_DEPTH);
                 return LOOM_ERROR;
             }
-            seq[++depth] = 0;
+            depth++;
+            seq[depth] = 0;
+            altnull[depth] = 1;
+            grpnull[depth] = 0;
             p++;
             last = 0;
             continue; /* the group's own count starts empty */
+        case '|':
+            grpnull[depth] |= altnull[depth];
+            altnull[depth] = 1;
+            p++;
+            last = 1;
+            lastnull = 1;
+            seq[depth] += 1;
+            continue;
         case ')':
             last = 1;
-            if (depth > 0)
+            lastnull = 0;
+            if (depth > 0) {
+                lastnull = grpnull[depth] | altnull[depth];
                 last += seq[depth--];
+                top = altnull[depth];
+            }
             p++;
             break;
         case '*':
-        case '?': /* one node more, no copy */
-            p++;
-            last += 1;
-            seq[depth] += 1;
-            continue;
+        case '?':
         case '+':
         case '{':
-            if (*p == '+') {
-                k = 2; /* "a+" is "aa*" */
+            if (*p == '*' || *p == '?') {
+                k = 1; /* one node more, no copy */
+                loops = *p == '*';
                 p++;
-            } else if ((k = re_interval(&p)) == 0) {
-                p++; /* a '{' that starts no interval is itself */
-                last = 1;
-                break;
+            } else if (*p == '+') {
+                k = 2; /* "a+" is "aa*" */
+                loops = 1;
+                p++;
+            } else {
+                const char *at = p;
+
+                if ((k = re_interval(&p)) == 0) {
+                    p++; /* a '{' that starts no interval is itself */
+                    last = 1;
+                    lastnull = 0;
+                    break;
+                }
+                loops = k > 1;
+                if (at[1] == '0')
+                    lastnull = 1; /* {0,N} may match nothing */
             }
-            seq[depth] += last * (k - 1);
-            last *= k;
+            if (loops && lastnull)
+                goto empty;
+            if (p[-1] == '*' || p[-1] == '?')
+                lastnull = 1;
+            seq[depth] += last * (k - 1) + 1;
+            last = last * k + 1;
             if (seq[depth] > RE_MAX_NODES)
                 goto big;
+            /* the repeated atom's nullability changed: redo the sequence's */
+            altnull[depth] = before & lastnull;
             continue;
+        case '^':
+        case '$':
+            p++;
+            last = 1;
+            lastnull = 1;
+            break;
         default:
             p++;
             last = 1;
+            lastnull = 0;
             break;
         }
         seq[depth] += last;
         if (seq[depth] > RE_MAX_NODES)
             goto big;
+        before = top; /* the alternative before this atom */
+        altnull[depth] = before & lastnull;
     }
     return LOOM_OK;
+empty:
+    set_err(err, errlen,
+            "regular expression \"%.64s\" repeats something that can match "
+            "the empty string (like \"a**\" or \"(a*)+\")",
+            re);
+    return LOOM_ERROR;
 big:
     set_err(err, errlen,
             "regular expression \"%.64s\" is too big once its repetitions "

@@ -38,10 +38,12 @@ static int h1_send_file(http_req_t *r, int fd, off_t off, size_t len);
 static void h1_finish(http_req_t *r);
 static void h1_pause_body(http_req_t *r, int pause);
 static void h1_reset(http_req_t *r);
+static int h1_send_buf(http_req_t *r, loom_buf_t *b);
+static size_t h1_pending(http_req_t *r);
 
 static const http_proto_t h1_proto = {"HTTP/1.1",   h1_send_head, h1_send_body,
                                       h1_send_file, h1_finish,    h1_pause_body,
-                                      h1_reset};
+                                      h1_reset,     h1_send_buf,  h1_pending};
 
 /* Frames of this file on the stack keep the connection state alive: the
  * close callback may run in the middle of one (a reset, a write error),
@@ -548,6 +550,29 @@ static int h1_send_body(http_req_t *r, const void *p, size_t len)
     if (loom_conn_write(h->c, p, len) == LOOM_ERROR)
         return LOOM_ERROR;
     return loom_conn_write(h->c, "\r\n", 2);
+}
+
+static int h1_send_buf(http_req_t *r, loom_buf_t *b)
+{
+    http_h1_conn_t *h = r->codec;
+    char sz[24];
+    int n;
+
+    if (!h->resp_chunked)
+        return loom_conn_write_buf(h->c, b);
+    n = snprintf(sz, sizeof(sz), "%zx\r\n", loom_buf_len(b));
+    if (loom_conn_write(h->c, sz, (size_t)n) == LOOM_ERROR)
+        return LOOM_ERROR;
+    if (loom_conn_write_buf(h->c, b) == LOOM_ERROR)
+        return LOOM_ERROR;
+    return loom_conn_write(h->c, "\r\n", 2);
+}
+
+static size_t h1_pending(http_req_t *r)
+{
+    http_h1_conn_t *h = r->codec;
+
+    return loom_conn_pending(h->c);
 }
 
 static int h1_send_file(http_req_t *r, int fd, off_t off, size_t len)

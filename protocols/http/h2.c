@@ -98,10 +98,13 @@ static int h2_send_file(http_req_t *r, int fd, off_t off, size_t len);
 static void h2_finish(http_req_t *r);
 static void h2_pause_body(http_req_t *r, int pause);
 static void h2_reset(http_req_t *r);
+static size_t h2_pending(http_req_t *r);
 
+/* No send_buf: DATA frames are cut from the stream's buffer, so a shared
+ * buffer would be copied there anyway (the output layer copies once). */
 static const http_proto_t h2_proto = {"HTTP/2",     h2_send_head, h2_send_body,
                                       h2_send_file, h2_finish,    h2_pause_body,
-                                      h2_reset};
+                                      h2_reset,     NULL,         h2_pending};
 
 static void h2_flush(http_h1_conn_t *h);
 
@@ -430,6 +433,13 @@ static int h2_send_body(http_req_t *r, const void *p, size_t len)
         return LOOM_AGAIN;
     }
     return LOOM_OK;
+}
+
+static size_t h2_pending(http_req_t *r)
+{
+    h2_stream_t *s = (h2_stream_t *)r;
+
+    return s->out_len - s->out_off;
 }
 
 static int h2_send_file(http_req_t *r, int fd, off_t off, size_t len)

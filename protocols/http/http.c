@@ -580,6 +580,24 @@ void http_req_writable(http_req_t *r)
         r->on_writable(r);
 }
 
+int http_resp_write_buf(http_req_t *r, loom_buf_t *b)
+{
+    int rc = http_resp_send_head(r);
+    size_t len = loom_buf_len(b);
+
+    if (rc == LOOM_ERROR || len == 0 || no_body(r))
+        return rc;
+    r->bytes_out += len;
+    if (r->proto->send_buf)
+        return r->proto->send_buf(r, b);
+    return r->proto->send_body(r, loom_buf_data(b), len);
+}
+
+size_t http_resp_pending(http_req_t *r)
+{
+    return r->proto->pending ? r->proto->pending(r) : 0;
+}
+
 void http_resp_end(http_req_t *r)
 {
     if (r->flags & (HTTP_RF_DONE | HTTP_RF_ABORTED))
@@ -661,6 +679,7 @@ static void http_start(loom_instance_t *inst)
     loom_instance_set_data(inst, hi);
     http_proxy_start(hi);
     http_post_start(hi);
+    http_events_start(hi);
 }
 
 static void http_reload(loom_instance_t *inst)
@@ -672,6 +691,7 @@ static void http_reload(loom_instance_t *inst)
     hi->fcache = http_fcache_new();
     hi->conf_gen++;
     http_proxy_reload(hi);
+    http_events_reload(hi);
     /* HTTP/2 clients are asked to reconnect (settings may have changed) */
     http_conns_quiesce(hi, 0);
 }
@@ -685,6 +705,7 @@ static void http_quiesce(loom_instance_t *inst)
     hi->quiescing = 1;
     http_conns_quiesce(hi, 1);
     http_proxy_quiesce(hi);
+    http_events_quiesce(hi);
 }
 
 static void http_stop(loom_instance_t *inst)
@@ -695,6 +716,7 @@ static void http_stop(loom_instance_t *inst)
         return;
     http_post_stop(hi);
     http_proxy_stop(hi);
+    http_events_stop(hi);
     http_fcache_free(hi->fcache);
     free(hi);
     loom_instance_set_data(inst, NULL);

@@ -60,6 +60,12 @@ typedef struct {
      * connection, HTTP/2 resets the stream).  R stays valid until the
      * caller returns to the codec. */
     void (*reset)(http_req_t *r);
+    /* Body bytes by reference (NULL: through send_body, one copy): the
+     * codec keeps a reference to B until the bytes are out. */
+    int (*send_buf)(http_req_t *r, loom_buf_t *b);
+    /* Response bytes this request has queued and not yet sent (HTTP/1.1:
+     * the connection's output; HTTP/2: the stream's buffer). */
+    size_t (*pending)(http_req_t *r);
 } http_proto_t;
 
 /* ---- the request -------------------------------------------------------- */
@@ -233,6 +239,14 @@ int http_resp_write(http_req_t *r, const void *p, size_t len);
  * set.  Returns LOOM_OK or LOOM_ERROR. */
 int http_resp_file(http_req_t *r, int fd, off_t off, uint64_t len, int end);
 
+/* Body bytes by reference: as http_resp_write with B's bytes, without
+ * copying them where the codec can (HTTP/1.1 queues B itself; the caller
+ * keeps its reference). */
+int http_resp_write_buf(http_req_t *r, loom_buf_t *b);
+
+/* Response bytes queued for R and not yet sent (see http_proto_t). */
+size_t http_resp_pending(http_req_t *r);
+
 /* The response is complete. */
 void http_resp_end(http_req_t *r);
 
@@ -257,7 +271,7 @@ typedef struct {
 
 extern const http_handler_t http_handler_static, http_handler_return,
     http_handler_status, http_handler_echo, http_handler_proxy,
-    http_handler_publish;
+    http_handler_publish, http_handler_events;
 
 typedef struct http_publish_loc_s http_publish_loc_t;
 
@@ -285,6 +299,8 @@ struct http_location_s {
     struct http_proxy_loc_s *proxy;
     /* publish (http_publish.c owns it) */
     http_publish_loc_t *publish;
+    /* events (http_events.c owns it) */
+    struct http_events_loc_s *events;
 };
 
 typedef struct {
@@ -398,6 +414,8 @@ struct http_instance_s {
     unsigned conf_gen;                /* bumped by every reload */
     struct http_proxy_rt_s *proxy_rt; /* upstream pools (http_proxy.c) */
     struct http_post_rt_s *post_rt;   /* posts in flight (http_post.c) */
+    /* event rings (http_events.c) */
+    struct http_events_rt_s *events_rt;
 };
 
 /* The current conf of HI's instance. */
@@ -411,6 +429,23 @@ const char *http_date_now(http_instance_t *hi);
 
 http_fcache_t *http_fcache_new(void);
 void http_fcache_free(http_fcache_t *fc);
+
+/* ---- live event streams (http_events.c) -----------------------------------
+ */
+
+/* Build / free the events settings of location L from section LS (config
+ * check and start alike; no instance). */
+int http_events_location(cfg_t *ls, http_location_t *l);
+void http_events_location_free(http_location_t *l);
+
+/* The instance's rings: made for every events location at start, kept
+ * across a reload for the locations that stay (dropped, their streams
+ * ended, for those that go), streams ended at a graceful stop, all freed
+ * at stop. */
+void http_events_start(http_instance_t *hi);
+void http_events_reload(http_instance_t *hi);
+void http_events_quiesce(http_instance_t *hi);
+void http_events_stop(http_instance_t *hi);
 
 /* ---- the HTTP/1.1 codec (h1.c) ----------------------------------------------
  */

@@ -32,14 +32,19 @@ static cfg_opt_t location_opts[] = {
     CFG_STR("proxy_pass", NULL, CFGF_NONE),
     CFG_STR("proxy_prefix", NULL, CFGF_NONE),
     CFG_STR("proxy_host", NULL, CFGF_NONE),
-    /* publish (http_publish.c) */
+    /* publish (http_publish.c) and events (http_events.c) */
     CFG_STR("topic", NULL, CFGF_NONE),
+    /* publish */
     CFG_STR_LIST("publish_headers", "{}", CFGF_NONE),
     CFG_STR("bearer_token", NULL, CFGF_NONE),
     CFG_STR("bearer_token_file", NULL, CFGF_NONE),
     CFG_STR("hmac_secret", NULL, CFGF_NONE),
     CFG_STR("hmac_secret_file", NULL, CFGF_NONE),
-    CFG_STR("hmac_header", "X-Hub-Signature-256", CFGF_NONE), CFG_END()};
+    CFG_STR("hmac_header", "X-Hub-Signature-256", CFGF_NONE),
+    /* events */
+    CFG_INT("history", 1000, CFGF_NONE), CFG_INT("keepalive", 15, CFGF_NONE),
+    CFG_STR("max_buffer", "1M", CFGF_NONE),
+    CFG_INT("max_streams", 10000, CFGF_NONE), CFG_END()};
 
 static cfg_opt_t server_opts[] = {
     CFG_STR_LIST("names", "{}", CFGF_NONE),
@@ -222,9 +227,13 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_publish;
         return http_publish_location(ls, l);
     }
+    if (strcmp(h, "events") == 0) {
+        l->handler = &http_handler_events;
+        return http_events_location(ls, l);
+    }
     loom_conf_error(ls, "handler",
                     "unknown handler \"%s\" (static, return, "
-                    "status, echo, proxy or publish)",
+                    "status, echo, proxy, publish or events)",
                     h);
     return LOOM_ERROR;
 }
@@ -485,6 +494,7 @@ static void location_free(http_location_t *l)
     free(l->ret_type);
     http_proxy_location_free(l);
     http_publish_location_free(l);
+    http_events_location_free(l);
 }
 
 void http_conf_free(void *conf)

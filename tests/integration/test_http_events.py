@@ -1,0 +1,488 @@
+"""The events handler (Server-Sent Events from the bus) from a real loomd.
+
+Messages are published by the test-only module tests/modules/probe.so
+("PUBLISH TOPIC N PAD TEXT" on its line protocol).  Clients: curl -N over
+HTTP/1.1, HTTP/2 with prior knowledge and HTTP/2 over TLS; a Python client
+that parses the stream (http.client); Last-Event-ID resumes; a subscriber
+that never reads is dropped while the daemon's memory stays bounded;
+reloads with streams open (a kept location keeps its stream and its ring,
+a removed one ends its streams cleanly); SIGTERM with streams open ends
+them and exits 0; every config error is one FILE:LINE line and exit 1;
+headless Chromium shows the shipped conf/www/events.html filling in.
+"""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import loomtest
+from loomtest import (DaemonTest, Loomd, free_port, own, assert_error_line, line_of,
+                      start_expect_exit, WAIT)
+
+PROBE_SO = os.path.join(loomtest.BUILDDIR, "tests", "modules", ".libs", "probe.so")
+CURL = shutil.which("curl")
+CHROMIUM = shutil.which("chromium")
+
+
+def conf(http, probe, tls=None, extra_locs="", history=1000, demo=True):
+    text = 'load_module("%s")\n' % PROBE_SO
+    text += 'shutdown_grace = 10\n'
+    text += 'probe "pub" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n}\n' % probe
+    listen = '"tcp:%d:interface=127.0.0.1"' % http
+    if tls:
+        text += 'tls "t" {\n  self_signed = yes\n}\n'
+        listen += ', "tls:%d:interface=127.0.0.1:profile=t"' % tls
+    text += 'http "web" {\n  listen = {%s}\n  server "s" {\n' % listen
+    text += '    location "/" {\n      root = "www"\n    }\n'
+    if demo:
+        text += ('    location "= /events/demo" {\n      handler = "events"\n'
+                 '      topic = "demo"\n      history = %d\n    }\n' % history)
+    text += extra_locs
+    text += '  }\n}\n'
+    return text
+
+
+class Publisher:
+    def __init__(self, port):
+        self.s = loomtest.connect(port)
+        self.buf = b""
+
+    def publish(self, topic, text, n=1, pad=0):
+        """Publish N messages; returns (first id, last id)."""
+        self.s.sendall(("PUBLISH %s %d %d %s\n" % (topic, n, pad, text)).encode())
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(4096)
+            if not chunk:
+                raise AssertionError("probe closed")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        parts = line.decode().split()
+        assert parts[0] == "PUBLISHED", line
+        return int(parts[1]), int(parts[2])
+
+    def close(self):
+        self.s.close()
+
+
+class SSEClient:
+    """A streaming GET parsed as Server-Sent Events (http.client decodes
+    the chunked coding)."""
+
+    def __init__(self, port, path="/events/demo", headers=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+        self.conn.request("GET", path, headers=headers or {})
+        self.resp = self.conn.getresponse()
+        self.buf = b""
+        self.ended = False
+
+    def _fill(self):
+        data = self.resp.read1(65536)
+        if not data:
+            self.ended = True
+            return False
+        self.buf += data
+        return True
+
+    def event(self):
+        """The next event as a dict of its fields (comments under ':'), or
+        None at the end of the stream."""
+        while b"\n\n" not in self.buf:
+            if not self._fill():
+                return None
+        block, _, self.buf = self.buf.partition(b"\n\n")
+        ev = {}
+        for line in block.decode().split("\n"):
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            ev[name] = ev[name] + "\n" + value if name in ev else value
+        return ev
+
+    def events(self, n):
+        out = []
+        while len(out) < n:
+            ev = self.event()
+            if ev is None:
+                raise AssertionError("stream ended after %r" % out)
+            if "" in ev and len(ev) == 1:  # a comment
+                continue
+            out.append(ev)
+        return out
+
+    def at_end(self):
+        """True when only comments come before the end of the stream."""
+        while True:
+            ev = self.event()
+            if ev is None:
+                return True
+            if not ("" in ev and len(ev) == 1):
+                return False
+
+    def close(self):
+        self.conn.close()
+
+
+def curl_stream(args):
+    """curl -N -i ARGS as a process whose stdout is read line by line."""
+    return subprocess.Popen([CURL, "-sN", "-i"] + args, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+
+
+def read_until(proc, needle, limit=1 << 20):
+    out = b""
+    while needle not in out:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError("curl ended; got %r" % out)
+        out += line
+        if len(out) > limit:
+            raise AssertionError("no %r in %r..." % (needle, out[:500]))
+    return out
+
+
+def stop_proc(proc):
+    if proc.poll() is None:
+        proc.terminate()
+    proc.wait(timeout=WAIT)
+    proc.stdout.close()
+
+
+class Streams(DaemonTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.http, cls.probe, cls.tls = free_port(), free_port(), free_port()
+        cls.d = own(cls, Loomd(conf(cls.http, cls.probe, cls.tls),
+                               files={"www/hello.txt": "hello\n"}))
+        cls.d.start()
+        cls.pub = own(cls, Publisher(cls.probe))
+
+    def tearDown(self):
+        pass  # the class's daemon stays
+
+    def curl_case(self, args, proto):
+        if CURL is None:
+            self.skipTest("no curl")
+        p = curl_stream(args)
+        try:
+            head = read_until(p, b"\r\n\r\n")
+            self.assertTrue(head.startswith(proto), head)
+            low = head.lower()
+            self.assertIn(b"content-type: text/event-stream", low)
+            self.assertIn(b"cache-control: no-store", low)
+            self.assertIn(b"x-accel-buffering: no", low)
+            first, last = self.pub.publish("demo", "via-curl", n=2)
+            body = read_until(p, b"id: %d\n" % last)
+            body += read_until(p, b"\n\n")
+            frames = [f for f in body.split(b"\n\n") if f.startswith(b"id:")]
+            self.assertEqual(len(frames), 2, body)
+            for i, f in zip((first, last), frames):
+                lines = f.decode().split("\n")
+                self.assertEqual(lines[0], "id: %d" % i)
+                self.assertEqual(lines[1], "event: demo")
+                self.assertTrue(lines[2].startswith("data: "))
+                m = json.loads(lines[2][6:])
+                self.assertEqual(m["id"], i)
+                self.assertEqual(m["topic"], "demo")
+                self.assertEqual(m["module"], "probe")
+                self.assertTrue(m["fields"]["text"].startswith("via-curl #"))
+        finally:
+            stop_proc(p)
+
+    def test_curl_h1(self):
+        self.curl_case(["http://127.0.0.1:%d/events/demo" % self.http], b"HTTP/1.1 200")
+
+    def test_curl_h2_prior_knowledge(self):
+        self.curl_case(["--http2-prior-knowledge",
+                        "http://127.0.0.1:%d/events/demo" % self.http], b"HTTP/2 200")
+
+    def test_curl_h2_tls(self):
+        self.curl_case(["-k", "--http2", "https://127.0.0.1:%d/events/demo" % self.tls],
+                       b"HTTP/2 200")
+
+    def test_python_client_and_resume(self):
+        c = SSEClient(self.http)
+        try:
+            self.assertEqual(c.resp.status, 200)
+            first, last = self.pub.publish("demo", "py", n=5)
+            evs = c.events(5)
+            self.assertEqual([int(e["id"]) for e in evs], list(range(first, last + 1)))
+            self.assertEqual([json.loads(e["data"])["fields"]["text"] for e in evs],
+                             ["py #%d" % i for i in range(1, 6)])
+        finally:
+            c.close()
+        # reconnect as EventSource does, after the second one
+        c = SSEClient(self.http, headers={"Last-Event-ID": str(first + 1)})
+        try:
+            evs = c.events(3)
+            self.assertEqual([int(e["id"]) for e in evs], list(range(first + 2, last + 1)))
+            nxt, _ = self.pub.publish("demo", "live")
+            self.assertEqual(int(c.events(1)[0]["id"]), nxt)
+        finally:
+            c.close()
+
+    def test_other_topic_not_streamed(self):
+        c = SSEClient(self.http)
+        try:
+            self.pub.publish("other", "not here")
+            mine, _ = self.pub.publish("demo", "here")
+            self.assertEqual(int(c.events(1)[0]["id"]), mine)
+        finally:
+            c.close()
+
+
+def vmrss_kb(pid):
+    return int(loomtest.proc_status(pid)["VmRSS"].split()[0])
+
+
+class SlowSubscriber(DaemonTest):
+    def test_never_reading_client_is_dropped(self):
+        http, probe = free_port(), free_port()
+        self.d = Loomd(conf(http, probe, history=50), files={"www/hello.txt": "x\n"})
+        self.d.start()
+        pub = Publisher(probe)
+        reader = SSEClient(http)
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", http))
+        slow.sendall(b"GET /events/demo HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            self.assertEqual(reader.resp.status, 200)
+            pub.publish("demo", "warm", n=50, pad=20000)
+            reader.events(50)
+            base = vmrss_kb(self.d.proc.pid)
+            # 40 MB through the bus, read by one client, never by the other
+            total = 0
+            for _ in range(40):
+                pub.publish("demo", "flood", n=50, pad=20000)
+                total += 50 * 20000
+                reader.events(50)
+            self.d.wait_log(r"subscriber too slow \(\d+ bytes queued, max_buffer 1048576\), dropped")
+            grown = vmrss_kb(self.d.proc.pid) - base
+            if not loomtest.SANITIZED:
+                # the ring holds 50 frames (1 MB), the slow client at most
+                # max_buffer (1 MB): far less than what went through
+                self.assertLess(grown * 1024, total // 4,
+                                "RSS grew %d kB for %d bytes published" % (grown, total))
+            print("# RSS before %d kB, growth %d kB after %d MB published"
+                  % (base, grown, total >> 20))
+            # the slow client was cut off: it reads what was sent, then EOF
+            slow.setblocking(True)
+            slow.settimeout(WAIT)
+            got = 0
+            while True:
+                data = slow.recv(1 << 20)
+                if not data:
+                    break
+                got += len(data)
+            self.assertLess(got, total)
+            # the reader goes on
+            nxt, _ = pub.publish("demo", "after")
+            self.assertEqual(int(reader.events(1)[0]["id"]), nxt)
+        finally:
+            slow.close()
+            reader.close()
+            pub.close()
+
+
+class Lifecycle(DaemonTest):
+    def test_reload_keeps_and_drops(self):
+        http, probe = free_port(), free_port()
+        extra = ('    location "= /events/gone" {\n      handler = "events"\n'
+                 '      topic = "gone"\n    }\n')
+        self.d = Loomd(conf(http, probe, extra_locs=extra), files={"www/hello.txt": "x\n"})
+        self.d.start()
+        pub = Publisher(probe)
+        keep = SSEClient(http)
+        gone = SSEClient(http, path="/events/gone")
+        keep2 = None
+        h2 = None
+        try:
+            if CURL:
+                h2 = curl_stream(["--http2-prior-knowledge",
+                                  "http://127.0.0.1:%d/events/demo" % http])
+                read_until(h2, b"\r\n\r\n")
+            before, _ = pub.publish("demo", "before")
+            self.assertEqual(int(keep.events(1)[0]["id"]), before)
+            # the same config: everything stays
+            self.assertTrue(self.d.reload())
+            # /events/gone removed, /events/demo kept
+            self.d.write_conf(conf(http, probe))
+            self.assertTrue(self.d.reload())
+            self.assertTrue(gone.at_end())  # ended cleanly: the last chunk
+            after, _ = pub.publish("demo", "after")
+            self.assertEqual(int(keep.events(1)[0]["id"]), after)
+            if h2:
+                read_until(h2, b"id: %d\n" % after)
+            # the ring survived the reloads
+            keep2 = SSEClient(http, path="/events/demo?last_event_id=0")
+            ids = [int(e["id"]) for e in keep2.events(2)]
+            self.assertEqual(ids, [before, after])
+        finally:
+            for c in (keep, gone, keep2):
+                if c:
+                    c.close()
+            if h2:
+                stop_proc(h2)
+            pub.close()
+
+    def test_stop_with_streams_open(self):
+        http, probe = free_port(), free_port()
+        self.d = Loomd(conf(http, probe), files={"www/hello.txt": "x\n"})
+        self.d.start()
+        pub = Publisher(probe)
+        a = SSEClient(http)
+        b = SSEClient(http, path="/events/demo?last_event_id=0")
+        h2 = curl_stream(["--http2-prior-knowledge",
+                          "http://127.0.0.1:%d/events/demo" % http]) if CURL else None
+        try:
+            if h2:
+                read_until(h2, b"\r\n\r\n")
+            first, _ = pub.publish("demo", "x")
+            a.events(1)
+            b.events(1)
+            self.d.signal(signal.SIGTERM)
+            self.assertEqual(self.d.wait_exit(), 0)
+            self.assertTrue(a.at_end())
+            self.assertTrue(b.at_end())
+            if h2:
+                h2.stdout.read()
+                self.assertEqual(h2.wait(timeout=WAIT), 0)  # a clean end
+            self.assertNotIn("ERROR: AddressSanitizer", self.d.log())
+            self.assertNotIn("runtime error", self.d.log())
+        finally:
+            a.close()
+            b.close()
+            if h2:
+                stop_proc(h2)
+            pub.close()
+
+
+class ConfigErrors(DaemonTest):
+    def check(self, loc_body, contains):
+        text = ('http "web" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n'
+                '  server "s" {\n    location "= /ev" {\n      handler = "events"\n'
+                '%s    }\n  }\n}\n' % (free_port(), loc_body))
+        self.d = Loomd(text)
+        rc, err = start_expect_exit(self.d)
+        self.assertEqual(rc, 1)
+        # the option's line when one is named, else the location's
+        opt = [ln for ln in loc_body.split("\n") if ln.strip() and "topic" not in ln]
+        if opt:
+            want = line_of(self.d.conf_path, opt[-1].strip())
+        elif "topic" in loc_body:
+            want = line_of(self.d.conf_path, "topic =")
+        else:
+            first = line_of(self.d.conf_path, 'location "= /ev"')
+            want = set(range(first, first + 4))
+        assert_error_line(self, err, self.d.conf_path, want, contains=contains)
+
+    def test_errors(self):
+        cases = [
+            ("", "needs a topic"),
+            ('      topic = "a::b"\n', "needs a topic"),
+            ('      topic = "a:b"\n', "needs a topic"),
+            ('      topic = "demo"\n      history = -1\n', "history must be 0-1000000"),
+            ('      topic = "demo"\n      keepalive = 0\n', "keepalive must be 1-3600"),
+            ('      topic = "demo"\n      max_streams = 0\n', "max_streams must be 1-1000000"),
+            ('      topic = "demo"\n      max_buffer = "64K"\n', "max_buffer must be 256K to 1G"),
+            ('      topic = "demo"\n      max_buffer = "lots"\n', "max_buffer"),
+        ]
+        for body, msg in cases:
+            with self.subTest(body=body):
+                self.check(body, msg)
+                self.drop_daemon()
+
+
+class Browser(DaemonTest):
+    """The shipped page in headless Chromium, driven over the DevTools
+    protocol: messages posted before and after the page opened show up."""
+
+    def test_events_page(self):
+        if CHROMIUM is None:
+            self.skipTest("chromium is not installed")
+        import asyncio
+        import websockets
+
+        hport, probe = free_port(), free_port()
+        www = os.path.join(loomtest.SRCDIR, "conf", "www", "events.html")
+        with open(www) as f:
+            page = f.read()
+        with open(os.path.join(loomtest.SRCDIR, "conf", "www", "style.css")) as f:
+            css = f.read()
+        self.d = Loomd(conf(hport, probe), files={"www/events.html": page, "www/style.css": css})
+        self.d.start()
+        pub = Publisher(probe)
+        profile = os.path.join(self.d.dir, "chromium")
+        port = free_port()
+        chrome = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--user-data-dir=" + profile, "--remote-debugging-port=%d" % port,
+             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            pub.publish("demo", "before the page", n=2)
+
+            async def drive():
+                deadline = time.monotonic() + 60
+                targets = None
+                while targets is None:
+                    try:
+                        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                        c.request("GET", "/json/list")
+                        targets = [t for t in json.loads(c.getresponse().read())
+                                   if t.get("type") == "page"]
+                        c.close()
+                    except (OSError, ValueError):
+                        if time.monotonic() > deadline:
+                            raise
+                        await asyncio.sleep(0.1)
+                        targets = None
+                async with websockets.connect(targets[0]["webSocketDebuggerUrl"],
+                                              max_size=None) as ws:
+                    seq = [0]
+
+                    async def call(method, **params):
+                        seq[0] += 1
+                        await ws.send(json.dumps({"id": seq[0], "method": method,
+                                                  "params": params}))
+                        while True:
+                            r = json.loads(await ws.recv())
+                            if r.get("id") == seq[0]:
+                                return r
+
+                    async def texts():
+                        r = await call("Runtime.evaluate", returnByValue=True,
+                                       expression="Array.from(document.querySelectorAll"
+                                       "('#log li')).map(e => e.textContent)")
+                        return r["result"]["result"].get("value") or []
+
+                    await call("Page.navigate", url="http://127.0.0.1:%d/events.html" % hport)
+                    while len(await texts()) < 2:
+                        if time.monotonic() > deadline:
+                            raise AssertionError("page shows %r" % await texts())
+                        await asyncio.sleep(0.1)
+                    pub.publish("demo", "while open", n=1)
+                    while len(await texts()) < 3:
+                        if time.monotonic() > deadline:
+                            raise AssertionError("page shows %r" % await texts())
+                        await asyncio.sleep(0.1)
+                    return await texts()
+
+            shown = asyncio.run(drive())
+            self.assertEqual(shown, ["before the page #1", "before the page #2",
+                                     "while open #1"])
+        finally:
+            chrome.terminate()
+            try:
+                chrome.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                chrome.kill()
+                chrome.wait()
+            pub.close()
+
+
+if __name__ == "__main__":
+    loomtest.main()
