@@ -680,6 +680,7 @@ static void http_start(loom_instance_t *inst)
     hi->fcache = http_fcache_new();
     loom_instance_set_data(inst, hi);
     http_proxy_start(hi);
+    http_post_start(hi);
     http_events_start(hi);
 }
 
@@ -715,6 +716,7 @@ static void http_stop(loom_instance_t *inst)
 
     if (hi == NULL)
         return;
+    http_post_stop(hi);
     http_proxy_stop(hi);
     http_events_stop(hi);
     http_fcache_free(hi->fcache);
@@ -742,4 +744,5 @@ const loom_module_t loom_http_module = {
                .drain = http_h1_drain,
                .close = http_h1_close},
     .datagram = NULL,
+    .actions = http_actions,
 };

@@ -272,7 +272,7 @@ typedef struct {
 
 extern const http_handler_t http_handler_static, http_handler_return,
     http_handler_status, http_handler_echo, http_handler_proxy,
-    http_handler_events, http_handler_kv;
+    http_handler_events, http_handler_kv, http_handler_publish;
 
 /* A kv location's reference to its memcache store (http_kv.c fills it on
  * first use; it goes with the config). */
@@ -280,6 +280,8 @@ typedef struct {
     int ready;
     loom_service_ref_t ref;
 } http_kv_ref_t;
+
+typedef struct http_publish_loc_s http_publish_loc_t;
 
 enum { HTTP_STATUS_JSON, HTTP_STATUS_PROMETHEUS };
 
@@ -307,6 +309,8 @@ struct http_location_s {
     http_kv_ref_t *kv_ref; /* mutable through the const location */
     /* proxy (http_proxy.c owns it) */
     struct http_proxy_loc_s *proxy;
+    /* publish (http_publish.c owns it) */
+    http_publish_loc_t *publish;
     /* events (http_events.c owns it) */
     struct http_events_loc_s *events;
 };
@@ -347,6 +351,9 @@ struct http_conf_s {
     size_t h2_window;                   /* SETTINGS_INITIAL_WINDOW_SIZE */
     size_t h2_conn_window;              /* the connection's receive window */
     struct http_upstreams_s *upstreams; /* `upstream` sections (proxy) */
+    /* the post action (http_post.c) */
+    unsigned post_max;  /* post_concurrency: calls in flight */
+    char *post_ca_file; /* or NULL: the system store */
 };
 
 extern cfg_opt_t http_options[];
@@ -362,6 +369,36 @@ const http_vhost_t *http_find_vhost(const http_conf_t *hc, loom_slice_t host);
  * prefix; NULL when none. */
 const http_location_t *http_find_location(const http_vhost_t *vh,
                                           const char *path, size_t len);
+
+/* ---- the publish handler (http_publish.c) ---------------------------------
+ */
+
+/* Build the publish settings of location L from its section LS (topic,
+ * publish_headers, bearer_token[_file], hmac_secret[_file], hmac_header)
+ * into l->publish; LOOM_ERROR after loom_conf_error. */
+int http_publish_location(cfg_t *ls, http_location_t *l);
+
+/* Free l->publish (NULL is fine). */
+void http_publish_location_free(http_location_t *l);
+
+/* ---- the post action (http_post.c) ----------------------------------------
+ */
+
+typedef struct http_post_rt_s http_post_rt_t;
+
+/* The module's bus actions: "post" (loom_module_t.actions). */
+extern const loom_action_t http_actions[];
+
+/* Read the instance options post_concurrency and post_ca_file of SEC
+ * into HC; LOOM_ERROR after loom_conf_error. */
+int http_post_conf(cfg_t *sec, http_conf_t *hc);
+void http_post_conf_free(http_conf_t *hc);
+
+/* Make HI's post state (start); end every call still in flight as
+ * LOOM_ACT_FAILED ("stopping"), closing its connection, and free the
+ * state (stop). */
+void http_post_start(http_instance_t *hi);
+void http_post_stop(http_instance_t *hi);
 
 /* ---- per-instance state (http.c) ------------------------------------------
  */
@@ -388,6 +425,7 @@ struct http_instance_s {
     int quiescing;                    /* graceful stop under way */
     unsigned conf_gen;                /* bumped by every reload */
     struct http_proxy_rt_s *proxy_rt; /* upstream pools (http_proxy.c) */
+    struct http_post_rt_s *post_rt;   /* posts in flight (http_post.c) */
     /* event rings (http_events.c) */
     struct http_events_rt_s *events_rt;
 };

@@ -20,28 +20,33 @@
 
 static cfg_opt_t location_opts[] = {
     CFG_STR("handler", "static", CFGF_NONE),
-    CFG_STR("max_body", "1M", CFGF_NONE),
-    CFG_STR("root", NULL, CFGF_NONE),
+    CFG_STR("max_body", "1M", CFGF_NONE), CFG_STR("root", NULL, CFGF_NONE),
     CFG_STR_LIST("index", "{\"index.html\"}", CFGF_NONE),
     CFG_BOOL("autoindex", cfg_false, CFGF_NONE),
     CFG_BOOL("gzip_static", cfg_false, CFGF_NONE),
     CFG_BOOL("follow_symlinks", cfg_false, CFGF_NONE),
     CFG_INT("status", HTTP_STATUS_UNSET, CFGF_NONE),
-    CFG_STR("redirect", NULL, CFGF_NONE),
-    CFG_STR("body", NULL, CFGF_NONE),
+    CFG_STR("redirect", NULL, CFGF_NONE), CFG_STR("body", NULL, CFGF_NONE),
     CFG_STR("content_type", "text/plain", CFGF_NONE),
     CFG_STR("format", "json", CFGF_NONE),
     CFG_STR("proxy_pass", NULL, CFGF_NONE),
     CFG_STR("proxy_prefix", NULL, CFGF_NONE),
     CFG_STR("proxy_host", NULL, CFGF_NONE),
+    /* publish (http_publish.c) and events (http_events.c) */
     CFG_STR("topic", NULL, CFGF_NONE),
-    CFG_INT("history", 1000, CFGF_NONE),
-    CFG_INT("keepalive", 15, CFGF_NONE),
+    /* publish */
+    CFG_STR_LIST("publish_headers", "{}", CFGF_NONE),
+    CFG_STR("bearer_token", NULL, CFGF_NONE),
+    CFG_STR("bearer_token_file", NULL, CFGF_NONE),
+    CFG_STR("hmac_secret", NULL, CFGF_NONE),
+    CFG_STR("hmac_secret_file", NULL, CFGF_NONE),
+    CFG_STR("hmac_header", "X-Hub-Signature-256", CFGF_NONE),
+    /* events */
+    CFG_INT("history", 1000, CFGF_NONE), CFG_INT("keepalive", 15, CFGF_NONE),
     CFG_STR("max_buffer", "1M", CFGF_NONE),
     CFG_INT("max_streams", 10000, CFGF_NONE),
     CFG_STR("memcache", NULL, CFGF_NONE),
-    CFG_STR("kv_type", "application/octet-stream", CFGF_NONE),
-    CFG_END()};
+    CFG_STR("kv_type", "application/octet-stream", CFGF_NONE), CFG_END()};
 
 static cfg_opt_t server_opts[] = {
     CFG_STR_LIST("names", "{}", CFGF_NONE),
@@ -67,6 +72,8 @@ cfg_opt_t http_options[] = {
     CFG_INT("h2_max_streams", 128, CFGF_NONE),
     CFG_STR("h2_window", "256K", CFGF_NONE),
     CFG_STR("h2_connection_window", "4M", CFGF_NONE),
+    CFG_INT("post_concurrency", 64, CFGF_NONE),
+    CFG_STR("post_ca_file", NULL, CFGF_NONE),
     CFG_SEC("upstream", http_upstream_opts,
             CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_SEC("server", server_opts,
@@ -246,6 +253,10 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_proxy;
         return http_proxy_location(ls, l, hc);
     }
+    if (strcmp(h, "publish") == 0) {
+        l->handler = &http_handler_publish;
+        return http_publish_location(ls, l);
+    }
     if (strcmp(h, "events") == 0) {
         l->handler = &http_handler_events;
         return http_events_location(ls, l);
@@ -256,7 +267,7 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
     }
     loom_conf_error(ls, "handler",
                     "unknown handler \"%s\" (static, return, "
-                    "status, echo, proxy, events or kv)",
+                    "status, echo, proxy, publish, events or kv)",
                     h);
     return LOOM_ERROR;
 }
@@ -466,7 +477,8 @@ int http_configure(cfg_t *sec, void **conf)
         loom_conf_error(sec, NULL, "http instance needs at least one server");
         return LOOM_ERROR;
     }
-    if (http_proxy_conf(sec, hc) != LOOM_OK)
+    if (http_proxy_conf(sec, hc) != LOOM_OK ||
+        http_post_conf(sec, hc) != LOOM_OK)
         return LOOM_ERROR;
     hc->vhosts = loom_calloc(n, sizeof(http_vhost_t));
     for (i = 0; i < n; i++) {
@@ -518,6 +530,7 @@ static void location_free(http_location_t *l)
     free(l->kv_type);
     free(l->kv_ref);
     http_proxy_location_free(l);
+    http_publish_location_free(l);
     http_events_location_free(l);
 }
 
@@ -544,6 +557,7 @@ void http_conf_free(void *conf)
     }
     free(hc->vhosts);
     http_proxy_conf_free(hc);
+    http_post_conf_free(hc);
     free(hc->default_type);
     free(hc->charset);
     if (hc->mime)

@@ -498,3 +498,28 @@ def have_ipv6_loopback():
         return True
     except OSError:
         return False
+
+
+_SHIPPED_PORT_RX = re.compile(r'"((?:tcp|udp|tls):(?:host=[^:"]*:port=)?)(\d+)')
+
+
+def shipped_conf():
+    """A Loomd (not started) on a copy of the shipped conf/ (conf/loom.conf
+    and what it refers to) with every port replaced by a free one.
+    Returns (d, ports): PORTS maps each shipped port to the one used."""
+    d = Loomd("", raw=True)
+    shutil.copytree(os.path.join(SRCDIR, "conf"), d.dir, dirs_exist_ok=True)
+    for root, dirs, files in os.walk(d.dir):
+        for n in dirs + files:
+            os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)
+    with open(d.conf_path) as f:
+        text = f.read()
+    ports = {}
+
+    def repl(m):
+        old = int(m.group(2))
+        if old not in ports:
+            ports[old] = free_port()
+        return '"%s%d' % (m.group(1), ports[old])
+    d.write_conf(_SHIPPED_PORT_RX.sub(repl, text), raw=True)
+    return d, ports

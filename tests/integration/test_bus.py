@@ -402,6 +402,43 @@ class MemcacheEnds(BusTest):
         self.assertEqual(mc.get("watch:x"), b"loop")
 
 
+class ShippedDefault(DaemonTest):
+    """conf/loom.conf as shipped (ports remapped): a webhook posted to
+    /hooks/demo is stored by the route demo-to-cache under demo:last,
+    where memcache clients and /kv/ read it, and /events/demo streams it."""
+
+    def test_hook_to_cache_and_stream(self):
+        import subprocess
+        from pymemcache.client.base import Client as MC
+        self.d, ports = loomtest.shipped_conf()
+        self.d.start()
+        web = "http://127.0.0.1:%d" % ports[8080]
+        mc = MC(("127.0.0.1", ports[11211]), timeout=WAIT)
+        self.addCleanup(mc.close)
+        out = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", "-d", '{"text":"hi"}',
+                              "-H", "Content-Type: application/json", web + "/hooks/demo"],
+                             capture_output=True, text=True, timeout=WAIT).stdout
+        body, code = out.rsplit("\n", 1)
+        self.assertEqual(code, "202", out)
+        msg_id = json.loads(body)["id"]
+        deadline = time.monotonic() + WAIT
+        while mc.get("demo:last") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(mc.get("demo:last"), b"hi")
+        with urllib.request.urlopen(web + "/kv/demo:last", timeout=WAIT) as r:
+            self.assertEqual(r.read(), b"hi")
+        with urllib.request.urlopen(web + "/status", timeout=WAIT) as r:
+            routes = json.loads(r.read())["bus"]["routes"]
+        self.assertEqual([(x["name"], x["matched"], x["delivered"]) for x in routes],
+                         [("demo-to-cache", 1, 1)])
+        # the stream replays the ring from the start, then would wait
+        ev = subprocess.run(["curl", "-s", "-N", "--max-time", "2",
+                             web + "/events/demo?last_event_id=0"],
+                            capture_output=True, text=True, timeout=WAIT).stdout
+        self.assertIn("id: %d\nevent: demo\ndata: " % msg_id, ev)
+        self.assertIn('"fields":{"text":"hi"}', ev)
+
+
 ERRORS = [
     # (route body, message part, line offset of the error within the route)
     ('  to = "bustest:b:record"\n  set = {\'text = x\'}\n', "needs a from", 0),

@@ -373,35 +373,16 @@ class Kv(unittest.TestCase):
         self.curl(mode, "/kv/" + k, method="DELETE")
 
 
-_PORT_RX = re.compile(r'"((?:tcp|udp|tls):(?:host=[^:"]*:port=)?)(\d+)')
-
-
 @unittest.skipIf(Client is None, "pymemcache not installed")
 class ShippedConf(unittest.TestCase):
     """conf/loom.conf, run from a copy of conf/ with every port replaced
     by a free one: /kv/ on the web instance is the "cache" store."""
 
     def test_kv_over_cache(self):
-        src = os.path.join(loomtest.SRCDIR, "conf")
-        d = Loomd("", raw=True)
+        d, ports = loomtest.shipped_conf()
         self.addCleanup(d.cleanup)
-        shutil.copytree(src, d.dir, dirs_exist_ok=True)
-        for root, dirs, files in os.walk(d.dir):
-            for n in dirs + files:
-                os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)
-        with open(d.conf_path) as f:
-            text = f.read()
-        ports = {}
-
-        def repl(m):
-            old = int(m.group(2))
-            if old not in ports:
-                ports[old] = free_port()
-            return '"%s%d' % (m.group(1), ports[old])
-        text = _PORT_RX.sub(repl, text)
         self.assertIn(8080, ports)
         self.assertIn(11211, ports)
-        d.write_conf(text, raw=True)
         d.start()
         mc = Client(("127.0.0.1", ports[11211]), timeout=WAIT, connect_timeout=WAIT)
         self.addCleanup(mc.close)
