@@ -121,8 +121,12 @@ static void rec_call(loom_instance_t *inst, loom_action_call_t *call)
         publish_text(inst, topic ? topic : "again", text);
         end_call(call, LOOM_ACT_DONE);
     } else if (strcmp(outcome, "done-publish") == 0) {
+        char t[64], x[64]; /* the parameters go with the call */
+
+        snprintf(t, sizeof(t), "%s", topic ? topic : "again");
+        snprintf(x, sizeof(x), "%s", text);
         end_call(call, LOOM_ACT_DONE);
-        publish_text(inst, topic ? topic : "again", text);
+        publish_text(inst, t, x);
     } else {
         end_call(call, LOOM_ACT_FAILED);
     }
@@ -824,6 +828,32 @@ static void test_loop_caused_by(void **state)
     env_free(e);
 }
 
+/* An action that ends its call and then publishes, still inside the call:
+ * the message it publishes still inherits the call's trail (and nothing
+ * reads the ended call: ASan). */
+static void test_loop_publish_after_done_inside_call(void **state)
+{
+    env_t *e = env_new("route \"ping\" {\n  from = \"ping\"\n"
+                       "  to = \"busunit:b:rec\"\n"
+                       "  set = {'text = ping', 'outcome = done-publish', "
+                       "'topic = ping'}\n}\n");
+    loom_route_stat_t rs;
+    seen_t seen = {0};
+    loom_bus_sub_t *s = loom_bus_subscribe(e->a, "ping", sub_seen, &seen);
+
+    (void)state;
+    publish_text(e->a, "ping", "0");
+    run_until(e, &seen.n, 2);
+    turns(e, 5);
+    assert_int_equal(T.nrec, 1);
+    assert_int_equal(seen.hops[1], 1);
+    assert_true(route_stat(e, "ping", &rs));
+    assert_int_equal(rs.dropped_loop, 1);
+    assert_int_equal(rs.delivered, 1);
+    loom_bus_unsubscribe(s);
+    env_free(e);
+}
+
 /* ---- the route table from the config ------------------------------------ */
 
 static void test_table_resolved(void **state)
@@ -1304,6 +1334,7 @@ int main(void)
         cmocka_unit_test(test_loop_two_routes_feeding_each_other),
         cmocka_unit_test(test_loop_too_many_hops),
         cmocka_unit_test(test_loop_caused_by),
+        cmocka_unit_test(test_loop_publish_after_done_inside_call),
         cmocka_unit_test(test_table_resolved),
         cmocka_unit_test(test_table_id_collision),
         cmocka_unit_test(test_reload_swaps_table),
