@@ -60,9 +60,11 @@ static struct {
     int nrec;
     held_t held[MAX_HELD];
     int nheld;
-    int ends;         /* calls this module ended (held or not) */
-    int stops;        /* stop callbacks */
-    int subs_at_stop; /* loom_bus_stats' subscribers when a stop ran */
+    int ends;                   /* calls this module ended (held or not) */
+    int stops;                  /* stop callbacks */
+    loom_bus_sub_t *stop_unsub; /* stop unsubscribes it when set */
+    int stop_subscribes;        /* stop subscribes its instance to "t" */
+    int after_stop;             /* messages given to that subscription */
 } T;
 
 static void t_reset(void)
@@ -148,15 +150,25 @@ void busunit_start(loom_instance_t *inst)
     (void)inst;
 }
 
-/* Stop ends the calls the instance still holds, as the contract says. */
+static void sub_count(loom_msg_t *m, void *arg)
+{
+    (void)m;
+    ++*(int *)arg;
+}
+
+/* Stop ends the calls the instance still holds, as the contract says;
+ * tests also have it unsubscribe or subscribe. */
 void busunit_stop(loom_instance_t *inst)
 {
-    loom_bus_stat_t st;
     int i;
 
     T.stops++;
-    loom_bus_stats(inst->srv, &st);
-    T.subs_at_stop = (int)st.subscribers;
+    if (T.stop_unsub) {
+        loom_bus_unsubscribe(T.stop_unsub);
+        T.stop_unsub = NULL;
+    }
+    if (T.stop_subscribes)
+        loom_bus_subscribe(inst, "t", sub_count, &T.after_stop);
     for (i = 0; i < T.nheld; i++) {
         if (T.held[i].inst == inst && !T.held[i].ended) {
             T.held[i].ended = 1;
@@ -555,12 +567,6 @@ static void test_publish_refusals(void **state)
     turns(e, 3);
     assert_int_equal(T.nrec, 1); /* one call, not two */
     env_free(e);
-}
-
-static void sub_count(loom_msg_t *m, void *arg)
-{
-    (void)m;
-    ++*(int *)arg;
 }
 
 static void test_publish_counts_and_wanted(void **state)
@@ -1109,13 +1115,42 @@ static void test_reload_removes_instance(void **state)
     turns(e, 3);
     assert_null(e->b);
     assert_int_equal(T.stops, 1);
-    assert_int_equal(T.subs_at_stop, 1); /* b's ended before its stop */
     assert_int_equal(held_open(), 0);
     assert_int_equal(T.ends, 1);
     pub_x(e->a, "t", "2");
     run_until(e, &na, 2);
     assert_int_equal(nb, 1);
     assert_false(route_stat(e, "tob", &rs));
+    env_free(e);
+}
+
+/* A stopping instance's stop may still unsubscribe what it holds (the
+ * handle is valid until then), and a subscription made while it stops
+ * ends with it too: its callback never sees a message after the stop. */
+static void test_stop_and_subscriptions(void **state)
+{
+    env_t *e = env_new("");
+    int nb = 0, na = 0;
+
+    (void)state;
+    T.stop_unsub = loom_bus_subscribe(e->b, "t", sub_count, &nb);
+    assert_non_null(T.stop_unsub);
+    assert_non_null(loom_bus_subscribe(e->b, "*", sub_count, &nb));
+    assert_non_null(loom_bus_subscribe(e->a, "t", sub_count, &na));
+    T.stop_subscribes = 1;
+    assert_int_equal(bus_stat(e).subscribers, 3);
+    assert_int_equal(env_reload(e, "busunit \"a\" {}\n", ""), LOOM_OK);
+    turns(e, 3);
+    assert_null(e->b);
+    assert_int_equal(T.stops, 1);
+    assert_null(T.stop_unsub);
+    assert_int_equal(bus_stat(e).subscribers, 1);
+    T.stop_subscribes = 0;
+    pub_x(e->a, "t", "1");
+    run_until(e, &na, 1);
+    turns(e, 3);
+    assert_int_equal(nb, 0);
+    assert_int_equal(T.after_stop, 0);
     env_free(e);
 }
 
@@ -1340,6 +1375,7 @@ int main(void)
         cmocka_unit_test(test_reload_swaps_table),
         cmocka_unit_test(test_reload_broken_keeps_table),
         cmocka_unit_test(test_reload_removes_instance),
+        cmocka_unit_test(test_stop_and_subscriptions),
         cmocka_unit_test(test_free_with_work_everywhere),
         cmocka_unit_test(test_free_while_draining),
         cmocka_unit_test(test_subscribers),
