@@ -71,8 +71,11 @@ struct loom_bus_s {
     struct event *kick; /* dispatch on the next turn */
     struct event *wake; /* the earliest token or retry */
     int kicked;
-    uint64_t wake_at;            /* 0: not set */
-    loom_action_call_t *current; /* the call whose action runs now */
+    uint64_t wake_at; /* 0: not set */
+    /* while an action's call function runs: its call's message and route
+     * (not the call, which the action may end before it returns) */
+    loom_msg_t *cause;
+    uint32_t cause_route;
     uint64_t next_id;
     loom_bus_stat_t st;
     int freeing;
@@ -393,8 +396,8 @@ int loom_bus_publish(loom_instance_t *inst, loom_msg_t *m,
         loom_msg_unref(m);
         return LOOM_ERROR;
     }
-    if (bus->current && m->hops == 0)
-        loom_msg_caused_by(m, bus->current);
+    if (bus->cause && m->hops == 0)
+        loom_msg_inherit(m, bus->cause, bus->cause_route);
     gettimeofday(&tv, NULL);
     loom_msg_freeze(m, inst->mod->name, inst->name, ++bus->next_id,
                     (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
@@ -634,9 +637,11 @@ static void call_start(loom_bus_t *bus, bus_call_t *c)
         return;
     }
     c->with_module = 1;
-    bus->current = c;
+    bus->cause = loom_msg_ref(c->msg);
+    bus->cause_route = c->route->id;
     c->to->act->call(inst, c);
-    bus->current = NULL;
+    loom_msg_unref(bus->cause);
+    bus->cause = NULL;
 }
 
 void loom_action_done(loom_action_call_t *c, loom_act_result_t result,

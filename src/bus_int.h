@@ -241,7 +241,8 @@ loom_bus_t *loom_bus_new(loom_server_t *srv);
  * finish there. */
 void loom_bus_apply(loom_bus_t *bus, bus_table_t *t);
 
-/* INST is stopping: its subscriptions end now. */
+/* INST has stopped (its stop callback returned): its subscriptions end
+ * now, also those made while it stopped. */
 void loom_bus_instance_gone(loom_bus_t *bus, loom_instance_t *inst);
 
 /* Free the bus: queued messages and waiting retries are dropped (the

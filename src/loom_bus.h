@@ -145,9 +145,10 @@ typedef void (*loom_bus_sub_cb)(loom_msg_t *m, void *arg);
 
 /* Subscribe on behalf of INST to PATTERN, "MODULE:INSTANCE:TOPIC" (each
  * part an fnmatch(3) glob; "TOPIC" alone means "*:*:TOPIC").  The
- * subscription ends with loom_bus_unsubscribe or when INST stops (before
- * its stop callback); CB is never called after either.  NULL when
- * PATTERN is malformed. */
+ * subscription ends with loom_bus_unsubscribe or when INST stops (right
+ * after its stop callback, which may still unsubscribe; no message is
+ * delivered while INST stops); CB is never called after either.  NULL
+ * when PATTERN is malformed. */
 loom_bus_sub_t *loom_bus_subscribe(loom_instance_t *inst, const char *pattern,
                                    loom_bus_sub_cb cb, void *arg);
 void loom_bus_unsubscribe(loom_bus_sub_t *s);

@@ -148,7 +148,6 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
     inst->stopped = 1; /* no timer is armed for it from now on */
     inst_settle(srv, inst);
     loom_services_withdraw(inst, NULL);
-    loom_bus_instance_gone(srv->bus, inst);
     loom_timers_owner_gone(&inst->timers);
     if (inst->started && inst->mod->stop)
         inst->mod->stop(inst);
@@ -156,6 +155,9 @@ static void inst_free(loom_server_t *srv, loom_instance_t *inst)
      * now, while the instance still exists. */
     inst_settle(srv, inst);
     loom_services_withdraw(inst, NULL);
+    /* Its subscriptions end after stop, which may still unsubscribe them
+     * (and those made meanwhile end too); no delivery runs in between. */
+    loom_bus_instance_gone(srv->bus, inst);
     if (inst->conf && inst->mod->conf_free)
         inst->mod->conf_free(inst->conf);
     if (inst->alog)
