@@ -295,6 +295,16 @@ void loom_bus_apply(loom_bus_t *bus, bus_table_t *t)
         if (r->has_rate)
             bus_bucket_init(&r->bucket, r->rate_count, r->rate_period, r->burst,
                             loom_now_ms());
+        /* a route that keeps its name and rate keeps its tokens: a
+         * reload is not a fresh burst */
+        for (j = 0; r->has_rate && old && j < old->n; j++) {
+            const bus_route_t *o = old->routes[j];
+
+            if (strcmp(o->name, r->name) == 0 && o->has_rate &&
+                o->rate_count == r->rate_count &&
+                o->rate_period == r->rate_period && o->burst == r->burst)
+                r->bucket = o->bucket;
+        }
     }
     bus->table = t;
     for (i = 0; old && i < old->n; i++)
@@ -392,7 +402,8 @@ int loom_bus_publish(loom_instance_t *inst, loom_msg_t *m,
     memset(&res, 0, sizeof(res));
     if (out)
         *out = res;
-    if (m->published || m->topic[0] == '\0' || bus->freeing) {
+    if (m->published || m->topic[0] == '\0' || bus->freeing ||
+        inst->srv->shutting_down) {
         loom_msg_unref(m);
         return LOOM_ERROR;
     }
@@ -402,6 +413,8 @@ int loom_bus_publish(loom_instance_t *inst, loom_msg_t *m,
     loom_msg_freeze(m, inst->mod->name, inst->name, ++bus->next_id,
                     (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
     bus->st.published++;
+    if (m->over || m->hops >= LOOM_BUS_MAX_HOPS)
+        bus->st.dropped_hops++; /* whether or not a route would take it */
     for (i = 0; t && i < t->n; i++) {
         bus_route_t *r = t->routes[i];
 
@@ -413,8 +426,6 @@ int loom_bus_publish(loom_instance_t *inst, loom_msg_t *m,
             loom_msg_passed(m, r->id)) {
             res.dropped_loop++;
             r->ctr->dropped_loop++;
-            if (m->over || m->hops >= LOOM_BUS_MAX_HOPS)
-                bus->st.dropped_hops++;
             route_log_loop(r, m);
             continue;
         }
@@ -436,6 +447,7 @@ int loom_bus_publish(loom_instance_t *inst, loom_msg_t *m,
             loom_msg_unref(old->m);
             free(old);
             bus->npend--;
+            bus->st.dropped_subscribers++;
         }
         p->m = loom_msg_ref(m);
         p->next = NULL;

@@ -123,7 +123,8 @@ typedef struct {
  * time, origin), matched against the routes and queued; nothing else
  * runs before this returns.  OUT (may be NULL) says what happened.
  * Returns LOOM_OK, or LOOM_ERROR when M cannot be published (empty topic,
- * already published, the server is stopping). */
+ * already published, the daemon is stopping: a graceful stop has begun,
+ * so that what would be lost with the queues is refused instead). */
 int loom_bus_publish(loom_instance_t *inst, loom_msg_t *m,
                      loom_publish_result_t *out);
 
@@ -218,6 +219,8 @@ size_t loom_bus_routes(loom_server_t *srv, loom_route_stat_t *out, size_t max);
 
 typedef struct {
     uint64_t published, delivered_subscribers, dropped_hops;
+    uint64_t dropped_subscribers; /* messages the subscribers' backlog
+                                   * (65,536) lost, oldest first */
     unsigned subscribers;
 } loom_bus_stat_t;
 

@@ -174,10 +174,12 @@ static void status_json_bus(http_req_t *r, tbuf_t *b)
     tb_printf(b,
               ",\"bus\":{\"published\":%llu,\"subscribers\":%u,"
               "\"delivered_subscribers\":%llu,\"dropped_hops\":%llu,"
+              "\"dropped_subscribers\":%llu,"
               "\"routes\":[",
               (unsigned long long)bs.published, bs.subscribers,
               (unsigned long long)bs.delivered_subscribers,
-              (unsigned long long)bs.dropped_hops);
+              (unsigned long long)bs.dropped_hops,
+              (unsigned long long)bs.dropped_subscribers);
     for (i = 0; i < n && i < LOOM_ARRAY_LEN(rs); i++) {
         if (i)
             TB_LIT(b, ",");

@@ -311,6 +311,18 @@ class Reload(BusTest):
         self.d.signal(signal.SIGTERM)
         self.assertEqual(self.d.wait_exit(), 0)
 
+    def test_publish_refused_once_a_graceful_stop_began(self):
+        self.start(route("r", "bustest:b:x", "${i}"))
+        p = self.client()
+        self.assertTrue(p.ask("PUB x i=1").startswith("OK"))
+        self.d.signal(signal.SIGTERM)
+        self.d.wait_log("shutting down")
+        # the open connection keeps the daemon in its grace period
+        self.assertEqual(p.ask("PUB x i=2"), "ERR")
+        p.close()
+        self.clients.remove(p)
+        self.assertEqual(self.d.wait_exit(), 0)
+
     def test_action_of_removed_instance_is_retried(self):
         extra = 'bustest "gone" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n}\n' % free_port()
         r = route("r", "bustest:b:x", "${i}", more="  retry_for = 30\n").replace("bustest:b:record", "bustest:gone:record")
