@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 
 #include "http_flatten.h"
+#include "http_util.h"
 
 /* A walk over one document. */
 typedef struct {
@@ -216,17 +217,6 @@ int http_flatten_json(const char *buf, size_t len,
 /* ---- forms ----------------------------------------------------------------
  */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode S (LEN bytes) into OUT (room for LEN + 1); returns the length or
  * -1 on a bad escape or a NUL byte (raw or encoded). */
 static long form_decode(const char *s, size_t len, char *out)
@@ -241,8 +231,8 @@ static long form_decode(const char *s, size_t len, char *out)
 
             if (len - i < 3)
                 return -1;
-            hi = hexval(s[i + 1]);
-            lo = hexval(s[i + 2]);
+            hi = http_hexval(s[i + 1]);
+            lo = http_hexval(s[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             out[o++] = (char)(hi * 16 + lo);
@@ -363,7 +353,7 @@ int http_sig_parse(const char *v, size_t len, unsigned char out[32])
     if (len != 64)
         return -1;
     for (i = 0; i < 32; i++) {
-        int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+        int hi = http_hexval(v[2 * i]), lo = http_hexval(v[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;

@@ -65,17 +65,6 @@ static loom_slice_t field(const http_req_t *r, const char *name)
     return f ? f->value : none;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The key: the bytes of the request path after the location's prefix,
  * percent-decoded (no dot-segment or "//" folding: a key is taken as
  * written).  Returns its length in OUT (KV_KEY_MAX bytes), or -1 when the
@@ -95,7 +84,8 @@ static long kv_key(const http_req_t *r, char *out)
         if (c == '%') {
             int h, l;
 
-            if (end - p < 2 || (h = hexval(p[0])) < 0 || (l = hexval(p[1])) < 0)
+            if (end - p < 2 || (h = http_hexval(p[0])) < 0 ||
+                (l = http_hexval(p[1])) < 0)
                 return -1;
             c = (char)(h << 4 | l);
             p += 2;

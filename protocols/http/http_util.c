@@ -19,7 +19,7 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static int hexval(int c)
+int http_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -73,8 +73,8 @@ long http_path_normalize(const char *path, size_t len, char *out, size_t cap)
                 if (c == '%') {
                     int h, l;
 
-                    if (len - i < 3 || (h = hexval(path[i + 1])) < 0 ||
-                        (l = hexval(path[i + 2])) < 0)
+                    if (len - i < 3 || (h = http_hexval(path[i + 1])) < 0 ||
+                        (l = http_hexval(path[i + 2])) < 0)
                         return -1;
                     c = (unsigned)(h << 4 | l);
                     if (c == '/')

@@ -13,6 +13,9 @@
 
 #include "loom.h"
 
+/* The value of hex digit C (either case), or -1. */
+int http_hexval(int c);
+
 /* ---- paths -------------------------------------------------------------- */
 
 /* Normalise the path part of a request target (the bytes before '?', as
