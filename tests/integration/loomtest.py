@@ -8,6 +8,7 @@ LOOM_SRCDIR.  Run one file by hand with
     LOOMD=src/loomd /usr/bin/python3 tests/integration/test_echo.py
 """
 
+import json
 import os
 import re
 import shutil
@@ -523,3 +524,30 @@ def shipped_conf():
         return '"%s%d' % (m.group(1), ports[old])
     d.write_conf(_SHIPPED_PORT_RX.sub(repl, text), raw=True)
     return d, ports
+
+
+def http_status(port, path="/status"):
+    """The http status handler's JSON at PORT and PATH."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=WAIT) as r:
+        return json.loads(r.read())
+
+
+def route_stats(port, name):
+    """Route NAME's counters from the status JSON at PORT."""
+    for r in http_status(port)["bus"]["routes"]:
+        if r["name"] == name:
+            return r
+    raise AssertionError("no route %r in status" % name)
+
+
+def wait_route(port, name, pred):
+    """Poll route NAME's counters until PRED holds (bounded); returns them."""
+    deadline = time.monotonic() + WAIT
+    st = None
+    while time.monotonic() < deadline:
+        st = route_stats(port, name)
+        if pred(st):
+            return st
+        time.sleep(0.05)
+    raise AssertionError("route %s never matched: %r" % (name, st))

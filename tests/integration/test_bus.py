@@ -114,24 +114,13 @@ class BusTest(DaemonTest):
         return w
 
     def status(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/status" % self.http, timeout=WAIT) as r:
-            return json.loads(r.read())
+        return loomtest.http_status(self.http)
 
     def route_stats(self, name):
-        for r in self.status()["bus"]["routes"]:
-            if r["name"] == name:
-                return r
-        raise AssertionError("no route %r in status" % name)
+        return loomtest.route_stats(self.http, name)
 
     def wait_route(self, name, pred):
-        deadline = time.monotonic() + WAIT
-        st = None
-        while time.monotonic() < deadline:
-            st = self.route_stats(name)
-            if pred(st):
-                return st
-            time.sleep(0.05)
-        raise AssertionError("route %s never matched: %r" % (name, st))
+        return loomtest.wait_route(self.http, name, pred)
 
 
 class Delivery(BusTest):
