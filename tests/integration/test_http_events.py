@@ -7,12 +7,13 @@ tests/modules/bustest.so ("PUBN TOPIC N PAD TEXT" on its line protocol).
 Clients: curl -N over HTTP/1.1, HTTP/2 with prior knowledge and HTTP/2
 over TLS; a Python client that parses the stream (http.client);
 Last-Event-ID resumes; a subscriber that never reads is dropped while the
-daemon's memory stays bounded; reloads with streams open (a kept
-location keeps its stream and its ring, a removed one ends its streams
-cleanly); SIGTERM with streams open ends them and exits 0; every config
-error is one FILE:LINE line and exit 1; headless Chromium on the shipped
-conf/ shows conf/www/events.html filling in with messages posted by the
-test and through the page's own form.
+daemon's memory stays bounded; the per-location counters (streams,
+delivered, dropped, refused past max_streams) in /status and /metrics;
+reloads with streams open (a kept location keeps its stream and its ring,
+a removed one ends its streams cleanly); SIGTERM with streams open ends
+them and exits 0; every config error is one FILE:LINE line and exit 1;
+headless Chromium on the shipped conf/ shows conf/www/events.html filling
+in with messages posted by the test and through the page's own form.
 """
 
 import http.client
@@ -28,6 +29,7 @@ import time
 import loomtest
 from loomtest import (DaemonTest, Loomd, free_port, own, assert_error_line, line_of,
                       start_expect_exit, WAIT)
+from httptest import status_json, wait_for
 
 BUSTEST_SO = os.path.join(loomtest.BUILDDIR, "tests", "modules", ".libs", "bustest.so")
 CURL = shutil.which("curl")
@@ -36,8 +38,8 @@ CHROMIUM = shutil.which("chromium")
 
 def conf(http, bus=None, tls=None, extra_locs="", history=1000, demo=True, events_opts=""):
     """An http instance "web" (server "s") with webhook locations
-    /hooks/demo and /hooks/other (publish, topics demo and other) and
-    /events/demo; with BUS, bustest "b" on that
+    /hooks/demo and /hooks/other (publish, topics demo and other),
+    /status and /metrics, and /events/demo; with BUS, bustest "b" on that
     port too."""
     text = 'shutdown_grace = 10\n'
     if bus:
@@ -52,6 +54,9 @@ def conf(http, bus=None, tls=None, extra_locs="", history=1000, demo=True, event
     for topic in ("demo", "other"):
         text += ('    location "= /hooks/%s" {\n      handler = "publish"\n'
                  '      topic = "%s"\n    }\n' % (topic, topic))
+    text += '    location "= /status" {\n      handler = "status"\n    }\n'
+    text += ('    location "= /metrics" {\n      handler = "status"\n'
+             '      format = "prometheus"\n    }\n')
     if demo:
         text += ('    location "= /events/demo" {\n      handler = "events"\n'
                  '      topic = "demo"\n      history = %d\n%s    }\n' % (history, events_opts))
@@ -356,6 +361,108 @@ class SlowSubscriber(DaemonTest):
             slow.close()
             reader.close()
             pub.close()
+
+
+def metrics(port):
+    """/metrics as {(name, labels as a sorted tuple of pairs): value}."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        text = r.read().decode()
+        assert r.status == 200, (r.status, text)
+    finally:
+        c.close()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        m = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\d+)", line)
+        assert m, line
+        labels = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or "")))
+        out[(m.group(1), labels)] = int(m.group(3))
+    return out
+
+
+class Counters(DaemonTest):
+    """The events location's counters in /status (JSON) and /metrics
+    (Prometheus): streams open, messages delivered, slow subscribers
+    dropped, requests refused past max_streams."""
+
+    LABELS = (("instance", "web"), ("location", "= /events/demo"), ("server", "s"),
+              ("topic", "demo"))
+
+    def counters(self):
+        ev = status_json(self.http)["events"]
+        self.assertEqual(len(ev), 1, ev)
+        got = ev[0]
+        self.assertEqual((got["server"], got["location"], got["topic"]),
+                         ("s", "= /events/demo", "demo"))
+        prom = metrics(self.http)
+        for key in ("streams", "delivered", "dropped", "refused"):
+            name = "loom_http_events_" + key + ("" if key == "streams" else "_total")
+            self.assertEqual(prom[(name, self.LABELS)], got[key], key)
+        return {k: got[k] for k in ("streams", "delivered", "dropped", "refused")}
+
+    def test_after_a_drop_and_a_refusal(self):
+        if not os.path.exists(BUSTEST_SO):
+            self.fail("bustest.so not built (make check builds it): %s" % BUSTEST_SO)
+        self.http, bus = free_port(), free_port()
+        text = conf(self.http, bus, history=50, events_opts="      max_streams = 2\n")
+        self.d = Loomd(text, files={"www/hello.txt": "x\n"})
+        self.d.start()
+        self.assertEqual(self.counters(),
+                         {"streams": 0, "delivered": 0, "dropped": 0, "refused": 0})
+        hook, pub = Webhook(self.http), Bulk(bus)
+        reader = SSEClient(self.http)
+        slow = extra = None
+        try:
+            ids = hook.publish("counted", n=3)
+            self.assertEqual([int(e["id"]) for e in reader.events(3)], ids)
+            self.assertEqual(self.counters(),
+                             {"streams": 1, "delivered": 3, "dropped": 0, "refused": 0})
+            # a subscriber that never reads: the second stream, dropped
+            slow = slow_subscriber(self.http)
+            wait_for(lambda: self.counters()["streams"] == 2, what="the second stream")
+            read = 3
+            for _ in range(40):
+                pub.publish("demo", "flood", n=50, pad=20000)
+                reader.events(50)
+                read += 50
+                if re.search(DROPPED_RX, self.d.log()):
+                    break
+            self.d.wait_log(DROPPED_RX)
+            c = self.counters()
+            self.assertEqual((c["streams"], c["dropped"], c["refused"]), (1, 1, 0), c)
+            # every message the reader read, and what the slow one was sent
+            self.assertGreater(c["delivered"], read)
+            self.assertLessEqual(c["delivered"], 2 * read)
+            # max_streams = 2: a second stream is taken, a third refused
+            extra = SSEClient(self.http)
+            self.assertEqual(extra.resp.status, 200)
+            third = http.client.HTTPConnection("127.0.0.1", self.http, timeout=WAIT)
+            third.request("GET", "/events/demo")
+            r = third.getresponse()
+            r.read()
+            third.close()
+            self.assertEqual((r.status, r.getheader("Retry-After")), (503, "5"))
+            c2 = self.counters()
+            self.assertEqual((c2["streams"], c2["dropped"], c2["refused"]), (2, 1, 1), c2)
+            self.assertEqual(c2["delivered"], c["delivered"])
+            # a reload keeps the location, so its counters
+            self.assertTrue(self.d.reload())
+            self.assertEqual(self.counters(), c2)
+            # a stream closed by its client is no longer counted
+            extra.close()
+            extra = None
+            wait_for(lambda: self.counters()["streams"] == 1, what="the stream to go")
+            nxt = hook.post("last")
+            self.assertEqual(int(reader.events(1)[0]["id"]), nxt)
+            self.assertEqual(self.counters(), dict(c2, streams=1, delivered=c2["delivered"] + 1))
+        finally:
+            for x in (slow, extra, reader, hook, pub):
+                if x:
+                    x.close()
 
 
 class Lifecycle(DaemonTest):
