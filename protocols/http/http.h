@@ -459,6 +459,21 @@ void http_events_reload(http_instance_t *hi);
 void http_events_quiesce(http_instance_t *hi);
 void http_events_stop(http_instance_t *hi);
 
+/* One events location's counters (kept across reloads with its ring). */
+typedef struct {
+    const char *server, *location, *topic; /* the ring's own strings */
+    unsigned streams;                      /* open now */
+    uint64_t delivered;                    /* messages written to streams */
+    uint64_t dropped;                      /* streams dropped: too slow */
+    uint64_t refused;                      /* requests past max_streams */
+} http_events_stat_t;
+
+/* The counters of HI's events locations, in config order, into OUT (room
+ * for MAX); returns how many locations there are, which may exceed MAX.
+ * The strings stay valid until the next reload. */
+size_t http_events_stats(http_instance_t *hi, http_events_stat_t *out,
+                         size_t max);
+
 /* ---- the HTTP/1.1 codec (h1.c) ----------------------------------------------
  */
 

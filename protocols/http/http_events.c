@@ -57,7 +57,9 @@ typedef struct {
 typedef struct ev_ring_s {
     struct ev_ring_s *next;
     http_instance_t *hi;
-    char *key; /* "label\nTITLE\ntopic" */
+    char *key;      /* "label\nTITLE\ntopic" */
+    char *server;   /* the server's label */
+    char *location; /* the location's title: "= /events/demo" */
     char *topic;
     loom_bus_sub_t *sub;
     ev_item_t *items; /* oldest at head */
@@ -527,6 +529,8 @@ static void ring_free(ev_ring_t *g)
     free(g->items);
     loom_buf_unref(g->ka);
     free(g->key);
+    free(g->server);
+    free(g->location);
     free(g->topic);
     free(g);
 }
@@ -552,6 +556,10 @@ static ev_ring_t *ring_get(http_instance_t *hi, const http_vhost_t *vh,
     g = loom_calloc(1, sizeof(*g));
     g->hi = hi;
     g->key = key;
+    g->server = loom_strdup(vh->label);
+    g->location = loom_malloc(l->prefix_len + 3);
+    snprintf(g->location, l->prefix_len + 3, "%s%s", l->exact ? "= " : "",
+             l->prefix);
     g->topic = loom_strdup(el->topic);
     g->ka = loom_buf_new(EV_KEEPALIVE, sizeof(EV_KEEPALIVE) - 1);
     g->sub = loom_bus_subscribe(hi->inst, g->topic, ev_on_msg, g);
@@ -603,6 +611,36 @@ static void rings_attach(http_instance_t *hi)
             stream_end(g->streams);
         ring_free(g);
     }
+}
+
+size_t http_events_stats(http_instance_t *hi, http_events_stat_t *out,
+                         size_t max)
+{
+    http_conf_t *hc = http_conf(hi);
+    size_t i, j, n = 0;
+
+    for (i = 0; i < hc->nvhosts; i++) {
+        const http_vhost_t *vh = &hc->vhosts[i];
+
+        for (j = 0; j < vh->nlocs; j++) {
+            const ev_ring_t *g =
+                vh->locs[j].events ? vh->locs[j].events->ring : NULL;
+
+            if (g == NULL)
+                continue;
+            if (n < max) {
+                out[n].server = g->server;
+                out[n].location = g->location;
+                out[n].topic = g->topic;
+                out[n].streams = g->nstreams;
+                out[n].delivered = g->delivered;
+                out[n].dropped = g->dropped;
+                out[n].refused = g->refused;
+            }
+            n++;
+        }
+    }
+    return n;
 }
 
 void http_events_start(http_instance_t *hi)

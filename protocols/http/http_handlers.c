@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,67 @@ static void status_json_bus(http_req_t *r, tbuf_t *b)
     TB_LIT(b, "]}");
 }
 
+/* The counters of the instance's events locations (malloc'd; *N set). */
+static http_events_stat_t *events_stats(http_req_t *r, size_t *n)
+{
+    size_t want = http_events_stats(r->hi, NULL, 0);
+    http_events_stat_t *es = loom_calloc(want ? want : 1, sizeof(*es));
+
+    *n = http_events_stats(r->hi, es, want);
+    if (*n > want)
+        *n = want;
+    return es;
+}
+
+/* The counters of an events location: JSON name, metric, its help. */
+static const struct {
+    const char *json, *metric, *help;
+    size_t off; /* of a uint64_t in http_events_stat_t */
+} events_counters[] = {
+    {"delivered", "loom_http_events_delivered_total",
+     "Messages written to event streams.",
+     offsetof(http_events_stat_t, delivered)},
+    {"dropped", "loom_http_events_dropped_total",
+     "Event streams dropped: the client fell max_buffer behind.",
+     offsetof(http_events_stat_t, dropped)},
+    {"refused", "loom_http_events_refused_total",
+     "Event stream requests refused (503) past max_streams.",
+     offsetof(http_events_stat_t, refused)},
+};
+
+static unsigned long long events_counter(const http_events_stat_t *e, size_t k)
+{
+    uint64_t v;
+
+    memcpy(&v, (const char *)e + events_counters[k].off, sizeof(v));
+    return (unsigned long long)v;
+}
+
+static void status_json_events(http_req_t *r, tbuf_t *b)
+{
+    size_t i, k, n;
+    http_events_stat_t *es = events_stats(r, &n);
+
+    TB_LIT(b, ",\"events\":[");
+    for (i = 0; i < n; i++) {
+        if (i)
+            TB_LIT(b, ",");
+        TB_LIT(b, "{\"server\":");
+        json_str(b, es[i].server);
+        TB_LIT(b, ",\"location\":");
+        json_str(b, es[i].location);
+        TB_LIT(b, ",\"topic\":");
+        json_str(b, es[i].topic);
+        tb_printf(b, ",\"streams\":%u", es[i].streams);
+        for (k = 0; k < LOOM_ARRAY_LEN(events_counters); k++)
+            tb_printf(b, ",\"%s\":%llu", events_counters[k].json,
+                      events_counter(&es[i], k));
+        TB_LIT(b, "}");
+    }
+    TB_LIT(b, "]");
+    free(es);
+}
+
 static void status_json(http_req_t *r, tbuf_t *b,
                         const loom_instance_stat_t *st, size_t n)
 {
@@ -223,6 +285,7 @@ static void status_json(http_req_t *r, tbuf_t *b,
     tb_printf(b, "},\"bytes\":{\"in\":%llu,\"out\":%llu}}",
               (unsigned long long)c->bytes_in,
               (unsigned long long)c->bytes_out);
+    status_json_events(r, b);
     status_json_bus(r, b);
     TB_LIT(b, "}\n");
 }
@@ -284,6 +347,47 @@ static void status_prometheus_bus(http_req_t *r, tbuf_t *b)
     }
 }
 
+/* The labels of events location E: instance ME, server, location. */
+static void prom_events_labels(tbuf_t *b, const char *name, const char *me,
+                               const http_events_stat_t *e)
+{
+    tb_printf(b, "%s{instance=\"", name);
+    prom_label(b, me);
+    TB_LIT(b, "\",server=\"");
+    prom_label(b, e->server);
+    TB_LIT(b, "\",location=\"");
+    prom_label(b, e->location);
+    TB_LIT(b, "\",topic=\"");
+    prom_label(b, e->topic);
+    TB_LIT(b, "\"}");
+}
+
+static void status_prometheus_events(http_req_t *r, tbuf_t *b, const char *me)
+{
+    size_t i, k, n;
+    http_events_stat_t *es = events_stats(r, &n);
+
+    if (n == 0) {
+        free(es);
+        return;
+    }
+    prom_metric(b, "loom_http_events_streams", "gauge",
+                "Open event streams per events location.");
+    for (i = 0; i < n; i++) {
+        prom_events_labels(b, "loom_http_events_streams", me, &es[i]);
+        tb_printf(b, " %u\n", es[i].streams);
+    }
+    for (k = 0; k < LOOM_ARRAY_LEN(events_counters); k++) {
+        prom_metric(b, events_counters[k].metric, "counter",
+                    events_counters[k].help);
+        for (i = 0; i < n; i++) {
+            prom_events_labels(b, events_counters[k].metric, me, &es[i]);
+            tb_printf(b, " %llu\n", events_counter(&es[i], k));
+        }
+    }
+    free(es);
+}
+
 static void status_prometheus(http_req_t *r, tbuf_t *b,
                               const loom_instance_stat_t *st, size_t n)
 {
@@ -326,6 +430,7 @@ static void status_prometheus(http_req_t *r, tbuf_t *b,
     ONE("loom_http_bytes_sent_total", "counter", "Response body bytes sent.",
         c->bytes_out);
 #undef ONE
+    status_prometheus_events(r, b, me);
     status_prometheus_bus(r, b);
 }
 

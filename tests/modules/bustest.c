@@ -1,11 +1,16 @@
 /*
  * bustest.c - a test-only module that drives the bus (loom_bus.h) through
  * a line protocol, so that tests/integration/test_bus.py can publish,
- * subscribe and watch action calls of a real loomd.
+ * subscribe and watch action calls of a real loomd, and
+ * tests/integration/test_http_events.py can publish in bulk.
  *
  * Commands (one per line; answers are one line unless said):
  *   PUB TOPIC [NAME=VALUE ...]  publish; "OK id=N matched=M queued=Q
  *                               dropped=D loop=L subs=S" or "ERR"
+ *   PUBN TOPIC N PAD TEXT       publish N messages (volume for the events
+ *                               tests), each with the one field text =
+ *                               "TEXT #I" followed by PAD bytes of 'x';
+ *                               "OK first=ID last=ID" or "ERR ..."
  *   SUB PATTERN                 this connection receives every matching
  *                               message as "MSG id topic hops=H
  *                               origin=M/I NAME=VALUE ..."; "OK"
@@ -178,6 +183,42 @@ static void bt_publish(loom_conn_t *c, char *arg)
     loom_msg_unref(m);
 }
 
+/* PUBN TOPIC N PAD TEXT (ARG is what follows the command). */
+static void bt_publish_n(loom_conn_t *c, const char *arg)
+{
+    char topic[256], text[512], *val;
+    unsigned long n, pad, i;
+    uint64_t first = 0, last = 0;
+
+    if (sscanf(arg, "%255s %lu %lu %511[^\n]", topic, &n, &pad, text) != 4 ||
+        n == 0 || n > 100000 || pad > 1000000) {
+        loom_conn_printf(c, "ERR PUBN TOPIC N PAD TEXT\r\n");
+        return;
+    }
+    val = loom_malloc(strlen(text) + 32 + pad);
+    for (i = 0; i < n; i++) {
+        loom_msg_t *m = loom_msg_new(topic);
+        int len = sprintf(val, "%s #%lu", text, i + 1);
+
+        memset(val + (size_t)len, 'x', pad);
+        loom_msg_add(m, "text", 4, val, (size_t)len + pad);
+        if (loom_bus_publish(loom_conn_instance(c), loom_msg_ref(m), NULL) !=
+            LOOM_OK) {
+            loom_msg_unref(m);
+            free(val);
+            loom_conn_printf(c, "ERR not published\r\n");
+            return;
+        }
+        if (first == 0)
+            first = loom_msg_id(m);
+        last = loom_msg_id(m);
+        loom_msg_unref(m);
+    }
+    free(val);
+    loom_conn_printf(c, "OK first=%llu last=%llu\r\n",
+                     (unsigned long long)first, (unsigned long long)last);
+}
+
 static void bt_command(loom_conn_t *c, char *line)
 {
     bt_conn_t *bc = loom_conn_data(c);
@@ -190,6 +231,8 @@ static void bt_command(loom_conn_t *c, char *line)
         *arg++ = '\0';
     if (strcmp(line, "PUB") == 0 && arg) {
         bt_publish(c, arg);
+    } else if (strcmp(line, "PUBN") == 0 && arg) {
+        bt_publish_n(c, arg);
     } else if (strcmp(line, "SUB") == 0 && arg && bc->sub == NULL) {
         bc->sub = loom_bus_subscribe(inst, arg, bt_on_msg, c);
         loom_conn_printf(c, bc->sub ? "OK\r\n" : "ERR bad pattern\r\n");

@@ -23,9 +23,6 @@
  *                               anything with "500 plaintext" and closes
  *   SILENT                      "220 go", then never answers again
  *   PING X                      "PONG X tls=VERSION|none"
- *   PUBLISH TOPIC N PAD TEXT    publish N messages on the bus, each with
- *                               field text = "TEXT #I" and PAD bytes of
- *                               'x' after it: "PUBLISHED FIRST LAST"
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -240,42 +237,6 @@ static void probe_starttls(loom_conn_t *c, int inject)
         loom_conn_close(c);
 }
 
-/* PUBLISH TOPIC N PAD TEXT (ARG is what follows the command). */
-static void probe_publish(loom_conn_t *c, loom_instance_t *inst, char *arg)
-{
-    char topic[256], text[512], *val;
-    unsigned long n, pad, i;
-    uint64_t first = 0, last = 0;
-
-    if (sscanf(arg, "%255s %lu %lu %511[^\n]", topic, &n, &pad, text) != 4 ||
-        n == 0 || n > 100000 || pad > 1000000) {
-        loom_conn_printf(c, "500 PUBLISH TOPIC N PAD TEXT\r\n");
-        return;
-    }
-    val = malloc(strlen(text) + 32 + pad);
-    for (i = 0; i < n; i++) {
-        loom_msg_t *m = loom_msg_new(topic);
-        int len = sprintf(val, "%s #%lu", text, i + 1);
-
-        memset(val + len, 'x', pad);
-        loom_msg_add(m, "text", 4, val, (size_t)len + pad);
-        loom_msg_ref(m);
-        if (loom_bus_publish(inst, m, NULL) != LOOM_OK) {
-            loom_msg_unref(m);
-            free(val);
-            loom_conn_printf(c, "500 not published\r\n");
-            return;
-        }
-        if (first == 0)
-            first = loom_msg_id(m);
-        last = loom_msg_id(m);
-        loom_msg_unref(m);
-    }
-    free(val);
-    loom_conn_printf(c, "PUBLISHED %llu %llu\r\n", (unsigned long long)first,
-                     (unsigned long long)last);
-}
-
 static void probe_command(loom_conn_t *c, char *line)
 {
     probe_conn_t *pcn = loom_conn_data(c);
@@ -320,8 +281,6 @@ static void probe_command(loom_conn_t *c, char *line)
     } else if (strcmp(line, "SILENT") == 0) {
         pcn->mode = PROBE_SILENT;
         loom_conn_printf(c, "220 go\r\n");
-    } else if (strcmp(line, "PUBLISH") == 0 && arg) {
-        probe_publish(c, inst, arg);
     } else if (strcmp(line, "PING") == 0) {
         loom_conn_printf(c, "PONG %s tls=%s\r\n", arg ? arg : "",
                          loom_conn_tls_info(c, &ti) == LOOM_OK ? ti.version
