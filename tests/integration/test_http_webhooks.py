@@ -21,6 +21,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -262,6 +263,32 @@ class In(WebhookTest):
         self.assertEqual(self.post("/hook", PUSH, headers=["X-Hub-Signature-256: " + good_sig])[0], 202)
         self.assertEqual(self.rec.wait(1)[0][3], b"refs/heads/main")
 
+
+    def status_line(self, path, body, ctype):
+        """POST over a raw HTTP/1.1 connection; the response's status line."""
+        req = ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+               "Connection: close\r\n\r\n%s" % (path, ctype, len(body), body)).encode()
+        with socket.create_connection(("127.0.0.1", self.http), timeout=WAIT) as s:
+            s.sendall(req)
+            buf = b""
+            while b"\r\n" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        return buf.split(b"\r\n", 1)[0].decode()
+
+    def test_refusals_have_reason_phrases(self):
+        # 415 and 429 come with their reason phrases, like every other answer
+        self.start(route("o", "http:web:open", self.rec.url("/hold"), "${a}",
+                         "  queue = 1\n  inflight = 1\n"))
+        self.assertEqual(self.status_line("/open", "{}", "application/xml"),
+                         "HTTP/1.1 415 Unsupported Media Type")
+        self.assertEqual(self.status_line("/open", '{"a": 1}', "application/json"), "HTTP/1.1 202 Accepted")
+        self.rec.wait(1)  # the first is under way, the next one waits in the queue
+        self.assertEqual(self.status_line("/open", '{"a": 2}', "application/json"), "HTTP/1.1 202 Accepted")
+        self.assertEqual(self.status_line("/open", '{"a": 3}', "application/json"),
+                         "HTTP/1.1 429 Too Many Requests")
 
 class Out(WebhookTest):
     def test_503_then_200_is_retried_and_delivered_once(self):
