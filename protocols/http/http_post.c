@@ -23,7 +23,8 @@
  * ends FAILED ("stopping"), its connect cancelled, its connection
  * aborted.  A graceful stop lets posts in flight finish within its grace
  * period (their connections count as open ones); those the grace period
- * cuts off end FAILED ("stopping") too.
+ * cuts off end FAILED ("stopping") too, as do calls made once the stop
+ * began (queued messages and retries: no new connection goes out).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -475,7 +476,9 @@ static void post_call(loom_instance_t *inst, loom_action_call_t *call)
     http_post_t *p;
     post_url_t u;
 
-    if (rt == NULL || rt->stopping) {
+    /* a graceful stop lets posts under way finish, but starts none: the
+     * messages still waiting are lost with the queues */
+    if (rt == NULL || rt->stopping || hi->quiescing) {
         loom_action_done(call, LOOM_ACT_FAILED, "stopping");
         return;
     }

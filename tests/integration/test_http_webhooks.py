@@ -20,6 +20,7 @@ errors at FILE:LINE.
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -41,13 +42,14 @@ class Recorder:
     """An HTTP server on a free port that records every request
     (method, path, headers, body) and answers by path: /ok 200, /gone 404,
     /flaky 503 the first time then 200, /hold only once release() is
-    called."""
+    called, /park only once unpark() is."""
 
     def __init__(self, tls=None):
         self.requests = []
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.released = threading.Event()
+        self.parked = threading.Event()
         self.flaky_seen = 0
         rec = self
 
@@ -69,6 +71,8 @@ class Recorder:
                         status = 503 if rec.flaky_seen == 1 else 200
                 if self.path.startswith("/hold"):
                     rec.released.wait(WAIT)
+                elif self.path.startswith("/park"):
+                    rec.parked.wait(WAIT)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", "2")
@@ -102,8 +106,12 @@ class Recorder:
     def release(self):
         self.released.set()
 
+    def unpark(self):
+        self.parked.set()
+
     def close(self):
         self.release()
+        self.unpark()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -438,6 +446,31 @@ class Lifecycle(WebhookTest):
         self.assertEqual(self.d.wait_exit(), 0, self.d.log())
         self.assertNotIn("failed", self.d.log())
 
+
+    def test_stop_starts_no_new_posts(self):
+        # route "r" has one post under way and two messages waiting; route
+        # "keep" holds connections open, so the stop's grace period runs
+        # on after r's post ends.  The waiting ones are lost, as
+        # documented: no new post goes out once the stop began, the calls
+        # fail as "stopping"
+        self.start_grace(route("r", "http:web:open", self.rec.url("/hold"), "${a}", "  inflight = 1\n")
+                         + route("keep", "http:web:open", self.rec.url("/park"), "${a}"), 20)
+        for k in range(3):
+            self.assertEqual(self.post("/open", '{"a": "%d"}' % k)[0], 202)
+        self.rec.wait(4)  # r's first post and keep's three
+        self.assertEqual(self.route_stats("r")["queued"], 2)
+        self.d.signal(signal.SIGTERM)
+        self.d.wait_log("shutting down")
+        self.rec.release()  # r's post ends; keep's are still parked
+        held = lambda: [q[3] for q in self.rec.requests if q[1] == "/hold"]
+        deadline = time.monotonic() + WAIT
+        while (time.monotonic() < deadline and len(held()) < 2
+               and not re.search(r'route "r": .* stopping', self.d.log())):
+            time.sleep(0.05)
+        self.rec.unpark()
+        self.assertEqual(self.d.wait_exit(), 0, self.d.log())
+        self.assertEqual(held(), [b"0"])
+        self.assertRegex(self.d.log(), r'route "r": http:web:post failed .*: stopping')
 
 class ConfigErrors(DaemonTest):
     CASES = [
