@@ -272,6 +272,28 @@ class In(WebhookTest):
         self.assertEqual(self.rec.wait(1)[0][3], b"refs/heads/main")
 
 
+    def test_refusals_over_http2_wait_for_the_body(self):
+        # refusals decided from the head are sent once the body is in:
+        # sent earlier, HTTP/2 resets the upload and curl drops the answer
+        self.start(route("b", "http:web:big", self.rec.url("/ok"), "${a}"),
+                   locations='    location "/big" {\n      handler = "publish"\n      topic = "big"\n'
+                             '      max_body = "1M"\n    }\n')
+        body = json.dumps({"a": "x" * 100000})
+        cases = [("/tok", "application/json", [], [], 401),
+                 ("/tok", "application/json", ["Authorization: Bearer nope"], [], 401),
+                 ("/hook", "application/json", [], [], 401),
+                 ("/hook", "application/json", ["X-Hub-Signature-256: sha256=beef"], [], 403),
+                 ("/big", "application/xml", [], [], 415),
+                 ("/big", "application/json", [], ["-X", "PUT"], 405)]
+        for path, ctype, headers, args, want in cases:
+            with self.subTest(path=path, headers=headers, args=args):
+                code, ans = self.post(path, body, ctype, headers, args=["--http2-prior-knowledge"] + args)
+                self.assertEqual(code, want)
+                self.assertIn("error", ans)
+        self.assertEqual(self.status()["bus"]["published"], 0)
+        self.assertEqual(self.post("/big", body, args=["--http2-prior-knowledge"])[0], 202)
+        self.assertEqual(len(self.rec.wait(1)[0][3]), 100000)
+
     def status_line(self, path, body, ctype):
         """POST over a raw HTTP/1.1 connection; the response's status line."""
         req = ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
