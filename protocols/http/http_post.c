@@ -34,6 +34,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
 #include "h1_resp.h"
 #include "http.h"
 
@@ -80,6 +83,18 @@ typedef struct {
 /* ---- configuration ---------------------------------------------------------
  */
 
+/* Does PATH hold at least one PEM certificate (a directory or an empty
+ * file would fail every https post, each at its first connect)? */
+static int ca_file_ok(const char *path)
+{
+    X509_STORE *st = X509_STORE_new();
+    int ok = st && X509_STORE_load_file(st, path) == 1;
+
+    X509_STORE_free(st);
+    ERR_clear_error();
+    return ok;
+}
+
 int http_post_conf(cfg_t *sec, http_conf_t *hc)
 {
     long n = cfg_getint(sec, "post_concurrency");
@@ -96,6 +111,12 @@ int http_post_conf(cfg_t *sec, http_conf_t *hc)
         if (access(hc->post_ca_file, R_OK) != 0) {
             loom_conf_error(sec, "post_ca_file", "post_ca_file %s: %s",
                             hc->post_ca_file, strerror(errno));
+            return LOOM_ERROR;
+        }
+        if (!ca_file_ok(hc->post_ca_file)) {
+            loom_conf_error(sec, "post_ca_file",
+                            "post_ca_file %s: no PEM certificate in it",
+                            hc->post_ca_file);
             return LOOM_ERROR;
         }
     }

@@ -528,7 +528,9 @@ class ConfigErrors(DaemonTest):
 
     def test_post_options(self):
         for opt, part in [("post_concurrency = 0", "post_concurrency must be"),
-                          ('post_ca_file = "{dir}/nonexistent.pem"', "nonexistent.pem")]:
+                          ('post_ca_file = "{dir}/nonexistent.pem"', "nonexistent.pem"),
+                          ('post_ca_file = "{dir}"', "no PEM certificate"),
+                          ('post_ca_file = "{dir}/secret"', "no PEM certificate")]:
             with self.subTest(opt=opt):
                 self.check('http "web" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n  %s\n  server "s" {\n'
                            '    location "/" { handler = "echo" }\n  }\n}\n' % (free_port(), opt),
