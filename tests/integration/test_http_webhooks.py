@@ -319,6 +319,10 @@ class In(WebhookTest):
         self.assertEqual(self.status_line("/open", '{"a": 2}', "application/json"), "HTTP/1.1 202 Accepted")
         self.assertEqual(self.status_line("/open", '{"a": 3}', "application/json"),
                          "HTTP/1.1 429 Too Many Requests")
+        # the 429 one was published (live streams see it), but no route kept it
+        st = self.status()["bus"]
+        self.assertEqual(st["published"], 3)
+        self.assertEqual(st["routes"][0]["dropped_queue"], 1)
 
 class Out(WebhookTest):
     def test_503_then_200_is_retried_and_delivered_once(self):
