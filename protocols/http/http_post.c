@@ -23,7 +23,8 @@
  * ends FAILED ("stopping"), its connect cancelled, its connection
  * aborted.  A graceful stop lets posts in flight finish within its grace
  * period (their connections count as open ones); those the grace period
- * cuts off end FAILED ("stopping") too.
+ * cuts off end FAILED ("stopping") too, as do calls made once the stop
+ * began (queued messages and retries: no new connection goes out).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -32,6 +33,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
 
 #include "h1_resp.h"
 #include "http.h"
@@ -79,6 +83,18 @@ typedef struct {
 /* ---- configuration ---------------------------------------------------------
  */
 
+/* Does PATH hold at least one PEM certificate (a directory or an empty
+ * file would fail every https post, each at its first connect)? */
+static int ca_file_ok(const char *path)
+{
+    X509_STORE *st = X509_STORE_new();
+    int ok = st && X509_STORE_load_file(st, path) == 1;
+
+    X509_STORE_free(st);
+    ERR_clear_error();
+    return ok;
+}
+
 int http_post_conf(cfg_t *sec, http_conf_t *hc)
 {
     long n = cfg_getint(sec, "post_concurrency");
@@ -95,6 +111,12 @@ int http_post_conf(cfg_t *sec, http_conf_t *hc)
         if (access(hc->post_ca_file, R_OK) != 0) {
             loom_conf_error(sec, "post_ca_file", "post_ca_file %s: %s",
                             hc->post_ca_file, strerror(errno));
+            return LOOM_ERROR;
+        }
+        if (!ca_file_ok(hc->post_ca_file)) {
+            loom_conf_error(sec, "post_ca_file",
+                            "post_ca_file %s: no PEM certificate in it",
+                            hc->post_ca_file);
             return LOOM_ERROR;
         }
     }
@@ -475,7 +497,9 @@ static void post_call(loom_instance_t *inst, loom_action_call_t *call)
     http_post_t *p;
     post_url_t u;
 
-    if (rt == NULL || rt->stopping) {
+    /* a graceful stop lets posts under way finish, but starts none: the
+     * messages still waiting are lost with the queues */
+    if (rt == NULL || rt->stopping || hi->quiescing) {
         loom_action_done(call, LOOM_ACT_FAILED, "stopping");
         return;
     }

@@ -245,6 +245,54 @@ static void pub_abort(http_req_t *r)
     pub_done(r);
 }
 
+/* A refusal waiting for the request body (r->hdata meanwhile). */
+typedef struct {
+    int status;
+    const char *why; /* a string literal */
+} pub_refusal_t;
+
+static void pub_refusal_free(http_req_t *r)
+{
+    free(r->hdata);
+    r->hdata = NULL;
+    r->on_body = NULL;
+    r->on_abort = NULL;
+}
+
+static void pub_refusal_body(http_req_t *r, const char *p, size_t len, int last)
+{
+    pub_refusal_t rf;
+
+    (void)p;
+    (void)len;
+    if (!last)
+        return;
+    rf = *(pub_refusal_t *)r->hdata;
+    pub_refusal_free(r);
+    pub_error(r, rf.status, rf.why);
+}
+
+/* Refuse R with STATUS and WHY (a literal; header lines prepared are
+ * kept) once its body is in, read and dropped within max_body; at once
+ * when there is none.  An answer before the body is complete would be
+ * valid too, but HTTP/2 then resets the upload, and clients such as curl
+ * 7.88 drop the answer that came with the reset. */
+static void pub_refuse(http_req_t *r, int status, const char *why)
+{
+    pub_refusal_t *rf;
+
+    if (r->content_length == 0 || (r->flags & HTTP_RF_BODY_DONE)) {
+        pub_error(r, status, why);
+        return;
+    }
+    rf = loom_malloc(sizeof(*rf));
+    rf->status = status;
+    rf->why = why;
+    r->hdata = rf;
+    r->on_body = pub_refusal_body;
+    r->on_abort = pub_refusal_free;
+}
+
 static void pub_field(void *arg, const char *name, size_t nlen,
                       const char *value, size_t vlen)
 {
@@ -359,7 +407,7 @@ static void publish_process(http_req_t *r)
 
     if (r->method_id != HTTP_M_POST) {
         http_resp_header(r, "Allow", "POST");
-        pub_error(r, 405, "only POST publishes");
+        pub_refuse(r, 405, "only POST publishes");
         return;
     }
     if (pl->bearer && !bearer_ok(r, pl)) {
@@ -367,28 +415,28 @@ static void publish_process(http_req_t *r)
                          http_req_field(r, "authorization")
                              ? "Bearer realm=\"loom\", error=\"invalid_token\""
                              : "Bearer realm=\"loom\"");
-        pub_error(r, 401, "missing or bad bearer token");
+        pub_refuse(r, 401, "missing or bad bearer token");
         return;
     }
     if (pl->hmac) {
         sig = http_req_field(r, pl->hmac_header);
         if (sig == NULL) {
-            pub_error(r, 401, "missing signature");
+            pub_refuse(r, 401, "missing signature");
             return;
         }
     }
     ct = http_req_field(r, "content-type");
     kind = ct ? http_body_kind(ct->value.p, ct->value.len) : HTTP_BODY_UNKNOWN;
     if (kind == HTTP_BODY_UNKNOWN) {
-        pub_error(r, 415,
-                  "Content-Type must be application/json, "
-                  "application/x-www-form-urlencoded or text/plain");
+        pub_refuse(r, 415,
+                   "Content-Type must be application/json, "
+                   "application/x-www-form-urlencoded or text/plain");
         return;
     }
     pb = loom_calloc(1, sizeof(*pb));
     if (sig && http_sig_parse(sig->value.p, sig->value.len, pb->sig) != 0) {
         free(pb);
-        pub_error(r, 403, "bad signature");
+        pub_refuse(r, 403, "bad signature");
         return;
     }
     pb->kind = kind;

@@ -330,6 +330,7 @@ class _TapResult(unittest.TestResult):
     def __init__(self):
         super().__init__()
         self.n = 0
+        self._subfails = {}
 
     def _name(self, test):
         method = getattr(test, "_testMethodName", None)
@@ -358,6 +359,28 @@ class _TapResult(unittest.TestResult):
     def addSkip(self, test, reason):
         self.n += 1
         print("ok %d - %s # SKIP %s" % (self.n, self._name(test), reason), flush=True)
+
+    def addSubTest(self, test, subtest, err):
+        # a failed subTest fails its test (no addSuccess follows): one
+        # "not ok" line for the test, with every failed subTest's story
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._subfails.setdefault(id(test), []).append((subtest, err))
+
+    def startTest(self, test):
+        super().startTest(test)
+        self._subfails = {}
+
+    def stopTest(self, test):
+        fails = self._subfails.pop(id(test), [])
+        if fails:
+            self.n += 1
+            print("not ok %d - %s" % (self.n, self._name(test)), flush=True)
+            for subtest, err in fails:
+                print("# " + subtest._subDescription(), flush=True)
+                for line in self._exc_info_to_string(err, test).splitlines():
+                    print("# " + line, flush=True)
+        super().stopTest(test)
 
 
 def main():

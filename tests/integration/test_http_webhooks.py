@@ -20,7 +20,9 @@ errors at FILE:LINE.
 import http.server
 import json
 import os
+import re
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -40,13 +42,14 @@ class Recorder:
     """An HTTP server on a free port that records every request
     (method, path, headers, body) and answers by path: /ok 200, /gone 404,
     /flaky 503 the first time then 200, /hold only once release() is
-    called."""
+    called, /park only once unpark() is."""
 
     def __init__(self, tls=None):
         self.requests = []
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.released = threading.Event()
+        self.parked = threading.Event()
         self.flaky_seen = 0
         rec = self
 
@@ -68,6 +71,8 @@ class Recorder:
                         status = 503 if rec.flaky_seen == 1 else 200
                 if self.path.startswith("/hold"):
                     rec.released.wait(WAIT)
+                elif self.path.startswith("/park"):
+                    rec.parked.wait(WAIT)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", "2")
@@ -101,8 +106,12 @@ class Recorder:
     def release(self):
         self.released.set()
 
+    def unpark(self):
+        self.parked.set()
+
     def close(self):
         self.release()
+        self.unpark()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -263,6 +272,58 @@ class In(WebhookTest):
         self.assertEqual(self.rec.wait(1)[0][3], b"refs/heads/main")
 
 
+    def test_refusals_over_http2_wait_for_the_body(self):
+        # refusals decided from the head are sent once the body is in:
+        # sent earlier, HTTP/2 resets the upload and curl drops the answer
+        self.start(route("b", "http:web:big", self.rec.url("/ok"), "${a}"),
+                   locations='    location "/big" {\n      handler = "publish"\n      topic = "big"\n'
+                             '      max_body = "1M"\n    }\n')
+        body = json.dumps({"a": "x" * 100000})
+        cases = [("/tok", "application/json", [], [], 401),
+                 ("/tok", "application/json", ["Authorization: Bearer nope"], [], 401),
+                 ("/hook", "application/json", [], [], 401),
+                 ("/hook", "application/json", ["X-Hub-Signature-256: sha256=beef"], [], 403),
+                 ("/big", "application/xml", [], [], 415),
+                 ("/big", "application/json", [], ["-X", "PUT"], 405)]
+        for path, ctype, headers, args, want in cases:
+            with self.subTest(path=path, headers=headers, args=args):
+                code, ans = self.post(path, body, ctype, headers, args=["--http2-prior-knowledge"] + args)
+                self.assertEqual(code, want)
+                self.assertIn("error", ans)
+        self.assertEqual(self.status()["bus"]["published"], 0)
+        self.assertEqual(self.post("/big", body, args=["--http2-prior-knowledge"])[0], 202)
+        self.assertEqual(len(self.rec.wait(1)[0][3]), 100000)
+
+    def status_line(self, path, body, ctype):
+        """POST over a raw HTTP/1.1 connection; the response's status line."""
+        req = ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+               "Connection: close\r\n\r\n%s" % (path, ctype, len(body), body)).encode()
+        with socket.create_connection(("127.0.0.1", self.http), timeout=WAIT) as s:
+            s.sendall(req)
+            buf = b""
+            while b"\r\n" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        return buf.split(b"\r\n", 1)[0].decode()
+
+    def test_refusals_have_reason_phrases(self):
+        # 415 and 429 come with their reason phrases, like every other answer
+        self.start(route("o", "http:web:open", self.rec.url("/hold"), "${a}",
+                         "  queue = 1\n  inflight = 1\n"))
+        self.assertEqual(self.status_line("/open", "{}", "application/xml"),
+                         "HTTP/1.1 415 Unsupported Media Type")
+        self.assertEqual(self.status_line("/open", '{"a": 1}', "application/json"), "HTTP/1.1 202 Accepted")
+        self.rec.wait(1)  # the first is under way, the next one waits in the queue
+        self.assertEqual(self.status_line("/open", '{"a": 2}', "application/json"), "HTTP/1.1 202 Accepted")
+        self.assertEqual(self.status_line("/open", '{"a": 3}', "application/json"),
+                         "HTTP/1.1 429 Too Many Requests")
+        # the 429 one was published (live streams see it), but no route kept it
+        st = self.status()["bus"]
+        self.assertEqual(st["published"], 3)
+        self.assertEqual(st["routes"][0]["dropped_queue"], 1)
+
 class Out(WebhookTest):
     def test_503_then_200_is_retried_and_delivered_once(self):
         self.start(route("r", "http:web:open", self.rec.url("/flaky"), "${a}", "  retry_for = 30\n"))
@@ -412,6 +473,31 @@ class Lifecycle(WebhookTest):
         self.assertNotIn("failed", self.d.log())
 
 
+    def test_stop_starts_no_new_posts(self):
+        # route "r" has one post under way and two messages waiting; route
+        # "keep" holds connections open, so the stop's grace period runs
+        # on after r's post ends.  The waiting ones are lost, as
+        # documented: no new post goes out once the stop began, the calls
+        # fail as "stopping"
+        self.start_grace(route("r", "http:web:open", self.rec.url("/hold"), "${a}", "  inflight = 1\n")
+                         + route("keep", "http:web:open", self.rec.url("/park"), "${a}"), 20)
+        for k in range(3):
+            self.assertEqual(self.post("/open", '{"a": "%d"}' % k)[0], 202)
+        self.rec.wait(4)  # r's first post and keep's three
+        self.assertEqual(self.route_stats("r")["queued"], 2)
+        self.d.signal(signal.SIGTERM)
+        self.d.wait_log("shutting down")
+        self.rec.release()  # r's post ends; keep's are still parked
+        held = lambda: [q[3] for q in self.rec.requests if q[1] == "/hold"]
+        deadline = time.monotonic() + WAIT
+        while (time.monotonic() < deadline and len(held()) < 2
+               and not re.search(r'route "r": .* stopping', self.d.log())):
+            time.sleep(0.05)
+        self.rec.unpark()
+        self.assertEqual(self.d.wait_exit(), 0, self.d.log())
+        self.assertEqual(held(), [b"0"])
+        self.assertRegex(self.d.log(), r'route "r": http:web:post failed .*: stopping')
+
 class ConfigErrors(DaemonTest):
     CASES = [
         ('    location "/p" {\n      handler = "publish"\n    }\n', 'location "/p"', "needs a topic"),
@@ -446,7 +532,9 @@ class ConfigErrors(DaemonTest):
 
     def test_post_options(self):
         for opt, part in [("post_concurrency = 0", "post_concurrency must be"),
-                          ('post_ca_file = "{dir}/nonexistent.pem"', "nonexistent.pem")]:
+                          ('post_ca_file = "{dir}/nonexistent.pem"', "nonexistent.pem"),
+                          ('post_ca_file = "{dir}"', "no PEM certificate"),
+                          ('post_ca_file = "{dir}/secret"', "no PEM certificate")]:
             with self.subTest(opt=opt):
                 self.check('http "web" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n  %s\n  server "s" {\n'
                            '    location "/" { handler = "echo" }\n  }\n}\n' % (free_port(), opt),
