@@ -129,6 +129,9 @@ static char *lower_dup(const char *s)
     return d;
 }
 
+/* A topic names a stream of messages, not data: a short word. */
+#define HTTP_PUBLISH_TOPIC_MAX 255
+
 int http_publish_location(cfg_t *ls, http_location_t *l)
 {
     http_publish_loc_t *pl = loom_calloc(1, sizeof(*pl));
@@ -140,6 +143,11 @@ int http_publish_location(cfg_t *ls, http_location_t *l)
         loom_conf_error(ls, NULL,
                         "location \"%s\": the publish handler needs a topic",
                         cfg_title(ls));
+        return LOOM_ERROR;
+    }
+    if (strlen(topic) > HTTP_PUBLISH_TOPIC_MAX) {
+        loom_conf_error(ls, "topic", "topic is longer than %d bytes",
+                        HTTP_PUBLISH_TOPIC_MAX);
         return LOOM_ERROR;
     }
     for (i = 0; topic[i]; i++) {
@@ -397,6 +405,18 @@ static int bearer_ok(const http_req_t *r, const http_publish_loc_t *pl)
     return http_secret_eq(v, len, pl->bearer, pl->bearer_len);
 }
 
+/* Does R carry the field NAME more than once?  For the fields that
+ * authenticate and type a webhook, two copies are refused: a proxy in
+ * front might read the other one than loom does. */
+static int field_twice(const http_req_t *r, const char *name)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < r->nfields && n < 2; i++)
+        n += http_slice_ieq(r->fields[i].name, name);
+    return n > 1;
+}
+
 static void publish_process(http_req_t *r)
 {
     const http_publish_loc_t *pl = r->loc->publish;
@@ -408,6 +428,13 @@ static void publish_process(http_req_t *r)
     if (r->method_id != HTTP_M_POST) {
         http_resp_header(r, "Allow", "POST");
         pub_refuse(r, 405, "only POST publishes");
+        return;
+    }
+    if (field_twice(r, "content-type") || field_twice(r, "authorization") ||
+        (pl->hmac && field_twice(r, pl->hmac_header))) {
+        pub_refuse(r, 400,
+                   "Content-Type, Authorization or the signature field sent "
+                   "twice");
         return;
     }
     if (pl->bearer && !bearer_ok(r, pl)) {

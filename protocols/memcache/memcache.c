@@ -393,8 +393,8 @@ static void mc_on_tick(loom_timer_t *t, void *arg)
 
 /* The store's watch (publish_prefixes): a store or delete of a watched
  * key becomes a bus message "set" or "delete" with fields key, flags and
- * (when the value is UTF-8 text of at most MC_PUBLISH_TEXT bytes) value;
- * the value's bytes are the body. */
+ * (when the value has no NUL byte and is at most MC_PUBLISH_TEXT bytes)
+ * value; the value's bytes are the body. */
 #define MC_PUBLISH_TEXT 65536
 static void mc_on_watch(void *arg, mc_watch_op_t op, const mc_item_t *it)
 {

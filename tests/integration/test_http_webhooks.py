@@ -253,6 +253,11 @@ class In(WebhookTest):
             ("/open", "a=%zz", "application/x-www-form-urlencoded", [], 400),
             ("/open", '{"a":1}', "application/xml", [], 415),
             ("/open", "x" * 5000, "text/plain", [], 413),
+            # the fields that authenticate or type a webhook, twice
+            ("/hook", PUSH, "application/json",
+             ["X-Hub-Signature-256: " + good_sig, "X-Hub-Signature-256: " + good_sig], 400),
+            ("/tok", '{"a":1}', "application/json", ["Authorization: Bearer " + TOKEN] * 2, 400),
+            ("/open", '{"a":1}', "application/json", ["Content-Type: text/plain"], 400),
         ]
         for path, body, ctype, headers, want in cases:
             code, ans = self.post(path, body, ctype, headers)
@@ -502,6 +507,8 @@ class ConfigErrors(DaemonTest):
     CASES = [
         ('    location "/p" {\n      handler = "publish"\n    }\n', 'location "/p"', "needs a topic"),
         ('    location "/p" {\n      handler = "publish"\n      topic = "a b"\n    }\n', "topic =", "may not hold"),
+        ('    location "/p" {\n      handler = "publish"\n      topic = "%s"\n    }\n' % ("t" * 256), "topic =",
+         "longer than 255"),
         ('    location "/p" {\n      handler = "publish"\n      topic = "t"\n      hmac_secret = "x"\n'
          '      hmac_secret_file = "{dir}/secret"\n    }\n', "hmac_secret_file", "not both"),
         ('    location "/p" {\n      handler = "publish"\n      topic = "t"\n'
