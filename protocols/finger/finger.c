@@ -34,16 +34,33 @@ typedef struct {
 
 /* ---- output ------------------------------------------------------------- */
 
-/* Write LEN bytes filtered to printable ASCII, TAB and CRLF. */
+/* Where entries, listings and messages go (a connection, or a service
+ * caller's function). */
+typedef struct {
+    finger_out_fn fn;
+    void *arg;
+} finger_sink_t;
+
+/* TEXT[0..LEN) filtered to printable ASCII, TAB and CRLF, in STACKBUF
+ * (CAP bytes) or a malloc'd buffer that the caller frees when it is not
+ * STACKBUF; the length in *N. */
+static char *finger_filtered(const char *text, size_t len, char *stackbuf,
+                             size_t cap, size_t *n)
+{
+    char *buf = 2 * len > cap ? loom_malloc(2 * len) : stackbuf;
+
+    *n = finger_filter(text, len, buf);
+    return buf;
+}
+
+/* Write LEN bytes filtered to connection C; returns as loom_conn_write. */
 static int finger_send(loom_conn_t *c, const char *text, size_t len)
 {
-    char stackbuf[2048], *buf = stackbuf;
+    char stackbuf[2048], *buf;
     size_t n;
     int r;
 
-    if (2 * len > sizeof(stackbuf))
-        buf = loom_malloc(2 * len);
-    n = finger_filter(text, len, buf);
+    buf = finger_filtered(text, len, stackbuf, sizeof(stackbuf), &n);
     r = loom_conn_write(c, buf, n);
     if (buf != stackbuf)
         free(buf);
@@ -55,8 +72,31 @@ static void finger_sends(loom_conn_t *c, const char *text)
     finger_send(c, text, strlen(text));
 }
 
+/* Write LEN bytes filtered to O. */
+static void finger_emit(const finger_sink_t *o, const char *text, size_t len)
+{
+    char stackbuf[2048], *buf;
+    size_t n;
+
+    buf = finger_filtered(text, len, stackbuf, sizeof(stackbuf), &n);
+    o->fn(o->arg, buf, n);
+    if (buf != stackbuf)
+        free(buf);
+}
+
+static void finger_emits(const finger_sink_t *o, const char *text)
+{
+    finger_emit(o, text, strlen(text));
+}
+
+/* The sink of a connection: ARG is the loom_conn_t. */
+static void finger_conn_out(void *arg, const char *p, size_t len)
+{
+    loom_conn_write(arg, p, len);
+}
+
 /* "LEFT" padded to 40 columns, then "RIGHT" (either may be empty). */
-static void finger_two_columns(loom_conn_t *c, const char *left,
+static void finger_two_columns(const finger_sink_t *o, const char *left,
                                const char *right)
 {
     char line[1024];
@@ -65,51 +105,52 @@ static void finger_two_columns(loom_conn_t *c, const char *left,
         snprintf(line, sizeof(line), "%-39s %s\n", left, right);
     else
         snprintf(line, sizeof(line), "%s\n", left[0] ? left : right);
-    finger_sends(c, line);
+    finger_emits(o, line);
 }
 
-static void finger_entry(loom_conn_t *c, const finger_user_t *u, int verbose)
+static void finger_entry(const finger_sink_t *o, const finger_user_t *u,
+                         int verbose)
 {
     char left[512], right[512];
 
     snprintf(left, sizeof(left), "Login: %s", u->login);
     snprintf(right, sizeof(right), "Name: %s", u->name ? u->name : "");
-    finger_two_columns(c, left, right);
+    finger_two_columns(o, left, right);
     if (u->office || u->phone) {
         snprintf(left, sizeof(left), "%s%s", u->office ? "Office: " : "",
                  u->office ? u->office : "");
         snprintf(right, sizeof(right), "%s%s", u->phone ? "Phone: " : "",
                  u->phone ? u->phone : "");
-        finger_two_columns(c, left, right);
+        finger_two_columns(o, left, right);
     }
     if (verbose && u->email) {
-        finger_sends(c, "Email: ");
-        finger_sends(c, u->email);
-        finger_sends(c, "\n");
+        finger_emits(o, "Email: ");
+        finger_emits(o, u->email);
+        finger_emits(o, "\n");
     }
     if (verbose && u->project) {
-        finger_sends(c, "Project: ");
-        finger_sends(c, u->project);
-        finger_sends(c, "\n");
+        finger_emits(o, "Project: ");
+        finger_emits(o, u->project);
+        finger_emits(o, "\n");
     }
     if (u->plan && u->plan[0]) {
         size_t n = strlen(u->plan);
 
-        finger_sends(c, "Plan:\n");
-        finger_send(c, u->plan, n);
+        finger_emits(o, "Plan:\n");
+        finger_emit(o, u->plan, n);
         if (u->plan[n - 1] != '\n')
-            finger_sends(c, "\n");
+            finger_emits(o, "\n");
     } else {
-        finger_sends(c, "No Plan.\n");
+        finger_emits(o, "No Plan.\n");
     }
 }
 
-static void finger_list(loom_conn_t *c, const finger_conf_t *fc)
+static void finger_list(const finger_sink_t *o, const finger_conf_t *fc)
 {
     char line[256];
     size_t i;
 
-    finger_sends(c, "Login      Name                 Office          Phone\n");
+    finger_emits(o, "Login      Name                 Office          Phone\n");
     for (i = 0; i < fc->n_users; i++) {
         const finger_user_t *u = &fc->users[i];
         int n = snprintf(line, sizeof(line), "%-10.10s %-20.20s %-15.15s %s",
@@ -119,9 +160,50 @@ static void finger_list(loom_conn_t *c, const finger_conf_t *fc)
         while (n > 0 && line[n - 1] == ' ')
             n--;
         line[n] = '\0';
-        finger_sends(c, line);
-        finger_sends(c, "\n");
+        finger_emits(o, line);
+        finger_emits(o, "\n");
     }
+}
+
+/* The answer to a parsed query (ST, Q) that is not forwarded, written to
+ * O: an entry, the listing, or the line saying why not.  Returns a
+ * finger_answer_t. */
+static finger_answer_t finger_answer(const finger_conf_t *fc,
+                                     finger_q_status_t st,
+                                     const finger_query_t *q,
+                                     const finger_sink_t *o)
+{
+    const finger_user_t *u;
+    char msg[FINGER_QUERY_MAX + 64];
+
+    if (st != FINGER_Q_OK) {
+        snprintf(msg, sizeof(msg), "finger: error: %s\n",
+                 finger_q_strerror(st));
+        finger_emits(o, msg);
+        return FINGER_ANS_ERROR;
+    }
+    if (q->host.len) {
+        finger_emits(o, "finger: forwarding is not allowed on this server.\n");
+        return FINGER_ANS_NO_FORWARD;
+    }
+    if (q->user.len == 0) {
+        if (!fc->list_users) {
+            finger_emits(o, "finger: listing of users is not available on "
+                            "this server.\n");
+            return FINGER_ANS_NO_LISTING;
+        }
+        finger_list(o, fc);
+        return FINGER_ANS_OK;
+    }
+    u = finger_find_user(fc, q->user.p, q->user.len);
+    if (u == NULL) {
+        snprintf(msg, sizeof(msg), "finger: %.*s: no such user.\n",
+                 (int)q->user.len, q->user.p);
+        finger_emits(o, msg);
+        return FINGER_ANS_UNKNOWN;
+    }
+    finger_entry(o, u, q->verbose);
+    return FINGER_ANS_OK;
 }
 
 /* One access-log line: PEER "QUERY" STATUS (the query made printable). */
@@ -259,56 +341,25 @@ static int finger_open(loom_conn_t *c)
     return LOOM_OK;
 }
 
+/* The access log's word for each finger_answer_t. */
+static const char *const finger_log_status[] = {"ok", "unknown", "refused",
+                                                "refused", "error"};
+
 static void finger_query(loom_conn_t *c, const char *line, size_t len)
 {
     const finger_conf_t *fc = loom_instance_conf(loom_conn_instance(c));
+    finger_sink_t o = {finger_conn_out, c};
     finger_query_t q;
     finger_q_status_t st = finger_parse_query(line, len, &q);
-    const finger_user_t *u;
-    char msg[FINGER_QUERY_MAX + 64];
+    finger_answer_t a;
 
-    if (st != FINGER_Q_OK) {
-        finger_log(c, line, len, "error");
-        snprintf(msg, sizeof(msg), "finger: error: %s\n",
-                 finger_q_strerror(st));
-        finger_sends(c, msg);
-        loom_conn_close(c);
-        return;
-    }
-    if (q.host.len) {
-        if (!fc->forwarding) {
-            finger_log(c, line, len, "refused");
-            finger_sends(c,
-                         "finger: forwarding is not allowed on this server.\n");
-            loom_conn_close(c);
-            return;
-        }
+    if (st == FINGER_Q_OK && q.host.len && fc->forwarding) {
         finger_log(c, line, len, "forwarded");
         finger_forward(c, fc, &q);
         return;
     }
-    if (q.user.len == 0) {
-        if (fc->list_users) {
-            finger_log(c, line, len, "ok");
-            finger_list(c, fc);
-        } else {
-            finger_log(c, line, len, "refused");
-            finger_sends(c, "finger: listing of users is not available on "
-                            "this server.\n");
-        }
-        loom_conn_close(c);
-        return;
-    }
-    u = finger_find_user(fc, q.user.p, q.user.len);
-    if (u == NULL) {
-        finger_log(c, line, len, "unknown");
-        snprintf(msg, sizeof(msg), "finger: %.*s: no such user.\n",
-                 (int)q.user.len, q.user.p);
-        finger_sends(c, msg);
-    } else {
-        finger_log(c, line, len, "ok");
-        finger_entry(c, u, q.verbose);
-    }
+    a = finger_answer(fc, st, &q, &o);
+    finger_log(c, line, len, finger_log_status[a]);
     loom_conn_close(c);
 }
 
@@ -386,8 +437,18 @@ static int svc_listing(void *self)
     return fc->list_users;
 }
 
+static int svc_answer(void *self, const char *line, size_t len,
+                      finger_out_fn out, void *arg)
+{
+    finger_sink_t o = {out, arg};
+    finger_query_t q;
+    finger_q_status_t st = finger_parse_query(line, len, &q);
+
+    return (int)finger_answer(loom_instance_conf(self), st, &q, &o);
+}
+
 const finger_users_service_t finger_users_service = {svc_lookup, svc_each,
-                                                     svc_listing};
+                                                     svc_listing, svc_answer};
 
 static void finger_start(loom_instance_t *inst)
 {

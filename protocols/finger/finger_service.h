@@ -13,6 +13,19 @@
 
 #define FINGER_USERS_SERVICE "finger.users/1"
 
+/* Where answer() writes: LEN bytes at P, already as the finger protocol
+ * sends them (filtered, CRLF line ends); called any number of times. */
+typedef void (*finger_out_fn)(void *arg, const char *p, size_t len);
+
+/* What answer() made of a query line. */
+typedef enum {
+    FINGER_ANS_OK = 0,     /* a user's entry, or the listing */
+    FINGER_ANS_UNKNOWN,    /* "finger: USER: no such user." */
+    FINGER_ANS_NO_LISTING, /* listing asked for, list_users = no */
+    FINGER_ANS_NO_FORWARD, /* USER@HOST: refused */
+    FINGER_ANS_ERROR       /* malformed or too long a query */
+} finger_answer_t;
+
 typedef struct {
     /* The entry of user LOGIN[0..LEN) (what `finger LOGIN` shows), or
      * NULL.  Valid until the calling callback returns. */
@@ -25,6 +38,12 @@ typedef struct {
     /* Whether the instance lists its users to finger clients
      * (list_users). */
     int (*listing)(void *self);
+    /* The finger protocol's answer to query LINE[0..LEN) (no CRLF), as
+     * finger.c renders it, written to OUT(ARG, ...) before it returns;
+     * returns a finger_answer_t.  It never forwards: a query naming a
+     * host gets the refusal text whatever `forwarding` says. */
+    int (*answer)(void *self, const char *line, size_t len, finger_out_fn out,
+                  void *arg);
 } finger_users_service_t;
 
 /* The table finger instances export (SELF is their loom_instance_t). */
