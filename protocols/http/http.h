@@ -273,6 +273,7 @@ typedef struct {
 extern const http_handler_t http_handler_static, http_handler_return,
     http_handler_status, http_handler_echo, http_handler_proxy,
     http_handler_events, http_handler_kv, http_handler_publish;
+extern const http_handler_t http_handler_finger;
 
 /* A kv location's reference to its memcache store (http_kv.c fills it on
  * first use; it goes with the config). */
@@ -313,6 +314,8 @@ struct http_location_s {
     http_publish_loc_t *publish;
     /* events (http_events.c owns it) */
     struct http_events_loc_s *events;
+    /* finger (http_finger.c owns it) */
+    struct http_finger_loc_s *finger;
 };
 
 typedef struct {
@@ -441,6 +444,12 @@ const char *http_date_now(http_instance_t *hi);
 
 http_fcache_t *http_fcache_new(void);
 void http_fcache_free(http_fcache_t *fc);
+
+/* A finger location's options (finger = "INSTANCE") into L->finger;
+ * LOOM_OK, or LOOM_ERROR reported at FILE:LINE.  The free undoes it. */
+typedef struct http_finger_loc_s http_finger_loc_t;
+int http_finger_location(cfg_t *ls, http_location_t *l);
+void http_finger_location_free(http_location_t *l);
 
 /* ---- live event streams (http_events.c) -----------------------------------
  */

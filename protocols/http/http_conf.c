@@ -46,7 +46,8 @@ static cfg_opt_t location_opts[] = {
     CFG_STR("max_buffer", "1M", CFGF_NONE),
     CFG_INT("max_streams", 10000, CFGF_NONE),
     CFG_STR("memcache", NULL, CFGF_NONE),
-    CFG_STR("kv_type", "application/octet-stream", CFGF_NONE), CFG_END()};
+    CFG_STR("kv_type", "application/octet-stream", CFGF_NONE),
+    CFG_STR("finger", NULL, CFGF_NONE), CFG_END()};
 
 static cfg_opt_t server_opts[] = {
     CFG_STR_LIST("names", "{}", CFGF_NONE),
@@ -265,9 +266,13 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_kv;
         return location_kv(ls, l);
     }
+    if (strcmp(h, "finger") == 0) {
+        l->handler = &http_handler_finger;
+        return http_finger_location(ls, l);
+    }
     loom_conf_error(ls, "handler",
                     "unknown handler \"%s\" (static, return, "
-                    "status, echo, proxy, publish, events or kv)",
+                    "status, echo, proxy, publish, events, kv or finger)",
                     h);
     return LOOM_ERROR;
 }
@@ -532,6 +537,7 @@ static void location_free(http_location_t *l)
     http_proxy_location_free(l);
     http_publish_location_free(l);
     http_events_location_free(l);
+    http_finger_location_free(l);
 }
 
 void http_conf_free(void *conf)
