@@ -329,6 +329,19 @@ class MCTestCase(unittest.TestCase):
         self.assertEqual(got, want, "request %r" % data[:200])
         return got
 
+    def expect_ttl(self, data, ttl, rest=b"", conn=None):
+        """Send DATA (a meta command asking for t, {k} replaced) and assert
+        the reply is one line "HD tN<REST>" with 0 < N <= TTL: the remaining
+        time counts down while the test runs, so N may already be below TTL
+        on a loaded machine (never a timing assertion)."""
+        c = conn or self.c
+        c.send(data.replace(b"{k}", self.p.encode()))
+        line = c.readline()
+        m = re.match(rb"HD t(\d+)(.*)\r\n$", line)
+        self.assertIsNotNone(m, "reply %r" % line)
+        self.assertTrue(0 < int(m.group(1)) <= ttl, "ttl %s, set %d" % (m.group(1), ttl))
+        self.assertEqual(m.group(2), rest, "reply %r" % line)
+
     def assertAlive(self, conn=None, name="alive"):
         """A set/get round trip works on CONN (default: the test's own)."""
         c = conn or self.c

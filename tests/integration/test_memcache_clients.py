@@ -260,7 +260,7 @@ class MemcTools(MCTestCase):
         self.expect(b"set {k}t 0 0 1\r\nx\r\n", b"STORED\r\n")
         r = self.run_tool("memctouch", "--expire=500", self.p + "t")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.expect(b"mg {k}t t\r\n", b"HD t500\r\n")
+        self.expect_ttl(b"mg {k}t t\r\n", 500)
         self.assertEqual(self.run_tool("memctouch", "--expire=500", self.p + "nx").returncode, 1)
 
     def test_memcstat(self):

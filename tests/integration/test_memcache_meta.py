@@ -60,7 +60,7 @@ class Meta(MCTestCase):
     def test_mg_ttl(self):
         self.expect(b"ms {k}a 3\r\nabc\r\n", b"HD\r\n")
         self.expect(b"mg {k}a t\r\n", b"HD t-1\r\n")
-        self.expect(b"mg {k}a T30 t\r\n", b"HD t30\r\n")
+        self.expect_ttl(b"mg {k}a T30 t\r\n", 30)
         self.expect(b"mg {k}a t v\r\n", b"VA 3 t30\r\nabc\r\n")
         self.expect(b"mg {k}a T0 t\r\n", b"HD t-1\r\n")
 
@@ -91,7 +91,7 @@ class Meta(MCTestCase):
     def test_ms_flags(self):
         self.expect(b"ms {k}a 2 F7 T100\r\nhi\r\n", b"HD\r\n")
         self.expect(b"get {k}a\r\n", b"VALUE {k}a 7 2\r\nhi\r\nEND\r\n")
-        self.expect(b"mg {k}a t f\r\n", b"HD t100 f7\r\n")
+        self.expect_ttl(b"mg {k}a t f\r\n", 100, b" f7")
         self.expect(b"ms {k}a 2 k Oxy\r\nho\r\n", b"HD k{k}a Oxy\r\n")
         self.expect(b"ms {k}b 0\r\n\r\n", b"HD\r\n")
         self.expect(b"mg {k}b v s\r\n", b"VA 0 s0\r\n\r\n")
@@ -266,7 +266,7 @@ class Meta(MCTestCase):
         self.assertIsNotNone(m)
         self.assertEqual(self.c.readline(), b"11\r\n")
         self.assertEqual(self.cas_of(self.k("a")), int(m.group(1)))
-        self.expect(b"ma {k}a T50 t\r\n", b"HD t50\r\n")
+        self.expect_ttl(b"ma {k}a T50 t\r\n", 50)
         self.expect(b"mg {k}a t v\r\n", b"VA 2 t50\r\n12\r\n")
 
     def test_ma_vivify(self):
