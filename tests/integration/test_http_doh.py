@@ -193,13 +193,14 @@ class Doh(unittest.TestCase):
         self.assertEqual(after["rrl_dropped"], 0)
 
     def test_kdig_https(self):
-        for extra in ([], ["+https=/dns-query"]):
+        for extra, method in (([], "POST"), (["+https=/dns-query"], "POST"),
+                              (["+https-get"], "GET")):
             with self.subTest(extra=extra):
                 p = subprocess.run(["kdig", "@127.0.0.1", "-p", str(self.d.tls_port), "+https"] +
                                    extra + ["www.doh.test", "A"],
                                    capture_output=True, text=True, timeout=WAIT * 3)
                 self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-                self.assertIn("HTTP/2", p.stdout)
+                self.assertIn("HTTP/2-%s" % method, p.stdout)
                 self.assertRegex(p.stdout, r"www\.doh\.test\.\s+600\s+IN\s+A\s+127\.0\.0\.1")
                 self.assertIn("status: NOERROR", p.stdout)
 
