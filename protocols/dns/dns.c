@@ -2,7 +2,8 @@
  * dns.c - the dns module's glue: UDP and TCP/TLS sessions, the query
  * pipeline (parse, classify, answer, EDNS, rate limit), zone transfers,
  * NOTIFY on a new serial, forwarding through c-ares, CHAOS answers and
- * statistics.
+ * statistics; the pipeline is also a service (dns_service.h) that DNS
+ * over HTTPS uses.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <strings.h>
 
 #include "dns.h"
+#include "dns_service.h"
+#include "loom_service.h"
 
 #define DNS_IDLE_TIMEOUT 10 /* seconds, TCP and TLS */
 #define DNS_RRL_BUCKETS 65536
@@ -21,7 +24,7 @@
 
 /* clang-format off */
 #define STATS(X)                                                               \
-    X(queries) X(udp) X(tcp) X(tls) X(noerror) X(nxdomain) X(refused)          \
+    X(queries) X(udp) X(tcp) X(tls) X(doh) X(noerror) X(nxdomain) X(refused)          \
     X(formerr) X(notimp) X(servfail) X(notauth) X(badvers) X(truncated)        \
     X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)          \
     X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped)                \
@@ -81,6 +84,10 @@ struct fwd_s {
     dns_state_t *ds;
     dns_conn_t *dc; /* TCP: the connection, NULL once it closed */
     int udp;
+    int svc;         /* for the query service: CB, unless cancelled */
+    dns_query_cb cb; /* NULL once cancelled */
+    void *cb_arg;
+    int *sync_done; /* set while the service's query is on the stack */
     loom_dgram_t from;
     unsigned limit; /* UDP: the most the client can take */
     uint8_t msg[DNS_HDR_LEN + DNS_NAME_MAX + 4]; /* header + question */
@@ -97,6 +104,10 @@ struct notify_s {
 };
 
 enum { R_NONE, R_REPLY, R_AXFR, R_FORWARD };
+
+/* How a query came (process()'s HOW): the size limit and whether zone
+ * transfers are possible follow from it. */
+enum { T_UDP, T_TCP, T_SVC };
 
 /* ---- helpers ----------------------------------------------------------------
  */
@@ -244,17 +255,17 @@ static unsigned answer_chaos(dns_state_t *ds, const dns_conf_t *c,
  * has room for DNS_MSG_MAX bytes) and returns what to do with it; for
  * R_AXFR *ZC is the zone, for R_FORWARD nothing is built. */
 static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
-                   size_t len, const struct sockaddr *peer, int tcp,
+                   size_t len, const struct sockaddr *peer, int how,
                    dns_query_t *q, dns_pkt_t *p, const dns_zconf_t **zc)
 {
-    int prc = dns_query_parse(msg, len, q);
+    int prc = dns_query_parse(msg, len, q), tcp = how == T_TCP;
     unsigned limit, rcode = DNS_R_NOERROR, opcode;
     size_t optlen;
 
     if (prc == DNS_PARSE_DROP)
         return R_NONE;
     ds->st.queries++;
-    if (tcp)
+    if (how != T_UDP)
         limit = DNS_MSG_MAX;
     else if (q->edns)
         limit = q->udp_size < c->edns_size ? q->udp_size : c->edns_size;
@@ -386,7 +397,18 @@ static void fwd_done(const unsigned char *answer, size_t len, const char *err,
     dns_pkt_t p;
     size_t qlen = f->q.question_end;
 
-    if (ds->stopping || (!f->udp && f->dc == NULL)) {
+    if (f->svc && f->cb == NULL) { /* cancelled */
+        free(f);
+        return;
+    }
+    if (f->svc && ds->stopping) {
+        if (f->sync_done)
+            *f->sync_done = 1;
+        f->cb(f->cb_arg, DNS_QUERY_UNAVAILABLE, NULL, 0);
+        free(f);
+        return;
+    }
+    if (ds->stopping || (!f->svc && !f->udp && f->dc == NULL)) {
         free(f);
         return;
     }
@@ -407,7 +429,11 @@ static void fwd_done(const unsigned char *answer, size_t len, const char *err,
         dns_reply_start(&p, f->msg, &f->q, DNS_R_SERVFAIL);
         dns_reply_set_flags(&p, DNS_F_RA);
     }
-    if (f->udp) {
+    if (f->svc) {
+        if (f->sync_done)
+            *f->sync_done = 1;
+        f->cb(f->cb_arg, DNS_QUERY_ANSWER, p.buf, p.len);
+    } else if (f->udp) {
         /* the listener may have gone with a reload meanwhile */
         if (loom_dgram_reply(&f->from, (const char *)p.buf, p.len) ==
             LOOM_DECLINED)
@@ -422,13 +448,14 @@ static void fwd_done(const unsigned char *answer, size_t len, const char *err,
     free(f);
 }
 
-/* Forward MSG for a UDP client (FROM set) or a TCP one (DC set); the
- * answer comes back through fwd_done(), maybe before this returns. */
+/* Forward MSG for a UDP client (FROM set), a TCP one (DC set) or the
+ * query service (neither: SVC, made by the caller); the answer comes back
+ * through fwd_done(), maybe before this returns. */
 static void fwd_start(dns_state_t *ds, const uint8_t *msg, size_t len,
                       const dns_query_t *q, unsigned limit,
-                      const loom_dgram_t *from, dns_conn_t *dc)
+                      const loom_dgram_t *from, dns_conn_t *dc, fwd_t *svc)
 {
-    fwd_t *f = loom_calloc(1, sizeof(*f));
+    fwd_t *f = svc ? svc : loom_calloc(1, sizeof(*f));
 
     f->ds = ds;
     f->limit = limit;
@@ -438,7 +465,7 @@ static void fwd_start(dns_state_t *ds, const uint8_t *msg, size_t len,
     if (from) {
         f->udp = 1;
         f->from = *from;
-    } else {
+    } else if (dc) {
         f->dc = dc;
         dc->fwd = f;
         loom_conn_pause(dc->conn);
@@ -462,7 +489,7 @@ static void dns_datagram(loom_instance_t *inst, const loom_dgram_t *from,
     int what;
 
     dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
-    what = process(ds, c, (const uint8_t *)buf, len, peer, 0, &q, &p, &zc);
+    what = process(ds, c, (const uint8_t *)buf, len, peer, T_UDP, &q, &p, &zc);
     if (what == R_NONE)
         return;
     ds->st.udp++;
@@ -484,7 +511,7 @@ static void dns_datagram(loom_instance_t *inst, const loom_dgram_t *from,
                   q.edns
                       ? (q.udp_size < c->edns_size ? q.udp_size : c->edns_size)
                       : DNS_UDP_MIN,
-                  from, NULL);
+                  from, NULL, NULL);
         return;
     }
     loom_dgram_reply(from, (const char *)p.buf, p.len);
@@ -595,7 +622,7 @@ static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
             break;
         dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
         what = process(ds, conf, in + used + 2, mlen,
-                       (struct sockaddr *)&dc->peer, 1, &q, &p, &zc);
+                       (struct sockaddr *)&dc->peer, T_TCP, &q, &p, &zc);
         if (what != R_NONE) {
             if (dc->tls)
                 ds->st.tls++;
@@ -610,7 +637,8 @@ static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
             break;
         case R_FORWARD:
             used += 2 + mlen;
-            fwd_start(ds, in + used - mlen, mlen, &q, DNS_MSG_MAX, NULL, dc);
+            fwd_start(ds, in + used - mlen, mlen, &q, DNS_MSG_MAX, NULL, dc,
+                      NULL);
             return used;
         case R_AXFR:
             ds->st.axfr++;
@@ -794,6 +822,73 @@ static void serials_update(dns_state_t *ds, const dns_conf_t *c, int notify)
     ds->nserials = c->nzones;
 }
 
+/* ---- the query service (dns_service.h) -----------------------------------
+ * SELF is the instance.  A forwarded query's handle is its fwd_t: it
+ * lives until c-ares calls back (at the latest when the channel is freed
+ * by a reload or at stop), cancelling only forgets the callback. */
+
+static dns_query_handle_t *svc_query(void *self, const uint8_t *msg, size_t len,
+                                     const struct sockaddr *client,
+                                     dns_query_cb cb, void *arg)
+{
+    loom_instance_t *inst = self;
+    dns_state_t *ds = loom_instance_data(inst);
+    const dns_conf_t *c = loom_instance_conf(inst);
+    const dns_zconf_t *zc = NULL;
+    dns_query_t q;
+    dns_pkt_t p;
+    fwd_t *f;
+    int what, done = 0;
+
+    if (ds == NULL || ds->stopping) {
+        cb(arg, DNS_QUERY_UNAVAILABLE, NULL, 0);
+        return NULL;
+    }
+    /* a message that is no well-formed query gets no DNS answer: DoH
+     * refuses it with 400 (RFC 8484 4.2.1) */
+    switch (dns_query_parse(msg, len, &q)) {
+    case DNS_PARSE_DROP:
+        cb(arg, DNS_QUERY_MALFORMED, NULL, 0);
+        return NULL;
+    case DNS_PARSE_FORMERR:
+        ds->st.queries++;
+        ds->st.doh++;
+        ds->st.formerr++;
+        cb(arg, DNS_QUERY_MALFORMED, NULL, 0);
+        return NULL;
+    }
+    dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
+    what = process(ds, c, msg, len, client, T_SVC, &q, &p, &zc);
+    if (what == R_NONE) {
+        cb(arg, DNS_QUERY_MALFORMED, NULL, 0);
+        return NULL;
+    }
+    ds->st.doh++;
+    if (what != R_FORWARD) { /* (R_AXFR is never returned for T_SVC) */
+        cb(arg, DNS_QUERY_ANSWER, p.buf, p.len);
+        return NULL;
+    }
+    f = loom_calloc(1, sizeof(*f));
+    f->svc = 1;
+    f->cb = cb;
+    f->cb_arg = arg;
+    f->sync_done = &done;
+    fwd_start(ds, msg, len, &q, DNS_MSG_MAX, NULL, NULL, f);
+    if (done) /* answered (and F freed) before loom_resolver_send returned */
+        return NULL;
+    f->sync_done = NULL;
+    return (dns_query_handle_t *)f;
+}
+
+static void svc_cancel(dns_query_handle_t *h)
+{
+    fwd_t *f = (fwd_t *)h;
+
+    f->cb = NULL;
+}
+
+const dns_query_service_t dns_query_service = {svc_query, svc_cancel};
+
 /* ---- lifecycle
  * --------------------------------------------------------------- */
 
@@ -849,6 +944,7 @@ static void dns_start(loom_instance_t *inst)
     loom_instance_set_data(inst, ds);
     forwarder_update(ds, c);
     serials_update(ds, c, 0);
+    loom_service_export(inst, DNS_QUERY_SERVICE, &dns_query_service, inst);
     for (size_t i = 0; i < c->nzones; i++)
         loom_log(LOOM_LOG_DEBUG, loom_instance_who(inst),
                  "zone %s: serial %u, %zu records", c->zones[i].zone->name,

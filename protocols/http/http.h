@@ -272,8 +272,8 @@ typedef struct {
 
 extern const http_handler_t http_handler_static, http_handler_return,
     http_handler_status, http_handler_echo, http_handler_proxy,
-    http_handler_events, http_handler_kv, http_handler_publish;
-extern const http_handler_t http_handler_finger;
+    http_handler_events, http_handler_kv, http_handler_publish,
+    http_handler_doh, http_handler_finger;
 
 /* A kv location's reference to its memcache store (http_kv.c fills it on
  * first use; it goes with the config). */
@@ -308,6 +308,8 @@ struct http_location_s {
     char *kv_memcache;     /* the memcache instance's name */
     char *kv_type;         /* Content-Type of the values */
     http_kv_ref_t *kv_ref; /* mutable through the const location */
+    /* doh (http_doh.c) */
+    char *doh_dns; /* the dns instance's name */
     /* proxy (http_proxy.c owns it) */
     struct http_proxy_loc_s *proxy;
     /* publish (http_publish.c owns it) */

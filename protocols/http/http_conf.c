@@ -47,7 +47,9 @@ static cfg_opt_t location_opts[] = {
     CFG_INT("max_streams", 10000, CFGF_NONE),
     CFG_STR("memcache", NULL, CFGF_NONE),
     CFG_STR("kv_type", "application/octet-stream", CFGF_NONE),
-    CFG_STR("finger", NULL, CFGF_NONE), CFG_END()};
+    CFG_STR("finger", NULL, CFGF_NONE),
+    /* doh (http_doh.c) */
+    CFG_STR("dns", NULL, CFGF_NONE), CFG_END()};
 
 static cfg_opt_t server_opts[] = {
     CFG_STR_LIST("names", "{}", CFGF_NONE),
@@ -201,6 +203,27 @@ static int location_kv(cfg_t *ls, http_location_t *l)
     return LOOM_OK;
 }
 
+/* doh: the dns instance is named here; whether one by that name runs is
+ * known only when a request comes (503 if not). */
+static int location_doh(cfg_t *ls, http_location_t *l)
+{
+    const char *dns = cfg_getstr(ls, "dns");
+
+    if (dns == NULL || dns[0] == '\0') {
+        loom_conf_error(ls, NULL,
+                        "location \"%s\": the doh handler needs "
+                        "dns = \"INSTANCE\"",
+                        cfg_title(ls));
+        return LOOM_ERROR;
+    }
+    if (strlen(dns) >= sizeof(((loom_service_ref_t *)0)->instance)) {
+        loom_conf_error(ls, "dns", "dns \"%s\": name too long", dns);
+        return LOOM_ERROR;
+    }
+    l->doh_dns = loom_strdup(dns);
+    return LOOM_OK;
+}
+
 static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
 {
     const char *title = cfg_title(ls), *h = cfg_getstr(ls, "handler");
@@ -270,9 +293,14 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_finger;
         return http_finger_location(ls, l);
     }
+    if (strcmp(h, "doh") == 0) {
+        l->handler = &http_handler_doh;
+        return location_doh(ls, l);
+    }
     loom_conf_error(ls, "handler",
                     "unknown handler \"%s\" (static, return, "
-                    "status, echo, proxy, publish, events, kv or finger)",
+                    "status, echo, proxy, publish, events, kv, finger "
+                    "or doh)",
                     h);
     return LOOM_ERROR;
 }
@@ -534,6 +562,7 @@ static void location_free(http_location_t *l)
     free(l->kv_memcache);
     free(l->kv_type);
     free(l->kv_ref);
+    free(l->doh_dns);
     http_proxy_location_free(l);
     http_publish_location_free(l);
     http_events_location_free(l);
