@@ -79,6 +79,36 @@ void http_req_free(http_req_t *r)
     r->resp_hcap = 0;
 }
 
+long http_req_loc_rest(const http_req_t *r, char *out, size_t cap)
+{
+    const char *p = r->path.p, *end = p + r->path.len;
+    const char *pre = r->loc->prefix;
+    size_t npre = r->loc->prefix_len, i = 0, o = 0;
+
+    while (p < end) {
+        char c = *p++;
+
+        if (c == '%') {
+            int h, l;
+
+            if (end - p < 2 || (h = http_hexval(p[0])) < 0 ||
+                (l = http_hexval(p[1])) < 0)
+                return -1;
+            c = (char)(h << 4 | l);
+            p += 2;
+        }
+        if (i < npre) {
+            if (c != pre[i++])
+                return -1;
+        } else {
+            if (o < cap)
+                out[o] = c;
+            o++;
+        }
+    }
+    return i == npre ? (long)o : -1;
+}
+
 const http_field_t *http_req_field(const http_req_t *r, const char *name)
 {
     return h1_field_lookup(r->fields, r->nfields, name);

@@ -198,6 +198,14 @@ void http_req_done(http_req_t *r);
  * Called by the output layer before it looks at them. */
 void http_req_conf(http_req_t *r);
 
+/* The raw request path after R's location prefix, percent-decoded, taken
+ * as written (no "." or "//" folding: the kv key, the finger user).  At
+ * most CAP bytes go to OUT; returns the whole decoded length (more than
+ * CAP when it did not fit), or -1 when a %-escape is bad or the decoded
+ * path does not begin with the prefix as written (it reached the
+ * location only through "." or ".." segments). */
+long http_req_loc_rest(const http_req_t *r, char *out, size_t cap);
+
 /* The field named NAME (lowercase) or NULL. */
 const http_field_t *http_req_field(const http_req_t *r, const char *name);
 

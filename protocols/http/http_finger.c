@@ -94,39 +94,6 @@ static void finger_refuse(http_req_t *r, int status)
     r->on_body = finger_refuse_body;
 }
 
-/* The user: the request path after the prefix, percent-decoded, into OUT
- * (FINGER_QUERY_MAX + 1 bytes: a longer name is cut there, still too long
- * for the query parser, which says so as the protocol does).  Returns its
- * length, or -1 when the decoded path does not begin with the prefix as
- * written or a %-escape is bad. */
-static long finger_user(const http_req_t *r, char *out)
-{
-    const char *p = r->path.p, *end = p + r->path.len;
-    const char *pre = r->loc->prefix;
-    size_t npre = r->loc->prefix_len, i = 0, o = 0;
-
-    while (p < end) {
-        char c = *p++;
-
-        if (c == '%') {
-            int h, l;
-
-            if (end - p < 2 || (h = http_hexval(p[0])) < 0 ||
-                (l = http_hexval(p[1])) < 0)
-                return -1;
-            c = (char)(h << 4 | l);
-            p += 2;
-        }
-        if (i < npre) {
-            if (c != pre[i++])
-                return -1;
-        } else if (o <= FINGER_QUERY_MAX) {
-            out[o++] = c;
-        }
-    }
-    return i == npre ? (long)o : -1;
-}
-
 /* Whether the query string has the parameter NAME (any value). */
 static int finger_param(const http_req_t *r, const char *name)
 {
@@ -418,7 +385,11 @@ static void finger_process(http_req_t *r)
         finger_refuse(r, 503);
         return;
     }
-    n = finger_user(r, user);
+    /* a longer name is cut just past the limit: still too long for the
+     * query parser, which says so as the protocol does */
+    n = http_req_loc_rest(r, user, FINGER_QUERY_MAX + 1);
+    if (n > FINGER_QUERY_MAX + 1)
+        n = FINGER_QUERY_MAX + 1;
     /* a name may not smuggle the protocol's "/W" in */
     if (n < 0 || (n > 0 && user[0] == '/')) {
         finger_refuse(r, 400);

@@ -65,43 +65,6 @@ static loom_slice_t field(const http_req_t *r, const char *name)
     return f ? f->value : none;
 }
 
-/* The key: the bytes of the request path after the location's prefix,
- * percent-decoded (no dot-segment or "//" folding: a key is taken as
- * written).  Returns its length in OUT (KV_KEY_MAX bytes), or -1 when the
- * decoded path does not begin with the prefix as written (it reached the
- * location only through "." or ".." segments) or the key is longer than
- * memcache allows.  Whether memcache takes its bytes is the store's
- * check. */
-static long kv_key(const http_req_t *r, char *out)
-{
-    const char *p = r->path.p, *end = p + r->path.len;
-    const char *pre = r->loc->prefix;
-    size_t npre = r->loc->prefix_len, i = 0, o = 0;
-
-    while (p < end) {
-        char c = *p++;
-
-        if (c == '%') {
-            int h, l;
-
-            if (end - p < 2 || (h = http_hexval(p[0])) < 0 ||
-                (l = http_hexval(p[1])) < 0)
-                return -1;
-            c = (char)(h << 4 | l);
-            p += 2;
-        }
-        if (i < npre) {
-            if (c != pre[i++])
-                return -1;
-        } else if (o == KV_KEY_MAX) {
-            return -1;
-        } else {
-            out[o++] = c;
-        }
-    }
-    return i == npre ? (long)o : -1;
-}
-
 /* A decimal ttl, optionally negative (memcached: already expired).
  * Returns 0, or -1 when V is not one. */
 static int kv_number(const char *v, size_t len, int64_t *out)
@@ -583,8 +546,11 @@ static void kv_process(http_req_t *r)
     st = kv_store(r, kv_ref(r), &self);
     if (st == NULL)
         return;
-    nkey = kv_key(r, key);
-    if (nkey <= 0) {
+    /* the key: the path after the prefix, percent-decoded, taken as
+     * written (no "." or "//" folding); whether memcache takes its bytes
+     * is the store's check */
+    nkey = http_req_loc_rest(r, key, KV_KEY_MAX);
+    if (nkey <= 0 || nkey > KV_KEY_MAX) {
         kv_refuse(r, 400);
         return;
     }
