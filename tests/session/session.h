@@ -23,6 +23,7 @@
 #ifndef LOOM_TEST_SESSION_H
 #define LOOM_TEST_SESSION_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,6 +455,61 @@ static inline ses_reply_t ses_talk_f(ses_env_t *e, loom_instance_t *inst,
     if (filter)
         filter(&r);
     return r;
+}
+
+/* In R, replace what follows each occurrence of KEY with WITH: the bytes
+ * up to the next CR, or (DIGITS set) the run of decimal digits.  For
+ * filters that make values which change between talks comparable
+ * (ses_blank(r, "\r\nDate: ", "<date>", 0)). */
+static inline void ses_blank(ses_reply_t *r, const char *key, const char *with,
+                             int digits)
+{
+    size_t nk = strlen(key), nw = strlen(with), i, o, hits = 0;
+    char *p;
+
+    for (i = 0; i + nk < r->len; i++)
+        hits += memcmp(r->p + i, key, nk) == 0;
+    p = malloc(r->len + hits * nw + 1);
+    if (p == NULL)
+        SES_FAIL("out of memory");
+    for (i = 0, o = 0; i < r->len;) {
+        if (r->len - i > nk && memcmp(r->p + i, key, nk) == 0) {
+            memcpy(p + o, key, nk);
+            memcpy(p + o + nk, with, nw);
+            o += nk + nw;
+            i += nk;
+            while (i < r->len && (digits ? r->p[i] >= '0' && r->p[i] <= '9'
+                                         : r->p[i] != '\r'))
+                i++;
+            continue;
+        }
+        p[o++] = r->p[i++];
+    }
+    free(r->p);
+    r->p = p;
+    r->len = o;
+    r->p[o] = '\0';
+}
+
+/* Expected output, built up with ses_want_add. */
+typedef struct {
+    char p[16384];
+    size_t len;
+} ses_want_t;
+
+static inline void ses_want_add(ses_want_t *w, const char *fmt, ...)
+    LOOM_PRINTF(2, 3);
+static inline void ses_want_add(ses_want_t *w, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(w->p + w->len, sizeof(w->p) - w->len, fmt, ap);
+    va_end(ap);
+    if (n <= 0 || (size_t)n >= sizeof(w->p) - w->len)
+        SES_FAIL("expected output does not fit");
+    w->len += (size_t)n;
 }
 
 static inline int ses_same_reply(const ses_reply_t *a, const ses_reply_t *b)

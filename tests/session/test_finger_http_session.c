@@ -78,53 +78,21 @@ static int env_setup(void **state)
     return 0;
 }
 
-/* Every Date value becomes "<date>". */
+/* Every Date value becomes empty. */
 static void blank(ses_reply_t *r)
 {
-    size_t i, o;
-
-    for (i = 0, o = 0; i < r->len;) {
-        if (r->len - i > 8 && memcmp(r->p + i, "\r\nDate: ", 8) == 0) {
-            memcpy(r->p + o, "\r\nDate: ", 8);
-            o += 8;
-            i += 8;
-            while (i < r->len && r->p[i] != '\r')
-                i++;
-            continue;
-        }
-        r->p[o++] = r->p[i++];
-    }
-    r->len = o;
-    r->p[o] = '\0';
+    ses_blank(r, "\r\nDate: ", "", 0);
 }
 
-typedef struct {
-    char p[16384];
-    size_t len;
-} want_t;
-
-static void add(want_t *w, const char *fmt, ...) LOOM_PRINTF(2, 3);
-static void add(want_t *w, const char *fmt, ...)
+static void head(ses_want_t *w, int status)
 {
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(w->p + w->len, sizeof(w->p) - w->len, fmt, ap);
-    va_end(ap);
-    assert_true(n > 0 && (size_t)n < sizeof(w->p) - w->len);
-    w->len += (size_t)n;
-}
-
-static void head(want_t *w, int status)
-{
-    add(w, "HTTP/1.1 %d %s\r\nServer: loom/%s\r\nDate: \r\n", status,
-        http_reason(status), LOOM_VERSION_STRING);
+    ses_want_add(w, "HTTP/1.1 %d %s\r\nServer: loom/%s\r\nDate: \r\n", status,
+                 http_reason(status), LOOM_VERSION_STRING);
 }
 
 /* A text answer: STATUS with the finger protocol's reply to QUERY from
  * INST as body (none for HEAD). */
-static void text(env_t *t, want_t *w, int status, loom_instance_t *inst,
+static void text(env_t *t, ses_want_t *w, int status, loom_instance_t *inst,
                  const char *query, int is_head)
 {
     char line[128];
@@ -134,14 +102,14 @@ static void text(env_t *t, want_t *w, int status, loom_instance_t *inst,
     r = ses_talk(&t->e, inst, line, strlen(line), 0, 0);
     assert_true(r.len > 0);
     head(w, status);
-    add(w,
-        "Content-Length: %zu\r\nVary: Accept\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n%s",
-        r.len, is_head ? "" : r.p);
+    ses_want_add(w,
+                 "Content-Length: %zu\r\nVary: Accept\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\n\r\n%s",
+                 r.len, is_head ? "" : r.p);
     free(r.p);
 }
 
-static void error_page(want_t *w, int status, const char *extra)
+static void error_page(ses_want_t *w, int status, const char *extra)
 {
     char body[256];
     int n = snprintf(body, sizeof(body),
@@ -150,17 +118,17 @@ static void error_page(want_t *w, int status, const char *extra)
                      status, http_reason(status), status, http_reason(status));
 
     head(w, status);
-    add(w, "Content-Length: %d\r\n%sContent-Type: text/html\r\n\r\n%s", n,
-        extra, body);
+    ses_want_add(w, "Content-Length: %d\r\n%sContent-Type: text/html\r\n\r\n%s",
+                 n, extra, body);
 }
 
-static void json(want_t *w, const char *body)
+static void json(ses_want_t *w, const char *body)
 {
     head(w, 200);
-    add(w,
-        "Content-Length: %zu\r\nVary: Accept\r\n"
-        "Content-Type: application/json\r\n\r\n%s",
-        strlen(body), body);
+    ses_want_add(w,
+                 "Content-Length: %zu\r\nVary: Accept\r\n"
+                 "Content-Type: application/json\r\n\r\n%s",
+                 strlen(body), body);
 }
 
 static void test_script_same_splits(void **state)
@@ -182,7 +150,7 @@ static void test_script_same_splits(void **state)
         "GET /none/bob HTTP/1.1\r\nHost: x\r\n\r\n"
         "GET /finger/a%20b HTTP/1.1\r\nHost: x\r\n\r\n"
         "GET /finger/alice HTTP/1.1\r\nHost: x\r\n\r\n";
-    static want_t w;
+    static ses_want_t w;
     ses_reply_t r;
 
     w.len = 0;
