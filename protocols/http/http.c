@@ -655,6 +655,32 @@ void http_resp_simple(http_req_t *r, int status, const char *ctype,
     http_resp_end(r);
 }
 
+static void refuse_body(http_req_t *r, const char *p, size_t len, int last)
+{
+    (void)p;
+    (void)len;
+    if (!last)
+        return;
+    r->on_body = NULL;
+    if (r->refuse_fn)
+        r->refuse_fn(r, r->refuse_status, r->refuse_arg);
+    else
+        http_resp_error(r, r->refuse_status);
+}
+
+void http_resp_refuse(http_req_t *r, int status,
+                      void (*fn)(http_req_t *r, int status, const void *arg),
+                      const void *arg)
+{
+    r->refuse_status = status;
+    r->refuse_fn = fn;
+    r->refuse_arg = arg;
+    if (r->content_length == 0 || (r->flags & HTTP_RF_BODY_DONE))
+        refuse_body(r, NULL, 0, 1);
+    else
+        r->on_body = refuse_body;
+}
+
 void http_resp_error(http_req_t *r, int status)
 {
     char body[256];

@@ -144,6 +144,10 @@ struct http_req_s {
      * release what the handler holds.  No output is possible. */
     void (*on_abort)(http_req_t *r);
     void *hdata; /* handler's private pointer */
+    /* a refusal waiting for the request body (http_resp_refuse) */
+    int refuse_status;
+    void (*refuse_fn)(http_req_t *r, int status, const void *arg);
+    const void *refuse_arg;
 
     /* -- the response, built through http_resp_* -- */
     int status;
@@ -262,6 +266,17 @@ void http_resp_end(http_req_t *r);
 /* A whole error response for STATUS: the location's / vhost's configured
  * page or a small built-in HTML body.  Ends the response. */
 void http_resp_error(http_req_t *r, int status);
+
+/* Refuse R with STATUS once its request body is in, read and dropped
+ * within max_body (at once when it has none or it is in already):
+ * FN(R, STATUS, ARG) answers then, or http_resp_error when FN is NULL;
+ * header lines prepared are kept.  An answer before the body is complete
+ * would be valid too, but HTTP/2 then resets the upload, and clients such
+ * as curl 7.88 drop the response that came with the reset.  The body
+ * hook is taken over: the handler keeps nothing of R after this. */
+void http_resp_refuse(http_req_t *r, int status,
+                      void (*fn)(http_req_t *r, int status, const void *arg),
+                      const void *arg);
 
 /* A whole small response with body BODY (LEN bytes) and type CTYPE. */
 void http_resp_simple(http_req_t *r, int status, const char *ctype,

@@ -66,29 +66,6 @@ static void doh_abort(http_req_t *r)
     doh_free(d);
 }
 
-/* The request body of a refused request has ended: answer now (as the
- * kv handler does: an answer before the body makes HTTP/2 reset the
- * upload, which some clients take as a failure). */
-static void doh_refuse_body(http_req_t *r, const char *p, size_t len, int last)
-{
-    (void)p;
-    (void)len;
-    if (last) {
-        r->on_body = NULL;
-        http_resp_error(r, (int)(intptr_t)r->hdata);
-    }
-}
-
-static void doh_refuse(http_req_t *r, int status)
-{
-    if (r->content_length == 0 || (r->flags & HTTP_RF_BODY_DONE)) {
-        http_resp_error(r, status);
-        return;
-    }
-    r->hdata = (void *)(intptr_t)status;
-    r->on_body = doh_refuse_body;
-}
-
 /* The dns instance's answer (or why there is none). */
 static void doh_answer(void *arg, int status, const uint8_t *ans, size_t len)
 {
@@ -202,16 +179,16 @@ static void doh_get(http_req_t *r)
     long n;
 
     if (doh_get_param(r->query.p, r->query.len, &v, &vlen) != DOH_P_OK) {
-        doh_refuse(r, 400);
+        http_resp_refuse(r, 400, NULL, NULL);
         return;
     }
     if (vlen > DOH_GET_MAX) {
-        doh_refuse(r, 414);
+        http_resp_refuse(r, 414, NULL, NULL);
         return;
     }
     n = doh_b64url_decode(v, vlen, msg, sizeof(msg));
     if (n < 0) {
-        doh_refuse(r, 400);
+        http_resp_refuse(r, 400, NULL, NULL);
         return;
     }
     doh_run(doh_new(r), msg, (size_t)n);
@@ -222,7 +199,7 @@ static void doh_post(http_req_t *r)
     doh_req_t *d;
 
     if (!doh_type_ok(r)) {
-        doh_refuse(r, 415);
+        http_resp_refuse(r, 415, NULL, NULL);
         return;
     }
     if (r->content_length > DOH_MSG_MAX) {
@@ -249,7 +226,7 @@ static void doh_process(http_req_t *r)
         doh_post(r);
     } else {
         http_resp_header(r, "Allow", DOH_ALLOW);
-        doh_refuse(r, 405);
+        http_resp_refuse(r, 405, NULL, NULL);
     }
 }
 

@@ -69,31 +69,6 @@ void http_finger_location_free(http_location_t *l)
 
 /* ---- requests ------------------------------------------------------------ */
 
-/* The request body of a refused request has ended: answer now. */
-static void finger_refuse_body(http_req_t *r, const char *p, size_t len,
-                               int last)
-{
-    (void)p;
-    (void)len;
-    if (last) {
-        r->on_body = NULL;
-        http_resp_error(r, (int)(intptr_t)r->hdata);
-    }
-}
-
-/* Refuse R with STATUS once its body (if any) is in, as http_kv.c does:
- * an answer before the body ends makes HTTP/2 reset the upload, and some
- * clients then drop the response. */
-static void finger_refuse(http_req_t *r, int status)
-{
-    if (r->content_length == 0 || (r->flags & HTTP_RF_BODY_DONE)) {
-        http_resp_error(r, status);
-        return;
-    }
-    r->hdata = (void *)(intptr_t)status;
-    r->on_body = finger_refuse_body;
-}
-
 /* Whether the query string has the parameter NAME (any value). */
 static int finger_param(const http_req_t *r, const char *name)
 {
@@ -372,7 +347,7 @@ static void finger_process(http_req_t *r)
 
     if (r->method_id != HTTP_M_GET && r->method_id != HTTP_M_HEAD) {
         http_resp_header(r, "Allow", FINGER_ALLOW);
-        finger_refuse(r, 405);
+        http_resp_refuse(r, 405, NULL, NULL);
         return;
     }
     if (!fl->ready) {
@@ -382,7 +357,7 @@ static void finger_process(http_req_t *r)
     }
     svc = loom_service_get(&fl->ref, &self, NULL);
     if (svc == NULL) {
-        finger_refuse(r, 503);
+        http_resp_refuse(r, 503, NULL, NULL);
         return;
     }
     /* a longer name is cut just past the limit: still too long for the
@@ -392,7 +367,7 @@ static void finger_process(http_req_t *r)
         n = FINGER_QUERY_MAX + 1;
     /* a name may not smuggle the protocol's "/W" in */
     if (n < 0 || (n > 0 && user[0] == '/')) {
-        finger_refuse(r, 400);
+        http_resp_refuse(r, 400, NULL, NULL);
         return;
     }
     verbose = finger_param(r, "long");

@@ -176,32 +176,6 @@ static int kv_conditions(const http_req_t *r, kv_cond_t *c)
     return 0;
 }
 
-/* The request body of a refused request has ended: answer now. */
-static void kv_refuse_body(http_req_t *r, const char *p, size_t len, int last)
-{
-    (void)p;
-    (void)len;
-    if (last) {
-        r->on_body = NULL;
-        http_resp_error(r, (int)(intptr_t)r->hdata);
-    }
-}
-
-/* Refuse R with STATUS (prepared header lines kept) once its body is in,
- * read and dropped within max_body; at once when there is none.  An answer
- * before the body would be complete too, but HTTP/2 then resets the
- * upload, and clients such as curl 7.88 drop the response they have been
- * sent when that reset arrives with it.  413 is never deferred. */
-static void kv_refuse(http_req_t *r, int status)
-{
-    if (r->content_length == 0 || (r->flags & HTTP_RF_BODY_DONE)) {
-        http_resp_error(r, status);
-        return;
-    }
-    r->hdata = (void *)(intptr_t)status;
-    r->on_body = kv_refuse_body;
-}
-
 /* The store, or NULL after refusing with 503.  Valid until the callback
  * returns. */
 static const mc_store_service_t *kv_store(http_req_t *r,
@@ -210,7 +184,7 @@ static const mc_store_service_t *kv_store(http_req_t *r,
     const mc_store_service_t *st = loom_service_get(ref, self, NULL);
 
     if (st == NULL)
-        kv_refuse(r, 503);
+        http_resp_refuse(r, 503, NULL, NULL);
     return st;
 }
 
@@ -459,7 +433,7 @@ static void kv_put(http_req_t *r, const mc_store_service_t *st, void *self,
 
     if (max == 0 || kv_exptime(r, &exptime) != 0 ||
         kv_conditions(r, &cond) != 0) {
-        kv_refuse(r, 400);
+        http_resp_refuse(r, 400, NULL, NULL);
         return;
     }
     if (r->content_length >= 0 && (uint64_t)r->content_length > max) {
@@ -494,7 +468,7 @@ static void kv_delete(http_req_t *r, const mc_store_service_t *st, void *self,
     size_t i;
 
     if (kv_conditions(r, &c) != 0 || c.add) {
-        kv_refuse(r, 400);
+        http_resp_refuse(r, 400, NULL, NULL);
         return;
     }
     if (c.any || !c.has_list) {
@@ -540,7 +514,7 @@ static void kv_process(http_req_t *r)
     }
     if (i == LOOM_ARRAY_LEN(kv_methods)) {
         http_resp_header(r, "Allow", KV_ALLOW);
-        kv_refuse(r, 405);
+        http_resp_refuse(r, 405, NULL, NULL);
         return;
     }
     st = kv_store(r, kv_ref(r), &self);
@@ -551,7 +525,7 @@ static void kv_process(http_req_t *r)
      * is the store's check */
     nkey = http_req_loc_rest(r, key, KV_KEY_MAX);
     if (nkey <= 0 || nkey > KV_KEY_MAX) {
-        kv_refuse(r, 400);
+        http_resp_refuse(r, 400, NULL, NULL);
         return;
     }
     kv_methods[i].fn(r, st, self, key, (size_t)nkey);

@@ -253,52 +253,16 @@ static void pub_abort(http_req_t *r)
     pub_done(r);
 }
 
-/* A refusal waiting for the request body (r->hdata meanwhile). */
-typedef struct {
-    int status;
-    const char *why; /* a string literal */
-} pub_refusal_t;
-
-static void pub_refusal_free(http_req_t *r)
+/* http_resp_refuse's answer: WHY is a string literal. */
+static void pub_refused(http_req_t *r, int status, const void *why)
 {
-    free(r->hdata);
-    r->hdata = NULL;
-    r->on_body = NULL;
-    r->on_abort = NULL;
+    pub_error(r, status, why);
 }
 
-static void pub_refusal_body(http_req_t *r, const char *p, size_t len, int last)
-{
-    pub_refusal_t rf;
-
-    (void)p;
-    (void)len;
-    if (!last)
-        return;
-    rf = *(pub_refusal_t *)r->hdata;
-    pub_refusal_free(r);
-    pub_error(r, rf.status, rf.why);
-}
-
-/* Refuse R with STATUS and WHY (a literal; header lines prepared are
- * kept) once its body is in, read and dropped within max_body; at once
- * when there is none.  An answer before the body is complete would be
- * valid too, but HTTP/2 then resets the upload, and clients such as curl
- * 7.88 drop the answer that came with the reset. */
+/* Refuse R with STATUS and WHY (a literal) once its body is in. */
 static void pub_refuse(http_req_t *r, int status, const char *why)
 {
-    pub_refusal_t *rf;
-
-    if (r->content_length == 0 || (r->flags & HTTP_RF_BODY_DONE)) {
-        pub_error(r, status, why);
-        return;
-    }
-    rf = loom_malloc(sizeof(*rf));
-    rf->status = status;
-    rf->why = why;
-    r->hdata = rf;
-    r->on_body = pub_refusal_body;
-    r->on_abort = pub_refusal_free;
+    http_resp_refuse(r, status, pub_refused, why);
 }
 
 static void pub_field(void *arg, const char *name, size_t nlen,
