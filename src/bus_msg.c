@@ -30,14 +30,8 @@ static size_t arena_put(loom_msg_t *m, const char *p, size_t len)
 {
     size_t at = m->alen;
 
-    if (m->alen + len + 1 > m->acap) {
-        m->acap = (m->alen + len + 1) * 2 + 64;
-        m->arena = loom_realloc(m->arena, m->acap);
-    }
-    if (len)
-        memcpy(m->arena + at, p, len);
-    m->arena[at + len] = '\0';
-    m->alen += len + 1;
+    loom_append(&m->arena, &m->alen, &m->acap, p, len, 0);
+    m->alen++; /* the NUL is the value's */
     return at;
 }
 
@@ -274,13 +268,7 @@ typedef struct {
 
 static void jb_add(jbuf_t *b, const char *p, size_t len)
 {
-    if (b->len + len + 1 > b->cap) {
-        b->cap = (b->len + len + 1) * 2;
-        b->p = loom_realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, p, len);
-    b->len += len;
-    b->p[b->len] = '\0';
+    loom_append(&b->p, &b->len, &b->cap, p, len, 0);
 }
 
 /* Length of the valid UTF-8 sequence at P (LEFT bytes), or 0. */

@@ -92,6 +92,14 @@ void *loom_realloc(void *p, size_t n);
 char *loom_strdup(const char *s);
 char *loom_strndup(const char *s, size_t n);
 
+/* Append N bytes at P to the growable buffer *BUF (*LEN bytes used,
+ * *CAP allocated; all three zero/NULL to start) and keep a NUL after them.
+ * It grows by doubling from 1 KiB, but not past MAX + 1 bytes unless the
+ * data needs more (MAX 0: no bound), so a buffer for a body limited to
+ * MAX is never allocated larger than it can be. */
+void loom_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n,
+                 size_t max);
+
 /* Parse a size "64M", "512k", "1G", "1048576" (an optional B after the
  * unit) into *OUT; returns LOOM_OK or LOOM_ERROR. */
 int loom_parse_size(const char *s, size_t *out);

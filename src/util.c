@@ -122,6 +122,27 @@ char *loom_path_resolve(const char *base_file, const char *path)
     return out;
 }
 
+void loom_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n,
+                 size_t max)
+{
+    size_t need = *len + n + 1;
+
+    if (need > *cap) {
+        size_t c = *cap ? *cap * 2 : 1024;
+
+        if (max && c > max + 1)
+            c = max + 1;
+        if (c < need)
+            c = need;
+        *buf = loom_realloc(*buf, c);
+        *cap = c;
+    }
+    if (n)
+        memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
 int loom_parse_size(const char *s, size_t *out)
 {
     unsigned long long v;

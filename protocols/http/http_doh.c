@@ -40,7 +40,7 @@ typedef struct {
     loom_service_ref_t ref;
     const dns_query_service_t *svc; /* static: for cancel */
     dns_query_handle_t *h;          /* a forwarded query in flight */
-    uint8_t *buf;                   /* POST body */
+    char *buf;                      /* POST body */
     size_t len, cap;
 } doh_req_t;
 
@@ -123,20 +123,11 @@ static void doh_body(http_req_t *r, const char *p, size_t len, int last)
     doh_req_t *d = r->hdata;
 
     /* r->max_body (at most DOH_MSG_MAX) bounds what arrives here */
-    if (d->len + len > d->cap) {
-        size_t cap = d->len + len > 512 ? d->len + len : 512;
-
-        d->buf = loom_realloc(d->buf, cap);
-        d->cap = cap;
-    }
-    if (len) {
-        memcpy(d->buf + d->len, p, len);
-        d->len += len;
-    }
+    loom_append(&d->buf, &d->len, &d->cap, p, len, r->max_body);
     if (!last)
         return;
     r->on_body = NULL;
-    doh_run(d, d->buf, d->len);
+    doh_run(d, (const uint8_t *)d->buf, d->len);
 }
 
 /* Whether Content-Type is application/dns-message (parameters after ';'
@@ -210,7 +201,7 @@ static void doh_post(http_req_t *r)
         r->max_body = DOH_MSG_MAX;
     d = doh_new(r);
     if (r->content_length > 0) {
-        d->cap = (size_t)r->content_length;
+        d->cap = (size_t)r->content_length + 1;
         d->buf = loom_malloc(d->cap);
     }
     r->hdata = d;

@@ -20,14 +20,7 @@ typedef struct {
 
 static void tb_add(tbuf_t *b, const char *p, size_t len)
 {
-    if (b->len + len + 1 > b->cap) {
-        b->cap = (b->len + len + 1) * 2;
-        b->p = loom_realloc(b->p, b->cap);
-    }
-    if (len)
-        memcpy(b->p + b->len, p, len);
-    b->len += len;
-    b->p[b->len] = '\0';
+    loom_append(&b->p, &b->len, &b->cap, p, len, 0);
 }
 
 /* Append a string literal. */

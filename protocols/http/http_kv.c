@@ -405,20 +405,7 @@ static void kv_put_body(http_req_t *r, const char *p, size_t len, int last)
     kv_put_t *k = r->hdata;
 
     /* r->max_body (at most the item limit) bounds what arrives here */
-    if (k->len + len > k->cap) {
-        size_t need = k->len + len, cap = k->cap ? k->cap * 2 : 4096;
-
-        if (cap > r->max_body)
-            cap = r->max_body;
-        if (cap < need)
-            cap = need;
-        k->buf = loom_realloc(k->buf, cap);
-        k->cap = cap;
-    }
-    if (len) {
-        memcpy(k->buf + k->len, p, len);
-        k->len += len;
-    }
+    loom_append(&k->buf, &k->len, &k->cap, p, len, r->max_body);
     if (last)
         kv_put_store(r);
 }
@@ -450,7 +437,7 @@ static void kv_put(http_req_t *r, const mc_store_service_t *st, void *self,
     loom_service_ref_init(&k->ref, loom_instance_server(r->hi->inst),
                           "memcache", r->loc->kv_memcache, MC_STORE_SERVICE);
     if (r->content_length > 0) {
-        k->cap = (size_t)r->content_length;
+        k->cap = (size_t)r->content_length + 1;
         k->buf = loom_malloc(k->cap);
     }
     r->hdata = k;

@@ -331,18 +331,8 @@ static void pub_body(http_req_t *r, const char *p, size_t len, int last)
 {
     pub_req_t *pb = r->hdata;
 
-    if (len) { /* http_req_body keeps the total within max_body */
-        if (pb->len + len > pb->cap) {
-            size_t cap = pb->cap ? pb->cap : 1024;
-
-            while (cap < pb->len + len)
-                cap *= 2;
-            pb->body = loom_realloc(pb->body, cap);
-            pb->cap = cap;
-        }
-        memcpy(pb->body + pb->len, p, len);
-        pb->len += len;
-    }
+    /* http_req_body keeps the total within max_body */
+    loom_append(&pb->body, &pb->len, &pb->cap, p, len, r->max_body);
     if (last)
         pub_finish(r);
 }
