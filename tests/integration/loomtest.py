@@ -37,21 +37,91 @@ def is_root():
     return os.geteuid() == 0
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    """A loopback port that is free for both TCP and UDP right now."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+def _port_range():
+    """Ports to hand out: those below the kernel's ephemeral range, so that
+    no client socket (curl's, dig's, another test's) can be given a port
+    between the moment it is chosen and the moment loomd binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low > 12000:
+        return max(1024, low - 12000), low
+    return 61000, 65536
+
+
+_PORT_DIR = os.path.join(tempfile.gettempdir(), "loomtest-ports-%d" % os.getuid())
+_held_ports = []
+
+
+def _release_ports():
+    for path in _held_ports:
         try:
-            t = socket.socket(socket.AF_INET, other)
-            t.bind(("127.0.0.1", port))
-            t.close()
-            return port
+            os.unlink(path)
         except OSError:
+            pass
+
+
+def _reserve(port):
+    """Claim PORT among every test process of this user: a file named after
+    it holds the claimant's pid; a claim whose process is gone is taken
+    over.  True when the claim is ours."""
+    path = os.path.join(_PORT_DIR, str(port))
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    pid = int(f.read().strip() or "0")
+                if pid > 0:
+                    os.kill(pid, 0)
+                    return False
+            except ProcessLookupError:
+                pass
+            except (OSError, ValueError):
+                return False
+            try:
+                os.unlink(path)
+            except OSError:
+                return False
             continue
+        with os.fdopen(fd, "w") as f:
+            f.write("%d\n" % os.getpid())
+        if not _held_ports:
+            import atexit
+            atexit.register(_release_ports)
+        _held_ports.append(path)
+        return True
+    return False
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A loopback port that is free for both TCP and UDP right now, taken
+    from below the ephemeral range and claimed for this process, so that
+    neither a client socket nor another test can be given it before loomd
+    binds it.  KIND is accepted for callers that name the socket type."""
+    del kind
+    os.makedirs(_PORT_DIR, exist_ok=True)
+    lo, hi = _port_range()
+    import random
+    start = random.randrange(lo, hi)
+    for i in range(hi - lo):
+        port = lo + (start - lo + i) % (hi - lo)
+        if not _reserve(port):
+            continue
+        ok = True
+        for t in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, t)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return port
     raise RuntimeError("no free port")
 
 
