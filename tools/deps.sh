@@ -16,7 +16,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  memcached libmemcached-tools python3-pymemcache python3-twisted
  libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
  curl libnghttp2-dev libjansson-dev nghttp2-client python3-h2 python3-websockets
- nginx-light h2o wrk chromium"
+ nginx-light h2o wrk chromium dnsdist"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

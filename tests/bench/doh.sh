@@ -12,8 +12,10 @@
 # doh-tls, dnsperf the same names over udp and tcp.  Per round: queries
 # per second, loomd's CPU time per query (utime + stime from /proc), and
 # for h2load the non-2xx count; then the medians and each transport's
-# ratio to udp.  No other DoH front end is measured yet (Debian 12 has
-# dnsdist 1.7, which could front the same dns instance; not done).
+# ratio to udp.  dnsdist-h2c and dnsdist-tls put Debian's dnsdist (1.7, its
+# DoH listener, no packet cache) in front of the same dns instance over UDP,
+# as a site without loom's doh handler would: their CPU per query is
+# dnsdist's and loomd's together, both pinned to the server CPU.
 #
 # This is a benchmark, not a test: it prints numbers and asserts nothing.
 # It exits 0 when the measurements could be taken.  It builds nothing.
@@ -24,7 +26,10 @@
 #   LOOMD      loomd binary (default src/loomd)
 #   ROUNDS     rounds per transport (default 3)
 #   DURATION   seconds per round (default 10)
-#   DOH_TRANSPORTS  transports (default "udp tcp doh-h2c doh-tls")
+#   DOH_TRANSPORTS  transports (default "udp tcp doh-h2c doh-tls
+#                   dnsdist-h2c dnsdist-tls"; the dnsdist ones are left out
+#                   when dnsdist is not installed)
+#   DNSDIST    dnsdist binary (default: from PATH)
 #   DOH_CLIENTS     h2load -c and dnsperf -c (default 1)
 #   DOH_OUTSTANDING h2load -m (streams per connection) and dnsperf -q
 #                   (default 100)
@@ -42,14 +47,20 @@ top=$(cd "$here/../.." && pwd)
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
-TRANSPORTS=${DOH_TRANSPORTS:-udp tcp doh-h2c doh-tls}
+DNSDIST=${DNSDIST:-$(command -v dnsdist 2>/dev/null)}
+if [ -x "${DNSDIST:-}" ]; then
+	TRANSPORTS=${DOH_TRANSPORTS:-udp tcp doh-h2c doh-tls dnsdist-h2c dnsdist-tls}
+else
+	TRANSPORTS=${DOH_TRANSPORTS:-udp tcp doh-h2c doh-tls}
+fi
 CLIENTS=${DOH_CLIENTS:-1}
 OUTSTANDING=${DOH_OUTSTANDING:-100}
 
 bench_numbers ROUNDS DURATION CLIENTS OUTSTANDING
 [ "$ROUNDS" -ge 1 ] || ROUNDS=1
 [ "$DURATION" -ge 1 ] || DURATION=1
-bench_words transport DOH_TRANSPORTS "$TRANSPORTS" udp tcp doh-h2c doh-tls
+bench_words transport DOH_TRANSPORTS "$TRANSPORTS" udp tcp doh-h2c doh-tls dnsdist-h2c dnsdist-tls
+case $TRANSPORTS in *dnsdist*) [ -x "${DNSDIST:-}" ] || die "dnsdist not found (apt-get install dnsdist, or set DNSDIST)" ;; esac
 
 bench_python
 bench_loomd
@@ -111,13 +122,50 @@ start_loomd() {
 	loomd_ready "$dir" || server_failed "loomd did not start; its stderr" "$dir/stderr.log"
 }
 
+# start_dnsdist DIR: dnsdist's DoH listeners (h2c on dd_http_port, TLS on
+# dd_tls_port) in front of the loomd start_loomd started, over UDP; waits
+# until dnsdist has marked it up.  Sets dd_pid.
+start_dnsdist() {
+	local dir=$1 _
+	dd_http_port=$(free_port)
+	dd_tls_port=$(free_port)
+	make_cert "$dir/cert.pem" "$dir/key.pem"
+	cat >"$dir/dnsdist.conf" <<-EOF
+	setLocal("127.0.0.1:$(free_port)")
+	newServer({address="127.0.0.1:$dns_port", checkName="example.test."})
+	addDOHLocal("127.0.0.1:$dd_http_port", nil, nil, "/dns-query")
+	addDOHLocal("127.0.0.1:$dd_tls_port", "$dir/cert.pem", "$dir/key.pem", "/dns-query")
+	setSecurityPollSuffix("")
+	EOF
+	"${on_server_cpu[@]}" "$DNSDIST" --supervised --disable-syslog -C "$dir/dnsdist.conf" \
+		>"$dir/dnsdist.log" 2>&1 </dev/null &
+	dd_pid=$!
+	for _ in $(seq 100); do
+		grep -q "as 'up'" "$dir/dnsdist.log" 2>/dev/null && return 0
+		kill -0 "$dd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	server_failed "dnsdist did not start; its log" "$dir/dnsdist.log"
+}
+
+stop_dnsdist() {
+	[ -n "${dd_pid:-}" ] || return 0
+	kill -TERM "$dd_pid" 2>/dev/null
+	wait "$dd_pid" 2>/dev/null
+	dd_pid=
+}
+
 results=$tmp/results   # lines: transport loomd round qps us_per_query
 
 measure() {
 	local transport=$1 round=$2 dir t0 t1 rc count qps cpu_s us flag=
 	dir=$tmp/$transport.$round
 	bench_start "$dir" start_loomd "$dir" || return 1
+	case $transport in
+	dnsdist-*) start_dnsdist "$dir" || { stop_dnsdist; stop_server; return 1; } ;;
+	esac
 	t0=$(tree_ticks "$server_pid")
+	[ -z "${dd_pid:-}" ] || t0=$((t0 + $(tree_ticks "$dd_pid")))
 	case $transport in
 	udp | tcp)
 		run_client "$dir/client.out" timeout $((DURATION + 60)) \
@@ -127,12 +175,13 @@ measure() {
 		count=$(awk '/Queries completed:/ { print $3 }' "$dir/client.out")
 		qps=$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$dir/client.out")
 		;;
-	doh-h2c | doh-tls)
-		if [ "$transport" = doh-h2c ]; then
-			uris "$http_port" http >"$dir/uris"
-		else
-			uris "$tls_port" https >"$dir/uris"
-		fi
+	doh-* | dnsdist-*)
+		case $transport in
+		doh-h2c) uris "$http_port" http >"$dir/uris" ;;
+		doh-tls) uris "$tls_port" https >"$dir/uris" ;;
+		dnsdist-h2c) uris "$dd_http_port" http >"$dir/uris" ;;
+		dnsdist-tls) uris "$dd_tls_port" https >"$dir/uris" ;;
+		esac
 		run_client "$dir/client.out" timeout $((DURATION + 60)) \
 			"$H2LOAD" -i "$dir/uris" -c "$CLIENTS" -m "$OUTSTANDING" -D "$DURATION"
 		rc=$?
@@ -144,12 +193,18 @@ measure() {
 		;;
 	esac
 	t1=$(tree_ticks "$server_pid")
-	[ -n "$t1" ] || { server_died "loomd died during $transport round $round" "$dir"; return 1; }
+	[ -n "$t1" ] || { stop_dnsdist; server_died "loomd died during $transport round $round" "$dir"; return 1; }
+	if [ -n "${dd_pid:-}" ]; then
+		local dd
+		dd=$(tree_ticks "$dd_pid") || { stop_dnsdist; server_died "dnsdist died during $transport round $round" "$dir"; return 1; }
+		t1=$((t1 + dd))
+		stop_dnsdist
+	fi
 	client_ok "$rc" "$count" "$qps" ||
-		{ client_failed "$transport round $round: the client failed" "$rc" "$dir/client.out"; return 1; }
+		{ stop_dnsdist; client_failed "$transport round $round: the client failed" "$rc" "$dir/client.out"; return 1; }
 	read -r cpu_s us < <(cpu_per "$((t1 - t0))" "$count")
 	[ -n "$flag" ] || echo "$transport loomd $round $qps $us" >>"$results"
-	printf '%-8s round %d: %8s q/s  loomd CPU %6ss  %7s us/query%s\n' \
+	printf '%-11s round %d: %8s q/s  server CPU %6ss  %7s us/query%s\n' \
 		"$transport" "$round" "$qps" "$cpu_s" "$us" "$flag"
 	server_done "$transport round $round"
 }
@@ -174,7 +229,7 @@ done
 echo
 echo "summary (medians):"
 for transport in $TRANSPORTS; do
-	printf '  %-8s %8s q/s  %7s us CPU/query' "$transport" \
+	printf '  %-11s %8s q/s  %7s us CPU/query' "$transport" \
 		"$(median_in "$results" "$transport" loomd 4 %.0f)" "$(median_in "$results" "$transport" loomd 5)"
 	if [ "$transport" != udp ] && in_words udp "$TRANSPORTS"; then
 		printf '   vs udp: q/s %s  CPU/query %s' \
@@ -182,6 +237,12 @@ for transport in $TRANSPORTS; do
 			"$(ratio "$(median_in "$results" "$transport" loomd 5)" "$(median_in "$results" udp loomd 5)")"
 	fi
 	echo
+done
+for t in h2c tls; do
+	in_words "doh-$t" "$TRANSPORTS" && in_words "dnsdist-$t" "$TRANSPORTS" || continue
+	printf '  loomd doh-%s / dnsdist-%s: q/s %s  CPU/query %s\n' "$t" "$t" \
+		"$(ratio "$(median_in "$results" "doh-$t" loomd 4)" "$(median_in "$results" "dnsdist-$t" loomd 4)")" \
+		"$(ratio "$(median_in "$results" "doh-$t" loomd 5)" "$(median_in "$results" "dnsdist-$t" loomd 5)")"
 done
 
 [ "$failed" = 0 ] || exit 1
