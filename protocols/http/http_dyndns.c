@@ -350,7 +350,7 @@ static unsigned dd_check(void *arg, const dns_zone_t *z, char *why,
     const dns_node_t *node;
     size_t i = (size_t)(h - d->hosts);
 
-    if (dns_name_from_text(name, d->q.hosts[i], z->apex) == 0)
+    if (dns_name_from_text(name, d->q.hosts[i], NULL) == 0)
         return 0;
     node = dns_zone_find(z, name);
     if ((!d->q.has_v4 || set_is(node, 1, d->q.v4, 4)) &&

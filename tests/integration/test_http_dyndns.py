@@ -71,7 +71,8 @@ def locations(dns="auth", extra=None):
     opts.update(extra or {})
     none = dict(opts, dns='"nosuch"')
     return (location("= /nic/update", opts) + location("= /none/update", none) +
-            location("= /events/dyndns", {"handler": '"events"', "topic": '"dyndns"'}))
+            location("= /events/dyndns", {"handler": '"events"', "topic": '"dyndns"',
+                                          "keepalive": "1"}))
 
 
 def server_body(dns="auth"):
@@ -215,6 +216,178 @@ class Lifetimes(DaemonTest):
         s2.close()
         self.d.stop()
         assert_no_sanitizer_report(self, self.d)
+
+
+def dig(port, name, rdtype="A"):
+    p = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+short", "+tries=1",
+                        "+time=%d" % WAIT, name, rdtype],
+                       capture_output=True, text=True, timeout=WAIT * 3)
+    return sorted(p.stdout.split())
+
+
+def start_nth(d, n):
+    """Start D for the Nth time (its log keeps the earlier runs' lines:
+    wait for the Nth "ready")."""
+    d.start(wait_ready=False)
+    d.wait_log(r"\[info\] core: ready", count=n)
+
+
+class Updates(unittest.TestCase):
+    """Through the dns instance's dynamic zone."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dport = free_port()
+        cls.d = own(cls, HttpD(server_body(), post=dns_section(cls.dport, dynamic=True),
+                               files={"zones/dyn.test.zone": ZONE, "dyndns.users": USERS}))
+        cls.d.start()
+
+    def tearDown(self):
+        assert_no_sanitizer_report(self, self.d)
+
+    def test_good_then_nochg_then_good(self):
+        self.assertEqual(update(self.d, "hostname=h1.dyn.test&myip=192.0.2.7"),
+                         (200, "good 192.0.2.7\n"))
+        self.assertEqual(dig(self.dport, "h1.dyn.test"), ["192.0.2.7"])
+        self.assertEqual(update(self.d, "hostname=H1.dyn.test&myip=192.0.2.7"),
+                         (200, "nochg 192.0.2.7\n"))
+        self.assertEqual(update(self.d, "hostname=h1.dyn.test&myip=192.0.2.8"),
+                         (200, "good 192.0.2.8\n"))
+        self.assertEqual(dig(self.dport, "h1.dyn.test"), ["192.0.2.8"])
+        p = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.dport), "h1.dyn.test", "A"],
+                           capture_output=True, text=True, timeout=WAIT * 3)
+        self.assertRegex(p.stdout, r"h1\.dyn\.test\.\s+120\s+IN\s+A\s+192\.0\.2\.8")
+
+    def test_client_address_and_ipv6(self):
+        self.assertEqual(update(self.d, "hostname=me.dyn.test&myip=", ip="127.0.0.9"),
+                         (200, "good 127.0.0.9\n"))
+        self.assertEqual(dig(self.dport, "me.dyn.test"), ["127.0.0.9"])
+        self.assertEqual(update(self.d, "hostname=six.dyn.test&myipv6=2001:db8::55"),
+                         (200, "good 2001:db8::55\n"))
+        self.assertEqual(dig(self.dport, "six.dyn.test", "AAAA"), ["2001:db8::55"])
+        self.assertEqual(dig(self.dport, "six.dyn.test", "A"), [])
+        self.assertEqual(update(self.d, "hostname=both.dyn.test&myip=192.0.2.1,2001:db8::1"),
+                         (200, "good 192.0.2.1,2001:db8::1\n"))
+        self.assertEqual(dig(self.dport, "both.dyn.test", "AAAA"), ["2001:db8::1"])
+        self.assertEqual(dig(self.dport, "both.dyn.test", "A"), ["192.0.2.1"])
+
+    def test_several_hosts_one_request(self):
+        update(self.d, "hostname=m2.dyn.test&myip=192.0.2.20")
+        self.assertEqual(update(self.d, "hostname=m1.dyn.test,m2.dyn.test,x.example.org,"
+                                        "m3.dyn.test&myip=192.0.2.20"),
+                         (200, "good 192.0.2.20\nnochg 192.0.2.20\nnohost\ngood 192.0.2.20\n"))
+        for h in ("m1", "m2", "m3"):
+            self.assertEqual(dig(self.dport, h + ".dyn.test"), ["192.0.2.20"])
+
+    def test_bus_message_after_done(self):
+        p = subprocess.Popen(["curl", "-sS", "-N", "--noproxy", "*", "--max-time", str(WAIT * 2),
+                              self.d.url("/events/dyndns")], stdout=subprocess.PIPE)
+        try:
+            data = b""
+            while b": keep-alive" not in data:   # the stream is live
+                chunk = p.stdout.read1(4096)
+                self.assertTrue(chunk, "the events stream ended")
+                data += chunk
+            self.assertEqual(update(self.d, "hostname=bus.dyn.test&myip=192.0.2.44"),
+                             (200, "good 192.0.2.44\n"))
+            self.assertEqual(update(self.d, "hostname=bus.dyn.test&myip=192.0.2.44"),
+                             (200, "nochg 192.0.2.44\n"))
+            self.assertEqual(update(self.d, "hostname=bus.dyn.test&myip=192.0.2.45"),
+                             (200, "good 192.0.2.45\n"))
+            while b"192.0.2.45" not in data:
+                chunk = p.stdout.read1(4096)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            p.kill()
+            p.wait()
+        text = data.decode()
+        self.assertIn('"hostname":"bus.dyn.test"', text)
+        self.assertIn('"ip":"192.0.2.44"', text)
+        self.assertIn('"user":"demo"', text)
+        # nochg published nothing: the next message is the second good
+        self.assertEqual(text.count('"hostname":"bus.dyn.test"'), 2, text)
+
+    def test_ddclient(self):
+        with tempfile.TemporaryDirectory(prefix="ddclient-") as tmp:
+            conf = os.path.join(tmp, "ddclient.conf")
+            with open(conf, "w") as f:
+                f.write("daemon=0\nsyslog=no\nssl=no\nprotocol=dyndns2\n"
+                        "use=cmd, cmd='echo 192.0.2.77'\n"
+                        "server=127.0.0.1:%d\nlogin=demo\npassword=demo\n"
+                        "dd1.dyn.test,dd2.dyn.test\n" % self.d.port)
+            os.chmod(conf, 0o600)
+            cmd = ["ddclient", "-foreground", "-file", conf, "-cache",
+                   os.path.join(tmp, "cache"), "-daemon=0", "-noquiet", "-verbose"]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=WAIT * 6)
+            out = p.stdout + p.stderr
+            self.assertIn("SUCCESS:  updating dd1.dyn.test: good: IP address set to 192.0.2.77",
+                          out)
+            self.assertIn("SUCCESS:  updating dd2.dyn.test: good: IP address set to 192.0.2.77",
+                          out)
+            for h in ("dd1", "dd2"):
+                self.assertEqual(dig(self.dport, h + ".dyn.test"), ["192.0.2.77"])
+            # forced again: the server says nochg, ddclient takes it as done
+            p = subprocess.run(cmd + ["-force"], capture_output=True, text=True,
+                               timeout=WAIT * 6)
+            self.assertIn("nochg", p.stdout + p.stderr)
+            self.assertNotIn("FAILED", p.stdout + p.stderr)
+        # wrong password: ddclient reports badauth
+        with tempfile.TemporaryDirectory(prefix="ddclient-") as tmp:
+            conf = os.path.join(tmp, "ddclient.conf")
+            with open(conf, "w") as f:
+                f.write("daemon=0\nsyslog=no\nssl=no\nprotocol=dyndns2\nuse=ip, ip=192.0.2.78\n"
+                        "server=127.0.0.1:%d\nlogin=demo\npassword=nope\n"
+                        "dd3.dyn.test\n" % self.d.port)
+            os.chmod(conf, 0o600)
+            p = subprocess.run(["ddclient", "-foreground", "-file", conf, "-cache",
+                                os.path.join(tmp, "cache"), "-daemon=0", "-noquiet"],
+                               capture_output=True, text=True, timeout=WAIT * 6)
+            self.assertIn("badauth", p.stdout + p.stderr)
+            self.assertEqual(dig(self.dport, "dd3.dyn.test"), [])
+
+
+class Durable(DaemonTest):
+    def test_kill_after_good_keeps_the_record(self):
+        dport = free_port()
+        self.d = HttpD(server_body(), post=dns_section(dport, dynamic=True),
+                       files={"zones/dyn.test.zone": ZONE, "dyndns.users": USERS})
+        port = self.d.port
+        for i in range(50):
+            ip = "192.0.2.%d" % (100 + i)
+            start_nth(self.d, i + 1)
+            self.assertEqual(update(self.d, "hostname=k.dyn.test&myip=" + ip),
+                             (200, "good %s\n" % ip))
+            self.d.proc.send_signal(signal.SIGKILL)
+            self.d.proc.wait(WAIT)
+            self.assertEqual(self.d.port, port)
+        start_nth(self.d, 51)
+        self.assertEqual(dig(dport, "k.dyn.test"), ["192.0.2.149"])
+        self.assertEqual(update(self.d, "hostname=k.dyn.test&myip=192.0.2.149"),
+                         (200, "nochg 192.0.2.149\n"))
+        self.d.stop()
+        assert_no_sanitizer_report(self, self.d)
+
+
+class Shipped(DaemonTest):
+    def test_shipped_demo_user(self):
+        d, ports = loomtest.shipped_conf()
+        self.d = d
+        d.start()
+        r = curl(["-u", "demo:demo", "http://127.0.0.1:%d/nic/update?hostname="
+                  "h1.dyn.example.test&myip=192.0.2.55" % ports[8080]])
+        self.assertEqual(r.stdout, b"good 192.0.2.55\n", r)
+        self.assertEqual(dig(ports[8053], "h1.dyn.example.test"), ["192.0.2.55"])
+        d.stop()
+        start_nth(d, 2)
+        self.assertEqual(dig(ports[8053], "h1.dyn.example.test"), ["192.0.2.55"])
+        r = curl(["-k", "-u", "demo:demo", "https://127.0.0.1:%d/nic/update?hostname="
+                  "h1.dyn.example.test&myip=192.0.2.55" % ports[8443]])
+        self.assertEqual(r.stdout, b"nochg 192.0.2.55\n", r)
+        r = curl(["-u", "demo:wrong", "http://127.0.0.1:%d/nic/update?hostname="
+                  "h1.dyn.example.test&myip=192.0.2.56" % ports[8080]])
+        self.assertEqual(r.stdout, b"badauth\n", r)
 
 
 class ConfigErrors(DaemonTest):
