@@ -170,9 +170,9 @@ class Answers(unittest.TestCase):
 class Lifetimes(DaemonTest):
     """A client gone while its hash is checked, and reloads mid-request."""
 
-    def start(self):
+    def start(self, dynamic=False):
         self.dport = free_port()
-        self.d = HttpD(server_body(), post=dns_section(self.dport),
+        self.d = HttpD(server_body(), post=dns_section(self.dport, dynamic),
                        files={"zones/dyn.test.zone": ZONE, "dyndns.users": USERS})
         self.d.start()
 
@@ -193,6 +193,41 @@ class Lifetimes(DaemonTest):
         # the jobs finish with nobody to answer; the daemon goes on
         self.assertEqual(update(self.d, "hostname=one.dyn.test&myip=192.0.2.9",
                                 path="/none/update"), (200, "911\n"))
+        self.d.stop()
+        assert_no_sanitizer_report(self, self.d)
+
+    def send_update(self, query):
+        import base64
+        s = socket.create_connection(("127.0.0.1", self.d.port))
+        s.sendall(("GET /nic/update?%s HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n\r\n"
+                   % (query, base64.b64encode(b"demo:demo").decode())).encode())
+        return s
+
+    def test_updates_abandoned_and_dns_removed_mid_update(self):
+        self.start(dynamic=True)
+        # clients gone at every moment: during the hash, during the commit
+        for i in range(40):
+            s = self.send_update("hostname=g%d.dyn.test&myip=192.0.2.%d" % (i, i + 1))
+            time.sleep(i % 8 * 0.005)
+            s.close()
+        # requests in flight when a reload removes the dns instance
+        socks = [self.send_update("hostname=r%d.dyn.test&myip=192.0.2.9" % i) for i in range(10)]
+        conf = open(self.d.conf_path).read()
+        self.d.write_conf(conf[:conf.index('dns "auth"')], raw=True)
+        self.assertTrue(self.d.reload(), self.d.log())
+        for s in socks:
+            s.settimeout(WAIT * 3)
+            got = b""
+            while not got.endswith(b"\n") or b"\r\n\r\n" not in got:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            body = got.decode().split("\r\n\r\n", 1)[-1]
+            self.assertIn(body, ("good 192.0.2.9\n", "911\n"), got)
+            s.close()
+        self.assertEqual(update(self.d, "hostname=one.dyn.test&myip=192.0.2.9"),
+                         (200, "911\n"))
         self.d.stop()
         assert_no_sanitizer_report(self, self.d)
 
