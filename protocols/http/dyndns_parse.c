@@ -328,30 +328,22 @@ static long decode(const char *p, size_t n, char *out, size_t cap)
     return (long)o;
 }
 
-/* One address A (text) into Q; -1 when it is none. */
-static int take_ip(dyndns_query_t *q, const char *a)
-{
-    if (inet_pton(AF_INET, a, q->v4) == 1) {
-        q->has_v4 = 1;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, a, q->v6) == 1) {
-        q->has_v6 = 1;
-        return 0;
-    }
-    return -1;
-}
-
-/* myip / myipv6 value V: one address or a comma-separated list. */
+/* myip / myipv6 value V: one address or a comma-separated list (V6ONLY:
+ * IPv6 addresses only).  A piece that is no address (or an IPv4 one in
+ * myipv6) is ignored and noted in bad_ip. */
 static void take_ips(dyndns_query_t *q, char *v, int v6only)
 {
     char *save = NULL, *a;
+    uint8_t b[16];
 
     for (a = strtok_r(v, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-        int had4 = q->has_v4;
-
-        if (take_ip(q, a) != 0 || (v6only && q->has_v4 != had4)) {
-            q->has_v4 = had4;
+        if (!v6only && inet_pton(AF_INET, a, b) == 1) {
+            memcpy(q->v4, b, 4);
+            q->has_v4 = 1;
+        } else if (inet_pton(AF_INET6, a, b) == 1) {
+            memcpy(q->v6, b, 16);
+            q->has_v6 = 1;
+        } else {
             q->bad_ip = 1;
         }
     }

@@ -202,6 +202,13 @@ static void test_query(void **state)
     assert_false(q.has_v4 || q.has_v6);
     assert_true(q.bad_ip);
 
+    /* a bad myipv6 leaves the IPv4 address of myip alone */
+    s = "hostname=a.x.test&myip=192.0.2.1&myipv6=10.0.0.1";
+    assert_int_equal(dyndns_query_parse(s, strlen(s), &q), 0);
+    assert_true(q.has_v4 && q.bad_ip);
+    assert_false(q.has_v6);
+    assert_memory_equal(q.v4, "\xc0\x00\x02\x01", 4);
+
     s = "myip=192.0.2.1";
     assert_int_equal(dyndns_query_parse(s, strlen(s), &q), 0);
     assert_int_equal(q.nhosts, 0);
