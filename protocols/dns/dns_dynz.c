@@ -67,6 +67,8 @@ struct dynz_s {
 struct dns_dyn_s {
     loom_instance_t *inst;
     dynz_t *zones;
+    struct dns_update_s *late; /* submitted for a zone gone since begin */
+    loom_timer_t late_timer;   /* tells them on a later turn */
 };
 
 typedef struct {
@@ -418,6 +420,14 @@ static dynz_t *dynz_new(dns_dyn_t *d, dns_zconf_t *zc)
     return dz;
 }
 
+static void late_cb(loom_timer_t *t, void *arg)
+{
+    dns_dyn_t *d = arg;
+
+    (void)t;
+    fail_all(&d->late, DNS_UPDATE_UNAVAILABLE, "the zone went away");
+}
+
 dns_dyn_t *dns_dyn_apply(loom_instance_t *inst, dns_dyn_t *d, dns_conf_t *c,
                          int reload)
 {
@@ -426,6 +436,7 @@ dns_dyn_t *dns_dyn_apply(loom_instance_t *inst, dns_dyn_t *d, dns_conf_t *c,
     if (d == NULL) {
         d = loom_calloc(1, sizeof(*d));
         d->inst = inst;
+        loom_timer_init(&d->late_timer, inst, late_cb, d);
     }
     for (size_t i = 0; i < c->nzones; i++) {
         dns_zconf_t *zc = &c->zones[i];
@@ -481,6 +492,8 @@ void dns_dyn_stop(dns_dyn_t *d)
         dz->owner = NULL;
         dynz_free(dz); /* the pool ran every done before stop */
     }
+    loom_timer_disarm(&d->late_timer);
+    fail_all(&d->late, DNS_UPDATE_UNAVAILABLE, "the instance stopped");
     free(d);
 }
 
@@ -679,13 +692,20 @@ static dns_update_handle_t *svc_submit(dns_update_t *up, dns_update_cb cb,
                                        void *arg)
 {
     struct dns_update_s *u = (struct dns_update_s *)up;
-    dynz_t *dz = dyn_find(dns_instance_dyn(u->inst), u->zone->name);
+    dns_dyn_t *d = dns_instance_dyn(u->inst);
+    dynz_t *dz = dyn_find(d, u->zone->name);
 
     u->cb = cb;
     u->cb_arg = arg;
     u->next = NULL;
-    if (dz == NULL) { /* begin and submit belong in one callback */
-        finish(u, DNS_UPDATE_UNAVAILABLE, 0, "the zone went away", 0);
+    if (dz == NULL && d) { /* a reload dropped the zone since begin */
+        u->next = d->late;
+        d->late = u;
+        loom_timer_arm(&d->late_timer, 0);
+        return (dns_update_handle_t *)u;
+    }
+    if (dz == NULL) { /* the instance is stopping: no later turn to use */
+        finish(u, DNS_UPDATE_UNAVAILABLE, 0, "the instance stopped", 0);
         return NULL;
     }
     *dz->qtail = u;

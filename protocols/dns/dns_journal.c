@@ -144,16 +144,19 @@ static void apply_one(const dns_zone_t *z, recs_t *rs, const dns_batch_t *b,
             for (size_t i = 0; i < rs->n; i++)
                 if (!rs->dead[i] && rs->v[i].type == DNS_T_SOA)
                     rs->dead[i] = 1;
-    add:
+    add : {
+        int dup = 0;
+
         for (size_t i = 0; i < rs->n; i++)
             if (!rs->dead[i] && rs->v[i].type == c->type &&
                 dns_name_equal(rs->v[i].owner, c->name)) {
                 rs->v[i].ttl = c->ttl; /* one TTL per set */
-                if (rd_equal(&rs->v[i], c->rdata, c->rdlen))
-                    return;
+                dup |= rd_equal(&rs->v[i], c->rdata, c->rdlen);
             }
-        recs_push(rs, c);
+        if (!dup)
+            recs_push(rs, c);
         return;
+    }
     case DNS_CH_DEL_RRSET:
     case DNS_CH_DEL_NAME:
         for (size_t i = 0; i < rs->n; i++)

@@ -114,6 +114,16 @@ static void test_apply(void **state)
     assert_ptr_equal(nz2, nz);
     dns_zone_unref(nz2);
 
+    /* ADD of a record already there with a longer TTL: the set's TTL */
+    dns_batch_clear(&b);
+    add(&b, DNS_CH_ADD, "h1.dyn.test.", DNS_T_A, 900, ip1, 4);
+    assert_int_equal(
+        dns_zone_apply(nz, &b, 0, &nz2, &changed, why, sizeof(why)), 0);
+    assert_true(changed);
+    assert_int_equal(count(nz2, "h1.dyn.test.", DNS_T_A, &ttl), 2);
+    assert_int_equal(ttl, 900);
+    dns_zone_unref(nz2);
+
     /* deletes: the apex keeps SOA and NS, the rest goes */
     dns_batch_clear(&b);
     add(&b, DNS_CH_DEL_NAME, "dyn.test.", 0, 0, NULL, 0);
