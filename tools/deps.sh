@@ -27,7 +27,7 @@ if [ -n "$missing" ]; then
     # nsd, nginx, h2o and memcached are servers the tests and benchmarks
     # start themselves (in temporary directories, on high ports): their
     # packages must not start system services on ports 53, 80 and 11211
-    # while installing.
+    # while installing (nor ddclient its daemon: the tests run it one-shot).
     policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         policy=/usr/sbin/policy-rc.d
@@ -41,9 +41,9 @@ fi
 # On a machine with systemd, freshly installed ones must not stay behind as
 # enabled system services either (memcached's would take port 11211).
 case " $missing " in
-*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "*)
+*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "* | *" ddclient "*)
     if [ -d /run/systemd/system ]; then
-        for s in nsd nginx h2o memcached; do
+        for s in nsd nginx h2o memcached ddclient; do
             systemctl disable --now "$s.service" >/dev/null 2>&1 || true
         done
     fi

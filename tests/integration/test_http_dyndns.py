@@ -274,6 +274,7 @@ class Updates(unittest.TestCase):
     def setUpClass(cls):
         cls.dport = free_port()
         cls.d = own(cls, HttpD(server_body(), post=dns_section(cls.dport, dynamic=True),
+                               tls=True,
                                files={"zones/dyn.test.zone": ZONE, "dyndns.users": USERS}))
         cls.d.start()
 
@@ -292,6 +293,18 @@ class Updates(unittest.TestCase):
         p = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.dport), "h1.dyn.test", "A"],
                            capture_output=True, text=True, timeout=WAIT * 3)
         self.assertRegex(p.stdout, r"h1\.dyn\.test\.\s+120\s+IN\s+A\s+192\.0\.2\.8")
+
+    def test_over_http2(self):
+        r = curl(["--http2-prior-knowledge", "-u", "demo:demo",
+                  self.d.url("/nic/update?hostname=h2c.dyn.test&myip=192.0.2.61")])
+        self.assertEqual(r.stdout, b"good 192.0.2.61\n", r)
+        r = curl(["--http2", "-k", "-u", "demo:demo",
+                  self.d.url("/nic/update?hostname=h2c.dyn.test&myip=192.0.2.61", tls=True)])
+        self.assertEqual(r.stdout, b"nochg 192.0.2.61\n", r)
+        r = curl(["--http2", "-k", "-u", "demo:nope", "-w", "%{http_version}",
+                  self.d.url("/nic/update?hostname=h2c.dyn.test&myip=192.0.2.62", tls=True)])
+        self.assertEqual(r.stdout, b"badauth\n2", r)
+        self.assertEqual(dig(self.dport, "h2c.dyn.test"), ["192.0.2.61"])
 
     def test_client_address_and_ipv6(self):
         self.assertEqual(update(self.d, "hostname=me.dyn.test&myip=", ip="127.0.0.9"),
