@@ -60,7 +60,6 @@ struct http_dyndns_loc_s {
     dyndns_users_t *users;
     unsigned ttl, delay_ms, max_failures, window;
     dd_fail_t fails[DD_FAIL_SLOTS];
-    uint64_t badauth; /* wrong credentials answered */
 };
 
 typedef struct dd_req_s dd_req_t;
@@ -235,7 +234,8 @@ static int fail_blocked(http_dyndns_loc_t *dl, const char *addr)
     return f->count >= dl->max_failures;
 }
 
-static void fail_count(http_dyndns_loc_t *dl, const char *addr)
+/* Count a failure of ADDR (logged as WHO when it reaches the limit). */
+static void fail_count(http_dyndns_loc_t *dl, const char *addr, const char *who)
 {
     dd_fail_t *f = fail_slot(dl, addr, 1);
     time_t now = time(NULL);
@@ -244,8 +244,12 @@ static void fail_count(http_dyndns_loc_t *dl, const char *addr)
         f->count = 0;
         f->first = now;
     }
-    f->count++;
-    dl->badauth++;
+    if (++f->count == dl->max_failures)
+        loom_log(LOOM_LOG_WARN, who,
+                 "dyndns: %s: %u failed logins, answered abuse for the "
+                 "next %lld s",
+                 addr, f->count,
+                 (long long)(f->first + (time_t)dl->window - now));
 }
 
 static void fail_clear(http_dyndns_loc_t *dl, const char *addr)
@@ -397,10 +401,9 @@ static void dd_updated(void *arg, dns_update_status_t status, unsigned rcode,
         h->code = DYNDNS_NOCHG;
     } else {
         h->code = DYNDNS_911;
-        loom_log(LOOM_LOG_WARN,
-                 "dyndns: %s: update failed (%u, rcode %u): "
-                 "%s",
-                 d->q.hosts[i], (unsigned)status, rcode, why ? why : "");
+        loom_log(LOOM_LOG_WARN, loom_instance_who(d->r->hi->inst),
+                 "dyndns: %s: update failed (%u, rcode %u): %s", d->q.hosts[i],
+                 (unsigned)status, rcode, why ? why : "");
     }
     if (--d->pending == 0)
         dd_finish(d);
@@ -419,7 +422,8 @@ static void dd_submit(dd_req_t *d, const dns_update_service_t *svc, void *self,
                                     d->ip4, why, sizeof(why)) != 0) ||
         (d->ip6[0] && svc->add_text(u, DNS_CH_SET, d->q.hosts[i], "AAAA",
                                     d->ttl, d->ip6, why, sizeof(why)) != 0)) {
-        loom_log(LOOM_LOG_WARN, "dyndns: %s: %s", d->q.hosts[i], why);
+        loom_log(LOOM_LOG_WARN, loom_instance_who(d->r->hi->inst),
+                 "dyndns: %s: %s", d->q.hosts[i], why);
         if (u)
             svc->abort(u);
         h->code = DYNDNS_911;
@@ -529,7 +533,7 @@ static void dd_badauth(dd_req_t *d, unsigned delay_ms)
 
     http_req_conf(r);
     if (r->loc && r->loc->dyndns)
-        fail_count(r->loc->dyndns, d->peer);
+        fail_count(r->loc->dyndns, d->peer, loom_instance_who(r->hi->inst));
     clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     spent = now > r->start_ns ? (now - r->start_ns) / 1000000u : 0;

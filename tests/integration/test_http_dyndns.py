@@ -145,6 +145,7 @@ class Answers(unittest.TestCase):
                              (200, "badauth\n"))
         # over max_failures: even the right password gets abuse, at once
         self.assertEqual(update(self.d, "hostname=a.dyn.test", ip=ip), (200, "abuse\n"))
+        self.d.wait_log(r"\[warn\] http/web: dyndns: 127\.0\.0\.77: 3 failed logins")
         # another address is not affected
         self.assertEqual(update(self.d, "hostname=one.dyn.test&myip=192.0.2.9",
                                 path="/none/update", ip="127.0.0.78"), (200, "911\n"))
