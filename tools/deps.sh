@@ -15,7 +15,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  python3 openssl ca-certificates finger util-linux procps iproute2 mandoc
  memcached libmemcached-tools python3-pymemcache python3-twisted
  libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
- curl libnghttp2-dev libjansson-dev nghttp2-client python3-h2 python3-websockets
+ curl libnghttp2-dev libjansson-dev libcrypt-dev ddclient nghttp2-client python3-h2 python3-websockets
  nginx-light h2o wrk chromium dnsdist"
 missing=""
 for p in $PKGS; do
@@ -24,10 +24,10 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
     apt-get update -qq
-    # nsd, nginx, h2o and memcached are servers the tests and benchmarks
+    # nsd, nginx, h2o, memcached and dnsdist are servers the tests and benchmarks
     # start themselves (in temporary directories, on high ports): their
     # packages must not start system services on ports 53, 80 and 11211
-    # while installing.
+    # while installing (nor ddclient its daemon: the tests run it one-shot).
     policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         policy=/usr/sbin/policy-rc.d
@@ -41,9 +41,9 @@ fi
 # On a machine with systemd, freshly installed ones must not stay behind as
 # enabled system services either (memcached's would take port 11211).
 case " $missing " in
-*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "*)
+*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "* | *" ddclient "* | *" dnsdist "*)
     if [ -d /run/systemd/system ]; then
-        for s in nsd nginx h2o memcached; do
+        for s in nsd nginx h2o memcached ddclient dnsdist; do
             systemctl disable --now "$s.service" >/dev/null 2>&1 || true
         done
     fi

@@ -296,7 +296,7 @@ typedef struct {
 extern const http_handler_t http_handler_static, http_handler_return,
     http_handler_status, http_handler_echo, http_handler_proxy,
     http_handler_events, http_handler_kv, http_handler_publish,
-    http_handler_doh, http_handler_finger;
+    http_handler_doh, http_handler_finger, http_handler_dyndns;
 
 /* A kv location's reference to its memcache store (http_kv.c fills it on
  * first use; it goes with the config). */
@@ -341,6 +341,8 @@ struct http_location_s {
     struct http_events_loc_s *events;
     /* finger (http_finger.c owns it) */
     struct http_finger_loc_s *finger;
+    /* dyndns (http_dyndns.c owns it; the dns instance is doh_dns) */
+    struct http_dyndns_loc_s *dyndns;
 };
 
 typedef struct {
@@ -475,6 +477,14 @@ void http_fcache_free(http_fcache_t *fc);
 typedef struct http_finger_loc_s http_finger_loc_t;
 int http_finger_location(cfg_t *ls, http_location_t *l);
 void http_finger_location_free(http_location_t *l);
+
+/* A dyndns location's options (dns, zone, users_file, ttl, topic,
+ * fail_delay, max_failures, failure_window) into L->dyndns and
+ * L->doh_dns; LOOM_OK, or LOOM_ERROR reported at FILE:LINE (a fault in
+ * the users file at its own FILE:LINE).  The free undoes it. */
+typedef struct http_dyndns_loc_s http_dyndns_loc_t;
+int http_dyndns_location(cfg_t *ls, http_location_t *l);
+void http_dyndns_location_free(http_location_t *l);
 
 /* ---- live event streams (http_events.c) -----------------------------------
  */

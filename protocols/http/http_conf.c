@@ -49,7 +49,12 @@ static cfg_opt_t location_opts[] = {
     CFG_STR("kv_type", "application/octet-stream", CFGF_NONE),
     CFG_STR("finger", NULL, CFGF_NONE),
     /* doh (http_doh.c) */
-    CFG_STR("dns", NULL, CFGF_NONE), CFG_END()};
+    CFG_STR("dns", NULL, CFGF_NONE),
+    /* dyndns (http_dyndns.c; dns and topic above) */
+    CFG_STR("zone", NULL, CFGF_NONE), CFG_STR("users_file", NULL, CFGF_NONE),
+    CFG_INT("ttl", 60, CFGF_NONE), CFG_INT("fail_delay", 1000, CFGF_NONE),
+    CFG_INT("max_failures", 5, CFGF_NONE),
+    CFG_INT("failure_window", 300, CFGF_NONE), CFG_END()};
 
 static cfg_opt_t server_opts[] = {
     CFG_STR_LIST("names", "{}", CFGF_NONE),
@@ -297,10 +302,14 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_doh;
         return location_doh(ls, l);
     }
+    if (strcmp(h, "dyndns") == 0) {
+        l->handler = &http_handler_dyndns;
+        return http_dyndns_location(ls, l);
+    }
     loom_conf_error(ls, "handler",
                     "unknown handler \"%s\" (static, return, "
-                    "status, echo, proxy, publish, events, kv, finger "
-                    "or doh)",
+                    "status, echo, proxy, publish, events, kv, finger, "
+                    "doh or dyndns)",
                     h);
     return LOOM_ERROR;
 }
@@ -567,6 +576,7 @@ static void location_free(http_location_t *l)
     http_publish_location_free(l);
     http_events_location_free(l);
     http_finger_location_free(l);
+    http_dyndns_location_free(l);
 }
 
 void http_conf_free(void *conf)
