@@ -184,13 +184,17 @@ class Loomd:
     def start(self, args=(), wait_ready=True, env=None, preexec=None, wrap=()):
         """WRAP: a command that execs the rest (same process, so signals
         reach loomd), e.g. hosts_wrap()."""
+        # a restart appends to the same log: wait for a "ready" this run wrote
+        seen = len(re.findall(self._READY, self.log()))
         self._err = open(self.err_path, "ab")
         self.proc = subprocess.Popen(list(wrap) + [LOOMD, "-c", self.conf_path] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=self._err,
                                      stderr=self._err, env=env, preexec_fn=preexec)
         if wait_ready:
-            self.wait_log(r"\[info\] core: ready")
+            self.wait_log(self._READY, count=seen + 1)
         return self
+
+    _READY = r"\[info\] core: ready"
 
     def log(self):
         try:
