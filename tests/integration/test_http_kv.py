@@ -18,7 +18,7 @@ import tempfile
 import unittest
 
 import loomtest
-from loomtest import (DaemonTest, Loomd, WAIT, assert_error_line, free_port, line_of, own,
+from loomtest import (DaemonTest, WAIT, assert_error_line, free_port, line_of, own,
                       run_loomd, start_expect_exit)
 from httptest import HttpD, case, location
 from h2test import H2Client, NO_ERROR, assert_no_sanitizer_report, curl_h2

@@ -5,7 +5,6 @@ keep-alive connections are reused for sequential requests, closed after
 keepalive_timeout, not kept with keepalive = 0 or after Connection: close,
 and a pooled connection the upstream dropped is replaced transparently."""
 
-import os
 import signal
 import threading
 import time

@@ -19,7 +19,6 @@ errors at FILE:LINE.
 
 import http.server
 import json
-import os
 import re
 import signal
 import socket
@@ -28,7 +27,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 
 import loomtest
 from loomtest import DaemonTest, Loomd, WAIT, assert_error_line, free_port, line_of, make_cert, start_expect_exit

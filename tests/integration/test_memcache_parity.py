@@ -25,7 +25,7 @@ import zlib
 import loomtest
 import mctest
 from loomtest import own, WAIT
-from mctest import MCTestCase, Memcached, Server, have_memcached
+from mctest import MCTestCase, Memcached, have_memcached
 
 BAD_FORMAT = b"CLIENT_ERROR bad command line format\r\n"
 
