@@ -215,7 +215,7 @@ size_t dns_name_from_text(uint8_t *dst, const char *text, const uint8_t *origin)
 
 /* Skip a possibly compressed name in a record; returns the offset past it
  * or 0.  Pointers must point backwards; the expanded name must be legal. */
-static size_t skip_name(const uint8_t *msg, size_t len, size_t off)
+size_t dns_wire_skip_name(const uint8_t *msg, size_t len, size_t off)
 {
     size_t end = 0, total = 0;
     unsigned hops = 0;
@@ -285,7 +285,7 @@ int dns_query_parse(const uint8_t *msg, size_t len, dns_query_t *q)
         size_t name_off = off;
         uint16_t type, rdlen;
 
-        off = skip_name(msg, len, off);
+        off = dns_wire_skip_name(msg, len, off);
         if (off == 0 || off + 10 > len)
             return DNS_PARSE_FORMERR;
         type = dns_get16(msg + off);
