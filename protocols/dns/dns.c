@@ -332,7 +332,7 @@ static unsigned tsig_check(const dns_conf_t *c, const uint8_t *msg, size_t len,
  * naming the request's key and algorithm. */
 static size_t tsig_reserve(const tsig_state_t *ts, const dns_tsig_rr_t *rr)
 {
-    if (!ts->present)
+    if (!ts->present || rr->name == NULL) /* none, or malformed */
         return 0;
     if (ts->key)
         return dns_tsig_space(ts->key);
