@@ -236,7 +236,7 @@ size_t dns_wire_skip_name(const uint8_t *msg, size_t len, size_t off)
             if (off + 1 >= len || ++hops > 64)
                 return 0;
             target = (size_t)((l & 0x3f) << 8 | msg[off + 1]);
-            if (target >= off)
+            if (target >= off || target < DNS_HDR_LEN) /* not the header */
                 return 0;
             if (!end)
                 end = off + 2;

@@ -137,8 +137,8 @@ size_t dns_name_parse(uint8_t *dst, const char *text, size_t n,
                       const uint8_t *origin, const char **err);
 
 /* Skip the possibly compressed name at offset OFF of MSG (LEN bytes);
- * the offset just past it, or 0 if it is malformed (a forward pointer, a
- * loop, an expanded length over 255). */
+ * the offset just past it, or 0 if it is malformed (a forward pointer, one
+ * into the header, a loop, an expanded length over 255). */
 size_t dns_wire_skip_name(const uint8_t *msg, size_t len, size_t off);
 
 /* ---- queries ------------------------------------------------------------ */
