@@ -15,6 +15,7 @@
 #include "dns.h"
 #include "dns_service.h"
 #include "dns_tsig.h"
+#include "dns_update.h"
 #include "loom_service.h"
 
 #define DNS_IDLE_TIMEOUT 10 /* seconds, TCP and TLS */
@@ -69,6 +70,7 @@ typedef struct {
     loom_timer_t reap;      /* frees finished NOTIFY channels, next turn */
     uint64_t notify_logged; /* when a NOTIFY refusal was last logged */
     uint64_t notify_quiet;  /* refusals not logged since */
+    dns_dyn_t *dyn;         /* dynamic zones (dns_dynz.c) */
     uint8_t out[2 + DNS_MSG_MAX];
 } dns_state_t;
 
@@ -1065,7 +1067,10 @@ static int dns_prepare(loom_instance_t *inst, void *conf, char *err,
                        size_t errlen)
 {
     dns_conf_t *c = conf;
+    dns_state_t *ds = loom_instance_data(inst);
 
+    if (dns_dyn_prepare(inst, ds ? ds->dyn : NULL, c, err, errlen) != 0)
+        return LOOM_ERROR;
     if (c->forward == NULL || forwarder_same(loom_instance_data(inst), c))
         return LOOM_OK;
     c->fwd = loom_resolver_upstream(loom_instance_server(inst), c->forward,
@@ -1101,8 +1106,10 @@ static void dns_start(loom_instance_t *inst)
     ds->rrl = dns_rrl_new(DNS_RRL_BUCKETS);
     loom_instance_set_data(inst, ds);
     forwarder_update(ds, c);
+    ds->dyn = dns_dyn_apply(inst, NULL, c, 0);
     serials_update(ds, c, 0);
     loom_service_export(inst, DNS_QUERY_SERVICE, &dns_query_service, inst);
+    loom_service_export(inst, DNS_UPDATE_SERVICE, &dns_update_service, inst);
     for (size_t i = 0; i < c->nzones; i++)
         loom_log(LOOM_LOG_DEBUG, loom_instance_who(inst),
                  "zone %s: serial %u, %zu records", c->zones[i].zone->name,
@@ -1116,7 +1123,30 @@ static void dns_reload(loom_instance_t *inst)
     dns_conf_t *c = loom_instance_conf(inst);
 
     forwarder_update(ds, c);
+    ds->dyn = dns_dyn_apply(inst, ds->dyn, c, 1);
     serials_update(ds, c, 1);
+}
+
+dns_dyn_t *dns_instance_dyn(loom_instance_t *inst)
+{
+    dns_state_t *ds = loom_instance_data(inst);
+
+    return ds && !ds->stopping ? ds->dyn : NULL;
+}
+
+void dns_zone_installed(loom_instance_t *inst, dns_zone_t *z)
+{
+    dns_state_t *ds = loom_instance_data(inst);
+    dns_conf_t *c = loom_instance_conf(inst);
+
+    for (size_t i = 0; i < c->nzones; i++)
+        if (dns_name_equal(c->zones[i].zone->apex, z->apex)) {
+            dns_zone_ref(z);
+            dns_zone_unref(c->zones[i].zone);
+            c->zones[i].zone = z;
+        }
+    if (ds)
+        serials_update(ds, c, 1);
 }
 
 static void dns_stop(loom_instance_t *inst)
@@ -1126,6 +1156,8 @@ static void dns_stop(loom_instance_t *inst)
     if (ds == NULL)
         return;
     ds->stopping = 1;
+    dns_dyn_stop(ds->dyn);
+    ds->dyn = NULL;
     if (ds->fwd)
         loom_resolver_free(ds->fwd);
     free(ds->fwd_servers);
@@ -1173,4 +1205,5 @@ const loom_module_t loom_dns_module = {
                .drain = dns_drain,
                .close = dns_close},
     .datagram = dns_datagram,
+    .actions = dns_actions,
 };

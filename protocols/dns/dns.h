@@ -35,7 +35,13 @@ typedef struct {
 typedef struct {
     dns_zone_t *zone;
     dns_allow_t allow_transfer;
-    char *notify; /* c-ares server list "A:P,[B]:P", or NULL */
+    char *notify;        /* c-ares server list "A:P,[B]:P", or NULL */
+    int dynamic;         /* takes changes (dns_update.h) */
+    char *path;          /* the zone file, resolved */
+    char *journal;       /* dynamic: the journal's path */
+    size_t journal_max;  /* compact past this many bytes */
+    int jfd;             /* prepare: the opened journal (or -1) */
+    size_t jgood, jsize; /* its whole records' length, its size */
 } dns_zconf_t;
 
 typedef struct {
@@ -82,6 +88,37 @@ int dns_net_parse(const char *s, dns_net_t *n);
 /* Turn "ADDR", "ADDR:PORT", "V6" or "[V6]:PORT" into c-ares's
  * "ADDR:PORT" / "[V6]:PORT" form in OUT (port 53 by default).  0 or -1. */
 int dns_server_parse(const char *s, char *out, size_t outlen);
+
+/* ---- dynamic zones (dns_dynz.c) -------------------------------------------
+ */
+
+typedef struct dns_dyn_s dns_dyn_t;
+
+/* Open and replay the journal of every dynamic zone of C that RUNNING
+ * (the instance's dynamic state, or NULL) does not hold already; the
+ * zone in C becomes the replayed one.  LOOM_OK, or LOOM_ERROR with ERR. */
+int dns_dyn_prepare(loom_instance_t *inst, dns_dyn_t *running, dns_conf_t *c,
+                    char *err, size_t errlen);
+
+/* Make D (NULL at start: a new one is returned) follow C: zones kept
+ * serve their committed zone (C's zone pointer is replaced), new ones
+ * take C's journal, dropped ones fail their queued batches.  RELOAD: a
+ * SIGHUP, which compacts every kept zone. */
+dns_dyn_t *dns_dyn_apply(loom_instance_t *inst, dns_dyn_t *d, dns_conf_t *c,
+                         int reload);
+
+/* Free D and its zones at stop (running jobs are done by then). */
+void dns_dyn_stop(dns_dyn_t *d);
+
+/* The instance's dynamic state, or NULL (dns.c). */
+dns_dyn_t *dns_instance_dyn(loom_instance_t *inst);
+
+/* Z (a dynamic zone's new version) is committed: serve it (the conf's
+ * reference is replaced) and NOTIFY its secondaries (dns.c). */
+void dns_zone_installed(loom_instance_t *inst, dns_zone_t *z);
+
+/* The bus actions set and delete. */
+extern const loom_action_t dns_actions[];
 
 /* ---- response rate limiting (dns_rrl.c) -----------------------------------
  */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dns.h"
 
@@ -18,6 +19,9 @@
 static cfg_opt_t zone_opts[] = {CFG_STR("file", NULL, CFGF_NONE),
                                 CFG_STR_LIST("allow_transfer", "{}", CFGF_NONE),
                                 CFG_STR_LIST("notify", "{}", CFGF_NONE),
+                                CFG_BOOL("dynamic", cfg_false, CFGF_NONE),
+                                CFG_STR("journal", NULL, CFGF_NONE),
+                                CFG_INT("journal_max", 1048576, CFGF_NONE),
                                 CFG_END()};
 
 static cfg_opt_t key_opts[] = {CFG_STR("algorithm", "hmac-sha256", CFGF_NONE),
@@ -41,6 +45,7 @@ cfg_opt_t dns_conf_opts[] = {
     CFG_STR("identity", NULL, CFGF_NONE),
     CFG_STR_LIST("stats_allow", LOOPBACK, CFGF_NONE),
     CFG_SEC("key", key_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_STR("state_dir", NULL, CFGF_NONE),
     CFG_SEC("zone", zone_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_SEC("forward", forward_opts, CFGF_NONE),
     CFG_SEC("rrl", rrl_opts, CFGF_NONE),
@@ -316,8 +321,60 @@ static int conf_int(cfg_t *sec, const char *opt, long min, long max,
     return 0;
 }
 
-static int conf_zone(cfg_t *zsec, const char *who, const dns_conf_t *c,
-                     dns_zconf_t *zc)
+/* A dynamic zone's journal: `journal`, else STATE_DIR/ZONE.journal, else
+ * the zone file's path + ".journal". */
+static int conf_dynamic(cfg_t *zsec, const char *state_dir, dns_zconf_t *zc)
+{
+    const char *j = cfg_getstr(zsec, "journal");
+    long max = cfg_getint(zsec, "journal_max");
+    char *dir, *slash;
+    struct stat st;
+
+    zc->jfd = -1;
+    if (!cfg_getbool(zsec, "dynamic")) {
+        if (j)
+            loom_conf_error(zsec, "journal",
+                            "zone \"%s\": journal needs dynamic = yes",
+                            cfg_title(zsec));
+        return j ? -1 : 0;
+    }
+    zc->dynamic = 1;
+    if (max < 4096 || max > (1L << 30)) {
+        loom_conf_error(zsec, "journal_max",
+                        "journal_max must be between 4096 and 1073741824");
+        return -1;
+    }
+    zc->journal_max = (size_t)max;
+    if (j) {
+        zc->journal = loom_conf_path(zsec, "journal", j);
+    } else if (state_dir) {
+        zc->journal =
+            loom_malloc(strlen(state_dir) + strlen(cfg_title(zsec)) + 16);
+        sprintf(zc->journal, "%s/%s.journal", state_dir, cfg_title(zsec));
+    } else {
+        zc->journal = loom_malloc(strlen(zc->path) + 16);
+        sprintf(zc->journal, "%s.journal", zc->path);
+    }
+    dir = loom_strdup(zc->journal);
+    slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    if (stat(slash ? (dir[0] ? dir : "/") : ".", &st) != 0 ||
+        !S_ISDIR(st.st_mode) ||
+        access(slash ? (dir[0] ? dir : "/") : ".", W_OK) != 0) {
+        loom_conf_error(zsec, j ? "journal" : NULL,
+                        "zone \"%s\": the journal's directory %s is not a "
+                        "writable directory",
+                        cfg_title(zsec), slash ? dir : ".");
+        free(dir);
+        return -1;
+    }
+    free(dir);
+    return 0;
+}
+
+static int conf_zone(cfg_t *zsec, const char *who, const char *state_dir,
+                     const dns_conf_t *c, dns_zconf_t *zc)
 {
     const char *file = cfg_getstr(zsec, "file");
     uint8_t apex[DNS_NAME_MAX];
@@ -338,14 +395,15 @@ static int conf_zone(cfg_t *zsec, const char *who, const dns_conf_t *c,
         conf_servers(zsec, "notify", &zc->notify) != 0)
         return -1;
     path = loom_conf_path(zsec, "file", file);
+    zc->path = path;
     if (access(path, R_OK) != 0) {
         loom_conf_error(zsec, "file", "zone \"%s\": cannot read %s: %s",
                         cfg_title(zsec), path, strerror(errno));
-        free(path);
         return -1;
     }
+    if (conf_dynamic(zsec, state_dir, zc) != 0)
+        return -1;
     zc->zone = dns_zone_load(cfg_title(zsec), path, who, err, sizeof(err));
-    free(path);
     if (zc->zone == NULL) {
         /* A fault no line of the zone file shows is the file's. */
         if (strncmp(err, "zone \"", 6) == 0)
@@ -361,7 +419,7 @@ int dns_configure(cfg_t *sec, void **out)
 {
     dns_conf_t *c = loom_calloc(1, sizeof(*c));
     cfg_t *fwd = cfg_getsec(sec, "forward"), *rrl = cfg_getsec(sec, "rrl");
-    char who[300];
+    char who[300], *state_dir = NULL;
     unsigned n = cfg_size(sec, "zone");
 
     *out = c;
@@ -394,12 +452,27 @@ int dns_configure(cfg_t *sec, void **out)
         return LOOM_ERROR;
     if (conf_keys(sec, c) != 0)
         return LOOM_ERROR;
+    if (cfg_getstr(sec, "state_dir")) {
+        struct stat st;
+
+        state_dir =
+            loom_conf_path(sec, "state_dir", cfg_getstr(sec, "state_dir"));
+        if (stat(state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            loom_conf_error(sec, "state_dir", "state_dir %s is not a directory",
+                            state_dir);
+            free(state_dir);
+            return LOOM_ERROR;
+        }
+    }
     c->zones = n ? loom_calloc(n, sizeof(*c->zones)) : NULL;
+    for (unsigned i = 0; i < n; i++)
+        c->zones[i].jfd = -1;
     for (unsigned i = 0; i < n; i++) {
         cfg_t *zsec = cfg_getnsec(sec, "zone", i);
 
-        if (conf_zone(zsec, who, c, &c->zones[i]) != 0) {
+        if (conf_zone(zsec, who, state_dir, c, &c->zones[i]) != 0) {
             c->nzones = i + 1;
+            free(state_dir);
             return LOOM_ERROR;
         }
         c->nzones = i + 1;
@@ -408,9 +481,11 @@ int dns_configure(cfg_t *sec, void **out)
                                c->zones[i].zone->apex)) {
                 loom_conf_error(zsec, NULL, "zone \"%s\" is configured twice",
                                 cfg_title(zsec));
+                free(state_dir);
                 return LOOM_ERROR;
             }
     }
+    free(state_dir);
     return LOOM_OK;
 }
 
@@ -425,6 +500,10 @@ void dns_conf_free(void *conf)
         free(c->zones[i].allow_transfer.addrs.v);
         free(c->zones[i].allow_transfer.keys);
         free(c->zones[i].notify);
+        free(c->zones[i].path);
+        free(c->zones[i].journal);
+        if (c->zones[i].jfd >= 0)
+            close(c->zones[i].jfd);
     }
     free(c->zones);
     free(c->version);

@@ -58,6 +58,7 @@ enum {
     DNS_R_NOTIMP = 4,
     DNS_R_REFUSED = 5,
     DNS_R_NOTAUTH = 9,
+    DNS_R_NOTZONE = 10,
     DNS_R_BADVERS = 16 /* extended: needs OPT */
 };
 

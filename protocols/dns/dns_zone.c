@@ -511,6 +511,62 @@ dns_zone_t *dns_zone_load_mem(const char *name, const char *text, size_t len,
     return zone_finish(&b, rc, err, errlen);
 }
 
+dns_zone_t *dns_zone_from_records(const char *name, const char *file,
+                                  const dns_rec_t *v, size_t n, const char *who,
+                                  char *err, size_t errlen)
+{
+    build_t b;
+    int rc = 0;
+
+    memset(&b, 0, sizeof(b));
+    b.who = who;
+    if ((b.z = zone_new(name, file, err, errlen)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        dns_zrr_t rr;
+
+        memset(&rr, 0, sizeof(rr));
+        rr.owner = v[i].owner;
+        rr.owner_len = dns_name_len(v[i].owner, DNS_NAME_MAX);
+        rr.type = v[i].type;
+        rr.rclass = DNS_C_IN;
+        rr.ttl = v[i].ttl;
+        rr.rdata = v[i].rdata;
+        rr.rdlen = v[i].rdlen;
+        rr.file = "record";
+        rr.line = (unsigned)(i + 1);
+        rc = on_record(&b, &rr, err, errlen);
+    }
+    return zone_finish(&b, rc, err, errlen);
+}
+
+size_t dns_zone_records(const dns_zone_t *z, dns_rec_t **out)
+{
+    dns_rec_t *v = loom_calloc(z->nrecords ? z->nrecords : 1, sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; i < z->nnodes; i++) {
+        const dns_node_t *node = z->nodes[i];
+
+        for (unsigned s = 0; s < node->nrrsets; s++) {
+            const dns_rrset_t *set = &node->rrsets[s];
+            const uint8_t *d = set->data;
+
+            for (uint32_t k = 0; k < set->count && n < z->nrecords; k++) {
+                v[n].owner = node->name;
+                v[n].type = set->type;
+                v[n].ttl = set->ttl;
+                v[n].rdlen = dns_get16(d);
+                v[n].rdata = d + 2;
+                d += 2 + v[n].rdlen;
+                n++;
+            }
+        }
+    }
+    *out = v;
+    return n;
+}
+
 void dns_zone_ref(dns_zone_t *z)
 {
     z->refs++;

@@ -76,6 +76,28 @@ dns_zone_t *dns_zone_load(const char *name, const char *file, const char *who,
 dns_zone_t *dns_zone_load_mem(const char *name, const char *text, size_t len,
                               const char *who, char *err, size_t errlen);
 
+/* One record of a zone being built from memory (dynamic zones). */
+typedef struct {
+    const uint8_t *owner; /* wire name */
+    uint16_t type;
+    uint32_t ttl;
+    const uint8_t *rdata;
+    uint16_t rdlen;
+} dns_rec_t;
+
+/* Build zone NAME (its file FILE, kept for messages and rewriting) from
+ * the N records V (copied), with the checks dns_zone_load makes.  Returns
+ * the zone with one reference, or NULL with ERR set ("record K: ..."
+ * where K counts from 1). */
+dns_zone_t *dns_zone_from_records(const char *name, const char *file,
+                                  const dns_rec_t *v, size_t n, const char *who,
+                                  char *err, size_t errlen);
+
+/* Every record of Z in zone order (apex first) into a new array *OUT
+ * (malloc'd; the caller frees it; the pointers inside point into Z).
+ * Returns the count. */
+size_t dns_zone_records(const dns_zone_t *z, dns_rec_t **out);
+
 void dns_zone_ref(dns_zone_t *z);
 /* Drop a reference; the last one frees the zone. */
 void dns_zone_unref(dns_zone_t *z);
