@@ -901,13 +901,18 @@ static void notify_done(const unsigned char *answer, size_t len,
     loom_timer_arm(&ds->reap, 0);
 }
 
-static void notify_send(dns_state_t *ds, const dns_zone_t *z,
-                        const char *targets)
+/* NOTIFY zone Z's secondaries (ZC's notify list), signed for those that
+ * name a key of C. */
+static void notify_send(dns_state_t *ds, const dns_conf_t *c,
+                        const dns_zconf_t *zc)
 {
+    const dns_zone_t *z = zc->zone;
     uint8_t msg[DNS_HDR_LEN + 2 * DNS_NAME_MAX + 64 + 512];
+    uint8_t signed_msg[sizeof(msg) + 2 * DNS_NAME_MAX + 128];
     dns_pkt_t p;
     dns_query_t q;
-    char *list = loom_strdup(targets), *save = NULL, *t;
+    char *list = loom_strdup(zc->notify), *save = NULL, *t;
+    size_t idx = 0;
 
     /* The NOTIFY: opcode 4, AA, the zone's SOA as question and answer. */
     memset(&q, 0, sizeof(q));
@@ -923,9 +928,27 @@ static void notify_send(dns_state_t *ds, const dns_zone_t *z,
                      z->soa->ttl, z->soa->data + 2,
                      dns_get16(z->soa->data)) != 0)
         dns_put16(p.buf + 6, 0);
-    for (t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    for (t = strtok_r(list, ",", &save); t;
+         t = strtok_r(NULL, ",", &save), idx++) {
         char err[256];
-        notify_t *n = loom_calloc(1, sizeof(*n));
+        notify_t *n;
+        const uint8_t *out = msg;
+        size_t outlen = p.len;
+        int ki = zc->notify_keys ? zc->notify_keys[idx] : -1;
+
+        if (ki >= 0) { /* RFC 8945: signed like a request */
+            uint8_t mac[DNS_TSIG_MAC_MAX];
+            dns_pkt_t sp;
+
+            dns_pkt_init(&sp, signed_msg, sizeof(signed_msg));
+            dns_pkt_bytes(&sp, msg, p.len);
+            if (dns_tsig_sign(&sp, &c->keys[ki], NULL, 0, 0,
+                              (uint64_t)time(NULL), 0, NULL, 0, mac) > 0) {
+                out = signed_msg;
+                outlen = sp.len;
+            }
+        }
+        n = loom_calloc(1, sizeof(*n));
 
         n->ds = ds;
         n->zone = loom_strdup(z->name);
@@ -947,7 +970,7 @@ static void notify_send(dns_state_t *ds, const dns_zone_t *z,
         loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
                  "zone %s: serial %u, sending NOTIFY to %s", z->name,
                  (unsigned)z->serial, t);
-        loom_resolver_send(n->r, msg, p.len, notify_done, n);
+        loom_resolver_send(n->r, out, outlen, notify_done, n);
     }
     free(list);
 }
@@ -972,7 +995,7 @@ static void serials_update(dns_state_t *ds, const dns_conf_t *c, int notify)
             if (strcasecmp(ds->serials[k].zone, z->name) == 0 &&
                 serial_newer(z->serial, ds->serials[k].serial) &&
                 c->zones[i].notify)
-                notify_send(ds, z, c->zones[i].notify);
+                notify_send(ds, c, &c->zones[i]);
     }
     for (size_t k = 0; k < ds->nserials; k++)
         free(ds->serials[k].zone);

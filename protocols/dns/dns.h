@@ -36,6 +36,7 @@ typedef struct {
     dns_zone_t *zone;
     dns_allow_t allow_transfer;
     char *notify;        /* c-ares server list "A:P,[B]:P", or NULL */
+    int *notify_keys;    /* per notify target: index into keys, or -1 */
     int dynamic;         /* takes changes (dns_update.h) */
     char *path;          /* the zone file, resolved */
     char *journal;       /* dynamic: the journal's path */

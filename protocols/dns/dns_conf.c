@@ -307,6 +307,59 @@ static int conf_servers(cfg_t *sec, const char *opt, char **out)
     return 0;
 }
 
+/* The key of C named by "key:NAME" text S: its index, or -1. */
+static int key_index(const dns_conf_t *c, const char *s)
+{
+    uint8_t name[DNS_NAME_MAX];
+
+    if (strncmp(s, "key:", 4) != 0 ||
+        dns_name_from_text(name, s + 4, NULL) == 0)
+        return -1;
+    for (size_t k = 0; k < c->nkeys; k++)
+        if (dns_name_equal(c->keys[k].name, name))
+            return (int)k;
+    return -1;
+}
+
+/* notify: servers as for conf_servers(), each optionally followed by a
+ * space and "key:NAME" to sign the NOTIFY with. */
+static int conf_notify(cfg_t *zsec, const dns_conf_t *c, dns_zconf_t *zc)
+{
+    unsigned n = cfg_size(zsec, "notify");
+    size_t len = 0;
+    char *list = NULL;
+
+    zc->notify_keys = n ? loom_calloc(n, sizeof(*zc->notify_keys)) : NULL;
+    for (unsigned i = 0; i < n; i++) {
+        const char *s = cfg_getnstr(zsec, "notify", i), *sp = strchr(s, ' ');
+        char host[80], one[80];
+
+        zc->notify_keys[i] = -1;
+        if ((sp ? (size_t)(sp - s) : strlen(s)) >= sizeof(host) ||
+            (snprintf(host, sizeof(host), "%.*s",
+                      (int)(sp ? (size_t)(sp - s) : strlen(s)), s),
+             dns_server_parse(host, one, sizeof(one)) != 0)) {
+            loom_conf_error(zsec, "notify",
+                            "notify: \"%s\" is not ADDRESS, ADDRESS:PORT or "
+                            "[IPV6]:PORT, optionally followed by key:NAME",
+                            s);
+            free(list);
+            return -1;
+        }
+        if (sp && (zc->notify_keys[i] = key_index(c, sp + 1)) < 0) {
+            loom_conf_error(zsec, "notify",
+                            "notify: \"%s\": no key \"%s\" is configured", s,
+                            strncmp(sp + 1, "key:", 4) == 0 ? sp + 5 : sp + 1);
+            free(list);
+            return -1;
+        }
+        list = loom_realloc(list, len + strlen(one) + 2);
+        len += (size_t)sprintf(list + len, "%s%s", len ? "," : "", one);
+    }
+    zc->notify = list;
+    return 0;
+}
+
 static int conf_int(cfg_t *sec, const char *opt, long min, long max,
                     unsigned *out)
 {
@@ -392,7 +445,7 @@ static int conf_zone(cfg_t *zsec, const char *who, const char *state_dir,
         return -1;
     }
     if (conf_allow(zsec, "allow_transfer", c, &zc->allow_transfer) != 0 ||
-        conf_servers(zsec, "notify", &zc->notify) != 0)
+        conf_notify(zsec, c, zc) != 0)
         return -1;
     path = loom_conf_path(zsec, "file", file);
     zc->path = path;
@@ -500,6 +553,7 @@ void dns_conf_free(void *conf)
         free(c->zones[i].allow_transfer.addrs.v);
         free(c->zones[i].allow_transfer.keys);
         free(c->zones[i].notify);
+        free(c->zones[i].notify_keys);
         free(c->zones[i].path);
         free(c->zones[i].journal);
         if (c->zones[i].jfd >= 0)

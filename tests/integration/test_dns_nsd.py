@@ -60,8 +60,9 @@ class NsdSecondary(unittest.TestCase):
         self.loom_port = free_port()
         self.nsd_port = free_port()
         self.text = zone_text()
-        key, allow = "", '"127.0.0.1"'
+        key, allow, nkey = "", '"127.0.0.1"', ""
         if self.KEY:
+            nkey = " key:" + self.KEY[0]
             key = ('    key "%s" {\n        algorithm = "%s"\n        secret = "%s"\n    }\n'
                    % self.KEY)
             allow = '"key:%s"' % self.KEY[0]
@@ -71,9 +72,9 @@ class NsdSecondary(unittest.TestCase):
                        '    zone "example.test" {\n'
                        '        file = "zones/example.test.zone"\n'
                        '        allow_transfer = {%s}\n'
-                       '        notify = {"127.0.0.1:%d"}\n'
+                       '        notify = {"127.0.0.1:%d%s"}\n'
                        '    }\n'
-                       '}\n' % (self.loom_port, self.loom_port, key, allow, self.nsd_port),
+                       '}\n' % (self.loom_port, self.loom_port, key, allow, self.nsd_port, nkey),
                        files={"zones/example.test.zone": self.text})
         self.addCleanup(self.d.cleanup)
         self.d.start()
@@ -108,12 +109,13 @@ class NsdSecondary(unittest.TestCase):
                     '    name: example.test\n'
                     '    zonefile: "%s/example.test.secondary"\n'
                     '    request-xfr: AXFR 127.0.0.1@%d %s\n'
-                    '    allow-notify: 127.0.0.1 NOKEY\n'
+                    '    allow-notify: 127.0.0.1 %s\n'
                     '    provide-xfr: 127.0.0.1 NOKEY\n'
                     % (self.nsd_port, self.nsd_port, d, d, d, d, d, d,
                        ('key:\n    name: %s\n    algorithm: %s\n    secret: "%s"\n' % self.KEY)
                        if self.KEY else "",
-                       d, self.loom_port, self.KEY[0] if self.KEY else "NOKEY"))
+                       d, self.loom_port, self.KEY[0] if self.KEY else "NOKEY",
+                       self.KEY[0] if self.KEY else "NOKEY"))
         self.nsd_out = open(os.path.join(d, "nsd.out"), "wb")
         self.addCleanup(self.nsd_out.close)
         p = subprocess.Popen([NSD, "-d", "-c", conf], stdin=subprocess.DEVNULL,
@@ -212,7 +214,9 @@ class NsdSecondary(unittest.TestCase):
 
 class NsdTsigSecondary(NsdSecondary):
     """The same with NSD as a TSIG-keyed secondary: loom allows the
-    transfer by key only, NSD checks the signature of every message."""
+    transfer by key only, NSD checks the signature of every message, and
+    takes NOTIFY only when signed with the key (so the refresh after the
+    reload proves loom's signed NOTIFY good)."""
     KEY = ("xfr.example.", "hmac-sha256", base64.b64encode(os.urandom(32)).decode())
 
     def test_transfer_answers_and_notify(self):

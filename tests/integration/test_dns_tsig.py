@@ -357,6 +357,16 @@ class KeyConfigErrors(DaemonTest):
     def test_bad_key_name_in_allow_transfer(self):
         self.expect(conf(free_port(), keys=self.key(), allow='"key:a..b"'), "allow_transfer")
 
+    def test_unknown_key_in_notify(self):
+        text = conf(free_port(), keys=self.key(), allow="").replace(
+            "        allow_transfer", '        notify = {"127.0.0.1:5300 key:other.key"}\n        allow_transfer')
+        self.expect(text, "notify")
+
+    def test_bad_notify_with_key(self):
+        text = conf(free_port(), keys=self.key(), allow="").replace(
+            "        allow_transfer", '        notify = {"nowhere:5300 key:k.key"}\n        allow_transfer')
+        self.expect(text, "notify")
+
     def test_unknown_key_option(self):
         self.expect(conf(free_port(), keys='    key "k.key" {\n        colour = "blue"\n    }\n',
                          allow=""), "colour")
