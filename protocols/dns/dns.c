@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "dns.h"
 #include "dns_service.h"
+#include "dns_tsig.h"
 #include "dns_update.h"
 #include "loom_service.h"
 
@@ -21,7 +23,8 @@
 #define DNS_CLIENT_SLOTS 256
 #define DNS_NOTIFY_TRIES 5
 #define DNS_NOTIFY_TIMEOUT_MS 2000
-#define DNS_AXFR_MSG 16384 /* bytes per transfer message */
+#define DNS_AXFR_MSG 16384      /* bytes per transfer message */
+#define DNS_NOTIFY_LOG_EVERY 60 /* seconds between NOTIFY refusal lines */
 
 /* clang-format off */
 #define STATS(X)                                                               \
@@ -64,8 +67,10 @@ typedef struct {
     size_t nserials;
     notify_t *notifies;
     int stopping;
-    loom_timer_t reap; /* frees finished NOTIFY channels, next turn */
-    dns_dyn_t *dyn;    /* dynamic zones (dns_dynz.c) */
+    loom_timer_t reap;      /* frees finished NOTIFY channels, next turn */
+    uint64_t notify_logged; /* when a NOTIFY refusal was last logged */
+    uint64_t notify_quiet;  /* refusals not logged since */
+    dns_dyn_t *dyn;         /* dynamic zones (dns_dynz.c) */
     uint8_t out[2 + DNS_MSG_MAX];
 } dns_state_t;
 
@@ -79,6 +84,11 @@ typedef struct {
     dns_axfr_t axfr;
     uint8_t axq[DNS_HDR_LEN + DNS_NAME_MAX + 4];
     dns_query_t axqq;
+    int ax_signed;                    /* the transfer is signed with ax_key */
+    int ax_first;                     /* its first message is still to come */
+    dns_tsig_key_t ax_key;            /* a copy: a reload may free the conf's */
+    uint8_t ax_mac[DNS_TSIG_MAC_MAX]; /* the previous MAC in the chain */
+    size_t ax_mac_len;
     fwd_t *fwd; /* a forwarded query waiting for its answer */
 } dns_conn_t;
 
@@ -253,17 +263,129 @@ static unsigned answer_chaos(dns_state_t *ds, const dns_conf_t *c,
 /* ---- the query pipeline
  * ------------------------------------------------------ */
 
+/* A request's TSIG as process() found it. */
+typedef struct {
+    int present;                   /* the request carried a TSIG record */
+    const dns_tsig_key_t *key;     /* the verified key (in the conf), or NULL */
+    uint8_t mac[DNS_TSIG_MAC_MAX]; /* the reply's MAC, when signed */
+    size_t mac_len;
+} tsig_state_t;
+
+/* Log a refused NOTIFY at most once per DNS_NOTIFY_LOG_EVERY seconds,
+ * with the number of those not logged since. */
+static void notify_refusal_log(dns_state_t *ds, const dns_query_t *q)
+{
+    char zname[4 * DNS_NAME_MAX + 1];
+    uint64_t now = now_seconds(ds);
+
+    if (ds->notify_logged && now < ds->notify_logged + DNS_NOTIFY_LOG_EVERY) {
+        ds->notify_quiet++;
+        return;
+    }
+    loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
+             "NOTIFY for %s refused: loom serves its zones as a primary "
+             "only (%llu more refused since the last such line)",
+             dns_name_text(q->qname, zname, sizeof(zname)),
+             (unsigned long long)ds->notify_quiet);
+    ds->notify_logged = now;
+    ds->notify_quiet = 0;
+}
+
+/* Check the TSIG of MSG, if any (RFC 8945 5.2).  Returns 0 to go on
+ * (TS->key set when it was signed and is good), or the RCODE to answer
+ * with, *TERR being the TSIG error for the reply's record. */
+static unsigned tsig_check(const dns_conf_t *c, const uint8_t *msg, size_t len,
+                           dns_tsig_rr_t *rr, tsig_state_t *ts, unsigned *terr)
+{
+    int found = dns_tsig_find(msg, len, rr), v;
+    const dns_tsig_key_t *key;
+
+    if (found < 0) {
+        memset(rr, 0, sizeof(*rr));
+        return DNS_R_FORMERR;
+    }
+    if (found == 0)
+        return DNS_R_NOERROR;
+    ts->present = 1;
+    if ((key = dns_tsig_key_find(c->keys, c->nkeys, rr)) == NULL) {
+        *terr = DNS_TSIG_BADKEY;
+        return DNS_R_NOTAUTH;
+    }
+    v = dns_tsig_verify(msg, len, rr, key, (uint64_t)time(NULL));
+    if (v < 0) {
+        memset(rr, 0, sizeof(*rr));
+        return DNS_R_FORMERR;
+    }
+    if (v == DNS_TSIG_BADSIG) {
+        *terr = (unsigned)v;
+        return DNS_R_NOTAUTH;
+    }
+    ts->key = key; /* good, or BADTIME: the answer is signed */
+    memcpy(ts->mac, rr->mac, rr->mac_len);
+    ts->mac_len = rr->mac_len;
+    if (v == DNS_TSIG_BADTIME) {
+        *terr = (unsigned)v;
+        return DNS_R_NOTAUTH;
+    }
+    return DNS_R_NOERROR;
+}
+
+/* Room the reply's TSIG record needs: signed with the key, or unsigned
+ * naming the request's key and algorithm. */
+static size_t tsig_reserve(const tsig_state_t *ts, const dns_tsig_rr_t *rr)
+{
+    if (!ts->present || rr->name == NULL) /* none, or malformed */
+        return 0;
+    if (ts->key)
+        return dns_tsig_space(ts->key);
+    return dns_name_len(rr->name, DNS_NAME_MAX) +
+           dns_name_len(rr->alg, DNS_NAME_MAX) + 10 + 16;
+}
+
+/* Append the reply's TSIG: signed (BADTIME: with our time as Other Data
+ * and the request's Time Signed) or unsigned (BADKEY, BADSIG). */
+static void tsig_finish(dns_pkt_t *p, tsig_state_t *ts, const dns_tsig_rr_t *rr,
+                        unsigned terr)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    uint8_t other[6];
+    int n;
+
+    if (!ts->present || rr->name == NULL)
+        return;
+    if (ts->key == NULL) {
+        dns_tsig_append_unsigned(p, rr, now, (uint16_t)terr);
+        return;
+    }
+    if (terr == DNS_TSIG_BADTIME) {
+        dns_put16(other, (uint16_t)(now >> 32));
+        dns_put32(other + 2, (uint32_t)now);
+        n = dns_tsig_sign(p, ts->key, ts->mac, ts->mac_len, 0, rr->time_signed,
+                          (uint16_t)terr, other, 6, ts->mac);
+        ts->key = NULL; /* a refusal: no transfer follows */
+    } else {
+        n = dns_tsig_sign(p, ts->key, ts->mac, ts->mac_len, 0, now, 0, NULL, 0,
+                          ts->mac);
+    }
+    ts->mac_len = n > 0 ? (size_t)n : 0;
+}
+
 /* Handle one request MSG from PEER.  Builds the reply in P (whose buffer
  * has room for DNS_MSG_MAX bytes) and returns what to do with it; for
- * R_AXFR *ZC is the zone, for R_FORWARD nothing is built. */
+ * R_AXFR *ZC is the zone and TS the transfer's TSIG, for R_FORWARD
+ * nothing is built. */
 static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
                    size_t len, const struct sockaddr *peer, int how,
-                   dns_query_t *q, dns_pkt_t *p, const dns_zconf_t **zc)
+                   dns_query_t *q, dns_pkt_t *p, const dns_zconf_t **zc,
+                   tsig_state_t *ts)
 {
     int prc = dns_query_parse(msg, len, q), tcp = how == T_TCP;
-    unsigned limit, rcode = DNS_R_NOERROR, opcode;
-    size_t optlen;
+    unsigned limit, rcode = DNS_R_NOERROR, opcode, terr = 0;
+    size_t optlen, reserve = 0;
+    dns_tsig_rr_t rr;
 
+    memset(ts, 0, sizeof(*ts));
+    memset(&rr, 0, sizeof(rr));
     if (prc == DNS_PARSE_DROP)
         return R_NONE;
     ds->st.queries++;
@@ -278,7 +400,10 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
     p->overflow = 0;
     opcode = DNS_OPCODE(q->flags);
     if (prc == DNS_PARSE_FORMERR) {
-        rcode = DNS_R_FORMERR;
+        /* an opcode we do not implement is judged before the sections */
+        rcode = opcode == DNS_OP_QUERY || opcode == DNS_OP_NOTIFY
+                    ? DNS_R_FORMERR
+                    : DNS_R_NOTIMP;
         if (dns_reply_start(p, msg, q, rcode) != 0) {
             q->qname = NULL; /* a question too long to echo */
             dns_reply_start(p, msg, q, rcode);
@@ -291,14 +416,17 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
         dns_reply_start(p, msg, q, rcode);
         goto done;
     }
+    rcode = tsig_check(c, msg, len, &rr, ts, &terr);
+    reserve = tsig_reserve(ts, &rr);
+    if (p->cap >= p->len + reserve)
+        p->cap -= reserve;
+    else
+        reserve = 0;
+    if (rcode != DNS_R_NOERROR)
+        goto done;
     if (opcode == DNS_OP_NOTIFY) {
-        char zname[4 * DNS_NAME_MAX + 1];
-
         ds->st.notify_in++;
-        loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
-                 "NOTIFY for %s refused: loom serves its zones as a primary "
-                 "only",
-                 dns_name_text(q->qname, zname, sizeof(zname)));
+        notify_refusal_log(ds, q);
         rcode = DNS_R_REFUSED;
         goto done;
     }
@@ -333,7 +461,7 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
         } else if (*zc == NULL ||
                    !dns_name_equal(q->qname, (*zc)->zone->apex)) {
             rcode = DNS_R_NOTAUTH;
-        } else if (!dns_acl_match(&(*zc)->allow_transfer, peer)) {
+        } else if (!dns_allow_match(c, &(*zc)->allow_transfer, peer, ts->key)) {
             char text[INET6_ADDRSTRLEN] = "?";
             int family;
             const uint8_t *addr = dns_addr_bytes(peer, &family);
@@ -341,8 +469,8 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
             if (addr)
                 inet_ntop(family, addr, text, sizeof(text));
             loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
-                     "zone transfer of %s refused to %s", (*zc)->zone->name,
-                     text);
+                     "zone transfer of %s refused to %s%s", (*zc)->zone->name,
+                     text, ts->key ? " (signed with a key not allowed)" : "");
             rcode = DNS_R_REFUSED;
         } else {
             return R_AXFR;
@@ -350,7 +478,9 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
         goto done;
     }
     if (*zc == NULL) {
-        if (c->forward && ds->fwd && dns_acl_match(&c->forward_allow, peer))
+        /* a signed query is not passed on: its MAC is for us */
+        if (c->forward && ds->fwd && !ts->present &&
+            dns_acl_match(&c->forward_allow, peer))
             return R_FORWARD;
         rcode = DNS_R_REFUSED;
         goto done;
@@ -374,6 +504,8 @@ done:
         dns_reply_set_rcode(p, rcode == DNS_R_BADVERS ? DNS_R_FORMERR
                                                       : rcode & 0xf);
     }
+    p->cap += reserve;
+    tsig_finish(p, ts, &rr, terr);
     count_rcode(ds, p, rcode);
     return R_REPLY;
 }
@@ -488,10 +620,12 @@ static void dns_datagram(loom_instance_t *inst, const loom_dgram_t *from,
     const dns_zconf_t *zc = NULL;
     dns_query_t q;
     dns_pkt_t p;
+    tsig_state_t ts;
     int what;
 
     dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
-    what = process(ds, c, (const uint8_t *)buf, len, peer, T_UDP, &q, &p, &zc);
+    what = process(ds, c, (const uint8_t *)buf, len, peer, T_UDP, &q, &p, &zc,
+                   &ts);
     if (what == R_NONE)
         return;
     ds->st.udp++;
@@ -539,10 +673,25 @@ static void axfr_pump(dns_conn_t *dc)
         dns_pkt_t p;
         int more, rc;
 
-        dns_pkt_init(&p, ds->out + 2, DNS_AXFR_MSG);
+        size_t reserve = dc->ax_signed ? dns_tsig_space(&dc->ax_key) : 0;
+
+        dns_pkt_init(&p, ds->out + 2, DNS_AXFR_MSG - reserve);
         dns_reply_start(&p, dc->axq, &dc->axqq, DNS_R_NOERROR);
         dns_reply_set_flags(&p, DNS_F_AA);
         more = dns_axfr_fill(&dc->axfr, &p);
+        if (more >= 0 && dc->ax_signed) {
+            /* every message signed, the first over the request's MAC and
+             * all variables, the others over the previous MAC and the
+             * timers (RFC 8945 5.3.1) */
+            int n;
+
+            p.cap += reserve;
+            n = dns_tsig_sign(&p, &dc->ax_key, dc->ax_mac, dc->ax_mac_len,
+                              !dc->ax_first, (uint64_t)time(NULL), 0, NULL, 0,
+                              dc->ax_mac);
+            dc->ax_mac_len = n > 0 ? (size_t)n : 0;
+            dc->ax_first = 0;
+        }
         if (more < 0) {
             loom_log(LOOM_LOG_ERROR, loom_instance_who(ds->inst),
                      "zone %s: a record too large for a transfer message",
@@ -614,6 +763,7 @@ static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
         const dns_zconf_t *zc = NULL;
         dns_query_t q;
         dns_pkt_t p;
+        tsig_state_t ts;
         int what, rc = LOOM_OK;
 
         if (mlen == 0) {
@@ -624,7 +774,7 @@ static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
             break;
         dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
         what = process(ds, conf, in + used + 2, mlen,
-                       (struct sockaddr *)&dc->peer, T_TCP, &q, &p, &zc);
+                       (struct sockaddr *)&dc->peer, T_TCP, &q, &p, &zc, &ts);
         if (what != R_NONE) {
             if (dc->tls)
                 ds->st.tls++;
@@ -651,6 +801,13 @@ static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
             dc->axfr_zone = zc->zone;
             dns_zone_ref(zc->zone);
             dns_axfr_init(&dc->axfr, zc->zone);
+            dc->ax_signed = ts.key != NULL;
+            dc->ax_first = 1;
+            if (ts.key) {
+                dc->ax_key = *ts.key;
+                memcpy(dc->ax_mac, ts.mac, ts.mac_len);
+                dc->ax_mac_len = ts.mac_len;
+            }
             loom_conn_pause(c);
             used += 2 + mlen;
             axfr_pump(dc);
@@ -744,13 +901,18 @@ static void notify_done(const unsigned char *answer, size_t len,
     loom_timer_arm(&ds->reap, 0);
 }
 
-static void notify_send(dns_state_t *ds, const dns_zone_t *z,
-                        const char *targets)
+/* NOTIFY zone Z's secondaries (ZC's notify list), signed for those that
+ * name a key of C. */
+static void notify_send(dns_state_t *ds, const dns_conf_t *c,
+                        const dns_zconf_t *zc)
 {
+    const dns_zone_t *z = zc->zone;
     uint8_t msg[DNS_HDR_LEN + 2 * DNS_NAME_MAX + 64 + 512];
+    uint8_t signed_msg[sizeof(msg) + 2 * DNS_NAME_MAX + 128];
     dns_pkt_t p;
     dns_query_t q;
-    char *list = loom_strdup(targets), *save = NULL, *t;
+    char *list = loom_strdup(zc->notify), *save = NULL, *t;
+    size_t idx = 0;
 
     /* The NOTIFY: opcode 4, AA, the zone's SOA as question and answer. */
     memset(&q, 0, sizeof(q));
@@ -766,9 +928,27 @@ static void notify_send(dns_state_t *ds, const dns_zone_t *z,
                      z->soa->ttl, z->soa->data + 2,
                      dns_get16(z->soa->data)) != 0)
         dns_put16(p.buf + 6, 0);
-    for (t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    for (t = strtok_r(list, ",", &save); t;
+         t = strtok_r(NULL, ",", &save), idx++) {
         char err[256];
-        notify_t *n = loom_calloc(1, sizeof(*n));
+        notify_t *n;
+        const uint8_t *out = msg;
+        size_t outlen = p.len;
+        int ki = zc->notify_keys ? zc->notify_keys[idx] : -1;
+
+        if (ki >= 0) { /* RFC 8945: signed like a request */
+            uint8_t mac[DNS_TSIG_MAC_MAX];
+            dns_pkt_t sp;
+
+            dns_pkt_init(&sp, signed_msg, sizeof(signed_msg));
+            dns_pkt_bytes(&sp, msg, p.len);
+            if (dns_tsig_sign(&sp, &c->keys[ki], NULL, 0, 0,
+                              (uint64_t)time(NULL), 0, NULL, 0, mac) > 0) {
+                out = signed_msg;
+                outlen = sp.len;
+            }
+        }
+        n = loom_calloc(1, sizeof(*n));
 
         n->ds = ds;
         n->zone = loom_strdup(z->name);
@@ -790,7 +970,7 @@ static void notify_send(dns_state_t *ds, const dns_zone_t *z,
         loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
                  "zone %s: serial %u, sending NOTIFY to %s", z->name,
                  (unsigned)z->serial, t);
-        loom_resolver_send(n->r, msg, p.len, notify_done, n);
+        loom_resolver_send(n->r, out, outlen, notify_done, n);
     }
     free(list);
 }
@@ -815,7 +995,7 @@ static void serials_update(dns_state_t *ds, const dns_conf_t *c, int notify)
             if (strcasecmp(ds->serials[k].zone, z->name) == 0 &&
                 serial_newer(z->serial, ds->serials[k].serial) &&
                 c->zones[i].notify)
-                notify_send(ds, z, c->zones[i].notify);
+                notify_send(ds, c, &c->zones[i]);
     }
     for (size_t k = 0; k < ds->nserials; k++)
         free(ds->serials[k].zone);
@@ -839,6 +1019,7 @@ static dns_query_handle_t *svc_query(void *self, const uint8_t *msg, size_t len,
     const dns_zconf_t *zc = NULL;
     dns_query_t q;
     dns_pkt_t p;
+    tsig_state_t ts;
     fwd_t *f;
     int what, done = 0;
 
@@ -860,7 +1041,7 @@ static dns_query_handle_t *svc_query(void *self, const uint8_t *msg, size_t len,
         return NULL;
     }
     dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
-    what = process(ds, c, msg, len, client, T_SVC, &q, &p, &zc);
+    what = process(ds, c, msg, len, client, T_SVC, &q, &p, &zc, &ts);
     if (what == R_NONE) {
         cb(arg, DNS_QUERY_MALFORMED, NULL, 0);
         return NULL;

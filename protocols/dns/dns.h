@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 
+#include "dns_tsig.h"
 #include "dns_zone.h"
 #include "loom_module.h"
 
@@ -24,10 +25,18 @@ typedef struct {
     size_t n;
 } dns_acl_t;
 
+/* An allow list that names TSIG keys besides addresses ("key:NAME"). */
+typedef struct {
+    dns_acl_t addrs;
+    unsigned *keys; /* indices into dns_conf_t.keys */
+    size_t nkeys;
+} dns_allow_t;
+
 typedef struct {
     dns_zone_t *zone;
-    dns_acl_t allow_transfer;
+    dns_allow_t allow_transfer;
     char *notify;        /* c-ares server list "A:P,[B]:P", or NULL */
+    int *notify_keys;    /* per notify target: index into keys, or -1 */
     int dynamic;         /* takes changes (dns_update.h) */
     char *path;          /* the zone file, resolved */
     char *journal;       /* dynamic: the journal's path */
@@ -52,6 +61,8 @@ typedef struct {
     loom_resolver_t *fwd;
     unsigned rrl_rate, rrl_slip, rrl_v4, rrl_v6;
     dns_acl_t rrl_exempt;
+    dns_tsig_key_t *keys; /* key "NAME" { algorithm secret } sections */
+    size_t nkeys;
 } dns_conf_t;
 
 extern cfg_opt_t dns_conf_opts[];
@@ -66,6 +77,11 @@ const uint8_t *dns_addr_bytes(const struct sockaddr *sa, int *family);
 
 /* Whether SA (AF_INET or AF_INET6; v4-mapped v6 counts as v4) is in ACL. */
 int dns_acl_match(const dns_acl_t *acl, const struct sockaddr *sa);
+
+/* Whether SA is among ALLOW's addresses, or KEY (the request's verified
+ * TSIG key within C's keys, or NULL) is one ALLOW names. */
+int dns_allow_match(const dns_conf_t *c, const dns_allow_t *allow,
+                    const struct sockaddr *sa, const dns_tsig_key_t *key);
 
 /* Parse "ADDR" or "ADDR/BITS" into N.  0 or -1. */
 int dns_net_parse(const char *s, dns_net_t *n);

@@ -26,9 +26,11 @@ int dns_reply_start(dns_pkt_t *p, const uint8_t *msg, const dns_query_t *q,
                     unsigned rcode)
 {
     uint8_t hdr[DNS_HDR_LEN];
-    uint16_t flags =
-        (uint16_t)(DNS_F_QR | (q->flags & (0x7800u | DNS_F_RD | DNS_F_CD)) |
-                   (rcode & 0xf));
+    /* RD and CD mean something in a QUERY only */
+    uint16_t copy = DNS_OPCODE(q->flags) == DNS_OP_QUERY
+                        ? (uint16_t)(0x7800u | DNS_F_RD | DNS_F_CD)
+                        : (uint16_t)0x7800u;
+    uint16_t flags = (uint16_t)(DNS_F_QR | (q->flags & copy) | (rcode & 0xf));
 
     memset(hdr, 0, sizeof(hdr));
     dns_put16(hdr, q->id);

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,9 @@ static cfg_opt_t zone_opts[] = {CFG_STR("file", NULL, CFGF_NONE),
                                 CFG_STR("journal", NULL, CFGF_NONE),
                                 CFG_INT("journal_max", 1048576, CFGF_NONE),
                                 CFG_END()};
+
+static cfg_opt_t key_opts[] = {CFG_STR("algorithm", "hmac-sha256", CFGF_NONE),
+                               CFG_STR("secret", NULL, CFGF_NONE), CFG_END()};
 
 static cfg_opt_t forward_opts[] = {CFG_STR_LIST("servers", "{}", CFGF_NONE),
                                    CFG_STR_LIST("allow", LOOPBACK, CFGF_NONE),
@@ -39,6 +44,7 @@ cfg_opt_t dns_conf_opts[] = {
     CFG_STR("version", NULL, CFGF_NONE),
     CFG_STR("identity", NULL, CFGF_NONE),
     CFG_STR_LIST("stats_allow", LOOPBACK, CFGF_NONE),
+    CFG_SEC("key", key_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_STR("state_dir", NULL, CFGF_NONE),
     CFG_SEC("zone", zone_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_SEC("forward", forward_opts, CFGF_NONE),
@@ -121,6 +127,17 @@ int dns_acl_match(const dns_acl_t *acl, const struct sockaddr *sa)
     return 0;
 }
 
+int dns_allow_match(const dns_conf_t *c, const dns_allow_t *allow,
+                    const struct sockaddr *sa, const dns_tsig_key_t *key)
+{
+    if (dns_acl_match(&allow->addrs, sa))
+        return 1;
+    for (size_t i = 0; key && i < allow->nkeys; i++)
+        if (&c->keys[allow->keys[i]] == key)
+            return 1;
+    return 0;
+}
+
 int dns_server_parse(const char *s, char *out, size_t outlen)
 {
     char host[64], *end;
@@ -191,6 +208,78 @@ static int conf_acl(cfg_t *sec, const char *opt, dns_acl_t *acl)
     return 0;
 }
 
+/* An allow list of addresses, prefixes and "key:NAME" entries naming
+ * keys of C. */
+static int conf_allow(cfg_t *sec, const char *opt, const dns_conf_t *c,
+                      dns_allow_t *al)
+{
+    unsigned n = cfg_size(sec, opt);
+
+    al->addrs.v = n ? loom_calloc(n, sizeof(*al->addrs.v)) : NULL;
+    al->keys = n ? loom_calloc(n, sizeof(*al->keys)) : NULL;
+    for (unsigned i = 0; i < n; i++) {
+        const char *s = cfg_getnstr(sec, opt, i);
+        uint8_t name[DNS_NAME_MAX];
+        size_t k;
+
+        if (strncmp(s, "key:", 4) != 0) {
+            if (dns_net_parse(s, &al->addrs.v[al->addrs.n]) != 0) {
+                loom_conf_error(sec, opt,
+                                "%s: \"%s\" is not an address, "
+                                "ADDRESS/PREFIX or key:NAME",
+                                opt, s);
+                return -1;
+            }
+            al->addrs.n++;
+            continue;
+        }
+        if (dns_name_from_text(name, s + 4, NULL) == 0) {
+            loom_conf_error(sec, opt, "%s: \"%s\": not a key name", opt, s);
+            return -1;
+        }
+        for (k = 0; k < c->nkeys; k++)
+            if (dns_name_equal(c->keys[k].name, name))
+                break;
+        if (k == c->nkeys) {
+            loom_conf_error(sec, opt, "%s: no key \"%s\" is configured", opt,
+                            s + 4);
+            return -1;
+        }
+        al->keys[al->nkeys++] = (unsigned)k;
+    }
+    return 0;
+}
+
+static int conf_keys(cfg_t *sec, dns_conf_t *c)
+{
+    unsigned n = cfg_size(sec, "key");
+
+    c->keys = n ? loom_calloc(n, sizeof(*c->keys)) : NULL;
+    for (unsigned i = 0; i < n; i++) {
+        cfg_t *ks = cfg_getnsec(sec, "key", i);
+        const char *secret = cfg_getstr(ks, "secret"), *err;
+
+        if (secret == NULL) {
+            loom_conf_error(ks, NULL, "key \"%s\" needs a secret",
+                            cfg_title(ks));
+            return -1;
+        }
+        if (dns_tsig_key_init(&c->keys[i], cfg_title(ks),
+                              cfg_getstr(ks, "algorithm"), secret, &err) != 0) {
+            loom_conf_error(ks, NULL, "key \"%s\": %s", cfg_title(ks), err);
+            return -1;
+        }
+        for (unsigned k = 0; k < i; k++)
+            if (dns_name_equal(c->keys[k].name, c->keys[i].name)) {
+                loom_conf_error(ks, NULL, "key \"%s\" is configured twice",
+                                cfg_title(ks));
+                return -1;
+            }
+        c->nkeys = i + 1;
+    }
+    return 0;
+}
+
 /* A comma-separated c-ares server list from list option OPT, or NULL. */
 static int conf_servers(cfg_t *sec, const char *opt, char **out)
 {
@@ -215,6 +304,59 @@ static int conf_servers(cfg_t *sec, const char *opt, char **out)
         len += (size_t)sprintf(list + len, "%s%s", len ? "," : "", one);
     }
     *out = list;
+    return 0;
+}
+
+/* The key of C named by "key:NAME" text S: its index, or -1. */
+static int key_index(const dns_conf_t *c, const char *s)
+{
+    uint8_t name[DNS_NAME_MAX];
+
+    if (strncmp(s, "key:", 4) != 0 ||
+        dns_name_from_text(name, s + 4, NULL) == 0)
+        return -1;
+    for (size_t k = 0; k < c->nkeys; k++)
+        if (dns_name_equal(c->keys[k].name, name))
+            return (int)k;
+    return -1;
+}
+
+/* notify: servers as for conf_servers(), each optionally followed by a
+ * space and "key:NAME" to sign the NOTIFY with. */
+static int conf_notify(cfg_t *zsec, const dns_conf_t *c, dns_zconf_t *zc)
+{
+    unsigned n = cfg_size(zsec, "notify");
+    size_t len = 0;
+    char *list = NULL;
+
+    zc->notify_keys = n ? loom_calloc(n, sizeof(*zc->notify_keys)) : NULL;
+    for (unsigned i = 0; i < n; i++) {
+        const char *s = cfg_getnstr(zsec, "notify", i), *sp = strchr(s, ' ');
+        char host[80], one[80];
+
+        zc->notify_keys[i] = -1;
+        if ((sp ? (size_t)(sp - s) : strlen(s)) >= sizeof(host) ||
+            (snprintf(host, sizeof(host), "%.*s",
+                      (int)(sp ? (size_t)(sp - s) : strlen(s)), s),
+             dns_server_parse(host, one, sizeof(one)) != 0)) {
+            loom_conf_error(zsec, "notify",
+                            "notify: \"%s\" is not ADDRESS, ADDRESS:PORT or "
+                            "[IPV6]:PORT, optionally followed by key:NAME",
+                            s);
+            free(list);
+            return -1;
+        }
+        if (sp && (zc->notify_keys[i] = key_index(c, sp + 1)) < 0) {
+            loom_conf_error(zsec, "notify",
+                            "notify: \"%s\": no key \"%s\" is configured", s,
+                            strncmp(sp + 1, "key:", 4) == 0 ? sp + 5 : sp + 1);
+            free(list);
+            return -1;
+        }
+        list = loom_realloc(list, len + strlen(one) + 2);
+        len += (size_t)sprintf(list + len, "%s%s", len ? "," : "", one);
+    }
+    zc->notify = list;
     return 0;
 }
 
@@ -285,7 +427,7 @@ static int conf_dynamic(cfg_t *zsec, const char *state_dir, dns_zconf_t *zc)
 }
 
 static int conf_zone(cfg_t *zsec, const char *who, const char *state_dir,
-                     dns_zconf_t *zc)
+                     const dns_conf_t *c, dns_zconf_t *zc)
 {
     const char *file = cfg_getstr(zsec, "file");
     uint8_t apex[DNS_NAME_MAX];
@@ -302,8 +444,8 @@ static int conf_zone(cfg_t *zsec, const char *who, const char *state_dir,
                         cfg_title(zsec));
         return -1;
     }
-    if (conf_acl(zsec, "allow_transfer", &zc->allow_transfer) != 0 ||
-        conf_servers(zsec, "notify", &zc->notify) != 0)
+    if (conf_allow(zsec, "allow_transfer", c, &zc->allow_transfer) != 0 ||
+        conf_notify(zsec, c, zc) != 0)
         return -1;
     path = loom_conf_path(zsec, "file", file);
     zc->path = path;
@@ -361,6 +503,8 @@ int dns_configure(cfg_t *sec, void **out)
         conf_int(rrl, "ipv6_prefix", 16, 128, &c->rrl_v6) != 0 ||
         conf_acl(rrl, "exempt", &c->rrl_exempt) != 0)
         return LOOM_ERROR;
+    if (conf_keys(sec, c) != 0)
+        return LOOM_ERROR;
     if (cfg_getstr(sec, "state_dir")) {
         struct stat st;
 
@@ -379,7 +523,7 @@ int dns_configure(cfg_t *sec, void **out)
     for (unsigned i = 0; i < n; i++) {
         cfg_t *zsec = cfg_getnsec(sec, "zone", i);
 
-        if (conf_zone(zsec, who, state_dir, &c->zones[i]) != 0) {
+        if (conf_zone(zsec, who, state_dir, c, &c->zones[i]) != 0) {
             c->nzones = i + 1;
             free(state_dir);
             return LOOM_ERROR;
@@ -406,8 +550,10 @@ void dns_conf_free(void *conf)
         return;
     for (size_t i = 0; i < c->nzones; i++) {
         dns_zone_unref(c->zones[i].zone);
-        free(c->zones[i].allow_transfer.v);
+        free(c->zones[i].allow_transfer.addrs.v);
+        free(c->zones[i].allow_transfer.keys);
         free(c->zones[i].notify);
+        free(c->zones[i].notify_keys);
         free(c->zones[i].path);
         free(c->zones[i].journal);
         if (c->zones[i].jfd >= 0)
@@ -422,5 +568,8 @@ void dns_conf_free(void *conf)
     if (c->fwd)
         loom_resolver_free(c->fwd);
     free(c->rrl_exempt.v);
+    if (c->keys)
+        OPENSSL_cleanse(c->keys, c->nkeys * sizeof(*c->keys));
+    free(c->keys);
     free(c);
 }

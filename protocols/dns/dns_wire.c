@@ -215,7 +215,7 @@ size_t dns_name_from_text(uint8_t *dst, const char *text, const uint8_t *origin)
 
 /* Skip a possibly compressed name in a record; returns the offset past it
  * or 0.  Pointers must point backwards; the expanded name must be legal. */
-static size_t skip_name(const uint8_t *msg, size_t len, size_t off)
+size_t dns_wire_skip_name(const uint8_t *msg, size_t len, size_t off)
 {
     size_t end = 0, total = 0;
     unsigned hops = 0;
@@ -236,7 +236,7 @@ static size_t skip_name(const uint8_t *msg, size_t len, size_t off)
             if (off + 1 >= len || ++hops > 64)
                 return 0;
             target = (size_t)((l & 0x3f) << 8 | msg[off + 1]);
-            if (target >= off)
+            if (target >= off || target < DNS_HDR_LEN) /* not the header */
                 return 0;
             if (!end)
                 end = off + 2;
@@ -285,7 +285,7 @@ int dns_query_parse(const uint8_t *msg, size_t len, dns_query_t *q)
         size_t name_off = off;
         uint16_t type, rdlen;
 
-        off = skip_name(msg, len, off);
+        off = dns_wire_skip_name(msg, len, off);
         if (off == 0 || off + 10 > len)
             return DNS_PARSE_FORMERR;
         type = dns_get16(msg + off);

@@ -48,7 +48,7 @@ enum {
 
 enum { DNS_C_IN = 1, DNS_C_CH = 3, DNS_C_NONE = 254, DNS_C_ANY = 255 };
 
-enum { DNS_OP_QUERY = 0, DNS_OP_NOTIFY = 4 };
+enum { DNS_OP_QUERY = 0, DNS_OP_NOTIFY = 4, DNS_OP_UPDATE = 5 };
 
 enum {
     DNS_R_NOERROR = 0,
@@ -136,6 +136,11 @@ size_t dns_name_from_text(uint8_t *dst, const char *text,
  * reason ("label longer than 63", ...). */
 size_t dns_name_parse(uint8_t *dst, const char *text, size_t n,
                       const uint8_t *origin, const char **err);
+
+/* Skip the possibly compressed name at offset OFF of MSG (LEN bytes);
+ * the offset just past it, or 0 if it is malformed (a forward pointer, one
+ * into the header, a loop, an expanded length over 255). */
+size_t dns_wire_skip_name(const uint8_t *msg, size_t len, size_t off);
 
 /* ---- queries ------------------------------------------------------------ */
 

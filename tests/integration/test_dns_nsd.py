@@ -4,6 +4,7 @@ transfers loom's zone with AXFR, then serves the same answers as loom.
 After a serial bump and SIGHUP, loom's NOTIFY makes NSD fetch the new
 zone (the SOA refresh is hours, so only the NOTIFY can explain it)."""
 
+import base64
 import os
 import shutil
 import signal
@@ -51,18 +52,29 @@ def summary(r):
 
 @unittest.skipUnless(os.path.exists(NSD), "NSD (%s) is not installed" % NSD)
 class NsdSecondary(unittest.TestCase):
+    # (name, algorithm, base64 secret): transfers signed with it, and
+    # allowed by that key alone (no address)
+    KEY = None
+
     def setUp(self):
         self.loom_port = free_port()
         self.nsd_port = free_port()
         self.text = zone_text()
+        key, allow, nkey = "", '"127.0.0.1"', ""
+        if self.KEY:
+            nkey = " key:" + self.KEY[0]
+            key = ('    key "%s" {\n        algorithm = "%s"\n        secret = "%s"\n    }\n'
+                   % self.KEY)
+            allow = '"key:%s"' % self.KEY[0]
         self.d = Loomd('dns "primary" {\n'
                        '    listen = {"udp:%d:interface=127.0.0.1", "tcp:%d:interface=127.0.0.1"}\n'
+                       '%s'
                        '    zone "example.test" {\n'
                        '        file = "zones/example.test.zone"\n'
-                       '        allow_transfer = {"127.0.0.1"}\n'
-                       '        notify = {"127.0.0.1:%d"}\n'
+                       '        allow_transfer = {%s}\n'
+                       '        notify = {"127.0.0.1:%d%s"}\n'
                        '    }\n'
-                       '}\n' % (self.loom_port, self.loom_port, self.nsd_port),
+                       '}\n' % (self.loom_port, self.loom_port, key, allow, self.nsd_port, nkey),
                        files={"zones/example.test.zone": self.text})
         self.addCleanup(self.d.cleanup)
         self.d.start()
@@ -92,13 +104,18 @@ class NsdSecondary(unittest.TestCase):
                     '    rrl-ratelimit: 0\n'
                     'remote-control:\n'
                     '    control-enable: no\n'
+                    '%s'
                     'zone:\n'
                     '    name: example.test\n'
                     '    zonefile: "%s/example.test.secondary"\n'
-                    '    request-xfr: AXFR 127.0.0.1@%d NOKEY\n'
-                    '    allow-notify: 127.0.0.1 NOKEY\n'
+                    '    request-xfr: AXFR 127.0.0.1@%d %s\n'
+                    '    allow-notify: 127.0.0.1 %s\n'
                     '    provide-xfr: 127.0.0.1 NOKEY\n'
-                    % (self.nsd_port, self.nsd_port, d, d, d, d, d, d, d, self.loom_port))
+                    % (self.nsd_port, self.nsd_port, d, d, d, d, d, d,
+                       ('key:\n    name: %s\n    algorithm: %s\n    secret: "%s"\n' % self.KEY)
+                       if self.KEY else "",
+                       d, self.loom_port, self.KEY[0] if self.KEY else "NOKEY",
+                       self.KEY[0] if self.KEY else "NOKEY"))
         self.nsd_out = open(os.path.join(d, "nsd.out"), "wb")
         self.addCleanup(self.nsd_out.close)
         p = subprocess.Popen([NSD, "-d", "-c", conf], stdin=subprocess.DEVNULL,
@@ -193,6 +210,23 @@ class NsdSecondary(unittest.TestCase):
         self.wait_nsd_serial(serial)
         self.assertTrue(self.d.reload(), self.d.log())
         self.compare([("@", "SOA"), ("www", "A")])
+
+
+class NsdTsigSecondary(NsdSecondary):
+    """The same with NSD as a TSIG-keyed secondary: loom allows the
+    transfer by key only, NSD checks the signature of every message, and
+    takes NOTIFY only when signed with the key (so the refresh after the
+    reload proves loom's signed NOTIFY good)."""
+    KEY = ("xfr.example.", "hmac-sha256", base64.b64encode(os.urandom(32)).decode())
+
+    def test_transfer_answers_and_notify(self):
+        super().test_transfer_answers_and_notify()
+        self.assertNotIn("refused", self.d.log())
+        self.assertNotRegex(self.nsd_log().lower(), r"tsig.*(fail|bad|error)")
+
+
+class NsdTsigSha512Secondary(NsdTsigSecondary):
+    KEY = ("sha512.key.", "hmac-sha512", base64.b64encode(os.urandom(64)).decode())
 
 
 if __name__ == "__main__":

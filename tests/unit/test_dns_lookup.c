@@ -1054,9 +1054,13 @@ static void test_reply_start_opt(void **state)
     assert_int_equal(dns_reply_start(&p, q, &pq, DNS_R_REFUSED), 0);
     assert_int_equal(p.len, pq.question_end);
     assert_int_equal(dns_get16(out), 0x4242);
-    /* QR, opcode, RD and CD copied; RCODE; nothing else */
+    /* QR, opcode and RCODE; RD and CD are copied for QUERY only */
+    assert_int_equal(dns_get16(out + 2), DNS_F_QR | 0x1000 | DNS_R_REFUSED);
+    dns_put16(q + 2, DNS_F_AA | DNS_F_TC | DNS_F_RD | DNS_F_CD | DNS_F_AD);
+    assert_int_equal(dns_query_parse(q, qlen, &pq), DNS_PARSE_OK);
+    assert_int_equal(dns_reply_start(&p, q, &pq, DNS_R_REFUSED), 0);
     assert_int_equal(dns_get16(out + 2),
-                     DNS_F_QR | 0x1000 | DNS_F_RD | DNS_F_CD | DNS_R_REFUSED);
+                     DNS_F_QR | DNS_F_RD | DNS_F_CD | DNS_R_REFUSED);
     assert_int_equal(dns_get16(out + 4), 1);
     assert_int_equal(dns_get16(out + 6), 0);
     assert_int_equal(dns_get16(out + 8), 0);
