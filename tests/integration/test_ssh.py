@@ -154,6 +154,17 @@ class SshTest(DaemonTest):
         self.sshd.start()
         self.http = free_port()
 
+    def tearDown(self):
+        # every test ends with a clean stop: exit 0, and under ASan no
+        # leak or error report (libssh2 freed with each session)
+        if self.d and self.d.proc:
+            rc = self.d.stop()
+            log = self.d.log()
+            self.drop_daemon()
+            self.assertNotIn("Sanitizer", log)
+            self.assertEqual(rc, 0, log)
+        super().tearDown()
+
     def start(self, routes, known_hosts=None, extra=""):
         self.d = Loomd(http_conf(self.http) + ssh_conf(self.sshd, known_hosts, extra) + routes)
         self.d.start()
@@ -323,6 +334,41 @@ class InFlightTest(SshTest):
         self.assertEqual(self.d.stop(), 0)
         self.assertRegex(self.d.log(), r'route "p": ssh:archive:put failed .*stopping')
         self.assertFalse(os.path.exists(self.path("f-2")))
+
+
+class ShippedExampleTest(SshTest):
+    def test_shipped_example_delivers(self):
+        """The commented-out example in conf/loom.conf, uncommented and
+        pointed at the test's sshd, works as written."""
+        self.d, ports = loomtest.shipped_conf()
+        with open(self.d.conf_path) as f:
+            text = f.read()
+        m = re.search(r"^#ssh \"archive\" \{\n(?:#.*\n)*?#route \"demo-to-log\" \{\n(?:#.*\n)*?#\}\n",
+                      text, re.M)
+        self.assertIsNotNone(m, "no ssh example in conf/loom.conf")
+        block = re.sub(r"^#", "", m.group(0), flags=re.M)
+        # loomd runs as the shipped `user` (nobody when root): the key must
+        # be readable by that user
+        key = os.path.join(self.d.dir, "id_ed25519")
+        shutil.copy(self.sshd.client_key, key)
+        os.chmod(key, 0o644)
+        for old, new in (('"backup.example.net"', '"127.0.0.1"'), ("port = 22", "port = %d" % self.sshd.port),
+                         ('"loom"', '"%s"' % getpass.getuser()),
+                         ("/etc/loom/ssh/id_ed25519", key),
+                         ("/etc/loom/ssh/known_hosts", self.sshd.known_hosts),
+                         ("/srv/archive", self.sshd.files)):
+            self.assertIn(old, block)
+            block = block.replace(old, new)
+        self.d.write_conf(text.replace(m.group(0), block), raw=True)
+        self.d.start()
+        self.http = ports[8080]
+        r = curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json",
+                  "--data", '{"text":"hi"}', "http://127.0.0.1:%d/hooks/demo" % self.http])
+        self.assertEqual(r.stdout, b"202")
+        self.wait_route("demo-to-archive", lambda s: s["delivered"] == 1)
+        self.wait_route("demo-to-log", lambda s: s["delivered"] == 1)
+        self.assertEqual(self.read("demo-1.json"), b'{"text":"hi"}')
+        self.assertRegex(self.read("demo.log").decode(), r"^\d+ hi\n$")
 
 
 class ConfigTest(DaemonTest):
