@@ -368,6 +368,29 @@ static void ssh_connect(ssh_t *s)
                               &o, &ssh_handler, ssh_connected, s);
 }
 
+/* The known_hosts key kind of a session host key TYPE (0 when libssh2
+ * has none for it), so that a host with keys of several kinds recorded
+ * is checked against the one of the kind the server offered. */
+static int ssh_key_kind(int type)
+{
+    static const struct {
+        int hostkey, kind;
+    } kinds[] = {
+        {LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_KNOWNHOST_KEY_SSHRSA},
+        {LIBSSH2_HOSTKEY_TYPE_DSS, LIBSSH2_KNOWNHOST_KEY_SSHDSS},
+        {LIBSSH2_HOSTKEY_TYPE_ECDSA_256, LIBSSH2_KNOWNHOST_KEY_ECDSA_256},
+        {LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_384},
+        {LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_KNOWNHOST_KEY_ECDSA_521},
+        {LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519}};
+    size_t i;
+
+    for (i = 0; i < LOOM_ARRAY_LEN(kinds); i++) {
+        if (kinds[i].hostkey == type)
+            return kinds[i].kind;
+    }
+    return 0;
+}
+
 /* Is the server's host key the one known_hosts has for host:port?  0, or
  * -1 with WHY filled. */
 static int ssh_check_hostkey(ssh_t *s, char *why, size_t wlen)
@@ -394,9 +417,11 @@ static int ssh_check_hostkey(ssh_t *s, char *why, size_t wlen)
         snprintf(why, wlen, "cannot read known_hosts %s", sc->known_hosts);
         return -1;
     }
-    rc = libssh2_knownhost_checkp(
-        kh, sc->host, sc->port, key, klen,
-        LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW, NULL);
+    rc = libssh2_knownhost_checkp(kh, sc->host, sc->port, key, klen,
+                                  LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                      LIBSSH2_KNOWNHOST_KEYENC_RAW |
+                                      ssh_key_kind(type),
+                                  NULL);
     libssh2_knownhost_free(kh);
     if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
         return 0;
@@ -523,6 +548,8 @@ static int job_run(ssh_t *s)
                 ssize_t n = libssh2_sftp_write(s->fh, j->data + j->off,
                                                j->len - j->off);
 
+                if (n == 0)
+                    return 1; /* nothing acknowledged yet */
                 if (n < 0) {
                     rc = step_rc(s, j, (int)n, "write");
                     if (rc == 1)
@@ -618,6 +645,14 @@ static void ssh_step(ssh_t *s)
     for (;;) {
         if (s->state != S_IDLE && s->state != S_CONNECTING && s->dead) {
             ssh_session_failed(s, "connection lost");
+            return;
+        }
+        if (s->state > S_CONNECTING && s->c == NULL && s->head == NULL) {
+            /* the server closed an idle session: the next call connects
+             * afresh (with a call, libssh2 reports the loss below) */
+            loom_log(LOOM_LOG_INFO, loom_instance_who(s->inst),
+                     "session closed by the server");
+            ssh_teardown(s);
             return;
         }
         switch (s->state) {
@@ -853,7 +888,8 @@ static void ssh_stop(loom_instance_t *inst)
     loom_instance_set_data(inst, NULL);
     free(s->in);
     free(s);
-    libssh2_exit();
+    /* no libssh2_exit(): its clean-up is process-wide, and the OpenSSL
+     * it would clean up is the one TLS uses too */
 }
 
 #ifdef LOOM_SHARED_MODULE

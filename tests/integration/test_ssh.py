@@ -270,6 +270,26 @@ class HostKeyTest(SshTest):
         self.refused(kh, r"host key refused: the host is not known")
 
 
+class KnownHostsKindsTest(SshTest):
+    def test_key_of_another_kind_recorded_first(self):
+        """known_hosts names the host with an RSA key first, then its
+        ed25519 key: the ed25519 one is what the server's key is checked
+        against, as OpenSSH's ssh does."""
+        rsa = os.path.join(self.sshd.dir, "rsakey")
+        subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsa], check=True,
+                       stdin=subprocess.DEVNULL)
+        with open(rsa + ".pub") as f:
+            rtype, rb64 = f.read().split()[:2]
+        kh = os.path.join(self.sshd.dir, "kh_two")
+        with open(kh, "w") as f:
+            f.write("[127.0.0.1]:%d %s %s\n[127.0.0.1]:%d %s %s\n"
+                    % (self.sshd.port, rtype, rb64, self.sshd.port, self.sshd.hostkey[0], self.sshd.hostkey[1]))
+        self.start(route("p", "put", ["path = %s/f" % self.sshd.files]), known_hosts=kh)
+        self.publish(b"ok")
+        self.wait_route("p", lambda s: s["delivered"] == 1)
+        self.assertEqual(self.read("f"), b"ok")
+
+
 class RestartTest(SshTest):
     def test_restarted_sshd_is_reconnected(self):
         self.start(route("p", "put", ["path = %s/f-${@id}" % self.sshd.files]))
