@@ -226,6 +226,20 @@ static const char *ssh_errmsg(ssh_t *s)
     return msg && msg[0] ? msg : "unknown error";
 }
 
+/* Say goodbye on a healthy, idle session (SSH_MSG_DISCONNECT: one
+ * packet, buffered on the connection), then close it after flushing. */
+static void ssh_close_idle(ssh_t *s)
+{
+    loom_conn_t *c = s->c;
+
+    if (s->ses && c && !s->dead && s->state == S_READY && s->fh == NULL) {
+        libssh2_session_disconnect(s->ses, "idle");
+        loom_conn_set_data(c, NULL);
+        s->c = NULL;
+        loom_conn_close(c); /* after the goodbye is out */
+    }
+}
+
 /* Free libssh2's state and the connection; back to S_IDLE.  The
  * transport is marked dead first, so no libssh2 call below can wait. */
 static void ssh_teardown(ssh_t *s)
@@ -324,6 +338,7 @@ static void ssh_idle_timeout(loom_timer_t *t, void *arg)
     if (s->head == NULL && s->state != S_IDLE) {
         loom_log(LOOM_LOG_DEBUG, loom_instance_who(s->inst),
                  "closing the idle session");
+        ssh_close_idle(s);
         ssh_teardown(s);
     }
 }

@@ -314,9 +314,10 @@ class RestartTest(SshTest):
         self.publish(b"one")
         self.wait_route("p", lambda s: s["delivered"] == 1)
         deadline = time.monotonic() + WAIT
-        while "Closing connection to" not in self.sshd.log() and time.monotonic() < deadline:
+        # closed by loomd, with an SSH goodbye (SSH_MSG_DISCONNECT)
+        while "Received disconnect" not in self.sshd.log() and time.monotonic() < deadline:
             time.sleep(0.1)
-        self.assertIn("Closing connection to", self.sshd.log())
+        self.assertRegex(self.sshd.log(), r"Received disconnect from 127\.0\.0\.1 port \d+:11: idle")
         self.publish(b"two")
         self.wait_route("p", lambda s: s["delivered"] == 2)
         self.assertEqual(self.read("f-2"), b"two")
