@@ -15,6 +15,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  python3 openssl ca-certificates finger util-linux procps iproute2 mandoc
  memcached libmemcached-tools python3-pymemcache python3-twisted
  libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
+ libssh2-1-dev openssh-server openssh-client
  curl libnghttp2-dev libjansson-dev libcrypt-dev ddclient nghttp2-client python3-h2 python3-websockets
  nginx-light h2o wrk chromium dnsdist"
 missing=""
