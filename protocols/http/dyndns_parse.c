@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "dyndns_parse.h"
+#include "http_util.h"
 
 /* ---- the users file ------------------------------------------------------ */
 
@@ -284,17 +285,6 @@ int dyndns_in_zone(const char *host, const char *zone)
 
 /* ---- the query ----------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode P[0..N) ('+' is a space) into OUT (CAP bytes, NUL
  * terminated, cut to fit).  Returns the decoded length, -1 on a bad
  * escape. */
@@ -310,8 +300,8 @@ static long decode(const char *p, size_t n, char *out, size_t cap)
 
             if (i + 2 >= n)
                 return -1;
-            h = hexval(p[i + 1]);
-            l = hexval(p[i + 2]);
+            h = http_hexval((unsigned char)p[i + 1]);
+            l = http_hexval((unsigned char)p[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             c = h << 4 | l;
