@@ -13,13 +13,16 @@ NOTZONE, a malformed zone section -> FORMERR (dnspython for the raw
 cases); allow_update by address; UPDATEs streaming in over UDP and TCP
 while reloads drop the zone and bring it back, TCP connections closed
 with an UPDATE in flight, and a stop in the middle; allow_update errors
-in the config -> one FILE:LINE line, exit 1."""
+in the config -> one FILE:LINE line, exit 1; an added apex SOA; NSD as a
+secondary following UPDATEs by NOTIFY and AXFR."""
 
 import base64
 import os
+import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -34,6 +37,7 @@ import loomtest
 from loomtest import (DaemonTest, Loomd, WAIT, assert_error_line, free_port,
                       line_of, run_loomd, start_expect_exit)
 
+NSD = "/usr/sbin/nsd"
 SECRET = base64.b64encode(os.urandom(32)).decode()
 OTHER = base64.b64encode(os.urandom(32)).decode()
 WRONG = base64.b64encode(os.urandom(32)).decode()
@@ -54,12 +58,13 @@ OPEN_ZONE = ZONE.replace("dyn.test.", "open.test.")
 STATIC_ZONE = ZONE.replace("dyn.test.", "static.test.")
 
 
-def conf(port, dyn_zone=True, allow='"key:upd.key"'):
+def conf(port, dyn_zone=True, allow='"key:upd.key"', extra=""):
     dyn = ('    zone "dyn.test" {\n'
            '        file = "zones/dyn.test.zone"\n'
            '        dynamic = yes\n'
            '        allow_update = {%s}\n'
-           '    }\n' % allow) if dyn_zone else (
+           '%s'
+           '    }\n' % (allow, extra)) if dyn_zone else (
                '    zone "dyn.test" {\n'
                '        file = "zones/dyn.test.zone"\n'
                '    }\n')
@@ -167,6 +172,18 @@ class Update(DaemonTest):
         self.assertEqual(dig(self.port, "mx.dyn.test", "MX"), ["10 h1.dyn.test."])
         self.assertEqual(serial(self.port), s)
         self.assertIn("UPDATE of dyn.test. from 127.0.0.1 key upd.key.: done", self.d.log())
+
+    def test_apex_soa(self):
+        """An added apex SOA replaces the SOA; its serial wins when newer."""
+        self.ok(["update add dyn.test 300 SOA ns1.dyn.test. admin.dyn.test. 5000 7200 900 1209600 60"])
+        soa = dig(self.port, "dyn.test", "SOA")[0].split()
+        self.assertEqual(soa[1], "admin.dyn.test.")
+        self.assertEqual(int(soa[2]), 5000)
+        self.ok(["update add z.dyn.test 60 A 192.0.2.1"])
+        self.assertEqual(serial(self.port), 5001)
+        # an SOA elsewhere than the apex is malformed for the zone
+        self.fails(["update add sub.dyn.test 300 SOA a.test. b.test. 1 1 1 1 1"], "FORMERR")
+        self.assertEqual(serial(self.port), 5001)
 
     def test_prerequisites(self):
         s0 = serial(self.port)
@@ -342,6 +359,69 @@ class Update(DaemonTest):
             stop.set()
             for t in threads:
                 t.join()
+
+
+@unittest.skipUnless(os.path.exists(NSD), "NSD (%s) is not installed" % NSD)
+class Secondary(DaemonTest):
+    """NSD, a secondary of the dynamic zone, follows UPDATEs through
+    NOTIFY and AXFR (its SOA refresh is an hour: only NOTIFY explains a
+    new copy)."""
+
+    def test_nsd_follows(self):
+        port, nsd_port = free_port(), free_port()
+        extra = ('        allow_transfer = {"127.0.0.1"}\n'
+                 '        notify = {"127.0.0.1:%d"}\n' % nsd_port)
+        self.d = Loomd(conf(port, extra=extra), files={"zones/dyn.test.zone": ZONE,
+                                                       "zones/open.test.zone": OPEN_ZONE,
+                                                       "zones/static.test.zone": STATIC_ZONE,
+                                                       "state/.keep": ""})
+        self.d.start()
+        nsd_dir = tempfile.mkdtemp(prefix="loomtest-nsd-")
+        self.addCleanup(shutil.rmtree, nsd_dir, True)
+        nconf = os.path.join(nsd_dir, "nsd.conf")
+        with open(nconf, "w") as f:
+            f.write('server:\n    ip-address: 127.0.0.1@%d\n    port: %d\n    do-ip6: no\n'
+                    '    server-count: 1\n    username: ""\n    chroot: ""\n    zonesdir: "%s"\n'
+                    '    database: ""\n    zonelistfile: "%s/zone.list"\n'
+                    '    xfrdfile: "%s/xfrd.state"\n    xfrdir: "%s"\n    pidfile: "%s/nsd.pid"\n'
+                    '    logfile: "%s/nsd.log"\n    verbosity: 2\n    rrl-ratelimit: 0\n'
+                    'remote-control:\n    control-enable: no\n'
+                    'zone:\n    name: dyn.test\n    zonefile: "%s/dyn.test.secondary"\n'
+                    '    request-xfr: AXFR 127.0.0.1@%d NOKEY\n    allow-notify: 127.0.0.1 NOKEY\n'
+                    % ((nsd_port, nsd_port) + (nsd_dir,) * 7 + (port,)))
+        out = open(os.path.join(nsd_dir, "nsd.out"), "wb")
+        self.addCleanup(out.close)
+        p = subprocess.Popen([NSD, "-d", "-c", nconf], stdin=subprocess.DEVNULL,
+                             stdout=out, stderr=out)
+
+        def stop_nsd():
+            p.terminate()
+            try:
+                p.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.addCleanup(stop_nsd)
+
+        def wait_nsd(name, want):
+            deadline = time.monotonic() + WAIT * 2
+            got = None
+            while time.monotonic() < deadline:
+                self.assertIsNone(p.poll(), "nsd exited")
+                got = dig(nsd_port, name)
+                if got == want:
+                    return
+                time.sleep(0.2)
+            self.fail("NSD answers %r for %s, want %r; loomd log:\n%s"
+                      % (got, name, want, self.d.log()))
+        wait_nsd("www.dyn.test", ["192.0.2.80", "192.0.2.81"])
+        self.assertEqual(nsupdate(port, ["update add new.dyn.test 60 A 192.0.2.77"])[0], 0)
+        wait_nsd("new.dyn.test", ["192.0.2.77"])
+        self.assertEqual(nsupdate(port, ["update delete new.dyn.test A 192.0.2.77",
+                                         "update add new.dyn.test 60 A 192.0.2.78"],
+                                  tcp=True)[0], 0)
+        wait_nsd("new.dyn.test", ["192.0.2.78"])
+        self.assertEqual(serial(nsd_port), serial(port))
 
 
 class UpdateConfigErrors(DaemonTest):
