@@ -173,8 +173,21 @@ class Update(DaemonTest):
         self.assertEqual(serial(self.port), s)
         self.assertIn("UPDATE of dyn.test. from 127.0.0.1 key upd.key.: done", self.d.log())
 
-    def test_apex_soa(self):
-        """An added apex SOA replaces the SOA; its serial wins when newer."""
+    def test_apex_soa_and_skipped_additions(self):
+        """An added apex SOA replaces the SOA when its serial is newer;
+        RFC 2136 3.4.2.2's skipped additions (an older SOA, a CNAME beside
+        data, data beside a CNAME) change nothing and answer NOERROR."""
+        s0 = serial(self.port)
+        self.ok(["update add dyn.test 300 SOA ns1.dyn.test. old.dyn.test. 999 7200 900 1209600 60",
+                 "update add www.dyn.test 300 CNAME ns1.dyn.test."])
+        self.assertEqual(serial(self.port), s0)
+        self.assertEqual(dig(self.port, "www.dyn.test", "CNAME"), [])
+        self.ok(["update add alias.dyn.test 300 CNAME www.dyn.test."])
+        self.ok(["update add alias.dyn.test 300 A 192.0.2.1"])
+        self.assertEqual(dig(self.port, "alias.dyn.test", "CNAME"), ["www.dyn.test."])
+        self.ok(["update add alias.dyn.test 300 CNAME ns1.dyn.test."])
+        self.assertEqual(dig(self.port, "alias.dyn.test", "CNAME"), ["ns1.dyn.test."])
+        self.assertEqual(serial(self.port), s0 + 2)
         self.ok(["update add dyn.test 300 SOA ns1.dyn.test. admin.dyn.test. 5000 7200 900 1209600 60"])
         soa = dig(self.port, "dyn.test", "SOA")[0].split()
         self.assertEqual(soa[1], "admin.dyn.test.")
