@@ -10,7 +10,8 @@ set that differs) and nothing applied; a wrong secret -> BADSIG, an
 unknown key -> BADKEY, a key or an address not in allow_update ->
 REFUSED, a zone not served -> NOTAUTH, a name outside the zone ->
 NOTZONE, a malformed zone section -> FORMERR (dnspython for the raw
-cases); allow_update by address; UPDATEs streaming in over UDP and TCP
+cases); allow_update by address; an UPDATE and a query pipelined on one
+TCP connection answered in order; UPDATEs streaming in over UDP and TCP
 while reloads drop the zone and bring it back, TCP connections closed
 with an UPDATE in flight, and a stop in the middle; allow_update errors
 in the config -> one FILE:LINE line, exit 1; an added apex SOA; NSD as a
@@ -28,6 +29,7 @@ import time
 import unittest
 
 import dns.message
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.tsigkeyring
@@ -300,6 +302,36 @@ class Update(DaemonTest):
         self.assertEqual(data[2] >> 3 & 0xf, 5)
         # the daemon is unharmed
         self.assertEqual(dig(self.port, "www.dyn.test"), ["192.0.2.80", "192.0.2.81"])
+
+    def test_tcp_pipelined_in_order(self):
+        """An UPDATE and a query sent back to back on one TCP connection:
+        answered in order, and the query already sees the change (the
+        connection reads no further until the UPDATE is committed).  With
+        EDNS the UPDATE's answer carries an OPT record."""
+        ring = dns.tsigkeyring.from_text({"upd.key": SECRET})
+        u = dns.update.UpdateMessage("dyn.test", keyring=ring, keyname="upd.key",
+                                     keyalgorithm="hmac-sha256")
+        u.use_edns(0, 0, 1232)
+        u.add("pipe", 60, "A", "192.0.2.44")
+        q = dns.message.make_query("pipe.dyn.test", "A")
+        out = b""
+        for m in (u.to_wire(), q.to_wire()):
+            out += struct.pack(">H", len(m)) + m
+        with socket.create_connection(("127.0.0.1", self.port), timeout=WAIT) as c:
+            c.sendall(out)
+            f = c.makefile("rb")
+            answers = []
+            for _ in range(2):
+                n = struct.unpack(">H", f.read(2))[0]
+                answers.append(f.read(n))
+        r1 = dns.message.from_wire(answers[0], keyring=ring, request_mac=u.mac)
+        self.assertEqual(r1.opcode(), dns.opcode.UPDATE)
+        self.assertEqual(r1.rcode(), dns.rcode.NOERROR)
+        self.assertTrue(r1.had_tsig)
+        self.assertEqual(r1.edns, 0)
+        r2 = dns.message.from_wire(answers[1])
+        self.assertEqual(r2.id, q.id)
+        self.assertEqual([rr.address for rrset in r2.answer for rr in rrset], ["192.0.2.44"])
 
     def test_reload_and_close_in_flight(self):
         stop = threading.Event()
