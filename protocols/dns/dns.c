@@ -74,6 +74,8 @@ typedef struct {
     loom_timer_t reap;      /* frees finished NOTIFY channels, next turn */
     uint64_t notify_logged; /* when a NOTIFY refusal was last logged */
     uint64_t notify_quiet;  /* refusals not logged since */
+    uint64_t upd_logged;    /* the same for UPDATEs refused before */
+    uint64_t upd_quiet;     /* their client was let in */
     dns_dyn_t *dyn;         /* dynamic zones (dns_dynz.c) */
     uint8_t out[2 + DNS_MSG_MAX];
 } dns_state_t;
@@ -687,6 +689,25 @@ static unsigned update_check(void *arg, const dns_zone_t *z, char *why,
     return dns_upd_prereq(&u->parsed, z, why, whylen);
 }
 
+/* Log an UPDATE refused before its client was let in (anyone can send
+ * those, spoofed over UDP) at most once per DNS_NOTIFY_LOG_EVERY seconds,
+ * with the number not logged since. */
+static void update_refusal_log(dns_state_t *ds, const char *what,
+                               const char *why)
+{
+    uint64_t now = now_seconds(ds);
+
+    if (ds->upd_logged && now < ds->upd_logged + DNS_NOTIFY_LOG_EVERY) {
+        ds->upd_quiet++;
+        return;
+    }
+    loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
+             "%s: %s (%llu more UPDATEs refused since the last such line)",
+             what, why, (unsigned long long)ds->upd_quiet);
+    ds->upd_logged = now;
+    ds->upd_quiet = 0;
+}
+
 /* Read, authorise and build the UPDATE MSG; 0 with *OUT (a batch ready
  * to submit), or the RCODE to answer with at once. */
 static unsigned update_prepare(dns_state_t *ds, const dns_conf_t *c,
@@ -707,7 +728,8 @@ static unsigned update_prepare(dns_state_t *ds, const dns_conf_t *c,
     u = loom_calloc(1, sizeof(*u));
     peer_text(peer, addr, sizeof(addr));
     if ((rc = dns_upd_parse(msg, len, &u->parsed, why, sizeof(why))) != 0) {
-        loom_log(LOOM_LOG_INFO, who, "UPDATE from %s: %s", addr, why);
+        snprintf(u->who, sizeof(u->who), "UPDATE from %s", addr);
+        update_refusal_log(ds, u->who, why);
         upd_free(u);
         return rc;
     }
@@ -724,15 +746,15 @@ static unsigned update_prepare(dns_state_t *ds, const dns_conf_t *c,
                  addr, ts->key ? " key " : "", kname);
     }
     if (zc == NULL) { /* RFC 2136 3.1.1 */
-        loom_log(LOOM_LOG_INFO, who, "%s: not a zone served here", u->who);
+        update_refusal_log(ds, u->who, "not a zone served here");
         upd_free(u);
         return DNS_R_NOTAUTH;
     }
     if (!zc->dynamic || !dns_allow_match(c, &zc->allow_update, peer, ts->key)) {
-        loom_log(LOOM_LOG_INFO, who, "%s: refused (%s)", u->who,
-                 !zc->dynamic ? "not a dynamic zone"
-                 : ts->key    ? "key not in allow_update"
-                              : "address not in allow_update");
+        update_refusal_log(ds, u->who,
+                           !zc->dynamic ? "refused (not a dynamic zone)"
+                           : ts->key    ? "refused (key not in allow_update)"
+                                     : "refused (address not in allow_update)");
         upd_free(u);
         return DNS_R_REFUSED;
     }
