@@ -12,9 +12,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "dns.h"
 #include "dns_service.h"
 #include "dns_tsig.h"
+#include "dns_upd.h"
 #include "dns_update.h"
 #include "loom_service.h"
 
@@ -32,7 +35,7 @@
     X(formerr) X(notimp) X(servfail) X(notauth) X(badvers) X(truncated)        \
     X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)          \
     X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped)                \
-    X(tcp_refused) X(reply_dropped)
+    X(tcp_refused) X(reply_dropped) X(updates) X(notzone)
 /* clang-format on */
 
 typedef struct {
@@ -49,6 +52,7 @@ typedef struct client_s {
 
 typedef struct notify_s notify_t;
 typedef struct fwd_s fwd_t;
+typedef struct upd_s upd_t;
 
 typedef struct {
     char *zone;
@@ -70,6 +74,8 @@ typedef struct {
     loom_timer_t reap;      /* frees finished NOTIFY channels, next turn */
     uint64_t notify_logged; /* when a NOTIFY refusal was last logged */
     uint64_t notify_quiet;  /* refusals not logged since */
+    uint64_t upd_logged;    /* the same for UPDATEs refused before */
+    uint64_t upd_quiet;     /* their client was let in */
     dns_dyn_t *dyn;         /* dynamic zones (dns_dynz.c) */
     uint8_t out[2 + DNS_MSG_MAX];
 } dns_state_t;
@@ -90,7 +96,32 @@ typedef struct {
     uint8_t ax_mac[DNS_TSIG_MAC_MAX]; /* the previous MAC in the chain */
     size_t ax_mac_len;
     fwd_t *fwd; /* a forwarded query waiting for its answer */
+    upd_t *upd; /* an UPDATE waiting for its commit */
 } dns_conn_t;
+
+/* An RFC 2136 UPDATE between its request and its commit: everything the
+ * reply needs is copied here (a reload may free the conf and its keys).
+ * Over UDP the client is a loom_dgram_t (a listener id, checked when the
+ * reply goes); over TCP the connection, which cancels the handle and
+ * frees this when it closes first. */
+struct upd_s {
+    dns_state_t *ds;
+    dns_conn_t *dc; /* TCP, or NULL */
+    int udp;
+    loom_dgram_t from;
+    dns_update_t *batch;    /* built, not yet submitted */
+    dns_update_handle_t *h; /* submitted */
+    dns_upd_t parsed;       /* the prerequisites, checked at commit */
+    char zone[4 * DNS_NAME_MAX + 1];
+    char who[INET6_ADDRSTRLEN + 8 * DNS_NAME_MAX + 40]; /* for the log */
+    int edns;
+    int is_signed;
+    dns_tsig_key_t key;
+    uint8_t mac[DNS_TSIG_MAC_MAX]; /* the request's MAC */
+    size_t mac_len;
+    uint8_t msg[DNS_HDR_LEN + DNS_NAME_MAX + 4]; /* header + zone section */
+    dns_query_t q;
+};
 
 struct fwd_s {
     dns_state_t *ds;
@@ -115,7 +146,7 @@ struct notify_s {
     int done;
 };
 
-enum { R_NONE, R_REPLY, R_AXFR, R_FORWARD };
+enum { R_NONE, R_REPLY, R_AXFR, R_FORWARD, R_UPDATE };
 
 /* How a query came (process()'s HOW): the size limit and whether zone
  * transfers are possible follow from it. */
@@ -192,6 +223,9 @@ static void count_rcode(dns_state_t *ds, const dns_pkt_t *p, unsigned rcode)
         break;
     case DNS_R_BADVERS:
         ds->st.badvers++;
+        break;
+    case DNS_R_NOTZONE:
+        ds->st.notzone++;
         break;
     }
     if (p->len >= DNS_HDR_LEN && (p->buf[2] & 0x02))
@@ -370,14 +404,21 @@ static void tsig_finish(dns_pkt_t *p, tsig_state_t *ts, const dns_tsig_rr_t *rr,
     ts->mac_len = n > 0 ? (size_t)n : 0;
 }
 
+static unsigned update_prepare(dns_state_t *ds, const dns_conf_t *c,
+                               const uint8_t *msg, size_t len,
+                               const struct sockaddr *peer, int how,
+                               const dns_query_t *q, const tsig_state_t *ts,
+                               upd_t **out);
+
 /* Handle one request MSG from PEER.  Builds the reply in P (whose buffer
  * has room for DNS_MSG_MAX bytes) and returns what to do with it; for
  * R_AXFR *ZC is the zone and TS the transfer's TSIG, for R_FORWARD
- * nothing is built. */
+ * nothing is built, for R_UPDATE *UPD is the UPDATE to submit (the
+ * caller's) and nothing is built. */
 static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
                    size_t len, const struct sockaddr *peer, int how,
                    dns_query_t *q, dns_pkt_t *p, const dns_zconf_t **zc,
-                   tsig_state_t *ts)
+                   tsig_state_t *ts, upd_t **upd)
 {
     int prc = dns_query_parse(msg, len, q), tcp = how == T_TCP;
     unsigned limit, rcode = DNS_R_NOERROR, opcode, terr = 0;
@@ -401,7 +442,8 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
     opcode = DNS_OPCODE(q->flags);
     if (prc == DNS_PARSE_FORMERR) {
         /* an opcode we do not implement is judged before the sections */
-        rcode = opcode == DNS_OP_QUERY || opcode == DNS_OP_NOTIFY
+        rcode = opcode == DNS_OP_QUERY || opcode == DNS_OP_NOTIFY ||
+                        opcode == DNS_OP_UPDATE
                     ? DNS_R_FORMERR
                     : DNS_R_NOTIMP;
         if (dns_reply_start(p, msg, q, rcode) != 0) {
@@ -430,12 +472,19 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
         rcode = DNS_R_REFUSED;
         goto done;
     }
-    if (opcode != DNS_OP_QUERY) {
-        rcode = DNS_R_NOTIMP;
+    if (q->edns && q->edns_version > 0 &&
+        (opcode == DNS_OP_QUERY || opcode == DNS_OP_UPDATE)) {
+        rcode = DNS_R_BADVERS;
         goto done;
     }
-    if (q->edns && q->edns_version > 0) {
-        rcode = DNS_R_BADVERS;
+    if (opcode == DNS_OP_UPDATE) {
+        rcode = update_prepare(ds, c, msg, len, peer, how, q, ts, upd);
+        if (rcode == DNS_R_NOERROR)
+            return R_UPDATE;
+        goto done;
+    }
+    if (opcode != DNS_OP_QUERY) {
+        rcode = DNS_R_NOTIMP;
         goto done;
     }
     if (q->qclass == DNS_C_CH) {
@@ -608,6 +657,218 @@ static void fwd_start(dns_state_t *ds, const uint8_t *msg, size_t len,
     loom_resolver_send(ds->fwd, msg, len, fwd_done, f);
 }
 
+/* ---- RFC 2136 UPDATE --------------------------------------------------------
+ */
+
+static void peer_text(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    int family;
+    const uint8_t *addr = dns_addr_bytes(sa, &family);
+
+    snprintf(out, outlen, "?");
+    if (addr)
+        inet_ntop(family, addr, out, (socklen_t)outlen);
+}
+
+static void upd_free(upd_t *u)
+{
+    if (u->batch)
+        dns_update_service.abort(u->batch);
+    dns_upd_free(&u->parsed);
+    OPENSSL_cleanse(&u->key, sizeof(u->key));
+    free(u);
+}
+
+/* The prerequisites, run by the update service at commit time against
+ * the zone as every earlier batch left it. */
+static unsigned update_check(void *arg, const dns_zone_t *z, char *why,
+                             size_t whylen)
+{
+    upd_t *u = arg;
+
+    return dns_upd_prereq(&u->parsed, z, why, whylen);
+}
+
+/* Log an UPDATE refused before its client was let in (anyone can send
+ * those, spoofed over UDP) at most once per DNS_NOTIFY_LOG_EVERY seconds,
+ * with the number not logged since. */
+static void update_refusal_log(dns_state_t *ds, const char *what,
+                               const char *why)
+{
+    uint64_t now = now_seconds(ds);
+
+    if (ds->upd_logged && now < ds->upd_logged + DNS_NOTIFY_LOG_EVERY) {
+        ds->upd_quiet++;
+        return;
+    }
+    loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
+             "%s: %s (%llu more UPDATEs refused since the last such line)",
+             what, why, (unsigned long long)ds->upd_quiet);
+    ds->upd_logged = now;
+    ds->upd_quiet = 0;
+}
+
+/* Read, authorise and build the UPDATE MSG; 0 with *OUT (a batch ready
+ * to submit), or the RCODE to answer with at once. */
+static unsigned update_prepare(dns_state_t *ds, const dns_conf_t *c,
+                               const uint8_t *msg, size_t len,
+                               const struct sockaddr *peer, int how,
+                               const dns_query_t *q, const tsig_state_t *ts,
+                               upd_t **out)
+{
+    const char *who = loom_instance_who(ds->inst);
+    const dns_zconf_t *zc = NULL;
+    char why[600], addr[INET6_ADDRSTRLEN], zname[4 * DNS_NAME_MAX + 1];
+    unsigned rc;
+    upd_t *u;
+
+    ds->st.updates++;
+    if (how == T_SVC) /* DNS over HTTPS takes queries only */
+        return DNS_R_NOTIMP;
+    u = loom_calloc(1, sizeof(*u));
+    peer_text(peer, addr, sizeof(addr));
+    if ((rc = dns_upd_parse(msg, len, &u->parsed, why, sizeof(why))) != 0) {
+        snprintf(u->who, sizeof(u->who), "UPDATE from %s", addr);
+        update_refusal_log(ds, u->who, why);
+        upd_free(u);
+        return rc;
+    }
+    for (size_t i = 0; i < c->nzones; i++)
+        if (dns_name_equal(u->parsed.zone, c->zones[i].zone->apex))
+            zc = &c->zones[i];
+    dns_name_text(u->parsed.zone, zname, sizeof(zname));
+    {
+        char kname[4 * DNS_NAME_MAX + 1] = "";
+
+        if (ts->key)
+            dns_name_text(ts->key->name, kname, sizeof(kname));
+        snprintf(u->who, sizeof(u->who), "UPDATE of %s from %s%s%s", zname,
+                 addr, ts->key ? " key " : "", kname);
+    }
+    if (zc == NULL) { /* RFC 2136 3.1.1 */
+        update_refusal_log(ds, u->who, "not a zone served here");
+        upd_free(u);
+        return DNS_R_NOTAUTH;
+    }
+    if (!zc->dynamic || !dns_allow_match(c, &zc->allow_update, peer, ts->key)) {
+        update_refusal_log(ds, u->who,
+                           !zc->dynamic ? "refused (not a dynamic zone)"
+                           : ts->key    ? "refused (key not in allow_update)"
+                                     : "refused (address not in allow_update)");
+        upd_free(u);
+        return DNS_R_REFUSED;
+    }
+    if ((rc = dns_upd_prescan(&u->parsed, why, sizeof(why))) != 0) {
+        loom_log(LOOM_LOG_INFO, who, "%s: %s", u->who, why);
+        upd_free(u);
+        return rc;
+    }
+    u->batch =
+        dns_update_service.begin(ds->inst, zc->zone->name, why, sizeof(why));
+    if (u->batch == NULL) {
+        loom_log(LOOM_LOG_WARN, who, "%s: %s", u->who, why);
+        upd_free(u);
+        return DNS_R_SERVFAIL;
+    }
+    for (size_t i = 0; i < u->parsed.nupd; i++) {
+        dns_change_t ch;
+
+        dns_upd_change(&u->parsed.upd[i], &ch);
+        if (dns_update_service.add(u->batch, &ch, why, sizeof(why)) != 0) {
+            loom_log(LOOM_LOG_INFO, who, "%s: update record %zu: %s", u->who,
+                     i + 1, why);
+            upd_free(u);
+            return DNS_R_FORMERR;
+        }
+    }
+    dns_update_service.set_check(u->batch, update_check, u);
+    u->ds = ds;
+    snprintf(u->zone, sizeof(u->zone), "%s", zc->zone->name);
+    memcpy(u->msg, msg, q->question_end);
+    u->q = *q;
+    u->q.qname = u->msg + DNS_HDR_LEN;
+    u->edns = q->edns;
+    if (ts->key) {
+        u->is_signed = 1;
+        u->key = *ts->key;
+        memcpy(u->mac, ts->mac, ts->mac_len);
+        u->mac_len = ts->mac_len;
+    }
+    *out = u;
+    return DNS_R_NOERROR;
+}
+
+/* The commit's outcome: answer the client (unless the instance stops)
+ * and free U. */
+static void update_done(void *arg, dns_update_status_t st, unsigned rcode,
+                        const char *why, uint32_t serial)
+{
+    upd_t *u = arg;
+    dns_state_t *ds = u->ds;
+    unsigned rc = st == DNS_UPDATE_DONE      ? DNS_R_NOERROR
+                  : st == DNS_UPDATE_REFUSED ? rcode
+                                             : DNS_R_SERVFAIL;
+    dns_pkt_t p;
+
+    u->h = NULL;
+    if (st == DNS_UPDATE_DONE)
+        loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
+                 "%s: done, serial %u", u->who, (unsigned)serial);
+    else
+        loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst), "%s: RCODE %u: %s",
+                 u->who, rc, why);
+    if (u->dc)
+        u->dc->upd = NULL;
+    if (ds->stopping) {
+        upd_free(u);
+        return;
+    }
+    dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
+    dns_reply_start(&p, u->msg, &u->q, rc & 0xf);
+    if (u->edns) {
+        const dns_conf_t *c = loom_instance_conf(ds->inst);
+
+        dns_reply_opt(&p, (uint16_t)c->edns_size, rc, 0);
+    }
+    if (u->is_signed) {
+        uint8_t mac[DNS_TSIG_MAC_MAX];
+
+        dns_tsig_sign(&p, &u->key, u->mac, u->mac_len, 0, (uint64_t)time(NULL),
+                      0, NULL, 0, mac);
+    }
+    count_rcode(ds, &p, rc);
+    if (u->udp) {
+        if (loom_dgram_reply(&u->from, (const char *)p.buf, p.len) ==
+            LOOM_DECLINED)
+            ds->st.reply_dropped++;
+    } else if (u->dc) {
+        (void)conn_write_msg(u->dc, p.buf, p.len);
+        loom_conn_resume(u->dc->conn);
+    }
+    upd_free(u);
+}
+
+/* Submit the prepared U for a UDP client (FROM) or a TCP one (DC, which
+ * reads no further request until the answer). */
+static void update_submit(upd_t *u, const loom_dgram_t *from, dns_conn_t *dc)
+{
+    dns_update_t *b = u->batch;
+    dns_update_handle_t *h;
+
+    u->batch = NULL;
+    if (from) {
+        u->udp = 1;
+        u->from = *from;
+    } else {
+        u->dc = dc;
+        dc->upd = u;
+        loom_conn_pause(dc->conn);
+    }
+    h = dns_update_service.submit(b, update_done, u);
+    if (h) /* NULL: update_done has run (and freed U) already */
+        u->h = h;
+}
+
 /* ---- UDP -------------------------------------------------------------------
  */
 
@@ -621,14 +882,19 @@ static void dns_datagram(loom_instance_t *inst, const loom_dgram_t *from,
     dns_query_t q;
     dns_pkt_t p;
     tsig_state_t ts;
+    upd_t *upd = NULL;
     int what;
 
     dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
     what = process(ds, c, (const uint8_t *)buf, len, peer, T_UDP, &q, &p, &zc,
-                   &ts);
+                   &ts, &upd);
     if (what == R_NONE)
         return;
     ds->st.udp++;
+    if (what == R_UPDATE) { /* not rate limited: it needs a key or an ACL */
+        update_submit(upd, from, NULL);
+        return;
+    }
     switch (dns_rrl_check(ds->rrl, c, peer, now_seconds(ds))) {
     case DNS_RRL_DROP:
         ds->st.rrl_dropped++;
@@ -758,12 +1024,14 @@ static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
     const uint8_t *in = (const uint8_t *)buf;
     size_t used = 0;
 
-    while (dc->axfr_zone == NULL && dc->fwd == NULL && len - used >= 2) {
+    while (dc->axfr_zone == NULL && dc->fwd == NULL && dc->upd == NULL &&
+           len - used >= 2) {
         size_t mlen = dns_get16(in + used);
         const dns_zconf_t *zc = NULL;
         dns_query_t q;
         dns_pkt_t p;
         tsig_state_t ts;
+        upd_t *upd = NULL;
         int what, rc = LOOM_OK;
 
         if (mlen == 0) {
@@ -773,8 +1041,9 @@ static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
         if (len - used < 2 + mlen)
             break;
         dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
-        what = process(ds, conf, in + used + 2, mlen,
-                       (struct sockaddr *)&dc->peer, T_TCP, &q, &p, &zc, &ts);
+        what =
+            process(ds, conf, in + used + 2, mlen, (struct sockaddr *)&dc->peer,
+                    T_TCP, &q, &p, &zc, &ts, &upd);
         if (what != R_NONE) {
             if (dc->tls)
                 ds->st.tls++;
@@ -787,6 +1056,10 @@ static size_t dns_data(loom_conn_t *c, const char *buf, size_t len)
         case R_REPLY:
             rc = conn_write_msg(dc, p.buf, p.len);
             break;
+        case R_UPDATE:
+            used += 2 + mlen;
+            update_submit(upd, NULL, dc);
+            return used;
         case R_FORWARD:
             used += 2 + mlen;
             fwd_start(ds, in + used - mlen, mlen, &q, DNS_MSG_MAX, NULL, dc,
@@ -849,6 +1122,11 @@ static void dns_close(loom_conn_t *c)
         dns_zone_unref(dc->axfr_zone);
     if (dc->fwd)
         dc->fwd->dc = NULL;
+    if (dc->upd) { /* its commit may still happen; no answer goes */
+        dns_update_service.cancel(dc->upd->h);
+        upd_free(dc->upd);
+        dc->upd = NULL;
+    }
 }
 
 /* ---- NOTIFY
@@ -1041,7 +1319,7 @@ static dns_query_handle_t *svc_query(void *self, const uint8_t *msg, size_t len,
         return NULL;
     }
     dns_pkt_init(&p, ds->out + 2, DNS_MSG_MAX);
-    what = process(ds, c, msg, len, client, T_SVC, &q, &p, &zc, &ts);
+    what = process(ds, c, msg, len, client, T_SVC, &q, &p, &zc, &ts, NULL);
     if (what == R_NONE) {
         cb(arg, DNS_QUERY_MALFORMED, NULL, 0);
         return NULL;

@@ -35,14 +35,15 @@ typedef struct {
 typedef struct {
     dns_zone_t *zone;
     dns_allow_t allow_transfer;
-    char *notify;        /* c-ares server list "A:P,[B]:P", or NULL */
-    int *notify_keys;    /* per notify target: index into keys, or -1 */
-    int dynamic;         /* takes changes (dns_update.h) */
-    char *path;          /* the zone file, resolved */
-    char *journal;       /* dynamic: the journal's path */
-    size_t journal_max;  /* compact past this many bytes */
-    int jfd;             /* prepare: the opened journal (or -1) */
-    size_t jgood, jsize; /* its whole records' length, its size */
+    dns_allow_t allow_update; /* RFC 2136 UPDATE (dynamic zones only) */
+    char *notify;             /* c-ares server list "A:P,[B]:P", or NULL */
+    int *notify_keys;         /* per notify target: index into keys, or -1 */
+    int dynamic;              /* takes changes (dns_update.h) */
+    char *path;               /* the zone file, resolved */
+    char *journal;            /* dynamic: the journal's path */
+    size_t journal_max;       /* compact past this many bytes */
+    int jfd;                  /* prepare: the opened journal (or -1) */
+    size_t jgood, jsize;      /* its whole records' length, its size */
 } dns_zconf_t;
 
 typedef struct {

@@ -18,6 +18,7 @@
 
 static cfg_opt_t zone_opts[] = {CFG_STR("file", NULL, CFGF_NONE),
                                 CFG_STR_LIST("allow_transfer", "{}", CFGF_NONE),
+                                CFG_STR_LIST("allow_update", "{}", CFGF_NONE),
                                 CFG_STR_LIST("notify", "{}", CFGF_NONE),
                                 CFG_BOOL("dynamic", cfg_false, CFGF_NONE),
                                 CFG_STR("journal", NULL, CFGF_NONE),
@@ -456,6 +457,14 @@ static int conf_zone(cfg_t *zsec, const char *who, const char *state_dir,
     }
     if (conf_dynamic(zsec, state_dir, zc) != 0)
         return -1;
+    if (conf_allow(zsec, "allow_update", c, &zc->allow_update) != 0)
+        return -1;
+    if (!zc->dynamic && cfg_size(zsec, "allow_update") > 0) {
+        loom_conf_error(zsec, "allow_update",
+                        "zone \"%s\": allow_update needs dynamic = yes",
+                        cfg_title(zsec));
+        return -1;
+    }
     zc->zone = dns_zone_load(cfg_title(zsec), path, who, err, sizeof(err));
     if (zc->zone == NULL) {
         /* A fault no line of the zone file shows is the file's. */
@@ -552,6 +561,8 @@ void dns_conf_free(void *conf)
         dns_zone_unref(c->zones[i].zone);
         free(c->zones[i].allow_transfer.addrs.v);
         free(c->zones[i].allow_transfer.keys);
+        free(c->zones[i].allow_update.addrs.v);
+        free(c->zones[i].allow_update.keys);
         free(c->zones[i].notify);
         free(c->zones[i].notify_keys);
         free(c->zones[i].path);

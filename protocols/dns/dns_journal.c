@@ -121,6 +121,56 @@ static size_t live_count(const recs_t *rs, const uint8_t *name, uint16_t type)
     return n;
 }
 
+static size_t soa_serial_off(const uint8_t *rd, size_t len);
+
+/* Whether data other than CNAME (and the DNSSEC records allowed beside
+ * it) lives at NAME. */
+static int live_other(const recs_t *rs, const uint8_t *name)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        if (!rs->dead[i] && rs->v[i].type != DNS_T_CNAME &&
+            rs->v[i].type != DNS_T_RRSIG && rs->v[i].type != DNS_T_NSEC &&
+            dns_name_equal(rs->v[i].owner, name))
+            return 1;
+    return 0;
+}
+
+/* RFC 2136 3.4.2.2: an ADD that is skipped -- an apex SOA whose serial
+ * is not newer than the live one's, a CNAME where other data lives,
+ * other data where a CNAME lives.  An added CNAME replaces the name's
+ * CNAME. */
+static int add_skipped(recs_t *rs, const dns_change_t *c, int apex)
+{
+    if (apex && c->type == DNS_T_SOA) {
+        size_t off = soa_serial_off(c->rdata, c->rdlen);
+
+        for (size_t i = 0; i < rs->n; i++) {
+            size_t o;
+
+            if (rs->dead[i] || rs->v[i].type != DNS_T_SOA)
+                continue;
+            o = soa_serial_off(rs->v[i].rdata, rs->v[i].rdlen);
+            if (off == 0 || o == 0 ||
+                !dns_serial_newer(dns_get32(c->rdata + off),
+                                  dns_get32(rs->v[i].rdata + o)))
+                return 1;
+        }
+        return 0;
+    }
+    if (c->type == DNS_T_CNAME) {
+        if (live_other(rs, c->name))
+            return 1;
+        for (size_t i = 0; i < rs->n; i++)
+            if (!rs->dead[i] && rs->v[i].type == DNS_T_CNAME &&
+                dns_name_equal(rs->v[i].owner, c->name) &&
+                !rd_equal(&rs->v[i], c->rdata, c->rdlen))
+                rs->dead[i] = 1;
+        return 0;
+    }
+    return c->type != DNS_T_RRSIG && c->type != DNS_T_NSEC &&
+           live_count(rs, c->name, DNS_T_CNAME) > 0;
+}
+
 static void apply_one(const dns_zone_t *z, recs_t *rs, const dns_batch_t *b,
                       size_t ci)
 {
@@ -140,6 +190,8 @@ static void apply_one(const dns_zone_t *z, recs_t *rs, const dns_batch_t *b,
                 rs->dead[i] = 1;
         goto add;
     case DNS_CH_ADD:
+        if (add_skipped(rs, c, apex))
+            return;
         if (apex && c->type == DNS_T_SOA)
             for (size_t i = 0; i < rs->n; i++)
                 if (!rs->dead[i] && rs->v[i].type == DNS_T_SOA)

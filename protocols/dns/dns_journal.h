@@ -58,8 +58,11 @@ void dns_batch_clear(dns_batch_t *b);
  * itself with one more reference when B changes nothing (*CHANGED 0).  A
  * change bumps the serial by one (RFC 1982), or sets it to SERIAL when
  * SERIAL is not 0 (replay).  Apex SOA and NS are kept (deleting them is
- * ignored, as RFC 2136 3.4.2.4 says); an ADD or SET of the apex SOA
- * replaces it.  Returns 0, or a DNS RCODE with WHY set (a CNAME beside
+ * ignored, as RFC 2136 3.4.2.4 says); a SET of the apex SOA replaces it.
+ * An ADD follows RFC 2136 3.4.2.2: it is skipped when it is an apex SOA
+ * whose serial is not newer, a CNAME at a name with other data, or other
+ * data at a name with a CNAME; an added CNAME replaces the name's
+ * CNAME.  Returns 0, or a DNS RCODE with WHY set (a CNAME beside
  * other data, a name outside the zone, ...): nothing changes. */
 unsigned dns_zone_apply(dns_zone_t *z, const dns_batch_t *b, uint32_t serial,
                         dns_zone_t **out, int *changed, char *why,

@@ -24,6 +24,7 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import dns.update
 
 import loomtest
 from dnstest import stats
@@ -179,6 +180,18 @@ class Doh(unittest.TestCase):
         r = self.get(wire("elsewhere.example."))   # outside the zone, 127.0.0.1 not allowed
         m = self.check_answer(r, 0)
         self.assertEqual(m.rcode(), dns.rcode.REFUSED)
+
+    def test_update_is_notimp(self):
+        """RFC 2136 UPDATE is taken over UDP and TCP only: POSTed as DoH it
+        gets NOTIMP, and the zone does not change."""
+        u = dns.update.UpdateMessage("doh.test")
+        u.id = 0
+        u.add("new", 60, "A", "192.0.2.1")
+        r = self.post(u.to_wire())
+        m = self.check_answer(r, 0)
+        self.assertEqual(m.rcode(), dns.rcode.NOTIMP)
+        m = self.check_answer(self.get(wire("new.doh.test.")), 120)
+        self.assertEqual(m.rcode(), dns.rcode.NXDOMAIN)
 
     def test_chaos_and_stats_count_doh(self):
         before = stats(self.dns_port)

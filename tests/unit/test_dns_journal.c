@@ -5,7 +5,8 @@
  * journal records written and read back, every torn tail and a flipped
  * byte cut at the last whole record, replay skipping records the zone
  * file already holds, and compaction: the zone written to a file and read
- * back gives the same records.
+ * back gives the same records; RFC 2136 3.4.2.2 additions (an older SOA,
+ * CNAME beside data and data beside a CNAME skipped, a CNAME replaced).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,6 +72,73 @@ static uint32_t count(const dns_zone_t *z, const char *name, uint16_t type,
     if (ttl)
         *ttl = s->ttl;
     return s->count;
+}
+
+/* Apex SOA rdata with SERIAL into RD; its length. */
+static uint16_t soa_rdata(uint8_t *rd, uint32_t serial)
+{
+    size_t n = dns_name_from_text(rd, "ns1.dyn.test.", NULL);
+
+    n += dns_name_from_text(rd + n, "admin.dyn.test.", NULL);
+    dns_put32(rd + n, serial);
+    for (int i = 1; i < 5; i++)
+        dns_put32(rd + n + 4 * i, 600);
+    return (uint16_t)(n + 20);
+}
+
+/* RFC 2136 3.4.2.2: the additions that are skipped, and CNAME replaced. */
+static void test_add_rules(void **state)
+{
+    dns_zone_t *z = load(), *nz;
+    dns_batch_t b = {0};
+    uint8_t rd[DNS_NAME_MAX * 2 + 20], target[DNS_NAME_MAX];
+    uint16_t len;
+    int changed;
+    char why[256];
+
+    (void)state;
+    /* an SOA whose serial is not newer: skipped */
+    len = soa_rdata(rd, 100);
+    add(&b, DNS_CH_ADD, "dyn.test.", DNS_T_SOA, 300, rd, len);
+    add(&b, DNS_CH_ADD, "www.dyn.test.", DNS_T_CNAME, 300,
+        (const uint8_t *)"\x05alias\x03dyn\x04test", 16);
+    add(&b, DNS_CH_ADD, "alias.dyn.test.", DNS_T_A, 300, ip1, 4);
+    assert_int_equal(dns_zone_apply(z, &b, 0, &nz, &changed, why, sizeof(why)),
+                     0);
+    assert_false(changed);
+    assert_ptr_equal(nz, z);
+    dns_zone_unref(nz);
+    /* a newer one replaces the SOA and sets the serial */
+    dns_batch_clear(&b);
+    len = soa_rdata(rd, 5000);
+    add(&b, DNS_CH_ADD, "dyn.test.", DNS_T_SOA, 300, rd, len);
+    assert_int_equal(dns_zone_apply(z, &b, 0, &nz, &changed, why, sizeof(why)),
+                     0);
+    assert_true(changed);
+    assert_int_equal(nz->serial, 5000);
+    assert_int_equal(count(nz, "dyn.test.", DNS_T_SOA, NULL), 1);
+    dns_zone_unref(nz);
+    /* an added CNAME replaces the name's CNAME */
+    dns_batch_clear(&b);
+    len = (uint16_t)dns_name_from_text(target, "other.dyn.test.", NULL);
+    add(&b, DNS_CH_ADD, "alias.dyn.test.", DNS_T_CNAME, 300, target, len);
+    assert_int_equal(dns_zone_apply(z, &b, 0, &nz, &changed, why, sizeof(why)),
+                     0);
+    assert_true(changed);
+    assert_int_equal(count(nz, "alias.dyn.test.", DNS_T_CNAME, NULL), 1);
+    {
+        const dns_node_t *n;
+        uint8_t w[DNS_NAME_MAX];
+
+        wire(w, "alias.dyn.test.");
+        n = dns_zone_find(nz, w);
+        assert_non_null(n);
+        assert_memory_equal(dns_node_rrset(n, DNS_T_CNAME)->data + 2, target,
+                            len);
+    }
+    dns_zone_unref(nz);
+    dns_batch_clear(&b);
+    dns_zone_unref(z);
 }
 
 static void test_crc(void **state)
@@ -336,7 +404,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc),        cmocka_unit_test(test_apply),
         cmocka_unit_test(test_replay),     cmocka_unit_test(test_torn),
-        cmocka_unit_test(test_compaction),
+        cmocka_unit_test(test_compaction), cmocka_unit_test(test_add_rules),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
