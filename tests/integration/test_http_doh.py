@@ -237,6 +237,26 @@ class Doh(unittest.TestCase):
             st = c.request("POST", "/dns-query", [("content-type", "text/plain")], body=b"x")
             self.assertEqual(st.status, 415, st)
 
+    def test_nghttp_exchange(self):
+        """nghttp (nghttp2-client) as the raw HTTP/2 client: GET and POST
+        over h2c, the answer read back as DNS."""
+        url = self.d.url("/dns-query")
+        get = url + "?dns=" + b64(wire("www.doh.test.", qid=0))
+        p = subprocess.run(["nghttp", get], capture_output=True, timeout=WAIT * 3)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m = dns.message.from_wire(p.stdout)
+        self.assertEqual((m.id, m.answer[0][0].address), (0, "127.0.0.1"))
+        p = subprocess.run(["nghttp", "-nv", get], capture_output=True, timeout=WAIT * 3)
+        self.assertRegex(p.stdout.decode(errors="replace"), r":status: 200")
+        self.assertIn("content-type: %s" % CTYPE, p.stdout.decode(errors="replace"))
+        body = os.path.join(self.d.dir, "query.bin")
+        with open(body, "wb") as f:
+            f.write(wire("short.doh.test.", qid=9))
+        p = subprocess.run(["nghttp", "-d", body, "-H", "content-type: " + CTYPE, url],
+                           capture_output=True, timeout=WAIT * 3)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(dns.message.from_wire(p.stdout).id, 9)
+
     @unittest.skipIf(subprocess.run(["/usr/bin/python3", "-c", "import httpx"],
                                     capture_output=True).returncode != 0,
                      "dnspython's dns.query.https needs python3-httpx")
