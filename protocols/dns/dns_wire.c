@@ -340,7 +340,8 @@ int dns_pkt_bytes(dns_pkt_t *p, const void *data, size_t len)
         p->overflow = 1;
         return -1;
     }
-    memcpy(p->buf + p->len, data, len);
+    if (len) /* DATA may be NULL for an empty rdata */
+        memcpy(p->buf + p->len, data, len);
     p->len += len;
     return 0;
 }

@@ -101,7 +101,13 @@ static void test_add_rules(void **state)
     len = soa_rdata(rd, 100);
     add(&b, DNS_CH_ADD, "dyn.test.", DNS_T_SOA, 300, rd, len);
     add(&b, DNS_CH_ADD, "www.dyn.test.", DNS_T_CNAME, 300,
-        (const uint8_t *)"\x05alias\x03dyn\x04test", 16);
+        (const uint8_t *)"\x05"
+                         "alias"
+                         "\x03"
+                         "dyn"
+                         "\x04"
+                         "test",
+        16);
     add(&b, DNS_CH_ADD, "alias.dyn.test.", DNS_T_A, 300, ip1, 4);
     assert_int_equal(dns_zone_apply(z, &b, 0, &nz, &changed, why, sizeof(why)),
                      0);
