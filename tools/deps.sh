@@ -17,7 +17,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
  libssh2-1-dev openssh-server openssh-client
  curl libnghttp2-dev libjansson-dev libcrypt-dev ddclient nghttp2-client python3-h2 python3-websockets
- nginx-light h2o wrk chromium dnsdist"
+ nginx-light h2o wrk chromium dnsdist
+ postfix swaks libgmime-3.0-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -25,6 +26,10 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
     apt-get update -qq
+    # Postfix is the SMTP module's peer and benchmark: no system
+    # configuration, no mail service of its own on port 25.
+    echo "postfix postfix/main_mailer_type select No configuration" |
+        debconf-set-selections
     # nsd, nginx, h2o, memcached and dnsdist are servers the tests and benchmarks
     # start themselves (in temporary directories, on high ports): their
     # packages must not start system services on ports 53, 80 and 11211
@@ -42,9 +47,9 @@ fi
 # On a machine with systemd, freshly installed ones must not stay behind as
 # enabled system services either (memcached's would take port 11211).
 case " $missing " in
-*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "* | *" ddclient "* | *" dnsdist "*)
+*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "* | *" ddclient "* | *" dnsdist "* | *" postfix "*)
     if [ -d /run/systemd/system ]; then
-        for s in nsd nginx h2o memcached ddclient dnsdist; do
+        for s in nsd nginx h2o memcached ddclient dnsdist postfix; do
             systemctl disable --now "$s.service" >/dev/null 2>&1 || true
         done
     fi
