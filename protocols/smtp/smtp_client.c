@@ -358,7 +358,7 @@ static size_t txn_accepted(const smtp_client_t *cl)
     size_t i, n = 0;
 
     for (i = 0; i < cl->txn->nrcpt; i++)
-        n += cl->txn->rcpt[i].status == SMTP_RCPT_ACCEPTED;
+        n += cl->txn->rcpt[i].status == SMTP_CLI_RCPT_ACCEPTED;
     return n;
 }
 
@@ -442,8 +442,8 @@ static int txn_done(smtp_client_t *cl, int clean)
     smtp_client_reply_t k;
 
     local_reply(&k, "4.4.2", "the transaction ended without a reply");
-    txn_set_all(cl, SMTP_RCPT_ACCEPTED, SMTP_RCPT_TEMPFAIL, &k);
-    txn_set_all(cl, SMTP_RCPT_PENDING, SMTP_RCPT_TEMPFAIL, &k);
+    txn_set_all(cl, SMTP_CLI_RCPT_ACCEPTED, SMTP_CLI_RCPT_TEMPFAIL, &k);
+    txn_set_all(cl, SMTP_CLI_RCPT_PENDING, SMTP_CLI_RCPT_TEMPFAIL, &k);
     cl->need_rset = !clean;
     cl->txn = NULL;
     cl->state = ST_READY;
@@ -457,7 +457,7 @@ static int txn_refuse(smtp_client_t *cl, const char *esc, const char *text)
     smtp_client_reply_t k;
 
     local_reply(&k, esc, text);
-    txn_set_all(cl, SMTP_RCPT_PENDING, SMTP_RCPT_PERMFAIL, &k);
+    txn_set_all(cl, SMTP_CLI_RCPT_PENDING, SMTP_CLI_RCPT_PERMFAIL, &k);
     cl->txn = NULL;
     cl->state = ST_READY;
     return SMTP_CLI_DONE;
@@ -520,17 +520,18 @@ static int txn_reply(smtp_client_t *cl, const smtp_reply_t *r)
     case CMD_MAIL:
         if (cls != 2) {
             cl->mail_failed = 1;
-            txn_set_all(cl, SMTP_RCPT_PENDING,
-                        cls == 5 ? SMTP_RCPT_PERMFAIL : SMTP_RCPT_TEMPFAIL, &k);
+            txn_set_all(
+                cl, SMTP_CLI_RCPT_PENDING,
+                cls == 5 ? SMTP_CLI_RCPT_PERMFAIL : SMTP_CLI_RCPT_TEMPFAIL, &k);
         }
         break;
     case CMD_RCPT:
         if (cl->mail_failed)
             break;
         t->rcpt[rc].reply = k;
-        t->rcpt[rc].status = cls == 2   ? SMTP_RCPT_ACCEPTED
-                             : cls == 5 ? SMTP_RCPT_PERMFAIL
-                                        : SMTP_RCPT_TEMPFAIL;
+        t->rcpt[rc].status = cls == 2   ? SMTP_CLI_RCPT_ACCEPTED
+                             : cls == 5 ? SMTP_CLI_RCPT_PERMFAIL
+                                        : SMTP_CLI_RCPT_TEMPFAIL;
         break;
     default: /* DATA */
         if (r->code == 354) {
@@ -545,8 +546,9 @@ static int txn_reply(smtp_client_t *cl, const smtp_reply_t *r)
             return SMTP_CLI_BODY;
         }
         if (!cl->mail_failed)
-            txn_set_all(cl, SMTP_RCPT_ACCEPTED,
-                        cls == 5 ? SMTP_RCPT_PERMFAIL : SMTP_RCPT_TEMPFAIL, &k);
+            txn_set_all(
+                cl, SMTP_CLI_RCPT_ACCEPTED,
+                cls == 5 ? SMTP_CLI_RCPT_PERMFAIL : SMTP_CLI_RCPT_TEMPFAIL, &k);
         if (r->code == 421)
             return cl_fail(cl, SMTP_STAGE_DATA, r, 0, NULL, NULL, 0);
         return txn_done(cl, 0);
@@ -570,10 +572,10 @@ static int dot_reply(smtp_client_t *cl, const smtp_reply_t *r)
     if (cl->dot_ignored)
         return txn_done(cl, 1);
     keep_reply(&k, r);
-    txn_set_all(cl, SMTP_RCPT_ACCEPTED,
-                cls == 2   ? SMTP_RCPT_DELIVERED
-                : cls == 5 ? SMTP_RCPT_PERMFAIL
-                           : SMTP_RCPT_TEMPFAIL,
+    txn_set_all(cl, SMTP_CLI_RCPT_ACCEPTED,
+                cls == 2   ? SMTP_CLI_RCPT_DELIVERED
+                : cls == 5 ? SMTP_CLI_RCPT_PERMFAIL
+                           : SMTP_CLI_RCPT_TEMPFAIL,
                 &k);
     if (r->code == 421) {
         cl->txn = NULL;
@@ -775,7 +777,7 @@ int smtp_client_start(smtp_client_t *cl, smtp_client_txn_t *txn)
         cl->state >= ST_QUIT)
         return LOOM_ERROR;
     for (i = 0; i < txn->nrcpt; i++) {
-        txn->rcpt[i].status = SMTP_RCPT_PENDING;
+        txn->rcpt[i].status = SMTP_CLI_RCPT_PENDING;
         memset(&txn->rcpt[i].reply, 0, sizeof(txn->rcpt[i].reply));
     }
     cl->txn = txn;

@@ -63,12 +63,12 @@ enum {
 
 /* What became of one recipient. */
 enum {
-    SMTP_RCPT_PENDING = 0, /* not tried (yet) on this connection */
-    SMTP_RCPT_ACCEPTED,    /* RCPT got 2xx, waiting for the data reply */
-    SMTP_RCPT_DELIVERED,   /* the server took responsibility (2xx after
-                            * the data) */
-    SMTP_RCPT_TEMPFAIL,    /* 4xx: try again later */
-    SMTP_RCPT_PERMFAIL     /* 5xx: bounce */
+    SMTP_CLI_RCPT_PENDING = 0, /* not tried (yet) on this connection */
+    SMTP_CLI_RCPT_ACCEPTED,    /* RCPT got 2xx, waiting for the data reply */
+    SMTP_CLI_RCPT_DELIVERED,   /* the server took responsibility (2xx after
+                                * the data) */
+    SMTP_CLI_RCPT_TEMPFAIL,    /* 4xx: try again later */
+    SMTP_CLI_RCPT_PERMFAIL     /* 5xx: bounce */
 };
 
 /* Where a session failed. */

@@ -141,8 +141,8 @@ static void fz_client(unsigned sel, const char *buf, size_t len, size_t piece,
             break; /* an unfinished reply at the end */
     }
     for (i = 0; i < t.nrcpt; i++)
-        assert(rc[i].status >= SMTP_RCPT_PENDING &&
-               rc[i].status <= SMTP_RCPT_PERMFAIL);
+        assert(rc[i].status >= SMTP_CLI_RCPT_PENDING &&
+               rc[i].status <= SMTP_CLI_RCPT_PERMFAIL);
     smtp_client_lost(cl, "eof");
     smtp_client_free(cl);
 }

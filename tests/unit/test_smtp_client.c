@@ -331,12 +331,12 @@ static void run_both(size_t nrcpt, void (*setup)(dlg_t *), const step_t *steps,
 
 static void check_pipelined(dlg_t *d, smtp_client_t *cl)
 {
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_DELIVERED);
-    assert_int_equal(d->rcpt[1].status, SMTP_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt[1].status, SMTP_CLI_RCPT_PERMFAIL);
     assert_int_equal(d->rcpt[1].reply.code, 550);
     assert_string_equal(d->rcpt[1].reply.esc, "5.1.1");
     assert_string_equal(d->rcpt[1].reply.text, "<b@x.test>: no such user");
-    assert_int_equal(d->rcpt[2].status, SMTP_RCPT_TEMPFAIL);
+    assert_int_equal(d->rcpt[2].status, SMTP_CLI_RCPT_TEMPFAIL);
     assert_int_equal(d->rcpt[2].reply.code, 452);
     assert_string_equal(d->rcpt[0].reply.text, "queued as 1234");
     assert_true(smtp_client_caps(cl)->pipelining);
@@ -376,8 +376,8 @@ static void test_pipelined(void **state)
 
 static void check_one_at_a_time(dlg_t *d, smtp_client_t *cl)
 {
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_PERMFAIL);
-    assert_int_equal(d->rcpt[1].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[1].status, SMTP_CLI_RCPT_DELIVERED);
     assert_false(smtp_client_caps(cl)->pipelining);
 }
 
@@ -406,8 +406,8 @@ static void test_one_at_a_time(void **state)
 static void check_all_refused(dlg_t *d, smtp_client_t *cl)
 {
     (void)cl;
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_PERMFAIL);
-    assert_int_equal(d->rcpt[1].status, SMTP_RCPT_TEMPFAIL);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[1].status, SMTP_CLI_RCPT_TEMPFAIL);
     assert_string_equal(d->rcpt[1].reply.text, "greylisted");
 }
 
@@ -430,8 +430,8 @@ static void test_all_refused(void **state)
 static void check_mail_refused(dlg_t *d, smtp_client_t *cl)
 {
     (void)cl;
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_PERMFAIL);
-    assert_int_equal(d->rcpt[1].status, SMTP_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[1].status, SMTP_CLI_RCPT_PERMFAIL);
     assert_int_equal(d->rcpt[1].reply.code, 553);
     assert_string_equal(d->rcpt[1].reply.text, "sender refused");
 }
@@ -458,7 +458,7 @@ static void test_mail_refused_pipelined(void **state)
 static void check_empty_data(dlg_t *d, smtp_client_t *cl)
 {
     (void)cl;
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_PERMFAIL);
     assert_int_equal(d->rcpt[0].reply.code, 550);
 }
 
@@ -486,7 +486,7 @@ static void setup_may(dlg_t *d)
 static void check_tls(dlg_t *d, smtp_client_t *cl)
 {
     assert_true(smtp_client_is_tls(cl));
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_DELIVERED);
 }
 
 static void test_starttls_may(void **state)
@@ -509,7 +509,7 @@ static void test_starttls_may(void **state)
 static void check_plain(dlg_t *d, smtp_client_t *cl)
 {
     assert_false(smtp_client_is_tls(cl));
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_DELIVERED);
 }
 
 static void test_starttls_may_absent_or_refused(void **state)
@@ -549,7 +549,7 @@ static void check_must_failed(dlg_t *d, smtp_client_t *cl)
     assert_non_null(f);
     assert_int_equal(f->stage, SMTP_STAGE_STARTTLS);
     assert_false(f->permanent);
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_PENDING);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_PENDING);
 }
 
 static void test_starttls_must(void **state)
@@ -581,7 +581,7 @@ static void setup_auth(dlg_t *d)
 static void check_auth_ok(dlg_t *d, smtp_client_t *cl)
 {
     assert_true(smtp_client_is_tls(cl));
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_DELIVERED);
 }
 
 static void test_auth_plain(void **state)
@@ -684,7 +684,7 @@ static void setup_big(dlg_t *d)
 static void check_refused_locally(dlg_t *d, smtp_client_t *cl)
 {
     (void)cl;
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_PERMFAIL);
     assert_int_equal(d->rcpt[0].reply.code, 0);
     assert_string_equal(d->rcpt[0].reply.esc, "5.3.4");
 }
@@ -709,14 +709,14 @@ static void setup_8bit(dlg_t *d)
 static void check_8bit_refused(dlg_t *d, smtp_client_t *cl)
 {
     (void)cl;
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_PERMFAIL);
     assert_string_equal(d->rcpt[0].reply.esc, "5.6.3");
 }
 
 static void check_delivered(dlg_t *d, smtp_client_t *cl)
 {
     (void)cl;
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_DELIVERED);
 }
 
 static void test_8bitmime(void **state)
@@ -748,7 +748,7 @@ static void setup_utf8(dlg_t *d)
 static void check_utf8_refused(dlg_t *d, smtp_client_t *cl)
 {
     (void)cl;
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_PERMFAIL);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_PERMFAIL);
     assert_string_equal(d->rcpt[0].reply.esc, "5.6.7");
 }
 
@@ -772,7 +772,7 @@ static void test_smtputf8(void **state)
 static void check_helo(dlg_t *d, smtp_client_t *cl)
 {
     assert_false(smtp_client_caps(cl)->esmtp);
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_DELIVERED);
 }
 
 static void test_helo_fallback(void **state)
@@ -856,8 +856,8 @@ static void test_idle_reply_is_protocol_error(void **state)
 static void check_second(dlg_t *d, smtp_client_t *cl)
 {
     (void)cl;
-    assert_int_equal(d->rcpt[0].status, SMTP_RCPT_DELIVERED);
-    assert_int_equal(d->rcpt2[0].status, SMTP_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt[0].status, SMTP_CLI_RCPT_DELIVERED);
+    assert_int_equal(d->rcpt2[0].status, SMTP_CLI_RCPT_DELIVERED);
 }
 
 static void test_second_transaction(void **state)
