@@ -32,10 +32,10 @@
 
 /* ---- init -------------------------------------------------------------- */
 
-/* Initialise GMime once per process (later calls do nothing) and register
- * g_mime_shutdown() with atexit(3), after the worker pool has been joined,
- * so that GMime's globals are freed at exit (LeakSanitizer stays quiet
- * without suppressions).  Reactor thread only.  Returns LOOM_OK. */
+/* Initialise GMime once per process (later calls do nothing).  GMime is
+ * not shut down at exit: its globals stay reachable (LeakSanitizer does
+ * not report them) and a worker could still be inside GMime when exit()
+ * runs.  Reactor thread only.  Returns LOOM_OK. */
 int smtp_mime_init(void);
 
 /* ---- the summary of a received message (bus fields) -------------------- */
