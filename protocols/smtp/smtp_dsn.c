@@ -266,9 +266,11 @@ static const char *check(const smtp_dsn_in_t *in)
         return "the null sender gets no reports";
     if (has_ctl(in->sender))
         return "control characters in the sender";
+    if (strlen(in->sender) > 512)
+        return "a sender longer than any path";
     if (in->reporting_mta == NULL || in->reporting_mta[0] == '\0' ||
-        has_ctl(in->reporting_mta) || strchr(in->reporting_mta, ' ') ||
-        strchr(in->reporting_mta, '>'))
+        strlen(in->reporting_mta) > 255 || has_ctl(in->reporting_mta) ||
+        strchr(in->reporting_mta, ' ') || strchr(in->reporting_mta, '>'))
         return "no usable reporting MTA name";
     if (in->arrival <= 0)
         return "no arrival date";

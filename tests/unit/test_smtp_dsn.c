@@ -492,6 +492,26 @@ static void test_refused(void **state)
         assert_null(out.data);
         assert_null(out.rcpt);
     }
+
+    /* a sender or an MTA name longer than any can be */
+    {
+        smtp_dsn_rcpt_t r = bob_failed();
+        smtp_dsn_in_t in = dsn_in(&r, 1);
+        smtp_dsn_out_t out;
+        char err[200] = "", *long_name = malloc(700);
+
+        memset(long_name, 'x', 699);
+        long_name[699] = '\0';
+        long_name[3] = '@';
+        in.sender = long_name;
+        assert_int_equal(smtp_dsn_compose(&in, &out, err, sizeof(err)),
+                         LOOM_ERROR);
+        in = dsn_in(&r, 1);
+        in.reporting_mta = long_name + 4;
+        assert_int_equal(smtp_dsn_compose(&in, &out, err, sizeof(err)),
+                         LOOM_ERROR);
+        free(long_name);
+    }
 }
 
 /* ---- NOTIFY, xtext ------------------------------------------------------ */
@@ -560,6 +580,88 @@ static void test_xtext(void **state)
     }
 }
 
+/* ---- random inputs ------------------------------------------------------ */
+
+static uint64_t rng_state = 0xD1B54A32D192ED03ull;
+
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+
+static char *random_text(size_t max)
+{
+    static const char alphabet[] =
+        "ab @.<>;:=+-\r\n\t\"\xC3\xA9\xFF\x01--=_loom-dsn_";
+    size_t n = rng() % (max + 1);
+    char *s = malloc(n + 1);
+
+    for (size_t i = 0; i < n; i++)
+        s[i] = alphabet[rng() % (sizeof(alphabet) - 1)];
+    s[n] = '\0';
+    return s;
+}
+
+/* Random strings in every field and random original messages: each
+ * report is refused with a reason or is well formed on the wire and as
+ * MIME. */
+static void test_random_inputs(void **state)
+{
+    int ok = 0, refused = 0;
+
+    (void)state;
+    for (int iter = 0; iter < 1500; iter++) {
+        char *strs[9];
+        smtp_dsn_rcpt_t r[2];
+        smtp_dsn_in_t in;
+        smtp_dsn_out_t out;
+        char err[200] = "";
+        int rc;
+
+        for (size_t k = 0; k < ARRAY_LEN(strs); k++)
+            strs[k] = random_text(k == 8 ? 3000 : k == 3 ? 2500 : 40);
+        r[0] = bob_failed();
+        r[1] = bob_failed();
+        r[0].final_recipient = strs[0];
+        r[0].orcpt = strs[1];
+        r[0].remote_mta = strs[2];
+        r[0].diagnostic = strs[3];
+        r[1].action = (smtp_dsn_action_t)(rng() % 5);
+        r[1].will_retry_until = rng();
+        in = dsn_in(r, 1 + rng() % 2);
+        in.envid = strs[4];
+        in.received_from = strs[5];
+        in.sender = rng() % 4 ? "alice@example.test" : strs[6];
+        in.ret = (smtp_dsn_ret_t)(rng() % 3);
+        in.full_max = rng() % 4000;
+        in.msg = strs[8];
+        in.msg_len = strlen(strs[8]);
+        (void)strs[7];
+        rc = smtp_dsn_compose(&in, &out, err, sizeof(err));
+        if (rc == LOOM_OK) {
+            parsed_t p;
+
+            assert_wire(out.data, out.len);
+            parse(&out, &p);
+            parsed_free(&p);
+            smtp_dsn_free(&out);
+            ok++;
+        } else {
+            assert_int_equal(rc, LOOM_ERROR);
+            assert_true(err[0] != '\0');
+            assert_null(out.data);
+            refused++;
+        }
+        for (size_t k = 0; k < ARRAY_LEN(strs); k++)
+            free(strs[k]);
+    }
+    print_message("composed %d, refused %d\n", ok, refused);
+    assert_true(ok > 100 && refused > 10); /* both paths were taken */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -572,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_wanted),
         cmocka_unit_test(test_xtext),
+        cmocka_unit_test(test_random_inputs),
     };
 
     smtp_mime_init(); /* GMime reads the reports back */
