@@ -15,6 +15,7 @@
 
 #include <gmime/gmime.h>
 
+#include "loom_bus.h"
 #include "smtp_mime.h"
 
 #define FIELD_MAX SMTP_MIME_FIELD_MAX
@@ -482,6 +483,20 @@ void smtp_mime_summary_free(smtp_mime_summary_t *s)
     free(s->date);
     free(s->text);
     memset(s, 0, sizeof(*s));
+}
+
+void smtp_mime_summary_fields(const smtp_mime_summary_t *s, loom_msg_t *m)
+{
+    static const char *const names[] = {"from", "to", "subject", "message_id",
+                                        "date"};
+    const char *values[] = {s->from, s->to, s->subject, s->message_id, s->date};
+
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(names); i++)
+        loom_msg_add(m, names[i], strlen(names[i]), values[i] ? values[i] : "",
+                     values[i] ? strlen(values[i]) : 0);
+    loom_msg_addf(m, "size", "%zu", s->size);
+    loom_msg_add(m, "text", 4, s->text ? s->text : "",
+                 s->text ? s->text_len : 0);
 }
 
 /* ---- composing ---------------------------------------------------------- */

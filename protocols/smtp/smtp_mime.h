@@ -102,6 +102,13 @@ int smtp_mime_summarize(const char *msg, size_t len, smtp_mime_summary_t *out);
 /* Free what a summary holds (not S itself) and zero it.  NULL-safe. */
 void smtp_mime_summary_free(smtp_mime_summary_t *s);
 
+/* Append the summary to bus message M as the issue names the fields, in
+ * this order: from, to, subject, message_id, date, size (decimal), text
+ * (values copied; S stays the caller's).  M must not be published yet.
+ * Reactor thread (the bus is not for workers). */
+typedef struct loom_msg_s loom_msg_t;
+void smtp_mime_summary_fields(const smtp_mime_summary_t *s, loom_msg_t *m);
+
 /* ---- composing a message (the send action) ----------------------------- */
 
 typedef struct {

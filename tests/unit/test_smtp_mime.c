@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "bus_int.h" /* loom_msg_freeze: fields readable as published */
+#include "loom_bus.h"
 #include "smtp_mime.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -400,6 +402,35 @@ static void test_summary_deep_nesting(void **state)
     assert_string_equal(s.text, "");
     smtp_mime_summary_free(&s);
     free(msg);
+}
+
+/* The summary as bus fields, named as the issue names them. */
+static void test_summary_fields(void **state)
+{
+    static const char *const names[] = {"from", "to",   "subject", "message_id",
+                                        "date", "size", "text"};
+    smtp_mime_summary_t s;
+    loom_msg_t *m = loom_msg_new("mail");
+    const loom_field_t *f;
+    char size[32];
+
+    (void)state;
+    summarize(plain_msg, &s);
+    smtp_mime_summary_fields(&s, m);
+    loom_msg_freeze(m, "smtp", "mail", 1, 1000);
+    assert_int_equal(loom_msg_nfields(m), ARRAY_LEN(names));
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        assert_string_equal(loom_msg_field(m, i)->name.p, names[i]);
+    f = loom_msg_get(m, "subject", 7);
+    assert_string_equal(f->value.p, s.subject);
+    f = loom_msg_get(m, "size", 4);
+    snprintf(size, sizeof(size), "%zu", strlen(plain_msg));
+    assert_string_equal(f->value.p, size);
+    f = loom_msg_get(m, "text", 4);
+    assert_int_equal(f->value.len, s.text_len);
+    assert_string_equal(f->value.p, "Hello Alice,\ntwo lines.\n");
+    loom_msg_unref(m);
+    smtp_mime_summary_free(&s);
 }
 
 /* Summaries on several threads at once give what one thread gives. */
@@ -835,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_summary_iov_splits),
         cmocka_unit_test(test_summary_deep_nesting),
         cmocka_unit_test(test_summary_threads),
+        cmocka_unit_test(test_summary_fields),
         cmocka_unit_test(test_compose_ascii),
         cmocka_unit_test(test_compose_utf8_round_trip),
         cmocka_unit_test(test_compose_lines_and_injection),
