@@ -111,4 +111,47 @@ void smtp_out_cancel(smtp_out_t *o);
 /* Free O after its DONE. */
 void smtp_out_free(smtp_out_t *o);
 
+/* ---- the queue runner (smtp_runner.c) --------------------------------------
+ */
+
+/* How the runner hands a bounce back to the module: deliver MSG (LEN
+ * bytes, taken: freed by the callee) from the null sender to RCPT,
+ * locally or through the queue, durably, then call DONE(ARG, ok) from
+ * the reactor.  Returns a handle for DETACH (after which DONE never
+ * runs; the delivery itself goes on), or NULL when it cannot start (DONE
+ * never runs then either). */
+typedef struct {
+    void *(*inject)(loom_instance_t *inst, const char *rcpt, char *msg,
+                    size_t len, int eightbit, void (*done)(void *arg, int ok),
+                    void *arg);
+    void (*detach)(void *handle);
+} smtp_runner_ops_t;
+
+typedef struct smtp_runner_s smtp_runner_t;
+
+/* A runner for INST over queue directory QDIR (NULL: none; the runner
+ * then does nothing), EHLO/Reporting-MTA name HOSTNAME, settings RC and
+ * bounce hooks OPS (copied; OPS may be NULL: bounces are logged and
+ * dropped).  It scans QDIR at once (blocking: call it from the
+ * instance's start, before the instance serves, as the scan empties
+ * QDIR/tmp), then delivers what is due from the reactor.  Free with
+ * smtp_runner_free from the instance's stop. */
+smtp_runner_t *smtp_runner_new(loom_instance_t *inst, const char *qdir,
+                               const char *hostname,
+                               const smtp_relay_conf_t *rc,
+                               const smtp_runner_ops_t *ops);
+
+/* A reload: take the new settings (the queue directory and the resolver
+ * stay those of the start). */
+void smtp_runner_update(smtp_runner_t *r, const char *hostname,
+                        const smtp_relay_conf_t *rc);
+
+/* The message ID was committed to the queue: deliver it now. */
+void smtp_runner_add(smtp_runner_t *r, const char *id);
+
+/* Stop: abandon the attempts in flight (their recipients stay as the
+ * queue file says, to be tried after the next start) and free R.  Call
+ * after the instance's worker jobs are done (the module's stop). */
+void smtp_runner_free(smtp_runner_t *r);
+
 #endif
