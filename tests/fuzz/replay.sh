@@ -5,9 +5,9 @@
 : "${LOOM_BUILDDIR:=.}"
 : "${LOOM_SRCDIR:=.}"
 
-echo "1..17"
+echo "1..19"
 n=0
-for name in endpoint lines finger memcache dns_query dns_zfile dns_tsig dns_journal dns_upd h1 http_util h2 h1_resp http_flatten bus_tmpl doh dyndns; do
+for name in endpoint lines finger memcache dns_query dns_zfile dns_tsig dns_journal dns_upd h1 http_util h2 h1_resp http_flatten bus_tmpl doh dyndns smtp_cmd smtp_data; do
     n=$((n + 1))
     bin="$LOOM_BUILDDIR/tests/fuzz/replay_$name"
     dir="$LOOM_SRCDIR/tests/fuzz/corpus/$name"
