@@ -221,7 +221,7 @@ static int scan_literal(scan_t *sc)
     const char *end = memchr(p, ']', sc->len - sc->pos - 1);
     char buf[INET6_ADDRSTRLEN + 8];
     unsigned char addr[16];
-    size_t n;
+    size_t n, i;
     int ok;
 
     if (end == NULL)
@@ -229,6 +229,11 @@ static int scan_literal(scan_t *sc)
     n = (size_t)(end - p);
     if (n >= sizeof(buf))
         return -1;
+    /* inet_pton stops at a NUL: let only address characters through */
+    for (i = 0; i < n; i++)
+        if (!is_alpha((unsigned char)p[i]) && !is_digit((unsigned char)p[i]) &&
+            p[i] != '.' && p[i] != ':')
+            return -1;
     memcpy(buf, p, n);
     buf[n] = '\0';
     if (n > 5 && strncasecmp(buf, "IPv6:", 5) == 0)

@@ -382,6 +382,12 @@ static void test_lengths(void **state)
     assert_int_equal(a.domain.len, 252);
     make_path(path, 2, 252);
     assert_int_equal(smtp_addr_parse(path, strlen(path), 0, 0, &a, &err), -1);
+    /* a NUL inside an address literal (inet_pton would stop there) */
+    assert_int_equal(smtp_addr_parse("<a@[IPv6:::\0]>", 14, 0, 0, &a, &err),
+                     -1);
+    assert_int_equal(smtp_addr_parse("<a@[1.2.3.4\0]>", 15, 0, 0, &a, &err),
+                     -1);
+    assert_int_equal(smtp_addr_parse("<a@[IPv6:::]>", 13, 0, 0, &a, &err), 0);
     /* unbracketed: the same limit counting virtual brackets */
     make_path(path, 1, 252);
     assert_int_equal(
