@@ -23,10 +23,12 @@
  * made durable.  How (smtp_sync_t): SMTP_SYNC_FSYNC fsyncs each file and
  * then each distinct directory once per batch; SMTP_SYNC_SYNCFS calls
  * syncfs(2) once per filesystem after the writes and once after the
- * links.  Either way no file appears in new/ or QDIR before its bytes are
- * on disk, and the done callback runs only after the directory entries
- * are too.  Maildir file names follow the Maildir spec:
- * <sec>.M<usec>P<pid>Q<seq>.<host>, unique across threads.
+ * links; SMTP_SYNC_AUTO picks FSYNC for a batch of one file, else
+ * SYNCFS.  Either way no file appears in new/ or QDIR before its bytes
+ * are on disk, and the done callback runs only after the directory
+ * entries are too (a directory made on the way has its parent fsync'd). Maildir
+ * file names follow the Maildir spec: <sec>.M<usec>P<pid>Q<seq>.<host>, unique
+ * across threads.
  */
 #ifndef SMTP_STORE_H
 #define SMTP_STORE_H
