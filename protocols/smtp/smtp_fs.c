@@ -24,6 +24,24 @@ char *smtp_fs_join(const char *a, const char *b)
     return s;
 }
 
+/* A directory just made must survive a crash: fsync its parent. */
+static int sync_parent(const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    char *parent;
+    int rc;
+
+    if (slash == path)
+        parent = loom_strdup("/");
+    else if (slash == NULL)
+        parent = loom_strdup(".");
+    else
+        parent = loom_strndup(path, (size_t)(slash - path));
+    rc = smtp_fs_sync_dir(parent, err, errlen);
+    free(parent);
+    return rc;
+}
+
 int smtp_fs_mkdirs(const char *path, mode_t mode, char *err, size_t errlen)
 {
     char *p = loom_strdup(path);
@@ -36,10 +54,13 @@ int smtp_fs_mkdirs(const char *path, mode_t mode, char *err, size_t errlen)
         if (p[i] != '/' && p[i] != '\0')
             continue;
         p[i] = '\0';
-        if (mkdir(p, mode) != 0 && errno != EEXIST) {
+        if (mkdir(p, mode) == 0) {
+            rc = sync_parent(p, err, errlen);
+        } else if (errno != EEXIST) {
             snprintf(err, errlen, "mkdir %s: %s", p, strerror(errno));
             rc = -1;
-        } else if (i == len) {
+        }
+        if (rc == 0 && i == len) {
             struct stat st;
 
             if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -55,7 +76,7 @@ int smtp_fs_mkdirs(const char *path, mode_t mode, char *err, size_t errlen)
 }
 
 int smtp_fs_write_new(const char *path, const struct iovec *iov, int iovcnt,
-                      int sync, char *err, size_t errlen)
+                      int then, int *fdp, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     int i = 0;
@@ -98,7 +119,14 @@ int smtp_fs_write_new(const char *path, const struct iovec *iov, int iovcnt,
         while (i < iovcnt && iov[i].iov_len == 0)
             i++;
     }
-    if (sync && fsync(fd) != 0) {
+    if (then == SMTP_FS_KEEP) {
+        /* writeback of every file of a batch starts before the first
+         * fsync: the filesystem can commit them together */
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        *fdp = fd;
+        return 0;
+    }
+    if (then == SMTP_FS_FSYNC && fsync(fd) != 0) {
         snprintf(err, errlen, "fsync %s: %s", path, strerror(errno));
         goto fail;
     }

@@ -14,11 +14,17 @@
  * reason naming the directory in ERR. */
 int smtp_fs_mkdirs(const char *path, mode_t mode, char *err, size_t errlen);
 
+/* What smtp_fs_write_new does after the write. */
+#define SMTP_FS_CLOSE 0 /* close, no sync */
+#define SMTP_FS_FSYNC 1 /* fsync, close */
+#define SMTP_FS_KEEP 2  /* start writeback (sync_file_range), keep it open */
+
 /* Create PATH (it must not exist, mode 0600) and write IOV/IOVCNT to it
- * in full.  With SYNC, fsync it before closing.  Returns 0, or -1 with ERR
- * (PATH removed again). */
+ * in full, then do THEN (above; SMTP_FS_KEEP stores the descriptor in
+ * *FD, the caller fsyncs and closes it).  Returns 0, or -1 with ERR (PATH
+ * removed again, nothing left open). */
 int smtp_fs_write_new(const char *path, const struct iovec *iov, int iovcnt,
-                      int sync, char *err, size_t errlen);
+                      int then, int *fd, char *err, size_t errlen);
 
 /* fsync the directory DIR.  Returns 0, or -1 with ERR. */
 int smtp_fs_sync_dir(const char *dir, char *err, size_t errlen);

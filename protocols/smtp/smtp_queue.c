@@ -455,7 +455,8 @@ int smtp_queue_write(const char *qdir, smtp_qmsg_t *m, const struct iovec *iov,
     tmp = smtp_fs_join(tmpdir, m->id);
     dst = smtp_fs_join(qdir, m->id);
     if (smtp_fs_mkdirs(tmpdir, 0700, err, errlen) != 0 ||
-        smtp_fs_write_new(tmp, v, iovcnt + 2, 1, err, errlen) != 0)
+        smtp_fs_write_new(tmp, v, iovcnt + 2, SMTP_FS_FSYNC, NULL, err,
+                          errlen) != 0)
         goto out;
     if (rename(tmp, dst) != 0) {
         snprintf(err, errlen, "rename %s: %s", dst, strerror(errno));

@@ -37,6 +37,7 @@ typedef struct {
     char name[SMTP_MAILDIR_NAME_MAX];
     /* worker only */
     char *tmp, *dst, *syncdir;
+    int fd;    /* written, not yet fsync'd (FSYNC mode), else -1 */
     int state; /* 0: nothing on disk, 1: tmp written, 2: in place */
 } target_t;
 
@@ -61,6 +62,10 @@ struct smtp_commit_s {
     int busy, orphan;
     smtp_commit_stats_t st;
 };
+
+/* At most this many files of a batch are held open between their write
+ * and their fsync; past it they are fsync'd one by one. */
+#define BATCH_OPEN_FDS 256
 
 typedef struct {
     smtp_commit_t *gc;
@@ -146,10 +151,12 @@ static int link_into(const char *tmp, const char *dst, char *err, size_t errlen)
         (void)unlink(tmp);
         return 0;
     }
-    if ((errno == EPERM || errno == ENOTSUP || errno == ENOSYS) &&
-        access(dst, F_OK) != 0 && rename(tmp, dst) == 0)
+    int e = errno;
+
+    if ((e == EPERM || e == ENOTSUP || e == ENOSYS) && access(dst, F_OK) != 0 &&
+        rename(tmp, dst) == 0)
         return 0;
-    snprintf(err, errlen, "link %s: %s", dst, strerror(errno));
+    snprintf(err, errlen, "link %s: %s", dst, strerror(e));
     return -1;
 }
 
@@ -167,7 +174,8 @@ int smtp_maildir_deliver(const char *dir, const struct iovec *iov, int iovcnt,
     newdir = smtp_fs_join(dir, "new");
     tmp = smtp_fs_join(tmpdir, nm);
     dst = smtp_fs_join(newdir, nm);
-    if (smtp_fs_write_new(tmp, iov, iovcnt, 1, err, errlen) == 0) {
+    if (smtp_fs_write_new(tmp, iov, iovcnt, SMTP_FS_FSYNC, NULL, err, errlen) ==
+        0) {
         if (link_into(tmp, dst, err, errlen) != 0) {
             unlink(tmp);
         } else if (smtp_fs_sync_dir(newdir, err, errlen) != 0) {
@@ -267,6 +275,7 @@ static target_t *target_add(smtp_txn_t *t)
         t->tg = loom_realloc(t->tg, t->tgcap * sizeof(*t->tg));
     }
     memset(&t->tg[t->ntg], 0, sizeof(target_t));
+    t->tg[t->ntg].fd = -1;
     return &t->tg[t->ntg++];
 }
 
@@ -343,8 +352,8 @@ static void txn_fail(smtp_txn_t *t, const char *why)
     t->failed = 1;
 }
 
-/* Write target G of T to its temporary name. */
-static int target_write(smtp_txn_t *t, target_t *g, int sync, char *err,
+/* Write target G of T to its temporary name; THEN as smtp_fs_write_new. */
+static int target_write(smtp_txn_t *t, target_t *g, int then, char *err,
                         size_t errlen)
 {
     struct iovec *v = loom_calloc(t->nseg + 2, sizeof(*v));
@@ -400,7 +409,7 @@ static int target_write(smtp_txn_t *t, target_t *g, int sync, char *err,
         v[n].iov_base = crc;
         v[n++].iov_len = 4;
     }
-    rc = smtp_fs_write_new(g->tmp, v, n, sync, err, errlen);
+    rc = smtp_fs_write_new(g->tmp, v, n, then, &g->fd, err, errlen);
     free(v);
     if (rc == 0)
         g->state = 1;
@@ -477,23 +486,61 @@ void smtp_batch_run(smtp_txn_t *first, smtp_sync_t mode, uint64_t *syncs)
 {
     int by_dev = mode == SMTP_SYNC_SYNCFS;
     syncset_t set = {0};
+    size_t open_fds = 0;
 
-    /* 1: every file to its temporary name (fsync'd each in FSYNC mode) */
+    if (mode == SMTP_SYNC_AUTO) {
+        size_t files = 0;
+
+        for (smtp_txn_t *t = first; t && files < 2; t = t->next)
+            files += t->ntg;
+        by_dev = files > 1;
+    }
+
+    /* 1: every file to its temporary name; FSYNC mode keeps them open
+     * with their writeback started, so that the fsyncs below find the
+     * data on its way and the filesystem can commit them together */
     for (smtp_txn_t *t = first; t; t = t->next) {
         for (size_t k = 0; k < t->ntg && !t->failed; k++) {
             char err[512];
+            int then = by_dev                      ? SMTP_FS_CLOSE
+                       : open_fds < BATCH_OPEN_FDS ? SMTP_FS_KEEP
+                                                   : SMTP_FS_FSYNC;
 
-            if (target_write(t, &t->tg[k], !by_dev, err, sizeof(err)) != 0)
+            if (target_write(t, &t->tg[k], then, err, sizeof(err)) != 0) {
                 txn_fail(t, err);
-            else if (!by_dev)
+                continue;
+            }
+            if (then == SMTP_FS_KEEP)
+                open_fds++;
+            else if (then == SMTP_FS_FSYNC)
                 (*syncs)++;
         }
     }
-    /* 2: SYNCFS: the data of them all, once per filesystem */
+    /* 2: the data of them all: each file (FSYNC), or once per filesystem
+     * (SYNCFS) */
+    for (smtp_txn_t *t = first; t; t = t->next) {
+        for (size_t k = 0; k < t->ntg; k++) {
+            target_t *g = &t->tg[k];
+
+            if (g->fd >= 0) {
+                if (!t->failed) {
+                    (*syncs)++;
+                    if (fsync(g->fd) != 0) {
+                        char err[512];
+
+                        snprintf(err, sizeof(err), "fsync %s: %s", g->tmp,
+                                 strerror(errno));
+                        txn_fail(t, err);
+                    }
+                }
+                close(g->fd);
+                g->fd = -1;
+            }
+            if (by_dev && !t->failed && g->state == 1)
+                syncset_add(&set, g->syncdir, 1);
+        }
+    }
     if (by_dev) {
-        for (smtp_txn_t *t = first; t; t = t->next)
-            for (size_t k = 0; k < t->ntg && !t->failed; k++)
-                syncset_add(&set, t->tg[k].syncdir, 1);
         syncset_run(&set, first, 1, syncs);
         syncset_clear(&set);
     }
