@@ -19,7 +19,7 @@
 
 /* What the outbound side does, from the options below.  Strings are heap
  * copies owned by the struct (smtp_relay_conf_clear). */
-typedef struct {
+typedef struct smtp_relay_conf_s {
     char *smarthost;    /* "smarthost": one next hop for all mail, NULL:
                          * MX lookups */
     int smarthost_port; /* its port ("host:port"), else relay_port */
@@ -37,6 +37,7 @@ typedef struct {
     unsigned concurrency;    /* "relay_concurrency": deliveries at once */
     smtp_retry_conf_t retry; /* "queue_retry", "queue_retry_max",
                               * "queue_lifetime" */
+    int hold; /* "relay_hold": keep queued mail, deliver nothing */
 } smtp_relay_conf_t;
 
 /* The relay options, to list in the smtp section's option table. */
@@ -53,7 +54,8 @@ typedef struct {
         CFG_INT("relay_concurrency", 10, CFGF_NONE),                           \
         CFG_STR("queue_retry", "5m", CFGF_NONE),                               \
         CFG_STR("queue_retry_max", "4h", CFGF_NONE),                           \
-        CFG_STR("queue_lifetime", "5d", CFGF_NONE)
+        CFG_STR("queue_lifetime", "5d", CFGF_NONE),                            \
+        CFG_BOOL("relay_hold", cfg_false, CFGF_NONE)
 
 /* From configure(): read the relay options of SEC into RC (zeroed
  * first).  Returns LOOM_OK, or LOOM_ERROR after reporting FILE:LINE:

@@ -197,6 +197,7 @@ int smtp_relay_configure(cfg_t *sec, smtp_relay_conf_t *rc)
         relay_duration(sec, "queue_retry_max", 1, &rc->retry.max) != LOOM_OK ||
         relay_duration(sec, "queue_lifetime", 0, &rc->retry.give_up) != LOOM_OK)
         goto fail;
+    rc->hold = cfg_getbool(sec, "relay_hold") ? 1 : 0;
     if (rc->retry.max < rc->retry.initial) {
         loom_conf_error(sec, "queue_retry_max",
                         "queue_retry_max is shorter than queue_retry");

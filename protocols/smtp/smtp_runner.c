@@ -652,8 +652,8 @@ static void runner_timer_cb(loom_timer_t *t, void *arg)
     rentry_t *e;
 
     (void)t;
-    if (!r->scanned)
-        return;
+    if (!r->scanned || r->rc.hold)
+        return; /* relay_hold: kept until a reload lifts it */
     for (e = r->entries; e != NULL; e = e->next) {
         if (e->busy)
             continue;
