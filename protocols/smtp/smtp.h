@@ -83,6 +83,8 @@ typedef struct {
     size_t npublish;
     char *topic;     /* bus topic of published mail */
     char *queue_dir; /* absolute */
+    /* the outbound options (smtp_out.h, helper smtp-out) */
+    struct smtp_relay_conf_s *relay;
 } smtp_conf_t;
 
 /* The option table of an smtp section (CFG_END-terminated). */

@@ -16,6 +16,7 @@
 
 #include "endpoint.h"
 #include "smtp.h"
+#include "smtp_out.h"
 
 /* Largest recipients or users file read. */
 #define SMTP_FILE_MAX (4u * 1024 * 1024)
@@ -41,6 +42,7 @@ cfg_opt_t smtp_options[] = {CFG_STR("hostname", NULL, CFGF_NONE),
                             CFG_STR_LIST("publish", "{}", CFGF_NONE),
                             CFG_STR("publish_topic", "mail", CFGF_NONE),
                             CFG_STR("queue_dir", NULL, CFGF_NONE),
+                            SMTP_RELAY_OPTIONS,
                             CFG_END()};
 
 char *smtp_lower(char *s)
@@ -563,6 +565,9 @@ int smtp_configure(cfg_t *sec, void **conf)
     }
     if (queue)
         c->queue_dir = loom_conf_path(sec, "queue_dir", queue);
+    c->relay = loom_calloc(1, sizeof(*c->relay));
+    if (smtp_relay_configure(sec, c->relay) != LOOM_OK)
+        return LOOM_ERROR;
     return LOOM_OK;
 }
 
@@ -598,5 +603,8 @@ void smtp_conf_free(void *conf)
     free(c->publish);
     free(c->topic);
     free(c->queue_dir);
+    if (c->relay != NULL)
+        smtp_relay_conf_clear(c->relay);
+    free(c->relay);
     free(c);
 }
