@@ -186,6 +186,35 @@ class Relaying(unittest.TestCase):
         self.send("alice@example.test", ["alice@example.test"])
         self.assertEqual(len(self.alice(1)), 1)
 
+    def test_hold_then_reload_releases(self):
+        s = self.script()
+        d = self.loom(['smarthost = "127.0.0.1:%d"' % s.port, "relay_hold = yes"])
+        self.send("alice@example.test", ["carol@peer.test"])
+        self.assertEqual(len(self.queue_files()), 1)
+        time.sleep(0.5)  # a held queue stays as it is: nothing may have gone out
+        self.assertEqual(s.connections, 0)
+        self.assertEqual(len(self.queue_files()), 1)
+        d.write_conf(conf(self.port, ['smarthost = "127.0.0.1:%d"' % s.port]))
+        self.assertTrue(d.reload())
+        self.assertTrue(s.wait_messages(1)[0].data.endswith(MSG))
+        self.wait_queue_empty()
+
+    def test_relay_option_errors_in_the_smtp_section(self):
+        for line, needle in (('relay_tls = "sometimes"', "relay_tls"),
+                             ('smarthost = "mx.example.net:0"', "smarthost"),
+                             ('queue_lifetime = "forever"', "queue_lifetime")):
+            with self.subTest(line=line):
+                d = Loomd(conf(loomtest.free_port(), [line]),
+                          files={"zones/peer.test.zone": ZONE})
+                try:
+                    rc, err = loomtest.start_expect_exit(d)
+                    self.assertEqual(rc, 1, err)
+                    loomtest.assert_error_line(self, err, d.conf_path,
+                                               loomtest.line_of(d.conf_path, line),
+                                               contains=needle)
+                finally:
+                    d.cleanup()
+
 
 if __name__ == "__main__":
     loomtest.main()

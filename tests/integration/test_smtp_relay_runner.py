@@ -333,6 +333,22 @@ class RelayTest(unittest.TestCase):
         r.wait_queue_empty()
         r.d.wait_log(r"to=<carol@peer.test> relay=mx2\.peer\.test sent")
 
+    def test_tls_must_for_one_domain(self):
+        """relay_tls_must names peer.test: its MX offers no STARTTLS, so
+        the mail waits; other.test (smarthost-less, same next hop by
+        address literal) goes out in plaintext."""
+        dns_port = loomtest.free_port()
+        s = self.script()
+        r = self.relay(['relay_dns = "127.0.0.1:%d"' % dns_port, "relay_port = %d" % s.port,
+                        'relay_tls_must = {"Peer.Test"}'], dns_port=dns_port)
+        r.queue("sender@loom.test", ["carol@peer.test", "dave@[127.0.0.1]"])
+        r.d.wait_log(r"to=<carol@peer.test> relay=mx2\.peer\.test deferred "
+                     r"\(mx2\.peer\.test: TLS is required, but was not offered")
+        t = s.wait_messages(1)[0]
+        self.assertEqual(t.rcpts, ["dave@[127.0.0.1]"])
+        self.assertFalse(t.tls)
+        self.assertEqual(len(r.queue_files()), 1)
+
     def test_mx_implicit_and_null(self):
         dns_port = loomtest.free_port()
         s = self.script()
