@@ -174,5 +174,40 @@ class PostfixRelaysToLoom(unittest.TestCase):
         self.assertEqual(with_token(self.d, "alice", token.encode(), timeout=0), [])
 
 
+@unittest.skipIf(SKIP, SKIP or "")
+class PostfixRelaysToLoomOverTLS(unittest.TestCase):
+    """Postfix with smtp_tls_security_level = encrypt relays to loom over
+    STARTTLS; loom's Received header names the TLS version."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lport = loomtest.free_port()
+        cls.d = own(cls, loomtest.Loomd('tls "local" {\n  self_signed = yes\n}\n' +
+                                        smtpwire.smtp_conf(cls.lport, extra='  starttls = "local"\n')))
+        cls.d.start()
+        cls.p = own(cls, postfix_peer.PostfixPeer(
+            domains=("peer.test",), users=("carol",),
+            relayhost="[127.0.0.1]:%d" % cls.lport,
+            main={"smtp_tls_security_level": "encrypt", "smtp_tls_loglevel": "1"}))
+        cls.p.start()
+
+    def test_relayed_over_starttls(self):
+        token = uuid.uuid4().hex
+        r = swaks(self.p.port, "bob@example.test", sender="carol@peer.test", body="tls " + token)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        found = with_token(self.d, "bob", token.encode())
+        self.assertEqual(len(found), 1, self.p.log()[-3000:])
+        self.p.wait_log("status=sent")
+        log = self.p.log()
+        m = re.search(r"TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:%d: "
+                      r"(TLSv[\d.]+) with cipher (\S+)" % self.lport, log)
+        self.assertIsNotNone(m, log[-3000:])
+        # loom's own Received (the first one) says how it was received
+        first = re.search(rb"^Received: (.*(?:\r?\n[ \t].*)*)", found[0], re.M)
+        self.assertIsNotNone(first)
+        self.assertIn(m.group(1).encode(), first.group(1))
+        self.assertIn(b" with ESMTPS ", first.group(1))
+
+
 if __name__ == "__main__":
     loomtest.main()
