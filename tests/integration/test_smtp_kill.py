@@ -108,6 +108,51 @@ def client(port, state, limit, rng_seed, stop):
             pass
 
 
+def check_file(data):
+    """None when DATA is a whole test message, else what is wrong."""
+    mid, msum = _ID.search(data), _SUM.search(data)
+    if not mid or not msum:
+        return "no test headers (%d bytes)" % len(data)
+    body = smtpwire.lf(smtpwire.body_of(data))
+    if hashlib.sha256(body).hexdigest().encode() != msum.group(1):
+        return "message %s is not whole (%d bytes)" % (mid.group(1).decode(), len(data))
+    return None
+
+
+class Watcher(threading.Thread):
+    """Reads every file as soon as it shows in a new/ directory, while the
+    load runs: a file that is ever seen there partial is a problem."""
+
+    def __init__(self, d):
+        super().__init__(daemon=True)
+        self.dirs = [os.path.join(smtpwire.maildir(d, u), "new") for u in USERS]
+        self.seen = set()
+        self.bad = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            for path in self.dirs:
+                try:
+                    names = os.listdir(path)
+                except FileNotFoundError:
+                    continue
+                for name in names:
+                    full = os.path.join(path, name)
+                    if full in self.seen:
+                        continue
+                    try:
+                        with open(full, "rb") as f:
+                            data = f.read()
+                    except FileNotFoundError:
+                        continue  # moved to cur/ meanwhile: not ours to judge
+                    self.seen.add(full)
+                    why = check_file(data)
+                    if why:
+                        self.bad.append("%s: %s" % (full, why))
+            time.sleep(0.002)
+
+
 def scan(d):
     """Every stored message: {(user, id): count}, and a list of problems
     (files in new/ or cur/ that are not a whole test message)."""
@@ -123,16 +168,11 @@ def scan(d):
             for name in names:
                 with open(os.path.join(path, name), "rb") as f:
                     data = f.read()
-                mid, msum = _ID.search(data), _SUM.search(data)
-                if not mid or not msum:
-                    bad.append("%s/%s/%s: no test headers (%d bytes)" % (u, sub, name, len(data)))
+                why = check_file(data)
+                if why:
+                    bad.append("%s/%s/%s: %s" % (u, sub, name, why))
                     continue
-                body = smtpwire.lf(smtpwire.body_of(data))
-                if hashlib.sha256(body).hexdigest().encode() != msum.group(1):
-                    bad.append("%s/%s/%s: message %s is not whole (%d bytes)"
-                               % (u, sub, name, mid.group(1).decode(), len(data)))
-                    continue
-                key = (u, int(mid.group(1)))
+                key = (u, int(_ID.search(data).group(1)))
                 seen[key] = seen.get(key, 0) + 1
     return seen, bad
 
@@ -164,6 +204,9 @@ class KillNine(unittest.TestCase):
         state = State()
         per_round = MESSAGES // KILLS
         kills = 0
+        watcher = Watcher(self.d)
+        watcher.start()
+        self.addCleanup(watcher.stop.set)
         for rnd in range(KILLS):
             self.d.start()
             if rnd:
@@ -213,12 +256,17 @@ class KillNine(unittest.TestCase):
         self.d.start()
         stored = self.check(state, "at the end")
         self.d.stop()
+        watcher.stop.set()
+        watcher.join(WAIT)
+        self.assertEqual(watcher.bad, [], "partial files seen in new/ during the load")
+        self.assertGreater(len(watcher.seen), 0)
         self.assertEqual(kills, KILLS)
         # the load was real: most rounds got messages through
         self.assertGreater(len(state.acked), MESSAGES // 8,
                            "only %d messages acknowledged in all" % len(state.acked))
-        print("# %d kills, %d messages sent, %d acknowledged, %d stored copies"
-              % (kills, len(state.sent), len(state.acked), stored), flush=True)
+        print("# %d kills, %d messages sent, %d acknowledged, %d stored copies, %d read "
+              "in new/ while the load ran" % (kills, len(state.sent), len(state.acked), stored,
+                                                len(watcher.seen)), flush=True)
 
 
 if __name__ == "__main__":
