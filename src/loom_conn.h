@@ -48,6 +48,7 @@ typedef struct {
     const char *sni;     /* server name the client asked for */
     const char *alpn;    /* negotiated ALPN id */
     const char *version; /* "TLSv1.3" */
+    const char *cipher;  /* "TLS_AES_256_GCM_SHA384" (OpenSSL's name) */
 } loom_tls_info_t;
 
 /* Buffer write of LEN bytes (copied).  Returns LOOM_OK, LOOM_AGAIN when

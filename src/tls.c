@@ -859,5 +859,6 @@ int loom_conn_tls_info(loom_conn_t *c, loom_tls_info_t *info)
         info->alpn = c->srv->peerbuf;
     }
     info->version = SSL_get_version(c->ssl);
+    info->cipher = SSL_get_cipher_name(c->ssl);
     return LOOM_OK;
 }

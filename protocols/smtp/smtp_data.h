@@ -100,7 +100,9 @@ typedef struct {
 void smtp_bdat_init(smtp_bdat_t *b, uint64_t max_size);
 
 /* Arm B for a chunk of SIZE octets (LAST if it is the last); SIZE may be
- * 0.  Sets too_big at once if the total would pass max_size. */
+ * 0.  Sets too_big at once if the total would pass max_size.  A chunk of
+ * 0 octets is complete at once (b->remaining == 0): answer it without
+ * waiting for more input ("BDAT 0 LAST" may be the last bytes read). */
 void smtp_bdat_chunk(smtp_bdat_t *b, uint64_t size, int last);
 
 /* Take at most b->remaining octets from IN[0..LEN), handing them to SINK

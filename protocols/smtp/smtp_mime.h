@@ -32,10 +32,10 @@
 
 /* ---- init -------------------------------------------------------------- */
 
-/* Initialise GMime once per process (later calls do nothing) and register
- * g_mime_shutdown() with atexit(3), after the worker pool has been joined,
- * so that GMime's globals are freed at exit (LeakSanitizer stays quiet
- * without suppressions).  Reactor thread only.  Returns LOOM_OK. */
+/* Initialise GMime once per process (later calls do nothing).  GMime is
+ * not shut down at exit: its globals stay reachable (LeakSanitizer does
+ * not report them) and a worker could still be inside GMime when exit()
+ * runs.  Reactor thread only.  Returns LOOM_OK. */
 int smtp_mime_init(void);
 
 /* ---- the summary of a received message (bus fields) -------------------- */
@@ -101,6 +101,13 @@ int smtp_mime_summarize(const char *msg, size_t len, smtp_mime_summary_t *out);
 
 /* Free what a summary holds (not S itself) and zero it.  NULL-safe. */
 void smtp_mime_summary_free(smtp_mime_summary_t *s);
+
+/* Append the summary to bus message M as the issue names the fields, in
+ * this order: from, to, subject, message_id, date, size (decimal), text
+ * (values copied; S stays the caller's).  M must not be published yet.
+ * Reactor thread (the bus is not for workers). */
+typedef struct loom_msg_s loom_msg_t;
+void smtp_mime_summary_fields(const smtp_mime_summary_t *s, loom_msg_t *m);
 
 /* ---- composing a message (the send action) ----------------------------- */
 

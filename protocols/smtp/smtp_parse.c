@@ -24,6 +24,18 @@ void smtp_reply_set(smtp_reply_t *r, int code, const char *enh,
     snprintf(r->text, sizeof(r->text), "%s", text);
 }
 
+int smtp_reply_format(const smtp_reply_t *r, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%03d %s %s\r\n", r->code, r->enh, r->text);
+
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+void smtp_reply_line_too_long(smtp_reply_t *r)
+{
+    smtp_reply_set(r, 500, "5.5.2", "Error: line too long");
+}
+
 /* TEXT followed by S[0..LEN) made printable (client bytes echoed back). */
 static void reply_with(smtp_reply_t *r, int code, const char *enh,
                        const char *text, const char *s, size_t len)
@@ -209,7 +221,7 @@ static int scan_literal(scan_t *sc)
     const char *end = memchr(p, ']', sc->len - sc->pos - 1);
     char buf[INET6_ADDRSTRLEN + 8];
     unsigned char addr[16];
-    size_t n;
+    size_t n, i;
     int ok;
 
     if (end == NULL)
@@ -217,6 +229,11 @@ static int scan_literal(scan_t *sc)
     n = (size_t)(end - p);
     if (n >= sizeof(buf))
         return -1;
+    /* inet_pton stops at a NUL: let only address characters through */
+    for (i = 0; i < n; i++)
+        if (!is_alpha((unsigned char)p[i]) && !is_digit((unsigned char)p[i]) &&
+            p[i] != '.' && p[i] != ':')
+            return -1;
     memcpy(buf, p, n);
     buf[n] = '\0';
     if (n > 5 && strncasecmp(buf, "IPv6:", 5) == 0)
@@ -362,6 +379,33 @@ int smtp_addr_local_unquote(const smtp_addr_t *a, char *out, size_t cap)
         return -1;
     out[n] = '\0';
     return (int)n;
+}
+
+int smtp_addr_canon(const smtp_addr_t *a, char *out, size_t cap)
+{
+    int n;
+    size_t i;
+
+    if (cap == 0)
+        return -1;
+    out[0] = '\0';
+    if (a->null)
+        return 0;
+    n = smtp_addr_local_unquote(a, out, cap);
+    if (n < 0)
+        return -1;
+    if (a->domain.len == 0)
+        return n;
+    if ((size_t)n + 1 + a->domain.len + 1 > cap)
+        return -1;
+    out[n++] = '@';
+    for (i = 0; i < a->domain.len; i++) {
+        char c = a->domain.p[i];
+
+        out[n++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    return n;
 }
 
 /* ---- xtext ---------------------------------------------------------- */
@@ -956,7 +1000,7 @@ int smtp_cmd_parse(const char *line, size_t len, const smtp_parse_opts_t *opts,
             break;
     if (len + 2 > line_limit(opts, k < NELEMS(verb_defs) ? verb_defs[k].verb
                                                          : SMTP_VERB_UNKNOWN)) {
-        smtp_reply_set(err, 500, "5.5.2", "Error: line too long");
+        smtp_reply_line_too_long(err);
         return -1;
     }
     if (len == 0) {

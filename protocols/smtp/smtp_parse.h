@@ -193,4 +193,21 @@ const char *smtp_verb_name(smtp_verb_t verb);
 void smtp_reply_set(smtp_reply_t *r, int code, const char *enh,
                     const char *text);
 
+/* Write R as one reply line "CODE ENH TEXT\r\n" to OUT (capacity CAP,
+ * NUL added; SMTP_REPLY_TEXT_MAX + 24 is always enough).  Returns the
+ * length without the NUL, or -1 if CAP is too small. */
+int smtp_reply_format(const smtp_reply_t *r, char *out, size_t cap);
+
+/* The reply smtp_cmd_parse() gives for a line over the limit (500 5.5.2
+ * Error: line too long), for a session that stops buffering a line at
+ * smtp_cmd_line_limit() and skips to its end. */
+void smtp_reply_line_too_long(smtp_reply_t *r);
+
+/* The address A as a lookup key in OUT (capacity CAP, NUL added): the
+ * local part unquoted (smtp_addr_local_unquote), case kept, then "@" and
+ * the domain with ASCII letters lowered; "" for the null path and the
+ * bare local part for RCPT TO:<postmaster>.  Returns the length, or -1 if
+ * CAP is too small (SMTP_PATH_MAX + 1 is always enough). */
+int smtp_addr_canon(const smtp_addr_t *a, char *out, size_t cap);
+
 #endif

@@ -68,6 +68,7 @@ typedef struct {
     struct sockaddr_storage peer_ss;
     int have_peer, counted, submission, loopback, tls;
     char tls_version[40];
+    char tls_cipher[64];
     int esmtp; /* 0 none yet, 1 HELO, 2 EHLO */
     char helo[128];
     unsigned errors;
@@ -276,6 +277,8 @@ static void sess_tls_facts(smtp_sess_t *s)
         s->tls = 1;
         snprintf(s->tls_version, sizeof(s->tls_version), "%s",
                  info.version ? info.version : "TLS");
+        snprintf(s->tls_cipher, sizeof(s->tls_cipher), "%s",
+                 info.cipher ? info.cipher : "");
     }
 }
 
@@ -928,13 +931,14 @@ static const char *sess_with(const smtp_sess_t *s)
 static char *sess_received(const smtp_sess_t *s, const char *id, size_t *len)
 {
     const smtp_conf_t *c = sess_conf(s);
-    char date[64], tls[96] = "", auth[128] = "", rcpt[SMTP_ADDR_MAX + 16] = "";
+    char date[64], tls[160] = "", auth[128] = "", rcpt[SMTP_ADDR_MAX + 16] = "";
     char *h;
     int n;
 
     smtp_mime_rfc5322_date(time(NULL), date, sizeof(date));
     if (s->tls)
-        snprintf(tls, sizeof(tls), "\r\n\t(using %s)", s->tls_version);
+        snprintf(tls, sizeof(tls), "\r\n\t(using %s%s%s)", s->tls_version,
+                 s->tls_cipher[0] ? " with cipher " : "", s->tls_cipher);
     if (s->auth_user[0])
         snprintf(auth, sizeof(auth), "\r\n\t(Authenticated sender: %s)",
                  s->auth_user);

@@ -488,6 +488,14 @@ void smtp_batch_run(smtp_txn_t *first, smtp_sync_t mode, uint64_t *syncs)
     syncset_t set = {0};
     size_t open_fds = 0;
 
+    if (mode == SMTP_SYNC_AUTO) {
+        size_t files = 0;
+
+        for (smtp_txn_t *t = first; t && files < 2; t = t->next)
+            files += t->ntg;
+        by_dev = files > 1;
+    }
+
     /* 1: every file to its temporary name; FSYNC mode keeps them open
      * with their writeback started, so that the fsyncs below find the
      * data on its way and the filesystem can commit them together */

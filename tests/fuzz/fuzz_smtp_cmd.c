@@ -40,6 +40,12 @@ static void check_reply(const smtp_reply_t *r)
     assert(r->code >= 500 && r->code <= 559);
     assert(r->enh[0] == '5' && r->enh[1] == '.');
     assert(r->text[0] != '\0');
+    {
+        char line[SMTP_REPLY_TEXT_MAX + 24];
+        int n = smtp_reply_format(r, line, sizeof(line));
+
+        assert(n > 0 && line[n - 2] == '\r' && line[n - 1] == '\n');
+    }
     for (i = 0; r->text[i] != '\0'; i++)
         assert(r->text[i] >= 0x20 && r->text[i] < 0x7f);
 }
@@ -64,6 +70,17 @@ static void check_addr(const smtp_addr_t *a, const char *in, size_t len,
     if (a->utf8)
         assert(allow_utf8);
     assert(smtp_addr_local_unquote(a, buf, sizeof(buf)) >= 0);
+    {
+        char key[SMTP_PATH_MAX + 1];
+        int n = smtp_addr_canon(a, key, sizeof(key));
+
+        /* no NUL can get into a path; '@' only before the domain unless
+         * quoted */
+        assert(n > 0 && (size_t)n == strlen(key));
+        if (!a->quoted)
+            assert((a->domain.len == 0) ==
+                   (memchr(key, '@', (size_t)n) == NULL));
+    }
     if (a->literal)
         assert(a->domain.p[0] == '[' && a->domain.p[a->domain.len - 1] == ']');
 }

@@ -47,7 +47,7 @@ class SwaksTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertIn("220 2.0.0 Ready to start TLS", out)
         m = self.srv.messages("bob")[before]
-        self.assertRegex(m.decode(), r"\(using TLSv1\.[23]\)")
+        self.assertRegex(m.decode(), r"\(using TLSv1\.[23] with cipher [A-Z0-9_-]+\)")
         self.assertIn(b"with ESMTPS id", m)
 
     def test_starttls_not_offered_twice(self):

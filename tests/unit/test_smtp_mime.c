@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "bus_int.h" /* loom_msg_freeze: fields readable as published */
+#include "loom_bus.h"
 #include "smtp_mime.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -402,6 +404,35 @@ static void test_summary_deep_nesting(void **state)
     free(msg);
 }
 
+/* The summary as bus fields, named as the issue names them. */
+static void test_summary_fields(void **state)
+{
+    static const char *const names[] = {"from", "to",   "subject", "message_id",
+                                        "date", "size", "text"};
+    smtp_mime_summary_t s;
+    loom_msg_t *m = loom_msg_new("mail");
+    const loom_field_t *f;
+    char size[32];
+
+    (void)state;
+    summarize(plain_msg, &s);
+    smtp_mime_summary_fields(&s, m);
+    loom_msg_freeze(m, "smtp", "mail", 1, 1000);
+    assert_int_equal(loom_msg_nfields(m), ARRAY_LEN(names));
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        assert_string_equal(loom_msg_field(m, i)->name.p, names[i]);
+    f = loom_msg_get(m, "subject", 7);
+    assert_string_equal(f->value.p, s.subject);
+    f = loom_msg_get(m, "size", 4);
+    snprintf(size, sizeof(size), "%zu", strlen(plain_msg));
+    assert_string_equal(f->value.p, size);
+    f = loom_msg_get(m, "text", 4);
+    assert_int_equal(f->value.len, s.text_len);
+    assert_string_equal(f->value.p, "Hello Alice,\ntwo lines.\n");
+    loom_msg_unref(m);
+    smtp_mime_summary_free(&s);
+}
+
 /* Summaries on several threads at once give what one thread gives. */
 struct thread_job {
     const char *msg;
@@ -664,6 +695,164 @@ static void test_compose_refused(void **state)
     }
 }
 
+/* ---- mutated messages --------------------------------------------------- */
+
+/* A small deterministic generator (the test must replay the same way). */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+
+static void assert_clean_field(const char *f)
+{
+    assert_non_null(f);
+    assert_true(utf8_valid(f, strlen(f)));
+    assert_true(strlen(f) <= SMTP_MIME_FIELD_MAX);
+    for (const char *p = f; *p; p++)
+        assert_true((unsigned char)*p >= 0x20 && *p != 0x7F);
+}
+
+/* Thousands of mutations of MIME-heavy messages (bytes flipped, tokens
+ * that matter to a MIME parser spliced in, tails cut): every summary is
+ * LOOM_OK with clean, bounded UTF-8 fields. */
+static void test_summary_mutations(void **state)
+{
+    static const char *seeds[] = {
+        plain_msg,
+        "Subject: =?utf-8?b?w6k=?=\r\nContent-Type: multipart/mixed; "
+        "boundary=o\r\n\r\n--o\r\nContent-Type: text/plain; "
+        "charset=iso-8859-1\r\nContent-Transfer-Encoding: "
+        "quoted-printable\r\n\r\nd=E9j=E0\r\n--o\r\nContent-Type: "
+        "message/rfc822\r\n\r\nSubject: in\r\n\r\nx\r\n--o--\r\n",
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nw4Frb3MgzrHPgc6xzrnPjM+C\r\n",
+    };
+    static const char *tokens[] = {
+        "\r\n",
+        "\r\n\r\n",
+        "--o",
+        "--o--",
+        "=?utf-8?b?",
+        "=?koi8-r?q?=F0",
+        "?=",
+        "boundary=",
+        "charset=",
+        "\xC3",
+        "\xFF\xFE",
+        "=\r\n",
+        "Content-Type: multipart/alternative; boundary=o\r\n",
+        "Content-Transfer-Encoding: base64\r\n",
+        "Content-Transfer-Encoding: quoted-printable\r\n",
+        "Content-Disposition: attachment\r\n",
+        "\0",
+        "+",
+        ";",
+    };
+    char buf[2048];
+
+    (void)state;
+    for (int iter = 0; iter < 4000; iter++) {
+        const char *seed = seeds[rng() % ARRAY_LEN(seeds)];
+        size_t len = strlen(seed);
+        int edits = 1 + (int)(rng() % 6);
+        smtp_mime_summary_t s;
+
+        memcpy(buf, seed, len);
+        for (int e = 0; e < edits; e++) {
+            size_t at = len ? rng() % len : 0;
+
+            switch (rng() % 3) {
+            case 0:
+                if (len > 0)
+                    buf[at] = (char)rng();
+                break;
+            case 1: {
+                const char *t = tokens[rng() % ARRAY_LEN(tokens)];
+                size_t tl = t[0] ? strlen(t) : 1;
+
+                if (len + tl < sizeof(buf)) {
+                    memmove(buf + at + tl, buf + at, len - at);
+                    memcpy(buf + at, t, tl);
+                    len += tl;
+                }
+                break;
+            }
+            default:
+                len = at;
+            }
+        }
+        assert_int_equal(smtp_mime_summarize(buf, len, &s), LOOM_OK);
+        assert_int_equal(s.size, len);
+        assert_clean_field(s.from);
+        assert_clean_field(s.to);
+        assert_clean_field(s.subject);
+        assert_clean_field(s.message_id);
+        assert_clean_field(s.date);
+        assert_true(s.text_len <= SMTP_MIME_TEXT_MAX);
+        assert_int_equal(strlen(s.text), s.text_len);
+        assert_true(utf8_valid(s.text, s.text_len));
+        smtp_mime_summary_free(&s);
+    }
+}
+
+/* Random bytes in every composer input: LOOM_OK with a clean wire, or
+ * LOOM_ERROR with a reason. */
+static void test_compose_mutations(void **state)
+{
+    static const char alphabet[] = "ab@.<>\", \r\n\t:;=?\xC3\xA9\xFF()[]\\";
+    char f[40], t[80], sub[120], body[300];
+    int ok = 0, refused = 0;
+
+    (void)state;
+    for (int iter = 0; iter < 3000; iter++) {
+        char *fields[] = {f, t, sub, body};
+        size_t sizes[] = {sizeof(f), sizeof(t), sizeof(sub), sizeof(body)};
+        smtp_compose_in_t in;
+        smtp_compose_out_t out;
+        char err[200] = "";
+        int rc;
+
+        strcpy(f, "a@example.test");
+        strcpy(t, "Bob <b@example.test>, c@example.test");
+        strcpy(sub, "subject line");
+        strcpy(body, "body text\nline two\n");
+        for (int k = 0; k < 4; k++) {
+            int edits = (int)(rng() % 4);
+
+            for (int e = 0; e < edits; e++) {
+                size_t len = strlen(fields[k]);
+                size_t at = len ? rng() % len : 0;
+
+                if (len + 2 < sizes[k]) {
+                    memmove(fields[k] + at + 1, fields[k] + at, len - at + 1);
+                    fields[k][at] = alphabet[rng() % (sizeof(alphabet) - 1)];
+                }
+            }
+        }
+        in = compose_in(f, t, sub, body);
+        rc = smtp_mime_compose(&in, &out, err, sizeof(err));
+        if (rc == LOOM_OK) {
+            assert_wire(out.data, out.len);
+            assert_true(out.nrcpts >= 1);
+            assert_non_null(out.sender);
+            smtp_mime_compose_free(&out);
+            ok++;
+        } else {
+            assert_int_equal(rc, LOOM_ERROR);
+            assert_true(err[0] != '\0');
+            assert_null(out.data);
+            refused++;
+        }
+    }
+    print_message("composed %d, refused %d\n", ok, refused);
+    assert_true(ok > 100 && refused > 100); /* both paths were taken */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,11 +866,14 @@ int main(void)
         cmocka_unit_test(test_summary_iov_splits),
         cmocka_unit_test(test_summary_deep_nesting),
         cmocka_unit_test(test_summary_threads),
+        cmocka_unit_test(test_summary_fields),
         cmocka_unit_test(test_compose_ascii),
         cmocka_unit_test(test_compose_utf8_round_trip),
         cmocka_unit_test(test_compose_lines_and_injection),
         cmocka_unit_test(test_compose_groups),
         cmocka_unit_test(test_compose_refused),
+        cmocka_unit_test(test_summary_mutations),
+        cmocka_unit_test(test_compose_mutations),
     };
 
     smtp_mime_init();

@@ -382,6 +382,12 @@ static void test_lengths(void **state)
     assert_int_equal(a.domain.len, 252);
     make_path(path, 2, 252);
     assert_int_equal(smtp_addr_parse(path, strlen(path), 0, 0, &a, &err), -1);
+    /* a NUL inside an address literal (inet_pton would stop there) */
+    assert_int_equal(smtp_addr_parse("<a@[IPv6:::\0]>", 14, 0, 0, &a, &err),
+                     -1);
+    assert_int_equal(smtp_addr_parse("<a@[1.2.3.4\0]>", 15, 0, 0, &a, &err),
+                     -1);
+    assert_int_equal(smtp_addr_parse("<a@[IPv6:::]>", 13, 0, 0, &a, &err), 0);
     /* unbracketed: the same limit counting virtual brackets */
     make_path(path, 1, 252);
     assert_int_equal(
@@ -594,13 +600,61 @@ static void test_names(void **state)
     }
 }
 
+static void test_format_and_canon(void **state)
+{
+    smtp_parse_opts_t o = {ALL, 0, 0, 1};
+    smtp_reply_t r;
+    smtp_cmd_t c;
+    char buf[SMTP_PATH_MAX + 1], line[SMTP_REPLY_TEXT_MAX + 24];
+
+    (void)state;
+    smtp_reply_set(&r, 501, "5.1.7", "Bad sender address syntax");
+    assert_int_equal(smtp_reply_format(&r, line, sizeof(line)), 37);
+    assert_string_equal(line, "501 5.1.7 Bad sender address syntax\r\n");
+    assert_int_equal(smtp_reply_format(&r, line, 37), -1);
+    /* the longest text still fits the documented size */
+    memset(line, 'x', sizeof(line));
+    line[sizeof(line) - 1] = '\0';
+    smtp_reply_set(&r, 555, "5.5.4", line);
+    assert_int_equal(strlen(r.text), SMTP_REPLY_TEXT_MAX - 1);
+    assert_true(smtp_reply_format(&r, line, sizeof(line)) > 0);
+    smtp_reply_line_too_long(&r);
+    assert_int_equal(r.code, 500);
+    assert_string_equal(r.enh, "5.5.2");
+
+    c = parse_ok("RCPT TO:<\"Al\\ice\"@Example.TEST>", &o);
+    assert_int_equal(smtp_addr_canon(&c.path, buf, sizeof(buf)), 18);
+    assert_string_equal(buf, "Alice@example.test");
+    assert_int_equal(smtp_addr_canon(&c.path, buf, 18), -1);
+    c = parse_ok("RCPT TO:<@r.example:Bob@[192.0.2.1]>", &o);
+    assert_int_equal(smtp_addr_canon(&c.path, buf, sizeof(buf)), 15);
+    assert_string_equal(buf, "Bob@[192.0.2.1]");
+    c = parse_ok("RCPT TO:<B\xc3\x96"
+                 "B@\xc3\x96.Example>",
+                 &o);
+    smtp_addr_canon(&c.path, buf, sizeof(buf));
+    assert_string_equal(buf, "B\xc3\x96"
+                             "B@\xc3\x96.example");
+    c = parse_ok("RCPT TO:<PostMaster>", &o);
+    assert_int_equal(smtp_addr_canon(&c.path, buf, sizeof(buf)), 10);
+    assert_string_equal(buf, "PostMaster");
+    c = parse_ok("MAIL FROM:<>", &o);
+    assert_int_equal(smtp_addr_canon(&c.path, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),       cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_lengths),     cmocka_unit_test(test_params),
-        cmocka_unit_test(test_reply_texts), cmocka_unit_test(test_args),
-        cmocka_unit_test(test_xtext),       cmocka_unit_test(test_names),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_reply_texts),
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_xtext),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_format_and_canon),
     };
 
     return cmocka_run_group_tests_name("smtp_parse", tests, NULL, NULL);

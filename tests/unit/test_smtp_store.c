@@ -312,7 +312,7 @@ static void run_batch(smtp_sync_t mode)
      * (t1: 3, t2: 1; not t3's first: t3 failed on its second) and one per
      * distinct directory holding a file put in place (a/new, b/new, q);
      * SYNCFS: one filesystem, twice. */
-    if (mode == SMTP_SYNC_SYNCFS)
+    if (mode != SMTP_SYNC_FSYNC) /* AUTO: more than one file */
         assert_int_equal(syncs, 2);
     else
         assert_int_equal(syncs, 4 + 3);
@@ -338,6 +338,12 @@ static void test_batch_syncfs(void **state)
 {
     (void)state;
     run_batch(SMTP_SYNC_SYNCFS);
+}
+
+static void test_batch_auto(void **state)
+{
+    (void)state;
+    run_batch(SMTP_SYNC_AUTO);
 }
 
 /* ---- the committer on a real reactor ---------------------------------------
@@ -428,17 +434,16 @@ static smtp_txn_t *one_txn(const char *md, char *name)
 
 /* One submitted while idle goes at once; 19 submitted while it runs wait
  * and go together: two batches for twenty transactions, dones in
- * submission order. */
-static void test_commit_groups(void **state)
+ * submission order; the syncs each mode makes for that. */
+static void commit_groups(smtp_sync_t mode, uint64_t want_syncs)
 {
     env_t *e = env_new();
-    smtp_commit_t *gc = smtp_commit_new(e->inst, SMTP_SYNC_DEFAULT);
+    smtp_commit_t *gc = smtp_commit_new(e->inst, mode);
     char *md = path2(e->root, "m"), *newd = path2(md, "new");
     tally_t tally = {0};
     sub_t subs[20];
     smtp_commit_stats_t st;
 
-    (void)state;
     for (int i = 0; i < 20; i++) {
         subs[i].tally = &tally;
         subs[i].id = i;
@@ -454,12 +459,20 @@ static void test_commit_groups(void **state)
     assert_int_equal(st.txns, 20);
     assert_int_equal(st.files, 20);
     assert_int_equal(st.failures, 0);
-    assert_int_equal(st.syncs, 20 + 2); /* a file each, new/ per batch */
+    assert_int_equal(st.syncs, want_syncs);
     assert_int_equal(count_entries(newd), 20);
     smtp_commit_free(gc);
     free(md);
     free(newd);
     env_free(e);
+}
+
+static void test_commit_groups(void **state)
+{
+    (void)state;
+    commit_groups(SMTP_SYNC_FSYNC, 20 + 2); /* a file each, new/ each batch */
+    commit_groups(SMTP_SYNC_SYNCFS, 2 + 2); /* twice per batch */
+    commit_groups(SMTP_SYNC_AUTO, 2 + 2);   /* 1 file: fsync; 19: syncfs */
 }
 
 /* A cancelled transaction: no done; written if its batch had started,
@@ -567,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_maildir_deliver),
         cmocka_unit_test(test_batch_fsync),
         cmocka_unit_test(test_batch_syncfs),
+        cmocka_unit_test(test_batch_auto),
         cmocka_unit_test(test_commit_groups),
         cmocka_unit_test(test_commit_cancel),
         cmocka_unit_test(test_commit_free_busy),
