@@ -177,7 +177,7 @@ class PostfixRelaysToLoom(unittest.TestCase):
 @unittest.skipIf(SKIP, SKIP or "")
 class PostfixRelaysToLoomOverTLS(unittest.TestCase):
     """Postfix with smtp_tls_security_level = encrypt relays to loom over
-    STARTTLS; loom's Received header names the TLS version."""
+    STARTTLS; loom's Received header names the TLS version and cipher."""
 
     @classmethod
     def setUpClass(cls):
@@ -206,6 +206,7 @@ class PostfixRelaysToLoomOverTLS(unittest.TestCase):
         first = re.search(rb"^Received: (.*(?:\r?\n[ \t].*)*)", found[0], re.M)
         self.assertIsNotNone(first)
         self.assertIn(m.group(1).encode(), first.group(1))
+        self.assertIn(m.group(2).encode(), first.group(1))
         self.assertIn(b" with ESMTPS ", first.group(1))
 
 
