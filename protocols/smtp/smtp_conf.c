@@ -563,7 +563,7 @@ int smtp_configure(cfg_t *sec, void **conf)
     }
     if (queue)
         c->queue_dir = loom_conf_path(sec, "queue_dir", queue);
-    return LOOM_OK;
+    return smtp_relay_hook_conf(sec, c);
 }
 
 void smtp_conf_free(void *conf)
@@ -572,6 +572,7 @@ void smtp_conf_free(void *conf)
 
     if (c == NULL)
         return;
+    smtp_relay_hook_free(c);
     free(c->hostname);
     for (size_t i = 0; i < c->ndomains; i++)
         free(c->domains[i]);
