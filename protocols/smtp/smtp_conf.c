@@ -183,7 +183,6 @@ static int smtp_conf_boxes(cfg_t *sec, smtp_conf_t *c)
         char *path = loom_conf_path(sec, "recipients_file", file);
         size_t len;
         char *text = loom_read_file(path, SMTP_FILE_MAX, &len);
-        char *save = NULL;
         unsigned lineno = 0;
 
         if (text == NULL) {
@@ -211,7 +210,6 @@ static int smtp_conf_boxes(cfg_t *sec, smtp_conf_t *c)
                 return LOOM_ERROR;
             }
         }
-        (void)save;
         free(text);
         free(path);
     }
@@ -487,6 +485,13 @@ static int smtp_conf_check_refs(cfg_t *sec, smtp_conf_t *c)
         for (size_t j = 0; j < a->ntargets; j++) {
             smtp_dest_kind_t k = smtp_resolve_rcpt(c, a->targets[j], d, 1, &n);
 
+            if (k == SMTP_DEST_REMOTE && c->queue_dir == NULL) {
+                loom_conf_error(sec, "aliases",
+                                "alias %s: target %s is in another domain: "
+                                "relaying it needs a queue_dir",
+                                a->addr, a->targets[j]);
+                return LOOM_ERROR;
+            }
             if (k == SMTP_DEST_UNKNOWN || k == SMTP_DEST_LOOP) {
                 loom_conf_error(sec, "aliases", "alias %s: target %s is %s",
                                 a->addr, a->targets[j],
@@ -550,6 +555,8 @@ int smtp_configure(cfg_t *sec, void **conf)
             return LOOM_ERROR;
         }
     }
+    if (queue)
+        c->queue_dir = loom_conf_path(sec, "queue_dir", queue);
     if (smtp_conf_check_refs(sec, c) || smtp_conf_nets(sec, c) ||
         smtp_conf_subs(sec, c) || smtp_conf_users(sec, c) ||
         smtp_conf_limits(sec, c) || smtp_conf_publish(sec, c))
@@ -561,8 +568,6 @@ int smtp_configure(cfg_t *sec, void **conf)
         }
         c->starttls = loom_strdup(tls);
     }
-    if (queue)
-        c->queue_dir = loom_conf_path(sec, "queue_dir", queue);
     return smtp_relay_hook_conf(sec, c);
 }
 
