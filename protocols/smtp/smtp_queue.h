@@ -145,10 +145,18 @@ uint32_t smtp_crc32c(uint32_t crc, const void *p, size_t n);
 int smtp_queue_parse(const uint8_t *buf, size_t len, smtp_qmsg_t *out,
                      char *err, size_t errlen);
 
+/* Whether M can be written as a file the reader accepts: at least one
+ * recipient, none empty.  Returns SMTP_QUEUE_OK, or SMTP_QUEUE_BAD with
+ * the reason in ERR.  (Out-of-range RET, BODY or NOTIFY values are not an
+ * error: the encoder leaves them out, NOTIFY=NEVER wins over the rest.)
+ * Pure. */
+int smtp_queue_check(const smtp_qmsg_t *m, char *err, size_t errlen);
+
 /* [blocking] Write M with the body given as IOV/IOVCNT into QDIR durably:
  * QDIR/tmp/<id> written, fsync'd, renamed to QDIR/<id>, QDIR fsync'd.
  * Creates QDIR and QDIR/tmp if missing.  Sets M->id (a new id if it was
- * "").  Returns SMTP_QUEUE_OK or SMTP_QUEUE_ERROR (nothing left behind).
+ * "").  Returns SMTP_QUEUE_OK or SMTP_QUEUE_ERROR (nothing left behind;
+ * also when smtp_queue_check refuses M).
  * (The group commit in smtp_store.h does the same in batches.) */
 int smtp_queue_write(const char *qdir, smtp_qmsg_t *m, const struct iovec *iov,
                      int iovcnt, char *err, size_t errlen);

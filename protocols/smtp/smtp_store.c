@@ -38,6 +38,7 @@ typedef struct {
     /* worker only */
     char *tmp, *dst, *syncdir;
     int fd;    /* written, not yet fsync'd (FSYNC mode), else -1 */
+    char *bad; /* why smtp_queue_check refused this queue file, or NULL */
     int state; /* 0: nothing on disk, 1: tmp written, 2: in place */
 } target_t;
 
@@ -211,6 +212,7 @@ static void target_clear(target_t *g)
     free(g->tmp);
     free(g->dst);
     free(g->syncdir);
+    free(g->bad);
 }
 
 void smtp_txn_free(smtp_txn_t *t)
@@ -302,6 +304,12 @@ size_t smtp_txn_add_queue(smtp_txn_t *t, const char *qdir, smtp_qmsg_t *m)
     g = target_add(t);
     g->queue = 1;
     g->dir = loom_strdup(qdir);
+    {
+        char why[256];
+
+        if (smtp_queue_check(m, why, sizeof(why)) != SMTP_QUEUE_OK)
+            g->bad = loom_strdup(why);
+    }
     smtp_queue_new_id(m->id);
     snprintf(g->name, sizeof(g->name), "%s", m->id);
     h = smtp_queue_encode_head(m, 0, &g->headlen); /* length set on run */
@@ -360,6 +368,11 @@ static int target_write(smtp_txn_t *t, target_t *g, int then, char *err,
     int n = 0, rc;
     uint8_t crc[4];
 
+    if (g->bad) { /* never write a file the reader would refuse */
+        snprintf(err, errlen, "%s", g->bad);
+        free(v);
+        return -1;
+    }
     if (g->queue) {
         char *tmpdir = smtp_fs_join(g->dir, "tmp");
         uint64_t blen = 0;
