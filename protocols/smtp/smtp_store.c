@@ -586,6 +586,38 @@ void smtp_batch_run(smtp_txn_t *first, smtp_sync_t mode, uint64_t *syncs)
                 (void)unlink(t->tg[k].tmp);
 }
 
+/* ---- sync mode names
+ * ---------------------------------------------------------
+ */
+
+static const struct {
+    const char *name;
+    smtp_sync_t mode;
+} sync_names[] = {
+    {"fsync", SMTP_SYNC_FSYNC},
+    {"syncfs", SMTP_SYNC_SYNCFS},
+    {"auto", SMTP_SYNC_AUTO},
+};
+
+int smtp_sync_parse(const char *s, smtp_sync_t *out)
+{
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(sync_names); i++) {
+        if (strcmp(s, sync_names[i].name) == 0) {
+            *out = sync_names[i].mode;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *smtp_sync_name(smtp_sync_t mode)
+{
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(sync_names); i++)
+        if (sync_names[i].mode == mode)
+            return sync_names[i].name;
+    return "?";
+}
+
 /* ---- the committer (reactor side) -----------------------------------------
  */
 

@@ -379,6 +379,25 @@ static void test_batch_bad_queue(void **state)
     free(q);
 }
 
+static void test_sync_names(void **state)
+{
+    static const smtp_sync_t modes[] = {SMTP_SYNC_FSYNC, SMTP_SYNC_SYNCFS,
+                                        SMTP_SYNC_AUTO};
+    static const char *const bad[] = {"", "FSYNC", "sync", "auto ", "fsyncs"};
+    smtp_sync_t m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        m = (smtp_sync_t)99;
+        assert_int_equal(smtp_sync_parse(smtp_sync_name(modes[i]), &m), 0);
+        assert_int_equal(m, modes[i]);
+    }
+    assert_string_equal(smtp_sync_name(SMTP_SYNC_DEFAULT), "auto");
+    assert_string_equal(smtp_sync_name((smtp_sync_t)42), "?");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(smtp_sync_parse(bad[i], &m), -1);
+}
+
 /* ---- the committer on a real reactor ---------------------------------------
  */
 
@@ -615,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_batch_syncfs),
         cmocka_unit_test(test_batch_auto),
         cmocka_unit_test(test_batch_bad_queue),
+        cmocka_unit_test(test_sync_names),
         cmocka_unit_test(test_commit_groups),
         cmocka_unit_test(test_commit_cancel),
         cmocka_unit_test(test_commit_free_busy),
