@@ -193,7 +193,10 @@ int smtp_queue_remove(const char *qdir, const char *id, char *err,
 /* Called by the scan for every queue file: ID, and the message (owned by
  * the callee, who frees it with smtp_qmsg_free, or keeps it) or NULL
  * when the file was damaged (then ERR says why and it has been moved to
- * QDIR/corrupt/). */
+ * QDIR/corrupt/) or could not be read (ERR says why; left in place).
+ * Files are loaded one at a time: a callee that keeps only the envelope
+ * (free(m->body), m->body = NULL, and smtp_queue_load again before a
+ * delivery) keeps the scan's memory to one message. */
 typedef void (*smtp_queue_scan_cb)(void *arg, const char *id, smtp_qmsg_t *m,
                                    const char *err);
 
