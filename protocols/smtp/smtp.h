@@ -83,6 +83,8 @@ typedef struct {
     size_t npublish;
     char *topic;     /* bus topic of published mail */
     char *queue_dir; /* absolute */
+    int sync_mode;   /* smtp_sync_t (smtp_store.h): how batches are synced */
+    void *relay;     /* the outbound side's settings (smtp_relay_hook_conf) */
 } smtp_conf_t;
 
 /* The option table of an smtp section (CFG_END-terminated). */

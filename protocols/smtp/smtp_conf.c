@@ -16,6 +16,7 @@
 
 #include "endpoint.h"
 #include "smtp.h"
+#include "smtp_store.h"
 
 /* Largest recipients or users file read. */
 #define SMTP_FILE_MAX (4u * 1024 * 1024)
@@ -41,6 +42,7 @@ cfg_opt_t smtp_options[] = {CFG_STR("hostname", NULL, CFGF_NONE),
                             CFG_STR_LIST("publish", "{}", CFGF_NONE),
                             CFG_STR("publish_topic", "mail", CFGF_NONE),
                             CFG_STR("queue_dir", NULL, CFGF_NONE),
+                            CFG_STR("sync", "auto", CFGF_NONE),
                             CFG_END()};
 
 char *smtp_lower(char *s)
@@ -567,6 +569,18 @@ int smtp_configure(cfg_t *sec, void **conf)
             return LOOM_ERROR;
         }
         c->starttls = loom_strdup(tls);
+    }
+    {
+        smtp_sync_t mode;
+
+        if (smtp_sync_parse(cfg_getstr(sec, "sync"), &mode) != 0) {
+            loom_conf_error(sec, "sync",
+                            "sync must be \"fsync\", \"syncfs\" or \"auto\", "
+                            "not \"%s\"",
+                            cfg_getstr(sec, "sync"));
+            return LOOM_ERROR;
+        }
+        c->sync_mode = (int)mode;
     }
     return smtp_relay_hook_conf(sec, c);
 }

@@ -123,6 +123,9 @@ class ConfigErrorTest(DaemonTest):
     def test_publish(self):
         self.check('  publish = {"nobody"}', "publish", "neither an address")
 
+    def test_sync_mode(self):
+        self.check('  sync = "sometimes"', "sync", "fsync")
+
     def test_starttls_empty(self):
         self.check('  starttls = ""', "starttls", "no TLS profile")
 
