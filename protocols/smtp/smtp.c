@@ -113,18 +113,6 @@ __attribute__((weak)) void smtp_runner_stop(void *runner)
     (void)runner;
 }
 
-__attribute__((weak)) int smtp_relay_hook_conf(cfg_t *sec, smtp_conf_t *c)
-{
-    (void)sec;
-    (void)c;
-    return LOOM_OK;
-}
-
-__attribute__((weak)) void smtp_relay_hook_free(smtp_conf_t *c)
-{
-    (void)c;
-}
-
 /* ---- lifecycle -------------------------------------------------------------
  */
 

@@ -84,7 +84,8 @@ typedef struct {
     char *topic;     /* bus topic of published mail */
     char *queue_dir; /* absolute */
     int sync_mode;   /* smtp_sync_t (smtp_store.h): how batches are synced */
-    void *relay;     /* the outbound side's settings (smtp_relay_hook_conf) */
+    /* the outbound options (smtp_out.h, helper smtp-out) */
+    struct smtp_relay_conf_s *relay;
 } smtp_conf_t;
 
 /* The option table of an smtp section (CFG_END-terminated). */
@@ -185,13 +186,6 @@ void smtp_ip_close(smtp_inst_t *si, const char *addr);
 
 /* Count a failed AUTH from ADDR; returns the failures so far. */
 unsigned smtp_ip_auth_failed(smtp_inst_t *si, const char *addr);
-
-/* From smtp_configure, last: read the outbound side's options of SEC into
- * C->relay (LOOM_OK, or LOOM_ERROR after loom_conf_error); and free them
- * from smtp_conf_free.  Weak defaults do nothing (helper smtp-out
- * implements them, and lists its options in smtp_options[]). */
-int smtp_relay_hook_conf(cfg_t *sec, smtp_conf_t *c);
-void smtp_relay_hook_free(smtp_conf_t *c);
 
 /* ---- the queue runner's hooks (helper smtp-out implements them; weak
  * defaults in smtp.c do nothing, so the module runs without a runner) ---- */

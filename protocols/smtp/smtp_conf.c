@@ -17,6 +17,7 @@
 #include "endpoint.h"
 #include "smtp.h"
 #include "smtp_store.h"
+#include "smtp_out.h"
 
 /* Largest recipients or users file read. */
 #define SMTP_FILE_MAX (4u * 1024 * 1024)
@@ -43,6 +44,7 @@ cfg_opt_t smtp_options[] = {CFG_STR("hostname", NULL, CFGF_NONE),
                             CFG_STR("publish_topic", "mail", CFGF_NONE),
                             CFG_STR("queue_dir", NULL, CFGF_NONE),
                             CFG_STR("sync", "auto", CFGF_NONE),
+                            SMTP_RELAY_OPTIONS,
                             CFG_END()};
 
 char *smtp_lower(char *s)
@@ -582,7 +584,10 @@ int smtp_configure(cfg_t *sec, void **conf)
         }
         c->sync_mode = (int)mode;
     }
-    return smtp_relay_hook_conf(sec, c);
+    c->relay = loom_calloc(1, sizeof(*c->relay));
+    if (smtp_relay_configure(sec, c->relay) != LOOM_OK)
+        return LOOM_ERROR;
+    return LOOM_OK;
 }
 
 void smtp_conf_free(void *conf)
@@ -591,7 +596,6 @@ void smtp_conf_free(void *conf)
 
     if (c == NULL)
         return;
-    smtp_relay_hook_free(c);
     free(c->hostname);
     for (size_t i = 0; i < c->ndomains; i++)
         free(c->domains[i]);
@@ -618,5 +622,8 @@ void smtp_conf_free(void *conf)
     free(c->publish);
     free(c->topic);
     free(c->queue_dir);
+    if (c->relay != NULL)
+        smtp_relay_conf_clear(c->relay);
+    free(c->relay);
     free(c);
 }

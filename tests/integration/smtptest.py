@@ -44,6 +44,7 @@ smtp "m" {
              "out@example.test alice@example.test, someone@remote.test"}
   users_file = "users"
   queue_dir = "queue"
+  relay_hold = true
   max_message_size = %(size)s
   max_recipients = %(rcpts)d
   %(extra)s
