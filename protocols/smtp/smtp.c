@@ -181,7 +181,9 @@ static void smtp_start(loom_instance_t *inst)
 
     smtp_mime_init();
     si->inst = inst;
-    si->commit = smtp_commit_new(inst, SMTP_SYNC_DEFAULT);
+    si->commit = smtp_commit_new(
+        inst,
+        (smtp_sync_t)((smtp_conf_t *)loom_instance_conf(inst))->sync_mode);
     loom_instance_set_data(inst, si);
     si->runner = smtp_runner_start(inst, loom_instance_conf(inst), NULL);
 }
@@ -190,6 +192,9 @@ static void smtp_reload(loom_instance_t *inst)
 {
     smtp_inst_t *si = smtp_inst(inst);
 
+    smtp_commit_set_mode(
+        si->commit,
+        (smtp_sync_t)((smtp_conf_t *)loom_instance_conf(inst))->sync_mode);
     si->runner = smtp_runner_start(inst, loom_instance_conf(inst), si->runner);
 }
 

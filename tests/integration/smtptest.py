@@ -32,6 +32,7 @@ tls "local" {
 }
 smtp "m" {
   listen = {"tcp:%(port)d:interface=127.0.0.1", "tcp:%(sub)d:interface=127.0.0.1"}
+  access_log = "{dir}/smtp.log"
   submission = {"tcp:%(sub)d:interface=127.0.0.1"}
   starttls = "local"
   hostname = "mx.example.test"
@@ -61,6 +62,7 @@ class SmtpD:
         vals = dict(port=self.port, sub=self.sub, size=size, rcpts=rcpts,
                     extra=extra, more=more)
         vals.update(ports or {})
+        self.port, self.sub = vals["port"], vals["sub"]
         self.d = Loomd(CONF % vals, files={"users": users_file()})
         self.dir = self.d.dir
 
