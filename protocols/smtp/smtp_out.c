@@ -9,8 +9,9 @@
  *
  * A host that fails before the transaction made progress (refused,
  * timed out, a bad greeting, TLS trouble, 4xx to MAIL...) sends us to the
- * next host; once some recipient was decided by a server, the others
- * keep that session's outcome (RFC 5321 section 5.1).
+ * next host (a failed opportunistic TLS handshake first gets the same host
+ * once more in plaintext); once some recipient was decided by a server, the
+ * others keep that session's outcome (RFC 5321 section 5.1).
  *
  * Lifetimes: the attempt owns its connection, lookup, connect and timer
  * and cancels them all before it is freed; the connection's data pointer
@@ -46,6 +47,7 @@ struct smtp_out_s {
 
     char *hosts[OUT_MAX_HOSTS];
     size_t nhosts, hi;
+    size_t plain_host; /* HI + 1 of a host retried without TLS, or 0 */
     loom_dns_query_t *q;
     loom_connect_t *cr;
     loom_conn_t *c;
@@ -306,6 +308,13 @@ static void out_starttls_done(loom_conn_t *c, loom_connect_status_t st,
     out_fail_local(o, 0, st == LOOM_CONNECT_EVERIFY ? "4.7.5" : "4.7.0",
                    "%s: TLS failed: %s", o->mta, err ? err : "handshake");
     out_drop_conn(o, 0);
+    if (o->tls == SMTP_TLS_MAY && o->plain_host != o->hi + 1) {
+        /* opportunistic TLS that does not work: this host once more in
+         * plaintext (as Postfix), rather than mail stuck for days */
+        o->plain_host = o->hi + 1;
+        out_next_host(o);
+        return;
+    }
     o->hi++;
     out_next_host(o);
 }
@@ -372,7 +381,7 @@ static void out_connected(loom_conn_t *c, const loom_connect_result_t *res,
     o->c = c;
     memset(&co, 0, sizeof(co));
     co.helo = o->helo;
-    co.tls = o->tls;
+    co.tls = o->plain_host == o->hi + 1 ? SMTP_TLS_NONE : o->tls;
     co.auth_user = o->auth_user;
     co.auth_pass = o->auth_pass;
     o->cl = smtp_client_new(&co);

@@ -98,6 +98,12 @@ class _Conn:
                 self.send("250 " + caps[-1])
             elif verb == "STARTTLS" and s.tls_ctx is not None and not self.tls:
                 self.send("220 2.0.0 go ahead")
+                if s.broken_tls:
+                    # not a TLS server after all: junk instead of a ServerHello
+                    self.sock.sendall(b"this is not TLS\r\n" * 8)
+                    with s.lock:
+                        s.tls_failures += 1
+                    return
                 self.buf = b""
                 try:
                     self.sock = s.tls_ctx.wrap_socket(self.sock, server_side=True)
@@ -174,10 +180,11 @@ class ScriptServer:
     def __init__(self, rcpt=None, data=None, caps=("PIPELINING", "8BITMIME", "SIZE 10240000",
                                                    "ENHANCEDSTATUSCODES", "DSN"),
                  tls_cert=None, auth=None, host="127.0.0.1", port=None,
-                 greeting="220 script.test ESMTP", esmtp=True):
+                 greeting="220 script.test ESMTP", esmtp=True, broken_tls=False):
         self.rcpt, self.data, self.caps = rcpt, data, caps
         self.auth = auth
         self.greeting, self.esmtp = greeting, esmtp
+        self.broken_tls = broken_tls
         self.host = host
         self.port = port or loomtest.free_port()
         self.tls_ctx = None

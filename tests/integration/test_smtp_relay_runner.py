@@ -297,6 +297,26 @@ class RelayTest(unittest.TestCase):
         r.queue("sender@loom.test", ["carol@peer.test"])
         self.assertTrue(s.wait_messages(1)[0].tls)
 
+    def test_tls_may_broken_falls_back_to_plaintext(self):
+        s, _ = self.tls_server(broken_tls=True)
+        r = self.relay(['smarthost = "127.0.0.1:%d"' % s.port])
+        r.queue("sender@loom.test", ["carol@peer.test"])
+        t = s.wait_messages(1)[0]
+        self.assertFalse(t.tls)
+        self.assertEqual(t.data, BODY)
+        self.assertEqual(s.tls_failures, 1)
+        self.assertEqual(s.connections, 2)
+        r.wait_queue_empty()
+
+    def test_tls_must_broken_is_deferred(self):
+        s, pem = self.tls_server(broken_tls=True)
+        r = self.relay(['smarthost = "127.0.0.1:%d"' % s.port, 'relay_tls = "must"',
+                        'relay_tls_ca = "%s"' % pem])
+        r.queue("sender@loom.test", ["carol@peer.test"])
+        r.d.wait_log(r"deferred \(127\.0\.0\.1: TLS failed")
+        self.assertEqual(s.messages(), [])
+        self.assertEqual(s.connections, 1)
+
     def test_smarthost_auth_plain(self):
         s, pem = self.tls_server(auth=("relayuser", "s3cret pass"))
         r = self.relay(['smarthost = "127.0.0.1:%d"' % s.port, 'relay_tls = "must"',
