@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "smtp_client.h"
 
@@ -660,6 +661,19 @@ static int session_after_hello(smtp_client_t *cl)
     return session_ready(cl);
 }
 
+/* Whether the EHLO reply R names our own host (the first word of its first
+ * line): the next hop is this very server, and relaying would loop (what
+ * Postfix reports as "mail for ... loops back to myself"). */
+static int is_self(const smtp_client_t *cl, const smtp_reply_t *r)
+{
+    loom_slice_t l = r->line[0];
+    size_t n = 0, hl = strlen(cl->opts.helo);
+
+    while (n < l.len && l.p[n] != ' ')
+        n++;
+    return n == hl && hl > 0 && strncasecmp(l.p, cl->opts.helo, n) == 0;
+}
+
 static int on_reply(smtp_client_t *cl, const smtp_reply_t *r)
 {
     int cls = r->code / 100;
@@ -674,6 +688,11 @@ static int on_reply(smtp_client_t *cl, const smtp_reply_t *r)
         return SMTP_CLI_MORE;
     case ST_EHLO:
         if (cls == 2) {
+            if (is_self(cl, r))
+                return cl_fail(cl, SMTP_STAGE_EHLO, NULL, 1, "5.4.6",
+                               "mail loops back to myself (the server "
+                               "greets with our name)",
+                               1);
             caps_parse(&cl->caps, r);
             return session_after_hello(cl);
         }

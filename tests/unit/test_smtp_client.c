@@ -823,7 +823,15 @@ static void test_failures(void **state)
         {"421 4.4.2 timeout\r\n", "", "F", 0},
     };
 
+    static const step_t loop[] = {
+        {"220 me.test ESMTP\r\n", "EHLO me.test\r\n", "", 0},
+        {"250-ME.TEST hello\r\n250 PIPELINING\r\n", "QUIT\r\n", "F", 0},
+    };
+
     (void)state;
+    fail_stage = SMTP_STAGE_EHLO;
+    fail_perm = 1;
+    run_both(1, NULL, loop, LOOM_ARRAY_LEN(loop), check_failed);
     fail_stage = SMTP_STAGE_GREETING;
     fail_perm = 0;
     run_both(1, NULL, greet421, 1, check_failed);
