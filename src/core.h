@@ -144,7 +144,8 @@ struct loom_listener_s {
 
 struct loom_server_s {
     struct event_base *base;
-    loom_config_t *cfg; /* the running configuration */
+    loom_config_t *cfg;       /* the running configuration */
+    loom_config_t *preparing; /* the one being prepared, during prepare */
     char *conf_file;
     loom_instance_t *instances;
     loom_listener_t *listeners;

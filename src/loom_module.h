@@ -138,6 +138,14 @@ typedef struct {
 /* Fill OUT with SRV's counters. */
 void loom_server_counters(loom_server_t *srv, loom_server_counters_t *out);
 
+/* The user and group SRV runs as once started: the configured `user`
+ * and `group` when loomd started as root (it drops to them after
+ * binding), else the current ones.  For a module's prepare, which runs
+ * before the drop, to give what it creates (Maildirs, spools) to the
+ * user that will write there.  LOOM_OK, or LOOM_ERROR when the user or
+ * group is unknown (*UID and *GID are then the current ones). */
+int loom_server_run_as(loom_server_t *srv, uid_t *uid, gid_t *gid);
+
 /* Module-private pointer that survives reloads (start sets it). */
 void *loom_instance_data(loom_instance_t *inst);
 void loom_instance_set_data(loom_instance_t *inst, void *data);

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +266,7 @@ static int server_prepare(loom_server_t *srv, loom_config_t *cfg,
     char msg[768];
     size_t i;
 
+    srv->preparing = cfg; /* for loom_server_run_as */
     for (i = 0; i < cfg->n_inst; i++) {
         loom_instance_conf_t *ic = &cfg->inst[i];
         loom_instance_t *inst =
@@ -280,6 +283,7 @@ static int server_prepare(loom_server_t *srv, loom_config_t *cfg,
                 LOOM_OK) {
             snprintf(err, errlen, "%s: %s: %s", ic->where, inst->who,
                      msg[0] ? msg : "cannot apply this configuration");
+            srv->preparing = NULL;
             for (i = 0; i < cfg->n_inst; i++) {
                 if (fresh[i] && insts[i]) {
                     free(insts[i]->name);
@@ -290,6 +294,31 @@ static int server_prepare(loom_server_t *srv, loom_config_t *cfg,
             }
             return LOOM_ERROR;
         }
+    }
+    srv->preparing = NULL;
+    return LOOM_OK;
+}
+
+int loom_server_run_as(loom_server_t *srv, uid_t *uid, gid_t *gid)
+{
+    const loom_config_t *cfg = srv->preparing ? srv->preparing : srv->cfg;
+    struct passwd *pw;
+    struct group *gr;
+
+    *uid = geteuid();
+    *gid = getegid();
+    if (*uid != 0 || cfg == NULL || !cfg->user_set)
+        return LOOM_OK;
+    pw = getpwnam(cfg->user);
+    if (pw == NULL)
+        return LOOM_ERROR;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    if (cfg->group) {
+        gr = getgrnam(cfg->group);
+        if (gr == NULL)
+            return LOOM_ERROR;
+        *gid = gr->gr_gid;
     }
     return LOOM_OK;
 }

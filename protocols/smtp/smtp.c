@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "smtp.h"
 #include "smtp_mime.h"
@@ -149,30 +150,125 @@ static int smtp_mkdirs_sub(const char *dir, const char *sub)
     return smtp_mkdirs(buf);
 }
 
+/* Directories prepare is about to create, to give them to the user the
+ * daemon runs as when it started as root. */
+typedef struct {
+    char **paths;
+    size_t n;
+} smtp_made_t;
+
+static void smtp_made_add(smtp_made_t *m, const char *path)
+{
+    m->paths = loom_realloc(m->paths, (m->n + 1) * sizeof(char *));
+    m->paths[m->n++] = loom_strdup(path);
+}
+
+/* Note each of PATH's ancestors, PATH and PATH/SUBS[i] that is missing. */
+static void smtp_made_note(smtp_made_t *m, const char *path,
+                           const char *const *subs)
+{
+    char buf[4096], sub[4200];
+    struct stat st;
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(buf))
+        return;
+    memcpy(buf, path, n + 1);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = '\0';
+    for (size_t i = 1; i <= n; i++) {
+        char save = buf[i];
+
+        if (save != '/' && save != '\0')
+            continue;
+        buf[i] = '\0';
+        if (stat(buf, &st) != 0)
+            smtp_made_add(m, buf);
+        buf[i] = save;
+    }
+    for (; subs && *subs; subs++) {
+        snprintf(sub, sizeof(sub), "%s/%s", buf, *subs);
+        if (stat(sub, &st) != 0)
+            smtp_made_add(m, sub);
+    }
+}
+
+static int smtp_made_find(const smtp_made_t *m, const char *path)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->paths[i], path) == 0)
+            return 1;
+    return 0;
+}
+
+static void smtp_made_free(smtp_made_t *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->paths[i]);
+    free(m->paths);
+    m->paths = NULL;
+    m->n = 0;
+}
+
 /* Create the Maildirs and the queue directory that are missing (at start
  * and on reload: a few mkdir calls, before anything is served with the
- * new configuration). */
+ * new configuration).  Started as root, loomd drops to its `user` after
+ * binding: what is made here is given to that user, who writes there. */
 static int smtp_prepare(loom_instance_t *inst, void *conf, char *err,
                         size_t errlen)
 {
+    static const char *const maildir_subs[] = {"tmp", "new", "cur", NULL};
+    static const char *const queue_subs[] = {"tmp", NULL};
     smtp_conf_t *c = conf;
+    smtp_made_t made = {NULL, 0};
     char why[512];
+    uid_t uid;
+    gid_t gid;
+    int rc = LOOM_OK;
 
-    (void)inst;
-    for (size_t i = 0; i < c->nboxes; i++) {
+    if (loom_server_run_as(loom_instance_server(inst), &uid, &gid) != LOOM_OK) {
+        snprintf(err, errlen, "the user or group to run as is unknown");
+        return LOOM_ERROR;
+    }
+    for (size_t i = 0; i < c->nboxes && rc == LOOM_OK; i++) {
+        smtp_made_note(&made, c->boxes[i].maildir, maildir_subs);
         if (smtp_maildir_make(c->boxes[i].maildir, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "recipient %s: Maildir %s: %s",
                      c->boxes[i].addr, c->boxes[i].maildir, why);
-            return LOOM_ERROR;
+            rc = LOOM_ERROR;
         }
     }
-    if (c->queue_dir && (smtp_mkdirs(c->queue_dir) != 0 ||
-                         smtp_mkdirs_sub(c->queue_dir, "tmp") != 0)) {
-        snprintf(err, errlen, "queue_dir %s: %s", c->queue_dir,
-                 strerror(errno));
-        return LOOM_ERROR;
+    if (rc == LOOM_OK && c->queue_dir) {
+        smtp_made_note(&made, c->queue_dir, queue_subs);
+        if (smtp_mkdirs(c->queue_dir) != 0 ||
+            smtp_mkdirs_sub(c->queue_dir, "tmp") != 0) {
+            snprintf(err, errlen, "queue_dir %s: %s", c->queue_dir,
+                     strerror(errno));
+            rc = LOOM_ERROR;
+        }
     }
-    return LOOM_OK;
+    for (size_t i = 0;
+         rc == LOOM_OK && geteuid() == 0 && uid != 0 && i < c->nboxes; i++) {
+        struct stat st;
+        char path[4200];
+
+        snprintf(path, sizeof(path), "%snew", c->boxes[i].maildir);
+        if (stat(path, &st) == 0 && st.st_uid != uid &&
+            smtp_made_find(&made, path) == 0)
+            loom_log(LOOM_LOG_WARN, loom_instance_who(inst),
+                     "Maildir %s belongs to uid %u, not to uid %u that "
+                     "loomd runs as: deliveries there may fail",
+                     c->boxes[i].maildir, (unsigned)st.st_uid, (unsigned)uid);
+    }
+    for (size_t i = 0; rc == LOOM_OK && i < made.n; i++) {
+        if (geteuid() == 0 && uid != 0 && chown(made.paths[i], uid, gid) != 0) {
+            snprintf(err, errlen, "cannot give %s to uid %u: %s", made.paths[i],
+                     (unsigned)uid, strerror(errno));
+            rc = LOOM_ERROR;
+        }
+    }
+    smtp_made_free(&made);
+    return rc;
 }
 
 static void smtp_start(loom_instance_t *inst)
@@ -181,7 +277,9 @@ static void smtp_start(loom_instance_t *inst)
 
     smtp_mime_init();
     si->inst = inst;
-    si->commit = smtp_commit_new(inst, SMTP_SYNC_DEFAULT);
+    si->commit = smtp_commit_new(
+        inst,
+        (smtp_sync_t)((smtp_conf_t *)loom_instance_conf(inst))->sync_mode);
     loom_instance_set_data(inst, si);
     si->runner = smtp_runner_start(inst, loom_instance_conf(inst), NULL);
 }
@@ -190,6 +288,9 @@ static void smtp_reload(loom_instance_t *inst)
 {
     smtp_inst_t *si = smtp_inst(inst);
 
+    smtp_commit_set_mode(
+        si->commit,
+        (smtp_sync_t)((smtp_conf_t *)loom_instance_conf(inst))->sync_mode);
     si->runner = smtp_runner_start(inst, loom_instance_conf(inst), si->runner);
 }
 

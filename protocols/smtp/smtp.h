@@ -83,6 +83,9 @@ typedef struct {
     size_t npublish;
     char *topic;     /* bus topic of published mail */
     char *queue_dir; /* absolute */
+    int sync_mode;   /* smtp_sync_t (smtp_store.h): how batches are synced */
+    /* the outbound options (smtp_out.h, helper smtp-out) */
+    struct smtp_relay_conf_s *relay;
 } smtp_conf_t;
 
 /* The option table of an smtp section (CFG_END-terminated). */

@@ -87,14 +87,7 @@ static void smtp_pub_done(void *arg, int status)
         loom_msg_t *m = loom_msg_new(j->pub.topic);
         smtp_inst_t *si = smtp_inst(j->inst);
 
-        smtp_field(m, "from", j->sum.from);
-        smtp_field(m, "to", j->sum.to);
-        smtp_field(m, "subject", j->sum.subject);
-        smtp_field(m, "message_id", j->sum.message_id);
-        smtp_field(m, "date", j->sum.date);
-        loom_msg_addf(m, "size", "%zu", j->sum.size);
-        loom_msg_add(m, "text", 4, j->sum.text ? j->sum.text : "",
-                     j->sum.text ? j->sum.text_len : 0);
+        smtp_mime_summary_fields(&j->sum, m);
         smtp_field(m, "sender", j->pub.sender);
         smtp_field(m, "recipients", j->pub.rcpts);
         if (loom_bus_publish(j->inst, m, NULL) == LOOM_OK && si)

@@ -16,6 +16,8 @@
 
 #include "endpoint.h"
 #include "smtp.h"
+#include "smtp_store.h"
+#include "smtp_out.h"
 
 /* Largest recipients or users file read. */
 #define SMTP_FILE_MAX (4u * 1024 * 1024)
@@ -41,6 +43,8 @@ cfg_opt_t smtp_options[] = {CFG_STR("hostname", NULL, CFGF_NONE),
                             CFG_STR_LIST("publish", "{}", CFGF_NONE),
                             CFG_STR("publish_topic", "mail", CFGF_NONE),
                             CFG_STR("queue_dir", NULL, CFGF_NONE),
+                            CFG_STR("sync", "auto", CFGF_NONE),
+                            SMTP_RELAY_OPTIONS,
                             CFG_END()};
 
 char *smtp_lower(char *s)
@@ -183,7 +187,6 @@ static int smtp_conf_boxes(cfg_t *sec, smtp_conf_t *c)
         char *path = loom_conf_path(sec, "recipients_file", file);
         size_t len;
         char *text = loom_read_file(path, SMTP_FILE_MAX, &len);
-        char *save = NULL;
         unsigned lineno = 0;
 
         if (text == NULL) {
@@ -211,7 +214,6 @@ static int smtp_conf_boxes(cfg_t *sec, smtp_conf_t *c)
                 return LOOM_ERROR;
             }
         }
-        (void)save;
         free(text);
         free(path);
     }
@@ -487,6 +489,13 @@ static int smtp_conf_check_refs(cfg_t *sec, smtp_conf_t *c)
         for (size_t j = 0; j < a->ntargets; j++) {
             smtp_dest_kind_t k = smtp_resolve_rcpt(c, a->targets[j], d, 1, &n);
 
+            if (k == SMTP_DEST_REMOTE && c->queue_dir == NULL) {
+                loom_conf_error(sec, "aliases",
+                                "alias %s: target %s is in another domain: "
+                                "relaying it needs a queue_dir",
+                                a->addr, a->targets[j]);
+                return LOOM_ERROR;
+            }
             if (k == SMTP_DEST_UNKNOWN || k == SMTP_DEST_LOOP) {
                 loom_conf_error(sec, "aliases", "alias %s: target %s is %s",
                                 a->addr, a->targets[j],
@@ -550,6 +559,8 @@ int smtp_configure(cfg_t *sec, void **conf)
             return LOOM_ERROR;
         }
     }
+    if (queue)
+        c->queue_dir = loom_conf_path(sec, "queue_dir", queue);
     if (smtp_conf_check_refs(sec, c) || smtp_conf_nets(sec, c) ||
         smtp_conf_subs(sec, c) || smtp_conf_users(sec, c) ||
         smtp_conf_limits(sec, c) || smtp_conf_publish(sec, c))
@@ -561,8 +572,21 @@ int smtp_configure(cfg_t *sec, void **conf)
         }
         c->starttls = loom_strdup(tls);
     }
-    if (queue)
-        c->queue_dir = loom_conf_path(sec, "queue_dir", queue);
+    {
+        smtp_sync_t mode;
+
+        if (smtp_sync_parse(cfg_getstr(sec, "sync"), &mode) != 0) {
+            loom_conf_error(sec, "sync",
+                            "sync must be \"fsync\", \"syncfs\" or \"auto\", "
+                            "not \"%s\"",
+                            cfg_getstr(sec, "sync"));
+            return LOOM_ERROR;
+        }
+        c->sync_mode = (int)mode;
+    }
+    c->relay = loom_calloc(1, sizeof(*c->relay));
+    if (smtp_relay_configure(sec, c->relay) != LOOM_OK)
+        return LOOM_ERROR;
     return LOOM_OK;
 }
 
@@ -598,5 +622,8 @@ void smtp_conf_free(void *conf)
     free(c->publish);
     free(c->topic);
     free(c->queue_dir);
+    if (c->relay != NULL)
+        smtp_relay_conf_clear(c->relay);
+    free(c->relay);
     free(c);
 }

@@ -109,6 +109,22 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
     return n;
 }
 
+/* Whether S[0..LEN) is well-formed UTF-8 (ASCII included). */
+static int utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t n = u[i] < 0x80 ? 1 : utf8_seq(u + i, len - i);
+
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
 /* ---- addresses ------------------------------------------------------ */
 
 /* What went wrong with an address: syntax, or UTF-8 without SMTPUTF8. */
@@ -259,6 +275,7 @@ static int parse_mailbox(const char *s, size_t len, int is_rcpt, int allow_utf8,
 {
     scan_t sc = {(const unsigned char *)s, len, 0, allow_utf8, 0};
     size_t local_start, at;
+    int route_utf8;
 
     /* A-d-l ":" : each "@domain" checked, then dropped. */
     if (len > 0 && s[0] == '@') {
@@ -277,6 +294,10 @@ static int parse_mailbox(const char *s, size_t len, int is_rcpt, int allow_utf8,
             sc.pos++;
         }
     }
+    /* UTF-8 in the route needs SMTPUTF8 too, but a->utf8 is about the
+     * mailbox only */
+    route_utf8 = sc.saw_utf8;
+    sc.saw_utf8 = 0;
     local_start = sc.pos;
     if (sc.pos < len && s[sc.pos] == '"') {
         a->quoted = 1;
@@ -309,7 +330,7 @@ static int parse_mailbox(const char *s, size_t len, int is_rcpt, int allow_utf8,
     a->mailbox.p = s + local_start;
     a->mailbox.len = len - local_start;
     a->utf8 = sc.saw_utf8;
-    if (a->utf8 && !allow_utf8)
+    if ((a->utf8 || route_utf8) && !allow_utf8)
         return ADDR_UTF8;
     return ADDR_OK;
 }
@@ -617,7 +638,7 @@ static int param_notify(loom_slice_t val, const smtp_parse_opts_t *opts,
     pa->notify = bits;
     return 0;
 bad:
-    smtp_reply_set(err, 501, "5.5.4", "Bad NOTIFY parameter syntax");
+    smtp_reply_set(err, 501, "5.5.4", "Error: Bad NOTIFY parameter syntax");
     return -1;
 }
 
@@ -647,7 +668,7 @@ static int param_orcpt(loom_slice_t val, const smtp_parse_opts_t *opts,
     pa->orcpt.len = val.len - tlen - 1;
     return 0;
 bad:
-    smtp_reply_set(err, 501, "5.5.4", "Bad ORCPT parameter syntax");
+    smtp_reply_set(err, 501, "5.5.4", "Error: Bad ORCPT parameter syntax");
     return -1;
 }
 
@@ -991,6 +1012,12 @@ int smtp_cmd_parse(const char *line, size_t len, const smtp_parse_opts_t *opts,
             smtp_reply_set(err, 500, "5.5.2", "Error: bad syntax");
             return -1;
         }
+    }
+    /* As Postfix with SMTPUTF8 on: a line that is not UTF-8 is refused
+     * as a whole before anything looks at its words. */
+    if ((opts->ext & SMTP_EXT_SMTPUTF8) && !utf8_valid(line, len)) {
+        smtp_reply_set(err, 500, "5.5.2", "Error: bad UTF-8 syntax");
+        return -1;
     }
     while (vlen < len && line[vlen] != ' ')
         vlen++;

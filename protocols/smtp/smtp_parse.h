@@ -157,7 +157,10 @@ typedef struct {
     loom_slice_t auth_initial; /* AUTH: initial response, empty if none */
 } smtp_cmd_t;
 
-/* Parse one command line LINE[0..LEN) without its CRLF.  Returns 0 and
+/* Parse one command line LINE[0..LEN) without its CRLF.  Control
+ * characters anywhere: 500 5.5.2 Error: bad syntax; with SMTPUTF8 offered,
+ * a line that is not well-formed UTF-8: 500 5.5.2 Error: bad UTF-8
+ * syntax (as Postfix).  Otherwise as the command table says.  Returns 0 and
  * fills OUT (slices into LINE) or returns -1 and fills ERR with the reply
  * to send.  An unknown verb returns -1 with 500 5.5.2 and OUT->verb =
  * SMTP_VERB_UNKNOWN (OUT is always initialised).  OPTS may be NULL

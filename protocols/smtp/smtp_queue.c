@@ -186,9 +186,10 @@ uint8_t *smtp_queue_encode_head(const smtp_qmsg_t *m, uint64_t body_len,
     ob_put(&b, h, sizeof(h)); /* filled below */
     ob_str(&b, QR_SENDER, m->sender ? m->sender : "");
     ob_str(&b, QR_ENVID, m->envid);
-    if (m->ret != SMTP_RET_UNSET)
+    /* only what the reader accepts: a file written is a file readable */
+    if (m->ret == SMTP_RET_FULL || m->ret == SMTP_RET_HDRS)
         ob_int(&b, QR_RET, (uint64_t)m->ret, 1);
-    if (m->body_type != SMTP_BODY_UNSET)
+    if (m->body_type >= SMTP_BODY_7BIT && m->body_type <= SMTP_BODY_BINARYMIME)
         ob_int(&b, QR_BODY, (uint64_t)m->body_type, 1);
     if (m->smtputf8)
         ob_int(&b, QR_SMTPUTF8, 1, 1);
@@ -196,10 +197,14 @@ uint8_t *smtp_queue_encode_head(const smtp_qmsg_t *m, uint64_t body_len,
     ob_str(&b, QR_AUTH, m->auth_user);
     ob_str(&b, QR_CLIENT, m->client);
     for (size_t i = 0; i < m->nrcpt; i++) {
+        unsigned nf = m->rcpt[i].notify & NOTIFY_ALL;
+
+        if (nf & SMTP_NOTIFY_NEVER) /* NEVER excludes the others */
+            nf = SMTP_NOTIFY_NEVER;
         ob_str(&b, QR_RCPT, m->rcpt[i].addr ? m->rcpt[i].addr : "");
         ob_str(&b, QR_ORCPT, m->rcpt[i].orcpt);
-        if (m->rcpt[i].notify)
-            ob_int(&b, QR_NOTIFY, m->rcpt[i].notify & NOTIFY_ALL, 1);
+        if (nf)
+            ob_int(&b, QR_NOTIFY, nf, 1);
     }
     memcpy(b.p, SMTP_QUEUE_MAGIC, SMTP_QUEUE_MAGIC_LEN);
     put_le(b.p + SMTP_QUEUE_MAGIC_LEN, b.len - HEAD_LEN, 4);
@@ -426,6 +431,21 @@ int smtp_queue_parse(const uint8_t *buf, size_t len, smtp_qmsg_t *out,
 /* ---- files ----------------------------------------------------------------
  */
 
+int smtp_queue_check(const smtp_qmsg_t *m, char *err, size_t errlen)
+{
+    if (m->nrcpt == 0) {
+        snprintf(err, errlen, "queue file: no recipient");
+        return SMTP_QUEUE_BAD;
+    }
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        if (m->rcpt[i].addr == NULL || m->rcpt[i].addr[0] == '\0') {
+            snprintf(err, errlen, "queue file: an empty recipient");
+            return SMTP_QUEUE_BAD;
+        }
+    }
+    return SMTP_QUEUE_OK;
+}
+
 int smtp_queue_write(const char *qdir, smtp_qmsg_t *m, const struct iovec *iov,
                      int iovcnt, char *err, size_t errlen)
 {
@@ -438,6 +458,11 @@ int smtp_queue_write(const char *qdir, smtp_qmsg_t *m, const struct iovec *iov,
     uint32_t c;
     int rc = SMTP_QUEUE_ERROR;
 
+    if (smtp_queue_check(m, err, errlen) != SMTP_QUEUE_OK) {
+        free(tmpdir);
+        free(v);
+        return SMTP_QUEUE_ERROR;
+    }
     for (int i = 0; i < iovcnt; i++)
         blen += iov[i].iov_len;
     head = smtp_queue_encode_head(m, blen, &hlen);

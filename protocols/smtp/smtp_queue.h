@@ -145,10 +145,18 @@ uint32_t smtp_crc32c(uint32_t crc, const void *p, size_t n);
 int smtp_queue_parse(const uint8_t *buf, size_t len, smtp_qmsg_t *out,
                      char *err, size_t errlen);
 
+/* Whether M can be written as a file the reader accepts: at least one
+ * recipient, none empty.  Returns SMTP_QUEUE_OK, or SMTP_QUEUE_BAD with
+ * the reason in ERR.  (Out-of-range RET, BODY or NOTIFY values are not an
+ * error: the encoder leaves them out, NOTIFY=NEVER wins over the rest.)
+ * Pure. */
+int smtp_queue_check(const smtp_qmsg_t *m, char *err, size_t errlen);
+
 /* [blocking] Write M with the body given as IOV/IOVCNT into QDIR durably:
  * QDIR/tmp/<id> written, fsync'd, renamed to QDIR/<id>, QDIR fsync'd.
  * Creates QDIR and QDIR/tmp if missing.  Sets M->id (a new id if it was
- * "").  Returns SMTP_QUEUE_OK or SMTP_QUEUE_ERROR (nothing left behind).
+ * "").  Returns SMTP_QUEUE_OK or SMTP_QUEUE_ERROR (nothing left behind;
+ * also when smtp_queue_check refuses M).
  * (The group commit in smtp_store.h does the same in batches.) */
 int smtp_queue_write(const char *qdir, smtp_qmsg_t *m, const struct iovec *iov,
                      int iovcnt, char *err, size_t errlen);
@@ -185,7 +193,10 @@ int smtp_queue_remove(const char *qdir, const char *id, char *err,
 /* Called by the scan for every queue file: ID, and the message (owned by
  * the callee, who frees it with smtp_qmsg_free, or keeps it) or NULL
  * when the file was damaged (then ERR says why and it has been moved to
- * QDIR/corrupt/). */
+ * QDIR/corrupt/) or could not be read (ERR says why; left in place).
+ * Files are loaded one at a time: a callee that keeps only the envelope
+ * (free(m->body), m->body = NULL, and smtp_queue_load again before a
+ * delivery) keeps the scan's memory to one message. */
 typedef void (*smtp_queue_scan_cb)(void *arg, const char *id, smtp_qmsg_t *m,
                                    const char *err);
 

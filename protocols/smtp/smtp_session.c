@@ -90,6 +90,7 @@ typedef struct {
     size_t msg_len, msg_cap;
     smtp_deliv_t *deliv;
     char msgid[SMTP_ID_MAX];
+    size_t commit_size; /* the message being committed, Received: included */
 } smtp_sess_t;
 
 static smtp_sess_t *sess_of(loom_conn_t *c)
@@ -340,10 +341,9 @@ void smtp_session_close(loom_conn_t *c)
     if (s->deliv)
         smtp_deliver_detach(s->deliv);
     if (s->auth_job) {
-        if (loom_work_cancel(s->auth_work) != LOOM_OK)
-            s->auth_job->owner = NULL; /* running: its done frees it */
-        else
-            s->auth_job->owner = NULL; /* cancelled: its done frees it */
+        /* cancelled or running, its done still comes: it frees the job */
+        loom_work_cancel(s->auth_work);
+        s->auth_job->owner = NULL;
     }
     if (s->counted && smtp_inst(s->inst))
         smtp_ip_close(smtp_inst(s->inst), s->peer);
@@ -895,12 +895,30 @@ static void sess_line(smtp_sess_t *s, const char *line, size_t len)
 /* ---- end of the message: Received:, the commit
  * ----------------------------------- */
 
+/* One access-log line per message: PEER HELO id=ID from=<S> to=N
+ * size=N [auth=USER] [tls] [queue=QID] STATUS. */
+static void sess_alog(smtp_sess_t *s, const char *status, const char *qid)
+{
+    loom_alog_t *al = loom_instance_alog(s->inst);
+    char from[SMTP_ADDR_MAX + 1];
+
+    if (al == NULL)
+        return;
+    sess_printable(from, sizeof(from), s->env.sender ? s->env.sender : "",
+                   s->env.sender ? strlen(s->env.sender) : 0);
+    loom_alog_write(
+        al, "%s %s id=%s from=<%s> to=%zu size=%zu%s%s%s%s%s %s", s->peer,
+        s->helo[0] ? s->helo : "-", s->msgid[0] ? s->msgid : "-", from,
+        s->nrcpt, s->commit_size, s->auth_user[0] ? " auth=" : "", s->auth_user,
+        s->tls ? " tls" : "", qid ? " queue=" : "", qid ? qid : "", status);
+}
+
 static void sess_committed(void *arg, int ok, const char *qid, const char *err)
 {
     smtp_sess_t *s = arg;
 
-    (void)qid;
     s->deliv = NULL;
+    sess_alog(s, ok ? "stored" : "failed", qid);
     if (ok) {
         smtp_inst(s->inst)->accepted++;
     } else {
@@ -983,6 +1001,7 @@ static void sess_commit(smtp_sess_t *s)
         pubp = &pub;
     }
     s->state = SS_WAIT;
+    s->commit_size = hlen + s->msg_len;
     loom_conn_pause(s->c);
     s->deliv =
         smtp_deliver_submit(smtp_inst(s->inst), &s->env, c->queue_dir, head,
@@ -998,6 +1017,9 @@ static void sess_data_end(smtp_sess_t *s)
 
     s->state = SS_CMD;
     if (smtp_data_result(&s->data, &r) != 0) {
+        s->msgid[0] = '\0';
+        s->commit_size = (size_t)s->data.size;
+        sess_alog(s, "refused", NULL);
         sess_txn_reset(s);
         sess_reply_r(s, &r);
         return;

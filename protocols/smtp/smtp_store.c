@@ -38,6 +38,7 @@ typedef struct {
     /* worker only */
     char *tmp, *dst, *syncdir;
     int fd;    /* written, not yet fsync'd (FSYNC mode), else -1 */
+    char *bad; /* why smtp_queue_check refused this queue file, or NULL */
     int state; /* 0: nothing on disk, 1: tmp written, 2: in place */
 } target_t;
 
@@ -211,6 +212,7 @@ static void target_clear(target_t *g)
     free(g->tmp);
     free(g->dst);
     free(g->syncdir);
+    free(g->bad);
 }
 
 void smtp_txn_free(smtp_txn_t *t)
@@ -302,6 +304,12 @@ size_t smtp_txn_add_queue(smtp_txn_t *t, const char *qdir, smtp_qmsg_t *m)
     g = target_add(t);
     g->queue = 1;
     g->dir = loom_strdup(qdir);
+    {
+        char why[256];
+
+        if (smtp_queue_check(m, why, sizeof(why)) != SMTP_QUEUE_OK)
+            g->bad = loom_strdup(why);
+    }
     smtp_queue_new_id(m->id);
     snprintf(g->name, sizeof(g->name), "%s", m->id);
     h = smtp_queue_encode_head(m, 0, &g->headlen); /* length set on run */
@@ -360,6 +368,11 @@ static int target_write(smtp_txn_t *t, target_t *g, int then, char *err,
     int n = 0, rc;
     uint8_t crc[4];
 
+    if (g->bad) { /* never write a file the reader would refuse */
+        snprintf(err, errlen, "%s", g->bad);
+        free(v);
+        return -1;
+    }
     if (g->queue) {
         char *tmpdir = smtp_fs_join(g->dir, "tmp");
         uint64_t blen = 0;
@@ -571,6 +584,38 @@ void smtp_batch_run(smtp_txn_t *first, smtp_sync_t mode, uint64_t *syncs)
         for (size_t k = 0; k < t->ntg; k++)
             if (t->failed && t->tg[k].state == 1)
                 (void)unlink(t->tg[k].tmp);
+}
+
+/* ---- sync mode names
+ * ---------------------------------------------------------
+ */
+
+static const struct {
+    const char *name;
+    smtp_sync_t mode;
+} sync_names[] = {
+    {"fsync", SMTP_SYNC_FSYNC},
+    {"syncfs", SMTP_SYNC_SYNCFS},
+    {"auto", SMTP_SYNC_AUTO},
+};
+
+int smtp_sync_parse(const char *s, smtp_sync_t *out)
+{
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(sync_names); i++) {
+        if (strcmp(s, sync_names[i].name) == 0) {
+            *out = sync_names[i].mode;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *smtp_sync_name(smtp_sync_t mode)
+{
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(sync_names); i++)
+        if (sync_names[i].mode == mode)
+            return sync_names[i].name;
+    return "?";
 }
 
 /* ---- the committer (reactor side) -----------------------------------------

@@ -80,6 +80,13 @@ typedef enum {
  * writers' dirty data. */
 #define SMTP_SYNC_DEFAULT SMTP_SYNC_AUTO
 
+/* The mode named S ("fsync", "syncfs" or "auto", as a config option
+ * would spell it) in *OUT: returns 0, or -1 for any other name. */
+int smtp_sync_parse(const char *s, smtp_sync_t *out);
+
+/* The name of MODE ("fsync", "syncfs", "auto"; "?" if unknown). */
+const char *smtp_sync_name(smtp_sync_t mode);
+
 typedef struct smtp_commit_s smtp_commit_t;
 typedef struct smtp_txn_s smtp_txn_t;
 

@@ -32,6 +32,7 @@ tls "local" {
 }
 smtp "m" {
   listen = {"tcp:%(port)d:interface=127.0.0.1", "tcp:%(sub)d:interface=127.0.0.1"}
+  access_log = "{dir}/smtp.log"
   submission = {"tcp:%(sub)d:interface=127.0.0.1"}
   starttls = "local"
   hostname = "mx.example.test"
@@ -43,6 +44,7 @@ smtp "m" {
              "out@example.test alice@example.test, someone@remote.test"}
   users_file = "users"
   queue_dir = "queue"
+  relay_hold = true
   max_message_size = %(size)s
   max_recipients = %(rcpts)d
   %(extra)s
@@ -60,6 +62,7 @@ class SmtpD:
         vals = dict(port=self.port, sub=self.sub, size=size, rcpts=rcpts,
                     extra=extra, more=more)
         vals.update(ports or {})
+        self.port, self.sub = vals["port"], vals["sub"]
         self.d = Loomd(CONF % vals, files={"users": users_file()})
         self.dir = self.d.dir
 

@@ -62,6 +62,10 @@ class ConfigErrorTest(DaemonTest):
         self.check('  aliases = {"a@example.test b@example.test", '
                    '"b@example.test a@example.test"}', "aliases", "alias loop")
 
+    def test_alias_remote_needs_queue(self):
+        self.check('  aliases = {"fwd@example.test alice@example.test, x@else.test"}',
+                   "aliases", "needs a queue_dir")
+
     def test_alias_one_field(self):
         self.check('  aliases = {"team@example.test"}', "aliases", "TARGET")
 
@@ -119,6 +123,9 @@ class ConfigErrorTest(DaemonTest):
     def test_publish(self):
         self.check('  publish = {"nobody"}', "publish", "neither an address")
 
+    def test_sync_mode(self):
+        self.check('  sync = "sometimes"', "sync", "fsync")
+
     def test_starttls_empty(self):
         self.check('  starttls = ""', "starttls", "no TLS profile")
 
@@ -136,6 +143,30 @@ class ConfigCheckTest(DaemonTest):
         self.d = Loomd(BASE % {"port": free_port(), "body": ""})
         rc, err = start_expect_exit(self.d, args=("-t",))
         self.assertEqual(rc, 0, err)
+
+
+class ReloadTest(DaemonTest):
+    def test_reload_adds_recipient_and_keeps_serving_on_error(self):
+        from smtptest import swaks
+        port = free_port()
+        conf = BASE % {"port": port, "body": "%s"}
+        self.d = Loomd(conf % "")
+        self.d.start()
+        rc, out = swaks(port, "--to", "bob@example.test")
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("550 5.1.1", out)
+        self.d.write_conf(conf % '  recipients_file = "more"')
+        self.d.write_file("more", "bob@example.test mail/bob/\n")
+        self.assertTrue(self.d.reload())
+        self.assertTrue(os.path.isdir(os.path.join(self.d.dir, "mail", "bob", "new")))
+        rc, out = swaks(port, "--to", "bob@example.test")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len(os.listdir(os.path.join(self.d.dir, "mail", "bob", "new"))), 1)
+        # a bad configuration is refused; the running one keeps serving
+        self.d.write_file("more", "bob@example.test\n")
+        self.assertFalse(self.d.reload())
+        rc, out = swaks(port, "--to", "bob@example.test")
+        self.assertEqual(rc, 0, out)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 Postfix gives them, sequence errors, limits, pipelining in order, BDAT,
 bare LF refusal, STARTTLS injection, pre-greet, per-address limit."""
 
+import os
 import socket
 import ssl
 import time
@@ -155,6 +156,8 @@ class DialogueTest(unittest.TestCase):
         self.assertEqual((code, lines), (550, ["550 5.5.2 Error: bare <LF> received"]))
         self.assertEqual(r.cmd("NOOP"), (250, ["250 2.0.0 Ok"]))
         self.assertEqual(len(self.srv.messages("alice")), before)
+        loomtest.wait_file(os.path.join(self.srv.dir, "smtp.log"),
+                           r"^127\.0\.0\.1 c id=- from=<s@x\.test> to=1 size=\d+ refused$")
 
     def test_starttls_drops_injected_commands(self):
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=WAIT)

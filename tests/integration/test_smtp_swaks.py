@@ -39,6 +39,11 @@ class SwaksTest(unittest.TestCase):
         self.assertIn(b"\r\n\r\nhello alice\r\n", m)
         # nothing left in tmp/, nothing in cur/
         self.assertEqual(os.listdir(os.path.join(self.srv.maildir("alice"), "tmp")), [])
+        # the access log has the message's line, with the id of the 250
+        qid = re.search(r"queued as (\S+)", out).group(1)
+        loomtest.wait_file(os.path.join(self.srv.dir, "smtp.log"),
+                           r"^127\.0\.0\.1 client\.test id=%s from=<sender@elsewhere\.test> "
+                           r"to=1 size=\d+ stored$" % re.escape(qid))
 
     def test_starttls(self):
         before = len(self.srv.messages("bob"))
@@ -181,6 +186,37 @@ class SwaksTest(unittest.TestCase):
         self.assertNotEqual(rc, 0, out)
         self.assertIn("552 5.3.4 Message size exceeds fixed limit", out)
         self.assertEqual(len(self.srv.messages("alice")), a)
+
+
+class ImplicitTlsSubmissionTest(unittest.TestCase):
+    """A tls: listener in `submission`: TLS from the first byte (RFC 8314,
+    port 465 in production), AUTH required, no STARTTLS offered."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_port = loomtest.free_port()
+        port = loomtest.free_port()
+        ep = "tls:%d:interface=127.0.0.1:profile=local" % cls.tls_port
+        cls.srv = own(cls, SmtpD(
+            ports={"port": port},
+            extra='listen = {"tcp:%d:interface=127.0.0.1", "%s"}\n'
+                  '  submission = {"%s"}' % (port, ep, ep)))
+        cls.srv.start()
+
+    def test_auth_over_implicit_tls(self):
+        before = len(self.srv.messages("alice"))
+        rc, out = swaks(self.tls_port, "--tlsc", "--to", "alice@example.test",
+                        "--from", "demo@example.test", "--auth", "PLAIN",
+                        "--auth-user", "demo", "--auth-password", DEMO_PASSWORD)
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("STARTTLS", out)
+        m = self.srv.messages("alice")[before]
+        self.assertIn(b"with ESMTPSA id", m)
+
+    def test_auth_required(self):
+        rc, out = swaks(self.tls_port, "--tlsc", "--to", "alice@example.test")
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("530 5.7.0 Authentication required", out)
 
 
 if __name__ == "__main__":

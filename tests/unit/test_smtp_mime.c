@@ -161,6 +161,75 @@ static void test_summary_headers(void **state)
     smtp_mime_summary_free(NULL);
 }
 
+/* A message written by an independent producer (Python 3.11's email
+ * package: EmailMessage, policy SMTP, a quoted-printable text part, an
+ * HTML alternative and a PDF attachment, RFC 2231 file name). */
+static const char python_msg[] =
+    "From: =?utf-8?q?=C3=87a?= Va <cava@example.net>\r\n"
+    "To: =?utf-8?q?=C3=85lice?= <alice@example.test>\r\n"
+    "Subject: =?utf-8?b?UsOpc3Vtw6k6IOaXpeacrOiqng==?= report\r\n"
+    "Message-ID: <py.1@example.net>\r\n"
+    "Date: Tue, 08 Dec 2026 09:30:00 -0500\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; "
+    "boundary=\"===============4117162070638048740==\"\r\n"
+    "\r\n"
+    "--===============4117162070638048740==\r\n"
+    "Content-Type: multipart/alternative;\r\n"
+    " boundary=\"===============3329323269461451385==\"\r\n"
+    "\r\n"
+    "--===============3329323269461451385==\r\n"
+    "Content-Type: text/plain; charset=\"utf-8\"\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Gr=C3=BC=C3=9Fe,\r\n"
+    "the r=C3=A9sum=C3=A9 is attached.\r\n"
+    "=E2=80=94 =C3=87a\r\n"
+    "\r\n"
+    "--===============3329323269461451385==\r\n"
+    "Content-Type: text/html; charset=\"utf-8\"\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "MIME-Version: 1.0\r\n"
+    "\r\n"
+    "<p>Gr\xC3\xBC\xC3\x9F"
+    "e</p>\r\n"
+    "\r\n"
+    "--===============3329323269461451385==--\r\n"
+    "\r\n"
+    "--===============4117162070638048740==\r\n"
+    "Content-Type: application/pdf\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment; "
+    "filename*=utf-8''r%C3%A9sum%C3%A9.pdf\r\n"
+    "MIME-Version: 1.0\r\n"
+    "\r\n"
+    "JVBERi0xLjQgZmFrZQolUERGLTEuNCBmYWtlCiVQREYtMS40IGZha2UKJVBERi0xLjQgZmFr"
+    "ZQo=\r\n"
+    "\r\n"
+    "--===============4117162070638048740==--\r\n";
+
+static void test_summary_python_message(void **state)
+{
+    smtp_mime_summary_t s;
+
+    (void)state;
+    summarize(python_msg, &s);
+    assert_string_equal(s.from, "\xC3\x87"
+                                "a Va <cava@example.net>");
+    assert_string_equal(s.to, "\xC3\x85lice <alice@example.test>");
+    assert_string_equal(s.subject, "R\xC3\xA9sum\xC3\xA9: "
+                                   "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"
+                                   " report");
+    assert_string_equal(s.message_id, "py.1@example.net");
+    assert_string_equal(s.date, "2026-12-08T09:30:00-05:00");
+    assert_string_equal(s.text, "Gr\xC3\xBC\xC3\x9F"
+                                "e,\nthe r\xC3\xA9sum\xC3\xA9 is attached.\n"
+                                "\xE2\x80\x94 \xC3\x87"
+                                "a\n");
+    assert_int_equal(s.size, sizeof(python_msg) - 1);
+    smtp_mime_summary_free(&s);
+}
+
 static void test_summary_absent_and_odd(void **state)
 {
     smtp_mime_summary_t s;
@@ -858,6 +927,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc5322_date),
         cmocka_unit_test(test_summary_headers),
+        cmocka_unit_test(test_summary_python_message),
         cmocka_unit_test(test_summary_absent_and_odd),
         cmocka_unit_test(test_summary_not_a_message),
         cmocka_unit_test(test_summary_text_parts),

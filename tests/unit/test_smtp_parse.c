@@ -58,6 +58,9 @@ static const cmd_case_t cases[] = {
     OK("MAIL FROM:alice@example.test SIZE=100", MAIL),
     OK("MAIL FROM:<>", MAIL),
     OK("MAIL FROM:<> SIZE=0 BODY=8BITMIME", MAIL),
+    OK("MAIL FROM: <>", MAIL),
+    BAD("MAIL FROM:<> <>", 501, "5.5.4"),
+    BAD("MAIL FROM:<a@example.test><b@example.test>", 501, "5.1.7"),
     OK("MAIL FROM:<\"john doe\"@example.test>", MAIL),
     OK("MAIL FROM:<\"a\\\"b>c\"@example.test>", MAIL),
     OK("MAIL FROM:<@r1.example,@r2.example:bob@example.test>", MAIL),
@@ -109,11 +112,11 @@ static const cmd_case_t cases[] = {
     OK("MAIL FROM:<\"j\xc3\xb6 rg\"@example.test> SMTPUTF8", MAIL),
     {"MAIL FROM:<j\xc3\xb6rg@example.test> SMTPUTF8", ALL & ~SMTP_EXT_SMTPUTF8,
      0, 555, "5.5.4", SMTP_VERB_UNKNOWN},
-    BAD("MAIL FROM:<j\xc3(rg@example.test> SMTPUTF8", 501, "5.1.7"),
-    BAD("MAIL FROM:<j\xc0\xafrg@example.test> SMTPUTF8", 501, "5.1.7"),
-    BAD("MAIL FROM:<j\xed\xa0\x80rg@example.test> SMTPUTF8", 501, "5.1.7"),
-    BAD("MAIL FROM:<j\xf4\x90\x80\x80rg@example.test> SMTPUTF8", 501, "5.1.7"),
-    BAD("MAIL FROM:<j\xe2\x82rg@example.test> SMTPUTF8", 501, "5.1.7"),
+    BAD("MAIL FROM:<j\xc3(rg@example.test> SMTPUTF8", 500, "5.5.2"),
+    BAD("MAIL FROM:<j\xc0\xafrg@example.test> SMTPUTF8", 500, "5.5.2"),
+    BAD("MAIL FROM:<j\xed\xa0\x80rg@example.test> SMTPUTF8", 500, "5.5.2"),
+    BAD("MAIL FROM:<j\xf4\x90\x80\x80rg@example.test> SMTPUTF8", 500, "5.5.2"),
+    BAD("MAIL FROM:<j\xe2\x82rg@example.test> SMTPUTF8", 500, "5.5.2"),
     BAD("MAIL FROM:<j\xc3\xb6rg@example.test> SMTPUTF8=yes", 501, "5.5.4"),
     /* SIZE (max_size is set by the test loop) */
     BAD("MAIL FROM:<a@example.test> SIZE=abc", 501, "5.5.4"),
@@ -245,6 +248,11 @@ static const cmd_case_t cases[] = {
     BAD("RSET\r", 500, "5.5.2"),
     BAD("DATA\n", 500, "5.5.2"),
     BAD("MAI\xc3\x9f", 500, "5.5.2"),
+    BAD("NOOP \xff", 500, "5.5.2"),
+    {"NOOP \xff", 0, 0, 0, "", SMTP_VERB_NOOP},
+    /* without SMTPUTF8 the line is not checked, the path still is */
+    {"MAIL FROM:<j\xc3(rg@example.test>", ALL & ~SMTP_EXT_SMTPUTF8, 0, 501,
+     "5.1.7", SMTP_VERB_UNKNOWN},
 };
 
 static void test_table(void **state)
@@ -338,6 +346,17 @@ static void test_paths(void **state)
                                 "cher.example");
     assert_int_equal(smtp_addr_local_unquote(&c.path, buf, sizeof(buf)), 5);
     assert_string_equal(buf, "j\xc3\xb6rg");
+    /* UTF-8 only in the (dropped) route: needs SMTPUTF8, flags nothing */
+    c = parse_ok("MAIL FROM:<@r\xc3\xa4.example:a@example.test> SMTPUTF8", &o);
+    assert_false(c.path.utf8);
+    assert_slice(c.path.mailbox, "a@example.test");
+    {
+        smtp_reply_t err;
+        const char *l = "MAIL FROM:<@r\xc3\xa4.example:a@example.test>";
+
+        assert_int_equal(smtp_cmd_parse(l, strlen(l), &o, &c, &err), -1);
+        assert_int_equal(err.code, 553);
+    }
     /* an ASCII path under SMTPUTF8 is not flagged */
     c = parse_ok("MAIL FROM:<a@example.test> SMTPUTF8", &o);
     assert_false(c.path.utf8);
@@ -497,7 +516,12 @@ static void test_reply_texts(void **state)
         {"MAIL FROM:<a b>", "Bad sender address syntax"},
         {"RCPT TO:<a b>", "Bad recipient address syntax"},
         {"MAIL FROM:<a@example.test> FOO=bar", "Unsupported option: FOO=bar"},
-        {"MAIL FROM:<a@example.test> X=\xff\xfe", "Unsupported option: X=??"},
+        {"MAIL FROM:<a@example.test> X=\xc3\xa4", "Unsupported option: X=??"},
+        {"MAIL FROM:<a@example.test> X=\xff", "Error: bad UTF-8 syntax"},
+        {"RCPT TO:<a@example.test> NOTIFY=X",
+         "Error: Bad NOTIFY parameter syntax"},
+        {"RCPT TO:<a@example.test> ORCPT=X",
+         "Error: Bad ORCPT parameter syntax"},
         {"MAIL FROM:<a@example.test> SIZE=999999999",
          "Message size exceeds fixed limit"},
         {"MAIL FROM:<a@example.test> SIZE=1 size=1",

@@ -187,6 +187,47 @@ static void test_roundtrip(void **state)
     free(f);
 }
 
+/* What the writer is given beyond the format's range is written so that
+ * the reader accepts it; what cannot be is refused before any write. */
+static void test_writer_checks(void **state)
+{
+    smtp_qmsg_t m = sample(), r;
+    size_t len;
+    uint8_t *f;
+    char err[256], *q = tmp_dir();
+    struct iovec iov = {(void *)body_text, strlen(body_text)};
+
+    (void)state;
+    m.ret = (smtp_ret_t)9;
+    m.body_type = (smtp_body_t)0x77;
+    rcpts[0].notify = SMTP_NOTIFY_NEVER | SMTP_NOTIFY_DELAY;
+    rcpts[1].notify = 0xF0;
+    assert_int_equal(smtp_queue_check(&m, err, sizeof(err)), SMTP_QUEUE_OK);
+    f = build_file(&m, body_text, strlen(body_text), &len);
+    assert_int_equal(smtp_queue_parse(f, len, &r, err, sizeof(err)),
+                     SMTP_QUEUE_OK);
+    assert_int_equal(r.ret, SMTP_RET_UNSET);
+    assert_int_equal(r.body_type, SMTP_BODY_UNSET);
+    assert_int_equal(r.rcpt[0].notify, SMTP_NOTIFY_NEVER);
+    assert_int_equal(r.rcpt[1].notify, 0);
+    smtp_qmsg_free(&r);
+    free(f);
+
+    rcpts[2].addr = "";
+    assert_int_equal(smtp_queue_check(&m, err, sizeof(err)), SMTP_QUEUE_BAD);
+    assert_int_equal(smtp_queue_write(q, &m, &iov, 1, err, sizeof(err)),
+                     SMTP_QUEUE_ERROR);
+    rcpts[2].addr = NULL;
+    assert_int_equal(smtp_queue_check(&m, err, sizeof(err)), SMTP_QUEUE_BAD);
+    m.nrcpt = 0;
+    assert_int_equal(smtp_queue_check(&m, err, sizeof(err)), SMTP_QUEUE_BAD);
+    assert_int_equal(smtp_queue_write(q, &m, &iov, 1, err, sizeof(err)),
+                     SMTP_QUEUE_ERROR);
+    assert_non_null(strstr(err, "no recipient"));
+    rm_tree(q);
+    free(q);
+}
+
 /* Cut anywhere: torn; any byte flipped: torn.  Never a body. */
 static void test_torn(void **state)
 {
@@ -609,11 +650,11 @@ static void test_ids(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc32c),     cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_torn),       cmocka_unit_test(test_bad_envelope),
-        cmocka_unit_test(test_write_load), cmocka_unit_test(test_status),
-        cmocka_unit_test(test_scan),       cmocka_unit_test(test_retry),
-        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_crc32c),        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_writer_checks), cmocka_unit_test(test_torn),
+        cmocka_unit_test(test_bad_envelope),  cmocka_unit_test(test_write_load),
+        cmocka_unit_test(test_status),        cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_retry),         cmocka_unit_test(test_ids),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

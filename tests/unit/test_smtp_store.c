@@ -346,6 +346,58 @@ static void test_batch_auto(void **state)
     run_batch(SMTP_SYNC_AUTO);
 }
 
+/* A queue file the reader would refuse (no recipient) is never written:
+ * its transaction fails, nothing lands anywhere. */
+static void test_batch_bad_queue(void **state)
+{
+    char *root = tmp_dir();
+    char *a = path2(root, "a"), *q = path2(root, "q");
+    smtp_txn_t *t = smtp_txn_new();
+    smtp_qmsg_t m = {.sender = "s@example.org", .arrival = 1796000000};
+    uint64_t syncs = 0;
+    char *sub;
+
+    (void)state;
+    add_message(t);
+    smtp_txn_add_maildir(t, a, NULL);
+    smtp_txn_add_queue(t, q, &m);
+    smtp_txn_link(NULL, t);
+    smtp_batch_run(t, SMTP_SYNC_FSYNC, &syncs);
+    assert_false(smtp_txn_ok(t));
+    assert_non_null(strstr(smtp_txn_error(t), "no recipient"));
+    sub = path2(a, "new");
+    assert_int_equal(count_entries(sub), 0);
+    free(sub);
+    sub = path2(a, "tmp");
+    assert_int_equal(count_entries(sub), 0);
+    free(sub);
+    assert_int_equal(count_entries(q), -1); /* not even made */
+    smtp_txn_free(t);
+    rm_tree(root);
+    free(root);
+    free(a);
+    free(q);
+}
+
+static void test_sync_names(void **state)
+{
+    static const smtp_sync_t modes[] = {SMTP_SYNC_FSYNC, SMTP_SYNC_SYNCFS,
+                                        SMTP_SYNC_AUTO};
+    static const char *const bad[] = {"", "FSYNC", "sync", "auto ", "fsyncs"};
+    smtp_sync_t m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        m = (smtp_sync_t)99;
+        assert_int_equal(smtp_sync_parse(smtp_sync_name(modes[i]), &m), 0);
+        assert_int_equal(m, modes[i]);
+    }
+    assert_string_equal(smtp_sync_name(SMTP_SYNC_DEFAULT), "auto");
+    assert_string_equal(smtp_sync_name((smtp_sync_t)42), "?");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(smtp_sync_parse(bad[i], &m), -1);
+}
+
 /* ---- the committer on a real reactor ---------------------------------------
  */
 
@@ -581,6 +633,8 @@ int main(void)
         cmocka_unit_test(test_batch_fsync),
         cmocka_unit_test(test_batch_syncfs),
         cmocka_unit_test(test_batch_auto),
+        cmocka_unit_test(test_batch_bad_queue),
+        cmocka_unit_test(test_sync_names),
         cmocka_unit_test(test_commit_groups),
         cmocka_unit_test(test_commit_cancel),
         cmocka_unit_test(test_commit_free_busy),
