@@ -3,7 +3,9 @@ loomd is killed with SIGKILL at a random point, 20 times (restarted on the
 same Maildirs each time; what is left of the 2,000 after the last kill is
 sent to the last loomd, which is stopped cleanly).  After every restart and at the end: every
 message that got its 250 is in each of its recipients' Maildirs exactly
-once and whole (a checksum of its body in its header), no other message
+once and whole (a checksum of its body in its header) -- or, for a
+recipient in another domain, in exactly one relay queue file -- no other
+message
 is there twice, and no file in new/ or cur/ is partial."""
 
 import hashlib
@@ -11,6 +13,7 @@ import os
 import random
 import re
 import smtplib
+import struct
 import threading
 import time
 import unittest
@@ -23,6 +26,10 @@ SESSIONS = 20
 MESSAGES = 2000
 KILLS = 20
 USERS = ("alice", "bob", "carol")
+# A recipient in another domain: relayed (127.0.0.0/8 may), so the message
+# goes to the relay queue, whose next hop (a closed port) never takes it:
+# it stays there, deferred.
+REMOTE = "dave@remote.test"
 
 _ID = re.compile(rb"^X-Kill-Id: (\d+)\r?$", re.M)
 _SUM = re.compile(rb"^X-Kill-Sum: ([0-9a-f]{64})\r?$", re.M)
@@ -80,6 +87,8 @@ def client(port, state, limit, rng_seed, stop):
             if n is None:
                 break
             rcpts = rng.sample(USERS, rng.choice((1, 1, 2, 3)))
+            if rng.random() < 0.25:
+                rcpts.append(REMOTE)
             msg = make_message(n, rng)
             with state.lock:
                 state.sent[n] = rcpts
@@ -88,7 +97,7 @@ def client(port, state, limit, rng_seed, stop):
                 break
             ok = True
             for u in rcpts:
-                code, _ = s.rcpt("%s@example.test" % u)
+                code, _ = s.rcpt(u if u == REMOTE else "%s@example.test" % u)
                 ok = ok and code == 250
             if not ok:
                 break
@@ -153,6 +162,47 @@ class Watcher(threading.Thread):
             time.sleep(0.002)
 
 
+def scan_queue(d):
+    """The relay queue: {id: count} of committed queue files, and a list of
+    problems (a file that is not a whole queue file holding a whole test
+    message; anything moved to corrupt/)."""
+    qdir = os.path.join(d.dir, "queue")
+    seen = {}
+    bad = []
+    try:
+        names = os.listdir(qdir)
+    except FileNotFoundError:
+        return seen, bad
+    for name in names:
+        path = os.path.join(qdir, name)
+        if name in ("tmp", "corrupt") or not os.path.isfile(path):
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        # smtp_queue.h: magic, u32 envelope length, u64 body length,
+        # envelope, body, u32 CRC-32C, then status records
+        if data[:8] != b"LOOMQ\x01\r\n" or len(data) < 20:
+            bad.append("queue/%s: not a queue file (%d bytes)" % (name, len(data)))
+            continue
+        elen, blen = struct.unpack("<IQ", data[8:20])
+        if len(data) < 20 + elen + blen + 4:
+            bad.append("queue/%s: short (%d bytes)" % (name, len(data)))
+            continue
+        body = data[20 + elen:20 + elen + blen]
+        why = check_file(body)
+        if why:
+            bad.append("queue/%s: %s" % (name, why))
+            continue
+        n = int(_ID.search(body).group(1))
+        seen[n] = seen.get(n, 0) + 1
+    try:
+        corrupt = os.listdir(os.path.join(qdir, "corrupt"))
+    except FileNotFoundError:
+        corrupt = []
+    bad += ["queue/corrupt/%s" % c for c in corrupt]
+    return seen, bad
+
+
 def scan(d):
     """Every stored message: {(user, id): count}, and a list of problems
     (files in new/ or cur/ that are not a whole test message)."""
@@ -182,7 +232,10 @@ class KillNine(unittest.TestCase):
     def setUpClass(cls):
         cls.port = loomtest.free_port()
         cls.d = own(cls, loomtest.Loomd(smtpwire.smtp_conf(
-            cls.port, USERS, extra="  max_connections_per_ip = 200\n")))
+            cls.port, USERS, extra=('  max_connections_per_ip = 200\n'
+                                    '  relay_networks = {"127.0.0.0/8"}\n'
+                                    '  queue_dir = "{dir}/queue"\n'
+                                    '  smarthost = "127.0.0.1:%d"\n' % loomtest.free_port()))))
 
     def check(self, state, label):
         seen, bad = scan(self.d)
@@ -190,14 +243,24 @@ class KillNine(unittest.TestCase):
         with state.lock:
             acked = dict(state.acked)
             sent = dict(state.sent)
-        missing = [(u, n) for n, rc in acked.items() for u in rc if seen.get((u, n), 0) != 1]
+        missing = [(u, n) for n, rc in acked.items() for u in rc
+                   if u != REMOTE and seen.get((u, n), 0) != 1]
         self.assertEqual(missing, [], "%s: acknowledged messages not stored exactly once: %s"
                          % (label, [(k, seen.get(k, 0)) for k in missing[:20]]))
         twice = [k for k, c in seen.items() if c > 1]
         self.assertEqual(twice, [], "%s: stored more than once" % label)
         strays = [k for k in seen if k[1] not in sent or k[0] not in sent[k[1]]]
         self.assertEqual(strays, [], "%s: stored for a recipient it was not sent to" % label)
-        return len(seen)
+        queued, qbad = scan_queue(self.d)
+        self.assertEqual(qbad, [], label)
+        qmissing = [n for n, rc in acked.items() if REMOTE in rc and queued.get(n, 0) != 1]
+        self.assertEqual(qmissing, [], "%s: acknowledged relayed messages not queued exactly "
+                         "once: %s" % (label, [(n, queued.get(n, 0)) for n in qmissing[:20]]))
+        self.assertEqual([n for n, c in queued.items() if c > 1], [],
+                         "%s: queued more than once" % label)
+        self.assertEqual([n for n in queued if n not in sent or REMOTE not in sent[n]], [],
+                         "%s: queued without a remote recipient" % label)
+        return len(seen), len(queued)
 
     def test_kill_nine_under_load(self):
         rng = random.Random(int.from_bytes(os.urandom(8), "big"))
@@ -254,7 +317,7 @@ class KillNine(unittest.TestCase):
         self.assertEqual(self.d.stop(), 0, self.d.log()[-3000:])
         self.assertEqual(len(state.sent), MESSAGES)
         self.d.start()
-        stored = self.check(state, "at the end")
+        stored, queued = self.check(state, "at the end")
         self.d.stop()
         watcher.stop.set()
         watcher.join(WAIT)
@@ -264,9 +327,11 @@ class KillNine(unittest.TestCase):
         # the load was real: most rounds got messages through
         self.assertGreater(len(state.acked), MESSAGES // 8,
                            "only %d messages acknowledged in all" % len(state.acked))
-        print("# %d kills, %d messages sent, %d acknowledged, %d stored copies, %d read "
-              "in new/ while the load ran" % (kills, len(state.sent), len(state.acked), stored,
-                                                len(watcher.seen)), flush=True)
+        self.assertGreater(queued, 0, "nothing went to the relay queue")
+        print("# %d kills, %d messages sent, %d acknowledged, %d copies in Maildirs, %d in the "
+              "relay queue, %d read in new/ while the load ran"
+              % (kills, len(state.sent), len(state.acked), stored, queued, len(watcher.seen)),
+              flush=True)
 
 
 if __name__ == "__main__":
