@@ -201,6 +201,21 @@ static void sess_parse_opts(const smtp_sess_t *s, smtp_parse_opts_t *o)
     o->utf8_txn = s->env.smtputf8;
 }
 
+/* Command lines as long as the advertised extensions allow (RFC 3461 4.1:
+ * DSN parameters lengthen MAIL and RCPT; RFC 4954: AUTH= too). */
+static size_t sess_line_max(const smtp_sess_t *s)
+{
+    smtp_parse_opts_t o;
+
+    sess_parse_opts(s, &o);
+    return smtp_cmd_line_limit(&o);
+}
+
+static void sess_lines_reset(smtp_sess_t *s)
+{
+    loom_lines_init(&s->lines, sess_line_max(s));
+}
+
 /* ---- the greeting
  * ------------------------------------------------------------ */
 
@@ -296,7 +311,7 @@ int smtp_session_open(loom_conn_t *c)
         s->helo[0] = '\0';
         s->auth_user[0] = '\0';
         sess_tls_facts(s);
-        loom_lines_init(&s->lines, SMTP_CMD_LINE_MAX);
+        sess_lines_reset(s);
         s->state = SS_CMD;
         return LOOM_OK;
     }
@@ -310,7 +325,7 @@ int smtp_session_open(loom_conn_t *c)
     s->loopback = s->have_peer && sess_is_loopback(&s->peer_ss);
     s->submission = sess_is_submission(c, conf);
     sess_tls_facts(s);
-    loom_lines_init(&s->lines, SMTP_CMD_LINE_MAX);
+    sess_lines_reset(s);
     loom_timer_init_conn(&s->timer, c, sess_greet_timer, s);
     s->counted = 1;
     if (conf->max_conn_per_ip &&
@@ -601,6 +616,8 @@ static void cmd_data(smtp_sess_t *s, const smtp_cmd_t *cmd)
     s->state = SS_DATA;
 }
 
+static void sess_bdat_end(smtp_sess_t *s);
+
 static void cmd_bdat(smtp_sess_t *s, const smtp_cmd_t *cmd)
 {
     s->bdat_error = 0;
@@ -620,6 +637,8 @@ static void cmd_bdat(smtp_sess_t *s, const smtp_cmd_t *cmd)
     }
     smtp_bdat_chunk(&s->bdat, cmd->bdat_size, cmd->bdat_last);
     s->state = SS_BDAT;
+    if (s->bdat.remaining == 0) /* BDAT 0 [LAST]: no octets to wait for */
+        sess_bdat_end(s);
 }
 
 static void cmd_rset(smtp_sess_t *s, const smtp_cmd_t *cmd)
@@ -1097,13 +1116,15 @@ size_t smtp_session_data(loom_conn_t *c, const char *buf, size_t len)
                 return len;
             used += (size_t)(lf - p) + 1;
             s->state = SS_CMD;
-            loom_lines_init(&s->lines, SMTP_CMD_LINE_MAX);
+            sess_lines_reset(s);
             continue;
         }
         case SS_CMD:
         case SS_AUTH:
             break;
         }
+        /* EHLO and MAIL change what the next line may hold */
+        s->lines.max_line = sess_line_max(s);
         switch (loom_lines_next(&s->lines, p, n, &line, &take)) {
         case LOOM_LINES_MORE:
             return used;

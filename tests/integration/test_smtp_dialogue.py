@@ -135,6 +135,38 @@ class DialogueTest(unittest.TestCase):
         msgs = wait_messages(self.srv, "alice", before + 1)
         self.assertTrue(msgs[-1].endswith(body1 + body2))
 
+    def test_bdat_zero_last_ends_at_once(self):
+        # "BDAT 0 LAST" as the last bytes the client sends: nothing more
+        # will come, so the reply cannot wait for more input
+        before = len(self.srv.messages("bob"))
+        r = self.raw()
+        r.cmd("EHLO c")
+        r.cmd("MAIL FROM:<z@x.test>")
+        r.cmd("RCPT TO:<bob@example.test>")
+        body = b"Subject: zero last\r\n\r\nall of it\r\n"
+        r.send(b"BDAT %d\r\n" % len(body) + body)
+        self.assertEqual(r.reply()[0], 250)
+        r.send(b"BDAT 0 LAST\r\n")
+        code, lines = r.reply()
+        self.assertEqual(code, 250, lines)
+        self.assertRegex(lines[0], "queued as")
+        msgs = wait_messages(self.srv, "bob", before + 1)
+        self.assertTrue(msgs[-1].endswith(body))
+
+    def test_dsn_parameters_lengthen_the_line(self):
+        # RFC 3461 4.1: with DSN advertised, RCPT may be 500 octets longer
+        # than 512 (ORCPT up to 500 octets of xtext)
+        r = self.raw()
+        r.cmd("EHLO c")
+        self.assertEqual(r.cmd("MAIL FROM:<l@x.test> ENVID=" + "e" * 90)[0], 250)
+        orcpt = "rfc822;" + "o" * 60 + "@" + "d" * 400 + ".test"
+        line = "RCPT TO:<alice@example.test> NOTIFY=FAILURE ORCPT=" + orcpt
+        self.assertGreater(len(line) + 2, 512)
+        self.assertEqual(r.cmd(line), (250, ["250 2.1.5 Ok"]))
+        self.assertEqual(r.cmd("NOOP " + "x" * 1100),
+                         (500, ["500 5.5.2 Error: line too long"]))
+        self.assertEqual(r.cmd("NOOP"), (250, ["250 2.0.0 Ok"]))
+
     def test_bdat_without_transaction_reads_the_chunk(self):
         r = self.raw()
         r.cmd("EHLO c")
