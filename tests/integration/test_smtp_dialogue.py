@@ -182,6 +182,39 @@ class DialogueTest(unittest.TestCase):
         t.close()
 
 
+class CatchAllAndRelayNetTest(unittest.TestCase):
+    """catch_all takes unknown users of the local domains; a listed relay
+    network may send to other domains without AUTH."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = own(cls, SmtpD(extra='catch_all = "bob@example.test"\n'
+                                       '  relay_networks = {"127.0.0.0/8"}')).start()
+
+    def test_unknown_user_to_catch_all(self):
+        before = len(self.srv.messages("bob"))
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        r.cmd("EHLO c")
+        r.cmd("MAIL FROM:<s@x.test>")
+        self.assertEqual(r.cmd("RCPT TO:<whoever@example.test>"), (250, ["250 2.1.5 Ok"]))
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        self.assertEqual(r.cmd("Subject: c\r\n\r\nx\r\n.")[0], 250)
+        msgs = wait_messages(self.srv, "bob", before + 1)
+        self.assertIn(b"Delivered-To: whoever@example.test", msgs[-1])
+
+    def test_relay_network_may_relay(self):
+        before = len(self.srv.queue_files())
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        r.cmd("EHLO c")
+        r.cmd("MAIL FROM:<s@x.test>")
+        self.assertEqual(r.cmd("RCPT TO:<far@remote.test>"), (250, ["250 2.1.5 Ok"]))
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        self.assertEqual(r.cmd("Subject: r\r\n\r\nx\r\n.")[0], 250)
+        self.assertEqual(len(self.srv.queue_files()), before + 1)
+
+
 class GreetPauseTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
