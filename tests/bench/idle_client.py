@@ -22,7 +22,6 @@ exits 0.
 """
 
 import errno
-import os
 import resource
 import signal
 import socket

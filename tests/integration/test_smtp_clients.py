@@ -5,7 +5,6 @@ import email.message
 import smtplib
 import ssl
 import subprocess
-import sys
 import textwrap
 import unittest
 

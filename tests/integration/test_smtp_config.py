@@ -3,7 +3,6 @@ exit 1, for every check (options, the recipients file, the users file,
 Maildirs that cannot be made)."""
 
 import os
-import unittest
 
 import loomtest
 from loomtest import Loomd, DaemonTest, free_port, start_expect_exit, \

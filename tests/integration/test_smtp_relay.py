@@ -10,9 +10,7 @@ Python's smtplib is the client that hands loom the mail.
 
 import glob
 import os
-import shutil
 import smtplib
-import tempfile
 import time
 import unittest
 

@@ -11,7 +11,7 @@ import unittest
 
 import loomtest
 from loomtest import own, WAIT
-from smtptest import swaks, wait_messages
+from smtptest import swaks
 
 
 class ShippedSmtpTest(unittest.TestCase):

@@ -9,7 +9,7 @@ import uuid
 
 import loomtest
 import smtpwire
-from loomtest import own, WAIT
+from loomtest import own
 from smtpwire import Raw, messages, body_of, lf
 
 SENDER = b"MAIL FROM:<sender@origin.test>\r\n"
