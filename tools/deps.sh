@@ -3,7 +3,7 @@
 # Debian 12 (uses sudo when not run as root).  tools/fresh-check.sh runs it
 # on a minimal Debian 12 root, so nothing may be left to chance here: with
 # --no-install-recommends, what a package only recommends (curl's and
-# OpenSSL's CA certificates) must be named.
+# OpenSSL's CA certificates, Net::SSLeay for swaks's TLS) must be named.
 set -e
 if [ "$(id -u)" != 0 ]; then
     exec sudo "$0" "$@"
@@ -18,7 +18,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  libssh2-1-dev openssh-server openssh-client
  curl libnghttp2-dev libjansson-dev libcrypt-dev ddclient nghttp2-client python3-h2 python3-websockets
  nginx-light h2o wrk chromium dnsdist
- postfix swaks libgmime-3.0-dev"
+ postfix swaks libnet-ssleay-perl libgmime-3.0-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
