@@ -689,6 +689,9 @@ static void cmd_starttls(smtp_sess_t *s, const smtp_cmd_t *cmd)
         return;
     }
     if (!c->starttls) {
+        /* no TLS profile: not offered in EHLO, and refused with the
+         * reply Postfix gives then (RFC 5321 4.2.4: 502 for a command
+         * this server does not take) */
         sess_reply(s, 502, "5.5.1", "Error: command not implemented");
         return;
     }
