@@ -42,7 +42,10 @@
 #include <time.h>
 
 #include "loom_module.h"
+#include "irc_account.h"
+#include "irc_parse.h"
 #include "irc_service.h"
+#include "irc_util.h"
 
 /* ---- limits that are not configurable ----------------------------------- */
 
@@ -97,11 +100,7 @@ typedef struct {
     char *mask; /* nick!user@host mask the client must match ("*") */
 } irc_oper_t;
 
-typedef enum {
-    IRC_CASEMAP_RFC1459 = 0,
-    IRC_CASEMAP_ASCII = 1,
-    IRC_CASEMAP_STRICT_RFC1459 = 2
-} irc_casemap_t;
+/* irc_casemap_t is irc_util.h's. */
 
 typedef struct {
     char *server_name; /* "irc.example.test" */
