@@ -434,6 +434,7 @@ static void cmd_who(irc_client_t *c, const irc_args_t *a)
     irc_inst_t *irc = c->inst;
     who_job_t *wj = loom_calloc(1, sizeof(*wj));
     const char *mask = a->nparams > 0 && a->params[0][0] ? a->params[0] : "*";
+    const char *match = strcmp(mask, "0") == 0 ? "*" : mask; /* RFC 1459 */
     int opers_only = 0;
     size_t cap = 0;
     irc_client_t *t;
@@ -463,7 +464,7 @@ static void cmd_who(irc_client_t *c, const irc_args_t *a)
 
         for (e = irc_map_next(&irc->nicks, &i, NULL); e;
              e = irc_map_next(&irc->nicks, &i, e))
-            if (who_matches(c, e->value, mask, opers_only))
+            if (who_matches(c, e->value, match, opers_only))
                 who_add(wj, &cap, ((irc_client_t *)e->value)->id);
     }
     wj->job.emit = who_emit;
