@@ -31,15 +31,18 @@
 #define IRC_TAGS_SECTION_MAX 8191 /* whole tag section incl '@' and ' ' */
 #define IRC_INPUT_MAX (IRC_CLIENT_TAGS_MAX + 2 + IRC_LINE_MAX - 2)
 #define IRC_PARAMS_MAX 15
-#define IRC_TAGS_COUNT_MAX 64 /* more tags in one line: IRC_PERR_TAGS */
+#define IRC_TAGS_COUNT_MAX 64 /* tags kept per line; more are ignored */
 #define IRC_OUT_MAX (IRC_TAGS_SECTION_MAX + IRC_LINE_MAX) /* output line */
 
 /* Parse results.  What the session does with each (irc_perr_numeric):
  *   EMPTY       nothing (an empty line is ignored);
  *   TOO_LONG    417 ERR_INPUTTOOLONG (non-tag part over 510 bytes);
  *   TAGS_LONG   417 (client tag data over 4094 bytes);
- *   TAGS        the line is dropped silently (malformed tag key, empty
- *               key, more than IRC_TAGS_COUNT_MAX tags);
+ *   TAGS        dropped silently: the tag section is empty ("@ ...").
+ *               Tag keys are opaque (message-tags: no validation may
+ *               reject a line); empty entries ("@a;;b") are skipped and
+ *               tags past IRC_TAGS_COUNT_MAX are ignored (counted in
+ *               tags_ignored);
  *   NO_COMMAND  dropped silently (tags/prefix and nothing else);
  *   COMMAND     421 ERR_UNKNOWNCOMMAND (not letters, not 3 digits);
  *   BYTE        dropped silently (a NUL, CR or LF inside the line). */
@@ -67,6 +70,7 @@ typedef struct {
     irc_tag_t tags[IRC_TAGS_COUNT_MAX];
     size_t ntags;
     size_t tags_len;     /* bytes of tag data (no '@' / ' '), 0 if none */
+    size_t tags_ignored; /* tags past IRC_TAGS_COUNT_MAX (not kept) */
     const char *prefix;  /* without ':'; NULL when the line had none */
     const char *command; /* upper-cased; letters or 3 digits */
     const char *params[IRC_PARAMS_MAX];
@@ -107,8 +111,9 @@ size_t irc_tag_unescape(const char *in, size_t len, char *out);
 int irc_tag_key_valid(const char *key, size_t len);
 
 /* Serialize MSG's client-only tags (escaped, ';'-separated, no '@' and no
- * trailing space) into OUT (CAP bytes, NUL-terminated); a key present
- * twice is written once, with its last value.  Returns the length, 0 when
+ * trailing space) into OUT (CAP bytes, NUL-terminated) for relaying; a key
+ * present twice is written once, with its last value; keys that are not
+ * valid (irc_tag_key_valid) are not relayed.  Returns the length, 0 when
  * there are none, or (size_t)-1 when they do not fit in CAP. */
 size_t irc_msg_client_tags(const irc_msg_t *msg, char *out, size_t cap);
 

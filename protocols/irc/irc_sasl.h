@@ -44,7 +44,8 @@ typedef struct {
     size_t len;
 } irc_sasl_acc_t;
 
-/* Empty *ACC for a new response (also after DONE or an error). */
+/* Empty *ACC (also uninitialised memory) for a new response, wiping what
+ * it held; also after DONE or an error. */
 void irc_sasl_reset(irc_sasl_acc_t *acc);
 
 /* Feed the parameter of one AUTHENTICATE line, ARG[0..LEN).  After
