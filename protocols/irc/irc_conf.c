@@ -210,22 +210,45 @@ static int irc_conf_opers(cfg_t *sec, irc_conf_t *c)
     return LOOM_OK;
 }
 
+/* publish = {"CHANNEL", "CHANNEL TOPIC"}: topic "message" by default. */
 static int irc_conf_publish(cfg_t *sec, irc_conf_t *c)
 {
     unsigned n = cfg_size(sec, "publish");
 
     c->publish = loom_calloc(n ? n : 1, sizeof(char *));
+    c->publish_topic = loom_calloc(n ? n : 1, sizeof(char *));
     for (unsigned i = 0; i < n; i++) {
-        const char *ch = cfg_getnstr(sec, "publish", i);
-        char buf[IRC_CHAN_BUF];
+        const char *v = cfg_getnstr(sec, "publish", i), *topic = "message";
+        char ch[IRC_CHAN_BUF], buf[IRC_CHAN_BUF];
+        size_t cl = strcspn(v, " ");
 
+        if (cl >= sizeof(ch)) {
+            loom_conf_error(sec, "publish", "publish: \"%s\" is not a channel",
+                            v);
+            return LOOM_ERROR;
+        }
+        memcpy(ch, v, cl);
+        ch[cl] = '\0';
+        if (v[cl] == ' ') {
+            topic = v + cl;
+            while (*topic == ' ')
+                topic++;
+        }
         if (!irc_chan_name_ok(c, ch)) {
             loom_conf_error(sec, "publish", "publish: \"%s\" is not a channel",
                             ch);
             return LOOM_ERROR;
         }
-        c->publish[c->npublish++] =
+        if (!irc_word_ok(topic, 63) || strchr(topic, ':')) {
+            loom_conf_error(sec, "publish",
+                            "publish: \"%s\": the topic must be one word "
+                            "without ':'",
+                            v);
+            return LOOM_ERROR;
+        }
+        c->publish[c->npublish] =
             loom_strdup(irc_fold_map(c->casemap, ch, buf, sizeof(buf)));
+        c->publish_topic[c->npublish++] = loom_strdup(topic);
     }
     return LOOM_OK;
 }
@@ -324,8 +347,11 @@ void irc_conf_free(void *conf)
     irc_conf_accounts_free(c);
     free(c->accounts_file);
     free(c->service_nick);
-    for (size_t i = 0; i < c->npublish; i++)
+    for (size_t i = 0; i < c->npublish; i++) {
         free(c->publish[i]);
+        free(c->publish_topic[i]);
+    }
     free(c->publish);
+    free(c->publish_topic);
     free(c);
 }

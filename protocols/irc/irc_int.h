@@ -130,6 +130,7 @@ typedef struct {
     char *service_nick; /* the service user's nick, or NULL (none) */
     char **publish;     /* channels published on the bus (case-folded) */
     size_t npublish;
+    char **publish_topic; /* the bus topic of publish[i] ("message") */
 } irc_conf_t;
 
 /* ---- capabilities --------------------------------------------------------
