@@ -35,6 +35,7 @@ static const ses_spec_t spec = {
             "    flood_burst = 10000\n"
             "    flood_rate = 100000\n"
             "    clients_per_ip = 100000\n"
+            "    service_nick = \"loom\"\n"
             "}\n",
     .module = "irc",
     .name = "chat",
@@ -783,7 +784,8 @@ static void test_who_paced(void **state)
         char want[64];
 
         assert_int_equal(count(copy, " 315 reader * :End of /WHO list"), 1);
-        assert_int_equal(count(copy, " 352 reader * "), N + 1);
+        /* the N, the reader and the service user */
+        assert_int_equal(count(copy, " 352 reader * "), N + 2);
         for (int i = 0; i < N; i += 37) {
             snprintf(want, sizeof(want), " member%d H :0 ", i);
             assert_int_equal(count(copy, want), 1);
@@ -843,6 +845,39 @@ static void test_splits(void **state)
     free(whole);
 }
 
+/* ---- the service user -----------------------------------------------------
+ */
+
+/* A real member (JOIN, NAMES, WHO) that users can neither kick nor deop. */
+static void test_service_user(void **state)
+{
+    ses_env_t *e = *state;
+    irc_inst_t *irc = irc_inst(e->inst);
+    cl_t *a = client(e, "svop");
+    char svc[200];
+
+    assert_non_null(irc->service);
+    irc_client_prefix(irc->service, svc, sizeof(svc));
+    say(a, "JOIN #svc");
+    take(a);
+    assert_int_equal(irc_chan_join(irc->service, "#svc", NULL, 1), 0);
+    ses_settle(e);
+    has(take(a), ":%s JOIN #svc", svc);
+    say(a, "KICK #svc loom");
+    has(take(a), ":" SRV " 484 svop loom #svc :Cannot kick a network service");
+    say(a, "MODE #svc +o loom");
+    has(take(a), ":%s MODE #svc +o loom", pfx(a));
+    say(a, "MODE #svc -o loom");
+    has(take(a), ":" SRV " 484 svop loom #svc :Cannot deop a network service");
+    say(a, "NAMES #svc");
+    assert_true(strstr(take(a), "@loom") != NULL);
+    say(a, "WHO #svc");
+    assert_non_null(strstr(take(a), " loom H@ :0 "));
+    bye(a);
+    /* the service user keeps the channel alive on its own */
+    assert_non_null(irc_chan_find(irc, "#svc"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -858,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_whois_whowas),
         cmocka_unit_test(test_who_paced),
         cmocka_unit_test(test_splits),
+        cmocka_unit_test(test_service_user),
     };
 
     return cmocka_run_group_tests(tests, env_setup, ses_teardown);
