@@ -180,6 +180,18 @@ static size_t count(const char *out, const char *what)
     return n;
 }
 
+/* The longest line of OUT, CR LF included. */
+static size_t longest(const char *out)
+{
+    size_t most = 0;
+
+    for (const char *p = out, *eol; (eol = strstr(p, "\r\n")) != NULL;
+         p = eol + 2)
+        if ((size_t)(eol + 2 - p) > most)
+            most = (size_t)(eol + 2 - p);
+    return most;
+}
+
 /* ---- JOIN -----------------------------------------------------------------
  */
 
@@ -342,6 +354,20 @@ static void test_part_topic(void **state)
     assert_non_null(strstr(a->out, " 333 tina #t "));
     assert_non_null(strstr(a->out, pfx(b)));
 
+    /* a reason as long as the input line allows: cut to fit 512 bytes */
+    {
+        char reason[480];
+
+        memset(reason, 'x', sizeof(reason) - 1);
+        reason[sizeof(reason) - 1] = '\0';
+        say(b, "PART #t :%s", reason);
+        take(a);
+        assert_non_null(strstr(a->out, " PART #t :xxxxxxxx"));
+        assert_true(longest(a->out) <= 512);
+        assert_true(longest(a->out) >= 500);
+        say(b, "JOIN #t");
+        take(a);
+    }
     say(a, "PART #t :bye now");
     has(take(b), ":%s PART #t :bye now", pfx(a));
     bye(b); /* the last member: the channel goes */
@@ -513,6 +539,34 @@ static void test_mode_channel(void **state)
     bye(b);
     bye(c);
     bye(d);
+}
+
+/* Changes that do not fit one 512-byte line go out in two. */
+static void test_mode_long(void **state)
+{
+    ses_env_t *e = *state;
+    cl_t *a = client(e, "longop");
+    char chan[51], mask[3][140];
+
+    chan[0] = '#';
+    memset(chan + 1, 'c', sizeof(chan) - 2);
+    chan[sizeof(chan) - 1] = '\0';
+    /* nick-only masks grow by "!*@*" when normalized: the input line
+     * fits, the announcement does not */
+    for (int i = 0; i < 3; i++) {
+        memset(mask[i], 'n', sizeof(mask[i]) - 1);
+        mask[i][0] = (char)('a' + i);
+        mask[i][sizeof(mask[i]) - 1] = '\0';
+    }
+    say(a, "JOIN %s", chan);
+    take(a);
+    say(a, "MODE %s +bbb %s %s %s", chan, mask[0], mask[1], mask[2]);
+    take(a);
+    assert_int_equal(count(a->out, " MODE "), 2);
+    assert_true(longest(a->out) <= 512);
+    for (int i = 0; i < 3; i++)
+        assert_non_null(strstr(a->out, mask[i]));
+    bye(a);
 }
 
 static void test_mode_user(void **state)
@@ -886,6 +940,7 @@ int main(void)
         cmocka_unit_test(test_part_topic),
         cmocka_unit_test(test_names_list),
         cmocka_unit_test(test_mode_channel),
+        cmocka_unit_test(test_mode_long),
         cmocka_unit_test(test_mode_user),
         cmocka_unit_test(test_kick_invite),
         cmocka_unit_test(test_can_send),
