@@ -7,19 +7,20 @@
  *     CLIENTS clients register (PASS when given, NICK, USER) and join
  *     #bench; then SENDERS of them send PRIVMSG #bench for SECONDS
  *     seconds.  Every client reads everything.  A sender keeps at most
- *     $IRC_LOAD_WINDOW (default 8) of its messages unseen by the last client to
- * join (the monitor, which sends nothing), so no server queue grows without
- *     bound and no server cuts a slow reader.  Prints
+ *     $IRC_LOAD_WINDOW (default 8) of its messages unseen by the last
+ *     client to join (the monitor, which sends nothing), so no server
+ *     queue grows without bound and no server cuts a slow reader.  Prints
  *       deliveries N seconds S rate R server_ticks T client_ticks C
  *     N is the PRIVMSG lines every client received in the timed window,
  *     T the server's CPU (utime + stime of all its threads, clock ticks),
  *     C this program's.
  *
  *   irc_load idle PORT SERVER_PID CLIENTS [PASS]
- *     CLIENTS clients register (at most 8 registering at once: ngircd listens
- * with a short backlog) and stay idle, answering PING; once all got the end of
- * the MOTD (376 or 422) and a second passed, prints clients N rss_before_kib B
- * rss_after_kib A with the server's VmRSS before the first connect and then.
+ *     CLIENTS clients register (at most 8 at once: ngircd listens with a
+ *     short backlog) and stay idle, answering PING; once all got 001 and
+ *     the end of the MOTD (376 or 422) and a second passed, prints
+ *       clients N rss_before_kib B rss_after_kib A
+ *     with the server's VmRSS before the first connect and then.
  *
  * Exits 1 with a message on stderr when a client is refused or cut.
  */
