@@ -296,7 +296,8 @@ typedef struct {
 extern const http_handler_t http_handler_static, http_handler_return,
     http_handler_status, http_handler_echo, http_handler_proxy,
     http_handler_events, http_handler_kv, http_handler_publish,
-    http_handler_doh, http_handler_finger, http_handler_dyndns;
+    http_handler_doh, http_handler_finger, http_handler_dyndns,
+    http_handler_irc;
 
 /* A kv location's reference to its memcache store (http_kv.c fills it on
  * first use; it goes with the config). */
@@ -343,6 +344,8 @@ struct http_location_s {
     struct http_finger_loc_s *finger;
     /* dyndns (http_dyndns.c owns it; the dns instance is doh_dns) */
     struct http_dyndns_loc_s *dyndns;
+    /* irc over WebSocket (http_ws_irc.c owns it) */
+    struct http_irc_loc_s *irc;
 };
 
 typedef struct {
@@ -485,6 +488,12 @@ void http_finger_location_free(http_location_t *l);
 typedef struct http_dyndns_loc_s http_dyndns_loc_t;
 int http_dyndns_location(cfg_t *ls, http_location_t *l);
 void http_dyndns_location_free(http_location_t *l);
+
+/* An irc location's options (irc = "INSTANCE") into L->irc; LOOM_OK, or
+ * LOOM_ERROR reported at FILE:LINE.  The free undoes it. */
+typedef struct http_irc_loc_s http_irc_loc_t;
+int http_irc_location(cfg_t *ls, http_location_t *l);
+void http_irc_location_free(http_location_t *l);
 
 /* ---- live event streams (http_events.c) -----------------------------------
  */

@@ -47,7 +47,7 @@ static cfg_opt_t location_opts[] = {
     CFG_INT("max_streams", 10000, CFGF_NONE),
     CFG_STR("memcache", NULL, CFGF_NONE),
     CFG_STR("kv_type", "application/octet-stream", CFGF_NONE),
-    CFG_STR("finger", NULL, CFGF_NONE),
+    CFG_STR("finger", NULL, CFGF_NONE), CFG_STR("irc", NULL, CFGF_NONE),
     /* doh (http_doh.c) */
     CFG_STR("dns", NULL, CFGF_NONE),
     /* dyndns (http_dyndns.c; dns and topic above) */
@@ -306,10 +306,14 @@ static int location_build(cfg_t *ls, http_location_t *l, http_conf_t *hc)
         l->handler = &http_handler_dyndns;
         return http_dyndns_location(ls, l);
     }
+    if (strcmp(h, "irc") == 0) {
+        l->handler = &http_handler_irc;
+        return http_irc_location(ls, l);
+    }
     loom_conf_error(ls, "handler",
                     "unknown handler \"%s\" (static, return, "
                     "status, echo, proxy, publish, events, kv, finger, "
-                    "doh or dyndns)",
+                    "doh, dyndns or irc)",
                     h);
     return LOOM_ERROR;
 }
@@ -577,6 +581,7 @@ static void location_free(http_location_t *l)
     http_events_location_free(l);
     http_finger_location_free(l);
     http_dyndns_location_free(l);
+    http_irc_location_free(l);
 }
 
 void http_conf_free(void *conf)

@@ -8,6 +8,8 @@
 names="endpoint lines finger memcache dns_query dns_zfile dns_tsig dns_journal dns_upd h1 http_util h2 h1_resp http_flatten bus_tmpl doh dyndns"
 names="$names smtp_queue smtp_cmd smtp_data"
 names="$names smtp_reply"
+names="$names ws"
+names="$names irc_line irc_mode"
 set -- $names
 echo "1..$#"
 n=0

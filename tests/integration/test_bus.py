@@ -431,7 +431,9 @@ class ShippedDefault(DaemonTest):
         with urllib.request.urlopen(web + "/status", timeout=WAIT) as r:
             routes = json.loads(r.read())["bus"]["routes"]
         self.assertEqual([(x["name"], x["matched"], x["delivered"]) for x in routes],
-                         [("demo-to-cache", 1, 1), ("dns-set", 0, 0)])
+                         [("demo-to-cache", 1, 1), ("dns-set", 0, 0),
+                          ("mail-to-irc", 0, 0), ("webhook-to-irc", 0, 0),
+                          ("irc-to-mail", 0, 0)])
         # the stream replays the ring from the start, then would wait
         ev = subprocess.run(["curl", "-s", "-N", "--max-time", "2",
                              web + "/events/demo?last_event_id=0"],
