@@ -23,7 +23,8 @@
 # client's below, the server is the limit, not the client.
 #
 # The servers are configured alike for a benchmark: no flood control in
-# the way (loomd: a burst and rate beyond what is sent; ngircd:
+# the way (loomd: its largest burst and rate, 10,000 commands a second,
+# beyond what a sender sends; ngircd:
 # MaxPenaltyTime = 0; Twisted has none), no limit on connections per IP,
 # long ping intervals.  Twisted words wants a PASS (any is accepted).
 #
@@ -112,10 +113,11 @@ loomd_irc_conf() {
 	    listen = {"tcp:$1:interface=127.0.0.1"}
 	    server_name = "irc.bench.test"
 	    network = "bench"
-	    clients_per_ip = 0
-	    max_clients = 0
-	    flood_burst = 1000000
-	    flood_rate = 1000000
+	    clients_per_ip = 10000000
+	    max_clients = 10000000
+	    flood_burst = 10000
+	    flood_rate = 100000
+	    sendq = "16M"
 	    ping_interval = 600
 	    ping_timeout = 600
 	    register_timeout = 600

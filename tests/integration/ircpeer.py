@@ -76,7 +76,7 @@ class IrcD:
                      '    server_name = "irc.example.test"\n'
                      '    network = "loomtest"\n'
                      '    motd = "{dir}/irc.motd"\n'
-                     '    accounts = "{dir}/irc.accounts"\n'
+                     '    accounts_file = "{dir}/irc.accounts"\n'
                      '    oper "%s" { password = "%s" }\n'
                      '%s\n'
                      '}\n%s' % (", ".join(listen), OPER_NAME, _crypt(OPER_PASS),
@@ -195,9 +195,7 @@ class Net:
                 b._event(event)
 
     def bot(self, nick, **kw):
-        b = Bot(self, nick, **kw)
-        self.bots.append(b)
-        return b
+        return Bot(self, nick, **kw)
 
     def pump(self, timeout=0.05):
         self.irc.process_once(timeout)
@@ -230,7 +228,7 @@ class Bot:
     (the test certificate is not verified: self-signed)."""
 
     def __init__(self, net, nick, tls=False, caps=(), sasl=None, password=None,
-                 register=True, username=None, realname=None):
+                 register=True, username=None, realname=None, cert=None, end_cap=True):
         self.net = net
         self.nick = nick
         self.lines = []
@@ -239,11 +237,14 @@ class Bot:
         self.caps_acked = set()
         self.conn = net.irc.server()
         self.closed = False
+        net.bots.append(self)
         wrapper = _identity
         if tls:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
+            if cert:
+                ctx.load_cert_chain(cert[0], cert[1])
             wrapper = ctx.wrap_socket
         want_cap = bool(caps) or sasl is not None
 
@@ -268,13 +269,19 @@ class Bot:
             m = self.expect(r" CAP \S+ (ACK|NAK) :?(.*)")
             if m.group(1) == "ACK":
                 self.caps_acked = set(m.group(2).split())
-            if sasl is not None:
+            if sasl is not None and sasl[0] == "EXTERNAL":
+                self.raw("AUTHENTICATE EXTERNAL")
+                self.expect(r"^AUTHENTICATE \+")
+                self.raw("AUTHENTICATE +")
+                self.sasl_result = self.expect(r" (90[2-9]) ").group(1)
+            elif sasl is not None:
                 self.raw("AUTHENTICATE PLAIN")
                 self.expect(r"^AUTHENTICATE \+")
                 blob = ("%s\0%s\0%s" % (sasl[0], sasl[0], sasl[1])).encode()
                 self.raw("AUTHENTICATE " + base64.b64encode(blob).decode())
-                self.sasl_result = self.expect(r" (90[0-9]) ").group(1)
-            self.raw("CAP END")
+                self.sasl_result = self.expect(r" (90[2-9]) ").group(1)
+            if end_cap:
+                self.raw("CAP END")
 
     def _event(self, ev):
         if ev.type == "all_raw_messages":
