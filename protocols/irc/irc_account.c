@@ -344,7 +344,10 @@ void irc_account_check(loom_instance_t *inst, const irc_account_t *acct,
     j->owner = owner;
     j->id = id;
     j->done = done;
-    snprintf(j->name, sizeof(j->name), "%s", acct ? acct->name : account);
+    snprintf(j->name, sizeof(j->name), "%s",
+             acct      ? acct->name
+             : account ? account
+                       : "");
     j->can_match = acct != NULL && acct->hash != NULL &&
                    plen <= IRC_ACCOUNT_PASS_MAX &&
                    memchr(pass, '\0', plen) == NULL;

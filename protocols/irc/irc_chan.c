@@ -186,6 +186,22 @@ const char *irc_member_prefix(const irc_member_t *m, int multi, char *buf,
     return buf;
 }
 
+size_t chan_room(const irc_client_t *from)
+{
+    char prefix[CHAN_PREFIX_BUF];
+    size_t used = strlen(irc_client_prefix(from, prefix, sizeof(prefix))) + 2;
+
+    return used + 2 < IRC_LINE_MAX ? IRC_LINE_MAX - 2 - used : 0;
+}
+
+void chan_fit(const irc_client_t *from, char *text)
+{
+    size_t len = strlen(text), room = chan_room(from);
+
+    if (len > room)
+        text[irc_utf8_cut(text, len, room)] = '\0';
+}
+
 /* ---- checks ------------------------------------------------------------- */
 
 int chan_hidden(const irc_chan_t *ch)
@@ -360,6 +376,7 @@ static void chan_announce_join(irc_client_t *c, irc_chan_t *ch)
 
     snprintf(text, sizeof(text), "JOIN %s %s :%s", ch->name,
              c->account[0] ? c->account : "*", c->realname);
+    chan_fit(c, text);
     o.text = text;
     o.caps_all = IRC_CAP_EXTENDED_JOIN;
     irc_fanout_chan(ch, &o);
@@ -371,6 +388,7 @@ static void chan_announce_join(irc_client_t *c, irc_chan_t *ch)
         irc_out_t aw = {.from = c, .caps_all = IRC_CAP_AWAY_NOTIFY};
 
         snprintf(text, sizeof(text), "AWAY :%s", c->away);
+        chan_fit(c, text);
         aw.text = text;
         irc_fanout_chan(ch, &aw);
     }
@@ -464,6 +482,7 @@ static void chan_part(irc_member_t *m, const char *reason)
         snprintf(text, sizeof(text), "PART %s :%s", m->chan->name, reason);
     else
         snprintf(text, sizeof(text), "PART %s", m->chan->name);
+    chan_fit(m->client, text);
     irc_fanout_chan(m->chan, &o);
     chan_member_remove(m);
 }
@@ -534,7 +553,7 @@ static void cmd_topic(irc_client_t *c, const irc_args_t *a)
     irc_chan_state_t *st;
     irc_member_t *m;
     char text[IRC_LINE_MAX];
-    size_t len;
+    size_t len, room;
 
     if (ch == NULL) {
         irc_err_nosuchchannel(c, a->params[0]);
@@ -557,7 +576,9 @@ static void cmd_topic(irc_client_t *c, const irc_args_t *a)
         irc_numeric(c, 482, "%s :You're not channel operator", ch->name);
         return;
     }
-    len = irc_utf8_cut(a->params[1], strlen(a->params[1]), conf->topiclen);
+    room = chan_room(c) - strlen("TOPIC  :") - strlen(ch->name);
+    len = irc_utf8_cut(a->params[1], strlen(a->params[1]),
+                       conf->topiclen < room ? conf->topiclen : room);
     free(st->topic);
     st->topic = len ? loom_strndup(a->params[1], len) : NULL;
     irc_client_prefix(c, st->topic_by, sizeof(st->topic_by));
@@ -621,6 +642,7 @@ static void cmd_kick(irc_client_t *c, const irc_args_t *a)
         }
         snprintf(text, sizeof(text), "KICK %s %s :%.*s", ch->name, t->nick,
                  (int)rlen, reason);
+        chan_fit(c, text);
         irc_fanout_chan(ch, &(irc_out_t){.from = c, .text = text, .self = 1});
         gone = chan_member_remove(tm);
         if (gone || tm == me)

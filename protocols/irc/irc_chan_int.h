@@ -84,6 +84,13 @@ char chan_symbol(const irc_chan_t *ch);
  * members with +i are left out for a C that is not on CH. */
 void chan_send_names(irc_client_t *c, irc_chan_t *ch);
 
+/* Room for the text of a line from FROM: what follows ":PREFIX " so
+ * that the line with CR LF stays within 512 bytes. */
+size_t chan_room(const irc_client_t *from);
+
+/* Cut TEXT (NUL-terminated, on a UTF-8 boundary) to chan_room(FROM). */
+void chan_fit(const irc_client_t *from, char *text);
+
 /* Take M off its channel and its client; CH is freed when left empty
  * (returns 1 then, else 0). */
 int chan_member_remove(irc_member_t *m);

@@ -315,11 +315,13 @@ static void apply_flag(irc_chan_t *ch, const irc_mode_change_t *x,
 static void mode_announce(irc_client_t *c, irc_chan_t *ch, const applied_t *ap)
 {
     size_t done = 0, max = irc_conf(c->inst)->modes;
+    size_t room = chan_room(c), fixed = strlen("MODE  ") + strlen(ch->name);
+    size_t cap = room > fixed + 1 ? room - fixed + 1 : 1; /* + the NUL */
 
     while (done < ap->n) {
-        char modes[400], text[IRC_LINE_MAX];
+        char modes[IRC_LINE_MAX], text[IRC_LINE_MAX + IRC_CHAN_BUF + 8];
         size_t k = irc_mode_format(ap->ch + done, ap->n - done, max, modes,
-                                   sizeof(modes));
+                                   cap < sizeof(modes) ? cap : sizeof(modes));
 
         if (k == 0)
             break;

@@ -390,6 +390,7 @@ static void irc_client_free(irc_hclient_t *hc)
     free(hc->collected);
     free(hc->c.away);
     free(hc->c.certfp);
+    free(hc->pass);
     if (hc->sasl) {
         irc_sasl_wipe(hc->sasl, sizeof(*hc->sasl));
         free(hc->sasl);

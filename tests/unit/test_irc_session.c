@@ -28,9 +28,13 @@
     "FeVamIMmhA5v0IsPhGlNJ6Hh5Gtbs46bQPE17d3xlQZkTmY25I"                       \
     "OSrHiYlep5arinNBgi1xBB1"
 
+/* A client certificate's SHA-256 fingerprint bound to account "certy". */
+#define FP "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
 static const ses_file_t files[] = {
     SES_TEXT("motd", "line one\nline two\n"),
-    SES_TEXT("accounts", "acct " PW_HASH "\n"),
+    SES_TEXT("accounts", "acct " PW_HASH "\n"
+                         "certy * fp=" FP "\n"),
 };
 
 static const ses_spec_t spec = {
@@ -556,6 +560,45 @@ static void test_link_service(void **state)
     ses_settle(e);
 }
 
+static void test_sasl_external_over_link(void **state)
+{
+    ses_env_t *e = *state;
+    loom_service_ref_t ref;
+    const irc_link_service_t *svc;
+    void *self;
+    fake_link_t l, n;
+    uint64_t id;
+    static const char *const lines[] = {
+        "CAP REQ :sasl",         "NICK certy",     "USER c 0 * :C",
+        "AUTHENTICATE EXTERNAL", "AUTHENTICATE +", "CAP END"};
+
+    memset(&l, 0, sizeof(l));
+    memset(&n, 0, sizeof(n));
+    loom_service_ref_init(&ref, e->srv, IRC_LINK_MODULE, "t", IRC_LINK_SERVICE);
+    svc = loom_service_get(&ref, &self, NULL);
+    assert_non_null(svc);
+    /* with the certificate: logged in, and the reserved nick is its own */
+    id = svc->attach(self, &fl_ops, &l, NULL, 1, FP);
+    for (size_t i = 0; i < 6; i++)
+        svc->input(self, id, lines[i], strlen(lines[i]));
+    pump(e);
+    assert_has(l.out, "AUTHENTICATE +\r\n");
+    assert_has(l.out, ":irc.test 900 certy certy!~c@unknown certy :You are "
+                      "now logged in as certy\r\n");
+    assert_has(l.out, " 001 certy ");
+    svc->detach(self, id, NULL);
+    /* without one: 904, and the nick stays reserved */
+    id = svc->attach(self, &fl_ops, &n, NULL, 1, NULL);
+    for (size_t i = 0; i < 6; i++)
+        svc->input(self, id, lines[i], strlen(lines[i]));
+    pump(e);
+    assert_has(n.out, " 904 certy :SASL authentication failed\r\n");
+    assert_has(n.out, " 433 certy certy :Nickname is reserved");
+    assert_lacks(n.out, " 001 ");
+    svc->detach(self, id, NULL);
+    pump(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_password_and_flood),
         cmocka_unit_test(test_sendq),
         cmocka_unit_test(test_link_service),
+        cmocka_unit_test(test_sasl_external_over_link),
     };
 
     return cmocka_run_group_tests(tests, env_setup, ses_teardown);

@@ -387,8 +387,8 @@ static void test_isupport(void **state)
         "NICKLEN=30",
         "PREFIX=(ov)@+",
         "STATUSMSG=@+",
-        "TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,"
-        "TAGMSG:4,WHOIS:1",
+        ("TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,"
+         "TAGMSG:4,WHOIS:1"),
         "TOPICLEN=390",
         "USERLEN=10",
         "WHOX",
