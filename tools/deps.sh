@@ -18,7 +18,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  libssh2-1-dev openssh-server openssh-client
  curl libnghttp2-dev libjansson-dev libcrypt-dev ddclient nghttp2-client python3-h2 python3-websockets
  nginx-light h2o wrk chromium dnsdist
- postfix swaks libnet-ssleay-perl libgmime-3.0-dev"
+ postfix swaks libnet-ssleay-perl libgmime-3.0-dev
+ ngircd python3-irc irssi weechat-curses tmux"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -30,9 +31,10 @@ if [ -n "$missing" ]; then
     # configuration, no mail service of its own on port 25.
     echo "postfix postfix/main_mailer_type select No configuration" |
         debconf-set-selections
-    # nsd, nginx, h2o, memcached and dnsdist are servers the tests and benchmarks
-    # start themselves (in temporary directories, on high ports): their
-    # packages must not start system services on ports 53, 80 and 11211
+    # nsd, nginx, h2o, memcached, dnsdist and ngircd are servers the tests
+    # and benchmarks start themselves (in temporary directories, on high
+    # ports): their packages must not start system services on ports 53,
+    # 80, 11211 and 6667
     # while installing (nor ddclient its daemon: the tests run it one-shot).
     policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -47,9 +49,9 @@ fi
 # On a machine with systemd, freshly installed ones must not stay behind as
 # enabled system services either (memcached's would take port 11211).
 case " $missing " in
-*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "* | *" ddclient "* | *" dnsdist "* | *" postfix "*)
+*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "* | *" ddclient "* | *" dnsdist "* | *" postfix "* | *" ngircd "*)
     if [ -d /run/systemd/system ]; then
-        for s in nsd nginx h2o memcached ddclient dnsdist postfix; do
+        for s in nsd nginx h2o memcached ddclient dnsdist postfix ngircd; do
             systemctl disable --now "$s.service" >/dev/null 2>&1 || true
         done
     fi
