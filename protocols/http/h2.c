@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nghttp2/nghttp2.h>
 
@@ -41,6 +42,8 @@
 #define H2_RESET_BURST 1000      /* RST_STREAM from the client */
 #define H2_RESET_RATE 33
 #define H2_MAX_CONTINUATIONS 8
+#define H2_SPARE_MAX 16    /* closed streams kept for reuse */
+#define H2_SPARE_BUF 16384 /* larger buffers are freed, not kept */
 
 typedef struct h2_stream_s h2_stream_t;
 
@@ -60,6 +63,8 @@ struct h2_stream_s {
     size_t hlen, hcap;
     h2_hoff_t *hoff;
     size_t nh, hoffcap;
+    http_field_t *fields; /* req.fields points here once started */
+    size_t fcap;
     h2_hoff_t pseudo[4];  /* :method :path :scheme :authority */
     unsigned have_pseudo; /* bit per pseudo */
     int hdr_status;       /* 431 when the list broke a limit */
@@ -82,6 +87,8 @@ struct h2_stream_s {
 struct http_h2_conn_s {
     nghttp2_session *ss;
     h2_stream_t *streams, *dead;
+    h2_stream_t *spare; /* freed streams with their buffers, for reuse */
+    int nspare;
     int dirty;   /* output waits for a flush */
     int blocked; /* the connection said LOOM_AGAIN */
     int notify;  /* some stream wants on_writable */
@@ -119,14 +126,46 @@ static void h2_enter(http_h1_conn_t *h)
 
 static void h2_stream_free(h2_stream_t *s)
 {
-    if (s->started)
-        free(s->req.fields);
     http_req_free(&s->req);
+    free(s->fields);
     free(s->hbuf);
     free(s->hoff);
     free(s->in);
     free(s->out);
     free(s);
+}
+
+/* Free *P (capacity *CAP) when it is above H2_SPARE_BUF. */
+static void h2_trim(char **p, size_t *cap)
+{
+    if (*cap > H2_SPARE_BUF) {
+        free(*p);
+        *p = NULL;
+        *cap = 0;
+    }
+}
+
+/* A closed stream that no frame can see: kept with its (small) buffers for
+ * the next stream of the connection, or freed.  Saves the half dozen
+ * allocations a stream's head, fields and answer make. */
+static void h2_stream_retire(http_h2_conn_t *h2, h2_stream_t *s)
+{
+    if (h2->nspare >= H2_SPARE_MAX) {
+        h2_stream_free(s);
+        return;
+    }
+    if (s->req.pump.fd >= 0)
+        close(s->req.pump.fd);
+    s->req.pump.fd = -1;
+    h2_trim(&s->hbuf, &s->hcap);
+    h2_trim(&s->out, &s->out_cap);
+    h2_trim(&s->req.resp_headers, &s->req.resp_hcap);
+    free(s->in);
+    s->in = NULL;
+    s->in_cap = 0;
+    s->next = h2->spare;
+    h2->spare = s;
+    h2->nspare++;
 }
 
 static void h2_reap(http_h2_conn_t *h2)
@@ -135,7 +174,7 @@ static void h2_reap(http_h2_conn_t *h2)
 
     while ((s = h2->dead) != NULL) {
         h2->dead = s->next;
-        h2_stream_free(s);
+        h2_stream_retire(h2, s);
     }
 }
 
@@ -290,9 +329,14 @@ static ssize_t h2_read_body(nghttp2_session *ss, int32_t id, uint8_t *buf,
 static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
                              size_t max)
 {
-    static const char *const hop[] = {"connection",       "keep-alive",
-                                      "proxy-connection", "transfer-encoding",
-                                      "upgrade",          NULL};
+    static const struct {
+        const char *name;
+        size_t len;
+    } hop[] = {{"connection", 10},
+               {"keep-alive", 10},
+               {"proxy-connection", 16},
+               {"transfer-encoding", 17},
+               {"upgrade", 7}};
     const char *p = r->resp_headers, *end = p ? p + r->resp_hlen : NULL;
     size_t n = 0;
 
@@ -312,8 +356,8 @@ static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
         nl = (size_t)(colon - p);
         for (i = 0; i < nl; i++)
             buf[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-        for (i = 0; hop[i]; i++)
-            if (strlen(hop[i]) == nl && memcmp(buf, hop[i], nl) == 0)
+        for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+            if (hop[i].len == nl && memcmp(buf, hop[i].name, nl) == 0)
                 skip = 1;
         v = colon + 1;
         while (v < eol && (*v == ' ' || *v == '\t'))
@@ -345,15 +389,28 @@ static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
         k++;                                                                   \
     } while (0)
 
+/* V in decimal at the end of BUF[24]; returns where it starts. */
+static char *h2_u64(char *buf, uint64_t v)
+{
+    char *p = buf + 24;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 static int h2_send_head(http_req_t *r)
 {
     h2_stream_t *s = (h2_stream_t *)r;
     http_h1_conn_t *h = s->h;
     http_conf_t *hc = http_conf(h->hi);
     size_t nlines = 0, k = 0, i;
-    char status[4], clen[24];
-    const char *server =
-        hc->server_tokens ? "loom/" LOOM_VERSION_STRING : "loom";
+    char status[3], clen[24], *cl;
+    static const char server_long[] = "loom/" LOOM_VERSION_STRING;
+    const char *server = hc->server_tokens ? server_long : "loom";
+    size_t server_len = hc->server_tokens ? sizeof(server_long) - 1 : 4;
     const char *date = http_date_now(h->hi);
     nghttp2_nv nvbuf[32], *nv = nvbuf;
     char namebuf[2048], *names = namebuf;
@@ -373,16 +430,17 @@ static int h2_send_head(http_req_t *r)
         nv = loom_malloc((nlines + 5) * sizeof(*nv));
     if (r->resp_hlen + 1 > sizeof(namebuf))
         names = loom_malloc(r->resp_hlen + 1);
-    snprintf(status, sizeof(status), "%03d", r->status);
+    status[0] = (char)('0' + r->status / 100);
+    status[1] = (char)('0' + r->status / 10 % 10);
+    status[2] = (char)('0' + r->status % 10);
     NV(":status", status, 3);
-    NV("server", server, strlen(server));
-    NV("date", date, strlen(date));
+    NV("server", server, server_len);
+    NV("date", date, HTTP_DATE_LEN);
     bodyless = r->method_id == HTTP_M_HEAD || r->status == 204 ||
                r->status == 304 || r->resp_length == 0;
     if (r->resp_length >= 0 && r->status != 204 && r->status != 304) {
-        int n = snprintf(clen, sizeof(clen), "%lld", (long long)r->resp_length);
-
-        NV("content-length", clen, (size_t)n);
+        cl = h2_u64(clen, (uint64_t)r->resp_length);
+        NV("content-length", cl, (size_t)(clen + sizeof(clen) - cl));
     }
     k += h2_resp_fields(r, names, nv + k, nlines);
     dp.source.ptr = s;
@@ -532,8 +590,34 @@ static h2_stream_t *h2_stream(nghttp2_session *ss, int32_t id)
 
 static h2_stream_t *h2_stream_new(http_h1_conn_t *h, int32_t id)
 {
-    h2_stream_t *s = loom_calloc(1, sizeof(*s));
     http_h2_conn_t *h2 = h->h2;
+    h2_stream_t *s = h2->spare;
+
+    if (s) { /* clear it but for the buffers */
+        char *hbuf = s->hbuf, *out = s->out, *rh = s->req.resp_headers;
+        char *np = s->req.npath;
+        size_t hcap = s->hcap, hoffcap = s->hoffcap, fcap = s->fcap;
+        size_t out_cap = s->out_cap, rhcap = s->req.resp_hcap;
+        h2_hoff_t *hoff = s->hoff;
+        http_field_t *fields = s->fields;
+
+        h2->spare = s->next;
+        h2->nspare--;
+        memset(s, 0, sizeof(*s));
+        s->hbuf = hbuf;
+        s->hcap = hcap;
+        s->hoff = hoff;
+        s->hoffcap = hoffcap;
+        s->fields = fields;
+        s->fcap = fcap;
+        s->out = out;
+        s->out_cap = out_cap;
+        s->req.resp_headers = rh;
+        s->req.resp_hcap = rhcap;
+        s->req.npath = np;
+    } else {
+        s = loom_calloc(1, sizeof(*s));
+    }
 
     s->h = h;
     s->id = id;
@@ -641,6 +725,17 @@ static loom_slice_t h2_slice(const h2_stream_t *s, uint32_t off, uint32_t len)
     return sl;
 }
 
+/* Room for N fields in S (kept across reuse). */
+static http_field_t *h2_fields(h2_stream_t *s, size_t n)
+{
+    if (n > s->fcap) {
+        free(s->fields);
+        s->fields = loom_malloc(n * sizeof(*s->fields));
+        s->fcap = n;
+    }
+    return s->fields;
+}
+
 /* The head is complete: fill the request and run it. */
 static void h2_start_req(http_h1_conn_t *h, h2_stream_t *s, int end)
 {
@@ -651,7 +746,7 @@ static void h2_start_req(http_h1_conn_t *h, h2_stream_t *s, int end)
     r->version = 20;
     if (h->secure)
         r->flags |= HTTP_RF_SECURE;
-    r->fields = loom_malloc((s->nh + 1) * sizeof(http_field_t));
+    r->fields = h2_fields(s, s->nh + 1);
     for (i = 0; i < s->nh; i++) {
         r->fields[i].name = h2_slice(s, s->hoff[i].no, s->hoff[i].nl);
         r->fields[i].value = h2_slice(s, s->hoff[i].vo, s->hoff[i].vl);
@@ -877,7 +972,7 @@ static void h2_upgraded_req(http_h1_conn_t *h, h2_stream_t *s,
     r->target = up->target;
     r->scheme = up->scheme;
     r->authority = up->authority;
-    r->fields = loom_malloc((up->nfields + 1) * sizeof(http_field_t));
+    r->fields = h2_fields(s, up->nfields + 1);
     memcpy(r->fields, up->fields, up->nfields * sizeof(http_field_t));
     r->nfields = up->nfields;
     r->content_length = 0;
@@ -1027,6 +1122,10 @@ void http_h2_free(http_h1_conn_t *h)
         h2_stream_free(s);
     }
     h2_reap(h2);
+    while ((s = h2->spare) != NULL) {
+        h2->spare = s->next;
+        h2_stream_free(s);
+    }
     nghttp2_session_del(h2->ss);
     free(h2);
     h->h2 = NULL;
