@@ -344,6 +344,11 @@ static void conn_defer(loom_conn_t *c)
     event_active(c->srv->defer, EV_TIMEOUT, 0);
 }
 
+void loom_conn_defer_read(loom_conn_t *c)
+{
+    conn_defer(c);
+}
+
 /* ---- input -------------------------------------------------------------- */
 
 /* Hand BUF (the scratch buffer or c->in) to the handler and keep what it
@@ -446,7 +451,7 @@ static void conn_read(loom_conn_t *c)
         } else {
             conn_deliver(c, dst, (size_t)n);
         }
-        if ((size_t)n < room && !(c->ssl && SSL_pending(c->ssl) > 0))
+        if ((size_t)n < room && !(c->ssl && SSL_has_pending(c->ssl)))
             return;
     }
     /* More may be waiting (TLS keeps decrypted bytes of its own): come
@@ -724,7 +729,7 @@ void loom_conn_run_deferred(loom_server_t *srv)
         c->flags &= ~LOOM_CF_DEFERRED;
         if (!(c->flags & LOOM_CF_DEAD)) {
             c->frames++;
-            if (c->ssl && SSL_pending(c->ssl) > 0 && conn_reading(c))
+            if (c->ssl && SSL_has_pending(c->ssl) && conn_reading(c))
                 conn_read(c);
             if (c->frames == 1)
                 conn_settle(c);

@@ -254,6 +254,10 @@ void loom_conn_enter(loom_conn_t *c);
 void loom_conn_leave(loom_conn_t *c);
 /* Finalize C now (close callback, socket closed); core frames only. */
 void loom_conn_finalize(loom_conn_t *c);
+
+/* Read C in the next reactor turn: its TLS layer holds bytes the socket
+ * will not signal (read ahead during the handshake). */
+void loom_conn_defer_read(loom_conn_t *c);
 /* Make sure C has an output buffer (before adding to c->out directly). */
 void loom_conn_out_prepare(loom_conn_t *c);
 /* Bytes were added to c->out: apply the cap and high-water mark, schedule

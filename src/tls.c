@@ -229,6 +229,8 @@ static SSL_CTX *tls_ctx_base(const char *min_version, const char *ciphers,
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* one read(2) for what the socket holds, not two per record */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_set_cipher_list(ctx, ciphers ? ciphers : LOOM_TLS12_CIPHERS) !=
         1) {
         snprintf(err, errlen, "bad cipher list '%s'", ciphers);
@@ -784,6 +786,8 @@ void loom_tls_handshake(loom_conn_t *c)
         c->flags &= ~LOOM_CF_HANDSHAKE;
         c->tp = &loom_transport_tls;
         loom_conn_open_handler(c);
+        if (SSL_has_pending(c->ssl)) /* read ahead with the Finished */
+            loom_conn_defer_read(c);
         return;
     }
     switch (SSL_get_error(c->ssl, r)) {
@@ -802,15 +806,31 @@ void loom_tls_handshake(loom_conn_t *c)
     }
 }
 
+/* Decrypts as many records as BUF takes of what was read ahead, so that
+ * the handler sees them in one delivery (HTTP/2: one nghttp2 input and one
+ * flush for a client's burst, not one per record).  An error or the end
+ * after some bytes is reported by the next call. */
 static ssize_t tls_read(loom_conn_t *c, char *buf, size_t len)
 {
+    size_t got = 0;
     int n;
 
-    ERR_clear_error();
-    errno = 0;
-    n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-    if (n > 0)
-        return n;
+    for (;;) {
+        size_t room = len - got;
+
+        ERR_clear_error();
+        errno = 0;
+        n = SSL_read(c->ssl, buf + got, room > INT_MAX ? INT_MAX : (int)room);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == len || !SSL_has_pending(c->ssl))
+            return (ssize_t)got;
+    }
+    if (got > 0) {
+        ERR_clear_error();
+        return (ssize_t)got;
+    }
     switch (SSL_get_error(c->ssl, n)) {
     case SSL_ERROR_WANT_READ:
         return LOOM_AGAIN;
