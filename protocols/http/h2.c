@@ -934,7 +934,11 @@ static int h2_on_frame_send(nghttp2_session *ss, const nghttp2_frame *f,
 {
     h2_stream_t *s;
 
-    (void)ud;
+    if (f->hd.type == NGHTTP2_GOAWAY &&
+        f->goaway.last_stream_id == 0x7fffffff) { /* the notice is out */
+        nghttp2_submit_ping(ss, NGHTTP2_FLAG_NONE, h2_notice_ping);
+        return 0;
+    }
     if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -1341,10 +1345,9 @@ void http_h2_goaway(http_h1_conn_t *h)
     loom_conn_hold(c);
     h2_enter(h);
     /* Step one (RFC 9113 6.8): GOAWAY naming 2^31-1, so that the streams
-     * already on their way are still served, and a PING: its ACK comes
-     * after them. */
-    nghttp2_submit_shutdown_notice(h2->ss);
-    nghttp2_submit_ping(h2->ss, NGHTTP2_FLAG_NONE, h2_notice_ping);
+     * already on their way are still served, and after it a PING: its
+     * ACK comes after them. */
+    nghttp2_submit_shutdown_notice(h2->ss); /* the PING once it is out */
     loom_timer_arm(&h2->final, H2_NOTICE_WAIT);
     h2->dirty = 1;
     h2_leave(h);
