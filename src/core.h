@@ -65,6 +65,7 @@ extern const loom_transport_t loom_transport_mem_tls; /* ... after STARTTLS */
 #define LOOM_CF_DEFERRED 0x8000  /* on the server's deferred list */
 #define LOOM_CF_LINGER 0x10000   /* closed by us: drain input before close(2) */
 #define LOOM_CF_ABORT 0x20000    /* finalize when the core next handles it */
+#define LOOM_CF_CORK 0x40000     /* a file was queued: cork the next flush */
 
 #define LOOM_OUT_HIGH (256 * 1024) /* pause reading above this */
 #define LOOM_OUT_LOW (64 * 1024)   /* drain callback below this */

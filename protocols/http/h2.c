@@ -439,7 +439,7 @@ static int h2_send_head(http_req_t *r)
     h2_stream_t *s = (h2_stream_t *)r;
     http_h1_conn_t *h = s->h;
     http_conf_t *hc = http_conf(h->hi);
-    size_t nlines = 0, k = 0, i;
+    size_t nlines = 0, k = 0;
     char status[3], clen[24], *cl;
     static const char server_long[] = "loom/" LOOM_VERSION_STRING;
     const char *server = hc->server_tokens ? server_long : "loom";
@@ -456,9 +456,14 @@ static int h2_send_head(http_req_t *r)
         h2_reset(r);
         return LOOM_ERROR;
     }
-    for (i = 0; i < r->resp_hlen; i++)
-        if (r->resp_headers[i] == '\n')
+    if (r->resp_hlen) {
+        const char *p = r->resp_headers, *end = p + r->resp_hlen;
+
+        while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
             nlines++;
+            p++;
+        }
+    }
     if (nlines + 5 > sizeof(nvbuf) / sizeof(nvbuf[0])) /* rare */
         nv = loom_malloc((nlines + 5) * sizeof(*nv));
     if (r->resp_hlen + 1 > sizeof(namebuf))
