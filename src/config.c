@@ -818,6 +818,7 @@ static cfg_opt_t *conf_build_opts(cfg_opt_t ***tofree, size_t *n_tofree)
         CFG_STR("pidfile", NULL, CFGF_NONE),
         CFG_INT("shutdown_grace", 10, CFGF_NONE),
         CFG_INT("workers", LOOM_WORK_DEFAULT_THREADS, CFGF_NONE),
+        CFG_STR("ktls", "auto", CFGF_NONE),
         CFG_SEC("log", conf_log_opts, CFGF_NONE),
         CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
         CFG_SEC("tls", conf_tls_opts,
@@ -1065,6 +1066,18 @@ static int conf_build(loom_config_t *c, cfg_t *root)
     if (c->workers < 1 || c->workers > LOOM_WORK_MAX_THREADS) {
         loom_conf_error(root, "workers", "workers must be 1 to %d, not %ld",
                         LOOM_WORK_MAX_THREADS, c->workers);
+        return -1;
+    }
+    v = cfg_getstr(root, "ktls");
+    if (strcmp(v, "auto") == 0) {
+        c->ktls = LOOM_KTLS_AUTO;
+    } else if (strcmp(v, "on") == 0) {
+        c->ktls = LOOM_KTLS_ON;
+    } else if (strcmp(v, "off") == 0) {
+        c->ktls = LOOM_KTLS_OFF;
+    } else {
+        loom_conf_error(root, "ktls", "ktls must be auto, on or off, not '%s'",
+                        v);
         return -1;
     }
     sec = cfg_getsec(root, "log");

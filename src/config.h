@@ -10,6 +10,11 @@
 #include "endpoint.h"
 #include "loom.h"
 
+/* loom_config_t.ktls: kernel TLS (SSL_OP_ENABLE_KTLS) for server TLS */
+#define LOOM_KTLS_OFF 0
+#define LOOM_KTLS_ON 1
+#define LOOM_KTLS_AUTO 2 /* on when the kernel lists the "tls" ULP */
+
 typedef struct loom_tls_profile_conf_s {
     char *name;
     char *cert, *key, *chain; /* resolved paths or NULL */
@@ -50,6 +55,7 @@ typedef struct loom_config_s {
     char *user, *group, *pidfile;
     int user_set;
     long shutdown_grace;
+    int ktls; /* LOOM_KTLS_*: kernel TLS for server connections */
     int log_level;
     int log_syslog;
     long max_connections;

@@ -24,6 +24,8 @@
 #include "core.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +344,11 @@ static void conn_defer(loom_conn_t *c)
     event_active(c->srv->defer, EV_TIMEOUT, 0);
 }
 
+void loom_conn_defer_read(loom_conn_t *c)
+{
+    conn_defer(c);
+}
+
 /* ---- input -------------------------------------------------------------- */
 
 /* Hand BUF (the scratch buffer or c->in) to the handler and keep what it
@@ -444,7 +451,7 @@ static void conn_read(loom_conn_t *c)
         } else {
             conn_deliver(c, dst, (size_t)n);
         }
-        if ((size_t)n < room && !(c->ssl && SSL_pending(c->ssl) > 0))
+        if ((size_t)n < room && !(c->ssl && SSL_has_pending(c->ssl)))
             return;
     }
     /* More may be waiting (TLS keeps decrypted bytes of its own): come
@@ -666,6 +673,7 @@ int loom_conn_write_file(loom_conn_t *c, int fd, off_t offset, size_t len)
         close(fd);
         return LOOM_ERROR;
     }
+    c->flags |= LOOM_CF_CORK;
     /* a file's bytes are not in memory: they do not count against the
      * output cap */
     if (evbuffer_get_length(c->out) > LOOM_OUT_HIGH)
@@ -721,7 +729,7 @@ void loom_conn_run_deferred(loom_server_t *srv)
         c->flags &= ~LOOM_CF_DEFERRED;
         if (!(c->flags & LOOM_CF_DEAD)) {
             c->frames++;
-            if (c->ssl && SSL_pending(c->ssl) > 0 && conn_reading(c))
+            if (c->ssl && SSL_has_pending(c->ssl) && conn_reading(c))
                 conn_read(c);
             if (c->frames == 1)
                 conn_settle(c);
@@ -965,21 +973,41 @@ static ssize_t fd_read(loom_conn_t *c, char *buf, size_t len)
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? LOOM_AGAIN : LOOM_ERROR;
 }
 
+/* TCP_CORK on or off (not TCP: nothing to do, the error is ignored). */
+static void fd_cork(loom_conn_t *c, int on)
+{
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+/* Writes what is queued.  After a file was queued the socket is corked
+ * for this flush: the head in memory (one writev) and the file (sendfile)
+ * leave in full segments rather than as a short packet of its own, the
+ * way nginx's tcp_nopush does it; uncorking pushes out the rest. */
 static int fd_flush(loom_conn_t *c)
 {
+    int cork = (c->flags & LOOM_CF_CORK) != 0, r = LOOM_OK;
+
+    c->flags &= ~LOOM_CF_CORK;
+    if (cork)
+        fd_cork(c, 1);
     while (evbuffer_get_length(c->out) > 0) {
         int n = evbuffer_write(c->out, c->fd);
 
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return (errno == EAGAIN || errno == EWOULDBLOCK) ? LOOM_AGAIN
-                                                             : LOOM_ERROR;
+            r = (errno == EAGAIN || errno == EWOULDBLOCK) ? LOOM_AGAIN
+                                                          : LOOM_ERROR;
+            break;
         }
-        if (n == 0)
-            return LOOM_AGAIN;
+        if (n == 0) {
+            r = LOOM_AGAIN;
+            break;
+        }
     }
-    return LOOM_OK;
+    if (cork)
+        fd_cork(c, 0);
+    return r;
 }
 
 const loom_transport_t loom_transport_fd = {

@@ -65,6 +65,7 @@ extern const loom_transport_t loom_transport_mem_tls; /* ... after STARTTLS */
 #define LOOM_CF_DEFERRED 0x8000  /* on the server's deferred list */
 #define LOOM_CF_LINGER 0x10000   /* closed by us: drain input before close(2) */
 #define LOOM_CF_ABORT 0x20000    /* finalize when the core next handles it */
+#define LOOM_CF_CORK 0x40000     /* a file was queued: cork the next flush */
 
 #define LOOM_OUT_HIGH (256 * 1024) /* pause reading above this */
 #define LOOM_OUT_LOW (64 * 1024)   /* drain callback below this */
@@ -253,6 +254,10 @@ void loom_conn_enter(loom_conn_t *c);
 void loom_conn_leave(loom_conn_t *c);
 /* Finalize C now (close callback, socket closed); core frames only. */
 void loom_conn_finalize(loom_conn_t *c);
+
+/* Read C in the next reactor turn: its TLS layer holds bytes the socket
+ * will not signal (read ahead during the handshake). */
+void loom_conn_defer_read(loom_conn_t *c);
 /* Make sure C has an output buffer (before adding to c->out directly). */
 void loom_conn_out_prepare(loom_conn_t *c);
 /* Bytes were added to c->out: apply the cap and high-water mark, schedule

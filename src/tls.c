@@ -38,6 +38,7 @@ struct loom_tls_s {
     size_t n;
     struct tls_client_ctx_s *clients; /* client contexts, built on use */
     size_t n_clients_built;
+    int ktls; /* SSL_OP_ENABLE_KTLS on the server contexts */
 };
 
 static void tls_client_ctx_free_all(loom_tls_t *t);
@@ -180,8 +181,30 @@ static int tls_on_alpn(SSL *ssl, const unsigned char **out,
 
 /* ---- contexts ----------------------------------------------------------- */
 
+/* Does the kernel offer TLS offload?  1 when "tls" is among the loaded
+ * upper-layer protocols (the tls module, CONFIG_TLS). */
+static int tls_kernel_ktls(void)
+{
+    char buf[256], *tok, *save = NULL;
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+    int found = 0;
+
+    if (f == NULL)
+        return 0;
+    if (fgets(buf, sizeof(buf), f)) {
+        for (tok = strtok_r(buf, " \t\n", &save); tok && !found;
+             tok = strtok_r(NULL, " \t\n", &save))
+            found = strcmp(tok, "tls") == 0;
+    }
+    fclose(f);
+    return found;
+}
+
+/* KTLS: ask OpenSSL to hand the record layer to the kernel after the
+ * handshake (it falls back to its own when the kernel or the cipher
+ * cannot). */
 static SSL_CTX *tls_ctx_base(const char *min_version, const char *ciphers,
-                             char *err, size_t errlen)
+                             int ktls, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     static const unsigned char sid_ctx[] = "loomd";
@@ -197,9 +220,17 @@ static SSL_CTX *tls_ctx_base(const char *min_version, const char *ciphers,
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
+#ifdef SSL_OP_ENABLE_KTLS
+    if (ktls)
+        SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+#else
+    (void)ktls;
+#endif
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* one read(2) for what the socket holds, not two per record */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_set_cipher_list(ctx, ciphers ? ciphers : LOOM_TLS12_CIPHERS) !=
         1) {
         snprintf(err, errlen, "bad cipher list '%s'", ciphers);
@@ -337,12 +368,15 @@ loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
     size_t i, j;
 
     t->p = loom_calloc(cfg->n_tls ? cfg->n_tls : 1, sizeof(*t->p));
+    t->ktls = cfg->ktls == LOOM_KTLS_ON ||
+              (cfg->ktls == LOOM_KTLS_AUTO && tls_kernel_ktls());
     for (i = 0; i < cfg->n_tls; i++) {
         loom_tls_profile_conf_t *pc = &cfg->tls[i];
         tls_profile_t *p = &t->p[t->n];
         const char *where = NULL;
 
-        p->ctx = tls_ctx_base(pc->min_version, pc->ciphers, msg, sizeof(msg));
+        p->ctx = tls_ctx_base(pc->min_version, pc->ciphers, t->ktls, msg,
+                              sizeof(msg));
         if (p->ctx == NULL)
             goto fail;
         t->n++;
@@ -422,7 +456,7 @@ SSL_CTX *loom_tls_listener_ctx(loom_tls_t *t, const loom_endpoint_t *ep,
         SSL_CTX_up_ref(ctx);
         return ctx;
     }
-    ctx = tls_ctx_base(NULL, NULL, err, errlen);
+    ctx = tls_ctx_base(NULL, NULL, t ? t->ktls : 0, err, errlen);
     if (ctx == NULL)
         return NULL;
     if (tls_load(ctx, ep->cert, ep->key, NULL, err, errlen) != 0) {
@@ -752,6 +786,8 @@ void loom_tls_handshake(loom_conn_t *c)
         c->flags &= ~LOOM_CF_HANDSHAKE;
         c->tp = &loom_transport_tls;
         loom_conn_open_handler(c);
+        if (SSL_has_pending(c->ssl)) /* read ahead with the Finished */
+            loom_conn_defer_read(c);
         return;
     }
     switch (SSL_get_error(c->ssl, r)) {
@@ -770,15 +806,31 @@ void loom_tls_handshake(loom_conn_t *c)
     }
 }
 
+/* Decrypts as many records as BUF takes of what was read ahead, so that
+ * the handler sees them in one delivery (HTTP/2: one nghttp2 input and one
+ * flush for a client's burst, not one per record).  An error or the end
+ * after some bytes is reported by the next call. */
 static ssize_t tls_read(loom_conn_t *c, char *buf, size_t len)
 {
+    size_t got = 0;
     int n;
 
-    ERR_clear_error();
-    errno = 0;
-    n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-    if (n > 0)
-        return n;
+    for (;;) {
+        size_t room = len - got;
+
+        ERR_clear_error();
+        errno = 0;
+        n = SSL_read(c->ssl, buf + got, room > INT_MAX ? INT_MAX : (int)room);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == len || !SSL_has_pending(c->ssl))
+            return (ssize_t)got;
+    }
+    if (got > 0) {
+        ERR_clear_error();
+        return (ssize_t)got;
+    }
     switch (SSL_get_error(c->ssl, n)) {
     case SSL_ERROR_WANT_READ:
         return LOOM_AGAIN;

@@ -404,10 +404,15 @@ size_t http_h1_data(loom_conn_t *c, const char *buf, size_t len)
         buf[0] == 'P') {
         size_t m = len < HTTP_H2_PREFACE_LEN ? len : HTTP_H2_PREFACE_LEN;
 
-        if (memcmp(buf, HTTP_H2_PREFACE, m) == 0) { /* h2c, prior knowledge */
+        /* h2c with prior knowledge; a preface that goes wrong after its
+         * request line "PRI * HTTP/2.0\r\n" is an HTTP/2 client's too: the
+         * session answers it with GOAWAY PROTOCOL_ERROR, not a 505 */
+        int whole = memcmp(buf, HTTP_H2_PREFACE, m) == 0;
+
+        if (whole || (len >= 16 && memcmp(buf, HTTP_H2_PREFACE, 16) == 0)) {
             loom_slice_t none = {NULL, 0};
 
-            if (m < HTTP_H2_PREFACE_LEN)
+            if (whole && m < HTTP_H2_PREFACE_LEN)
                 return 0;
             if (http_h2_start(h, NULL, none) != LOOM_OK) {
                 loom_conn_abort(c);

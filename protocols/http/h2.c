@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nghttp2/nghttp2.h>
 
@@ -41,6 +42,13 @@
 #define H2_RESET_BURST 1000      /* RST_STREAM from the client */
 #define H2_RESET_RATE 33
 #define H2_MAX_CONTINUATIONS 8
+#define H2_RESETS_SEEN 16   /* streams the client reset, remembered */
+#define H2_NOTICE_WAIT 1000 /* ms: final GOAWAY if the PING is not acked */
+/* the PING that follows the shutdown notice; its ACK sends the final GOAWAY */
+static const uint8_t h2_notice_ping[8] = {'l', 'o', 'o', 'm',
+                                          'b', 'y', 'e', '!'};
+#define H2_SPARE_MAX 16    /* closed streams kept for reuse */
+#define H2_SPARE_BUF 16384 /* larger buffers are freed, not kept */
 
 typedef struct h2_stream_s h2_stream_t;
 
@@ -60,6 +68,8 @@ struct h2_stream_s {
     size_t hlen, hcap;
     h2_hoff_t *hoff;
     size_t nh, hoffcap;
+    http_field_t *fields; /* req.fields points here once started */
+    size_t fcap;
     h2_hoff_t pseudo[4];  /* :method :path :scheme :authority */
     unsigned have_pseudo; /* bit per pseudo */
     int hdr_status;       /* 431 when the list broke a limit */
@@ -76,20 +86,37 @@ struct h2_stream_s {
     char *out;
     size_t out_off, out_len, out_cap;
     int submitted, has_body, eof, deferred, want_writable, notify;
-    int closed; /* nghttp2 closed the stream */
+    int closed;     /* nghttp2 closed the stream */
+    size_t discard; /* body bytes nobody takes (the answer came first) */
+    int answered;   /* END_STREAM of the answer went out */
+    int stopped;    /* RST_STREAM NO_ERROR asked the upload to stop */
 };
 
 struct http_h2_conn_s {
     nghttp2_session *ss;
     h2_stream_t *streams, *dead;
-    int dirty;   /* output waits for a flush */
-    int blocked; /* the connection said LOOM_AGAIN */
-    int notify;  /* some stream wants on_writable */
-    int goaway;
+    h2_stream_t *spare; /* freed streams with their buffers, for reuse */
+    int nspare;
+    int dirty;          /* output waits for a flush */
+    int blocked;        /* the connection said LOOM_AGAIN */
+    int notify;         /* some stream wants on_writable */
+    int goaway;         /* 1: shutdown notice sent, 2: the final GOAWAY too */
+    loom_timer_t final; /* the final GOAWAY when the notice's PING is late */
     int depth;          /* h2 frames on the stack */
     loom_timer_t later; /* flush + reap from outside the codec (0 ms) */
     double tokens;      /* control-frame budget */
     uint64_t tokens_ns;
+
+    /* frame boundaries, followed ahead of nghttp2 (h2_rx_header) */
+    uint32_t rx_skip;   /* payload bytes left of the current frame */
+    uint8_t rx_hdr[9];  /* a frame header split across reads */
+    uint8_t rx_hlen;    /* ... bytes of it so far */
+    uint8_t rx_preface; /* client preface bytes still to pass */
+    uint8_t rx_stop;    /* a connection error is raised: feed no more */
+    int32_t rx_max_sid; /* the highest stream a HEADERS frame opened */
+    uint64_t rx_opened; /* bit i: stream rx_max_sid - 2i was opened */
+    int32_t rx_reset[H2_RESETS_SEEN]; /* streams the client reset */
+    unsigned rx_nreset;
 };
 
 static int h2_send_head(http_req_t *r);
@@ -119,14 +146,46 @@ static void h2_enter(http_h1_conn_t *h)
 
 static void h2_stream_free(h2_stream_t *s)
 {
-    if (s->started)
-        free(s->req.fields);
     http_req_free(&s->req);
+    free(s->fields);
     free(s->hbuf);
     free(s->hoff);
     free(s->in);
     free(s->out);
     free(s);
+}
+
+/* Free *P (capacity *CAP) when it is above H2_SPARE_BUF. */
+static void h2_trim(char **p, size_t *cap)
+{
+    if (*cap > H2_SPARE_BUF) {
+        free(*p);
+        *p = NULL;
+        *cap = 0;
+    }
+}
+
+/* A closed stream that no frame can see: kept with its (small) buffers for
+ * the next stream of the connection, or freed.  Saves the half dozen
+ * allocations a stream's head, fields and answer make. */
+static void h2_stream_retire(http_h2_conn_t *h2, h2_stream_t *s)
+{
+    if (h2->nspare >= H2_SPARE_MAX) {
+        h2_stream_free(s);
+        return;
+    }
+    if (s->req.pump.fd >= 0)
+        close(s->req.pump.fd);
+    s->req.pump.fd = -1;
+    h2_trim(&s->hbuf, &s->hcap);
+    h2_trim(&s->out, &s->out_cap);
+    h2_trim(&s->req.resp_headers, &s->req.resp_hcap);
+    free(s->in);
+    s->in = NULL;
+    s->in_cap = 0;
+    s->next = h2->spare;
+    h2->spare = s;
+    h2->nspare++;
 }
 
 static void h2_reap(http_h2_conn_t *h2)
@@ -135,7 +194,7 @@ static void h2_reap(http_h2_conn_t *h2)
 
     while ((s = h2->dead) != NULL) {
         h2->dead = s->next;
-        h2_stream_free(s);
+        h2_stream_retire(h2, s);
     }
 }
 
@@ -169,6 +228,19 @@ static void h2_on_later(loom_timer_t *t, void *arg)
     (void)t;
     h2_enter(h);
     h->h2->dirty = 1;
+    h2_leave(h);
+}
+
+static void h2_goaway_final(http_h1_conn_t *h);
+
+/* The client did not ACK the notice's PING in time (held, as above). */
+static void h2_on_final(loom_timer_t *t, void *arg)
+{
+    http_h1_conn_t *h = arg;
+
+    (void)t;
+    h2_enter(h);
+    h2_goaway_final(h);
     h2_leave(h);
 }
 
@@ -290,9 +362,14 @@ static ssize_t h2_read_body(nghttp2_session *ss, int32_t id, uint8_t *buf,
 static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
                              size_t max)
 {
-    static const char *const hop[] = {"connection",       "keep-alive",
-                                      "proxy-connection", "transfer-encoding",
-                                      "upgrade",          NULL};
+    static const struct {
+        const char *name;
+        size_t len;
+    } hop[] = {{"connection", 10},
+               {"keep-alive", 10},
+               {"proxy-connection", 16},
+               {"transfer-encoding", 17},
+               {"upgrade", 7}};
     const char *p = r->resp_headers, *end = p ? p + r->resp_hlen : NULL;
     size_t n = 0;
 
@@ -312,8 +389,8 @@ static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
         nl = (size_t)(colon - p);
         for (i = 0; i < nl; i++)
             buf[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-        for (i = 0; hop[i]; i++)
-            if (strlen(hop[i]) == nl && memcmp(buf, hop[i], nl) == 0)
+        for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+            if (hop[i].len == nl && memcmp(buf, hop[i].name, nl) == 0)
                 skip = 1;
         v = colon + 1;
         while (v < eol && (*v == ' ' || *v == '\t'))
@@ -345,15 +422,28 @@ static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
         k++;                                                                   \
     } while (0)
 
+/* V in decimal at the end of BUF[24]; returns where it starts. */
+static char *h2_u64(char *buf, uint64_t v)
+{
+    char *p = buf + 24;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 static int h2_send_head(http_req_t *r)
 {
     h2_stream_t *s = (h2_stream_t *)r;
     http_h1_conn_t *h = s->h;
     http_conf_t *hc = http_conf(h->hi);
-    size_t nlines = 0, k = 0, i;
-    char status[4], clen[24];
-    const char *server =
-        hc->server_tokens ? "loom/" LOOM_VERSION_STRING : "loom";
+    size_t nlines = 0, k = 0;
+    char status[3], clen[24], *cl;
+    static const char server_long[] = "loom/" LOOM_VERSION_STRING;
+    const char *server = hc->server_tokens ? server_long : "loom";
+    size_t server_len = hc->server_tokens ? sizeof(server_long) - 1 : 4;
     const char *date = http_date_now(h->hi);
     nghttp2_nv nvbuf[32], *nv = nvbuf;
     char namebuf[2048], *names = namebuf;
@@ -366,23 +456,29 @@ static int h2_send_head(http_req_t *r)
         h2_reset(r);
         return LOOM_ERROR;
     }
-    for (i = 0; i < r->resp_hlen; i++)
-        if (r->resp_headers[i] == '\n')
+    if (r->resp_hlen) {
+        const char *p = r->resp_headers, *end = p + r->resp_hlen;
+
+        while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
             nlines++;
+            p++;
+        }
+    }
     if (nlines + 5 > sizeof(nvbuf) / sizeof(nvbuf[0])) /* rare */
         nv = loom_malloc((nlines + 5) * sizeof(*nv));
     if (r->resp_hlen + 1 > sizeof(namebuf))
         names = loom_malloc(r->resp_hlen + 1);
-    snprintf(status, sizeof(status), "%03d", r->status);
+    status[0] = (char)('0' + r->status / 100);
+    status[1] = (char)('0' + r->status / 10 % 10);
+    status[2] = (char)('0' + r->status % 10);
     NV(":status", status, 3);
-    NV("server", server, strlen(server));
-    NV("date", date, strlen(date));
+    NV("server", server, server_len);
+    NV("date", date, HTTP_DATE_LEN);
     bodyless = r->method_id == HTTP_M_HEAD || r->status == 204 ||
                r->status == 304 || r->resp_length == 0;
     if (r->resp_length >= 0 && r->status != 204 && r->status != 304) {
-        int n = snprintf(clen, sizeof(clen), "%lld", (long long)r->resp_length);
-
-        NV("content-length", clen, (size_t)n);
+        cl = h2_u64(clen, (uint64_t)r->resp_length);
+        NV("content-length", cl, (size_t)(clen + sizeof(clen) - cl));
     }
     k += h2_resp_fields(r, names, nv + k, nlines);
     dp.source.ptr = s;
@@ -532,8 +628,34 @@ static h2_stream_t *h2_stream(nghttp2_session *ss, int32_t id)
 
 static h2_stream_t *h2_stream_new(http_h1_conn_t *h, int32_t id)
 {
-    h2_stream_t *s = loom_calloc(1, sizeof(*s));
     http_h2_conn_t *h2 = h->h2;
+    h2_stream_t *s = h2->spare;
+
+    if (s) { /* clear it but for the buffers */
+        char *hbuf = s->hbuf, *out = s->out, *rh = s->req.resp_headers;
+        char *np = s->req.npath;
+        size_t hcap = s->hcap, hoffcap = s->hoffcap, fcap = s->fcap;
+        size_t out_cap = s->out_cap, rhcap = s->req.resp_hcap;
+        h2_hoff_t *hoff = s->hoff;
+        http_field_t *fields = s->fields;
+
+        h2->spare = s->next;
+        h2->nspare--;
+        memset(s, 0, sizeof(*s));
+        s->hbuf = hbuf;
+        s->hcap = hcap;
+        s->hoff = hoff;
+        s->hoffcap = hoffcap;
+        s->fields = fields;
+        s->fcap = fcap;
+        s->out = out;
+        s->out_cap = out_cap;
+        s->req.resp_headers = rh;
+        s->req.resp_hcap = rhcap;
+        s->req.npath = np;
+    } else {
+        s = loom_calloc(1, sizeof(*s));
+    }
 
     s->h = h;
     s->id = id;
@@ -641,6 +763,17 @@ static loom_slice_t h2_slice(const h2_stream_t *s, uint32_t off, uint32_t len)
     return sl;
 }
 
+/* Room for N fields in S (kept across reuse). */
+static http_field_t *h2_fields(h2_stream_t *s, size_t n)
+{
+    if (n > s->fcap) {
+        free(s->fields);
+        s->fields = loom_malloc(n * sizeof(*s->fields));
+        s->fcap = n;
+    }
+    return s->fields;
+}
+
 /* The head is complete: fill the request and run it. */
 static void h2_start_req(http_h1_conn_t *h, h2_stream_t *s, int end)
 {
@@ -651,7 +784,7 @@ static void h2_start_req(http_h1_conn_t *h, h2_stream_t *s, int end)
     r->version = 20;
     if (h->secure)
         r->flags |= HTTP_RF_SECURE;
-    r->fields = loom_malloc((s->nh + 1) * sizeof(http_field_t));
+    r->fields = h2_fields(s, s->nh + 1);
     for (i = 0; i < s->nh; i++) {
         r->fields[i].name = h2_slice(s, s->hoff[i].no, s->hoff[i].nl);
         r->fields[i].value = h2_slice(s, s->hoff[i].vo, s->hoff[i].vl);
@@ -685,6 +818,22 @@ static void h2_start_req(http_h1_conn_t *h, h2_stream_t *s, int end)
     http_process(r);
 }
 
+/* Step two of a graceful GOAWAY: the last stream the client got in
+ * before its ACK of the notice's PING (or before H2_NOTICE_WAIT). */
+static void h2_goaway_final(http_h1_conn_t *h)
+{
+    http_h2_conn_t *h2 = h->h2;
+
+    if (h2->goaway != 1)
+        return;
+    h2->goaway = 2;
+    loom_timer_disarm(&h2->final);
+    nghttp2_submit_goaway(h2->ss, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(h2->ss),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    h2_want_flush(h);
+}
+
 static int h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f,
                             void *ud)
 {
@@ -696,8 +845,13 @@ static int h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f,
     case NGHTTP2_PING:
     case NGHTTP2_SETTINGS:
     case NGHTTP2_PRIORITY:
-        if (f->hd.type != NGHTTP2_PRIORITY && (f->hd.flags & NGHTTP2_FLAG_ACK))
+        if (f->hd.type != NGHTTP2_PRIORITY &&
+            (f->hd.flags & NGHTTP2_FLAG_ACK)) {
+            if (f->hd.type == NGHTTP2_PING &&
+                memcmp(f->ping.opaque_data, h2_notice_ping, 8) == 0)
+                h2_goaway_final(h);
             return 0;
+        }
         if (!h2_budget(h)) {
             loom_log(LOOM_LOG_INFO, loom_instance_who(h->hi->inst),
                      "%s: h2: control frame flood", loom_conn_peer(h->c));
@@ -732,17 +886,34 @@ static int h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f,
     return 0;
 }
 
+/* A stream answered before its request body ended keeps reading that
+ * body, dropping it, so that the session still checks what follows
+ * (padding, content-length, trailers, windows: RFC 9113 6.1, 8.1); only
+ * past a stream window of dropped bytes is the client asked to stop
+ * (RST_STREAM NO_ERROR after the complete answer, 8.1). */
+static void h2_discard_check(http_h1_conn_t *h, h2_stream_t *s)
+{
+    if (s->answered && !s->body_done && !s->closed && !s->stopped &&
+        s->discard > http_conf(h->hi)->h2_window) {
+        s->stopped = 1;
+        nghttp2_submit_rst_stream(h->h2->ss, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_NO_ERROR);
+    }
+}
+
 static int h2_on_data(nghttp2_session *ss, uint8_t flags, int32_t id,
                       const uint8_t *data, size_t len, void *ud)
 {
     h2_stream_t *s = h2_stream(ss, id);
 
     (void)flags;
-    (void)ud;
     if (s == NULL || !h2_body_wanted(s)) {
-        if (s)
-            s->req.bytes_in += len;
         nghttp2_session_consume(ss, id, len);
+        if (s) {
+            s->req.bytes_in += len;
+            s->discard += len;
+            h2_discard_check(ud, s);
+        }
         return 0;
     }
     if (s->paused || s->in_len) {
@@ -768,14 +939,19 @@ static int h2_on_frame_send(nghttp2_session *ss, const nghttp2_frame *f,
 {
     h2_stream_t *s;
 
-    (void)ud;
+    if (f->hd.type == NGHTTP2_GOAWAY &&
+        f->goaway.last_stream_id == 0x7fffffff) { /* the notice is out */
+        nghttp2_submit_ping(ss, NGHTTP2_FLAG_NONE, h2_notice_ping);
+        return 0;
+    }
     if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     s = h2_stream(ss, f->hd.stream_id);
-    if (s && !s->body_done) /* the answer is out; stop the upload */
-        nghttp2_submit_rst_stream(ss, NGHTTP2_FLAG_NONE, s->id,
-                                  NGHTTP2_NO_ERROR);
+    if (s) {
+        s->answered = 1;
+        h2_discard_check(ud, s);
+    }
     return 0;
 }
 
@@ -877,7 +1053,7 @@ static void h2_upgraded_req(http_h1_conn_t *h, h2_stream_t *s,
     r->target = up->target;
     r->scheme = up->scheme;
     r->authority = up->authority;
-    r->fields = loom_malloc((up->nfields + 1) * sizeof(http_field_t));
+    r->fields = h2_fields(s, up->nfields + 1);
     memcpy(r->fields, up->fields, up->nfields * sizeof(http_field_t));
     r->nfields = up->nfields;
     r->content_length = 0;
@@ -912,7 +1088,6 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade, loom_slice_t settings)
         return LOOM_ERROR;
     }
     nghttp2_option_set_no_auto_window_update(opt, 1);
-    nghttp2_option_set_no_closed_streams(opt, 1);
     nghttp2_option_set_stream_reset_rate_limit(opt, H2_RESET_BURST,
                                                H2_RESET_RATE);
     nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
@@ -927,6 +1102,12 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade, loom_slice_t settings)
     h->h2 = h2;
     h2->tokens = H2_CTRL_BURST;
     loom_timer_init_conn(&h2->later, h->c, h2_on_later, h);
+    loom_timer_init_conn(&h2->final, h->c, h2_on_final, h);
+    h2->rx_preface = HTTP_H2_PREFACE_LEN;
+    if (upgrade) { /* stream 1 is the upgraded request */
+        h2->rx_max_sid = 1;
+        h2->rx_opened = 1;
+    }
     loom_conn_set_max_input(h->c, 64 * 1024);
     iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
     iv[0].value = hc->h2_max_streams;
@@ -966,22 +1147,142 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade, loom_slice_t settings)
 /* ---- the stream callbacks
  * ---------------------------------------------------------- */
 
-size_t http_h2_data(http_h1_conn_t *h, const char *buf, size_t len)
+/* A connection error of our own (what nghttp2 1.52 lets through): GOAWAY
+ * with CODE after what is queued; nothing more is fed to nghttp2. */
+static void h2_rx_error(http_h1_conn_t *h, uint32_t code, const char *what)
+{
+    http_h2_conn_t *h2 = h->h2;
+
+    loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst), "%s: h2: %s",
+             loom_conn_peer(h->c), what);
+    nghttp2_session_terminate_session(h2->ss, code);
+    h2->rx_stop = 1;
+}
+
+/* LEN bytes to nghttp2; a failure ends the connection (GOAWAY). */
+static void h2_feed(http_h1_conn_t *h, const uint8_t *p, size_t len)
 {
     http_h2_conn_t *h2 = h->h2;
     ssize_t n;
 
+    if (len == 0 || h2->rx_stop || h->closed)
+        return;
+    n = nghttp2_session_mem_recv(h2->ss, p, len);
+    if (n < 0 && !h->closed) {
+        h2_rx_error(h,
+                    n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
+                                             : NGHTTP2_PROTOCOL_ERROR,
+                    nghttp2_strerror((int)n));
+    }
+}
+
+static int h2_rx_was_reset(const http_h2_conn_t *h2, int32_t sid)
+{
+    unsigned i,
+        n = h2->rx_nreset < H2_RESETS_SEEN ? h2->rx_nreset : H2_RESETS_SEEN;
+
+    for (i = 0; i < n; i++)
+        if (h2->rx_reset[i] == sid)
+            return 1;
+    return 0;
+}
+
+/* A client frame header HD, seen before nghttp2 gets it: remember where
+ * its payload ends, which streams HEADERS opened and which streams the
+ * client reset.  Returns 0, or the error code of a connection error that
+ * nghttp2 would not raise: HEADERS on a lower stream id that was never
+ * opened (RFC 9113 5.1.1; nghttp2 ignores it) and DATA or HEADERS after
+ * the client's own RST_STREAM (5.1; nghttp2 drops them silently). */
+static uint32_t h2_rx_header(http_h2_conn_t *h2, const uint8_t *hd)
+{
+    uint8_t type = hd[3];
+    int32_t sid =
+        (int32_t)(((uint32_t)(hd[5] & 0x7f) << 24) | ((uint32_t)hd[6] << 16) |
+                  ((uint32_t)hd[7] << 8) | hd[8]);
+
+    h2->rx_skip = ((uint32_t)hd[0] << 16) | ((uint32_t)hd[1] << 8) | hd[2];
+    if (sid == 0 || (sid & 1) == 0 || sid > h2->rx_max_sid) {
+        if (type == NGHTTP2_HEADERS && (sid & 1)) { /* a new stream */
+            uint32_t d = (uint32_t)(sid - h2->rx_max_sid) / 2;
+
+            h2->rx_opened = (d >= 64 ? 0 : h2->rx_opened << d) | 1;
+            h2->rx_max_sid = sid;
+        }
+        return 0; /* idle, even or connection-level: nghttp2 judges */
+    }
+    if (type == NGHTTP2_RST_STREAM) {
+        h2->rx_reset[h2->rx_nreset++ % H2_RESETS_SEEN] = sid;
+        return 0;
+    }
+    if (type != NGHTTP2_DATA && type != NGHTTP2_HEADERS)
+        return 0;
+    if (h2->rx_nreset && h2_rx_was_reset(h2, sid))
+        return NGHTTP2_STREAM_CLOSED;
+    if (type == NGHTTP2_HEADERS) {
+        uint32_t d = (uint32_t)(h2->rx_max_sid - sid) / 2;
+
+        if (d < 64 && !((h2->rx_opened >> d) & 1))
+            return NGHTTP2_PROTOCOL_ERROR;
+    }
+    return 0;
+}
+
+size_t http_h2_data(http_h1_conn_t *h, const char *buf, size_t len)
+{
+    http_h2_conn_t *h2 = h->h2;
+    const uint8_t *p = (const uint8_t *)buf;
+    size_t pos = 0;
+
     if (h->closed)
         return len;
     h2_enter(h);
-    n = nghttp2_session_mem_recv(h2->ss, (const uint8_t *)buf, len);
-    if (n < 0 && !h->closed) {
-        loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst), "%s: h2: %s",
-                 loom_conn_peer(h->c), nghttp2_strerror((int)n));
-        nghttp2_session_terminate_session(
-            h2->ss, n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
-                                             : NGHTTP2_PROTOCOL_ERROR);
+    /* Follow the frame boundaries; all of BUF goes to nghttp2 in one call
+     * unless a frame header breaks a rule nghttp2 does not check. */
+    while (pos < len && !h2->rx_stop) {
+        size_t n = len - pos, hstart = pos;
+        const uint8_t *hd;
+        uint32_t err;
+
+        if (h2->rx_preface || h2->rx_skip) {
+            uint32_t *left = h2->rx_preface ? NULL : &h2->rx_skip;
+            size_t want = left ? *left : h2->rx_preface;
+
+            if (n > want)
+                n = want;
+            if (left)
+                *left -= (uint32_t)n;
+            else
+                h2->rx_preface = (uint8_t)(h2->rx_preface - n);
+            pos += n;
+            continue;
+        }
+        if (h2->rx_hlen == 0 && n >= 9) {
+            hd = p + pos;
+            pos += 9;
+        } else {
+            if (n > 9u - h2->rx_hlen)
+                n = 9u - h2->rx_hlen;
+            memcpy(h2->rx_hdr + h2->rx_hlen, p + pos, n);
+            h2->rx_hlen = (uint8_t)(h2->rx_hlen + n);
+            pos += n;
+            if (h2->rx_hlen < 9)
+                break;
+            h2->rx_hlen = 0;
+            hd = h2->rx_hdr;
+        }
+        err = h2_rx_header(h2, hd);
+        if (err) {
+            h2_feed(h, p, hstart); /* the frames before it count */
+            if (!h->closed && !h2->rx_stop)
+                h2_rx_error(h, err,
+                            err == NGHTTP2_STREAM_CLOSED
+                                ? "frame on a stream the client reset"
+                                : "HEADERS on a lower, unopened stream id");
+            break;
+        }
     }
+    if (!h2->rx_stop)
+        h2_feed(h, p, len);
     h2->dirty = 1;
     h2_leave(h);
     return len;
@@ -1003,6 +1304,7 @@ void http_h2_close(http_h1_conn_t *h)
     h2_stream_t *s;
 
     loom_timer_disarm(&h2->later);
+    loom_timer_disarm(&h2->final);
     h->busy++;
     h2->depth++;
     for (s = h2->streams; s; s = s->next) {
@@ -1022,11 +1324,16 @@ void http_h2_free(http_h1_conn_t *h)
     if (h2 == NULL)
         return;
     loom_timer_disarm(&h2->later);
+    loom_timer_disarm(&h2->final);
     while ((s = h2->streams) != NULL) {
         h2->streams = s->next;
         h2_stream_free(s);
     }
     h2_reap(h2);
+    while ((s = h2->spare) != NULL) {
+        h2->spare = s->next;
+        h2_stream_free(s);
+    }
     nghttp2_session_del(h2->ss);
     free(h2);
     h->h2 = NULL;
@@ -1042,9 +1349,11 @@ void http_h2_goaway(http_h1_conn_t *h)
     h2->goaway = 1;
     loom_conn_hold(c);
     h2_enter(h);
-    nghttp2_submit_goaway(h2->ss, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(h2->ss),
-                          NGHTTP2_NO_ERROR, NULL, 0);
+    /* Step one (RFC 9113 6.8): GOAWAY naming 2^31-1, so that the streams
+     * already on their way are still served, and after it a PING: its
+     * ACK comes after them. */
+    nghttp2_submit_shutdown_notice(h2->ss); /* the PING once it is out */
+    loom_timer_arm(&h2->final, H2_NOTICE_WAIT);
     h2->dirty = 1;
     h2_leave(h);
     loom_conn_release(c);

@@ -35,6 +35,7 @@ typedef struct {
     const char *data;
     uint64_t size;
     time_t mtime;
+    char lm[HTTP_DATE_LEN + 1]; /* mtime as an HTTP date */
     char etag[HTTP_ETAG_MAX];
     char ctype[128];
     int gzip; /* the .gz sibling is being served */
@@ -205,7 +206,7 @@ static void serve(http_req_t *r, sfile_t *f)
     http_range_t rg;
     loom_slice_t range;
     uint64_t off = 0, len = f->size;
-    char lm[HTTP_DATE_LEN + 1];
+    const char *lm = f->lm;
     int rc;
 
     memset(&cond, 0, sizeof(cond));
@@ -216,7 +217,6 @@ static void serve(http_req_t *r, sfile_t *f)
     cond.if_modified_since = field(r, "if-modified-since");
     cond.if_unmodified_since = field(r, "if-unmodified-since");
     cond.if_range = field(r, "if-range");
-    http_date_format(f->mtime, lm);
     if (f->vary)
         http_resp_header(r, "Vary", "Accept-Encoding");
     rc = cond.if_match.p || cond.if_none_match.p || cond.if_modified_since.p ||
@@ -558,6 +558,7 @@ static void static_process(http_req_t *r)
     f.fd = fd;
     f.size = (uint64_t)st.st_size;
     f.mtime = st.st_mtime;
+    http_date_format(f.mtime, f.lm); /* kept in the cache entry */
     http_etag_make(st.st_mtime, f.size, f.etag);
     if (use_cache && f.size <= hc->file_cache_max) {
         if (e && e->dev == st.st_dev && e->ino == st.st_ino &&

@@ -47,6 +47,7 @@
 # Environment:
 #   LOOMD            loomd binary (default src/loomd)
 #   LOOMD_BASE       a baseline loomd measured beside it as server "base" (lib.sh)
+#   LOOM_KTLS        ktls for loomd (auto, on, off): TLS with and without kernel TLS
 #   NGINX, H2O, WRK  binaries (default: from PATH, /usr/sbin, /usr/bin)
 #   CC               compiler for sol_server.c (default cc)
 #   ROUNDS           rounds per server and part (default 3, minimum 1)

@@ -57,6 +57,7 @@
 # Environment:
 #   LOOMD                 loomd binary (default src/loomd)
 #   LOOMD_BASE            a baseline loomd measured beside it as server "base" (lib.sh)
+#   LOOM_KTLS             ktls for loomd (auto, on, off): TLS with and without kernel TLS
 #   NGINX, H2O, H2LOAD, WRK  binaries (default: from PATH, /usr/sbin, /usr/bin)
 #   ROUNDS                rounds per server and part (default 3, minimum 1)
 #   DURATION (or DUR)     seconds per round (default 10)

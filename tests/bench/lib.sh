@@ -329,10 +329,13 @@ bench_start() {
 }
 
 # loomd_conf_head: the first lines of a loomd configuration: as root no
-# user switch, a 1 s shutdown grace, the info log on stderr.
+# user switch, a 1 s shutdown grace, the info log on stderr; LOOM_KTLS
+# (auto, on or off) sets ktls, to measure TLS with and without kernel TLS
+# (default: loomd's own default, auto).
 loomd_conf_head() {
 	[ "$(id -u)" = 0 ] && echo 'user = "root"'
 	echo 'shutdown_grace = 1'
+	[ -n "${LOOM_KTLS:-}" ] && echo "ktls = \"$LOOM_KTLS\""
 	echo 'log { level = "info" target = "stderr" }'
 }
 

@@ -11,14 +11,19 @@
  * Input: byte 0 picks the mode (bit 0: the fuzz bytes follow a fixed valid
  * client preface + SETTINGS; bit 1: the connection starts as ALPN h2 does,
  * HTTP/2 from its first byte, else it is cleartext and must find the h2c
- * preface itself) and the number of chunks (bits 2-3: 1-3); bytes 1 and 2
- * place the cuts between chunks; the rest is the client's byte stream.
+ * preface itself), the number of chunks (bits 2-3: 1-3) and whether the
+ * server starts a graceful GOAWAY (reload, stop: the shutdown notice and
+ * its PING) after the first chunk (bit 4); bytes 1 and 2 place the cuts
+ * between chunks; the rest is the client's byte stream, so its frames can
+ * also be the PING ACK that sends the final GOAWAY.
  * Each chunk is fed on its own and the reactor left to settle, then the
  * connection is freed and the reactor left to settle again.
  *
  * Invariants: a connection that speaks HTTP/2 answers with a SETTINGS
- * frame first; a cleartext one whose bytes are not the preface answers (if
- * at all) in HTTP/1.1, and a proper prefix of the preface gets no answer;
+ * frame first, and so does a cleartext one whose bytes begin with the
+ * preface's request line "PRI * HTTP/2.0\r\n" (a broken preface gets
+ * GOAWAY); any other cleartext one answers (if at all) in HTTP/1.1, and a
+ * proper prefix of the preface gets no answer;
  * the instance's count of open connections is back where it was after the
  * connection is freed.  ASan / UBSan / LSan do the rest.
  */
@@ -187,11 +192,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(loom_mem_feed(c, (const char *)buf + cut[i],
                              cut[i + 1] - cut[i]) == LOOM_OK);
         ses_settle(&fz);
+        if (i == 0 && (sel & 16) && !loom_mem_closed(c)) {
+            http_h1_conn_t *h = loom_conn_data(c);
+
+            loom_conn_hold(c);
+            if (h->h2)
+                http_h2_goaway(h);
+            loom_conn_release(c);
+            ses_settle(&fz);
+        }
     }
 
     out = loom_mem_output(c, &olen);
-    if (mode != 0 || (len >= HTTP_H2_PREFACE_LEN &&
-                      memcmp(buf, HTTP_H2_PREFACE, HTTP_H2_PREFACE_LEN) == 0)) {
+    if (mode != 0 || (len >= 16 && memcmp(buf, HTTP_H2_PREFACE, 16) == 0 &&
+                      (len >= HTTP_H2_PREFACE_LEN ||
+                       memcmp(buf, HTTP_H2_PREFACE, len) != 0))) {
         /* HTTP/2: SETTINGS first */
         assert(olen >= 9);
         assert(out[3] == 4 && out[4] == 0);

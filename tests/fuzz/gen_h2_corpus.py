@@ -6,7 +6,8 @@ from anywhere:  /usr/bin/python3 tests/fuzz/gen_h2_corpus.py
 
 Every file is fuzz_h2's input: a selector byte (bits 0-1 the mode: bit 0
 the target prepends a valid preface + SETTINGS itself, bit 1 the
-connection starts as ALPN h2; bits 2-3: chunks - 1), two bytes placing the
+connection starts as ALPN h2; bits 2-3: chunks - 1; bit 4: a graceful
+GOAWAY after the first chunk), two bytes placing the
 cuts between chunks, then the client's bytes.
 """
 import os
@@ -60,8 +61,8 @@ def data(sid, payload, end_stream=True, pad=0):
     return f.serialize()
 
 
-def seed(name, body, mode=1, chunks=1, cut1=0x55, cut2=0xaa):
-    sel = (mode & 3) | (((chunks - 1) & 3) << 2)
+def seed(name, body, mode=1, chunks=1, cut1=0x55, cut2=0xaa, goaway=False):
+    sel = (mode & 3) | (((chunks - 1) & 3) << 2) | (16 if goaway else 0)
     with open(os.path.join(OUT, name), "wb") as f:
         f.write(bytes([sel, cut1, cut2]) + body)
 
@@ -204,6 +205,44 @@ def main():
          # DATA on stream 0 (hyperframe refuses to make one)
          b"\x00\x00\x04\x00\x01\x00\x00\x00\x00zero" +
          headers(3, req(e, "GET", "/ret")))
+
+    # RFC 9113 stream states: a lower stream id, frames after the client's
+    # RST_STREAM, on a closed stream, after an early answer
+    e = Encoder()
+    seed("lower_stream_id", headers(5, req(e, "GET", "/hello.txt")) +
+         headers(3, req(e, "GET", "/hello.txt")), chunks=2, cut1=0x80)
+    e = Encoder()
+    seed("data_after_rst", headers(1, req(e, "POST", "/echo"), end_stream=False) +
+         data(1, b"some", end_stream=False) +
+         RstStreamFrame(1, error_code=8).serialize() + data(1, b"late"),
+         chunks=3)
+    e = Encoder()
+    seed("data_on_closed", headers(1, req(e, "GET", "/hello.txt")) +
+         data(1, b"late"), chunks=2, cut1=0x90)
+    e = Encoder()
+    seed("early_answer_bad_padding",
+         headers(1, req(e, "POST", "/hello.txt"), end_stream=False) +
+         # pad length 5 in a 5-byte payload (hyperframe refuses to make one)
+         b"\x00\x00\x05\x00\x08\x00\x00\x00\x01\x05abcd", chunks=2, cut1=0xa0)
+    e = Encoder()
+    seed("early_answer_cl_mismatch",
+         headers(1, req(e, "POST", "/ret", [("content-length", "5")]), end_stream=False) +
+         data(1, b"0123456789") +
+         headers(3, req(e, "POST", "/ret"), end_stream=False) +
+         headers(3, e.encode([(":path", "/x")])), chunks=2, cut1=0x80)
+    e = Encoder()
+    seed("early_answer_window_overflow",
+         headers(1, req(e, "POST", "/ret"), end_stream=False) +
+         WindowUpdateFrame(1, window_increment=0x7fffffff).serialize(), chunks=2,
+         cut1=0xc0)
+    # a graceful GOAWAY: the notice's PING acked, a stream crossing it
+    e = Encoder()
+    seed("graceful_goaway", headers(1, req(e, "GET", "/hello.txt")) +
+         headers(3, req(e, "GET", "/index.html")) +
+         PingFrame(0, opaque_data=b"loombye!", flags=["ACK"]).serialize() +
+         headers(5, req(e, "GET", "/hello.txt")), chunks=2, cut1=0x60, goaway=True)
+    # the preface's request line, then something else, on the cleartext port
+    seed("broken_preface", b"PRI * HTTP/2.0\r\n\r\nXY\r\n\r\n" + settings(), mode=0)
     return 0
 
 

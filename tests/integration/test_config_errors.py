@@ -44,6 +44,10 @@ class ConfigErrors(DaemonTest):
         self.expect('echo "e" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n'
                     '  idle_timeout = "forever"\n}\n' % free_port(), "idle_timeout")
 
+    def test_bad_ktls(self):
+        msg = self.expect(self.good_echo() + 'ktls = "sometimes"\n', "sometimes")
+        self.assertIn("ktls must be auto, on or off", msg)
+
     def test_bad_log_level(self):
         self.expect(self.good_echo() + 'log { level = "chatty" }\n', "chatty")
 

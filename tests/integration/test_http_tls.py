@@ -6,7 +6,8 @@ way, the reverse proxy to HTTPS upstreams: verified against ca=FILE (by
 name and by IP address), against the system CA store (the ca-certificates
 package, or SSL_CERT_FILE), verify=no; a name mismatch, an untrusted
 certificate, a missing CA file and a missing system store each give 502
-and a log line that names the cause."""
+and a log line that names the cause.  The ktls switch (auto, on, off)
+serves the same bytes each way."""
 
 import http.client
 import os
@@ -109,6 +110,40 @@ class Https(unittest.TestCase):
             r = c.read_response()
             self.assertIn("close", r.tokens("connection"))
             self.assertTrue(c.closed_by_server())
+
+
+class KernelTls(unittest.TestCase):
+    """ktls = auto, on and off: whether or not the kernel takes the record
+    layer (this one may lack CONFIG_TLS, then OpenSSL keeps it), a small
+    file, a 1 MiB file (sendfile without TLS) and a range come back over
+    TLS with HTTP/1.1 and HTTP/2 byte for byte."""
+
+    BIG = bytes(range(256)) * 4096
+
+    def check(self, mode):
+        d = HttpD(static_server(), tls=True, pre='ktls = "%s"\n' % mode,
+                  tree={"www/hello.txt": HELLO, "www/big.bin": self.BIG})
+        own(self, d)
+        d.start()
+        for proto in ("--http1.1", "--http2"):
+            r = curl_fetch(d.url("/hello.txt", tls=True), ["-k", proto])
+            self.assertEqual((r.status, r.body), (200, HELLO), (mode, proto, r))
+            r = curl_fetch(d.url("/big.bin", tls=True), ["-k", proto])
+            self.assertEqual((r.status, len(r.body)), (200, len(self.BIG)), (mode, proto))
+            self.assertEqual(r.body, self.BIG, (mode, proto))
+            r = curl_fetch(d.url("/big.bin", tls=True), ["-k", proto, "-r", "1000-200999"])
+            self.assertEqual((r.status, r.body), (206, self.BIG[1000:201000]), (mode, proto))
+        r = curl_fetch(d.url("/big.bin"))
+        self.assertEqual(r.body, self.BIG, mode)
+
+    def test_auto(self):
+        self.check("auto")
+
+    def test_on(self):
+        self.check("on")
+
+    def test_off(self):
+        self.check("off")
 
 
 class Sni(unittest.TestCase):
