@@ -108,6 +108,27 @@ class SocketActivation(loomtest.DaemonTest):
         self.assertRegex(self.d.log(), r"udp:%d:interface=127.0.0.1 adopted from systemd"
                          % port)
 
+    def test_reload_readopts(self):
+        """A reload that drops a listener closes loomd's copy only; the
+        reload that brings it back adopts the passed socket again (a bind
+        would fail: systemd-socket-activate still holds the address)."""
+        p1, p2 = loomtest.free_port(), loomtest.free_port()
+        both = echo_conf("tcp:%d:interface=127.0.0.1" % p1, "tcp:%d:interface=127.0.0.1" % p2)
+        self.d = loomtest.Loomd(both)
+        args = ["-l", "127.0.0.1:%d" % p1, "-l", "127.0.0.1:%d" % p2]
+        s = self.start_activated(
+            self.d, args,
+            lambda: socket.create_connection(("127.0.0.1", p1), timeout=loomtest.WAIT))
+        s.close()
+        self.d.write_conf(echo_conf("tcp:%d:interface=127.0.0.1" % p1))
+        self.assertTrue(self.d.reload())
+        self.d.write_conf(both)
+        self.assertTrue(self.d.reload(), self.d.log())
+        self.assertEqual(len(re.findall(r"tcp:%d:interface=127.0.0.1 adopted from systemd"
+                                        % p2, self.d.log())), 2)
+        with loomtest.connect(p2) as c:
+            self.assertEqual(loomtest.echo_roundtrip(c, b"back\n"), b"back\n")
+
     def test_restart_keeps_the_socket(self):
         """The test holds the listening socket, as systemd does for
         loom.socket, and passes it through systemd-socket-activate to each
