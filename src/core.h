@@ -137,7 +137,8 @@ struct loom_listener_s {
     SSL_CTX *ssl_ctx; /* tls: listeners (a reference) */
     unsigned nconns;
     int mark;
-    int closed; /* closed, kept until its last connection goes */
+    int closed;  /* closed, kept until its last connection goes */
+    int adopted; /* socket passed by systemd (sdsock.c): never unlinked */
     loom_listener_t *next;
 };
 
@@ -169,7 +170,11 @@ struct loom_server_s {
     char peerbuf[128];
     struct loom_dgram_batch_s *dgb; /* UDP batches, made on first use */
     uint64_t next_listener_id;
-    uint64_t dgram_dropped; /* replies for listeners closed meanwhile */
+    uint64_t dgram_dropped;   /* replies for listeners closed meanwhile */
+    struct loom_sdsock_s *sd; /* sockets passed by systemd (sdsock.c) */
+    uint64_t accepted;        /* connections accepted, ever (listener.c) */
+    uint64_t datagrams;       /* datagrams received, ever (listener.c) */
+    size_t nsd;
     /* reactor.c: timers and deferred calls */
     loom_timer_t **theap; /* min-heap by deadline */
     size_t tn, tcap;
@@ -231,6 +236,31 @@ void loom_conn_ready(loom_conn_t *c, short what);
 void loom_alog_owner(uid_t uid, gid_t gid);
 /* Is an access log open under PATH (so applying a config reuses it)? */
 int loom_alog_is_open(const char *path);
+
+/* sdsock.c: socket activation.  loom_sdsock_collect takes the sockets
+ * passed in LISTEN_FDS into SRV's pool (once, before the first start) and
+ * returns how many; loom_sdsock_take returns a new non-blocking descriptor
+ * (the caller owns it) for a passed socket of EP's type and address, or -1
+ * when there is none; loom_sdsock_report logs what was adopted and warns
+ * about sockets no listener took; loom_sdsock_free closes the pool. */
+typedef struct loom_sdsock_s loom_sdsock_t;
+
+/* sdsock.c: a one-line summary of SRV for sd_notify's STATUS= (and later
+ * a status command): listeners, open connections, and the rates of
+ * accepted connections and received datagrams since *PREV, which it
+ * updates (zero it before the first call).  Writes a NUL-terminated line
+ * of at most LEN bytes to OUT. */
+typedef struct {
+    uint64_t accepted, datagrams;
+    double at; /* monotonic seconds; 0 before the first call */
+} loom_summary_t;
+void loom_server_summary(loom_server_t *srv, loom_summary_t *prev, char *out,
+                         size_t len);
+int loom_sdsock_collect(loom_server_t *srv);
+int loom_sdsock_take(loom_server_t *srv, const loom_endpoint_t *ep,
+                     const char *text);
+void loom_sdsock_report(loom_server_t *srv);
+void loom_sdsock_free(loom_server_t *srv);
 
 /* listener.c */
 loom_listener_t *loom_listener_open(loom_server_t *srv,

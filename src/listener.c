@@ -95,9 +95,12 @@ loom_listener_t *loom_listener_open(loom_server_t *srv,
                                     size_t errlen)
 {
     loom_listener_t *ls;
-    int fd;
+    int fd, adopted = 0;
 
-    if (lc->ep.kind == LOOM_EP_UNIX)
+    fd = loom_sdsock_take(srv, &lc->ep, lc->text);
+    if (fd >= 0)
+        adopted = 1;
+    else if (lc->ep.kind == LOOM_EP_UNIX)
         fd = ls_bind_unix(&lc->ep, err, errlen);
     else
         fd = ls_bind_inet(&lc->ep, lc->text, err, errlen);
@@ -107,6 +110,7 @@ loom_listener_t *loom_listener_open(loom_server_t *srv,
     ls->srv = srv;
     ls->id = ++srv->next_listener_id;
     ls->fd = fd;
+    ls->adopted = adopted;
     ls->ep = lc->ep;
     ls->text = loom_strdup(lc->text);
     loom_endpoint_format(&lc->ep, ls->key, sizeof(ls->key));
@@ -180,6 +184,7 @@ static void ls_on_accept(evutil_socket_t lfd, short what, void *arg)
                          ls->text, strerror(errno));
             return;
         }
+        srv->accepted++;
         if ((srv->max_connections > 0 &&
              srv->nconns >= (unsigned)srv->max_connections) ||
             (inst->max_connections > 0 &&
@@ -281,6 +286,7 @@ static void ls_on_datagram(evutil_socket_t fd, short what, void *arg)
         n = recvmmsg(fd, b->in, LOOM_DGRAM_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             return;
+        ls->srv->datagrams += (uint64_t)n;
         b->active = ls;
         for (i = 0; i < n && ls->inst; i++) {
             loom_dgram_t dg;
@@ -392,7 +398,7 @@ void loom_listener_close(loom_listener_t *ls)
     if (ls->fd >= 0) {
         close(ls->fd);
         ls->fd = -1;
-        if (ls->ep.kind == LOOM_EP_UNIX)
+        if (ls->ep.kind == LOOM_EP_UNIX && !ls->adopted)
             unlink(ls->ep.path);
     }
     ls->closed = 1;

@@ -61,6 +61,17 @@ void loom_log_setup(loom_log_level_t level, int syslog);
 void loom_log(loom_log_level_t level, const char *who, const char *fmt, ...)
     LOOM_PRINTF(3, 4);
 
+/* loom_log for a line about one client: PEER (its address, as
+ * loom_conn_peer gives it; NULL when unknown) becomes the journal field
+ * PEER (plain lines and syslog get the message alone). */
+void loom_log_peer(loom_log_level_t level, const char *who, const char *peer,
+                   const char *fmt, ...) LOOM_PRINTF(4, 5);
+
+/* Whether stderr is the journal's stream (JOURNAL_STREAM names its device
+ * and inode, and loomd has libsystemd): loom_log then sends structured
+ * entries to journald instead of plain lines. */
+int loom_log_stderr_is_journal(void);
+
 /* Parse "error|warn|info|debug"; returns the level or -1. */
 int loom_log_level_parse(const char *s);
 

@@ -39,6 +39,8 @@ typedef struct {
     char *pidfile;
     int pid_written;
     int stopping;
+    struct event *status_ev; /* STATUS= every few seconds under systemd */
+    loom_summary_t summary;
 } loomd_t;
 
 static void loomd_notify(const char *state)
@@ -48,6 +50,30 @@ static void loomd_notify(const char *state)
 #else
     (void)state;
 #endif
+}
+
+/* STATE (READY=1, RELOADING=1, ...) together with STATUS=: WHAT and the
+ * server's one-line summary, as `systemctl status` shows it. */
+static void loomd_notify_status(loomd_t *d, const char *state, const char *what)
+{
+    char line[256], msg[400];
+
+    if (getenv("NOTIFY_SOCKET") == NULL || d->srv == NULL)
+        return;
+    loom_server_summary(d->srv, &d->summary, line, sizeof(line));
+    snprintf(msg, sizeof(msg), "%s%sSTATUS=%s%s%s", state ? state : "",
+             state ? "\n" : "", what ? what : "", what ? ": " : "", line);
+    loomd_notify(msg);
+}
+
+static void on_status_timer(evutil_socket_t fd, short what, void *arg)
+{
+    loomd_t *d = arg;
+
+    (void)fd;
+    (void)what;
+    if (!d->stopping)
+        loomd_notify_status(d, NULL, "serving");
 }
 
 static void usage(FILE *f)
@@ -183,7 +209,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         if (d->stopping)
             return;
         d->stopping = 1;
-        loomd_notify("STOPPING=1");
+        loomd_notify_status(d, "STOPPING=1", "stopping");
         loom_log(LOOM_LOG_INFO, NULL, "shutting down");
         loom_server_shutdown(d->srv, (unsigned)d->srv->cfg->shutdown_grace,
                              on_stopped, d);
@@ -192,11 +218,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         if (d->stopping)
             return;
         loomd_notify("RELOADING=1");
-        if (loom_server_reload(d->srv, err, sizeof(err)) == LOOM_OK)
+        if (loom_server_reload(d->srv, err, sizeof(err)) == LOOM_OK) {
             loom_log(LOOM_LOG_INFO, NULL, "configuration reloaded");
-        else
+            loomd_notify_status(d, "READY=1", "reloaded");
+        } else {
             loom_log(LOOM_LOG_ERROR, NULL, "reload failed: %s", err);
-        loomd_notify("READY=1");
+            loomd_notify_status(d, "READY=1",
+                                "reload failed, old configuration kept");
+        }
         break;
     case SIGUSR1:
         /* Each log that failed has been named; the summary must not
@@ -264,10 +293,14 @@ static int loomd_serve(loomd_t *d, int daemonize)
     if (geteuid() == 0 && (uid != 0 || cfg->group))
         loom_alog_owner(uid, gid);
     d->srv = loom_server_new(d->base);
+    /* Sockets passed by systemd (socket activation) are adopted by the
+     * listeners whose address they have; the rest are bound. */
+    loom_sdsock_collect(d->srv);
     if (loom_server_start(d->srv, cfg, err, sizeof(err)) != LOOM_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    loom_sdsock_report(d->srv);
     if (daemonize) {
         pid_t pid = fork();
 
@@ -306,10 +339,18 @@ static int loomd_serve(loomd_t *d, int daemonize)
         loom_log(LOOM_LOG_INFO, NULL, "ready (loomd %s, pid %ld, %u listeners)",
                  LOOM_VERSION_STRING, (long)getpid(), n);
     }
-    loomd_notify("READY=1");
+    loomd_notify_status(d, "READY=1", "ready");
+    if (getenv("NOTIFY_SOCKET")) {
+        struct timeval every = {5, 0};
+
+        d->status_ev = event_new(d->base, -1, EV_PERSIST, on_status_timer, d);
+        event_add(d->status_ev, &every);
+    }
 
     event_base_dispatch(d->base);
 
+    if (d->status_ev)
+        event_free(d->status_ev);
     for (i = 0; i < LOOM_ARRAY_LEN(sigs); i++)
         event_free(sigev[i]);
     return 0;

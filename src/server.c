@@ -640,6 +640,7 @@ void loom_server_free(loom_server_t *srv)
         srv->listeners = ls->next;
         loom_listener_close(ls);
     }
+    loom_sdsock_free(srv);
     loom_work_pool_close(srv->work);
     while (srv->instances)
         inst_free(srv, srv->instances);

@@ -4,6 +4,10 @@
 # on a minimal Debian 12 root, so nothing may be left to chance here: with
 # --no-install-recommends, what a package only recommends (curl's and
 # OpenSSL's CA certificates, Net::SSLeay for swaks's TLS) must be named.
+# debhelper and lintian build and check the Debian package
+# (tools/build-deb.sh); systemd gives systemd-socket-activate and
+# systemd-analyze, man-db the `man` that `systemd-analyze verify` runs on
+# Documentation=; netcat-openbsd and socat are the README's `nc` and `socat`.
 set -e
 if [ "$(id -u)" != 0 ]; then
     exec sudo "$0" "$@"
@@ -19,7 +23,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  curl libnghttp2-dev libjansson-dev libcrypt-dev ddclient nghttp2-client python3-h2 python3-websockets
  nginx-light h2o wrk chromium dnsdist
  postfix swaks libnet-ssleay-perl libgmime-3.0-dev
- ngircd python3-irc irssi weechat-curses tmux"
+ ngircd python3-irc irssi weechat-curses tmux
+ debhelper lintian systemd man-db netcat-openbsd socat"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

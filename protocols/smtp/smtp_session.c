@@ -736,9 +736,9 @@ static void sess_auth_failed(smtp_sess_t *s)
     uint64_t spent = loom_now_ms() - s->auth_start_ms;
     unsigned n = smtp_ip_auth_failed(smtp_inst(s->inst), s->peer);
 
-    loom_log(LOOM_LOG_INFO, loom_instance_who(s->inst),
-             "AUTH failed for %s from %s (%u failures)", s->login_user, s->peer,
-             n);
+    loom_log_peer(LOOM_LOG_INFO, loom_instance_who(s->inst), s->peer,
+                  "AUTH failed for %s from %s (%u failures)", s->login_user,
+                  s->peer, n);
     s->state = SS_WAIT;
     loom_conn_pause(s->c);
     loom_timer_init_conn(&s->timer, s->c, sess_auth_fail_now, s);

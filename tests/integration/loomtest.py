@@ -181,15 +181,18 @@ class Loomd:
         with open(self.conf_path, "w") as f:
             f.write(text)
 
-    def start(self, args=(), wait_ready=True, env=None, preexec=None, wrap=()):
+    def start(self, args=(), wait_ready=True, env=None, preexec=None, wrap=(),
+              pass_fds=()):
         """WRAP: a command that execs the rest (same process, so signals
-        reach loomd), e.g. hosts_wrap()."""
+        reach loomd), e.g. hosts_wrap().  PASS_FDS: descriptors loomd
+        inherits (as subprocess.Popen's)."""
         # a restart appends to the same log: wait for a "ready" this run wrote
         seen = len(re.findall(self._READY, self.log()))
         self._err = open(self.err_path, "ab")
         self.proc = subprocess.Popen(list(wrap) + [LOOMD, "-c", self.conf_path] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=self._err,
-                                     stderr=self._err, env=env, preexec_fn=preexec)
+                                     stderr=self._err, env=env, preexec_fn=preexec,
+                                     pass_fds=pass_fds)
         if wait_ready:
             self.wait_log(self._READY, count=seen + 1)
         return self
