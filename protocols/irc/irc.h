@@ -55,11 +55,12 @@ typedef struct irc_qline_s {
 /* A client as the hub holds it: the shared part first. */
 typedef struct {
     irc_client_t c;
-    loom_conn_t *conn; /* the instance's own connection, or NULL (link) */
-    int link_gone;     /* the transport is done: no ops call any more */
-    int dead;          /* cut (SendQ): output refused, quit pending */
-    int discarding;    /* dropping an over-long line up to its LF */
-    loom_timer_t tick; /* registration timeout, idle PING, ping timeout */
+    loom_conn_t *conn;       /* the instance's own connection, or NULL (link) */
+    int link_gone;           /* the transport is done: no ops call any more */
+    int dead;                /* cut (SendQ): output refused, quit pending */
+    const char *dead_reason; /* why (a static string), for the QUIT */
+    int discarding;          /* dropping an over-long line up to its LF */
+    loom_timer_t tick;       /* registration timeout, idle PING, ping timeout */
     uint64_t ping_sent_ms, last_pong_ms;
     /* flood control: the classic "fake lag" clock */
     uint64_t flood_ms;
@@ -93,7 +94,8 @@ void irc_label_end(irc_client_t *c);
 
 /* Cut C at once (output refused, transport closed, ERROR first when
  * ERROR_LINE) and quit it on the next turn: for code that may run under
- * a fan-out walk. */
+ * a fan-out walk.  REASON (a static string) is the QUIT reason others
+ * see, also when the transport's close comes first. */
 void irc_client_kill_later(irc_client_t *c, const char *reason, int error_line);
 
 /* Flood control (irc_dispatch.c): 1 when LINE may run now, 0 when it

@@ -158,6 +158,7 @@ void irc_client_kill_later(irc_client_t *c, const char *reason, int error_line)
     if (hc->dead || c->quitting)
         return;
     hc->dead = 1;
+    hc->dead_reason = reason;
     if (error_line && c->ops) {
         loom_buf_t *b = loom_buf_printf("ERROR :Closing Link: %s (%s)\r\n",
                                         c->host, reason);
@@ -567,7 +568,8 @@ void irc_conn_close(loom_conn_t *conn)
         return;
     *slot = NULL;
     hc->link_gone = 1;
-    irc_client_quit(&hc->c, "Connection closed", 0);
+    irc_client_quit(&hc->c,
+                    hc->dead_reason ? hc->dead_reason : "Connection closed", 0);
     irc_client_free(hc);
 }
 
@@ -626,6 +628,8 @@ static void irc_link_detach(void *self, uint64_t id, const char *reason)
     if (c == NULL || c->is_service || irc_hc(c)->conn)
         return;
     irc_hc(c)->link_gone = 1;
+    if (irc_hc(c)->dead_reason)
+        reason = irc_hc(c)->dead_reason;
     irc_client_quit(c, reason ? reason : "Connection closed", 0);
 }
 
