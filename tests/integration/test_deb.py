@@ -14,7 +14,7 @@ by dpkg (a policy-rc.d that says no, as tools/deps.sh does): the test
 starts /usr/sbin/loomd itself.
 
 Ports: the packaged configuration's own (7, 25, 53, 79, 80, 443, 587, 853,
-11211 on 127.0.0.1) when all of them are free, else every port replaced by
+6667, 6697, 11211 on 127.0.0.1) when all of them are free, else every port replaced by
 a free one in a copy of the file (nothing else changed); the TAP log says
 which.  Run time: the package build dominates (1-3 minutes on 2 cores).
 """
@@ -88,6 +88,9 @@ def std_ports_free(conf_text):
     return True
 
 
+@unittest.skipIf(loomtest.SANITIZED,
+                 "the package is built from the tree without sanitizers: the plain "
+                 "suite runs this test (3-5 minutes of package build)")
 class DebPackage(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -282,6 +285,19 @@ class DebPackage(unittest.TestCase):
             c.ehlo("test.example")
             code, _ = c.mail("someone@localhost")
             self.assertEqual(code, 530)
+        # irc: registration over TLS with the postinst certificate, a channel
+        ctx = ssl.create_default_context(cafile="/etc/loom/tls/loom.pem")
+        ctx.check_hostname = False
+        with socket.create_connection(("127.0.0.1", p(6697)), timeout=loomtest.WAIT) as raw:
+            with ctx.wrap_socket(raw) as s:
+                s.sendall(b"NICK pkg\r\nUSER pkg 0 * :packaged\r\nJOIN #pkg\r\n")
+                got = b""
+                while b" 366 " not in got:
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, got)
+                    got += chunk
+        self.assertIn(b" 001 pkg ", got)
+        self.assertRegex(got, rb":pkg!\S+ JOIN :?#pkg")
         # the access log is loom's, in /var/log/loom
         import pwd
         st = os.stat("/var/log/loom/access.log")
