@@ -797,6 +797,7 @@ static cfg_opt_t conf_tls_opts[] = {
     CFG_STR_LIST("server_names", NULL, CFGF_NONE),
     CFG_STR("min_version", "TLSv1.2", CFGF_NONE),
     CFG_STR("ciphers", NULL, CFGF_NONE),
+    CFG_BOOL("client_certs", cfg_false, CFGF_NONE),
     CFG_END()};
 
 static size_t conf_opts_len(const cfg_opt_t *o)
@@ -918,6 +919,7 @@ static int conf_build_tls(loom_config_t *c, cfg_t *root)
         t->min_version = loom_strdup(v);
         v = cfg_getstr(sec, "ciphers");
         t->ciphers = v ? loom_strdup(v) : NULL;
+        t->client_certs = cfg_getbool(sec, "client_certs") == cfg_true;
         if (!t->self_signed && (!t->cert || !t->key)) {
             loom_conf_error(
                 sec, NULL,

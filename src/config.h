@@ -23,7 +23,8 @@ typedef struct loom_tls_profile_conf_s {
     size_t n_server_names;
     char *min_version;
     char *ciphers;
-    char *where;                                /* "FILE:LINE" of the section */
+    int client_certs; /* ask clients for a certificate (not verified) */
+    char *where;      /* "FILE:LINE" of the section */
     char *cert_where, *key_where, *chain_where; /* of each file, or NULL */
 } loom_tls_profile_conf_t;
 

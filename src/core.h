@@ -168,6 +168,7 @@ struct loom_server_s {
     void *shutdown_arg;
     char scratch[64 * 1024]; /* read buffer shared by all connections */
     char peerbuf[128];
+    char fpbuf[65];                 /* loom_conn_tls_info's peer_sha256 */
     struct loom_dgram_batch_s *dgb; /* UDP batches, made on first use */
     uint64_t next_listener_id;
     uint64_t dgram_dropped;   /* replies for listeners closed meanwhile */

@@ -49,6 +49,11 @@ typedef struct {
     const char *alpn;    /* negotiated ALPN id */
     const char *version; /* "TLSv1.3" */
     const char *cipher;  /* "TLS_AES_256_GCM_SHA384" (OpenSSL's name) */
+    /* SHA-256 of the client's certificate (DER) in lowercase hex, when the
+     * listener's TLS profile has client_certs = yes and the client sent
+     * one.  The certificate is not verified against any authority: the
+     * fingerprint is what a module binds to an account (SASL EXTERNAL). */
+    const char *peer_sha256;
 } loom_tls_info_t;
 
 /* Buffer write of LEN bytes (copied).  Returns LOOM_OK, LOOM_AGAIN when

@@ -28,7 +28,7 @@
 #include "loom_work.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
-#define LOOM_MODULE_ABI 5
+#define LOOM_MODULE_ABI 6
 
 /* loom_module_t.idle_timeout: connections may idle forever by default. */
 #define LOOM_TIMEOUT_NONE 0xffffffffu

@@ -203,6 +203,15 @@ static int tls_kernel_ktls(void)
 /* KTLS: ask OpenSSL to hand the record layer to the kernel after the
  * handshake (it falls back to its own when the kernel or the cipher
  * cannot). */
+/* client_certs: any certificate the client offers is accepted here; what
+ * it is worth is decided by the module that reads its fingerprint. */
+static int tls_accept_any_cert(int ok, X509_STORE_CTX *store)
+{
+    (void)ok;
+    (void)store;
+    return 1;
+}
+
 static SSL_CTX *tls_ctx_base(const char *min_version, const char *ciphers,
                              int ktls, char *err, size_t errlen)
 {
@@ -379,6 +388,9 @@ loom_tls_t *loom_tls_new(loom_config_t *cfg, char *err, size_t errlen)
                               sizeof(msg));
         if (p->ctx == NULL)
             goto fail;
+        if (pc->client_certs)
+            SSL_CTX_set_verify(p->ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
+                               tls_accept_any_cert);
         t->n++;
         p->name = loom_strdup(pc->name);
         if (pc->self_signed) {
@@ -891,6 +903,21 @@ const loom_transport_t loom_transport_tls = {.name = "tls",
                                              .flush = tls_flush,
                                              .shutdown = tls_shutdown};
 
+/* The SHA-256 of SSL's peer certificate as lowercase hex in BUF (65
+ * bytes), or NULL when the peer sent none. */
+static const char *tls_peer_sha256(SSL *ssl, char *buf)
+{
+    X509 *x = SSL_get0_peer_certificate(ssl);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    if (x == NULL || X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
+        return NULL;
+    for (unsigned i = 0; i < n; i++)
+        snprintf(buf + 2 * i, 3, "%02x", md[i]);
+    return buf;
+}
+
 int loom_conn_tls_info(loom_conn_t *c, loom_tls_info_t *info)
 {
     const unsigned char *alpn = NULL;
@@ -912,5 +939,6 @@ int loom_conn_tls_info(loom_conn_t *c, loom_tls_info_t *info)
     }
     info->version = SSL_get_version(c->ssl);
     info->cipher = SSL_get_cipher_name(c->ssl);
+    info->peer_sha256 = tls_peer_sha256(c->ssl, c->srv->fpbuf);
     return LOOM_OK;
 }

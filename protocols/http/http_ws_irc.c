@@ -345,6 +345,7 @@ static void ws_irc_process(http_req_t *r)
     const irc_link_service_t *svc;
     struct sockaddr_storage peer;
     socklen_t plen = sizeof(peer);
+    loom_tls_info_t tls;
     ws_handshake_t hs;
     ws_link_t *k;
     void *self;
@@ -370,8 +371,11 @@ static void ws_irc_process(http_req_t *r)
     memset(&peer, 0, sizeof(peer));
     if (loom_conn_peer_addr(r->conn, &peer, &plen) != LOOM_OK)
         peer.ss_family = AF_UNSPEC;
+    /* wss on a TLS profile with client_certs = yes: SASL EXTERNAL */
+    if (loom_conn_tls_info(r->conn, &tls) != 0)
+        tls.peer_sha256 = NULL;
     k->id = svc->attach(self, &ws_irc_ops, k, &peer,
-                        (r->flags & HTTP_RF_SECURE) != 0, NULL);
+                        (r->flags & HTTP_RF_SECURE) != 0, tls.peer_sha256);
     if (k->id == 0) {
         free(k);
         ws_refuse(r, 503, "the IRC server refused the connection");

@@ -537,9 +537,10 @@ int irc_conn_open(loom_conn_t *conn)
     /* the core's own cut, above the SendQ check (which closes first) */
     loom_conn_set_max_output(conn, irc_conf(irc)->sendq + IRC_OUT_MAX * 4);
     loom_conn_set_max_input(conn, IRC_INPUT_MAX * 4);
-    /* certfp stays NULL on the instance's own TLS listeners: the core
-     * asks no client certificate (SASL EXTERNAL needs a link that passes
-     * one, or a core that requests them) */
+    /* SASL EXTERNAL: the certificate the client showed, when the
+     * listener's TLS profile asks for one (client_certs = yes) */
+    if (secure && tls.peer_sha256)
+        hc->c.certfp = loom_strdup(tls.peer_sha256);
     return LOOM_OK;
 }
 
