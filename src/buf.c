@@ -1,12 +1,17 @@
 /*
  * buf.c - reference-counted byte buffers (loom_conn.h), queued on many
- * connections at once with evbuffer references instead of copies.
+ * connections at once with evbuffer references instead of copies (short
+ * ones, up to LOOM_BUF_COPY_MAX bytes, are copied into the connection's
+ * output: cheaper than a reference's chain).
  */
 #include "core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Buffers up to this many bytes are copied, not referenced. */
+#define LOOM_BUF_COPY_MAX 512
 
 struct loom_buf_s {
     unsigned refs;
@@ -78,8 +83,13 @@ static void buf_ref_done(const void *data, size_t len, void *arg)
 
 int loom_conn_write_buf(loom_conn_t *c, loom_buf_t *b)
 {
-    if (b->len == 0)
-        return loom_conn_write(c, b->data, 0);
+    /* A reference costs libevent a chain of its own, a malloc of about
+     * 1 KiB per buffer per connection, freed once sent; bytes up to
+     * LOOM_BUF_COPY_MAX are cheaper copied into the tail chain, which
+     * holds a turn's worth of short lines (chat lines, events) in one
+     * allocation. */
+    if (b->len <= LOOM_BUF_COPY_MAX)
+        return loom_conn_write(c, b->data, b->len);
     if (c->flags & (LOOM_CF_DEAD | LOOM_CF_CLOSING | LOOM_CF_ABORT))
         return LOOM_ERROR;
     loom_conn_out_prepare(c);

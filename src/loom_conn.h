@@ -66,8 +66,11 @@ int loom_conn_write(loom_conn_t *c, const void *data, size_t len);
 /* ---- shared buffers ------------------------------------------------------
  *
  * One message written to many connections (a chat line to a channel, an
- * event to every subscriber) is queued by reference, not copied: each
- * connection keeps a reference until the bytes are sent.  Reference
+ * event to every subscriber) is formatted once into a loom_buf_t and the
+ * same buffer is handed to every connection.  Above 512 bytes it is
+ * queued by reference, not copied: each connection keeps a reference
+ * until the bytes are sent; a shorter one is copied into the
+ * connection's output chain (loom_conn_write_buf).  Reference
  * counts are not atomic: use buffers on the reactor thread only. */
 typedef struct loom_buf_s loom_buf_t;
 
@@ -88,9 +91,11 @@ void loom_buf_unref(loom_buf_t *b);
 const char *loom_buf_data(const loom_buf_t *b);
 size_t loom_buf_len(const loom_buf_t *b);
 
-/* Queue B's bytes on C without copying them (C holds a reference until
- * they are sent or C goes away; the caller keeps its own).  Returns as
- * loom_conn_write. */
+/* Queue B's bytes on C (the caller keeps its reference).  Above 512
+ * bytes they are not copied: C holds a reference until they are sent or
+ * C goes away.  Up to 512 bytes they are copied into C's output, which is
+ * cheaper than a reference (libevent gives each its own ~1 KiB chain).
+ * Returns as loom_conn_write. */
 int loom_conn_write_buf(loom_conn_t *c, loom_buf_t *b);
 
 /* printf-style loom_conn_write. */

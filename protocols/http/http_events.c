@@ -15,7 +15,8 @@
  * Frames.  A message is rendered once per ring, as
  *   "id: ID\nevent: TOPIC\ndata: JSON\n\n"
  * into a loom_buf_t that the ring and every stream share: HTTP/1.1 queues
- * it by reference (its chunk header is the only copy), HTTP/2 copies it
+ * it with loom_conn_write_buf (by reference above 512 bytes, else copied
+ * into the output chain; its chunk header is always a copy), HTTP/2 copies it
  * once into the stream's buffer, where its DATA frames are cut from.
  *
  * Streams.  A request resumes after the id in Last-Event-ID (the header,

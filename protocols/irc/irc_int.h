@@ -21,11 +21,12 @@
  *                  irc_chan_cmds[] / irc_who_cmds[] (irc-chan's).
  *
  * Output: every line to a client goes through irc_client_write() (a
- * loom_buf_t, queued by reference), so the labeled-response collection,
- * the SendQ bound and closing clients are handled in one place.  A line
- * to many clients is formatted once per variant by the fan-out
- * functions (irc_fanout_chan, irc_fanout_common) and the same buffer is
- * queued to every one.
+ * loom_buf_t, handed to loom_conn_write_buf: queued by reference above
+ * 512 bytes, copied into the output chain below), so the labeled-response
+ * collection, the SendQ bound and closing clients are handled in one place.  A
+ * line to many clients is formatted once per variant by the fan-out functions
+ * (irc_fanout_chan, irc_fanout_common) and the same buffer is queued to every
+ * one.
  *
  * Lifetimes: pointers to clients and channels are valid within one
  * reactor callback.  Anything kept across turns (a worker job, a timer of

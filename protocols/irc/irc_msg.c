@@ -126,10 +126,11 @@ enum {
 
 typedef struct {
     const irc_out_t *o;
+    irc_inst_t *irc;
     loom_buf_t *buf[IRC_V_COUNT];
     char prefix[IRC_NICK_BUF + IRC_USER_BUF + IRC_HOST_BUF + 4];
-    char time[32];
-    char msgid[32];
+    char time[32];  /* "" until a variant with server-time is formatted */
+    char msgid[32]; /* "" until a variant with message-tags is formatted */
     unsigned count;
 } irc_fan_t;
 
@@ -137,15 +138,31 @@ static void irc_fan_init(irc_fan_t *f, irc_inst_t *irc, const irc_out_t *o)
 {
     memset(f, 0, sizeof(*f));
     f->o = o;
+    f->irc = irc;
     if (o->from)
         irc_client_prefix(o->from, f->prefix, sizeof(f->prefix));
     else
         snprintf(f->prefix, sizeof(f->prefix), "%s",
                  irc_conf(irc)->server_name);
-    irc_time_tag(f->time, sizeof(f->time));
-    snprintf(f->msgid, sizeof(f->msgid), "%llx-%llx",
-             (unsigned long long)irc->created,
-             (unsigned long long)++irc_hub(irc)->msg_seq);
+}
+
+/* The time and msgid tags of F, made when a variant first needs them (a
+ * channel where no one asked for tags formats neither: about 4,000
+ * instructions a message, mostly gmtime and printf). */
+static const char *irc_fan_time(irc_fan_t *f)
+{
+    if (f->time[0] == '\0')
+        irc_time_tag(f->time, sizeof(f->time));
+    return f->time;
+}
+
+static const char *irc_fan_msgid(irc_fan_t *f)
+{
+    if (f->msgid[0] == '\0')
+        snprintf(f->msgid, sizeof(f->msgid), "%llx-%llx",
+                 (unsigned long long)f->irc->created,
+                 (unsigned long long)++irc_hub(f->irc)->msg_seq);
+    return f->msgid;
 }
 
 static unsigned irc_fan_variant(const irc_fan_t *f, const irc_client_t *to)
@@ -175,11 +192,11 @@ static loom_buf_t *irc_fan_format(irc_fan_t *f, unsigned v)
             n += (size_t)k_;                                                   \
     } while (0)
     if (v & IRC_V_TIME)
-        IRC_TAG_ADD("%stime=%s", n ? ";" : "", f->time);
+        IRC_TAG_ADD("%stime=%s", n ? ";" : "", irc_fan_time(f));
     if (v & IRC_V_ACCOUNT)
         IRC_TAG_ADD("%saccount=%s", n ? ";" : "", o->from->account);
     if (v & IRC_V_TAGS) {
-        IRC_TAG_ADD("%smsgid=%s", n ? ";" : "", f->msgid);
+        IRC_TAG_ADD("%smsgid=%s", n ? ";" : "", irc_fan_msgid(f));
         if (o->client_tags && o->client_tags[0])
             IRC_TAG_ADD(";%s", o->client_tags);
     }

@@ -233,18 +233,21 @@ static void test_close_self_after_callback(void **state)
 
 /* ---- shared buffers ------------------------------------------------------ */
 
-static void test_shared_buffer_fanout(void **state)
+/* B written three times to every connection arrives whole, in order,
+ * three times on each (a short buffer is copied into the output, a long
+ * one queued by reference: both paths). */
+static void shared_buffer_fanout(env_t *e, loom_buf_t *b)
 {
-    env_t *e = *state;
-    loom_buf_t *b = loom_buf_printf("PRIVMSG #loom :%s\r\n", "hello, all");
-    size_t want = strlen("PRIVMSG #loom :hello, all\r\n");
+    size_t want = loom_buf_len(b);
+    char *copy = malloc(want);
     int i, round;
 
-    assert_int_equal(loom_buf_len(b), want);
+    assert_non_null(copy);
+    memcpy(copy, loom_buf_data(b), want);
     for (round = 0; round < 3; round++)
         for (i = 0; i < NCONN; i++)
             assert_int_equal(loom_conn_write_buf(e->c[i], b), LOOM_OK);
-    loom_buf_unref(b); /* the connections keep theirs */
+    loom_buf_unref(b); /* the connections keep theirs, or a copy */
     run(e);
     for (i = 0; i < NCONN; i++) {
         size_t n;
@@ -252,27 +255,57 @@ static void test_shared_buffer_fanout(void **state)
 
         assert_int_equal(n, 3 * want);
         for (round = 0; round < 3; round++)
-            assert_memory_equal(out + round * want,
-                                "PRIVMSG #loom :hello, all\r\n", want);
+            assert_memory_equal(out + round * want, copy, want);
     }
+    free(copy);
 }
 
-static void test_shared_buffer_on_closing_conn(void **state)
+static void test_shared_buffer_fanout(void **state)
 {
-    env_t *e = *state;
-    loom_buf_t *b = loom_buf_new("abc", 3);
+    loom_buf_t *b = loom_buf_printf("PRIVMSG #loom :%s\r\n", "hello, all");
 
-    assert_string_equal(loom_buf_data(b), "abc");
+    assert_int_equal(loom_buf_len(b), strlen("PRIVMSG #loom :hello, all\r\n"));
+    shared_buffer_fanout(*state, b);
+}
+
+static void test_shared_buffer_fanout_long(void **state)
+{
+    char text[2000];
+
+    memset(text, 'x', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    shared_buffer_fanout(*state, loom_buf_printf("EVENT %s\r\n", text));
+}
+
+/* A buffer queued on a connection that is then aborted: its reference
+ * goes with the discarded output (ASan reports a leak or a use after
+ * free). */
+static void shared_buffer_on_closing_conn(env_t *e, loom_buf_t *b)
+{
     loom_conn_abort(e->c[1]);
     assert_int_equal(loom_conn_write_buf(e->c[1], b), LOOM_ERROR);
-    /* queued on a connection that is then aborted: its reference goes with
-     * the discarded output (ASan reports a leak or a use after free) */
     assert_int_equal(loom_conn_write_buf(e->c[2], b), LOOM_OK);
     loom_conn_abort(e->c[2]);
     loom_buf_unref(b);
     run(e);
     assert_int_equal(e->p[1].closes, 1);
     assert_int_equal(e->p[2].closes, 1);
+}
+
+static void test_shared_buffer_on_closing_conn(void **state)
+{
+    loom_buf_t *b = loom_buf_new("abc", 3);
+
+    assert_string_equal(loom_buf_data(b), "abc");
+    shared_buffer_on_closing_conn(*state, b);
+}
+
+static void test_shared_buffer_on_closing_conn_long(void **state)
+{
+    char text[1000];
+
+    memset(text, 'y', sizeof(text));
+    shared_buffer_on_closing_conn(*state, loom_buf_new(text, sizeof(text)));
 }
 
 static void test_max_output_cap_over_turns(void **state)
@@ -312,6 +345,10 @@ int main(void)
                                         env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_shared_buffer_fanout, env_setup,
                                         env_teardown),
+        cmocka_unit_test_setup_teardown(test_shared_buffer_fanout_long,
+                                        env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_shared_buffer_on_closing_conn_long,
+                                        env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_shared_buffer_on_closing_conn,
                                         env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_max_output_cap_over_turns,
