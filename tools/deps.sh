@@ -24,7 +24,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  nginx-light h2o wrk chromium dnsdist
  postfix swaks libnet-ssleay-perl libgmime-3.0-dev
  ngircd python3-irc irssi weechat-curses tmux
- debhelper lintian systemd man-db netcat-openbsd socat"
+ debhelper lintian systemd man-db netcat-openbsd socat git"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
