@@ -843,9 +843,13 @@ static cfg_opt_t *conf_build_opts(cfg_opt_t ***tofree, size_t *n_tofree)
     for (i = 0; i < n_mods; i++) {
         size_t n_mod = conf_opts_len(mods[i]->options);
         cfg_opt_t *inst = loom_calloc(n_core + n_mod + 1, sizeof(*inst));
+        /* A LOOM_MODULE_SINGLE module's section has no title; conf_build
+         * refuses a second one. */
         cfg_opt_t sec[] = {
             CFG_SEC(mods[i]->name, inst,
-                    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+                    (mods[i]->flags & LOOM_MODULE_SINGLE)
+                        ? CFGF_MULTI
+                        : CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
             CFG_END()};
 
         memcpy(inst, conf_inst_core, n_core * sizeof(*inst));
@@ -1002,7 +1006,7 @@ static int conf_build_instance(loom_config_t *c, const loom_module_t *mod,
 
     memset(ic, 0, sizeof(*ic));
     ic->module = mod;
-    ic->name = loom_strdup(cfg_title(sec));
+    ic->name = loom_strdup(cfg_title(sec) ? cfg_title(sec) : mod->name);
     ic->where = conf_where_str(sec, NULL);
     if (conf_build_listen(c, ic, sec) != 0)
         goto fail;
@@ -1110,6 +1114,11 @@ static int conf_build(loom_config_t *c, cfg_t *root)
     for (i = 0; i < n_mods; i++) {
         for (j = 0; j < cfg_size(root, mods[i]->name); j++) {
             sec = cfg_getnsec(root, mods[i]->name, (unsigned)j);
+            if (j > 0 && (mods[i]->flags & LOOM_MODULE_SINGLE)) {
+                loom_conf_error(sec, NULL, "only one %s section is allowed",
+                                mods[i]->name);
+                return -1;
+            }
             if (conf_build_instance(c, mods[i], sec) != 0)
                 return -1;
         }

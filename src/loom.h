@@ -37,9 +37,11 @@ typedef struct loom_resolver_s loom_resolver_t;
 #if defined(__GNUC__)
 #define LOOM_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define LOOM_UNUSED __attribute__((unused))
+#define LOOM_SENTINEL __attribute__((sentinel))
 #else
 #define LOOM_PRINTF(f, a)
 #define LOOM_UNUSED
+#define LOOM_SENTINEL
 #endif
 
 #define LOOM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -23,12 +23,19 @@
 #include "loom_client.h"
 #include "loom_cmd.h"
 #include "loom_conn.h"
+#include "loom_ctl.h"
+#include "loom_metrics.h"
 #include "loom_reactor.h"
 #include "loom_service.h"
 #include "loom_work.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
-#define LOOM_MODULE_ABI 6
+#define LOOM_MODULE_ABI 7
+
+/* loom_module_t.flags: the module's section is written once and without
+ * a title (`control { ... }`); its one instance is named after the
+ * module.  A second section is a configuration error. */
+#define LOOM_MODULE_SINGLE 0x01u
 
 /* loom_module_t.idle_timeout: connections may idle forever by default. */
 #define LOOM_TIMEOUT_NONE 0xffffffffu
@@ -53,6 +60,7 @@ struct loom_module_s {
     unsigned idle_timeout; /* default idle timeout in seconds (0: core's,
                             * LOOM_TIMEOUT_NONE: none) */
     const char *const *alpn; /* ALPN ids offered on TLS listeners, or NULL */
+    unsigned flags;          /* LOOM_MODULE_SINGLE */
 
     /* Config glue: turn a parsed, type-checked section into the module's
      * own struct in *conf.  Report problems with loom_conf_error() and
@@ -99,6 +107,17 @@ struct loom_module_s {
     /* Bus actions the module's instances take (loom_bus.h), ended by an
      * entry whose name is NULL; NULL when none. */
     const loom_action_t *actions;
+
+    /* Add the instance's samples to M with loom_metric (loom_metrics.h):
+     * its counters and gauges, labelled with the instance by the core.
+     * Runs on the reactor whenever metrics are collected (a scrape, a
+     * status page, loomctl status); must be cheap and must not block.
+     * NULL when the module has none beyond the core's. */
+    void (*metrics)(loom_instance_t *inst, loom_metrics_t *m);
+
+    /* Commands loomctl may run on an instance (loom_ctl.h), ended by an
+     * entry whose name is NULL; NULL when none. */
+    const loom_ctl_cmd_t *commands;
 };
 
 /* Name under which a shared-object module exports its loom_module_t. */
