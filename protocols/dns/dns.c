@@ -24,25 +24,8 @@
 #define DNS_IDLE_TIMEOUT 10 /* seconds, TCP and TLS */
 #define DNS_RRL_BUCKETS 65536
 #define DNS_CLIENT_SLOTS 256
-#define DNS_NOTIFY_TRIES 5
-#define DNS_NOTIFY_TIMEOUT_MS 2000
 #define DNS_AXFR_MSG 16384      /* bytes per transfer message */
 #define DNS_NOTIFY_LOG_EVERY 60 /* seconds between NOTIFY refusal lines */
-
-/* clang-format off */
-#define STATS(X)                                                               \
-    X(queries) X(udp) X(tcp) X(tls) X(doh) X(noerror) X(nxdomain) X(refused)          \
-    X(formerr) X(notimp) X(servfail) X(notauth) X(badvers) X(truncated)        \
-    X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)          \
-    X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped)                \
-    X(tcp_refused) X(reply_dropped) X(updates) X(notzone)
-/* clang-format on */
-
-typedef struct {
-#define X(n) uint64_t n;
-    STATS(X)
-#undef X
-} dns_stats_t;
 
 typedef struct client_s {
     struct client_s *next;
@@ -50,7 +33,6 @@ typedef struct client_s {
     unsigned n;
 } client_t;
 
-typedef struct notify_s notify_t;
 typedef struct fwd_s fwd_t;
 typedef struct upd_s upd_t;
 
@@ -69,9 +51,8 @@ typedef struct {
     unsigned fwd_timeout;
     serial_t *serials;
     size_t nserials;
-    notify_t *notifies;
+    dns_notifier_t *notifier;
     int stopping;
-    loom_timer_t reap;      /* frees finished NOTIFY channels, next turn */
     uint64_t notify_logged; /* when a NOTIFY refusal was last logged */
     uint64_t notify_quiet;  /* refusals not logged since */
     uint64_t upd_logged;    /* the same for UPDATEs refused before */
@@ -135,15 +116,6 @@ struct fwd_s {
     unsigned limit; /* UDP: the most the client can take */
     uint8_t msg[DNS_HDR_LEN + DNS_NAME_MAX + 4]; /* header + question */
     dns_query_t q;
-};
-
-struct notify_s {
-    notify_t *next;
-    dns_state_t *ds;
-    loom_resolver_t *r;
-    char *zone;
-    char *target;
-    int done;
 };
 
 enum { R_NONE, R_REPLY, R_AXFR, R_FORWARD, R_UPDATE };
@@ -270,8 +242,8 @@ static unsigned answer_chaos(dns_state_t *ds, const dns_conf_t *c,
         value = c->identity;
     else if (strcmp(text, "stats.loom.") == 0 &&
              dns_acl_match(&c->stats_allow, peer)) {
-        char bufs[32][48];
-        const char *strs[32];
+        char bufs[40][48];
+        const char *strs[40];
         size_t n = 0;
 
 #define X(name)                                                                \
@@ -279,7 +251,7 @@ static unsigned answer_chaos(dns_state_t *ds, const dns_conf_t *c,
              (unsigned long long)ds->st.name);                                 \
     strs[n] = bufs[n];                                                         \
     n++;
-        STATS(X)
+        DNS_STATS(X)
 #undef X
         if (q->qtype == DNS_T_TXT || q->qtype == DNS_T_ANY)
             chaos_txt(p, strs, n);
@@ -452,6 +424,8 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
         }
         goto done;
     }
+    if (opcode == DNS_OP_QUERY)
+        ds->st.qtype[q->qtype < DNS_QTYPE_OTHER ? q->qtype : DNS_QTYPE_OTHER]++;
     if (dns_reply_start(p, msg, q, DNS_R_NOERROR) != 0) {
         q->qname = NULL;
         rcode = DNS_R_FORMERR;
@@ -520,6 +494,7 @@ static int process(dns_state_t *ds, const dns_conf_t *c, const uint8_t *msg,
             loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
                      "zone transfer of %s refused to %s%s", (*zc)->zone->name,
                      text, ts->key ? " (signed with a key not allowed)" : "");
+            ds->st.axfr_refused++;
             rcode = DNS_R_REFUSED;
         } else {
             return R_AXFR;
@@ -811,6 +786,8 @@ static void update_done(void *arg, dns_update_status_t st, unsigned rcode,
     dns_pkt_t p;
 
     u->h = NULL;
+    if (st == DNS_UPDATE_DONE)
+        ds->st.updates_done++;
     if (st == DNS_UPDATE_DONE)
         loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
                  "%s: done, serial %u", u->who, (unsigned)serial);
@@ -1129,130 +1106,6 @@ static void dns_close(loom_conn_t *c)
     }
 }
 
-/* ---- NOTIFY
- * ------------------------------------------------------------------ */
-
-static void notify_reap(loom_timer_t *t, void *arg)
-{
-    dns_state_t *ds = arg;
-    notify_t **pp = &ds->notifies, *n;
-
-    (void)t;
-    while ((n = *pp) != NULL) {
-        if (n->done) {
-            *pp = n->next;
-            loom_resolver_free(n->r);
-            free(n->zone);
-            free(n->target);
-            free(n);
-        } else {
-            pp = &n->next;
-        }
-    }
-}
-
-static void notify_done(const unsigned char *answer, size_t len,
-                        const char *err, void *arg)
-{
-    notify_t *n = arg;
-    dns_state_t *ds = n->ds;
-    const char *who = loom_instance_who(ds->inst);
-
-    n->done = 1;
-    if (ds->stopping)
-        return;
-    if (answer && len >= DNS_HDR_LEN && (answer[3] & 0xf) == DNS_R_NOERROR) {
-        loom_log(LOOM_LOG_INFO, who, "zone %s: NOTIFY to %s acknowledged",
-                 n->zone, n->target);
-    } else {
-        ds->st.notify_failed++;
-        if (answer && len >= DNS_HDR_LEN)
-            loom_log(LOOM_LOG_WARN, who,
-                     "zone %s: NOTIFY to %s answered "
-                     "with RCODE %u",
-                     n->zone, n->target, answer[3] & 0xfu);
-        else
-            loom_log(LOOM_LOG_WARN, who, "zone %s: NOTIFY to %s failed: %s",
-                     n->zone, n->target, err ? err : "no answer");
-    }
-    /* c-ares may not be torn down from its own callback. */
-    loom_timer_arm(&ds->reap, 0);
-}
-
-/* NOTIFY zone Z's secondaries (ZC's notify list), signed for those that
- * name a key of C. */
-static void notify_send(dns_state_t *ds, const dns_conf_t *c,
-                        const dns_zconf_t *zc)
-{
-    const dns_zone_t *z = zc->zone;
-    uint8_t msg[DNS_HDR_LEN + 2 * DNS_NAME_MAX + 64 + 512];
-    uint8_t signed_msg[sizeof(msg) + 2 * DNS_NAME_MAX + 128];
-    dns_pkt_t p;
-    dns_query_t q;
-    char *list = loom_strdup(zc->notify), *save = NULL, *t;
-    size_t idx = 0;
-
-    /* The NOTIFY: opcode 4, AA, the zone's SOA as question and answer. */
-    memset(&q, 0, sizeof(q));
-    q.flags = (uint16_t)(DNS_OP_NOTIFY << 11);
-    dns_pkt_init(&p, msg, sizeof(msg));
-    dns_reply_start(&p, msg, &q, 0);
-    dns_put16(p.buf + 2, (uint16_t)(DNS_OP_NOTIFY << 11 | DNS_F_AA));
-    dns_pkt_name(&p, z->apex_node->name, 0);
-    dns_pkt_u16(&p, DNS_T_SOA);
-    dns_pkt_u16(&p, DNS_C_IN);
-    dns_put16(p.buf + 4, 1);
-    if (dns_reply_rr(&p, 0, z->apex_node->name, DNS_T_SOA, DNS_C_IN,
-                     z->soa->ttl, z->soa->data + 2,
-                     dns_get16(z->soa->data)) != 0)
-        dns_put16(p.buf + 6, 0);
-    for (t = strtok_r(list, ",", &save); t;
-         t = strtok_r(NULL, ",", &save), idx++) {
-        char err[256];
-        notify_t *n;
-        const uint8_t *out = msg;
-        size_t outlen = p.len;
-        int ki = zc->notify_keys ? zc->notify_keys[idx] : -1;
-
-        if (ki >= 0) { /* RFC 8945: signed like a request */
-            uint8_t mac[DNS_TSIG_MAC_MAX];
-            dns_pkt_t sp;
-
-            dns_pkt_init(&sp, signed_msg, sizeof(signed_msg));
-            dns_pkt_bytes(&sp, msg, p.len);
-            if (dns_tsig_sign(&sp, &c->keys[ki], NULL, 0, 0,
-                              (uint64_t)time(NULL), 0, NULL, 0, mac) > 0) {
-                out = signed_msg;
-                outlen = sp.len;
-            }
-        }
-        n = loom_calloc(1, sizeof(*n));
-
-        n->ds = ds;
-        n->zone = loom_strdup(z->name);
-        n->target = loom_strdup(t);
-        n->r = loom_resolver_upstream(loom_instance_server(ds->inst), t,
-                                      DNS_NOTIFY_TIMEOUT_MS, DNS_NOTIFY_TRIES,
-                                      err, sizeof(err));
-        if (n->r == NULL) {
-            loom_log(LOOM_LOG_WARN, loom_instance_who(ds->inst),
-                     "zone %s: NOTIFY to %s: %s", z->name, t, err);
-            free(n->zone);
-            free(n->target);
-            free(n);
-            continue;
-        }
-        n->next = ds->notifies;
-        ds->notifies = n;
-        ds->st.notify_sent++;
-        loom_log(LOOM_LOG_INFO, loom_instance_who(ds->inst),
-                 "zone %s: serial %u, sending NOTIFY to %s", z->name,
-                 (unsigned)z->serial, t);
-        loom_resolver_send(n->r, out, outlen, notify_done, n);
-    }
-    free(list);
-}
-
 /* RFC 1982 serial arithmetic: A is newer than B. */
 static int serial_newer(uint32_t a, uint32_t b)
 {
@@ -1273,7 +1126,7 @@ static void serials_update(dns_state_t *ds, const dns_conf_t *c, int notify)
             if (strcasecmp(ds->serials[k].zone, z->name) == 0 &&
                 serial_newer(z->serial, ds->serials[k].serial) &&
                 c->zones[i].notify)
-                notify_send(ds, c, &c->zones[i]);
+                dns_notify_send(ds->notifier, c, &c->zones[i]);
     }
     for (size_t k = 0; k < ds->nserials; k++)
         free(ds->serials[k].zone);
@@ -1403,7 +1256,7 @@ static void dns_start(loom_instance_t *inst)
     dns_conf_t *c = loom_instance_conf(inst);
 
     ds->inst = inst;
-    loom_timer_init(&ds->reap, inst, notify_reap, ds);
+    ds->notifier = dns_notifier_new(inst, &ds->st);
     ds->rrl = dns_rrl_new(DNS_RRL_BUCKETS);
     loom_instance_set_data(inst, ds);
     forwarder_update(ds, c);
@@ -1435,6 +1288,13 @@ dns_dyn_t *dns_instance_dyn(loom_instance_t *inst)
     return ds && !ds->stopping ? ds->dyn : NULL;
 }
 
+const dns_stats_t *dns_instance_stats(loom_instance_t *inst)
+{
+    dns_state_t *ds = loom_instance_data(inst);
+
+    return ds ? &ds->st : NULL;
+}
+
 void dns_zone_installed(loom_instance_t *inst, dns_zone_t *z)
 {
     dns_state_t *ds = loom_instance_data(inst);
@@ -1462,15 +1322,7 @@ static void dns_stop(loom_instance_t *inst)
     if (ds->fwd)
         loom_resolver_free(ds->fwd);
     free(ds->fwd_servers);
-    while (ds->notifies) {
-        notify_t *n = ds->notifies;
-
-        ds->notifies = n->next;
-        loom_resolver_free(n->r);
-        free(n->zone);
-        free(n->target);
-        free(n);
-    }
+    dns_notifier_free(ds->notifier);
     for (size_t k = 0; k < ds->nserials; k++)
         free(ds->serials[k].zone);
     free(ds->serials);
@@ -1507,4 +1359,5 @@ const loom_module_t loom_dns_module = {
                .close = dns_close},
     .datagram = dns_datagram,
     .actions = dns_actions,
+    .metrics = dns_metrics,
 };

@@ -68,6 +68,54 @@ typedef struct {
 
 extern cfg_opt_t dns_conf_opts[];
 
+/* ---- counters (dns.c counts, dns_ops.c reports) ---------------------------
+ * Plain integers bumped on the reactor thread.  STATS lists those CH TXT
+ * stats.loom reports by name. */
+
+/* clang-format off */
+#define DNS_STATS(X)                                                           \
+    X(queries) X(udp) X(tcp) X(tls) X(doh) X(noerror) X(nxdomain) X(refused)   \
+    X(formerr) X(notimp) X(servfail) X(notauth) X(badvers) X(truncated)        \
+    X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)          \
+    X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped)                \
+    X(tcp_refused) X(reply_dropped) X(updates) X(notzone) X(axfr_refused)     \
+    X(updates_done)
+/* clang-format on */
+
+/* Queries of QTYPE < DNS_QTYPE_OTHER are counted each; the rest together
+ * in slot DNS_QTYPE_OTHER. */
+#define DNS_QTYPE_OTHER 260
+
+typedef struct {
+#define X(n) uint64_t n;
+    DNS_STATS(X)
+#undef X
+    uint64_t qtype[DNS_QTYPE_OTHER + 1]; /* QUERY opcode, IN and CH */
+} dns_stats_t;
+
+/* The counters of a running instance, or NULL before start / after stop. */
+const dns_stats_t *dns_instance_stats(loom_instance_t *inst);
+
+/* The module's metrics hook (dns_ops.c). */
+void dns_metrics(loom_instance_t *inst, loom_metrics_t *m);
+
+/* ---- NOTIFY (dns_notify.c) ------------------------------------------------
+ */
+
+typedef struct dns_notifier_s dns_notifier_t;
+
+/* A notifier for INST that counts into ST (which outlives it). */
+dns_notifier_t *dns_notifier_new(loom_instance_t *inst, dns_stats_t *st);
+
+/* Stop: pending NOTIFYs are abandoned (not logged) and NF is freed.  NULL
+ * is accepted. */
+void dns_notifier_free(dns_notifier_t *nf);
+
+/* NOTIFY zone ZC's secondaries (its notify list), signed for those that
+ * name a key of C.  Returns how many were sent (0 without a list). */
+size_t dns_notify_send(dns_notifier_t *nf, const dns_conf_t *c,
+                       const dns_zconf_t *zc);
+
 /* loom_module_t.configure / conf_free. */
 int dns_configure(cfg_t *sec, void **conf);
 void dns_conf_free(void *conf);

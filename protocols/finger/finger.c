@@ -32,6 +32,17 @@ typedef struct {
     finger_fwd_t *fwd;
 } finger_conn_t;
 
+/* An instance's counters (its data), bumped on the reactor. */
+typedef struct {
+    uint64_t answers[FINGER_ANS_ERROR + 1]; /* by finger_answer_t */
+    uint64_t forwarded, forward_failed;
+} finger_stats_t;
+
+static finger_stats_t *finger_stats(loom_conn_t *c)
+{
+    return loom_instance_data(loom_conn_instance(c));
+}
+
 /* ---- output ------------------------------------------------------------- */
 
 /* Where entries, listings and messages go (a connection, or a service
@@ -264,6 +275,7 @@ static void finger_fwd_fail(loom_conn_t *c, const char *why)
     finger_conn_t *s = loom_conn_data(c);
     char line[FINGER_QUERY_MAX + 128];
 
+    finger_stats(c)->forward_failed++;
     snprintf(line, sizeof(line), "finger: %s: %s\n", s->fwd->host, why);
     finger_sends(c, line);
     loom_conn_close(c);
@@ -354,11 +366,13 @@ static void finger_query(loom_conn_t *c, const char *line, size_t len)
     finger_answer_t a;
 
     if (st == FINGER_Q_OK && q.host.len && fc->forwarding) {
+        finger_stats(c)->forwarded++;
         finger_log(c, line, len, "forwarded");
         finger_forward(c, fc, &q);
         return;
     }
     a = finger_answer(fc, st, &q, &o);
+    finger_stats(c)->answers[a]++;
     finger_log(c, line, len, finger_log_status[a]);
     loom_conn_close(c);
 }
@@ -381,6 +395,7 @@ static size_t finger_data(loom_conn_t *c, const char *buf, size_t len)
     case LOOM_LINES_TOO_LONG:
     default:
         s->answered = 1;
+        finger_stats(c)->answers[FINGER_ANS_ERROR]++;
         finger_log(c, buf, len, "error");
         finger_sends(c, "finger: error: query too long\n");
         loom_conn_close(c);
@@ -452,8 +467,52 @@ const finger_users_service_t finger_users_service = {svc_lookup, svc_each,
 
 static void finger_start(loom_instance_t *inst)
 {
+    loom_instance_set_data(inst, loom_calloc(1, sizeof(finger_stats_t)));
     loom_service_export(inst, FINGER_USERS_SERVICE, &finger_users_service,
                         inst);
+}
+
+static void finger_stop(loom_instance_t *inst)
+{
+    free(loom_instance_data(inst));
+    loom_instance_set_data(inst, NULL);
+}
+
+/* ---- metrics --------------------------------------------------------------
+ */
+
+static void finger_metrics(loom_instance_t *inst, loom_metrics_t *m)
+{
+    const finger_stats_t *st = loom_instance_data(inst);
+    static const char help[] = "Finger queries by result.";
+
+    if (st == NULL)
+        return;
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_finger_queries_total", help,
+                (double)st->answers[FINGER_ANS_OK], "result", "ok", NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_finger_queries_total", help,
+                (double)st->answers[FINGER_ANS_UNKNOWN], "result", "unknown",
+                NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_finger_queries_total", help,
+                (double)(st->answers[FINGER_ANS_NO_LISTING] +
+                         st->answers[FINGER_ANS_NO_FORWARD]),
+                "result", "refused", NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_finger_queries_total", help,
+                (double)st->forwarded, "result", "forwarded", NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_finger_queries_total", help,
+                (double)st->answers[FINGER_ANS_ERROR], "result", "error", NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_finger_refusals_total",
+                "Finger queries refused, by reason.",
+                (double)st->answers[FINGER_ANS_NO_LISTING], "reason", "listing",
+                NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_finger_refusals_total",
+                "Finger queries refused, by reason.",
+                (double)st->answers[FINGER_ANS_NO_FORWARD], "reason",
+                "forwarding", NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_finger_forward_failures_total",
+                "Forwarded queries whose remote server could not be reached "
+                "in time.",
+                (double)st->forward_failed, NULL);
 }
 
 extern const loom_module_t loom_finger_module;
@@ -467,5 +526,7 @@ const loom_module_t loom_finger_module = {
     .configure = finger_configure,
     .conf_free = finger_conf_free,
     .start = finger_start,
+    .stop = finger_stop,
     .stream = {finger_open, finger_data, finger_drain, finger_close},
+    .metrics = finger_metrics,
 };

@@ -18,6 +18,7 @@
  * walks the store the same way, resumed from the drain callback.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -540,6 +541,101 @@ static const loom_action_t mc_actions[] = {
     {"delete", mc_delete_params, mc_act_delete},
     {NULL, NULL, NULL}};
 
+/* ---- metrics -----------------------------------------
+ * Names follow memcached_exporter's, under loom_memcache_. */
+
+/* A store counter by its offset in mc_store_stats_t. */
+#define SS(f) offsetof(mc_store_stats_t, f)
+
+/* memcached_exporter's commands_total: command and outcome. */
+static const struct {
+    const char *command, *status;
+    size_t off;
+} mc_cmd_counts[] = {
+    {"get", "hit", SS(get_hits)},          {"get", "miss", SS(get_misses)},
+    {"get", "expired", SS(get_expired)},   {"get", "flushed", SS(get_flushed)},
+    {"set", "hit", SS(cmd_set)},           {"delete", "hit", SS(delete_hits)},
+    {"delete", "miss", SS(delete_misses)}, {"incr", "hit", SS(incr_hits)},
+    {"incr", "miss", SS(incr_misses)},     {"decr", "hit", SS(decr_hits)},
+    {"decr", "miss", SS(decr_misses)},     {"cas", "hit", SS(cas_hits)},
+    {"cas", "miss", SS(cas_misses)},       {"cas", "badval", SS(cas_badval)},
+    {"touch", "hit", SS(touch_hits)},      {"touch", "miss", SS(touch_misses)},
+    {"flush", "hit", SS(cmd_flush)},
+};
+
+/* Counters without labels, from the store. */
+static const struct {
+    const char *name, *help;
+    size_t off;
+} mc_store_counts[] = {
+    {"loom_memcache_items_total", "Items stored since start.", SS(total_items)},
+    {"loom_memcache_evictions_total",
+     "Items evicted to make room before they expired.", SS(evictions)},
+    {"loom_memcache_evicted_unfetched_total",
+     "Items evicted without ever being read.", SS(evicted_unfetched)},
+    {"loom_memcache_expired_unfetched_total",
+     "Items that expired without ever being read.", SS(expired_unfetched)},
+    {"loom_memcache_reclaimed_total",
+     "Expired or flushed items whose memory was reused for a new item.",
+     SS(reclaimed)},
+    {"loom_memcache_crawler_reclaimed_total",
+     "Expired or flushed items freed by the background sweep.",
+     SS(crawler_reclaimed)},
+    {"loom_memcache_out_of_memory_total",
+     "Items refused because they did not fit in memory.", SS(outofmemory)},
+};
+
+static uint64_t mc_stat_at(const mc_store_stats_t *st, size_t off)
+{
+    return *(const uint64_t *)(const void *)((const char *)st + off);
+}
+
+static void mc_metrics(loom_instance_t *inst, loom_metrics_t *m)
+{
+    mc_server_t *s = loom_instance_data(inst);
+    const mc_store_stats_t *st;
+    size_t i;
+
+    if (s == NULL)
+        return;
+    st = mc_store_stats(s->ctx.store);
+    for (i = 0; i < sizeof(mc_cmd_counts) / sizeof(mc_cmd_counts[0]); i++)
+        loom_metric(m, LOOM_METRIC_COUNTER, "loom_memcache_commands_total",
+                    "Commands by command and outcome (get expired and "
+                    "flushed are misses too).",
+                    (double)mc_stat_at(st, mc_cmd_counts[i].off), "command",
+                    mc_cmd_counts[i].command, "status", mc_cmd_counts[i].status,
+                    NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_memcache_meta_commands_total",
+                "Meta protocol commands (mg, ms, md, ma, mn, me).",
+                (double)s->ctr.cmd_meta, NULL);
+    loom_metric(m, LOOM_METRIC_GAUGE, "loom_memcache_items",
+                "Items currently stored.", (double)st->curr_items, NULL);
+    loom_metric(m, LOOM_METRIC_GAUGE, "loom_memcache_bytes",
+                "Bytes accounted to the items stored.", (double)st->bytes,
+                NULL);
+    loom_metric(m, LOOM_METRIC_GAUGE, "loom_memcache_limit_bytes",
+                "The memory limit for items (memory).",
+                (double)mc_store_memory(s->ctx.store), NULL);
+    loom_metric(m, LOOM_METRIC_GAUGE, "loom_memcache_item_max_bytes",
+                "The largest item accepted (max_item_size).",
+                (double)mc_store_max_item(s->ctx.store), NULL);
+    for (i = 0; i < sizeof(mc_store_counts) / sizeof(mc_store_counts[0]); i++)
+        loom_metric(m, LOOM_METRIC_COUNTER, mc_store_counts[i].name,
+                    mc_store_counts[i].help,
+                    (double)mc_stat_at(st, mc_store_counts[i].off), NULL);
+    loom_metric(m, LOOM_METRIC_GAUGE, "loom_memcache_connections",
+                "Open TCP connections.", (double)s->ctr.curr_conns, NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_memcache_connections_total",
+                "TCP connections accepted.", (double)s->ctr.total_conns, NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_memcache_read_bytes_total",
+                "Bytes read from clients (TCP and UDP).",
+                (double)s->ctr.bytes_read, NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_memcache_written_bytes_total",
+                "Bytes written to clients (TCP and UDP).",
+                (double)s->ctr.bytes_written, NULL);
+}
+
 const loom_module_t loom_memcache_module = {
     .abi = LOOM_MODULE_ABI,
     .name = "memcache",
@@ -557,4 +653,5 @@ const loom_module_t loom_memcache_module = {
                .close = mc_close},
     .datagram = mc_datagram,
     .actions = mc_actions,
+    .metrics = mc_metrics,
 };
