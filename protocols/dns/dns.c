@@ -1295,6 +1295,30 @@ const dns_stats_t *dns_instance_stats(loom_instance_t *inst)
     return ds ? &ds->st : NULL;
 }
 
+int dns_notify_zone(loom_instance_t *inst, const char *zone, uint32_t *serial,
+                    int *targets)
+{
+    dns_state_t *ds = loom_instance_data(inst);
+    const dns_conf_t *c = loom_instance_conf(inst);
+    size_t n = strlen(zone);
+
+    if (n > 1 && zone[n - 1] == '.')
+        n--;
+    for (size_t i = 0; ds && !ds->stopping && i < c->nzones; i++) {
+        const dns_zone_t *z = c->zones[i].zone;
+        size_t zn = strlen(z->name);
+
+        if (zn > 1 && z->name[zn - 1] == '.')
+            zn--;
+        if (zn != n || strncasecmp(z->name, zone, n) != 0)
+            continue;
+        *serial = z->serial;
+        *targets = c->zones[i].notify != NULL;
+        return (int)dns_notify_send(ds->notifier, c, &c->zones[i]);
+    }
+    return -1;
+}
+
 void dns_zone_installed(loom_instance_t *inst, dns_zone_t *z)
 {
     dns_state_t *ds = loom_instance_data(inst);
@@ -1360,4 +1384,5 @@ const loom_module_t loom_dns_module = {
     .datagram = dns_datagram,
     .actions = dns_actions,
     .metrics = dns_metrics,
+    .commands = dns_commands,
 };

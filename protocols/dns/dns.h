@@ -79,7 +79,7 @@ extern cfg_opt_t dns_conf_opts[];
     X(referrals) X(axfr) X(notify_in) X(notify_sent) X(notify_failed)          \
     X(forwarded) X(forward_fail) X(rrl_dropped) X(rrl_slipped)                \
     X(tcp_refused) X(reply_dropped) X(updates) X(notzone) X(axfr_refused)     \
-    X(updates_done)
+    X(updates_done) X(notify_acked)
 /* clang-format on */
 
 /* Queries of QTYPE < DNS_QTYPE_OTHER are counted each; the rest together
@@ -96,8 +96,17 @@ typedef struct {
 /* The counters of a running instance, or NULL before start / after stop. */
 const dns_stats_t *dns_instance_stats(loom_instance_t *inst);
 
-/* The module's metrics hook (dns_ops.c). */
+/* Send NOTIFY for the zone named ZONE (presentation form, the final dot
+ * optional, any case) of INST to the secondaries its `notify` lists.
+ * Returns the number of NOTIFYs started (answers are logged as they come),
+ * or -1 when INST serves no such zone.  *SERIAL is set to the zone's
+ * serial, *TARGETS to whether it names any secondaries. */
+int dns_notify_zone(loom_instance_t *inst, const char *zone, uint32_t *serial,
+                    int *targets);
+
+/* The module's metrics hook and loomctl commands (dns_ops.c). */
 void dns_metrics(loom_instance_t *inst, loom_metrics_t *m);
+extern const loom_ctl_cmd_t dns_commands[];
 
 /* ---- NOTIFY (dns_notify.c) ------------------------------------------------
  */

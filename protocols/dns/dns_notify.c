@@ -69,6 +69,7 @@ static void notify_done(const unsigned char *answer, size_t len,
     if (nf->stopping)
         return;
     if (answer && len >= DNS_HDR_LEN && (answer[3] & 0xf) == DNS_R_NOERROR) {
+        nf->st->notify_acked++;
         loom_log(LOOM_LOG_INFO, who, "zone %s: NOTIFY to %s acknowledged",
                  n->zone, n->target);
     } else {

@@ -1,6 +1,7 @@
 /*
  * dns_ops.c - what the dns module tells operators: its metrics (the
- * counters dns.c keeps, zones and serials as gauges).
+ * counters dns.c keeps, zones and serials as gauges) and its loomctl
+ * commands (`zones`, `notify ZONE`).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -47,6 +48,8 @@ static const struct {
      ST(notify_in)},
     {"loom_dns_notify_sent_total", "NOTIFY messages sent to secondaries.",
      ST(notify_sent)},
+    {"loom_dns_notify_acked_total",
+     "NOTIFY messages secondaries acknowledged (NOERROR).", ST(notify_acked)},
     {"loom_dns_notify_failed_total",
      "NOTIFY messages not acknowledged with NOERROR.", ST(notify_failed)},
     {"loom_dns_updates_total", "RFC 2136 UPDATE messages received.",
@@ -154,3 +157,62 @@ void dns_metrics(loom_instance_t *inst, loom_metrics_t *m)
                     (double)c->zones[i].zone->nrecords, "zone",
                     c->zones[i].zone->name, NULL);
 }
+
+/* ---- loomctl commands ------------------------------------------------------
+ */
+
+/* zones: one row per zone: name, serial, records, zone file, dynamic. */
+static int cmd_zones(loom_instance_t *inst, int argc, char **argv,
+                     loom_ctl_t *out)
+{
+    const dns_conf_t *c = loom_instance_conf(inst);
+
+    (void)argc;
+    (void)argv;
+    loom_ctl_columns(out, "name", "serial", "records", "source", "dynamic",
+                     NULL);
+    for (size_t i = 0; i < c->nzones; i++) {
+        const dns_zone_t *z = c->zones[i].zone;
+        char serial[16], records[24];
+
+        snprintf(serial, sizeof(serial), "%u", (unsigned)z->serial);
+        snprintf(records, sizeof(records), "%zu", z->nrecords);
+        loom_ctl_row(out, z->name, serial, records,
+                     c->zones[i].path ? c->zones[i].path : "",
+                     c->zones[i].dynamic ? "yes" : "no", NULL);
+    }
+    return LOOM_OK;
+}
+
+/* notify ZONE: NOTIFY the zone's secondaries now, whatever its serial. */
+static int cmd_notify(loom_instance_t *inst, int argc, char **argv,
+                      loom_ctl_t *out)
+{
+    uint32_t serial = 0;
+    int targets = 0, n;
+
+    (void)argc;
+    n = dns_notify_zone(inst, argv[0], &serial, &targets);
+    if (n < 0)
+        return loom_ctl_error(out, "no zone %s is served here", argv[0]);
+    if (!targets)
+        return loom_ctl_error(out, "zone %s has no notify targets", argv[0]);
+    if (n == 0)
+        return loom_ctl_error(out,
+                              "zone %s: no NOTIFY could be started (see the "
+                              "log)",
+                              argv[0]);
+    loom_ctl_message(out,
+                     "zone %s serial %u: NOTIFY sent to %d secondar%s; "
+                     "answers are logged",
+                     argv[0], (unsigned)serial, n, n == 1 ? "y" : "ies");
+    return LOOM_OK;
+}
+
+const loom_ctl_cmd_t dns_commands[] = {
+    {"zones", "", "list the zones served: serial, records, file, dynamic", 0, 0,
+     cmd_zones},
+    {"notify", "ZONE", "send NOTIFY for ZONE to its secondaries now", 1, 1,
+     cmd_notify},
+    {NULL, NULL, NULL, 0, 0, NULL},
+};

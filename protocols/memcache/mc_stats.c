@@ -100,7 +100,7 @@ static int arg_u32(loom_slice_t t, uint32_t *out)
 /* ---- stats ----------------------------------------------------------------
  */
 
-static void stats_general(mc_ctx_t *x, mc_out_t *o)
+void mc_stats_general(mc_ctx_t *x, mc_out_t *o)
 {
     const mc_store_stats_t *s = mc_store_stats(x->store);
     mc_counters_t *c = x->ctr;
@@ -480,7 +480,7 @@ int mc_do_stats(const loom_cmd_t *cmd, void *ctx, void *arg)
 
     (void)cmd;
     if (k->req->nargs == 0) {
-        stats_general(ctx, k->out);
+        mc_stats_general(ctx, k->out);
         mc_out_str(k->out, "END\r\n");
         return MC_EXEC_DONE;
     }

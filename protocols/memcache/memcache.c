@@ -541,7 +541,7 @@ static const loom_action_t mc_actions[] = {
     {"delete", mc_delete_params, mc_act_delete},
     {NULL, NULL, NULL}};
 
-/* ---- metrics -----------------------------------------
+/* ---- metrics and loomctl commands -----------------------------------------
  * Names follow memcached_exporter's, under loom_memcache_. */
 
 /* A store counter by its offset in mc_store_stats_t. */
@@ -636,6 +636,60 @@ static void mc_metrics(loom_instance_t *inst, loom_metrics_t *m)
                 (double)s->ctr.bytes_written, NULL);
 }
 
+/* flush: invalidate every item now, as flush_all does. */
+static int mc_cmd_flush(loom_instance_t *inst, int argc, char **argv,
+                        loom_ctl_t *out)
+{
+    mc_server_t *s = loom_instance_data(inst);
+    uint64_t items;
+
+    (void)argc;
+    (void)argv;
+    if (s == NULL)
+        return loom_ctl_error(out, "%s is not running",
+                              loom_instance_who(inst));
+    items = mc_store_stats(s->ctx.store)->curr_items;
+    mc_store_flush(s->ctx.store, 0);
+    loom_ctl_message(out, "flushed %llu item%s", (unsigned long long)items,
+                     items == 1 ? "" : "s");
+    return LOOM_OK;
+}
+
+/* stats: memcached's general `stats` as a name/value table. */
+static int mc_cmd_stats(loom_instance_t *inst, int argc, char **argv,
+                        loom_ctl_t *out)
+{
+    mc_server_t *s = loom_instance_data(inst);
+    mc_out_t o = {0};
+    char *line, *save = NULL;
+
+    (void)argc;
+    (void)argv;
+    if (s == NULL)
+        return loom_ctl_error(out, "%s is not running",
+                              loom_instance_who(inst));
+    mc_stats_general(&s->ctx, &o);
+    mc_out_mem(&o, "", 1); /* NUL-terminate */
+    loom_ctl_columns(out, "name", "value", NULL);
+    for (line = strtok_r(o.buf, "\r\n", &save); line;
+         line = strtok_r(NULL, "\r\n", &save)) {
+        char *name = line + 5, *sp; /* after "STAT " */
+
+        if (strncmp(line, "STAT ", 5) != 0 || (sp = strchr(name, ' ')) == NULL)
+            continue;
+        *sp = '\0';
+        loom_ctl_row(out, name, sp + 1, NULL);
+    }
+    free(o.buf);
+    return LOOM_OK;
+}
+
+static const loom_ctl_cmd_t mc_ctl_commands[] = {
+    {"flush", "", "invalidate every item now (flush_all)", 0, 0, mc_cmd_flush},
+    {"stats", "", "memcached's general statistics", 0, 0, mc_cmd_stats},
+    {NULL, NULL, NULL, 0, 0, NULL},
+};
+
 const loom_module_t loom_memcache_module = {
     .abi = LOOM_MODULE_ABI,
     .name = "memcache",
@@ -654,4 +708,5 @@ const loom_module_t loom_memcache_module = {
     .datagram = mc_datagram,
     .actions = mc_actions,
     .metrics = mc_metrics,
+    .commands = mc_ctl_commands,
 };

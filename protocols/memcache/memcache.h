@@ -124,6 +124,9 @@ void mc_get_key(mc_ctx_t *x, const mc_get_t *g, loom_slice_t key, mc_out_t *o);
 
 /* ---- statistics and listings (mc_stats.c) ---- */
 
+/* The STAT lines of a plain `stats` (no END) appended to O. */
+void mc_stats_general(mc_ctx_t *x, mc_out_t *o);
+
 /* The handlers of stats, slabs and lru_crawler (mc_commands entries). */
 int mc_do_stats(const loom_cmd_t *cmd, void *ctx, void *arg);
 int mc_do_slabs(const loom_cmd_t *cmd, void *ctx, void *arg);

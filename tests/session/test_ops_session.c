@@ -15,14 +15,20 @@
 
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core.h"
+#include "ctl.h"
 #include "dns_service.h"
 #include "session.h"
 
 typedef struct {
     ses_env_t ses; /* first: ses_setup_size */
     loom_instance_t *finger, *mc, *dns;
+    int secondary; /* a UDP socket that takes the NOTIFYs of n.test */
 } env_t;
 
 static const ses_file_t files[] = {
@@ -34,24 +40,37 @@ static const ses_file_t files[] = {
     SES_TEXT("two.test.zone", "$ORIGIN two.test.\n$TTL 600\n"
                               "@ IN SOA ns hostmaster 7 3600 600 86400 120\n"
                               "  IN NS ns\nns IN A 192.0.2.9\n"),
+    SES_TEXT("n.test.zone", "$ORIGIN n.test.\n$TTL 600\n"
+                            "@ IN SOA ns hostmaster 5 3600 600 86400 120\n"
+                            "  IN NS ns\nns IN A 192.0.2.10\n"),
 };
 
-static const ses_spec_t spec = {
-    .conf = "finger \"f\" {\n"
-            "    listen = {\"tcp:7979:interface=127.0.0.1\"}\n"
-            "    list_users = no\n"
-            "    user \"alice\" { name = \"Alice\" }\n"
-            "}\n"
-            "memcache \"mc\" {\n"
-            "    listen = {\"tcp:11311:interface=127.0.0.1\"}\n"
-            "    memory = 4194304\n"
-            "}\n"
-            "dns \"auth\" {\n"
-            "    listen = {\"udp:15353:interface=127.0.0.1\"}\n"
-            "    zone \"ops.test\" { file = \"@DIR@/ops.test.zone\" }\n"
-            "    zone \"two.test\" { file = \"@DIR@/two.test.zone\" }\n"
-            "    rrl { rate = 1 slip = 2 exempt = {} }\n"
-            "}\n",
+/* The configuration; %u is the port of the secondary NOTIFYs go to. */
+static const char conf_fmt[] =
+    "finger \"f\" {\n"
+    "    listen = {\"tcp:7979:interface=127.0.0.1\"}\n"
+    "    list_users = no\n"
+    "    user \"alice\" { name = \"Alice\" }\n"
+    "}\n"
+    "memcache \"mc\" {\n"
+    "    listen = {\"tcp:11311:interface=127.0.0.1\"}\n"
+    "    memory = 4194304\n"
+    "}\n"
+    "dns \"auth\" {\n"
+    "    listen = {\"udp:15353:interface=127.0.0.1\"}\n"
+    "    zone \"ops.test\" { file = \"@DIR@/ops.test.zone\" }\n"
+    "    zone \"two.test\" { file = \"@DIR@/two.test.zone\" }\n"
+    "    zone \"n.test\" {\n"
+    "        file = \"@DIR@/n.test.zone\"\n"
+    "        notify = {\"127.0.0.1:%u\"}\n"
+    "    }\n"
+    "    rrl { rate = 1 slip = 2 exempt = {} }\n"
+    "}\n";
+
+static char conf_text[sizeof(conf_fmt) + 16];
+
+static ses_spec_t spec = {
+    .conf = conf_text,
     .tmpl = "/tmp/loom-test-ops.XXXXXX",
     .files = files,
     .nfiles = sizeof(files) / sizeof(files[0]),
@@ -59,11 +78,25 @@ static const ses_spec_t spec = {
 
 static int env_setup(void **state)
 {
+    struct sockaddr_in sin;
+    socklen_t slen = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
     env_t *e;
 
-    if (ses_setup_size(state, &spec, sizeof(env_t)) != 0)
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &slen) != 0)
         return -1;
+    snprintf(conf_text, sizeof(conf_text), conf_fmt,
+             (unsigned)ntohs(sin.sin_port));
+    if (ses_setup_size(state, &spec, sizeof(env_t)) != 0) {
+        close(fd);
+        return -1;
+    }
     e = *state;
+    e->secondary = fd;
     e->finger = ses_instance(&e->ses, "finger", "f");
     e->mc = ses_instance(&e->ses, "memcache", "mc");
     e->dns = ses_instance(&e->ses, "dns", "auth");
@@ -381,7 +414,7 @@ static void test_dns_zones(void **state)
 {
     env_t *e = *state;
 
-    assert_sample(e, DS("zones{instance=\"auth\"}"), 2);
+    assert_sample(e, DS("zones{instance=\"auth\"}"), 3);
     assert_sample(e, DS("zone_serial{instance=\"auth\",zone=\"ops.test\"}"),
                   2024010203u);
     assert_sample(e, DS("zone_serial{instance=\"auth\",zone=\"two.test\"}"), 7);
@@ -391,6 +424,198 @@ static void test_dns_zones(void **state)
                   3);
 }
 
+/* ---- loomctl commands -----------------------------------------------------
+ */
+
+/* The control reply to LINE, parsed; the caller json_decrefs it. */
+static json_t *ctl(env_t *e, const char *line)
+{
+    char *text = loom_ctl_run_line(e->ses.srv, line);
+    json_error_t err;
+    json_t *j;
+
+    assert_non_null(text);
+    j = json_loads(text, 0, &err);
+    if (j == NULL)
+        fail_msg("reply to %s is no JSON: %s", line, text);
+    free(text);
+    return j;
+}
+
+/* The error message of a reply that must be an error. */
+static const char *ctl_error(json_t *j)
+{
+    assert_true(json_is_false(json_object_get(j, "ok")));
+    assert_true(json_is_string(json_object_get(j, "error")));
+    return json_string_value(json_object_get(j, "error"));
+}
+
+/* The result of a reply that must be ok. */
+static json_t *ctl_result(json_t *j)
+{
+    if (!json_is_true(json_object_get(j, "ok")))
+        fail_msg("not ok: %s", json_string_value(json_object_get(j, "error")));
+    return json_object_get(j, "result");
+}
+
+/* The cell in column COL of the table row whose first cell is KEY, or
+ * NULL. */
+static const char *cell(json_t *result, const char *key, const char *col)
+{
+    json_t *cols = json_object_get(result, "columns"), *row;
+    size_t i, k = 0, ci = SIZE_MAX;
+
+    for (i = 0; i < json_array_size(cols); i++)
+        if (strcmp(json_string_value(json_array_get(cols, i)), col) == 0)
+            ci = i;
+    if (ci == SIZE_MAX)
+        return NULL;
+    json_array_foreach(json_object_get(result, "rows"), k, row)
+    {
+        if (strcmp(json_string_value(json_array_get(row, 0)), key) == 0)
+            return json_string_value(json_array_get(row, ci));
+    }
+    return NULL;
+}
+
+static void test_dns_zones_command(void **state)
+{
+    env_t *e = *state;
+    json_t *j = ctl(e, "dns zones"), *r = ctl_result(j), *cols;
+    char path[128];
+
+    cols = json_object_get(r, "columns");
+    assert_int_equal(json_array_size(cols), 5);
+    assert_string_equal(json_string_value(json_array_get(cols, 0)), "name");
+    assert_int_equal(json_array_size(json_object_get(r, "rows")), 3);
+    assert_string_equal(cell(r, "ops.test", "serial"), "2024010203");
+    assert_string_equal(cell(r, "ops.test", "records"), "6");
+    assert_string_equal(cell(r, "ops.test", "dynamic"), "no");
+    snprintf(path, sizeof(path), "%s/ops.test.zone", e->ses.dir);
+    assert_string_equal(cell(r, "ops.test", "source"), path);
+    assert_string_equal(cell(r, "two.test", "serial"), "7");
+    assert_string_equal(cell(r, "n.test", "records"), "3");
+    json_decref(j);
+
+    j = ctl(e, "dns/auth zones extra");
+    assert_non_null(strstr(ctl_error(j), "usage: dns/auth zones"));
+    json_decref(j);
+}
+
+static void test_dns_notify_errors(void **state)
+{
+    env_t *e = *state;
+    double sent = sample(e, DS("notify_sent_total{instance=\"auth\"}"));
+    json_t *j;
+
+    j = ctl(e, "dns notify nosuch.test");
+    assert_string_equal(ctl_error(j), "no zone nosuch.test is served here");
+    json_decref(j);
+    j = ctl(e, "dns notify TWO.test.");
+    assert_string_equal(ctl_error(j), "zone TWO.test. has no notify targets");
+    json_decref(j);
+    j = ctl(e, "dns notify");
+    assert_non_null(strstr(ctl_error(j), "usage: dns notify ZONE"));
+    json_decref(j);
+    assert_sample(e, DS("notify_sent_total{instance=\"auth\"}"), sent);
+}
+
+/* `dns notify n.test` sends the secondary a NOTIFY for n.test (opcode 4,
+ * AA, the zone's SOA asked), which it acknowledges. */
+static void test_dns_notify(void **state)
+{
+    env_t *e = *state;
+    double sent = sample(e, DS("notify_sent_total{instance=\"auth\"}")),
+           failed = sample(e, DS("notify_failed_total{instance=\"auth\"}")),
+           acked = sample(e, DS("notify_acked_total{instance=\"auth\"}"));
+    json_t *j = ctl(e, "dns notify N.test."), *r = ctl_result(j);
+    static const uint8_t qname[] = "\001n\004test";
+    struct pollfd pfd = {e->secondary, POLLIN, 0};
+    struct sockaddr_storage from;
+    socklen_t flen = sizeof(from);
+    uint8_t buf[512];
+    ssize_t n;
+    int i;
+
+    assert_string_equal(json_string_value(json_object_get(r, "message")),
+                        "zone N.test. serial 5: NOTIFY sent to 1 secondary; "
+                        "answers are logged");
+    json_decref(j);
+    assert_sample(e, DS("notify_sent_total{instance=\"auth\"}"), sent + 1);
+    for (i = 0; i < 1000 && poll(&pfd, 1, 0) == 0; i++) {
+        ses_run(&e->ses);
+        poll(NULL, 0, 10);
+    }
+    n = recvfrom(e->secondary, buf, sizeof(buf), MSG_DONTWAIT,
+                 (struct sockaddr *)&from, &flen);
+    assert_true(n >= 12 + (ssize_t)sizeof(qname) + 4);
+    assert_int_equal((buf[2] >> 3) & 0xf, 4); /* NOTIFY */
+    assert_true(buf[2] & 0x04);               /* AA */
+    assert_int_equal(buf[2] & 0x80, 0);       /* a request */
+    assert_memory_equal(buf + 12, qname, sizeof(qname));
+    assert_int_equal(buf[12 + sizeof(qname) + 1], 6); /* SOA */
+    /* acknowledge: the same message as a response */
+    buf[2] |= 0x80;
+    assert_int_equal(
+        sendto(e->secondary, buf, (size_t)n, 0, (struct sockaddr *)&from, flen),
+        n);
+    for (i = 0; i < 1000 &&
+                sample(e, DS("notify_acked_total{instance=\"auth\"}")) == acked;
+         i++) {
+        ses_run(&e->ses);
+        poll(NULL, 0, 10);
+    }
+    assert_sample(e, DS("notify_acked_total{instance=\"auth\"}"), acked + 1);
+    assert_sample(e, DS("notify_failed_total{instance=\"auth\"}"), failed);
+}
+
+static void test_memcache_commands(void **state)
+{
+    env_t *e = *state;
+    static const char set[] = "set cmdkey 0 0 3\r\nabc\r\n";
+    static const char get[] = "get cmdkey\r\n";
+    ses_reply_t rep = ses_talk(&e->ses, e->mc, set, sizeof(set) - 1, 0, 0);
+    json_t *j, *r;
+    char items[32], want[64];
+    double flushes = sample(e, MC("flush", "hit"));
+
+    assert_string_equal(rep.p, "STORED\r\n");
+    free(rep.p);
+    j = ctl(e, "memcache stats");
+    r = ctl_result(j);
+    snprintf(items, sizeof(items), "%.0f", sample(e, MCG("items")));
+    assert_string_equal(cell(r, "curr_items", "value"), items);
+    assert_string_equal(cell(r, "limit_maxbytes", "value"), "4194304");
+    assert_string_equal(cell(r, "version", "value"), "1.6.18");
+    assert_non_null(cell(r, "get_hits", "value"));
+    json_decref(j);
+
+    j = ctl(e, "memcache/mc flush");
+    r = ctl_result(j);
+    snprintf(want, sizeof(want), "flushed %s items", items);
+    assert_string_equal(json_string_value(json_object_get(r, "message")), want);
+    json_decref(j);
+    rep = ses_talk(&e->ses, e->mc, get, sizeof(get) - 1, 0, 0);
+    assert_string_equal(rep.p, "END\r\n");
+    free(rep.p);
+    assert_sample(e, MC("flush", "hit"), flushes + 1);
+
+    j = ctl(e, "memcache stats now");
+    assert_non_null(strstr(ctl_error(j), "usage: memcache stats"));
+    json_decref(j);
+    j = ctl(e, "memcache nosuch");
+    assert_non_null(strstr(ctl_error(j), "flush"));
+    json_decref(j);
+}
+
+static int env_teardown(void **state)
+{
+    env_t *e = *state;
+
+    close(e->secondary);
+    return ses_teardown(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,7 +623,11 @@ int main(void)
         cmocka_unit_test(test_memcache),
         cmocka_unit_test(test_dns),
         cmocka_unit_test(test_dns_zones),
+        cmocka_unit_test(test_dns_zones_command),
+        cmocka_unit_test(test_dns_notify_errors),
+        cmocka_unit_test(test_dns_notify),
+        cmocka_unit_test(test_memcache_commands),
     };
 
-    return cmocka_run_group_tests(tests, env_setup, ses_teardown);
+    return cmocka_run_group_tests(tests, env_setup, env_teardown);
 }
