@@ -547,13 +547,14 @@ static const loom_action_t mc_actions[] = {
 /* A store counter by its offset in mc_store_stats_t. */
 #define SS(f) offsetof(mc_store_stats_t, f)
 
-/* memcached_exporter's commands_total: command and outcome. */
+/* memcached_exporter's commands_total: command and outcome, each
+ * command counted once (the store's cmd_set counts cas too; "set" here
+ * does not). */
 static const struct {
     const char *command, *status;
     size_t off;
 } mc_cmd_counts[] = {
     {"get", "hit", SS(get_hits)},          {"get", "miss", SS(get_misses)},
-    {"get", "expired", SS(get_expired)},   {"get", "flushed", SS(get_flushed)},
     {"set", "hit", SS(cmd_set)},           {"delete", "hit", SS(delete_hits)},
     {"delete", "miss", SS(delete_misses)}, {"incr", "hit", SS(incr_hits)},
     {"incr", "miss", SS(incr_misses)},     {"decr", "hit", SS(decr_hits)},
@@ -569,6 +570,10 @@ static const struct {
     size_t off;
 } mc_store_counts[] = {
     {"loom_memcache_items_total", "Items stored since start.", SS(total_items)},
+    {"loom_memcache_get_expired_total",
+     "Get misses because the item had expired.", SS(get_expired)},
+    {"loom_memcache_get_flushed_total",
+     "Get misses because the item had been flushed.", SS(get_flushed)},
     {"loom_memcache_evictions_total",
      "Items evicted to make room before they expired.", SS(evictions)},
     {"loom_memcache_evicted_unfetched_total",
@@ -599,13 +604,16 @@ static void mc_metrics(loom_instance_t *inst, loom_metrics_t *m)
     if (s == NULL)
         return;
     st = mc_store_stats(s->ctx.store);
-    for (i = 0; i < sizeof(mc_cmd_counts) / sizeof(mc_cmd_counts[0]); i++)
+    for (i = 0; i < sizeof(mc_cmd_counts) / sizeof(mc_cmd_counts[0]); i++) {
+        uint64_t v = mc_stat_at(st, mc_cmd_counts[i].off);
+
+        if (mc_cmd_counts[i].off == SS(cmd_set))
+            v -= st->cas_hits + st->cas_misses + st->cas_badval;
         loom_metric(m, LOOM_METRIC_COUNTER, "loom_memcache_commands_total",
-                    "Commands by command and outcome (get expired and "
-                    "flushed are misses too).",
-                    (double)mc_stat_at(st, mc_cmd_counts[i].off), "command",
+                    "Commands by command and outcome.", (double)v, "command",
                     mc_cmd_counts[i].command, "status", mc_cmd_counts[i].status,
                     NULL);
+    }
     loom_metric(m, LOOM_METRIC_COUNTER, "loom_memcache_meta_commands_total",
                 "Meta protocol commands (mg, ms, md, ma, mn, me).",
                 (double)s->ctr.cmd_meta, NULL);

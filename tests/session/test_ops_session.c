@@ -217,11 +217,13 @@ static void test_memcache(void **state)
                                  "delete n\r\ndelete n\r\n"
                                  "incr k 1\r\nincr gone 1\r\n"
                                  "touch k 100\r\ntouch gone 100\r\n"
+                                 "cas nope 0 0 1 99\r\nx\r\n"
                                  "mn\r\n";
     double get_hit = sample(e, MC("get", "hit")),
            get_miss = sample(e, MC("get", "miss")),
            set = sample(e, MC("set", "hit")),
            del_hit = sample(e, MC("delete", "hit")),
+           cas_miss = sample(e, MC("cas", "miss")),
            del_miss = sample(e, MC("delete", "miss")),
            incr_miss = sample(e, MC("incr", "miss")),
            touch_hit = sample(e, MC("touch", "hit")),
@@ -241,7 +243,9 @@ static void test_memcache(void **state)
     free(r.p);
     assert_sample(e, MC("get", "hit"), get_hit + 3);
     assert_sample(e, MC("get", "miss"), get_miss + 2);
+    /* the cas is counted as a cas, not as a set too */
     assert_sample(e, MC("set", "hit"), set + 2);
+    assert_sample(e, MC("cas", "miss"), cas_miss + 1);
     assert_sample(e, MC("delete", "hit"), del_hit + 1);
     assert_sample(e, MC("delete", "miss"), del_miss + 1);
     /* "hello" is no number: incr k is neither a hit nor a miss */
@@ -598,6 +602,7 @@ static void test_memcache_commands(void **state)
     rep = ses_talk(&e->ses, e->mc, get, sizeof(get) - 1, 0, 0);
     assert_string_equal(rep.p, "END\r\n");
     free(rep.p);
+    assert_sample(e, MCG("get_flushed_total"), 1);
     assert_sample(e, MC("flush", "hit"), flushes + 1);
 
     j = ctl(e, "memcache stats now");
