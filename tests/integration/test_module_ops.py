@@ -51,10 +51,16 @@ http "web" {{
 dns "auth" {{
     listen = {{"udp:{dns}:interface=127.0.0.1", "tcp:{dns}:interface=127.0.0.1",
               "tls:{dot}:interface=127.0.0.1:profile=local"}}
+    state_dir = "state"
     zone "example.test" {{
         file = "zones/example.test.zone"
         allow_transfer = {{"127.0.0.1"}}
         notify = {{"127.0.0.1:{secondary}"}}
+    }}
+    zone "dyn.test" {{
+        file = "zones/dyn.test.zone"
+        dynamic = yes
+        allow_update = {{"127.0.0.1"}}
     }}
     rrl {{
         rate = 1
@@ -72,6 +78,13 @@ finger "users" {{
     list_users = no
     user "alice" {{ name = "Alice" }}
 }}
+"""
+
+DYN_ZONE = """$ORIGIN dyn.test.
+$TTL 300
+@ IN SOA ns1 hostmaster 1000 3600 900 1209600 60
+@ IN NS ns1
+ns1 IN A 192.0.2.53
 """
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -122,7 +135,9 @@ class ModuleOps(DaemonTest):
         cls.ports["secondary"] = cls.secondary.getsockname()[1]
         cls.text = zone_text()
         cls.dd = own(cls, Loomd(CONF.format(**cls.ports),
-                               files={"zones/example.test.zone": cls.text}))
+                               files={"zones/example.test.zone": cls.text,
+                                      "zones/dyn.test.zone": DYN_ZONE,
+                                      "state/.keep": ""}))
         cls.dd.start()
         cls.sock = os.path.join(cls.dd.dir, "ctl.sock")
         cls.serial = dns.zone.from_text(cls.text, ORIGIN, relativize=False) \
@@ -233,13 +248,15 @@ class ModuleOps(DaemonTest):
 
     def test_dns_zone_gauges_and_zones_command(self):
         m = self.metrics()
-        self.assertEqual(self.value(m, "loom_dns_zones", "auth"), 1)
+        self.assertEqual(self.value(m, "loom_dns_zones", "auth"), 2)
         self.assertEqual(self.value(m, "loom_dns_zone_serial", "auth", zone="example.test"),
                          self.serial)
         r = self.ok("dns zones")
         self.assertEqual(r["columns"], ["name", "serial", "records", "source", "dynamic"])
-        self.assertEqual(len(r["rows"]), 1)
-        name, serial, records, source, dynamic = r["rows"][0]
+        self.assertEqual(sorted(row[0] for row in r["rows"]), ["dyn.test", "example.test"])
+        self.assertEqual([row[4] for row in r["rows"] if row[0] == "dyn.test"], ["yes"])
+        name, serial, records, source, dynamic = [row for row in r["rows"]
+                                                  if row[0] == "example.test"][0]
         self.assertEqual((name, int(serial), dynamic), ("example.test", self.serial, "no"))
         self.assertEqual(os.path.realpath(source),
                          os.path.realpath(os.path.join(self.dd.dir, "zones/example.test.zone")))
@@ -304,12 +321,45 @@ class ModuleOps(DaemonTest):
                          self.value(m0, "loom_dns_notify_sent_total", "auth"), 1)
         self.dd.wait_log(r"NOTIFY to 127\.0\.0\.1:%d acknowledged" % self.ports["secondary"])
 
+    def nsupdate(self, zone, lines):
+        script = "server 127.0.0.1 %d\nzone %s\n%s\nsend\n" % (self.ports["dns"], zone,
+                                                              "\n".join(lines))
+        r = subprocess.run(["nsupdate", "-t", "4"], input=script, capture_output=True,
+                           text=True, timeout=WAIT * 3)
+        return r.returncode, r.stdout + r.stderr
+
+    def test_update_counters_and_serial(self):
+        """An UPDATE committed moves the counters and the zone's serial
+        gauge, and `dns zones` shows the new serial; one refused (a
+        static zone) is counted received, not committed."""
+        m0 = self.metrics()
+        s0 = self.value(m0, "loom_dns_zone_serial", "auth", zone="dyn.test")
+        rc, out = self.nsupdate("dyn.test", ["update add new.dyn.test 300 A 192.0.2.99"])
+        self.assertEqual(rc, 0, out)
+        rc, out = self.nsupdate("example.test", ["update add x.example.test 300 A 192.0.2.1"])
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("REFUSED", out)
+        m1 = self.metrics()
+        self.assertEqual(self.value(m1, "loom_dns_updates_total", "auth") -
+                         self.value(m0, "loom_dns_updates_total", "auth"), 2)
+        self.assertEqual(self.value(m1, "loom_dns_updates_committed_total", "auth") -
+                         self.value(m0, "loom_dns_updates_committed_total", "auth"), 1)
+        s1 = self.value(m1, "loom_dns_zone_serial", "auth", zone="dyn.test")
+        self.assertGreater(s1, s0)
+        soa = self.dig("+short", "dyn.test", "SOA").split()
+        self.assertEqual(int(soa[2]), s1)
+        rows = {row[0]: row for row in self.ok("dns zones")["rows"]}
+        self.assertEqual(int(rows["dyn.test"][1]), s1)
+        self.assertEqual(int(rows["dyn.test"][2]),
+                         self.value(m1, "loom_dns_zone_records", "auth", zone="dyn.test"))
+
     def test_notify_errors(self):
         self.assertEqual(self.error("dns notify nosuch.test"),
                          "no zone nosuch.test is served here")
         self.assertIn("usage: dns notify ZONE", self.error("dns notify"))
         self.assertIn("usage: dns notify ZONE", self.error("dns notify a b"))
         self.assertIn("has no command", self.error("dns nosuch"))
+        self.assertEqual(self.error("dns notify dyn.test"), "zone dyn.test has no notify targets")
 
     # ---- memcache
 
