@@ -23,6 +23,7 @@ extern const loom_module_t loom_ssh_module;
 extern const loom_module_t loom_smtp_module;
 extern const loom_module_t loom_irc_module;
 extern const loom_module_t loom_control_module;
+extern const loom_module_t loom_metrics_module;
 
 /* Adding a built-in module: one line here (and its folder). */
 static const loom_module_t *const loom_builtin_modules[] = {
@@ -35,6 +36,7 @@ static const loom_module_t *const loom_builtin_modules[] = {
     &loom_smtp_module,
     &loom_irc_module,
     &loom_control_module, /* the control socket (src/ctl.c) */
+    &loom_metrics_module, /* the Prometheus listener (src/metrics_http.c) */
     NULL,
 };
 
