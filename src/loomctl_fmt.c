@@ -150,6 +150,23 @@ static void sb_duration(sbuf_t *b, double secs)
         sb_printf(b, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
 }
 
+/* Is S a decimal number ("12", "-3", "0.25")?  The control socket's
+ * module API hands every cell over as a string, so counters arrive as
+ * digits in quotes. */
+static int is_number_text(const char *s)
+{
+    int digits = 0;
+
+    if (*s == '-')
+        s++;
+    for (; *s >= '0' && *s <= '9'; s++)
+        digits++;
+    if (*s == '.' && digits)
+        for (s++, digits = 0; *s >= '0' && *s <= '9'; s++)
+            digits++;
+    return digits > 0 && *s == '\0';
+}
+
 static void sb_value(sbuf_t *b, const json_t *v, const char *name);
 
 /* An array of scalars as "a,b,c"; an object as "k=v k=v". */
@@ -193,7 +210,10 @@ static void sb_value(sbuf_t *b, const json_t *v, const char *name)
 
     switch (json_typeof(v)) {
     case JSON_STRING:
-        sb_put_safe(b, json_string_value(v));
+        if (is_duration(name) && is_number_text(json_string_value(v)))
+            sb_duration(b, strtod(json_string_value(v), NULL));
+        else
+            sb_put_safe(b, json_string_value(v));
         return;
     case JSON_INTEGER:
         if (is_duration(name))
@@ -345,9 +365,9 @@ static char *cell_text(const json_t *v, const char *name)
     return sb_take(&b);
 }
 
-/* Mark the columns of T whose cells (ROWS[r][c], NULL when missing) are
- * all numbers or null, with at least one number; durations are not (their
- * text has letters). */
+/* Mark the columns of T whose cells (VALS[r][c], NULL when missing) are
+ * all numbers (or decimal strings) or empty, with at least one number;
+ * durations are not (their text has letters). */
 static void table_numeric(table_t *t, const json_t *const *vals,
                           char *const *names)
 {
@@ -359,9 +379,13 @@ static void table_numeric(table_t *t, const json_t *const *vals,
         for (r = 0; r < t->nrows; r++) {
             const json_t *v = vals[r * t->ncols + c];
 
-            if (v && json_is_number(v))
+            if (!v || json_is_null(v) ||
+                (json_is_string(v) && !*json_string_value(v)))
+                continue;
+            if (json_is_number(v) ||
+                (json_is_string(v) && is_number_text(json_string_value(v))))
                 nums++;
-            else if (v && !json_is_null(v))
+            else
                 other++;
         }
         t->numeric[c] = nums > 0 && !other && !is_duration(names[c]);

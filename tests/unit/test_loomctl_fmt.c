@@ -82,6 +82,29 @@ static void test_table(void **state)
                 "w   100\n");
 }
 
+static void test_table_as_ctl_sends_it(void **state)
+{
+    (void)state;
+    /* loom_ctl_row cells are strings: decimal strings count as numbers
+     * (right-aligned), "age" strings of digits are durations, "" is an
+     * empty cell that does not make a column textual */
+    expect_text(
+        "{\"ok\":true,\"result\":{\"columns\":[\"instance\",\"peer\","
+        "\"age\",\"bytes_in\",\"bytes_out\",\"state\"],\"rows\":["
+        "[\"echo\",\"127.0.0.1:40000\",\"3\",\"5\",\"12345\",\"open\"],"
+        "[\"web\",\"[::1]:5\",\"4000\",\"-7\",\"\",\"closing\"]]}}",
+        "INSTANCE  PEER             AGE    BYTES_IN  BYTES_OUT  STATE\n"
+        "echo      127.0.0.1:40000  3s            5      12345  open\n"
+        "web       [::1]:5          1h06m        -7             closing\n");
+    /* strings that only look a bit like numbers are text */
+    expect_text("{\"ok\":true,\"result\":{\"columns\":[\"v\",\"w\"],"
+                "\"rows\":[[\"1.\",\"10\"],[\"-\",\"2\"],[\"1e3\",\"0.5\"]]}}",
+                "V      W\n"
+                "1.    10\n"
+                "-      2\n"
+                "1e3  0.5\n");
+}
+
 static void test_table_strings_numbers_mixed(void **state)
 {
     (void)state;
@@ -141,7 +164,7 @@ static void test_messages(void **state)
     /* a table with messages after it */
     expect_text("{\"ok\":true,\"result\":{\"columns\":[\"id\"],\"rows\":[[\"1"
                 "\"]],\"messages\":[\"flushed 1 item\",\"done\"]}}",
-                "ID\n1\nflushed 1 item\ndone\n");
+                "ID\n 1\nflushed 1 item\ndone\n");
     /* an ok reply with nothing to say prints nothing */
     expect_text("{\"ok\":true}", "");
     expect_text("{\"ok\":true,\"result\":null}", "");
@@ -297,6 +320,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_table_as_ctl_sends_it),
         cmocka_unit_test(test_table_strings_numbers_mixed),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_utf8_width),
