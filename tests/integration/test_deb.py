@@ -36,6 +36,7 @@ import loomtest
 PKG = "loom"
 CONF = "/etc/loom/loom.conf"
 SBIN = "/usr/sbin/loomd"
+LOOMCTL = "/usr/sbin/loomctl"
 LOCK = "/run/lock/loom-test-deb.lock" if os.path.isdir("/run/lock") else "/tmp/loom-test-deb.lock"
 BUILD_TIMEOUT = 1800
 PORT_RX = re.compile(r'"((?:tcp|udp|tls):)(\d+)')
@@ -146,6 +147,7 @@ class DebPackage(unittest.TestCase):
 
     def test_2_layout(self):
         for path in (SBIN, CONF, "/etc/loom/smtp.users", "/usr/lib/loom/modules/echo.so",
+                     LOOMCTL, "/usr/share/man/man8/loomctl.8.gz",
                      "/usr/share/man/man8/loomd.8.gz", "/usr/share/man/man5/loom.conf.5.gz",
                      "/lib/systemd/system/loomd.service", "/lib/systemd/system/loom.socket",
                      "/usr/lib/sysusers.d/loom.conf", "/usr/lib/tmpfiles.d/loom.conf",
@@ -168,6 +170,9 @@ class DebPackage(unittest.TestCase):
         # loadable modules are found where loomd looks
         r = run([SBIN, "-V"])
         self.assertIn("loadable modules (/usr/lib/loom/modules): echo.so", r.stdout)
+        # the control client is there and runs (its libraries resolved)
+        r = run([LOOMCTL, "-V"])
+        self.assertRegex(r.stdout, r"^loomctl \d+\.\d+\.\d+\n$")
 
     def test_3_config_check(self):
         r = run([SBIN, "-t", "-c", CONF])
