@@ -38,13 +38,16 @@ typedef struct {
     int json;           /* --json: print the reply as JSON */
     int nwords;         /* the command and its arguments */
     char **words;       /* points into argv */
+    char sockbuf[256];  /* the path of a "unix:PATH:OPTIONS" socket */
 } loomctl_opts_t;
 
 /* Parse loomctl's ARGC/ARGV (ARGV[0] is the program name).  ENV_SOCKET is
  * $LOOMCTL_SOCKET or NULL.  Options come before the command; the first word
- * that is not an option (or every word after "--") starts it.  Fills *O
- * (pointers into ARGV, ENV_SOCKET or a static string) and returns 0; on a
- * usage error writes a one-line message into ERR and returns -1. */
+ * that is not an option (or every word after "--") starts it.  A socket
+ * given as loom.conf's endpoint "unix:PATH[:OPTIONS]" (backslash escapes
+ * a colon) means PATH.  Fills *O (pointers into ARGV, ENV_SOCKET, a static
+ * string or O->sockbuf) and returns 0; on a usage error writes a one-line
+ * message into ERR and returns -1. */
 int loomctl_parse_args(int argc, char **argv, const char *env_socket,
                        loomctl_opts_t *o, char *err, size_t errlen);
 

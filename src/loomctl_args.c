@@ -94,6 +94,25 @@ static const opt_t *opt_find(const char *arg, const char **value)
     return NULL;
 }
 
+/* The path of a unix endpoint's fields S ("PATH:mode=0660", as loom.conf
+ * writes it after "unix:"): up to the first colon not escaped with a
+ * backslash, escapes removed, into BUF.  0, or -1 when it is empty or does
+ * not fit. */
+static int endpoint_path(const char *s, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (; *s && *s != ':'; s++) {
+        if (*s == '\\' && s[1])
+            s++;
+        if (n + 1 >= size)
+            return -1;
+        buf[n++] = *s;
+    }
+    buf[n] = '\0';
+    return n ? 0 : -1;
+}
+
 int loomctl_parse_args(int argc, char **argv, const char *env_socket,
                        loomctl_opts_t *o, char *err, size_t errlen)
 {
@@ -140,8 +159,11 @@ int loomctl_parse_args(int argc, char **argv, const char *env_socket,
             return 0;
         }
     }
+    if (strncmp(o->socket, "unix:", 5) == 0 &&
+        endpoint_path(o->socket + 5, o->sockbuf, sizeof(o->sockbuf)) < 0)
+        return args_fail(err, errlen, "bad socket endpoint '%s'", o->socket);
     if (strncmp(o->socket, "unix:", 5) == 0)
-        o->socket += 5; /* the form loom.conf's listen = takes */
+        o->socket = o->sockbuf;
     if (i >= argc)
         return args_fail(err, errlen, "no command (try 'loomctl help')");
     o->nwords = argc - i;

@@ -50,9 +50,19 @@ static void test_options(void **state)
     assert_string_equal(o.socket, "/c.sock");
     assert_int_equal(PARSE(NULL, &o, err, "--socket=/d.sock", "status"), 0);
     assert_string_equal(o.socket, "/d.sock");
-    /* the form loom.conf's listen takes */
+    /* the form loom.conf's listen takes, options and escapes too */
     assert_int_equal(PARSE("unix:/e.sock", &o, err, "status"), 0);
     assert_string_equal(o.socket, "/e.sock");
+    assert_int_equal(
+        PARSE(NULL, &o, err, "-s", "unix:/run/c.sock:mode=0660", "status"), 0);
+    assert_string_equal(o.socket, "/run/c.sock");
+    assert_int_equal(
+        PARSE(NULL, &o, err, "-s", "unix:/odd\\:name\\\\x:mode=1", "status"),
+        0);
+    assert_string_equal(o.socket, "/odd:name\\x");
+    /* a plain path keeps its colons */
+    assert_int_equal(PARSE(NULL, &o, err, "-s", "/a:b.sock", "status"), 0);
+    assert_string_equal(o.socket, "/a:b.sock");
 
     /* --json anywhere before the command, and the last -s wins */
     assert_int_equal(PARSE(NULL, &o, err, "--json", "-s", "/x", "-s", "/y",
@@ -122,6 +132,8 @@ static void test_usage_errors(void **state)
         {{"--json=1", "status", NULL}, "option '--json=1' takes no value"},
         {{"-hV", NULL}, "option '-hV' takes no value"},
         {{"--", NULL}, "no command"},
+        {{"-s", "unix:", "status", NULL}, "bad socket endpoint 'unix:'"},
+        {{"-s", "unix::mode=1", "status", NULL}, "bad socket endpoint"},
     };
     loomctl_opts_t o;
     char err[256], *argv[6];
