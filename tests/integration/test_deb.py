@@ -20,6 +20,7 @@ which.  Run time: the package build dominates (1-3 minutes on 2 cores).
 """
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -209,6 +210,7 @@ class DebPackage(unittest.TestCase):
         try:
             self._wait_ready(proc, err_path)
             self._query_all(p, proc)
+            self._loomctl(conf, p, proc)
         finally:
             proc.terminate()
             rc = proc.wait(timeout=loomtest.WAIT)
@@ -216,6 +218,18 @@ class DebPackage(unittest.TestCase):
             log = f.read()
         self.assertEqual(rc, 0, log)
         self.assertIn("running as user loom", log)
+
+    def _loomctl(self, conf, p, proc):
+        """The installed loomctl over the configuration's control socket."""
+        with open(conf) as f:
+            m = re.search(r'control \{[^}]*listen = "unix:([^":]+)', f.read())
+        self.assertIsNotNone(m, "no control socket in %s" % conf)
+        r = run([LOOMCTL, "-s", m.group(1), "status"])
+        self.assertRegex(r.stdout, r"(?m)^pid: +%d$" % proc.pid)
+        self.assertRegex(r.stdout, r"(?m)^echo +")
+        r = run([LOOMCTL, "-s", m.group(1), "--json", "listeners"])
+        eps = [row[1] for row in json.loads(r.stdout)["result"]["rows"]]
+        self.assertTrue(any(re.search(r":%d(:|$)" % p(7), ep) for ep in eps), eps)
 
     def _wait_ready(self, proc, err_path):
         deadline = time.monotonic() + loomtest.WAIT
