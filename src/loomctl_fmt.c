@@ -392,16 +392,65 @@ static void table_numeric(table_t *t, const json_t *const *vals,
     }
 }
 
+/* Where a table's cells come from: cell (ROW, column COL named NAME) of
+ * SRC, or NULL when missing. */
+typedef const json_t *(*cell_fn)(const json_t *src, size_t row, size_t col,
+                                 const char *name);
+
+static const json_t *row_cell(const json_t *rows, size_t row, size_t col,
+                              const char *name)
+{
+    (void)name;
+    return json_array_get(json_array_get(rows, row), col);
+}
+
+static const json_t *object_cell(const json_t *objs, size_t row, size_t col,
+                                 const char *name)
+{
+    (void)col;
+    return json_object_get(json_array_get(objs, row), name);
+}
+
+/* Print a table of the columns named in COLS (a non-empty array of
+ * strings) and NROWS rows whose cells CELL finds in SRC. */
+static void table_show(const json_t *cols, size_t nrows, cell_fn cell,
+                       const json_t *src, FILE *out)
+{
+    const json_t **vals;
+    char **names;
+    table_t t;
+    size_t i, j;
+
+    table_alloc(&t, json_array_size(cols), nrows);
+    vals = calloc(t.ncols * t.nrows + 1, sizeof(*vals));
+    names = calloc(t.ncols + 1, sizeof(*names));
+    if (!vals || !names)
+        abort();
+    for (j = 0; j < t.ncols; j++) {
+        names[j] = (char *)json_string_value(json_array_get(cols, j));
+        t.head[j] = upper_name(names[j]);
+    }
+    for (i = 0; i < t.nrows; i++)
+        for (j = 0; j < t.ncols; j++) {
+            const json_t *v = cell(src, i, j, names[j]);
+
+            vals[i * t.ncols + j] = v;
+            t.cells[i * t.ncols + j] = cell_text(v, names[j]);
+        }
+    table_numeric(&t, vals, names);
+    table_print(&t, out);
+    table_free(&t);
+    free(vals);
+    free(names);
+}
+
 /* Print the protocol table {"columns":[...],"rows":[[...]]} of R.  Returns
  * 0, or -1 with a message in ERR when its shape is not the protocol's. */
 static int render_table(const json_t *r, FILE *out, char *err, size_t errlen)
 {
     const json_t *cols = json_object_get(r, "columns");
     const json_t *rows = json_object_get(r, "rows");
-    const json_t **vals;
-    char **names;
-    table_t t;
-    size_t i, j;
+    size_t i;
 
     if (!json_is_array(cols) || !json_is_array(rows) ||
         json_array_size(cols) == 0) {
@@ -424,27 +473,7 @@ static int render_table(const json_t *r, FILE *out, char *err, size_t errlen)
             return -1;
         }
     }
-    table_alloc(&t, json_array_size(cols), json_array_size(rows));
-    vals = calloc(t.ncols * t.nrows + 1, sizeof(*vals));
-    names = calloc(t.ncols, sizeof(*names));
-    if (!vals || !names)
-        abort();
-    for (j = 0; j < t.ncols; j++) {
-        names[j] = (char *)json_string_value(json_array_get(cols, j));
-        t.head[j] = upper_name(names[j]);
-    }
-    for (i = 0; i < t.nrows; i++)
-        for (j = 0; j < t.ncols; j++) {
-            const json_t *v = json_array_get(json_array_get(rows, i), j);
-
-            vals[i * t.ncols + j] = v;
-            t.cells[i * t.ncols + j] = cell_text(v, names[j]);
-        }
-    table_numeric(&t, vals, names);
-    table_print(&t, out);
-    table_free(&t);
-    free(vals);
-    free(names);
+    table_show(cols, json_array_size(rows), row_cell, rows, out);
     return 0;
 }
 
@@ -468,11 +497,8 @@ static int is_object_array(const json_t *v)
 static void render_object_array(json_t *arr, FILE *out)
 {
     json_t *keys = json_array(), *item, *v;
-    const json_t **vals;
-    char **names;
     const char *key;
-    table_t t;
-    size_t i, j, k;
+    size_t i, k;
 
     json_array_foreach(arr, i, item)
     {
@@ -486,26 +512,7 @@ static void render_object_array(json_t *arr, FILE *out)
                 json_array_append_new(keys, json_string(key));
         }
     }
-    table_alloc(&t, json_array_size(keys), json_array_size(arr));
-    vals = calloc(t.ncols * t.nrows + 1, sizeof(*vals));
-    names = calloc(t.ncols + 1, sizeof(*names));
-    if (!vals || !names)
-        abort();
-    for (j = 0; j < t.ncols; j++) {
-        names[j] = (char *)json_string_value(json_array_get(keys, j));
-        t.head[j] = upper_name(names[j]);
-    }
-    for (i = 0; i < t.nrows; i++)
-        for (j = 0; j < t.ncols; j++) {
-            v = json_object_get(json_array_get(arr, i), names[j]);
-            vals[i * t.ncols + j] = v;
-            t.cells[i * t.ncols + j] = cell_text(v, names[j]);
-        }
-    table_numeric(&t, vals, names);
-    table_print(&t, out);
-    table_free(&t);
-    free(vals);
-    free(names);
+    table_show(keys, json_array_size(arr), object_cell, arr, out);
     json_decref(keys);
 }
 
