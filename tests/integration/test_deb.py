@@ -20,6 +20,7 @@ which.  Run time: the package build dominates (1-3 minutes on 2 cores).
 """
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ import loomtest
 PKG = "loom"
 CONF = "/etc/loom/loom.conf"
 SBIN = "/usr/sbin/loomd"
+LOOMCTL = "/usr/sbin/loomctl"
 LOCK = "/run/lock/loom-test-deb.lock" if os.path.isdir("/run/lock") else "/tmp/loom-test-deb.lock"
 BUILD_TIMEOUT = 1800
 PORT_RX = re.compile(r'"((?:tcp|udp|tls):)(\d+)')
@@ -146,6 +148,7 @@ class DebPackage(unittest.TestCase):
 
     def test_2_layout(self):
         for path in (SBIN, CONF, "/etc/loom/smtp.users", "/usr/lib/loom/modules/echo.so",
+                     LOOMCTL, "/usr/share/man/man8/loomctl.8.gz",
                      "/usr/share/man/man8/loomd.8.gz", "/usr/share/man/man5/loom.conf.5.gz",
                      "/lib/systemd/system/loomd.service", "/lib/systemd/system/loom.socket",
                      "/usr/lib/sysusers.d/loom.conf", "/usr/lib/tmpfiles.d/loom.conf",
@@ -168,6 +171,9 @@ class DebPackage(unittest.TestCase):
         # loadable modules are found where loomd looks
         r = run([SBIN, "-V"])
         self.assertIn("loadable modules (/usr/lib/loom/modules): echo.so", r.stdout)
+        # the control client is there and runs (its libraries resolved)
+        r = run([LOOMCTL, "-V"])
+        self.assertRegex(r.stdout, r"^loomctl \d+\.\d+\.\d+\n$")
 
     def test_3_config_check(self):
         r = run([SBIN, "-t", "-c", CONF])
@@ -204,6 +210,7 @@ class DebPackage(unittest.TestCase):
         try:
             self._wait_ready(proc, err_path)
             self._query_all(p, proc)
+            self._loomctl(conf, p, proc)
         finally:
             proc.terminate()
             rc = proc.wait(timeout=loomtest.WAIT)
@@ -211,6 +218,18 @@ class DebPackage(unittest.TestCase):
             log = f.read()
         self.assertEqual(rc, 0, log)
         self.assertIn("running as user loom", log)
+
+    def _loomctl(self, conf, p, proc):
+        """The installed loomctl over the configuration's control socket."""
+        with open(conf) as f:
+            m = re.search(r'control \{[^}]*listen = "unix:([^":]+)', f.read())
+        self.assertIsNotNone(m, "no control socket in %s" % conf)
+        r = run([LOOMCTL, "-s", m.group(1), "status"])
+        self.assertRegex(r.stdout, r"(?m)^pid: +%d$" % proc.pid)
+        self.assertRegex(r.stdout, r"(?m)^echo +")
+        r = run([LOOMCTL, "-s", m.group(1), "--json", "listeners"])
+        eps = [row[1] for row in json.loads(r.stdout)["result"]["rows"]]
+        self.assertTrue(any(re.search(r":%d(:|$)" % p(7), ep) for ep in eps), eps)
 
     def _wait_ready(self, proc, err_path):
         deadline = time.monotonic() + loomtest.WAIT
