@@ -30,9 +30,13 @@ from dnstest import ORIGIN, zone_text
 from loomtest import WAIT, DaemonTest, Loomd, finger_query, free_port, own
 
 PROMTOOL = "/usr/bin/promtool"
+LOOMCTL = os.environ.get("LOOMCTL", os.path.join(loomtest.BUILDDIR, "src", "loomctl"))
 
 CONF = """control {{
     listen = "unix:ctl.sock:mode=0600"
+}}
+metrics {{
+    listen = {{"tcp:{metrics}:interface=127.0.0.1"}}
 }}
 tls "local" {{ self_signed = yes }}
 http "web" {{
@@ -127,7 +131,8 @@ def ask(path, line):
 class ModuleOps(DaemonTest):
     @classmethod
     def setUpClass(cls):
-        cls.ports = {k: free_port() for k in ("http", "dns", "dot", "mc", "finger")}
+        cls.ports = {k: free_port() for k in ("http", "dns", "dot", "mc", "finger",
+                                                "metrics")}
         # the secondary NOTIFYs go to: a UDP socket of this test
         cls.secondary = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         cls.secondary.bind(("127.0.0.1", 0))
@@ -208,6 +213,45 @@ class ModuleOps(DaemonTest):
                            text=True, timeout=WAIT * 4)
         # non-zero for a parse error and for lint remarks (names, units)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_metrics_listener_agrees(self):
+        """The metrics listener serves the same module samples as the http
+        status handler (gauges that do not move between the two reads)."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.ports["metrics"],
+                                    timeout=WAIT) as r:
+            listener = parse_prometheus(r.read().decode())
+        status = self.metrics()
+        for name in ("loom_dns_zones", "loom_dns_zone_serial", "loom_dns_zone_records",
+                     "loom_memcache_limit_bytes", "loom_memcache_item_max_bytes"):
+            mine = {k: v for k, v in listener.items() if k[0] == name}
+            self.assertTrue(mine, name)
+            self.assertEqual(mine, {k: v for k, v in status.items() if k[0] == name})
+        for name in ("loom_finger_queries_total", "loom_memcache_commands_total",
+                     "loom_dns_query_types_total", "loom_dns_responses_total"):
+            self.assertIn(name, {k[0] for k in listener}, name)
+
+    def test_loomctl(self):
+        """The same commands through loomctl: a table, --json, and an error
+        (exit 1, the daemon's message on stderr)."""
+        def run(*args):
+            return subprocess.run([LOOMCTL, "-s", self.sock] + list(args),
+                                  capture_output=True, text=True, timeout=WAIT * 2)
+        r = run("dns", "zones")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        head, *rows = r.stdout.splitlines()
+        self.assertEqual(head.split(), ["NAME", "SERIAL", "RECORDS", "SOURCE", "DYNAMIC"])
+        self.assertIn(["example.test", str(self.serial)], [row.split()[:2] for row in rows])
+        r = run("--json", "memcache", "stats")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        stats = dict(json.loads(r.stdout)["result"]["rows"])
+        self.assertEqual(stats["limit_maxbytes"], "16777216")
+        r = run("dns", "notify", "nosuch.test")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no zone nosuch.test is served here", r.stderr)
+        r = run("help", "memcache")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("flush", r.stdout)
+        self.assertIn("stats", r.stdout)
 
     # ---- dns
 
