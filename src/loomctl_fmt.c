@@ -660,8 +660,13 @@ int loomctl_render_reply(const char *reply, size_t len, int json, FILE *out,
 
     root = json_loadb(reply, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
+        sbuf_t b = {0};
+
+        /* jansson quotes the offending bytes: escape them too */
+        sb_put_safe(&b, jerr.text);
         fprintf(err, "loomctl: the reply is not JSON (%s at byte %d)\n",
-                jerr.text, jerr.position);
+                sb_take(&b), jerr.position);
+        free(b.s);
         return LOOMCTL_EXIT_CONNECT;
     }
     ok = json_object_get(root, "ok");
@@ -671,7 +676,8 @@ int loomctl_render_reply(const char *reply, size_t len, int json, FILE *out,
     } else if (json_is_false(ok) && !json_is_string(msg)) {
         snprintf(why, sizeof(why), "an error without an \"error\" message");
     } else if (json) {
-        char *dump = json_dumps(root, JSON_INDENT(2));
+        /* ASCII only: no C1 control reaches the terminal either */
+        char *dump = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 
         if (!dump)
             abort();

@@ -11,6 +11,7 @@ names="$names smtp_reply"
 names="$names ws"
 names="$names irc_line irc_mode"
 names="$names ctl"
+names="$names loomctl"
 set -- $names
 echo "1..$#"
 n=0
