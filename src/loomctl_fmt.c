@@ -477,14 +477,38 @@ static int render_table(const json_t *r, FILE *out, char *err, size_t errlen)
     return 0;
 }
 
-/* An array of objects: shown as a table whose columns are their keys in
- * first-seen order. */
-static int is_object_array(const json_t *v)
+/* Is V a metrics sample ({"name":"loom_...","value":N,...}, the format of
+ * loom_metrics_json that status carries)? */
+static int is_sample(const json_t *v)
+{
+    return json_is_object(v) && json_is_string(json_object_get(v, "name")) &&
+           json_is_number(json_object_get(v, "value"));
+}
+
+/* A non-empty array of samples: shown in one metrics table. */
+static int is_sample_array(const json_t *v)
 {
     size_t i;
     json_t *item;
 
     if (!json_is_array(v) || json_array_size(v) == 0)
+        return 0;
+    json_array_foreach(v, i, item)
+    {
+        if (!is_sample(item))
+            return 0;
+    }
+    return 1;
+}
+
+/* An array of objects that are not samples: shown as a table whose
+ * columns are their keys in first-seen order. */
+static int is_object_array(const json_t *v)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v) || json_array_size(v) == 0 || is_sample_array(v))
         return 0;
     json_array_foreach(v, i, item)
     {
@@ -494,47 +518,96 @@ static int is_object_array(const json_t *v)
     return 1;
 }
 
-static void render_object_array(json_t *arr, FILE *out)
+/* Is every value of KEY in the objects of ARR (where present) an array of
+ * samples, empty or not, and one at least not empty? */
+static int is_sample_column(json_t *arr, const char *key)
 {
-    json_t *keys = json_array(), *item, *v;
+    size_t i;
+    json_t *item, *v;
+    int some = 0;
+
+    json_array_foreach(arr, i, item)
+    {
+        v = json_object_get(item, key);
+        if (v && is_sample_array(v))
+            some = 1;
+        else if (v && !(json_is_array(v) && json_array_size(v) == 0))
+            return 0;
+    }
+    return some;
+}
+
+/* Is KEY one of the strings of the array NAMES? */
+static int in_names(const json_t *names, const char *key)
+{
+    size_t k;
+
+    for (k = 0; k < json_array_size(names); k++)
+        if (strcmp(json_string_value(json_array_get(names, k)), key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Show ARR's objects as a table.  Columns of samples are left out and
+ * their samples appended to SAMPLES instead. */
+static void render_object_array(json_t *arr, json_t *samples, FILE *out)
+{
+    json_t *keys = json_array(), *hidden = json_array(), *item, *v, *o;
     const char *key;
-    size_t i, k;
+    size_t i, j;
 
     json_array_foreach(arr, i, item)
     {
         json_object_foreach(item, key, v)
         {
-            for (k = 0; k < json_array_size(keys); k++)
-                if (strcmp(json_string_value(json_array_get(keys, k)), key) ==
-                    0)
-                    break;
-            if (k == json_array_size(keys))
+            if (in_names(keys, key) || in_names(hidden, key))
+                continue;
+            if (!is_sample_column(arr, key)) {
                 json_array_append_new(keys, json_string(key));
+                continue;
+            }
+            json_array_append_new(hidden, json_string(key));
+            json_array_foreach(arr, j, o)
+            {
+                v = json_object_get(o, key);
+                if (v)
+                    json_array_extend(samples, v);
+            }
         }
     }
-    table_show(keys, json_array_size(arr), object_cell, arr, out);
+    if (json_array_size(keys))
+        table_show(keys, json_array_size(arr), object_cell, arr, out);
     json_decref(keys);
+    json_decref(hidden);
 }
 
+/* The columns of the metrics table (a sample's type is left out). */
+static const char *const sample_cols[] = {"instance", "name", "labels",
+                                          "value"};
+
 /* Any other object (status): its plain members as aligned "key: value"
- * lines, then each array of objects as a titled table. */
+ * lines, then each array of objects as a titled table, then every metrics
+ * sample (its own and its tables') in one table titled "metrics". */
 static void render_object(json_t *obj, FILE *out)
 {
     const char *key;
-    json_t *v;
-    size_t width = 0, w;
+    json_t *v, *samples = json_array(), *cols;
+    size_t width = 0, w, i;
     int blank = 0;
 
     json_object_foreach(obj, key, v)
     {
-        if (!is_object_array(v) && (w = text_width(key)) > width)
+        if (!is_object_array(v) && !is_sample_array(v) &&
+            (w = text_width(key)) > width)
             width = w;
     }
     json_object_foreach(obj, key, v)
     {
         sbuf_t k = {0};
 
-        if (is_object_array(v))
+        if (is_sample_array(v))
+            json_array_extend(samples, v);
+        if (is_object_array(v) || is_sample_array(v))
             continue;
         sb_put_safe(&k, key);
         sb_puts(&k, ":");
@@ -553,9 +626,18 @@ static void render_object(json_t *obj, FILE *out)
         sb_put_safe(&title, key);
         fprintf(out, "%s%s:\n", blank ? "\n" : "", sb_take(&title));
         free(title.s);
-        render_object_array(v, out);
+        render_object_array(v, samples, out);
         blank = 1;
     }
+    if (json_array_size(samples)) {
+        cols = json_array();
+        for (i = 0; i < sizeof(sample_cols) / sizeof(sample_cols[0]); i++)
+            json_array_append_new(cols, json_string(sample_cols[i]));
+        fprintf(out, "%smetrics:\n", blank ? "\n" : "");
+        table_show(cols, json_array_size(samples), object_cell, samples, out);
+        json_decref(cols);
+    }
+    json_decref(samples);
 }
 
 /* The members of a result the protocol gives a meaning to. */
@@ -660,8 +742,13 @@ int loomctl_render_reply(const char *reply, size_t len, int json, FILE *out,
 
     root = json_loadb(reply, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
+        sbuf_t b = {0};
+
+        /* jansson quotes the offending bytes: escape them too */
+        sb_put_safe(&b, jerr.text);
         fprintf(err, "loomctl: the reply is not JSON (%s at byte %d)\n",
-                jerr.text, jerr.position);
+                sb_take(&b), jerr.position);
+        free(b.s);
         return LOOMCTL_EXIT_CONNECT;
     }
     ok = json_object_get(root, "ok");
@@ -671,7 +758,8 @@ int loomctl_render_reply(const char *reply, size_t len, int json, FILE *out,
     } else if (json_is_false(ok) && !json_is_string(msg)) {
         snprintf(why, sizeof(why), "an error without an \"error\" message");
     } else if (json) {
-        char *dump = json_dumps(root, JSON_INDENT(2));
+        /* ASCII only: no C1 control reaches the terminal either */
+        char *dump = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 
         if (!dump)
             abort();

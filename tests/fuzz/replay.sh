@@ -12,6 +12,7 @@ names="$names ws"
 names="$names irc_line irc_mode"
 names="$names ctl"
 names="$names metrics_req"
+names="$names loomctl"
 set -- $names
 echo "1..$#"
 n=0

@@ -103,6 +103,10 @@ class Loomctl(DaemonTest):
         self.assertRegex(out, r"(?m)^MODULE +NAME +LISTENERS +CONNECTIONS$")
         self.assertRegex(out, r"(?m)^echo +e +\S*%d\S* +\d+$" % self.echo)
         self.assertRegex(out, r"(?m)^ctltest +c +\S*%d\S* +\d+$" % self.ct)
+        # the collector's samples, each instance's and the core's, in one table
+        self.assertRegex(out, r"(?m)^metrics:\nINSTANCE +NAME +LABELS +VALUE$")
+        self.assertRegex(out, r"(?m)^e +loom_connections +module=echo +\d+$")
+        self.assertRegex(out, r"(?m)^- +loom_build_info +version=\S+ +1$")
         st = self.ctl_json("status")
         self.assertIs(st["ok"], True)
         r = st["result"]

@@ -199,6 +199,43 @@ static void test_status_object(void **state)
         "requests=10 errors=1\n");
 }
 
+static void test_status_with_samples(void **state)
+{
+    (void)state;
+    /* metrics samples (loom_metrics_json's format), at the top and in each
+     * instance, are gathered into one table after the others: the type is
+     * left out, labels are k=v, a missing instance is "-" */
+    expect_text(
+        "{\"ok\":true,\"result\":{\"pid\":7,\"instances\":["
+        "{\"module\":\"echo\",\"name\":\"e\",\"metrics\":[{\"name\":"
+        "\"loom_connections\",\"type\":\"gauge\",\"instance\":\"e\","
+        "\"labels\":{\"module\":\"echo\"},\"value\":2}]},"
+        "{\"module\":\"dns\",\"name\":\"d\",\"metrics\":[]}],"
+        "\"metrics\":[{\"name\":\"loom_build_info\",\"type\":\"gauge\","
+        "\"instance\":null,\"labels\":{\"version\":\"0.1.0\"},\"value\":1},"
+        "{\"name\":\"loom_x_seconds\",\"instance\":null,\"labels\":{},"
+        "\"value\":0.25}]}}",
+        "pid: 7\n"
+        "\n"
+        "instances:\n"
+        "MODULE  NAME\n"
+        "echo    e\n"
+        "dns     d\n"
+        "\n"
+        "metrics:\n"
+        "INSTANCE  NAME              LABELS         VALUE\n"
+        "-         loom_build_info   version=0.1.0      1\n"
+        "-         loom_x_seconds                    0.25\n"
+        "e         loom_connections  module=echo        2\n");
+    /* an object array whose column is not all samples keeps it */
+    expect_text("{\"ok\":true,\"result\":{\"l\":[{\"a\":1,\"m\":[{\"name\":"
+                "\"n\",\"value\":1}]},{\"a\":2,\"m\":[{\"x\":1}]}]}}",
+                "l:\n"
+                "A  M\n"
+                "1  [{\"name\":\"n\",\"value\":1}]\n"
+                "2  [{\"x\":1}]\n");
+}
+
 static void test_status_without_arrays(void **state)
 {
     (void)state;
@@ -327,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_control_characters_escaped),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_status_object),
+        cmocka_unit_test(test_status_with_samples),
         cmocka_unit_test(test_status_without_arrays),
         cmocka_unit_test(test_daemon_error),
         cmocka_unit_test(test_json_output),
