@@ -531,11 +531,16 @@ static void test_over_connection(void **state)
     ses_expect_ended(c, 1);
     loom_mem_conn_free(c);
 
-    /* the client goes before the deferred reload runs */
+    /* the client goes before the deferred reload runs: the connection
+     * is finalized, the held struct stays, the reply goes nowhere */
     c = ses_conn(e, e->inst);
     assert_int_equal(loom_mem_feed(c, "reload\n", 7), LOOM_OK);
-    loom_mem_conn_free(c);
+    assert_int_equal(loom_mem_shutdown(c), LOOM_OK);
     ses_settle(e);
+    ses_expect_ended(c, 1);
+    out = ses_output(c, &len);
+    assert_int_equal(len, 0);
+    loom_mem_conn_free(c);
 }
 
 int main(void)
