@@ -599,6 +599,98 @@ static void test_sasl_external_over_link(void **state)
     pump(e);
 }
 
+/* ---- metrics ---------------------------------------------------------------
+ */
+
+/* The value of sample KEY ("name{instance=...,...}") in a fresh
+ * collection of E's server, or -1 when there is none. */
+static double metric(ses_env_t *e, const char *key)
+{
+    loom_metrics_t *m = loom_metrics_collect(e->srv);
+    char *text = loom_metrics_prometheus(m, NULL);
+    size_t klen = strlen(key);
+    double v = -1;
+
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+
+        if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
+            v = strtod(p + klen + 1, NULL);
+        p = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    loom_metrics_free(m);
+    return v;
+}
+
+#define GONE(inst, why)                                                        \
+    "loom_irc_disconnects_total{instance=\"" inst "\",reason=\"" why "\"}"
+#define MSGS(dir, cmd)                                                         \
+    "loom_irc_messages_" dir "_total{instance=\"t\",command=\"" cmd "\"}"
+
+/* Gauges follow clients and channels; messages are counted received
+ * once per command and delivered once per recipient line; each way of
+ * leaving lands in its own reason. */
+static void test_metrics_count(void **state)
+{
+    ses_env_t *e = *state;
+    const char *keys[] = {
+        "loom_irc_clients{instance=\"t\"}",
+        "loom_irc_channels{instance=\"t\"}",
+        "loom_irc_registrations_total{instance=\"t\"}",
+        MSGS("received", "privmsg"),
+        MSGS("delivered", "privmsg"),
+        MSGS("received", "notice"),
+        MSGS("delivered", "notice"),
+        GONE("t", "quit"),
+        GONE("t", "closed"),
+        GONE("t", "killed"),
+    };
+    double v0[LOOM_ARRAY_LEN(keys)];
+    peer_t a, b, c;
+
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(keys); i++)
+        if ((v0[i] = metric(e, keys[i])) < 0)
+            fail_msg("no sample %s", keys[i]);
+    join_as(e, &a, NULL, "mamy", "echo-message");
+    join_as(e, &b, NULL, "mben", NULL);
+    join_as(e, &c, NULL, "mcat", NULL);
+    assert_true(metric(e, keys[0]) == v0[0] + 3);
+    assert_true(metric(e, keys[2]) == v0[2] + 3);
+    say(e, &a, "JOIN #metrics\r\n");
+    say(e, &b, "JOIN #metrics\r\n");
+    assert_true(metric(e, keys[1]) == v0[1] + 1);
+    /* to the channel: ben, and amy's echo */
+    say(e, &a, "PRIVMSG #metrics :hello\r\n");
+    assert_has(news(&b), "PRIVMSG #metrics :hello");
+    assert_true(metric(e, keys[3]) == v0[3] + 1);
+    assert_true(metric(e, keys[4]) == v0[4] + 2);
+    /* two targets, one unknown: one command, one line delivered */
+    say(e, &b, "NOTICE mamy,nobody :psst\r\n");
+    assert_true(metric(e, keys[5]) == v0[5] + 1);
+    assert_true(metric(e, keys[6]) == v0[6] + 1);
+    say(e, &b, "QUIT :bye\r\n");
+    assert_true(metric(e, keys[7]) == v0[7] + 1);
+    assert_true(metric(e, keys[0]) == v0[0] + 2);
+    say(e, &a, "OPER boss pw\r\n");
+    assert_has(news(&a), " 381 ");
+    say(e, &a, "KILL mcat :enough\r\n");
+    assert_true(metric(e, keys[9]) == v0[9] + 1);
+    loom_mem_conn_free(a.c);
+    ses_settle(e);
+    assert_true(metric(e, keys[8]) == v0[8] + 1);
+    assert_true(metric(e, keys[0]) == v0[0]);
+    assert_true(metric(e, keys[1]) == v0[1]); /* the channel went empty */
+    loom_mem_conn_free(b.c);
+    loom_mem_conn_free(c.c);
+    ses_settle(e);
+    /* what the earlier tests did to the other instances */
+    assert_true(metric(e, GONE("f", "excess_flood")) >= 1);
+    assert_true(metric(e, GONE("f", "sendq")) >= 1);
+    assert_true(metric(e, GONE("p", "auth")) >= 1);
+    assert_true(metric(e, GONE("p", "sendq")) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -615,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_sendq),
         cmocka_unit_test(test_link_service),
         cmocka_unit_test(test_sasl_external_over_link),
+        cmocka_unit_test(test_metrics_count),
     };
 
     return cmocka_run_group_tests(tests, env_setup, ses_teardown);
