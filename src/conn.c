@@ -96,6 +96,7 @@ loom_conn_t *loom_conn_new(loom_server_t *srv, loom_instance_t *inst,
     c->max_input = LOOM_IN_MAX_DEFAULT;
     c->max_output = LOOM_OUT_MAX;
     c->last = loom_now_sec();
+    c->since_ms = loom_now_ms();
     srv->nconns++;
     if (inst) {
         inst->nconns++;
@@ -445,6 +446,7 @@ static void conn_read(loom_conn_t *c)
             return;
         }
         conn_touch(c);
+        c->bytes_in += (uint64_t)n;
         if (append) {
             c->in_len += (uint32_t)n;
             conn_deliver(c, c->in, c->in_len);
@@ -478,8 +480,10 @@ void loom_conn_flush(loom_conn_t *c)
         return;
     }
     after = conn_pending_out(c);
-    if (after < before)
+    if (after < before) {
+        c->bytes_out += before - after;
         conn_touch(c);
+    }
     if (after == 0 && c->out) {
         evbuffer_free(c->out);
         c->out = NULL;

@@ -92,11 +92,13 @@ struct loom_conn_s {
     uint32_t in_len, in_cap, max_input;
     struct evbuffer *out; /* NULL when nothing is pending */
     SSL *ssl;
-    uint64_t last;            /* last activity, loom_now_sec() */
-    loom_conn_t *prev, *next; /* the instance's activity list */
-    loom_conn_t *dnext;       /* the server's deferred-work list */
-    void *tp_data;            /* transport-private (in-memory output) */
-    loom_timer_t *timers;     /* armed timers it owns */
+    uint64_t last;                /* last activity, loom_now_sec() */
+    loom_conn_t *prev, *next;     /* the instance's activity list */
+    loom_conn_t *dnext;           /* the server's deferred-work list */
+    void *tp_data;                /* transport-private (in-memory output) */
+    loom_timer_t *timers;         /* armed timers it owns */
+    uint64_t since_ms;            /* opened, loom_now_ms() (control socket) */
+    uint64_t bytes_in, bytes_out; /* read from / written to the peer */
 };
 
 /* ---- module instances --------------------------------------------------- */
@@ -189,6 +191,10 @@ struct loom_server_s {
     uint64_t svc_gen, svc_ids;
     struct loom_work_pool_s *work; /* the worker pool (work.c) */
     struct loom_bus_s *bus;        /* the message bus (bus.c) */
+    /* the daemon behind the control socket (ctl.c): its reload and stop */
+    const loom_daemon_hooks_t *daemon;
+    void *daemon_arg;
+    uint64_t started_ms; /* loom_server_new, loom_now_ms() */
 };
 
 /* service.c: withdraw INST's offers (NAME NULL: all); free every offer. */

@@ -65,6 +65,11 @@ void loom_log_setup(loom_log_level_t level, int use_syslog)
     loom_log_cfg.journal = loom_log_stderr_is_journal();
 }
 
+void loom_log_set_level(loom_log_level_t level)
+{
+    loom_log_cfg.level = level;
+}
+
 int loom_log_level_parse(const char *s)
 {
     size_t i;

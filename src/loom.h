@@ -58,6 +58,10 @@ typedef enum {
 /* Configure the error log: level and target (stderr when syslog is 0). */
 void loom_log_setup(loom_log_level_t level, int syslog);
 
+/* Change the level alone, keeping the target (the control socket's
+ * log-level; the next reload sets the configured one again). */
+void loom_log_set_level(loom_log_level_t level);
+
 /* Log one line at LEVEL.  WHO names the module and instance ("finger/users")
  * or the core ("core"); it may be NULL for the core. */
 void loom_log(loom_log_level_t level, const char *who, const char *fmt, ...)

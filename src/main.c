@@ -197,6 +197,47 @@ static void on_stopped(void *arg)
     event_base_loopbreak(d->base);
 }
 
+/* Stop as SIGTERM does, connections getting GRACE seconds (-1: the
+ * configured shutdown_grace).  A second request changes nothing. */
+static void loomd_stop(void *arg, long grace)
+{
+    loomd_t *d = arg;
+
+    if (d->stopping)
+        return;
+    if (grace < 0)
+        grace = d->srv->cfg->shutdown_grace;
+    d->stopping = 1;
+    loomd_notify_status(d, "STOPPING=1", "stopping");
+    loom_log(LOOM_LOG_INFO, NULL, "shutting down");
+    loom_server_shutdown(d->srv, (unsigned)grace, on_stopped, d);
+}
+
+/* Re-read the configuration as SIGHUP does: LOOM_OK, or LOOM_ERROR with
+ * the reason ("FILE:LINE: message") in ERR; the old one keeps serving. */
+static int loomd_reload(void *arg, char *err, size_t errlen)
+{
+    loomd_t *d = arg;
+
+    if (d->stopping) {
+        snprintf(err, errlen, "loomd is stopping");
+        return LOOM_ERROR;
+    }
+    loomd_notify("RELOADING=1");
+    if (loom_server_reload(d->srv, err, errlen) == LOOM_OK) {
+        loom_log(LOOM_LOG_INFO, NULL, "configuration reloaded");
+        loomd_notify_status(d, "READY=1", "reloaded");
+        return LOOM_OK;
+    }
+    loom_log(LOOM_LOG_ERROR, NULL, "reload failed: %s", err);
+    loomd_notify_status(d, "READY=1", "reload failed, old configuration kept");
+    return LOOM_ERROR;
+}
+
+/* What the control socket asks of the daemon (src/ctl.c). */
+static const loom_daemon_hooks_t loomd_hooks = {.reload = loomd_reload,
+                                                .stop = loomd_stop};
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     loomd_t *d = arg;
@@ -207,26 +248,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     switch (sig) {
     case SIGTERM:
     case SIGINT:
-        if (d->stopping)
-            return;
-        d->stopping = 1;
-        loomd_notify_status(d, "STOPPING=1", "stopping");
-        loom_log(LOOM_LOG_INFO, NULL, "shutting down");
-        loom_server_shutdown(d->srv, (unsigned)d->srv->cfg->shutdown_grace,
-                             on_stopped, d);
+        loomd_stop(d, -1);
         break;
     case SIGHUP:
-        if (d->stopping)
-            return;
-        loomd_notify("RELOADING=1");
-        if (loom_server_reload(d->srv, err, sizeof(err)) == LOOM_OK) {
-            loom_log(LOOM_LOG_INFO, NULL, "configuration reloaded");
-            loomd_notify_status(d, "READY=1", "reloaded");
-        } else {
-            loom_log(LOOM_LOG_ERROR, NULL, "reload failed: %s", err);
-            loomd_notify_status(d, "READY=1",
-                                "reload failed, old configuration kept");
-        }
+        if (!d->stopping)
+            loomd_reload(d, err, sizeof(err));
         break;
     case SIGUSR1:
         /* Each log that failed has been named; the summary must not
@@ -294,6 +320,7 @@ static int loomd_serve(loomd_t *d, int daemonize)
     if (geteuid() == 0 && (uid != 0 || cfg->group))
         loom_alog_owner(uid, gid);
     d->srv = loom_server_new(d->base);
+    loom_server_set_daemon(d->srv, &loomd_hooks, d);
     /* Sockets passed by systemd (socket activation) are adopted by the
      * listeners whose address they have; the rest are bound. */
     loom_sdsock_collect(d->srv);

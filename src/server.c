@@ -219,6 +219,7 @@ loom_server_t *loom_server_new(struct event_base *base)
     char err[256];
 
     srv->base = base;
+    srv->started_ms = loom_now_ms();
     srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     srv->sweep = event_new(base, -1, EV_PERSIST, server_on_sweep, srv);
     event_add(srv->sweep, &one);
@@ -231,6 +232,13 @@ loom_server_t *loom_server_new(struct event_base *base)
     if (srv->resolver == NULL)
         loom_log(LOOM_LOG_WARN, NULL, "resolver unavailable: %s", err);
     return srv;
+}
+
+void loom_server_set_daemon(loom_server_t *srv,
+                            const loom_daemon_hooks_t *hooks, void *arg)
+{
+    srv->daemon = hooks;
+    srv->daemon_arg = arg;
 }
 
 /* ---- applying a configuration ------------------------------------------- */

@@ -45,6 +45,21 @@ void loom_server_shutdown(loom_server_t *srv, unsigned grace,
 /* Free everything (connections are aborted). */
 void loom_server_free(loom_server_t *srv);
 
+/* What the daemon (main.c) does for the control socket: reload the
+ * configuration as SIGHUP does (LOOM_OK, or LOOM_ERROR with "FILE:LINE:
+ * message" in ERR), and stop as SIGTERM does but with GRACE seconds.
+ * Both run from the reactor, never inside a connection's callback. */
+typedef struct {
+    int (*reload)(void *arg, char *err, size_t errlen);
+    void (*stop)(void *arg, long grace);
+} loom_daemon_hooks_t;
+
+/* Make HOOKS (static, or outliving SRV) and ARG the daemon's; NULL
+ * HOOKS: none (a reload then re-reads the file directly, a stop is
+ * refused). */
+void loom_server_set_daemon(loom_server_t *srv,
+                            const loom_daemon_hooks_t *hooks, void *arg);
+
 /* Find a running instance by module and instance name, or NULL. */
 loom_instance_t *loom_server_instance(loom_server_t *srv, const char *module,
                                       const char *name);
