@@ -334,4 +334,5 @@ const loom_module_t loom_smtp_module = {
     .stream = {smtp_session_open, smtp_session_data, NULL, smtp_session_close},
     .actions = smtp_actions,
     .metrics = smtp_metrics,
+    .commands = smtp_ctl_commands,
 };
