@@ -17,7 +17,9 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
+#include "ctl.h"
 #include "loom_module.h"
 #include "session.h"
 #include "irc_service.h"
@@ -691,6 +693,129 @@ static void test_metrics_count(void **state)
     assert_true(metric(e, GONE("p", "sendq")) == 0);
 }
 
+/* ---- loomctl commands
+ * --------------------------------------------------------
+ */
+
+/* The reply to control request LINE, parsed (the caller json_decref's). */
+static json_t *ctl(ses_env_t *e, const char *line)
+{
+    char *raw = loom_ctl_run_line(e->srv, line);
+    json_error_t err;
+    json_t *j = json_loads(raw, 0, &err);
+
+    if (j == NULL)
+        fail_msg("not JSON: %s", raw);
+    free(raw);
+    ses_settle(e);
+    return j;
+}
+
+/* The error text of a reply that must be an error. */
+static const char *ctl_error(json_t *j)
+{
+    if (json_is_true(json_object_get(j, "ok")))
+        fail_msg("%s", "an error was expected");
+    return json_string_value(json_object_get(j, "error"));
+}
+
+/* The row of table reply J whose first cell is KEY, or NULL. */
+static json_t *ctl_row(json_t *j, const char *key)
+{
+    json_t *rows = json_object_get(json_object_get(j, "result"), "rows");
+    size_t i;
+    json_t *row;
+
+    json_array_foreach(rows, i, row)
+    {
+        if (strcmp(json_string_value(json_array_get(row, 0)), key) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+static const char *cell(json_t *row, size_t i)
+{
+    return json_string_value(json_array_get(row, i));
+}
+
+/* `irc clients` lists every client with its channels and transport;
+ * `irc kill` sends KILL, closes with ERROR, tells the channel, counts a
+ * kill; errors for unknown nicks, the service user, bad arity. */
+static void test_ctl_clients_and_kill(void **state)
+{
+    ses_env_t *e = *state;
+    peer_t a, b;
+    json_t *j, *row, *cols;
+    const char *out;
+    double killed = metric(e, GONE("t", "killed"));
+
+    join_as(e, &a, NULL, "camy", NULL);
+    join_as(e, &b, NULL, "cben", NULL);
+    say(e, &a, "JOIN #ctl\r\nJOIN #two\r\n");
+    say(e, &b, "JOIN #ctl\r\n");
+    news(&a);
+    j = ctl(e, "irc/t clients");
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    cols = json_object_get(json_object_get(j, "result"), "columns");
+    assert_int_equal(json_array_size(cols), 6);
+    assert_string_equal(json_string_value(json_array_get(cols, 1)), "userhost");
+    row = ctl_row(j, "camy");
+    assert_non_null(row);
+    assert_string_equal(cell(row, 1), "~camy@memory");
+    assert_string_equal(cell(row, 2), "");
+    /* channels in the order the client joined them, newest first or not */
+    assert_true(strcmp(cell(row, 3), "#ctl,#two") == 0 ||
+                strcmp(cell(row, 3), "#two,#ctl") == 0);
+    assert_true(strtol(cell(row, 4), NULL, 10) >= 0);
+    assert_string_equal(cell(row, 5), "tcp");
+    row = ctl_row(j, "svc");
+    assert_non_null(row);
+    assert_string_equal(cell(row, 5), "service");
+    assert_non_null(ctl_row(j, "cben"));
+    json_decref(j);
+    /* the module's only instance is not "t": the name is required */
+    j = ctl(e, "irc clients");
+    assert_non_null(ctl_error(j));
+    json_decref(j);
+
+    j = ctl(e, "irc/t kill cben \"too loud\"");
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    out = news(&b);
+    assert_has(out, ":irc.test KILL cben :too loud\r\n");
+    assert_has(out, "ERROR :Closing Link: memory (Killed (irc.test (too "
+                    "loud)))\r\n");
+    assert_true(loom_mem_closed(b.c));
+    assert_has(news(&a), ":cben!~cben@memory QUIT :Killed (irc.test (too "
+                         "loud))\r\n");
+    assert_true(metric(e, GONE("t", "killed")) == killed + 1);
+    j = ctl(e, "irc/t clients");
+    assert_null(ctl_row(j, "cben"));
+    json_decref(j);
+
+    j = ctl(e, "irc/t kill cben");
+    assert_non_null(strstr(ctl_error(j), "no client with nick cben"));
+    json_decref(j);
+    j = ctl(e, "irc/t kill SVC");
+    assert_non_null(strstr(ctl_error(j), "service user"));
+    json_decref(j);
+    j = ctl(e, "irc/t kill");
+    assert_non_null(strstr(ctl_error(j), "usage"));
+    json_decref(j);
+    j = ctl(e, "irc/t kill a b c");
+    assert_non_null(strstr(ctl_error(j), "usage"));
+    json_decref(j);
+    /* a default reason */
+    j = ctl(e, "irc/t kill CAMY");
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    assert_has(news(&a), ":irc.test KILL camy :Killed by the operator\r\n");
+    loom_mem_conn_free(a.c);
+    loom_mem_conn_free(b.c);
+    ses_settle(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_link_service),
         cmocka_unit_test(test_sasl_external_over_link),
         cmocka_unit_test(test_metrics_count),
+        cmocka_unit_test(test_ctl_clients_and_kill),
     };
 
     return cmocka_run_group_tests(tests, env_setup, ses_teardown);
