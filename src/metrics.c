@@ -18,6 +18,7 @@
 
 typedef struct {
     char *instance; /* NULL: a core sample */
+    char *module;   /* of the instance, for loom_metrics_json_instance */
     char **kv;      /* 2 * nlabels strings: key, value, ... */
     size_t nlabels;
     double value;
@@ -35,6 +36,7 @@ struct loom_metrics_s {
     size_t n, cap;
     size_t last;    /* family of the last sample: the usual next one */
     char *instance; /* label of the samples added now */
+    char *module;   /* and the module of that instance */
 };
 
 loom_metrics_t *loom_metrics_new(void)
@@ -42,10 +44,13 @@ loom_metrics_t *loom_metrics_new(void)
     return loom_calloc(1, sizeof(loom_metrics_t));
 }
 
-void loom_metrics_set_instance(loom_metrics_t *m, const char *name)
+void loom_metrics_set_instance(loom_metrics_t *m, const char *module,
+                               const char *name)
 {
     free(m->instance);
+    free(m->module);
     m->instance = name ? loom_strdup(name) : NULL;
+    m->module = name && module ? loom_strdup(module) : NULL;
 }
 
 size_t loom_metrics_count(const loom_metrics_t *m, size_t *families)
@@ -145,6 +150,7 @@ void loom_metric(loom_metrics_t *m, loom_metric_type_t type, const char *name,
     }
     s = &f->s[f->n++];
     s->instance = m->instance ? loom_strdup(m->instance) : NULL;
+    s->module = m->module ? loom_strdup(m->module) : NULL;
     s->nlabels = n / 2;
     s->kv = n ? loom_malloc(n * sizeof(char *)) : NULL;
     for (i = 0; i < n; i++)
@@ -166,6 +172,7 @@ void loom_metrics_free(loom_metrics_t *m)
                 free(f->s[j].kv[k]);
             free(f->s[j].kv);
             free(f->s[j].instance);
+            free(f->s[j].module);
         }
         free(f->s);
         free(f->name);
@@ -173,6 +180,7 @@ void loom_metrics_free(loom_metrics_t *m)
     }
     free(m->f);
     free(m->instance);
+    free(m->module);
     free(m);
 }
 
@@ -322,9 +330,22 @@ char *loom_metrics_prometheus(const loom_metrics_t *m, size_t *len)
     return o.p;
 }
 
-/* The JSON array of M's samples; with ONE set only those whose instance
- * is INSTANCE (NULL: the core's). */
-static char *metrics_json(const loom_metrics_t *m, int one,
+/* Is S one of the samples metrics_json is asked for: all (ONE 0), those
+ * collected for instance INSTANCE of MODULE, or the core's (INSTANCE
+ * NULL)? */
+static int json_wanted(const metric_sample_t *s, int one, const char *module,
+                       const char *instance)
+{
+    if (!one)
+        return 1;
+    if (instance == NULL)
+        return s->instance == NULL;
+    return s->instance && strcmp(s->instance, instance) == 0 &&
+           (module == NULL || (s->module && strcmp(s->module, module) == 0));
+}
+
+/* The JSON array of M's samples that json_wanted picks. */
+static char *metrics_json(const loom_metrics_t *m, int one, const char *module,
                           const char *instance, size_t *len)
 {
     out_t o = {NULL, 0, 0};
@@ -338,10 +359,7 @@ static char *metrics_json(const loom_metrics_t *m, int one,
         for (j = 0; j < f->n; j++) {
             const metric_sample_t *s = &f->s[j];
 
-            if (one &&
-                (instance == NULL ? s->instance != NULL
-                                  : s->instance == NULL ||
-                                        strcmp(s->instance, instance) != 0))
+            if (!json_wanted(s, one, module, instance))
                 continue;
             out_str(&o, first ? "{\"name\":" : ",{\"name\":");
             first = 0;
@@ -374,11 +392,11 @@ static char *metrics_json(const loom_metrics_t *m, int one,
 
 char *loom_metrics_json(const loom_metrics_t *m, size_t *len)
 {
-    return metrics_json(m, 0, NULL, len);
+    return metrics_json(m, 0, NULL, NULL, len);
 }
 
-char *loom_metrics_json_instance(const loom_metrics_t *m, const char *instance,
-                                 size_t *len)
+char *loom_metrics_json_instance(const loom_metrics_t *m, const char *module,
+                                 const char *instance, size_t *len)
 {
-    return metrics_json(m, 1, instance, len);
+    return metrics_json(m, 1, module, instance, len);
 }

@@ -12,9 +12,11 @@
 /* An empty collection; free it with loom_metrics_free. */
 loom_metrics_t *loom_metrics_new(void);
 
-/* Samples added to M from now on get instance="NAME" first (NAME is
- * copied); NULL: no instance label (the core's own samples). */
-void loom_metrics_set_instance(loom_metrics_t *m, const char *name);
+/* Samples added to M from now on get instance="NAME" first and belong to
+ * that instance of MODULE (both copied); NAME NULL: no instance label
+ * (the core's own samples). */
+void loom_metrics_set_instance(loom_metrics_t *m, const char *module,
+                               const char *name);
 
 /* How many samples and families M holds. */
 size_t loom_metrics_count(const loom_metrics_t *m, size_t *families);

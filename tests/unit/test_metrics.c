@@ -59,12 +59,12 @@ static void test_grouping(void **state)
     (void)state;
     loom_metric(m, C, "loom_a_total", "A things.", 1, "k", "x", NULL);
     loom_metric(m, G, "loom_b", "B now.", 2, NULL);
-    loom_metrics_set_instance(m, "one");
+    loom_metrics_set_instance(m, "mod", "one");
     loom_metric(m, G, "loom_a_total", "ignored help", 3, "k", "y", NULL);
-    loom_metrics_set_instance(m, "two");
+    loom_metrics_set_instance(m, "mod", "two");
     loom_metric(m, G, "loom_c", "C.", 4, NULL);
     loom_metric(m, C, "loom_a_total", "A things.", 5, NULL);
-    loom_metrics_set_instance(m, NULL);
+    loom_metrics_set_instance(m, NULL, NULL);
     loom_metric(m, G, "loom_b", "B now.", 6, "k", "z", NULL);
     assert_int_equal(loom_metrics_count(m, &fams), 6);
     assert_int_equal(fams, 3);
@@ -91,7 +91,7 @@ static void test_escaping(void **state)
     char *s;
 
     (void)state;
-    loom_metrics_set_instance(m, "a\"b\\c\nd");
+    loom_metrics_set_instance(m, "mod", "a\"b\\c\nd");
     loom_metric(m, G, "loom_x", "back\\slash\nnew \"line\"", 1, "path",
                 "C:\\dir \"q\"\n", "empty", "", "nul", NULL, NULL);
     s = prom(m);
@@ -202,10 +202,10 @@ static void test_json(void **state)
 
     (void)state;
     loom_metric(m, C, "loom_a_total", "A.", 1, "route", "r\"1", NULL);
-    loom_metrics_set_instance(m, "web\x01");
+    loom_metrics_set_instance(m, "mod", "web\x01");
     loom_metric(m, G, "loom_b", "B.", 2.5, "k", "v", "k2", "\\", NULL);
     loom_metric(m, C, "loom_a_total", "A.", 7, NULL);
-    loom_metrics_set_instance(m, "other");
+    loom_metrics_set_instance(m, "mod", "other");
     loom_metric(m, C, "loom_a_total", "A.", 8, NULL);
     s = loom_metrics_json(m, &len);
     assert_int_equal(len, strlen(s));
@@ -238,18 +238,25 @@ static void test_json(void **state)
     json_decref(j);
     free(s);
 
-    s = loom_metrics_json_instance(m, "other", &len);
+    s = loom_metrics_json_instance(m, "mod", "other", &len);
     assert_string_equal(s, "[{\"name\":\"loom_a_total\",\"type\":\"counter\","
                            "\"instance\":\"other\",\"labels\":{},"
                            "\"value\":8}]");
     free(s);
-    s = loom_metrics_json_instance(m, NULL, &len);
+    s = loom_metrics_json_instance(m, NULL, NULL, &len);
     j = json_loads(s, 0, NULL);
     assert_int_equal(json_array_size(j), 1);
     json_decref(j);
     free(s);
-    s = loom_metrics_json_instance(m, "nobody", &len);
+    s = loom_metrics_json_instance(m, "mod", "nobody", &len);
     assert_string_equal(s, "[]");
+    free(s);
+    s = loom_metrics_json_instance(m, "other_mod", "other", &len);
+    assert_string_equal(s, "[]");
+    free(s);
+    s = loom_metrics_json_instance(m, NULL, "other", &len);
+    assert_int_equal(strlen(s), len);
+    assert_non_null(strstr(s, "\"value\":8"));
     free(s);
     loom_metrics_free(m);
 }
