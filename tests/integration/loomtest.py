@@ -609,7 +609,9 @@ def shipped_conf():
     and what it refers to) with every port replaced by a free one.
     Returns (d, ports): PORTS maps each shipped port to the one used."""
     d = Loomd("", raw=True)
-    shutil.copytree(os.path.join(SRCDIR, "conf"), d.dir, dirs_exist_ok=True)
+    # (not the control socket of a loomd running on the tree itself)
+    shutil.copytree(os.path.join(SRCDIR, "conf"), d.dir, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.sock"))
     for root, dirs, files in os.walk(d.dir):
         for n in dirs + files:
             os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)

@@ -186,6 +186,9 @@ class DebPackage(unittest.TestCase):
                 ports.setdefault(old, loomtest.free_port())
                 return '"%s%d' % (m.group(1), ports[old])
             text = PORT_RX.sub(repl, text)
+            # not the packaged control socket, which a running service owns
+            text = text.replace("unix:/run/loom/control.sock",
+                                "unix:%s/control.sock" % self.tmp)
             conf = os.path.join(self.tmp, "loom.conf")
             with open(conf, "w") as f:
                 f.write(text)
