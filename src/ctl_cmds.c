@@ -60,6 +60,68 @@ static int ctl_parse_seconds(const char *s, long *out)
 
 /* ---- core commands ------------------------------------------------------ */
 
+/* Is SAMPLE (an element of loom_metrics_json's array) one of INST's: its
+ * instance label, and its module label or its family's module prefix? */
+static int ctl_sample_of(json_t *sample, const loom_instance_t *inst)
+{
+    const char *in = json_string_value(json_object_get(sample, "instance"));
+    const char *name = json_string_value(json_object_get(sample, "name"));
+    const char *mod = json_string_value(
+        json_object_get(json_object_get(sample, "labels"), "module"));
+    size_t n = strlen(inst->mod->name);
+
+    if (in == NULL || name == NULL || strcmp(in, inst->name) != 0)
+        return 0;
+    if (mod)
+        return strcmp(mod, inst->mod->name) == 0;
+    return strncmp(name, "loom_", 5) == 0 &&
+           strncmp(name + 5, inst->mod->name, n) == 0 && name[5 + n] == '_';
+}
+
+/* The collector's samples: those of no instance into R's "metrics", each
+ * instance's into its object of INSTS ("module", "name"). */
+static void ctl_status_metrics(loom_server_t *srv, json_t *r, json_t *insts)
+{
+    loom_metrics_t *m = loom_metrics_collect(srv);
+    char *text = loom_metrics_json(m, NULL);
+    json_t *all = text ? json_loads(text, 0, NULL) : NULL, *core, *sample;
+    loom_instance_t *inst;
+    size_t i, k;
+
+    loom_metrics_free(m);
+    free(text);
+    if (!json_is_array(all)) {
+        json_decref(all);
+        return;
+    }
+    core = json_array();
+    json_array_foreach(all, i, sample)
+    {
+        if (json_is_null(json_object_get(sample, "instance")))
+            json_array_append(core, sample);
+    }
+    json_object_set_new(r, "metrics", core);
+    for (k = 0; k < json_array_size(insts); k++) {
+        json_t *o = json_array_get(insts, k), *mine = json_array();
+
+        for (inst = srv->instances; inst; inst = inst->next) {
+            if (!inst->removed &&
+                strcmp(inst->mod->name,
+                       json_string_value(json_object_get(o, "module"))) == 0 &&
+                strcmp(inst->name,
+                       json_string_value(json_object_get(o, "name"))) == 0)
+                break;
+        }
+        json_array_foreach(all, i, sample)
+        {
+            if (inst && ctl_sample_of(sample, inst))
+                json_array_append(mine, sample);
+        }
+        json_object_set_new(o, "metrics", mine);
+    }
+    json_decref(all);
+}
+
 static loom_ctl_later_t cmd_status(loom_server_t *srv, int argc, char **argv,
                                    loom_ctl_t *out, long *grace)
 {
@@ -96,6 +158,7 @@ static loom_ctl_later_t cmd_status(loom_server_t *srv, int argc, char **argv,
         json_array_insert_new(insts, 0, o);
     }
     json_object_set_new(r, "instances", insts);
+    ctl_status_metrics(srv, r, insts);
     loom_ctl_set_result(out, r);
     return LOOM_CTL_NOW;
 }
@@ -333,7 +396,7 @@ static loom_ctl_later_t cmd_help(loom_server_t *srv, int argc, char **argv,
 }
 
 static const ctl_core_cmd_t ctl_core_cmds[] = {
-    {"status", "", "version, uptime, instances and their listeners", 0, 0,
+    {"status", "", "version, uptime, instances, listeners and counters", 0, 0,
      cmd_status},
     {"reload", "", "re-read the configuration (kept when invalid)", 0, 0,
      cmd_reload},

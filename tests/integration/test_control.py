@@ -94,6 +94,17 @@ class Commands(DaemonTest):
                          ["tcp:%d:interface=127.0.0.1" % self.port])
         # the asking connection is the control instance's one connection
         self.assertEqual(got[("control", "control")]["connections"], 1)
+        # each instance's samples from the metrics collector
+        with connect(self.port) as s:
+            echo_roundtrip(s, b"counted")
+            r = self.ok("status")
+        for i in r["instances"]:
+            conns = [m["value"] for m in i["metrics"] if m["name"] == "loom_connections"]
+            self.assertEqual(conns, [i["connections"]], i)
+            self.assertTrue(all(m["instance"] == i["name"] for m in i["metrics"]))
+        echo = [i for i in r["instances"] if i["module"] == "echo"][0]
+        self.assertEqual(echo["connections"], 1)
+        self.assertIn("loom_build_info", [m["name"] for m in r["metrics"]])
 
     def test_listeners(self):
         r = self.ok("listeners")
