@@ -14,7 +14,7 @@ import urllib.request
 import loomtest
 from loomtest import WAIT, Loomd, free_port
 from test_http_status import metric, parse_prometheus
-from test_smtp_ops import ask
+from test_smtp_ops import ask, stopped_clean
 
 
 def conf(http, chat, slow):
@@ -76,6 +76,7 @@ class IrcOps(unittest.TestCase):
         self.d = Loomd(conf(self.http, self.chat, self.slow))
         self.addCleanup(self.d.cleanup)
         self.d.start()
+        self.addCleanup(stopped_clean, self, self.d)
         self.sock = os.path.join(self.d.dir, "ctl.sock")
 
     def scrape(self):

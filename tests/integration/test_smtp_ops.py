@@ -46,6 +46,17 @@ def ask(path, line):
     return json.loads(raw)
 
 
+def stopped_clean(tc, d):
+    """Stop D: exit 0, and (under ASan) no sanitizer report in its log."""
+    if d.proc is None or d.proc.poll() is not None:
+        return
+    rc = d.stop()
+    log = d.log()
+    tc.assertNotIn("Sanitizer", log)
+    tc.assertNotIn("runtime error:", log)
+    tc.assertEqual(rc, 0, log)
+
+
 def conf(port, sub, http, extra):
     return ('control {\n  listen = "unix:ctl.sock:mode=0600"\n}\n'
             'http "web" {\n  listen = {"tcp:%d:interface=127.0.0.1"}\n'
@@ -76,6 +87,7 @@ class OpsTest(unittest.TestCase):
                        files={"users": users_file()})
         self.addCleanup(self.d.cleanup)
         self.d.start()
+        self.addCleanup(stopped_clean, self, self.d)
         self.sock = os.path.join(self.d.dir, "ctl.sock")
 
     # ---- the control socket and the samples
@@ -275,6 +287,7 @@ class NoQueue(unittest.TestCase):
         d = Loomd(text, files={"users": users_file()})
         self.addCleanup(d.cleanup)
         d.start()
+        self.addCleanup(stopped_clean, self, d)
         for cmd in ("smtp queue", "smtp flush", "smtp delete x"):
             r = ask(os.path.join(d.dir, "ctl.sock"), cmd)
             self.assertFalse(r["ok"], r)
