@@ -170,4 +170,6 @@ const loom_module_t loom_irc_module = {
     .quiesce = irc_quiesce,
     .stream = {irc_conn_open, irc_conn_data, irc_conn_drain, irc_conn_close},
     .actions = irc_actions,
+    .metrics = irc_metrics,
+    .commands = irc_ctl_commands,
 };

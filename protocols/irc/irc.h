@@ -36,6 +36,34 @@ void irc_conn_close(loom_conn_t *c);
 
 #define IRC_LABEL_MAX 64
 
+/* Why a client left, for loom_irc_disconnects_total (irc_metrics.c
+ * has the labels and the quit reasons that map to them). */
+typedef enum {
+    IRC_GONE_QUIT = 0, /* QUIT */
+    IRC_GONE_CLOSED,   /* the connection closed without QUIT */
+    IRC_GONE_PING,     /* ping timeout */
+    IRC_GONE_REGISTER, /* registration timed out */
+    IRC_GONE_FLOOD,    /* excess flood */
+    IRC_GONE_SENDQ,    /* SendQ exceeded */
+    IRC_GONE_KILLED,   /* KILL by an operator or loomctl */
+    IRC_GONE_ERROR,    /* write error, ERROR from the client */
+    IRC_GONE_AUTH,     /* bad password, too many SASL failures */
+    IRC_GONE_SERVER,   /* shutdown, reload, the instance went away */
+    IRC_GONE_COUNT
+} irc_gone_t;
+
+/* Message kinds counted (PRIVMSG, NOTICE, TAGMSG, in irc_msg.c's order). */
+#define IRC_MSGKINDS 3
+
+/* The instance's counters (loom_irc_* samples): plain increments. */
+typedef struct {
+    uint64_t registrations;
+    uint64_t refused; /* connections refused before a client existed */
+    uint64_t received[IRC_MSGKINDS];  /* commands from clients */
+    uint64_t delivered[IRC_MSGKINDS]; /* lines queued to recipients */
+    uint64_t gone[IRC_GONE_COUNT];
+} irc_stats_t;
+
 /* irc_inst_t.priv */
 typedef struct {
     irc_map_t ips;      /* address -> open clients (uintptr_t) */
@@ -43,7 +71,16 @@ typedef struct {
     uint64_t msg_seq;   /* msgid */
     loom_timer_t housekeeping;
     char *service_nick; /* the service user's nick as configured */
+    irc_stats_t stats;
 } irc_hub_t;
+
+/* The disconnect class of a quit REASON (as irc_client_quit got it). */
+irc_gone_t irc_gone_class(const char *reason);
+
+/* The module's metrics hook and command table (irc_metrics.c,
+ * irc_ctl.c). */
+void irc_metrics(loom_instance_t *inst, loom_metrics_t *m);
+extern const loom_ctl_cmd_t irc_ctl_commands[];
 
 /* One held-back line (flood control). */
 typedef struct irc_qline_s {

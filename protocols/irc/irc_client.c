@@ -412,6 +412,8 @@ void irc_client_quit(irc_client_t *c, const char *reason, int error_line)
 
     if (c->quitting)
         return;
+    if (c->ops != NULL) /* not the service user */
+        irc_hub(irc)->stats.gone[irc_gone_class(reason)]++;
     if (irc_client_registered(c)) {
         irc_out_t o = {0};
 
@@ -528,6 +530,7 @@ int irc_conn_open(loom_conn_t *conn)
     snprintf(ip, sizeof(ip), "%s", loom_conn_peer(conn));
     hc = irc_client_new(irc, &irc_tcp_ops, conn, ip, secure, &why);
     if (hc == NULL) {
+        irc_hub(irc)->stats.refused++;
         loom_conn_printf(conn, "ERROR :Closing Link: %s (%s)\r\n", ip, why);
         loom_conn_close(conn);
         return LOOM_OK;
@@ -593,8 +596,10 @@ static uint64_t irc_link_attach(void *self, const irc_link_ops_t *ops, void *io,
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, ip,
                   sizeof(ip));
     hc = irc_client_new(irc, ops, io, ip, secure, &why);
-    if (hc == NULL)
+    if (hc == NULL) {
+        irc_hub(irc)->stats.refused++;
         return 0;
+    }
     if (certfp && certfp[0])
         hc->c.certfp = loom_strdup(certfp);
     return hc->c.id;

@@ -344,7 +344,7 @@ static void irc_msg_one(irc_client_t *c, irc_msgkind_t kind, const char *target,
                 irc_numeric(c, num, "%s :Cannot send to channel", ch->name);
             return;
         }
-        irc_fanout_chan(ch, &o);
+        irc_hub(irc)->stats.delivered[kind] += irc_fanout_chan(ch, &o);
         if (kind != IRC_TAGMSG && min_modes == 0)
             irc_bus_message(c, ch, text, a->client_tags);
         return;
@@ -364,8 +364,11 @@ static void irc_msg_one(irc_client_t *c, irc_msgkind_t kind, const char *target,
         }
         o.echo = 0;
         irc_send_out(to, &o);
-        if (c->caps & IRC_CAP_ECHO_MESSAGE)
+        irc_hub(irc)->stats.delivered[kind]++;
+        if (c->caps & IRC_CAP_ECHO_MESSAGE) {
             irc_send_out(c, &o);
+            irc_hub(irc)->stats.delivered[kind]++;
+        }
         if (kind == IRC_PRIVMSG && to->away)
             irc_numeric(c, 301, "%s :%s", to->nick, to->away);
     }
@@ -391,6 +394,7 @@ static void irc_msg_cmd(irc_client_t *c, const irc_args_t *a,
     }
     if (kind == IRC_TAGMSG && !(c->caps & IRC_CAP_MESSAGE_TAGS))
         return;
+    irc_hub(c->inst)->stats.received[kind]++;
     snprintf(targets, sizeof(targets), "%s", a->params[0]);
     for (t = strtok_r(targets, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (++n > conf->maxtargets) {

@@ -220,6 +220,7 @@ void irc_register_try(irc_client_t *c)
     c->signon = time(NULL);
     irc->nunknown--;
     irc->nclients++;
+    irc_hub(irc)->stats.registrations++;
     if (irc->nclients > irc->max_seen)
         irc->max_seen = irc->nclients;
     /* from now on the tick PINGs an idle client */

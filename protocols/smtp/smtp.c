@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "smtp.h"
+#include "smtp_ctl.h"
 #include "smtp_mime.h"
 #include "smtp_store.h"
 
@@ -103,10 +104,12 @@ smtp_runner_start(loom_instance_t *inst, const smtp_conf_t *c, void *runner)
     return runner;
 }
 
-__attribute__((weak)) void smtp_runner_queued(void *runner, const char *id)
+__attribute__((weak)) void smtp_runner_queued(void *runner, const char *id,
+                                              const smtp_queued_t *q)
 {
     (void)runner;
     (void)id;
+    (void)q;
 }
 
 __attribute__((weak)) void smtp_runner_stop(void *runner)
@@ -330,4 +333,6 @@ const loom_module_t loom_smtp_module = {
     .stop = smtp_stop,
     .stream = {smtp_session_open, smtp_session_data, NULL, smtp_session_close},
     .actions = smtp_actions,
+    .metrics = smtp_metrics,
+    .commands = smtp_ctl_commands,
 };

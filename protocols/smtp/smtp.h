@@ -167,12 +167,43 @@ typedef struct smtp_ipcount_s {
 
 #define SMTP_IP_BUCKETS 1024
 
+/* Why a step of a session was refused, for loom_smtp_rejected_total
+ * (smtp_ctl.c has the labels, in this order). */
+typedef enum {
+    SMTP_REJ_CONN_LIMIT = 0, /* connect: max_connections_per_ip */
+    SMTP_REJ_TLS_REQUIRED,   /* MAIL on submission before STARTTLS */
+    SMTP_REJ_AUTH_REQUIRED,  /* MAIL on submission before AUTH */
+    SMTP_REJ_SENDER,         /* MAIL: sender not owned by the user */
+    SMTP_REJ_TOO_MANY_RCPTS, /* RCPT: past max_recipients */
+    SMTP_REJ_UNKNOWN_RCPT,   /* RCPT: no such local user */
+    SMTP_REJ_RELAY,          /* RCPT: relay access denied */
+    SMTP_REJ_LOOP,           /* RCPT: alias loop */
+    SMTP_REJ_NO_RCPTS,       /* DATA/BDAT without a valid recipient */
+    SMTP_REJ_SIZE,           /* message: past max_message_size */
+    SMTP_REJ_CONTENT,        /* message: bare CR/LF, a line too long */
+    SMTP_REJ_STORE,          /* message: could not be made durable */
+    SMTP_REJ_COUNT
+} smtp_reject_t;
+
+/* The instance's counters (loom_smtp_* samples, smtp_ctl.c): plain
+ * increments on the reactor. */
+typedef struct {
+    uint64_t sessions;       /* connections opened */
+    uint64_t accepted;       /* messages made durable (250) */
+    uint64_t accepted_bytes; /* their size, Received: included */
+    uint64_t data_bytes;     /* bytes read as DATA or BDAT content */
+    uint64_t published;      /* messages published on the bus */
+    uint64_t auth_ok, auth_failed;
+    uint64_t replies[6]; /* by class: [2] 2xx ... [5] 5xx */
+    uint64_t rejected[SMTP_REJ_COUNT];
+} smtp_stats_t;
+
 typedef struct {
     loom_instance_t *inst;
     smtp_commit_t *commit;
     smtp_ipcount_t *ips[SMTP_IP_BUCKETS];
     void *runner; /* the queue runner (smtp-out), or NULL */
-    uint64_t accepted, refused, published;
+    smtp_stats_t stats;
 } smtp_inst_t;
 
 /* The instance state of INST (set by the module's start). */
@@ -195,8 +226,17 @@ unsigned smtp_ip_auth_failed(smtp_inst_t *si, const char *addr);
 void *smtp_runner_start(loom_instance_t *inst, const smtp_conf_t *c,
                         void *runner);
 
-/* A message was committed to the queue directory under ID. */
-void smtp_runner_queued(void *runner, const char *id);
+/* What the session knew of a message committed to the queue: its
+ * sender, remote recipients (", "-joined), size and arrival time. */
+typedef struct {
+    const char *sender, *rcpts;
+    uint64_t size;
+    int64_t arrival;
+} smtp_queued_t;
+
+/* A message was committed to the queue directory under ID (Q: what is
+ * shown of it in `smtp queue` until the runner loads it). */
+void smtp_runner_queued(void *runner, const char *id, const smtp_queued_t *q);
 
 /* The instance stops: end the runner (its worker jobs are done). */
 void smtp_runner_stop(void *runner);

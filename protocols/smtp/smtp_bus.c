@@ -91,7 +91,7 @@ static void smtp_pub_done(void *arg, int status)
         smtp_field(m, "sender", j->pub.sender);
         smtp_field(m, "recipients", j->pub.rcpts);
         if (loom_bus_publish(j->inst, m, NULL) == LOOM_OK && si)
-            si->published++;
+            si->stats.published++;
     }
     smtp_mime_summary_free(&j->sum);
     smtp_pub_clear(&j->pub);

@@ -21,6 +21,10 @@ struct smtp_deliv_s {
     void *arg;
     smtp_inst_t *si;
     smtp_pub_t pub;
+    /* for the queue listing: sender, remote recipients, size, arrival */
+    char *q_sender, *q_rcpts;
+    uint64_t q_size;
+    int64_t q_arrival;
 };
 
 void smtp_new_id(char *out)
@@ -63,13 +67,18 @@ static void smtp_deliver_done(void *arg, smtp_txn_t *t)
     const char *qid = smtp_txn_queue_id(t);
     int ok = smtp_txn_ok(t);
 
-    if (ok && qid && d->si->runner)
-        smtp_runner_queued(d->si->runner, qid);
+    if (ok && qid && d->si->runner) {
+        smtp_queued_t q = {d->q_sender, d->q_rcpts, d->q_size, d->q_arrival};
+
+        smtp_runner_queued(d->si->runner, qid, &q);
+    }
     if (ok && d->pub.topic)
         smtp_bus_publish(d->si->inst, &d->pub);
     smtp_pub_clear(&d->pub);
     if (d->done)
         d->done(d->arg, ok, qid, ok ? NULL : smtp_txn_error(t));
+    free(d->q_sender);
+    free(d->q_rcpts);
     free(d);
 }
 
@@ -111,7 +120,7 @@ smtp_deliv_t *smtp_deliver_submit(smtp_inst_t *si, const smtp_envelope_t *env,
     if (nremote && qdir) {
         smtp_qmsg_t m;
         smtp_qrcpt_t *r = loom_calloc(nremote, sizeof(*r));
-        size_t k = 0;
+        size_t k = 0, rlen = 1;
 
         memset(&m, 0, sizeof(m));
         m.sender = env->sender;
@@ -129,8 +138,17 @@ smtp_deliv_t *smtp_deliver_submit(smtp_inst_t *si, const smtp_envelope_t *env,
             r[k].orcpt = env->rcpts[i].orcpt;
             r[k].notify = env->rcpts[i].notify;
             r[k].status = SMTP_RCPT_PENDING;
+            rlen += strlen(r[k].addr) + 2;
             k++;
         }
+        d->q_sender = loom_strdup(env->sender ? env->sender : "");
+        d->q_rcpts = loom_malloc(rlen);
+        d->q_rcpts[0] = '\0';
+        for (size_t i = 0, n = 0; i < k; i++)
+            n += (size_t)snprintf(d->q_rcpts + n, rlen - n, "%s%s",
+                                  i ? ", " : "", r[i].addr);
+        d->q_size = hlen + blen;
+        d->q_arrival = m.arrival;
         m.nrcpt = k;
         m.rcpt = r;
         smtp_txn_add_queue(t, qdir, &m);

@@ -151,6 +151,60 @@ void smtp_runner_update(smtp_runner_t *r, const char *hostname,
 /* The message ID was committed to the queue: deliver it now. */
 void smtp_runner_add(smtp_runner_t *r, const char *id);
 
+/* The message ID was committed to the queue (from SENDER to the
+ * recipients RCPTS, ", "-joined; SIZE bytes, arrived at ARRIVAL, Unix
+ * seconds): deliver it now, and show these in `smtp queue` until it is
+ * loaded.  Strings are copied. */
+void smtp_runner_add_info(smtp_runner_t *r, const char *id, const char *sender,
+                          const char *rcpts, uint64_t size, int64_t arrival);
+
+/* The runner's counters (per recipient and attempt) and gauges. */
+typedef struct {
+    uint64_t delivered; /* recipients accepted by the next hop */
+    uint64_t deferred;  /* attempts that ended 4xx or unreachable */
+    uint64_t bounced;   /* recipients given up (5xx or expired) */
+    uint64_t dsns;      /* bounce messages handed to the delivery */
+    size_t messages;    /* gauge: messages in the queue */
+    size_t active;      /* gauge: messages being delivered now */
+    int held;           /* relay_hold is set */
+} smtp_runner_stats_t;
+
+/* Fill OUT from R (NULL: all zero). */
+void smtp_runner_stats(const smtp_runner_t *r, smtp_runner_stats_t *out);
+
+/* One queued message as `smtp queue` shows it; strings borrowed for the
+ * callback only, NULL when not known yet (a message found on disk is
+ * known at once; one that arrived shows what its session gave). */
+typedef struct {
+    const char *id;
+    const char *sender; /* "" the null sender */
+    const char *rcpts;  /* undecided recipients, ", "-joined */
+    const char *error;  /* the last attempt's error, or NULL */
+    uint64_t size;      /* bytes, Received: included */
+    int64_t arrival;    /* Unix seconds, 0: unknown */
+    int64_t due;        /* the next attempt, Unix seconds */
+    uint32_t attempts;  /* most attempts made for any undecided recipient */
+    int busy;           /* an attempt runs now */
+} smtp_runner_item_t;
+
+/* Call CB(ARG, item) for every message of R's queue (in no particular
+ * order); returns how many.  R may be NULL (none). */
+size_t smtp_runner_list(const smtp_runner_t *r,
+                        void (*cb)(void *arg, const smtp_runner_item_t *it),
+                        void *arg);
+
+/* Make every queued message due now (those being delivered keep their
+ * attempt).  Returns how many were made due, or -1 when relay_hold keeps
+ * the queue (nothing changed). */
+long smtp_runner_flush(smtp_runner_t *r);
+
+/* Drop message ID from R's queue without a bounce: it leaves the schedule
+ * at once and its file is removed on the worker pool (a failure there is
+ * logged).  Returns LOOM_OK, LOOM_DECLINED (no such message) or
+ * LOOM_ERROR (an attempt runs now), with ERR set when not LOOM_OK. */
+int smtp_runner_delete(smtp_runner_t *r, const char *id, char *err,
+                       size_t errlen);
+
 /* Stop: abandon the attempts in flight (their recipients stay as the
  * queue file says, to be tried after the next start) and free R.  Call
  * after the instance's worker jobs are done (the module's stop). */

@@ -107,9 +107,9 @@ void *smtp_runner_start(loom_instance_t *inst, const smtp_conf_t *c,
                            &relay_ops);
 }
 
-void smtp_runner_queued(void *runner, const char *id)
+void smtp_runner_queued(void *runner, const char *id, const smtp_queued_t *q)
 {
-    smtp_runner_add(runner, id);
+    smtp_runner_add_info(runner, id, q->sender, q->rcpts, q->size, q->arrival);
 }
 
 void smtp_runner_stop(void *runner)

@@ -29,6 +29,11 @@ typedef struct rentry_s {
     char id[SMTP_QUEUE_ID_MAX];
     int64_t due; /* Unix seconds */
     int busy;    /* a job has it */
+    /* what `smtp queue` shows (entry_note): heap strings or NULL */
+    char *sender, *rcpts, *error;
+    uint64_t size;
+    int64_t arrival;
+    uint32_t attempts;
 } rentry_t;
 
 /* The recipients of one message that go to one place. */
@@ -82,6 +87,7 @@ struct smtp_runner_s {
     rjob_t *jobs;
     unsigned active;
     int scanned;
+    smtp_runner_stats_t stats; /* counters; the gauges are filled on demand */
     /* the start-up scan: ids and when they are due, filled on a worker */
     struct rscan_s *scan;
 };
@@ -139,6 +145,59 @@ static int tls_must_for(const smtp_relay_conf_t *rc, const char *domain)
 
 /* ---- entries ------------------------------------------------------------- */
 
+static void entry_clear(rentry_t *e)
+{
+    free(e->sender);
+    free(e->rcpts);
+    free(e->error);
+    e->sender = e->rcpts = e->error = NULL;
+}
+
+static void entry_free(rentry_t *e)
+{
+    entry_clear(e);
+    free(e);
+}
+
+/* Take what `smtp queue` shows of E from M: the undecided recipients,
+ * the most attempts among them and the last error of the most recently
+ * tried one.  Allocation helpers only (runs in the start-up scan). */
+static void entry_note(rentry_t *e, const smtp_qmsg_t *m)
+{
+    int64_t last = -1;
+    size_t i, n = 0, len = 0;
+
+    entry_clear(e);
+    e->sender = loom_strdup(m->sender ? m->sender : "");
+    e->size = m->body_len;
+    e->arrival = m->arrival;
+    e->attempts = 0;
+    for (i = 0; i < m->nrcpt; i++) {
+        const smtp_qrcpt_t *q = &m->rcpt[i];
+
+        if (q->status != SMTP_RCPT_PENDING && q->status != SMTP_RCPT_DEFERRED)
+            continue;
+        len += strlen(q->addr) + 2;
+        if (q->attempts > e->attempts)
+            e->attempts = q->attempts;
+        if (q->last_error != NULL && q->last_attempt > last) {
+            last = q->last_attempt;
+            free(e->error);
+            e->error = loom_strdup(q->last_error);
+        }
+    }
+    e->rcpts = loom_malloc(len + 1);
+    e->rcpts[0] = '\0';
+    for (i = 0, len = 0; i < m->nrcpt; i++) {
+        const smtp_qrcpt_t *q = &m->rcpt[i];
+
+        if (q->status != SMTP_RCPT_PENDING && q->status != SMTP_RCPT_DEFERRED)
+            continue;
+        len +=
+            (size_t)sprintf(e->rcpts + len, "%s%s", n++ ? ", " : "", q->addr);
+    }
+}
+
 static rentry_t *entry_find(smtp_runner_t *r, const char *id)
 {
     rentry_t *e;
@@ -173,7 +232,7 @@ static void entry_remove(smtp_runner_t *r, rentry_t *gone)
     for (pp = &r->entries; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == gone) {
             *pp = gone->next;
-            free(gone);
+            entry_free(gone);
             return;
         }
     }
@@ -268,6 +327,7 @@ static void job_updated(void *arg, int status)
         job_end(j, 1);
         return;
     }
+    entry_note(j->e, &j->m);
     for (i = 0; i < j->m.nrcpt; i++) {
         const smtp_qrcpt_t *q = &j->m.rcpt[i];
         int64_t t;
@@ -373,8 +433,10 @@ static void job_bounce(rjob_t *j)
         j->dsn = r->ops.inject(r->inst, out.rcpt, data, out.len, out.eightbit,
                                job_dsn_done, j);
         smtp_dsn_free(&out);
-        if (j->dsn != NULL)
+        if (j->dsn != NULL) {
+            r->stats.dsns++;
             goto done;
+        }
         loom_log(LOOM_LOG_WARN, who,
                  "queue %s: the bounce to <%s> could not be queued; dropped",
                  j->id, j->m.sender);
@@ -416,6 +478,12 @@ static void job_outcome(rjob_t *j)
                      : x->status == SMTP_RCPT_FAILED  ? "bounced"
                                                       : "deferred",
                      x->error);
+            if (x->status == SMTP_RCPT_DELIVERED)
+                j->r->stats.delivered++;
+            else if (x->status == SMTP_RCPT_FAILED)
+                j->r->stats.bounced++;
+            else
+                j->r->stats.deferred++;
             if (x->status == SMTP_RCPT_DEFERRED)
                 j->all_final = 0;
         } else if (q->status == SMTP_RCPT_PENDING ||
@@ -622,6 +690,7 @@ static void job_loaded(void *arg, int status)
         job_end(j, 1);
         return;
     }
+    entry_note(j->e, &j->m);
     job_deliver(j);
 }
 
@@ -696,13 +765,12 @@ static void scan_found(void *arg, const char *id, smtp_qmsg_t *m,
         if (due < 0 || t < due)
             due = t;
     }
-    e = calloc(1, sizeof(*e));
-    if (e != NULL) {
-        snprintf(e->id, sizeof(e->id), "%s", id);
-        e->due = due < 0 ? 0 : due; /* all final: the job removes it */
-        e->next = s->found;
-        s->found = e;
-    }
+    e = loom_calloc(1, sizeof(*e));
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->due = due < 0 ? 0 : due; /* all final: the job removes it */
+    entry_note(e, m);
+    e->next = s->found;
+    s->found = e;
     smtp_qmsg_free(m);
     free(m);
 }
@@ -728,9 +796,20 @@ static void scan_done(void *arg, int status)
         loom_log(LOOM_LOG_INFO, loom_instance_who(r->inst),
                  "queue %s: %ld message(s) at start", s->qdir, s->n);
     while ((e = s->found) != NULL) {
+        rentry_t *x;
+
         s->found = e->next;
-        entry_add(r, e->id, e->due);
-        free(e);
+        x = entry_add(r, e->id, e->due);
+        if (x->sender == NULL) { /* the summary moves over */
+            x->sender = e->sender;
+            x->rcpts = e->rcpts;
+            x->error = e->error;
+            x->size = e->size;
+            x->arrival = e->arrival;
+            x->attempts = e->attempts;
+            e->sender = e->rcpts = e->error = NULL;
+        }
+        entry_free(e);
     }
     free(s);
     r->scanned = 1;
@@ -807,6 +886,142 @@ void smtp_runner_add(smtp_runner_t *r, const char *id)
     runner_kick(r);
 }
 
+void smtp_runner_add_info(smtp_runner_t *r, const char *id, const char *sender,
+                          const char *rcpts, uint64_t size, int64_t arrival)
+{
+    rentry_t *e;
+
+    if (r == NULL || r->qdir == NULL)
+        return;
+    e = entry_add(r, id, wall_now());
+    if (e->sender == NULL && !e->busy) {
+        e->sender = loom_strdup(sender ? sender : "");
+        e->rcpts = loom_strdup(rcpts ? rcpts : "");
+        e->size = size;
+        e->arrival = arrival;
+    }
+    runner_kick(r);
+}
+
+/* ---- what loomctl sees -------------------------------------------------- */
+
+void smtp_runner_stats(const smtp_runner_t *r, smtp_runner_stats_t *out)
+{
+    const rentry_t *e;
+
+    memset(out, 0, sizeof(*out));
+    if (r == NULL)
+        return;
+    *out = r->stats;
+    out->messages = 0;
+    for (e = r->entries; e != NULL; e = e->next)
+        out->messages++;
+    out->active = r->active;
+    out->held = r->rc.hold != 0;
+}
+
+size_t smtp_runner_list(const smtp_runner_t *r,
+                        void (*cb)(void *arg, const smtp_runner_item_t *it),
+                        void *arg)
+{
+    const rentry_t *e;
+    size_t n = 0;
+
+    for (e = r ? r->entries : NULL; e != NULL; e = e->next, n++) {
+        smtp_runner_item_t it;
+
+        memset(&it, 0, sizeof(it));
+        it.id = e->id;
+        it.sender = e->sender;
+        it.rcpts = e->rcpts;
+        it.error = e->error;
+        it.size = e->size;
+        it.arrival = e->arrival;
+        it.due = e->due;
+        it.attempts = e->attempts;
+        it.busy = e->busy;
+        cb(arg, &it);
+    }
+    return n;
+}
+
+long smtp_runner_flush(smtp_runner_t *r)
+{
+    int64_t now = wall_now();
+    rentry_t *e;
+    long n = 0;
+
+    if (r == NULL || r->qdir == NULL)
+        return 0;
+    if (r->rc.hold)
+        return -1;
+    for (e = r->entries; e != NULL; e = e->next) {
+        if (e->busy)
+            continue;
+        e->due = now;
+        n++;
+    }
+    runner_kick(r);
+    return n;
+}
+
+/* The removal of a deleted message's file, on the worker pool: a copy
+ * of what it needs, no pointer into the runner. */
+typedef struct {
+    loom_instance_t *inst;
+    char qdir[4096];
+    char id[SMTP_QUEUE_ID_MAX];
+    char err[256];
+    int rc;
+} rdelete_t;
+
+static void delete_work(void *arg)
+{
+    rdelete_t *d = arg;
+
+    d->rc = smtp_queue_remove(d->qdir, d->id, d->err, sizeof(d->err));
+}
+
+static void delete_done(void *arg, int status)
+{
+    rdelete_t *d = arg;
+
+    if (status != LOOM_WORK_COMPLETED || d->rc != SMTP_QUEUE_OK)
+        loom_log(LOOM_LOG_ERROR, loom_instance_who(d->inst),
+                 "queue %s: deleted, but its file stays: %s", d->id,
+                 status != LOOM_WORK_COMPLETED ? "cancelled" : d->err);
+    free(d);
+}
+
+int smtp_runner_delete(smtp_runner_t *r, const char *id, char *err,
+                       size_t errlen)
+{
+    rentry_t *e = r != NULL && r->qdir != NULL ? entry_find(r, id) : NULL;
+    rdelete_t *d;
+
+    if (e == NULL) {
+        snprintf(err, errlen, "no message %s in the queue", id);
+        return LOOM_DECLINED;
+    }
+    if (e->busy) {
+        snprintf(err, errlen,
+                 "message %s is being delivered now; try again when the "
+                 "attempt is over",
+                 id);
+        return LOOM_ERROR;
+    }
+    d = loom_calloc(1, sizeof(*d));
+    d->inst = r->inst;
+    snprintf(d->qdir, sizeof(d->qdir), "%s", r->qdir);
+    snprintf(d->id, sizeof(d->id), "%s", id);
+    loom_log(LOOM_LOG_INFO, loom_instance_who(r->inst),
+             "queue %s: deleted by the operator (from=<%s> to=%s)", id,
+             e->sender ? e->sender : "?", e->rcpts ? e->rcpts : "?");
+    entry_remove(r, e);
+    loom_work_submit(r->inst, delete_work, delete_done, d);
+    return LOOM_OK;
+}
+
 void smtp_runner_free(smtp_runner_t *r)
 {
     rentry_t *e;
@@ -822,7 +1037,7 @@ void smtp_runner_free(smtp_runner_t *r)
     }
     while ((e = r->entries) != NULL) {
         r->entries = e->next;
-        free(e);
+        entry_free(e);
     }
     if (r->scan != NULL) {
         /* its done has run (stop waits for jobs): nothing refers to it */

@@ -127,12 +127,20 @@ static void sess_reply(smtp_sess_t *s, int code, const char *enh,
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     loom_conn_printf(s->c, "%d %s %s\r\n", code, enh, text);
+    if (code >= 200 && code < 600)
+        smtp_inst(s->inst)->stats.replies[code / 100]++;
     if (code >= 400 && code != 421 && s->state != SS_DONE &&
         ++s->errors >= sess_conf(s)->max_errors) {
         loom_conn_printf(s->c, "421 4.7.0 %s Error: too many errors\r\n",
                          sess_conf(s)->hostname);
         sess_close(s);
     }
+}
+
+/* Count a refusal of WHY (loom_smtp_rejected_total). */
+static void sess_rejected(smtp_sess_t *s, smtp_reject_t why)
+{
+    smtp_inst(s->inst)->stats.rejected[why]++;
 }
 
 static void sess_reply_r(smtp_sess_t *s, const smtp_reply_t *r)
@@ -319,6 +327,7 @@ int smtp_session_open(loom_conn_t *c)
     *slot = s;
     s->c = c;
     s->inst = loom_conn_instance(c);
+    smtp_inst(s->inst)->stats.sessions++;
     conf = sess_conf(s);
     snprintf(s->peer, sizeof(s->peer), "%s", loom_conn_peer(c));
     s->have_peer = loom_conn_peer_addr(c, &s->peer_ss, &len) == LOOM_OK;
@@ -330,6 +339,7 @@ int smtp_session_open(loom_conn_t *c)
     s->counted = 1;
     if (conf->max_conn_per_ip &&
         smtp_ip_open(smtp_inst(s->inst), s->peer) > conf->max_conn_per_ip) {
+        sess_rejected(s, SMTP_REJ_CONN_LIMIT);
         loom_conn_printf(c,
                          "421 4.7.0 %s Error: too many connections from %s\r\n",
                          conf->hostname, s->peer);
@@ -419,6 +429,8 @@ static void cmd_mail(smtp_sess_t *s, const smtp_cmd_t *cmd)
         return;
     }
     if (s->submission && !s->auth_user[0]) {
+        sess_rejected(s, sess_auth_offered(s) ? SMTP_REJ_AUTH_REQUIRED
+                                              : SMTP_REJ_TLS_REQUIRED);
         if (!sess_auth_offered(s))
             sess_reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
         else
@@ -437,6 +449,7 @@ static void cmd_mail(smtp_sess_t *s, const smtp_cmd_t *cmd)
             char shown[SMTP_ADDR_MAX + 1];
 
             sess_printable(shown, sizeof(shown), sender, strlen(sender));
+            sess_rejected(s, SMTP_REJ_SENDER);
             sess_reply(s, 553, "5.7.1",
                        "<%s>: Sender address rejected: not owned by user %s",
                        shown, s->auth_user);
@@ -511,11 +524,13 @@ static void cmd_rcpt(smtp_sess_t *s, const smtp_cmd_t *cmd)
         return;
     }
     if (s->nrcpt >= c->max_rcpt) {
+        sess_rejected(s, SMTP_REJ_TOO_MANY_RCPTS);
         sess_reply(s, 452, "4.5.3", "Error: too many recipients");
         return;
     }
     if (cmd->path.domain.len == 0) { /* <postmaster> */
         if (c->ndomains == 0) {
+            sess_rejected(s, SMTP_REJ_UNKNOWN_RCPT);
             sess_reply(s, 550, "5.1.1",
                        "<postmaster>: Recipient address rejected: no "
                        "local domain");
@@ -537,10 +552,12 @@ static void cmd_rcpt(smtp_sess_t *s, const smtp_cmd_t *cmd)
         (cmd->path.literal || !c->queue_dir ||
          !(s->auth_user[0] ||
            (s->have_peer && smtp_peer_may_relay(c, &s->peer_ss))))) {
+        sess_rejected(s, SMTP_REJ_RELAY);
         sess_reply(s, 554, "5.7.1", "<%s>: Relay access denied", shown);
         return;
     }
     if (kind == SMTP_DEST_UNKNOWN) {
+        sess_rejected(s, SMTP_REJ_UNKNOWN_RCPT);
         sess_reply(s, 550, "5.1.1",
                    "<%s>: Recipient address rejected: User unknown in local "
                    "recipient table",
@@ -548,6 +565,7 @@ static void cmd_rcpt(smtp_sess_t *s, const smtp_cmd_t *cmd)
         return;
     }
     if (kind == SMTP_DEST_LOOP) {
+        sess_rejected(s, SMTP_REJ_LOOP);
         sess_reply(s, 550, "5.4.6",
                    "<%s>: Recipient address rejected: alias "
                    "loop",
@@ -608,6 +626,7 @@ static void cmd_data(smtp_sess_t *s, const smtp_cmd_t *cmd)
         return;
     }
     if (s->nrcpt == 0) {
+        sess_rejected(s, SMTP_REJ_NO_RCPTS);
         sess_reply(s, 554, "5.5.1", "Error: no valid recipients");
         return;
     }
@@ -627,9 +646,11 @@ static void cmd_bdat(smtp_sess_t *s, const smtp_cmd_t *cmd)
         if (!s->in_mail)
             smtp_reply_set(&s->bdat_reply, 503, "5.5.1",
                            "Error: need MAIL command");
-        else
+        else {
+            sess_rejected(s, SMTP_REJ_NO_RCPTS);
             smtp_reply_set(&s->bdat_reply, 554, "5.5.1",
                            "Error: no valid recipients");
+        }
         smtp_bdat_init(&s->bdat, 0);
     } else if (!s->use_bdat) {
         s->use_bdat = 1;
@@ -736,6 +757,8 @@ static void sess_auth_failed(smtp_sess_t *s)
     uint64_t spent = loom_now_ms() - s->auth_start_ms;
     unsigned n = smtp_ip_auth_failed(smtp_inst(s->inst), s->peer);
 
+    smtp_inst(s->inst)->stats.auth_failed++;
+
     loom_log_peer(LOOM_LOG_INFO, loom_instance_who(s->inst), s->peer,
                   "AUTH failed for %s from %s (%u failures)", s->login_user,
                   s->peer, n);
@@ -762,6 +785,7 @@ static void sess_auth_done(void *arg, int status)
         return;
     }
     snprintf(s->auth_user, sizeof(s->auth_user), "%s", s->login_user);
+    smtp_inst(s->inst)->stats.auth_ok++;
     sess_resume(s);
     sess_reply(s, 235, "2.7.0", "Authentication successful");
 }
@@ -903,6 +927,8 @@ static void sess_line(smtp_sess_t *s, const char *line, size_t len)
     sess_parse_opts(s, &opts);
     if (smtp_cmd_parse(line, len, &opts, &cmd, &err) != 0) {
         /* a BDAT that cannot be parsed has no size: nothing to skip */
+        if (err.code == 552) /* MAIL SIZE= past max_message_size */
+            sess_rejected(s, SMTP_REJ_SIZE);
         sess_reply_r(s, &err);
         return;
     }
@@ -942,8 +968,10 @@ static void sess_committed(void *arg, int ok, const char *qid, const char *err)
     s->deliv = NULL;
     sess_alog(s, ok ? "stored" : "failed", qid);
     if (ok) {
-        smtp_inst(s->inst)->accepted++;
+        smtp_inst(s->inst)->stats.accepted++;
+        smtp_inst(s->inst)->stats.accepted_bytes += s->commit_size;
     } else {
+        sess_rejected(s, SMTP_REJ_STORE);
         loom_log(LOOM_LOG_ERROR, loom_instance_who(s->inst),
                  "message %s from %s not stored: %s", s->msgid, s->peer,
                  err ? err : "?");
@@ -1043,6 +1071,7 @@ static void sess_data_end(smtp_sess_t *s)
         s->commit_size = (size_t)s->data.size;
         sess_alog(s, "refused", NULL);
         sess_txn_reset(s);
+        sess_rejected(s, r.code == 552 ? SMTP_REJ_SIZE : SMTP_REJ_CONTENT);
         sess_reply_r(s, &r);
         return;
     }
@@ -1058,6 +1087,7 @@ static void sess_bdat_end(smtp_sess_t *s)
         return;
     }
     if (s->bdat.too_big) {
+        sess_rejected(s, SMTP_REJ_SIZE);
         sess_txn_reset(s);
         sess_reply(s, 552, "5.3.4", "Message size exceeds fixed limit");
         return;
@@ -1102,6 +1132,7 @@ size_t smtp_session_data(loom_conn_t *c, const char *buf, size_t len)
         case SS_DATA:
             take = smtp_data_feed(&s->data, p, n, sess_sink, s);
             used += take;
+            smtp_inst(s->inst)->stats.data_bytes += take;
             if (s->data.done)
                 sess_data_end(s);
             continue;
@@ -1109,6 +1140,7 @@ size_t smtp_session_data(loom_conn_t *c, const char *buf, size_t len)
             take = smtp_bdat_feed(&s->bdat, p, n,
                                   s->bdat_error ? NULL : sess_sink, s);
             used += take;
+            smtp_inst(s->inst)->stats.data_bytes += take;
             if (s->bdat.remaining == 0)
                 sess_bdat_end(s);
             continue;

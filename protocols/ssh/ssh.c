@@ -105,6 +105,12 @@ typedef struct {
     ssh_job_t *head, *tail;
     loom_timer_t op_timer, idle_timer;
     uint64_t seq;
+    /* counters (loom_ssh_* samples): sessions opened and failed, calls
+     * ended by action and result, bytes of the calls that succeeded */
+    uint64_t sessions, session_failures;
+    uint64_t calls[2][3]; /* [ssh_op_t][loom_act_result_t] */
+    uint64_t bytes;
+    size_t queued;
 } ssh_t;
 
 static void ssh_drive(ssh_t *s);
@@ -294,6 +300,11 @@ static void job_end(ssh_t *s, loom_act_result_t result, const char *why)
     s->head = j->next;
     if (s->head == NULL)
         s->tail = NULL;
+    s->queued--;
+    if ((unsigned)result < 3)
+        s->calls[j->op][result]++;
+    if (result == LOOM_ACT_DONE)
+        s->bytes += j->len;
     loom_timer_disarm(&s->op_timer);
     loom_action_done(j->call, result, why);
     job_free(j);
@@ -318,6 +329,7 @@ static void ssh_session_failed(ssh_t *s, const char *what)
 
     snprintf(why, sizeof(why), "%s@%s:%d: %s", sc->user, sc->host, sc->port,
              what);
+    s->session_failures++;
     loom_log(LOOM_LOG_WARN, loom_instance_who(s->inst), "%s", why);
     ssh_fail_all(s, LOOM_ACT_RETRY, why);
 }
@@ -728,6 +740,7 @@ static void ssh_step(ssh_t *s)
             }
             loom_log(LOOM_LOG_INFO, loom_instance_who(s->inst),
                      "session open to %s@%s:%d", sc->user, sc->host, sc->port);
+            s->sessions++;
             loom_timer_disarm(&s->op_timer);
             s->state = S_READY;
             break;
@@ -847,6 +860,7 @@ static void ssh_enqueue(loom_instance_t *inst, loom_action_call_t *call,
     else
         s->head = j;
     s->tail = j;
+    s->queued++;
     ssh_drive(s);
 }
 
@@ -868,6 +882,40 @@ static const loom_action_t ssh_actions[] = {
     {"put", ssh_put_params, ssh_act_put},
     {"append", ssh_append_params, ssh_act_append},
     {NULL, NULL, NULL}};
+
+/* ---- metrics --------------------------------------------------------------
+ */
+
+static void ssh_metrics(loom_instance_t *inst, loom_metrics_t *m)
+{
+    static const char *const ops[] = {"put", "append"};
+    static const char *const results[] = {"done", "retry", "failed"};
+    ssh_t *s = loom_instance_data(inst);
+
+    if (s == NULL)
+        return;
+    loom_metric(m, LOOM_METRIC_GAUGE, "loom_ssh_session_up",
+                "1 while an SSH session is open and ready.",
+                s->state == S_READY ? 1 : 0, NULL);
+    loom_metric(m, LOOM_METRIC_GAUGE, "loom_ssh_calls_queued",
+                "Bus calls waiting or running.", (double)s->queued, NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_ssh_sessions_total",
+                "SSH sessions opened (authenticated, SFTP ready).",
+                (double)s->sessions, NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_ssh_session_failures_total",
+                "SSH sessions that failed or were lost (connect, host key, "
+                "authentication, timeout, transport).",
+                (double)s->session_failures, NULL);
+    for (size_t o = 0; o < LOOM_ARRAY_LEN(ops); o++)
+        for (size_t r = 0; r < LOOM_ARRAY_LEN(results); r++)
+            loom_metric(m, LOOM_METRIC_COUNTER, "loom_ssh_calls_total",
+                        "Bus calls ended, by action and result.",
+                        (double)s->calls[o][r], "action", ops[o], "result",
+                        results[r], NULL);
+    loom_metric(m, LOOM_METRIC_COUNTER, "loom_ssh_written_bytes_total",
+                "Bytes written by calls that succeeded.", (double)s->bytes,
+                NULL);
+}
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -925,4 +973,5 @@ const loom_module_t SSH_MODULE = {
     .reload = ssh_reload,
     .stop = ssh_stop,
     .actions = ssh_actions,
+    .metrics = ssh_metrics,
 };

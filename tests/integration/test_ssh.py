@@ -189,6 +189,18 @@ class SshTest(DaemonTest):
         with open(self.path(name), "rb") as f:
             return f.read()
 
+    def samples(self):
+        """The ssh instance's samples in the status JSON: {(name,
+        sorted label items): value}."""
+        inst = [i for i in loomtest.http_status(self.http)["instances"]
+                if i["module"] == "ssh"][0]
+        return {(m["name"], tuple(sorted(m["labels"].items()))): m["value"]
+                for m in inst["metrics"]}
+
+    def calls(self, action, result):
+        return self.samples()[("loom_ssh_calls_total",
+                               (("action", action), ("result", result)))]
+
     def leftovers(self):
         return [n for n in os.listdir(self.sshd.files) if "loomtmp" in n]
 
@@ -213,6 +225,16 @@ class PutTest(SshTest):
         # one session served all four calls
         self.assertEqual(len(re.findall(r"ssh/archive: session open", self.d.log())), 1)
         self.assertEqual(len(re.findall(r"Accepted publickey", self.sshd.log())), 1)
+        # and the samples say so
+        got = self.samples()
+        self.assertEqual(got[("loom_ssh_sessions_total", ())], 1)
+        self.assertEqual(got[("loom_ssh_session_failures_total", ())], 0)
+        self.assertEqual(got[("loom_ssh_session_up", ())], 1)
+        self.assertEqual(got[("loom_ssh_calls_queued", ())], 0)
+        self.assertEqual(self.calls("put", "done"), 4)
+        self.assertEqual(self.calls("put", "failed"), 0)
+        self.assertEqual(got[("loom_ssh_written_bytes_total", ())],
+                         2 * len(big) + 2 * len(b"second\n"))
 
     def test_body_template(self):
         self.start(route("p", "put", ["path = %s/${name}.txt" % self.sshd.files,
@@ -227,6 +249,8 @@ class PutTest(SshTest):
             self.publish(('{"n": %d, "w": "line"}' % i).encode(), "application/json")
         self.wait_route("a", lambda s: s["delivered"] == 20)
         self.assertEqual(self.read("log.txt").decode(), "".join("%d line\n" % i for i in range(20)))
+        self.assertEqual(self.calls("append", "done"), 20)
+        self.assertEqual(self.calls("put", "done"), 0)
 
     def test_bad_parameters_fail_without_retry(self):
         self.start(route("empty", "put", ["path = ${nothing}"]) +
@@ -238,6 +262,9 @@ class PutTest(SshTest):
             self.assertEqual(st["retried"], 0)
             self.assertEqual(st["delivered"], 0)
         self.assertEqual(os.listdir(self.sshd.files), [])
+        # refused before they were queued: no call of the module ended
+        self.assertEqual(self.calls("put", "failed"), 0)
+        self.assertEqual(self.samples()[("loom_ssh_sessions_total", ())], 0)
 
     def test_missing_directory_fails(self):
         self.start(route("p", "put", ["path = %s/no/such/dir/f" % self.sshd.files]))
@@ -245,6 +272,8 @@ class PutTest(SshTest):
         st = self.wait_route("p", lambda s: s["failed"] == 1)
         self.assertEqual(st["delivered"], 0)
         self.assertRegex(self.d.log(), r'route "p": ssh:archive:put failed.*no such file')
+        self.assertEqual(self.calls("put", "failed"), 1)
+        self.assertEqual(self.calls("put", "done"), 0)
 
 
 class HostKeyTest(SshTest):
@@ -264,6 +293,9 @@ class HostKeyTest(SshTest):
         kh = self.sshd.write_known_hosts("kh_wrong", other)
         self.refused(kh, r"host key refused: it DIFFERS from the key recorded in .*kh_wrong")
         self.wait_route("p", lambda s: s["retried"] >= 1)
+        self.assertGreaterEqual(self.samples()[("loom_ssh_session_failures_total", ())], 1)
+        self.assertEqual(self.samples()[("loom_ssh_sessions_total", ())], 0)
+        self.assertGreaterEqual(self.calls("put", "retry"), 1)
 
     def test_unknown_host_is_refused(self):
         kh = self.sshd.write_known_hosts("kh_other", self.sshd.hostkey, host="[127.0.0.1]:1")

@@ -267,6 +267,119 @@ static void test_close_during_commit(void **state)
     assert_int_equal(count_new(e), before + 1);
 }
 
+/* The value of the sample KEY ("name{instance=...,...}") in a fresh
+ * collection of E's server, or -1 when there is none. */
+static double metric(env_t *e, const char *key)
+{
+    loom_metrics_t *m = loom_metrics_collect(e->ses.srv);
+    char *text = loom_metrics_prometheus(m, NULL);
+    size_t klen = strlen(key);
+    double v = -1;
+
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+
+        if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
+            v = strtod(p + klen + 1, NULL);
+        p = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    loom_metrics_free(m);
+    return v;
+}
+
+#define SMTP_REJ(stage, reason)                                                \
+    "loom_smtp_rejected_total{instance=\"m\",stage=\"" stage                   \
+    "\",reason=\"" reason "\"}"
+
+/* The counters move by what a dialogue did: a session, the refusals by
+ * stage and reason, one accepted message and its bytes, AUTH results. */
+static void test_metrics_count(void **state)
+{
+    env_t *e = *state;
+    static const char in[] = "EHLO c\r\n"
+                             "MAIL FROM:<s@x.test> SIZE=100000\r\n"
+                             "MAIL FROM:<s@x.test>\r\n"
+                             "RCPT TO:<nobody@example.test>\r\n"
+                             "RCPT TO:<b@elsewhere.test>\r\n"
+                             "DATA\r\n"
+                             "RCPT TO:<alice@example.test>\r\n"
+                             "DATA\r\nbare\nlf\r\n.\r\n"
+                             "MAIL FROM:<s@x.test>\r\n"
+                             "RCPT TO:<alice@example.test>\r\n"
+                             "DATA\r\nSubject: t\r\n\r\nbody\r\n.\r\n"
+                             "QUIT\r\n";
+    const char *keys[] = {
+        "loom_smtp_sessions_total{instance=\"m\"}",
+        "loom_smtp_messages_accepted_total{instance=\"m\"}",
+        SMTP_REJ("rcpt", "unknown_recipient"),
+        SMTP_REJ("rcpt", "relay_denied"),
+        SMTP_REJ("data", "no_recipients"),
+        SMTP_REJ("data", "content"),
+        SMTP_REJ("data", "size"),
+        SMTP_REJ("mail", "auth_required"),
+        "loom_smtp_replies_total{instance=\"m\",class=\"5xx\"}",
+        "loom_smtp_received_bytes_total{instance=\"m\"}",
+        "loom_smtp_accepted_bytes_total{instance=\"m\"}",
+        "loom_smtp_auth_total{instance=\"m\",result=\"failure\"}",
+        "loom_smtp_auth_total{instance=\"m\",result=\"success\"}",
+        "loom_smtp_queue_messages{instance=\"m\"}",
+    };
+    /* 552 SIZE at MAIL, 550, 554, 554 no recipients, 550 bare LF */
+    const double delta[] = {1, 1, 1, 1, 1, 1, 1, 0, 5, 0, 0, 0, 0, 0};
+    double before[LOOM_ARRAY_LEN(keys)];
+    ses_reply_t r;
+
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(keys); i++) {
+        before[i] = metric(e, keys[i]);
+        if (before[i] < 0)
+            fail_msg("no sample %s", keys[i]);
+    }
+    r = talk(e, in, sizeof(in) - 1, 0);
+    assert_non_null(strstr(r.p, "250 2.0.0 Ok: queued as ID"));
+    free(r.p);
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(keys); i++) {
+        double now = metric(e, keys[i]);
+
+        if (i == 9) { /* bare LF message and the accepted one */
+            if (now - before[i] < 20)
+                fail_msg("%s moved by %g", keys[i], now - before[i]);
+        } else if (i == 10) { /* Received: + the message */
+            if (now - before[i] < 30)
+                fail_msg("%s moved by %g", keys[i], now - before[i]);
+        } else if (now - before[i] != delta[i]) {
+            fail_msg("%s moved by %g, not %g", keys[i], now - before[i],
+                     delta[i]);
+        }
+    }
+}
+
+/* AUTH results are counted once each, the failure before the success. */
+static void test_metrics_auth(void **state)
+{
+    env_t *e = *state;
+    loom_conn_t *c = ses_conn(&e->ses, NULL);
+    double fail0 =
+        metric(e, "loom_smtp_auth_total{instance=\"m\",result=\"failure\"}");
+    double ok0 =
+        metric(e, "loom_smtp_auth_total{instance=\"m\",result=\"success\"}");
+
+    ses_feed(&e->ses, c, SES_S("STARTTLS\r\n"));
+    pump(e);
+    ses_feed(&e->ses, c, SES_S("EHLO c\r\nAUTH PLAIN AGRlbW8AYmFk\r\n"));
+    pump(e);
+    assert_true(
+        metric(e, "loom_smtp_auth_total{instance=\"m\",result=\"failure\"}") ==
+        fail0 + 1);
+    ses_feed(&e->ses, c, SES_S("AUTH PLAIN AGRlbW8AcHc=\r\n"));
+    pump(e);
+    assert_true(
+        metric(e, "loom_smtp_auth_total{instance=\"m\",result=\"success\"}") ==
+        ok0 + 1);
+    loom_mem_conn_free(c);
+    pump(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +387,8 @@ int main(void)
         cmocka_unit_test(test_delivery_pieces),
         cmocka_unit_test(test_starttls_and_auth),
         cmocka_unit_test(test_close_during_commit),
+        cmocka_unit_test(test_metrics_count),
+        cmocka_unit_test(test_metrics_auth),
     };
 
     return cmocka_run_group_tests(tests, env_setup, ses_teardown);

@@ -17,7 +17,9 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
+#include "ctl.h"
 #include "loom_module.h"
 #include "session.h"
 #include "irc_service.h"
@@ -599,6 +601,221 @@ static void test_sasl_external_over_link(void **state)
     pump(e);
 }
 
+/* ---- metrics ---------------------------------------------------------------
+ */
+
+/* The value of sample KEY ("name{instance=...,...}") in a fresh
+ * collection of E's server, or -1 when there is none. */
+static double metric(ses_env_t *e, const char *key)
+{
+    loom_metrics_t *m = loom_metrics_collect(e->srv);
+    char *text = loom_metrics_prometheus(m, NULL);
+    size_t klen = strlen(key);
+    double v = -1;
+
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+
+        if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
+            v = strtod(p + klen + 1, NULL);
+        p = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    loom_metrics_free(m);
+    return v;
+}
+
+#define GONE(inst, why)                                                        \
+    "loom_irc_disconnects_total{instance=\"" inst "\",reason=\"" why "\"}"
+#define MSGS(dir, cmd)                                                         \
+    "loom_irc_messages_" dir "_total{instance=\"t\",command=\"" cmd "\"}"
+
+/* Gauges follow clients and channels; messages are counted received
+ * once per command and delivered once per recipient line; each way of
+ * leaving lands in its own reason. */
+static void test_metrics_count(void **state)
+{
+    ses_env_t *e = *state;
+    const char *keys[] = {
+        "loom_irc_clients{instance=\"t\"}",
+        "loom_irc_channels{instance=\"t\"}",
+        "loom_irc_registrations_total{instance=\"t\"}",
+        MSGS("received", "privmsg"),
+        MSGS("delivered", "privmsg"),
+        MSGS("received", "notice"),
+        MSGS("delivered", "notice"),
+        GONE("t", "quit"),
+        GONE("t", "closed"),
+        GONE("t", "killed"),
+    };
+    double v0[LOOM_ARRAY_LEN(keys)];
+    peer_t a, b, c;
+
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(keys); i++)
+        if ((v0[i] = metric(e, keys[i])) < 0)
+            fail_msg("no sample %s", keys[i]);
+    join_as(e, &a, NULL, "mamy", "echo-message");
+    join_as(e, &b, NULL, "mben", NULL);
+    join_as(e, &c, NULL, "mcat", NULL);
+    assert_true(metric(e, keys[0]) == v0[0] + 3);
+    assert_true(metric(e, keys[2]) == v0[2] + 3);
+    say(e, &a, "JOIN #metrics\r\n");
+    say(e, &b, "JOIN #metrics\r\n");
+    assert_true(metric(e, keys[1]) == v0[1] + 1);
+    /* to the channel: ben, and amy's echo */
+    say(e, &a, "PRIVMSG #metrics :hello\r\n");
+    assert_has(news(&b), "PRIVMSG #metrics :hello");
+    assert_true(metric(e, keys[3]) == v0[3] + 1);
+    assert_true(metric(e, keys[4]) == v0[4] + 2);
+    /* two targets, one unknown: one command, one line delivered */
+    say(e, &b, "NOTICE mamy,nobody :psst\r\n");
+    assert_true(metric(e, keys[5]) == v0[5] + 1);
+    assert_true(metric(e, keys[6]) == v0[6] + 1);
+    say(e, &b, "QUIT :bye\r\n");
+    assert_true(metric(e, keys[7]) == v0[7] + 1);
+    assert_true(metric(e, keys[0]) == v0[0] + 2);
+    say(e, &a, "OPER boss pw\r\n");
+    assert_has(news(&a), " 381 ");
+    say(e, &a, "KILL mcat :enough\r\n");
+    assert_true(metric(e, keys[9]) == v0[9] + 1);
+    loom_mem_conn_free(a.c);
+    ses_settle(e);
+    assert_true(metric(e, keys[8]) == v0[8] + 1);
+    assert_true(metric(e, keys[0]) == v0[0]);
+    assert_true(metric(e, keys[1]) == v0[1]); /* the channel went empty */
+    loom_mem_conn_free(b.c);
+    loom_mem_conn_free(c.c);
+    ses_settle(e);
+    /* what the earlier tests did to the other instances */
+    assert_true(metric(e, GONE("f", "excess_flood")) >= 1);
+    assert_true(metric(e, GONE("f", "sendq")) >= 1);
+    assert_true(metric(e, GONE("p", "auth")) >= 1);
+    assert_true(metric(e, GONE("p", "sendq")) == 0);
+}
+
+/* ---- loomctl commands
+ * --------------------------------------------------------
+ */
+
+/* The reply to control request LINE, parsed (the caller json_decref's). */
+static json_t *ctl(ses_env_t *e, const char *line)
+{
+    char *raw = loom_ctl_run_line(e->srv, line);
+    json_error_t err;
+    json_t *j = json_loads(raw, 0, &err);
+
+    if (j == NULL)
+        fail_msg("not JSON: %s", raw);
+    free(raw);
+    ses_settle(e);
+    return j;
+}
+
+/* The error text of a reply that must be an error. */
+static const char *ctl_error(json_t *j)
+{
+    if (json_is_true(json_object_get(j, "ok")))
+        fail_msg("%s", "an error was expected");
+    return json_string_value(json_object_get(j, "error"));
+}
+
+/* The row of table reply J whose first cell is KEY, or NULL. */
+static json_t *ctl_row(json_t *j, const char *key)
+{
+    json_t *rows = json_object_get(json_object_get(j, "result"), "rows");
+    size_t i;
+    json_t *row;
+
+    json_array_foreach(rows, i, row)
+    {
+        if (strcmp(json_string_value(json_array_get(row, 0)), key) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+static const char *cell(json_t *row, size_t i)
+{
+    return json_string_value(json_array_get(row, i));
+}
+
+/* `irc clients` lists every client with its channels and transport;
+ * `irc kill` sends KILL, closes with ERROR, tells the channel, counts a
+ * kill; errors for unknown nicks, the service user, bad arity. */
+static void test_ctl_clients_and_kill(void **state)
+{
+    ses_env_t *e = *state;
+    peer_t a, b;
+    json_t *j, *row, *cols;
+    const char *out;
+    double killed = metric(e, GONE("t", "killed"));
+
+    join_as(e, &a, NULL, "camy", NULL);
+    join_as(e, &b, NULL, "cben", NULL);
+    say(e, &a, "JOIN #ctl\r\nJOIN #two\r\n");
+    say(e, &b, "JOIN #ctl\r\n");
+    news(&a);
+    j = ctl(e, "irc/t clients");
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    cols = json_object_get(json_object_get(j, "result"), "columns");
+    assert_int_equal(json_array_size(cols), 6);
+    assert_string_equal(json_string_value(json_array_get(cols, 1)), "userhost");
+    row = ctl_row(j, "camy");
+    assert_non_null(row);
+    assert_string_equal(cell(row, 1), "~camy@memory");
+    assert_string_equal(cell(row, 2), "");
+    /* channels in the order the client joined them, newest first or not */
+    assert_true(strcmp(cell(row, 3), "#ctl,#two") == 0 ||
+                strcmp(cell(row, 3), "#two,#ctl") == 0);
+    assert_true(strtol(cell(row, 4), NULL, 10) >= 0);
+    assert_string_equal(cell(row, 5), "tcp");
+    row = ctl_row(j, "svc");
+    assert_non_null(row);
+    assert_string_equal(cell(row, 5), "service");
+    assert_non_null(ctl_row(j, "cben"));
+    json_decref(j);
+    /* the module's only instance is not "t": the name is required */
+    j = ctl(e, "irc clients");
+    assert_non_null(ctl_error(j));
+    json_decref(j);
+
+    j = ctl(e, "irc/t kill cben \"too loud\"");
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    out = news(&b);
+    assert_has(out, ":irc.test KILL cben :too loud\r\n");
+    assert_has(out, "ERROR :Closing Link: memory (Killed (irc.test (too "
+                    "loud)))\r\n");
+    assert_true(loom_mem_closed(b.c));
+    assert_has(news(&a), ":cben!~cben@memory QUIT :Killed (irc.test (too "
+                         "loud))\r\n");
+    assert_true(metric(e, GONE("t", "killed")) == killed + 1);
+    j = ctl(e, "irc/t clients");
+    assert_null(ctl_row(j, "cben"));
+    json_decref(j);
+
+    j = ctl(e, "irc/t kill cben");
+    assert_non_null(strstr(ctl_error(j), "no client with nick cben"));
+    json_decref(j);
+    j = ctl(e, "irc/t kill SVC");
+    assert_non_null(strstr(ctl_error(j), "service user"));
+    json_decref(j);
+    j = ctl(e, "irc/t kill");
+    assert_non_null(strstr(ctl_error(j), "usage"));
+    json_decref(j);
+    j = ctl(e, "irc/t kill a b c");
+    assert_non_null(strstr(ctl_error(j), "usage"));
+    json_decref(j);
+    /* a default reason */
+    j = ctl(e, "irc/t kill CAMY");
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    assert_has(news(&a), ":irc.test KILL camy :Killed by the operator\r\n");
+    loom_mem_conn_free(a.c);
+    loom_mem_conn_free(b.c);
+    ses_settle(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -615,6 +832,8 @@ int main(void)
         cmocka_unit_test(test_sendq),
         cmocka_unit_test(test_link_service),
         cmocka_unit_test(test_sasl_external_over_link),
+        cmocka_unit_test(test_metrics_count),
+        cmocka_unit_test(test_ctl_clients_and_kill),
     };
 
     return cmocka_run_group_tests(tests, env_setup, ses_teardown);
