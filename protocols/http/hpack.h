@@ -221,6 +221,10 @@ int hpack_name_ok(const char *name, size_t len);
  * LF, and no leading or trailing SP/HTAB (RFC 9113 8.2.1). */
 int hpack_value_ok(const char *value, size_t len);
 
+/* The smallest static-table index whose name is NAME[LEN] (HPACK_IDX_*),
+ * or 0 when no static entry has that name. */
+unsigned hpack_static_name_index(const char *name, size_t len);
+
 /* Low-level pieces, exported for tests and the fuzzer. */
 
 /* Decode an integer with an N-bit prefix (1..8) at *P (< END), masking the

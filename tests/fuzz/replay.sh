@@ -9,6 +9,7 @@ names="endpoint lines finger memcache dns_query dns_zfile dns_tsig dns_journal d
 names="$names smtp_queue smtp_cmd smtp_data"
 names="$names smtp_reply"
 names="$names ws"
+names="$names hpack"
 names="$names irc_line irc_mode"
 set -- $names
 echo "1..$#"
