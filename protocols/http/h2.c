@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "h2_sess.h"
+#include "hpack.h"
 #include "http.h"
 
 #define H2_OUT_HIWAT (32 * 1024) /* stream buffer: send_body says AGAIN */
@@ -332,65 +333,95 @@ static ssize_t h2_read_body(void *ud, void *sud, uint8_t *buf, size_t length,
     return (ssize_t)length;
 }
 
+/* Is the lowercase NAME[NL] connection-specific (not sent in HTTP/2)? */
+static int h2_hop_field(const char *name, size_t nl)
+{
+    switch (nl) {
+    case 7:
+        return memcmp(name, "upgrade", 7) == 0;
+    case 10:
+        return memcmp(name, "connection", 10) == 0 ||
+               memcmp(name, "keep-alive", 10) == 0;
+    case 16:
+        return memcmp(name, "proxy-connection", 16) == 0;
+    case 17:
+        return memcmp(name, "transfer-encoding", 17) == 0;
+    default:
+        return 0;
+    }
+}
+
+/* Fields whose values change from response to response: literals, not
+ * worth a table lookup (by static index). */
+static int h2_changing(unsigned sidx)
+{
+    static const unsigned char lit[62] = {
+        [21] = 1, /* age */
+        [28] = 1, /* content-length */
+        [30] = 1, /* content-range */
+        [33] = 1, /* date */
+        [34] = 1, /* etag */
+        [44] = 1, /* last-modified */
+        [46] = 1, /* location */
+        [55] = 1, /* set-cookie */
+    };
+
+    return sidx < sizeof(lit) && lit[sidx];
+}
+
 /* Lowercase the header lines "Name: value\r\n" of R into NV entries backed
  * by BUF; connection-specific fields are dropped.  Returns the count. */
 static size_t h2_resp_fields(http_req_t *r, char *buf, h2s_nv_t *nv, size_t max)
 {
-    static const struct {
-        const char *name;
-        size_t len;
-    } hop[] = {{"connection", 10},
-               {"keep-alive", 10},
-               {"proxy-connection", 16},
-               {"transfer-encoding", 17},
-               {"upgrade", 7}};
     const char *p = r->resp_headers, *end = p ? p + r->resp_hlen : NULL;
     size_t n = 0;
 
     while (p < end && n < max) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *colon = memchr(p, ':', (size_t)((eol ? eol : end) - p));
-        const char *v, *ve;
+        const char *v, *ve, *colon;
         size_t nl, i;
-        int skip = 0;
 
         if (eol == NULL)
             eol = end;
+        colon = memchr(p, ':', (size_t)(eol - p));
         if (colon == NULL) {
             p = eol + 1;
             continue;
         }
         nl = (size_t)(colon - p);
-        for (i = 0; i < nl; i++)
-            buf[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-        for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-            if (hop[i].len == nl && memcmp(buf, hop[i].name, nl) == 0)
-                skip = 1;
-        v = colon + 1;
+        for (i = 0; i < nl; i++) /* lowercase, branch-free */
+            buf[i] = (char)(p[i] | ((unsigned char)(p[i] - 'A') < 26) << 5);
+        if (h2_hop_field(buf, nl)) {
+            p = eol + 1;
+            continue;
+        }
+        v = p + nl + 1;
         while (v < eol && (*v == ' ' || *v == '\t'))
             v++;
         ve = eol;
         while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
-        if (!skip) {
-            nv[n].name = buf;
-            nv[n].nl = nl;
-            nv[n].value = v;
-            nv[n].vl = (size_t)(ve - v);
-            n++;
-            buf += nl;
-        }
+        nv[n].name = buf;
+        nv[n].nl = nl;
+        nv[n].value = v;
+        nv[n].vl = (size_t)(ve - v);
+        nv[n].sidx = hpack_static_name_index(buf, nl);
+        nv[n].flags = h2_changing(nv[n].sidx) ? H2S_NV_LITERAL : 0;
+        n++;
+        buf += nl;
         p = eol + 1;
     }
     return n;
 }
 
-#define NV(N_, V_, VL_)                                                        \
+#define NV(N_, V_, VL_, SIDX_)                                                 \
     do {                                                                       \
         nv[k].name = (N_);                                                     \
         nv[k].nl = sizeof(N_) - 1;                                             \
         nv[k].value = (V_);                                                    \
         nv[k].vl = (VL_);                                                      \
+        nv[k].sidx = (SIDX_);                                                  \
+        nv[k].flags = H2S_NV_LITERAL;                                          \
         k++;                                                                   \
     } while (0)
 
@@ -417,7 +448,7 @@ static int h2_send_head(http_req_t *r)
     const char *server = hc->server_tokens ? server_long : "loom";
     size_t server_len = hc->server_tokens ? sizeof(server_long) - 1 : 4;
     const char *date = http_date_now(h->hi);
-    h2s_nv_t nvbuf[32], *nv = nvbuf;
+    h2s_nv_t nvbuf[64], *nv = nvbuf;
     char namebuf[2048], *names = namebuf;
     int rc, bodyless;
 
@@ -427,25 +458,29 @@ static int h2_send_head(http_req_t *r)
         h2_reset(r);
         return LOOM_ERROR;
     }
-    if (r->resp_hlen) {
+    if (r->resp_hlen / 3 + 5 > sizeof(nvbuf) / sizeof(nvbuf[0])) {
+        /* a line takes 3 bytes at least ("x:\n"): count them */
         const char *p = r->resp_headers, *end = p + r->resp_hlen;
 
         while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
             nlines++;
             p++;
         }
+    } else {
+        nlines = r->resp_hlen / 3 + 1;
     }
     if (nlines + 4 > sizeof(nvbuf) / sizeof(nvbuf[0])) /* rare */
         nv = loom_malloc((nlines + 4) * sizeof(*nv));
     if (r->resp_hlen + 1 > sizeof(namebuf))
         names = loom_malloc(r->resp_hlen + 1);
-    NV("server", server, server_len);
-    NV("date", date, HTTP_DATE_LEN);
+    NV("server", server, server_len, HPACK_IDX_SERVER);
+    NV("date", date, HTTP_DATE_LEN, HPACK_IDX_DATE);
     bodyless = r->method_id == HTTP_M_HEAD || r->status == 204 ||
                r->status == 304 || r->resp_length == 0;
     if (r->resp_length >= 0 && r->status != 204 && r->status != 304) {
         cl = h2_u64(clen, (uint64_t)r->resp_length);
-        NV("content-length", cl, (size_t)(clen + sizeof(clen) - cl));
+        NV("content-length", cl, (size_t)(clen + sizeof(clen) - cl),
+           HPACK_IDX_CONTENT_LENGTH);
     }
     k += h2_resp_fields(r, names, nv + k, nlines);
     s->has_body = !bodyless;
@@ -625,16 +660,13 @@ static h2_stream_t *h2_stream_new(http_h1_conn_t *h, int32_t id)
     return s;
 }
 
-static void h2_on_field(void *ud, void *sud, const char *name, size_t nlen,
-                        const char *value, size_t vlen)
+static void h2_on_field(void *ud, void *sud, unsigned pseudo, const char *name,
+                        size_t nlen, const char *value, size_t vlen)
 {
-    static const char *const pseudo[] = {":method", ":path", ":scheme",
-                                         ":authority"};
     http_h1_conn_t *h = ud;
     http_conf_t *hc = http_conf(h->hi);
     h2_stream_t *s = sud;
     h2_hoff_t o;
-    size_t i;
 
     if (s->hdr_status)
         return;
@@ -658,14 +690,9 @@ static void h2_on_field(void *ud, void *sud, const char *name, size_t nlen,
     if (vlen)
         memcpy(s->hbuf + s->hlen, value, vlen);
     s->hlen += vlen;
-    if (nlen && name[0] == ':') {
-        for (i = 0; i < 4; i++) {
-            if (strlen(pseudo[i]) == nlen &&
-                memcmp(pseudo[i], name, nlen) == 0) {
-                s->pseudo[i] = o;
-                s->have_pseudo |= 1u << i;
-            }
-        }
+    if (pseudo) { /* H2S_PSEUDO_*: the bit of s->pseudo[] */
+        s->pseudo[__builtin_ctz(pseudo)] = o;
+        s->have_pseudo |= pseudo;
         return;
     }
     if (s->nh == s->hoffcap) {

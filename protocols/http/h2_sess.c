@@ -420,10 +420,10 @@ void h2s_consume(h2s_t *ss, int32_t sid, size_t len)
 /* What a header block is checked and delivered as. */
 enum { H2S_B_IGNORE, H2S_B_REQUEST, H2S_B_TRAILERS };
 
-#define H2S_P_METHOD 1
-#define H2S_P_PATH 2
-#define H2S_P_SCHEME 4
-#define H2S_P_AUTHORITY 8
+#define H2S_P_METHOD H2S_PSEUDO_METHOD
+#define H2S_P_PATH H2S_PSEUDO_PATH
+#define H2S_P_SCHEME H2S_PSEUDO_SCHEME
+#define H2S_P_AUTHORITY H2S_PSEUDO_AUTHORITY
 
 typedef struct {
     h2s_t *ss;
@@ -437,51 +437,71 @@ typedef struct {
     int64_t clen;
 } h2s_block_t;
 
-static int h2s_streq(const char *a, size_t al, const char *b)
+static int h2s_streq(const char *a, size_t al, const char *b, size_t bl)
 {
-    size_t bl = strlen(b);
-
     return al == bl && memcmp(a, b, bl) == 0;
 }
 
-/* The connection-specific fields a request must not carry (8.2.2). */
-static const char *const h2s_conn_fields[] = {"connection", "keep-alive",
-                                              "proxy-connection",
-                                              "transfer-encoding", "upgrade"};
-
+/* A pseudo-field (by its static index: hpack tells us the name's):
+ * returns its H2S_P_* bit and records what the request rules need, or -1
+ * when it is malformed (unknown, repeated, after a regular field, empty). */
 static int h2s_pseudo(h2s_block_t *b, const hpack_field_t *f)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } known[] = {{":method", H2S_P_METHOD},
-                 {":path", H2S_P_PATH},
-                 {":scheme", H2S_P_SCHEME},
-                 {":authority", H2S_P_AUTHORITY}};
-    size_t i;
+    unsigned bit;
 
     if (b->kind != H2S_B_REQUEST || b->regular)
         return -1;
-    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        if (!h2s_streq(f->name, f->name_len, known[i].name))
-            continue;
-        if (b->pseudo & known[i].bit)
-            return -1; /* twice */
-        b->pseudo |= known[i].bit;
-        if (known[i].bit == H2S_P_METHOD) {
-            b->connect = h2s_streq(f->value, f->value_len, "CONNECT");
-            b->options = h2s_streq(f->value, f->value_len, "OPTIONS");
-            if (f->value_len == 0)
-                return -1;
-        } else if (known[i].bit == H2S_P_PATH) {
-            if (f->value_len == 0)
-                return -1;
-            b->path_ok = f->value[0] == '/';
-            b->path_star = f->value_len == 1 && f->value[0] == '*';
-        }
+    switch (f->name_index) {
+    case HPACK_IDX_METHOD:
+        bit = H2S_P_METHOD;
+        if (f->value_len == 0)
+            return -1;
+        b->connect = h2s_streq(f->value, f->value_len, "CONNECT", 7);
+        b->options = h2s_streq(f->value, f->value_len, "OPTIONS", 7);
+        break;
+    case HPACK_IDX_PATH:
+        bit = H2S_P_PATH;
+        if (f->value_len == 0)
+            return -1;
+        b->path_ok = f->value[0] == '/';
+        b->path_star = f->value_len == 1 && f->value[0] == '*';
+        break;
+    case HPACK_IDX_SCHEME:
+        bit = H2S_P_SCHEME;
+        break;
+    case HPACK_IDX_AUTHORITY:
+        bit = H2S_P_AUTHORITY;
+        break;
+    default:
+        return -1; /* unknown, or a response pseudo-field */
+    }
+    if (b->pseudo & bit)
+        return -1; /* twice */
+    b->pseudo |= bit;
+    return (int)bit;
+}
+
+/* Is the field NAME[NL] (not in the static table) connection-specific
+ * (RFC 9113 8.2.2), or a TE other than "trailers"? */
+static int h2s_conn_specific(const hpack_field_t *f)
+{
+    const char *n = f->name;
+
+    switch (f->name_len) {
+    case 2:
+        return n[0] == 't' && n[1] == 'e' &&
+               !(f->value_len == 8 &&
+                 strncasecmp(f->value, "trailers", 8) == 0);
+    case 7:
+        return memcmp(n, "upgrade", 7) == 0;
+    case 10:
+        return memcmp(n, "connection", 10) == 0 ||
+               memcmp(n, "keep-alive", 10) == 0;
+    case 16:
+        return memcmp(n, "proxy-connection", 16) == 0;
+    default:
         return 0;
     }
-    return -1; /* unknown, or a response pseudo-field */
 }
 
 /* A regular field: 0 fine, -1 malformed. */
@@ -490,16 +510,13 @@ static int h2s_regular(h2s_block_t *b, const hpack_field_t *f)
     size_t i;
 
     b->regular = 1;
-    for (i = 0; i < sizeof(h2s_conn_fields) / sizeof(h2s_conn_fields[0]); i++)
-        if (h2s_streq(f->name, f->name_len, h2s_conn_fields[i]))
-            return -1;
-    if (h2s_streq(f->name, f->name_len, "te") &&
-        !(f->value_len == 8 && strncasecmp(f->value, "trailers", 8) == 0))
+    if (f->name_index == 0)
+        return h2s_conn_specific(f) ? -1 : 0;
+    if (f->name_index == HPACK_IDX_TRANSFER_ENCODING)
         return -1;
     if (b->kind != H2S_B_REQUEST)
         return 0;
-    if (f->name_index == HPACK_IDX_CONTENT_LENGTH ||
-        h2s_streq(f->name, f->name_len, "content-length")) {
+    if (f->name_index == HPACK_IDX_CONTENT_LENGTH) {
         int64_t v = 0;
 
         if (b->clen >= 0 || f->value_len == 0 || f->value_len > 18)
@@ -510,8 +527,7 @@ static int h2s_regular(h2s_block_t *b, const hpack_field_t *f)
             v = v * 10 + (f->value[i] - '0');
         }
         b->clen = v;
-    } else if (f->name_index == HPACK_IDX_HOST ||
-               h2s_streq(f->name, f->name_len, "host")) {
+    } else if (f->name_index == HPACK_IDX_HOST) {
         b->host = 1;
     }
     return 0;
@@ -524,7 +540,7 @@ static int h2s_on_field(void *ud, const hpack_field_t *f)
 
     if (b->kind == H2S_B_IGNORE || b->bad)
         return 0;
-    if (!hpack_name_ok(f->name, f->name_len) ||
+    if ((f->name_index == 0 && !hpack_name_ok(f->name, f->name_len)) ||
         !hpack_value_ok(f->value, f->value_len)) {
         b->bad = 1;
         return 0;
@@ -535,8 +551,8 @@ static int h2s_on_field(void *ud, const hpack_field_t *f)
         return 0;
     }
     if (b->kind == H2S_B_REQUEST && b->ss->cb.field)
-        b->ss->cb.field(b->ss->ud, b->s->sud, f->name, f->name_len, f->value,
-                        f->value_len);
+        b->ss->cb.field(b->ss->ud, b->s->sud, (unsigned)rc, f->name,
+                        f->name_len, f->value, f->value_len);
     return 0;
 }
 
@@ -1168,9 +1184,17 @@ int h2s_submit_response(h2s_t *ss, int32_t sid, unsigned status,
     start = ss->olen;
     e = hpack_encode_begin(&ss->enc, o + H2_FRAME_HDR);
     e = hpack_encode_status(&ss->enc, e, status);
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        if ((nv[i].flags & H2S_NV_LITERAL) && nv[i].sidx) {
+            e = hpack_int_encode(e, 4, 0x00, nv[i].sidx);
+            e = hpack_int_encode(e, 7, 0x00, (uint32_t)nv[i].vl);
+            memcpy(e, nv[i].value, nv[i].vl);
+            e += nv[i].vl;
+            continue;
+        }
         e = hpack_encode_field(&ss->enc, e, nv[i].name, nv[i].nl, nv[i].value,
                                nv[i].vl, 0);
+    }
     blen = (size_t)(e - (o + H2_FRAME_HDR));
     if (blen <= max) {
         h2_fhdr_put(o, (uint32_t)blen, H2_HEADERS,
@@ -1313,7 +1337,7 @@ h2s_t *h2s_new(const h2s_callbacks_t *cb, void *ud, const h2s_config_t *cfg)
     ss->ud = ud;
     ss->cfg = *cfg;
     hpack_decoder_init(&ss->dec, 4096, UINT32_MAX);
-    hpack_encoder_init(&ss->enc, 4096, 1);
+    hpack_encoder_init(&ss->enc, 4096, 0);
     ss->preface_left = 24;
     ss->want_settings = 1;
     ss->conn_send = H2_DEFAULT_WINDOW;

@@ -23,6 +23,12 @@
 
 typedef struct h2s_s h2s_t;
 
+/* h2s_callbacks_t.field's PSEUDO: which pseudo-field it is */
+#define H2S_PSEUDO_METHOD 1
+#define H2S_PSEUDO_PATH 2
+#define H2S_PSEUDO_SCHEME 4
+#define H2S_PSEUDO_AUTHORITY 8
+
 /* read_data results besides a byte count */
 #define H2S_DEFERRED (-1) /* nothing now: h2s_resume_data later */
 
@@ -30,9 +36,10 @@ typedef struct {
     /* A new request stream SID: return its user data (non-NULL). */
     void *(*begin)(void *ud, int32_t sid);
     /* One valid request field (pseudo-fields included, in block order);
-     * the bytes are valid during the call only. */
-    void (*field)(void *ud, void *sud, const char *name, size_t nl,
-                  const char *value, size_t vl);
+     * PSEUDO is H2S_PSEUDO_* or 0 for a regular field; the bytes are
+     * valid during the call only. */
+    void (*field)(void *ud, void *sud, unsigned pseudo, const char *name,
+                  size_t nl, const char *value, size_t vl);
     /* The request head is complete and valid; END: it had END_STREAM. */
     void (*head)(void *ud, void *sud, int end);
     /* Request body bytes (padding removed); give the window back with
@@ -97,7 +104,13 @@ int h2s_alive(const h2s_t *ss);
 typedef struct {
     const char *name, *value;
     size_t nl, vl;
+    unsigned sidx;  /* the name's HPACK static index, or 0 */
+    unsigned flags; /* H2S_NV_* */
 } h2s_nv_t;
+/* h2s_nv_t.flags: a value that changes from response to response (date,
+ * content-length, etag...): a literal without indexing on the static
+ * name SIDX, written directly (no table lookups); needs SIDX. */
+#define H2S_NV_LITERAL 1
 int h2s_submit_response(h2s_t *ss, int32_t sid, unsigned status,
                         const h2s_nv_t *nv, size_t n, int body);
 
