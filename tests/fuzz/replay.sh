@@ -10,6 +10,7 @@ names="$names smtp_queue smtp_cmd smtp_data"
 names="$names smtp_reply"
 names="$names ws"
 names="$names hpack"
+names="$names h2_sess"
 names="$names irc_line irc_mode"
 set -- $names
 echo "1..$#"
