@@ -17,22 +17,14 @@
 
 /* ---- integers (RFC 7541 5.1) ---- */
 
-int hpack_int_decode(const uint8_t **pp, const uint8_t *end, unsigned n,
-                     uint32_t *v)
+/* The continuation bytes of an integer whose prefix was full (X = the
+ * prefix's maximum), at *PP. */
+static int hpack_int_more(const uint8_t **pp, const uint8_t *end, uint64_t x,
+                          uint32_t *v)
 {
     const uint8_t *p = *pp;
-    uint32_t mask = (1u << n) - 1;
-    uint64_t x;
     unsigned shift = 0;
 
-    if (p >= end)
-        return HPACK_ERR_TRUNCATED;
-    x = *p++ & mask;
-    if (x < mask) {
-        *v = (uint32_t)x;
-        *pp = p;
-        return 0;
-    }
     for (;;) {
         uint8_t b;
 
@@ -51,6 +43,34 @@ int hpack_int_decode(const uint8_t **pp, const uint8_t *end, unsigned n,
     *v = (uint32_t)x;
     *pp = p;
     return 0;
+}
+
+/* hpack_int_decode() with the common one-byte case inline. */
+static inline int hpack_int(const uint8_t **pp, const uint8_t *end, unsigned n,
+                            uint32_t *v)
+{
+    uint32_t mask = (1u << n) - 1, x;
+
+    if (*pp >= end)
+        return HPACK_ERR_TRUNCATED;
+    x = **pp & mask;
+    (*pp)++;
+    if (x < mask) {
+        *v = x;
+        return 0;
+    }
+    return hpack_int_more(pp, end, x, v);
+}
+
+int hpack_int_decode(const uint8_t **pp, const uint8_t *end, unsigned n,
+                     uint32_t *v)
+{
+    const uint8_t *p = *pp;
+    int rc = hpack_int(&p, end, n, v);
+
+    if (rc == 0)
+        *pp = p;
+    return rc;
 }
 
 uint8_t *hpack_int_encode(uint8_t *out, unsigned n, uint8_t first, uint32_t v)
@@ -193,21 +213,31 @@ static uint32_t hpack_name_hash(const char *name, size_t len)
     return h * HPACK_NAME_MUL;
 }
 
-/* Smallest static index whose name is NAME[LEN], or 0. */
-static unsigned hpack_static_name(const char *name, size_t len)
+/* Smallest static index whose name is NAME[LEN] (LEN > 0), whose
+ * hpack_name_hash() is H, or 0. */
+static inline unsigned hpack_static_name_h(const char *name, size_t len,
+                                           uint32_t h)
 {
     unsigned idx;
     const hpack_static_t *s;
 
-    if (len == 0 || len > 27)
+    if (len > 27)
         return 0;
-    idx = hpack_name_slot[hpack_name_hash(name, len) >> 24];
+    idx = hpack_name_slot[h >> 24];
     if (idx == 0)
         return 0;
     s = &hpack_static[idx - 1];
     if (s->name_len != len || memcmp(s->name, name, len) != 0)
         return 0;
     return idx;
+}
+
+/* Smallest static index whose name is NAME[LEN], or 0. */
+static unsigned hpack_static_name(const char *name, size_t len)
+{
+    if (len == 0)
+        return 0;
+    return hpack_static_name_h(name, len, hpack_name_hash(name, len));
 }
 
 unsigned hpack_static_name_index(const char *name, size_t len)
@@ -360,9 +390,12 @@ static int hpack_read_string(const uint8_t **p, const uint8_t *end,
                              char **scratch, const char **s, uint32_t *sl)
 {
     uint32_t n;
-    int huff = **p & 0x80, rc;
+    int huff, rc;
 
-    if ((rc = hpack_int_decode(p, end, 7, &n)) < 0)
+    if (*p >= end)
+        return HPACK_ERR_TRUNCATED;
+    huff = **p & 0x80;
+    if ((rc = hpack_int(p, end, 7, &n)) < 0)
         return rc;
     if (n > (size_t)(end - *p))
         return HPACK_ERR_TRUNCATED;
@@ -383,8 +416,8 @@ static int hpack_read_string(const uint8_t **p, const uint8_t *end,
 }
 
 /* Resolve index IDX (> 0) into F's name (and value when VALUE). */
-static int hpack_lookup(const hpack_table_t *t, uint32_t idx, int value,
-                        hpack_field_t *f)
+static inline int hpack_lookup(const hpack_table_t *t, uint32_t idx, int value,
+                               hpack_field_t *f)
 {
     if (idx == 0)
         return HPACK_ERR_INDEX;
@@ -441,14 +474,14 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
 
         f.flags = 0;
         if (b & 0x80) { /* indexed field */
-            if ((rc = hpack_int_decode(&p, end, 7, &idx)) < 0)
+            if ((rc = hpack_int(&p, end, 7, &idx)) < 0)
                 return rc;
             if ((rc = hpack_lookup(&d->t, idx, 1, &f)) < 0)
                 return rc;
         } else if ((b & 0xe0) == 0x20) { /* dynamic table size update */
             if (!at_start)
                 return HPACK_ERR_SIZE_UPDATE;
-            if ((rc = hpack_int_decode(&p, end, 5, &idx)) < 0)
+            if ((rc = hpack_int(&p, end, 5, &idx)) < 0)
                 return rc;
             if (idx > d->t.cap)
                 return HPACK_ERR_SIZE_UPDATE;
@@ -460,7 +493,7 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
 
             if (!incr && (b & 0x10))
                 f.flags = HPACK_FIELD_NEVER_INDEXED;
-            if ((rc = hpack_int_decode(&p, end, incr ? 6 : 4, &idx)) < 0)
+            if ((rc = hpack_int(&p, end, incr ? 6 : 4, &idx)) < 0)
                 return rc;
             if (idx) {
                 if ((rc = hpack_lookup(&d->t, idx, 0, &f)) < 0)
@@ -562,22 +595,61 @@ static uint8_t *hpack_put_string(const hpack_encoder_t *e, uint8_t *out,
     return out + n;
 }
 
-/* A hash of VALUE[VL] mixed into H, eight bytes at a time. */
+static inline uint64_t hpack_load64(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint32_t hpack_load32(const char *p)
+{
+    uint32_t w;
+
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* Word-wise comparison of short strings, without a call. */
+static inline int hpack_eq(const char *a, const char *b, size_t n)
+{
+    size_t i;
+
+    if (n >= 8) {
+        for (i = 0; i + 8 <= n; i += 8)
+            if (hpack_load64(a + i) != hpack_load64(b + i))
+                return 0;
+        return hpack_load64(a + n - 8) == hpack_load64(b + n - 8);
+    }
+    if (n >= 4)
+        return hpack_load32(a) == hpack_load32(b) &&
+               hpack_load32(a + n - 4) == hpack_load32(b + n - 4);
+    for (i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* A hash of VALUE[VL] mixed into H, eight bytes at a time (the tail as
+ * overlapping loads). */
 static uint32_t hpack_value_hash(uint32_t h, const char *value, size_t vl)
 {
-    uint64_t x = h;
+    uint64_t x = h ^ ((uint64_t)vl << 32);
     size_t i = 0;
 
-    for (; i + 8 <= vl; i += 8) {
-        uint64_t w;
-
-        memcpy(&w, value + i, 8);
-        x = (x ^ w) * 0x9e3779b97f4a7c15ull;
-        x ^= x >> 29;
+    if (vl >= 8) {
+        for (; i + 8 <= vl; i += 8)
+            x = (x ^ hpack_load64(value + i)) * 0x9e3779b97f4a7c15ull;
+        x = (x ^ hpack_load64(value + vl - 8)) * 0x9e3779b97f4a7c15ull;
+    } else if (vl >= 4) {
+        x = (x ^ hpack_load32(value)) * 0x9e3779b97f4a7c15ull;
+        x = (x ^ hpack_load32(value + vl - 4)) * 0x9e3779b97f4a7c15ull;
+    } else {
+        for (; i < vl; i++)
+            x = (x ^ (unsigned char)value[i]) * 0x100000001b3ull;
+        x *= 0x9e3779b97f4a7c15ull;
     }
-    for (; i < vl; i++)
-        x = (x ^ (unsigned char)value[i]) * 0x100000001b3ull;
-    x = (x ^ vl) * 0x9e3779b97f4a7c15ull;
     return (uint32_t)(x >> 32);
 }
 
@@ -593,13 +665,14 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
                             unsigned flags)
 {
     hpack_table_t *t = &e->t;
-    unsigned sidx = hpack_static_name(name, nl);
-    uint32_t nh = nl ? hpack_name_hash(name, nl) >> 26 : 0; /* 6 bits */
+    uint32_t h = nl ? hpack_name_hash(name, nl) : 0;
+    unsigned sidx = nl ? hpack_static_name_h(name, nl, h) : 0;
+    uint32_t nh = h >> 26; /* 6 bits */
     uint32_t fh = 0, seq, name_ref = sidx;
     int index, have_fh = 0;
 
     if (!(flags & HPACK_ENC_NEVER_INDEX)) {
-        if (sidx) { /* full static match (:status 200, :path /, ...) */
+        if (sidx && sidx <= 16) { /* full static match (:path /...) */
             unsigned i;
 
             for (i = sidx;
@@ -621,7 +694,7 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
                 const char *p = t->arena + en->off;
 
                 if (en->name_len == nl && en->value_len == vl &&
-                    memcmp(p, name, nl) == 0 && memcmp(p + nl, value, vl) == 0)
+                    hpack_eq(p, name, nl) && hpack_eq(p + nl, value, vl))
                     return hpack_int_encode(
                         out, 7, 0x80, HPACK_STATIC_COUNT + (t->next - seq));
             }
@@ -632,8 +705,7 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
              seq = hpack_table_seq(t, seq)->nnext) {
             const hpack_entry_t *en = hpack_table_seq(t, seq);
 
-            if (en->name_len == nl &&
-                memcmp(t->arena + en->off, name, nl) == 0) {
+            if (en->name_len == nl && hpack_eq(t->arena + en->off, name, nl)) {
                 name_ref = HPACK_STATIC_COUNT + (t->next - seq);
                 break;
             }
