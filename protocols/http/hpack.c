@@ -14,6 +14,8 @@
 #define HPACK_MAX_CAP 65535
 #define HPACK_INITIAL_MAX 4096 /* SETTINGS_HEADER_TABLE_SIZE's default */
 #define HPACK_NONE UINT32_MAX
+#define HPACK_MIN_SLOTS 8   /* a table's first ring of entries */
+#define HPACK_MIN_ARENA 256 /* and its first arena */
 
 /* ---- integers (RFC 7541 5.1) ---- */
 
@@ -263,23 +265,6 @@ static void hpack_table_free(hpack_table_t *t)
     t->arena = NULL;
 }
 
-static int hpack_table_alloc(hpack_table_t *t)
-{
-    uint32_t n = 1;
-
-    while (n < t->cap / HPACK_OVERHEAD + 1)
-        n <<= 1;
-    t->ent = malloc(n * sizeof(*t->ent));
-    t->arena = malloc((size_t)t->cap * 2);
-    if (t->ent == NULL || t->arena == NULL) {
-        hpack_table_free(t);
-        return -1;
-    }
-    t->ent_mask = n - 1;
-    t->arena_cap = t->cap * 2;
-    return 0;
-}
-
 static uint32_t hpack_table_count(const hpack_table_t *t)
 {
     return t->next - t->first;
@@ -327,6 +312,56 @@ static void hpack_table_compact(hpack_table_t *t)
     t->arena_used = dst;
 }
 
+/* Make room in T for one more entry of N name + value bytes: a ring slot
+ * and N contiguous arena bytes, compacting the arena and growing the ring
+ * and the arena as needed.  Both start small (a connection that indexes a
+ * few response fields stays small) and stop at bounds that always
+ * suffice: live entries take at most max / 32 slots and max - 32 * count
+ * bytes, so an arena of 2 * cap has room after compaction.  Returns 0 or
+ * -1 (no memory). */
+static int hpack_table_room(hpack_table_t *t, uint32_t n)
+{
+    uint32_t count = t->next - t->first;
+
+    if (t->ent == NULL || count + 1 > t->ent_mask + 1) {
+        uint32_t slots = t->ent ? (t->ent_mask + 1) * 2 : HPACK_MIN_SLOTS;
+        hpack_entry_t *ne;
+        uint32_t seq;
+
+        while (slots < count + 1)
+            slots *= 2;
+        ne = malloc(slots * sizeof(*ne));
+        if (ne == NULL)
+            return -1;
+        for (seq = t->first; seq != t->next; seq++)
+            ne[seq & (slots - 1)] = t->ent[seq & t->ent_mask];
+        free(t->ent);
+        t->ent = ne;
+        t->ent_mask = slots - 1;
+    }
+    if (t->arena == NULL || t->arena_used + n > t->arena_cap) {
+        uint32_t limit = t->cap * 2, c = t->arena_cap;
+        char *na;
+
+        hpack_table_compact(t);
+        if (t->arena != NULL &&
+            (t->arena_used + n <= t->arena_cap / 2 || c >= limit))
+            return 0;
+        if (c == 0)
+            c = HPACK_MIN_ARENA;
+        while (c < limit && c < 2 * (t->arena_used + n))
+            c *= 2;
+        if (c > limit)
+            c = limit;
+        na = realloc(t->arena, c);
+        if (na == NULL)
+            return -1;
+        t->arena = na;
+        t->arena_cap = c;
+    }
+    return 0;
+}
+
 /* Insert NAME: VALUE (neither inside T's arena) as the newest entry,
  * evicting as RFC 7541 4.4 says.  Returns the new entry, NULL when it is
  * larger than the table (which is then empty), or sets *NOMEM. */
@@ -343,19 +378,18 @@ static hpack_entry_t *hpack_table_insert(hpack_table_t *t, const char *name,
         return NULL;
     }
     hpack_table_evict(t, t->max - (uint32_t)esize);
-    if (t->arena == NULL && hpack_table_alloc(t) < 0) {
+    if (hpack_table_room(t, nl + vl) < 0) {
         *nomem = 1;
         return NULL;
     }
-    if (t->arena_used + nl + vl > t->arena_cap)
-        hpack_table_compact(t);
     e = hpack_table_seq(t, t->next);
     e->off = t->arena_used;
     e->name_len = nl;
     e->value_len = vl;
     e->name_index = (uint8_t)name_index;
     e->hnext = e->nnext = 0;
-    memcpy(t->arena + t->arena_used, name, nl);
+    if (nl)
+        memcpy(t->arena + t->arena_used, name, nl);
     if (vl)
         memcpy(t->arena + t->arena_used + nl, value, vl);
     t->arena_used += nl + vl;
@@ -382,6 +416,18 @@ void hpack_decoder_free(hpack_decoder_t *d)
     free(d->scratch);
     d->scratch = NULL;
     d->scratch_cap = 0;
+}
+
+/* Grow D's scratch buffer to at least NEED bytes; 0 or -1. */
+static int hpack_scratch(hpack_decoder_t *d, size_t need)
+{
+    char *s = realloc(d->scratch, need);
+
+    if (s == NULL)
+        return -1;
+    d->scratch = s;
+    d->scratch_cap = need;
+    return 0;
 }
 
 /* Read a string literal at *P into S/SL: a slice of the block, or the
@@ -456,16 +502,12 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
     const uint8_t *p = block, *end = block + len;
     uint64_t list = 0;
     int at_start = 1, over = 0, rc;
-    size_t need = len + len / 2 + len / 8 + 8 + d->t.cap;
+    /* Huffman strings decode to at most 8/5 of their length; a field's
+     * two strings come from the block */
+    size_t need = len + len / 2 + len / 8 + 8;
 
-    if (need > d->scratch_cap) {
-        char *s = realloc(d->scratch, need);
-
-        if (s == NULL)
-            return HPACK_ERR_NOMEM;
-        d->scratch = s;
-        d->scratch_cap = need;
-    }
+    if (need > d->scratch_cap && hpack_scratch(d, need) < 0)
+        return HPACK_ERR_NOMEM;
     while (p < end) {
         hpack_field_t f;
         uint8_t b = *p;
@@ -499,7 +541,12 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
                 if ((rc = hpack_lookup(&d->t, idx, 0, &f)) < 0)
                     return rc;
                 if (incr && idx > HPACK_STATIC_COUNT) {
-                    /* the insertion may evict or move it */
+                    /* the insertion may evict or move it: copy it to
+                     * the scratch buffer, the value after it */
+                    if (need + f.name_len > d->scratch_cap &&
+                        hpack_scratch(d, need + f.name_len) < 0)
+                        return HPACK_ERR_NOMEM;
+                    scratch = d->scratch;
                     memcpy(scratch, f.name, f.name_len);
                     f.name = scratch;
                     scratch += f.name_len;
