@@ -17,6 +17,42 @@
 #define HPACK_MIN_SLOTS 8   /* a table's first ring of entries */
 #define HPACK_MIN_ARENA 256 /* and its first arena */
 
+static inline uint64_t hpack_load64(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint32_t hpack_load32(const char *p)
+{
+    uint32_t w;
+
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* Word-wise comparison of short strings, without a call. */
+static inline int hpack_eq(const char *a, const char *b, size_t n)
+{
+    size_t i;
+
+    if (n >= 8) {
+        for (i = 0; i + 8 <= n; i += 8)
+            if (hpack_load64(a + i) != hpack_load64(b + i))
+                return 0;
+        return hpack_load64(a + n - 8) == hpack_load64(b + n - 8);
+    }
+    if (n >= 4)
+        return hpack_load32(a) == hpack_load32(b) &&
+               hpack_load32(a + n - 4) == hpack_load32(b + n - 4);
+    for (i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
 /* ---- integers (RFC 7541 5.1) ---- */
 
 /* The continuation bytes of an integer whose prefix was full (X = the
@@ -73,6 +109,17 @@ int hpack_int_decode(const uint8_t **pp, const uint8_t *end, unsigned n,
     if (rc == 0)
         *pp = p;
     return rc;
+}
+
+/* hpack_int_encode() for values that fit the prefix, inline. */
+static inline uint8_t *hpack_int_put(uint8_t *out, unsigned n, uint8_t first,
+                                     uint32_t v)
+{
+    if (v < (1u << n) - 1) {
+        *out = (uint8_t)(first | v);
+        return out + 1;
+    }
+    return hpack_int_encode(out, n, first, v);
 }
 
 uint8_t *hpack_int_encode(uint8_t *out, unsigned n, uint8_t first, uint32_t v)
@@ -229,7 +276,7 @@ static inline unsigned hpack_static_name_h(const char *name, size_t len,
     if (idx == 0)
         return 0;
     s = &hpack_static[idx - 1];
-    if (s->name_len != len || memcmp(s->name, name, len) != 0)
+    if (s->name_len != len || !hpack_eq(s->name, name, len))
         return 0;
     return idx;
 }
@@ -615,10 +662,10 @@ uint8_t *hpack_encode_begin(hpack_encoder_t *e, uint8_t *out)
     if (e->pending_min == HPACK_NONE)
         return out;
     if (e->pending_min < e->pending_final) {
-        out = hpack_int_encode(out, 5, 0x20, e->pending_min);
+        out = hpack_int_put(out, 5, 0x20, e->pending_min);
         hpack_table_evict(&e->t, e->pending_min);
     }
-    out = hpack_int_encode(out, 5, 0x20, e->pending_final);
+    out = hpack_int_put(out, 5, 0x20, e->pending_final);
     e->t.max = e->pending_final;
     hpack_table_evict(&e->t, e->t.max);
     e->pending_min = HPACK_NONE;
@@ -633,49 +680,13 @@ static uint8_t *hpack_put_string(const hpack_encoder_t *e, uint8_t *out,
         size_t hl = hpack_huff_len(s, n);
 
         if (hl < n) {
-            out = hpack_int_encode(out, 7, 0x80, (uint32_t)hl);
+            out = hpack_int_put(out, 7, 0x80, (uint32_t)hl);
             return hpack_huff_encode(out, s, n);
         }
     }
-    out = hpack_int_encode(out, 7, 0, (uint32_t)n);
+    out = hpack_int_put(out, 7, 0, (uint32_t)n);
     memcpy(out, s, n);
     return out + n;
-}
-
-static inline uint64_t hpack_load64(const char *p)
-{
-    uint64_t w;
-
-    memcpy(&w, p, 8);
-    return w;
-}
-
-static inline uint32_t hpack_load32(const char *p)
-{
-    uint32_t w;
-
-    memcpy(&w, p, 4);
-    return w;
-}
-
-/* Word-wise comparison of short strings, without a call. */
-static inline int hpack_eq(const char *a, const char *b, size_t n)
-{
-    size_t i;
-
-    if (n >= 8) {
-        for (i = 0; i + 8 <= n; i += 8)
-            if (hpack_load64(a + i) != hpack_load64(b + i))
-                return 0;
-        return hpack_load64(a + n - 8) == hpack_load64(b + n - 8);
-    }
-    if (n >= 4)
-        return hpack_load32(a) == hpack_load32(b) &&
-               hpack_load32(a + n - 4) == hpack_load32(b + n - 4);
-    for (i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
 }
 
 /* A hash of VALUE[VL] mixed into H, eight bytes at a time (the tail as
@@ -729,7 +740,7 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
 
                 if (s->value_len == vl && vl &&
                     memcmp(s->value, value, vl) == 0)
-                    return hpack_int_encode(out, 7, 0x80, i);
+                    return hpack_int_put(out, 7, 0x80, i);
             }
         }
         if (t->first != t->next) {
@@ -742,8 +753,8 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
 
                 if (en->name_len == nl && en->value_len == vl &&
                     hpack_eq(p, name, nl) && hpack_eq(p + nl, value, vl))
-                    return hpack_int_encode(
-                        out, 7, 0x80, HPACK_STATIC_COUNT + (t->next - seq));
+                    return hpack_int_put(out, 7, 0x80,
+                                         HPACK_STATIC_COUNT + (t->next - seq));
             }
         }
     }
@@ -767,10 +778,10 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
     if (index && nl + vl + HPACK_OVERHEAD > t->max)
         index = 0;
     if (index)
-        out = hpack_int_encode(out, 6, 0x40, name_ref);
+        out = hpack_int_put(out, 6, 0x40, name_ref);
     else
-        out = hpack_int_encode(
-            out, 4, (flags & HPACK_ENC_NEVER_INDEX) ? 0x10 : 0, name_ref);
+        out = hpack_int_put(out, 4, (flags & HPACK_ENC_NEVER_INDEX) ? 0x10 : 0,
+                            name_ref);
     if (name_ref == 0)
         out = hpack_put_string(e, out, name, nl);
     out = hpack_put_string(e, out, value, vl);
@@ -804,7 +815,7 @@ uint8_t *hpack_encode_status(hpack_encoder_t *e, uint8_t *out, unsigned status)
     for (i = 0; i < sizeof(hpack_static_status) / sizeof(*hpack_static_status);
          i++)
         if (hpack_static_status[i] == status)
-            return hpack_int_encode(out, 7, 0x80, HPACK_IDX_STATUS + i);
+            return hpack_int_put(out, 7, 0x80, HPACK_IDX_STATUS + i);
     digits[0] = (char)('0' + status / 100 % 10);
     digits[1] = (char)('0' + status / 10 % 10);
     digits[2] = (char)('0' + status % 10);
