@@ -451,8 +451,8 @@ void hpack_decoder_init(hpack_decoder_t *d, uint32_t table_max,
                         uint32_t max_list)
 {
     memset(d, 0, sizeof(*d));
-    /* the peer starts from the protocol's initial size, which the bound
-     * we advertise may lower (it must then send an update) */
+    /* the table starts at the bound: with the default 4096 that is the
+     * protocol's initial size, and a peer that starts smaller says so */
     hpack_table_init(&d->t, table_max, table_max);
     d->max_list = max_list;
 }
@@ -546,13 +546,16 @@ static inline int hpack_lookup(const hpack_table_t *t, uint32_t idx, int value,
 int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
                  hpack_field_cb cb, void *ud)
 {
-    const uint8_t *p = block, *end = block + len;
+    const uint8_t *p = block, *end;
     uint64_t list = 0;
     int at_start = 1, over = 0, rc;
     /* Huffman strings decode to at most 8/5 of their length; a field's
      * two strings come from the block */
     size_t need = len + len / 2 + len / 8 + 8;
 
+    if (len == 0) /* an empty list (BLOCK may be NULL) */
+        return HPACK_OK;
+    end = block + len;
     if (need > d->scratch_cap && hpack_scratch(d, need) < 0)
         return HPACK_ERR_NOMEM;
     while (p < end) {

@@ -540,6 +540,9 @@ static void test_decode_callback_stop(void **state)
 
     (void)state;
     hpack_decoder_init(&d, 4096, UINT32_MAX);
+    /* an empty block is an empty list */
+    assert_int_equal(hpack_decode(&d, NULL, 0, collect, &l), HPACK_OK);
+    assert_int_equal(l.n, 0);
     l.stop_at = 2;
     assert_int_equal(decode_hex(&d, "82 86 84", &l), HPACK_ERR_CALLBACK);
     assert_int_equal(l.n, 1);
