@@ -14,25 +14,55 @@
 #define HPACK_MAX_CAP 65535
 #define HPACK_INITIAL_MAX 4096 /* SETTINGS_HEADER_TABLE_SIZE's default */
 #define HPACK_NONE UINT32_MAX
+#define HPACK_MIN_SLOTS 8   /* a table's first ring of entries */
+#define HPACK_MIN_ARENA 256 /* and its first arena */
+
+static inline uint64_t hpack_load64(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint32_t hpack_load32(const char *p)
+{
+    uint32_t w;
+
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* Word-wise comparison of short strings, without a call. */
+static inline int hpack_eq(const char *a, const char *b, size_t n)
+{
+    size_t i;
+
+    if (n >= 8) {
+        for (i = 0; i + 8 <= n; i += 8)
+            if (hpack_load64(a + i) != hpack_load64(b + i))
+                return 0;
+        return hpack_load64(a + n - 8) == hpack_load64(b + n - 8);
+    }
+    if (n >= 4)
+        return hpack_load32(a) == hpack_load32(b) &&
+               hpack_load32(a + n - 4) == hpack_load32(b + n - 4);
+    for (i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
 
 /* ---- integers (RFC 7541 5.1) ---- */
 
-int hpack_int_decode(const uint8_t **pp, const uint8_t *end, unsigned n,
-                     uint32_t *v)
+/* The continuation bytes of an integer whose prefix was full (X = the
+ * prefix's maximum), at *PP. */
+static int hpack_int_more(const uint8_t **pp, const uint8_t *end, uint64_t x,
+                          uint32_t *v)
 {
     const uint8_t *p = *pp;
-    uint32_t mask = (1u << n) - 1;
-    uint64_t x;
     unsigned shift = 0;
 
-    if (p >= end)
-        return HPACK_ERR_TRUNCATED;
-    x = *p++ & mask;
-    if (x < mask) {
-        *v = (uint32_t)x;
-        *pp = p;
-        return 0;
-    }
     for (;;) {
         uint8_t b;
 
@@ -51,6 +81,45 @@ int hpack_int_decode(const uint8_t **pp, const uint8_t *end, unsigned n,
     *v = (uint32_t)x;
     *pp = p;
     return 0;
+}
+
+/* hpack_int_decode() with the common one-byte case inline. */
+static inline int hpack_int(const uint8_t **pp, const uint8_t *end, unsigned n,
+                            uint32_t *v)
+{
+    uint32_t mask = (1u << n) - 1, x;
+
+    if (*pp >= end)
+        return HPACK_ERR_TRUNCATED;
+    x = **pp & mask;
+    (*pp)++;
+    if (x < mask) {
+        *v = x;
+        return 0;
+    }
+    return hpack_int_more(pp, end, x, v);
+}
+
+int hpack_int_decode(const uint8_t **pp, const uint8_t *end, unsigned n,
+                     uint32_t *v)
+{
+    const uint8_t *p = *pp;
+    int rc = hpack_int(&p, end, n, v);
+
+    if (rc == 0)
+        *pp = p;
+    return rc;
+}
+
+/* hpack_int_encode() for values that fit the prefix, inline. */
+static inline uint8_t *hpack_int_put(uint8_t *out, unsigned n, uint8_t first,
+                                     uint32_t v)
+{
+    if (v < (1u << n) - 1) {
+        *out = (uint8_t)(first | v);
+        return out + 1;
+    }
+    return hpack_int_encode(out, n, first, v);
 }
 
 uint8_t *hpack_int_encode(uint8_t *out, unsigned n, uint8_t first, uint32_t v)
@@ -193,21 +262,31 @@ static uint32_t hpack_name_hash(const char *name, size_t len)
     return h * HPACK_NAME_MUL;
 }
 
-/* Smallest static index whose name is NAME[LEN], or 0. */
-static unsigned hpack_static_name(const char *name, size_t len)
+/* Smallest static index whose name is NAME[LEN] (LEN > 0), whose
+ * hpack_name_hash() is H, or 0. */
+static inline unsigned hpack_static_name_h(const char *name, size_t len,
+                                           uint32_t h)
 {
     unsigned idx;
     const hpack_static_t *s;
 
-    if (len == 0 || len > 27)
+    if (len > 27)
         return 0;
-    idx = hpack_name_slot[hpack_name_hash(name, len) >> 24];
+    idx = hpack_name_slot[h >> 24];
     if (idx == 0)
         return 0;
     s = &hpack_static[idx - 1];
-    if (s->name_len != len || memcmp(s->name, name, len) != 0)
+    if (s->name_len != len || !hpack_eq(s->name, name, len))
         return 0;
     return idx;
+}
+
+/* Smallest static index whose name is NAME[LEN], or 0. */
+static unsigned hpack_static_name(const char *name, size_t len)
+{
+    if (len == 0)
+        return 0;
+    return hpack_static_name_h(name, len, hpack_name_hash(name, len));
 }
 
 unsigned hpack_static_name_index(const char *name, size_t len)
@@ -231,23 +310,6 @@ static void hpack_table_free(hpack_table_t *t)
     free(t->arena);
     t->ent = NULL;
     t->arena = NULL;
-}
-
-static int hpack_table_alloc(hpack_table_t *t)
-{
-    uint32_t n = 1;
-
-    while (n < t->cap / HPACK_OVERHEAD + 1)
-        n <<= 1;
-    t->ent = malloc(n * sizeof(*t->ent));
-    t->arena = malloc((size_t)t->cap * 2);
-    if (t->ent == NULL || t->arena == NULL) {
-        hpack_table_free(t);
-        return -1;
-    }
-    t->ent_mask = n - 1;
-    t->arena_cap = t->cap * 2;
-    return 0;
 }
 
 static uint32_t hpack_table_count(const hpack_table_t *t)
@@ -297,6 +359,56 @@ static void hpack_table_compact(hpack_table_t *t)
     t->arena_used = dst;
 }
 
+/* Make room in T for one more entry of N name + value bytes: a ring slot
+ * and N contiguous arena bytes, compacting the arena and growing the ring
+ * and the arena as needed.  Both start small (a connection that indexes a
+ * few response fields stays small) and stop at bounds that always
+ * suffice: live entries take at most max / 32 slots and max - 32 * count
+ * bytes, so an arena of 2 * cap has room after compaction.  Returns 0 or
+ * -1 (no memory). */
+static int hpack_table_room(hpack_table_t *t, uint32_t n)
+{
+    uint32_t count = t->next - t->first;
+
+    if (t->ent == NULL || count + 1 > t->ent_mask + 1) {
+        uint32_t slots = t->ent ? (t->ent_mask + 1) * 2 : HPACK_MIN_SLOTS;
+        hpack_entry_t *ne;
+        uint32_t seq;
+
+        while (slots < count + 1)
+            slots *= 2;
+        ne = malloc(slots * sizeof(*ne));
+        if (ne == NULL)
+            return -1;
+        for (seq = t->first; seq != t->next; seq++)
+            ne[seq & (slots - 1)] = t->ent[seq & t->ent_mask];
+        free(t->ent);
+        t->ent = ne;
+        t->ent_mask = slots - 1;
+    }
+    if (t->arena == NULL || t->arena_used + n > t->arena_cap) {
+        uint32_t limit = t->cap * 2, c = t->arena_cap;
+        char *na;
+
+        hpack_table_compact(t);
+        if (t->arena != NULL &&
+            (t->arena_used + n <= t->arena_cap / 2 || c >= limit))
+            return 0;
+        if (c == 0)
+            c = HPACK_MIN_ARENA;
+        while (c < limit && c < 2 * (t->arena_used + n))
+            c *= 2;
+        if (c > limit)
+            c = limit;
+        na = realloc(t->arena, c);
+        if (na == NULL)
+            return -1;
+        t->arena = na;
+        t->arena_cap = c;
+    }
+    return 0;
+}
+
 /* Insert NAME: VALUE (neither inside T's arena) as the newest entry,
  * evicting as RFC 7541 4.4 says.  Returns the new entry, NULL when it is
  * larger than the table (which is then empty), or sets *NOMEM. */
@@ -313,19 +425,18 @@ static hpack_entry_t *hpack_table_insert(hpack_table_t *t, const char *name,
         return NULL;
     }
     hpack_table_evict(t, t->max - (uint32_t)esize);
-    if (t->arena == NULL && hpack_table_alloc(t) < 0) {
+    if (hpack_table_room(t, nl + vl) < 0) {
         *nomem = 1;
         return NULL;
     }
-    if (t->arena_used + nl + vl > t->arena_cap)
-        hpack_table_compact(t);
     e = hpack_table_seq(t, t->next);
     e->off = t->arena_used;
     e->name_len = nl;
     e->value_len = vl;
     e->name_index = (uint8_t)name_index;
     e->hnext = e->nnext = 0;
-    memcpy(t->arena + t->arena_used, name, nl);
+    if (nl)
+        memcpy(t->arena + t->arena_used, name, nl);
     if (vl)
         memcpy(t->arena + t->arena_used + nl, value, vl);
     t->arena_used += nl + vl;
@@ -340,8 +451,8 @@ void hpack_decoder_init(hpack_decoder_t *d, uint32_t table_max,
                         uint32_t max_list)
 {
     memset(d, 0, sizeof(*d));
-    /* the peer starts from the protocol's initial size, which the bound
-     * we advertise may lower (it must then send an update) */
+    /* the table starts at the bound: with the default 4096 that is the
+     * protocol's initial size, and a peer that starts smaller says so */
     hpack_table_init(&d->t, table_max, table_max);
     d->max_list = max_list;
 }
@@ -354,15 +465,30 @@ void hpack_decoder_free(hpack_decoder_t *d)
     d->scratch_cap = 0;
 }
 
+/* Grow D's scratch buffer to at least NEED bytes; 0 or -1. */
+static int hpack_scratch(hpack_decoder_t *d, size_t need)
+{
+    char *s = realloc(d->scratch, need);
+
+    if (s == NULL)
+        return -1;
+    d->scratch = s;
+    d->scratch_cap = need;
+    return 0;
+}
+
 /* Read a string literal at *P into S/SL: a slice of the block, or the
  * Huffman decoding of one at *SCRATCH (advanced past it). */
 static int hpack_read_string(const uint8_t **p, const uint8_t *end,
                              char **scratch, const char **s, uint32_t *sl)
 {
     uint32_t n;
-    int huff = **p & 0x80, rc;
+    int huff, rc;
 
-    if ((rc = hpack_int_decode(p, end, 7, &n)) < 0)
+    if (*p >= end)
+        return HPACK_ERR_TRUNCATED;
+    huff = **p & 0x80;
+    if ((rc = hpack_int(p, end, 7, &n)) < 0)
         return rc;
     if (n > (size_t)(end - *p))
         return HPACK_ERR_TRUNCATED;
@@ -383,8 +509,8 @@ static int hpack_read_string(const uint8_t **p, const uint8_t *end,
 }
 
 /* Resolve index IDX (> 0) into F's name (and value when VALUE). */
-static int hpack_lookup(const hpack_table_t *t, uint32_t idx, int value,
-                        hpack_field_t *f)
+static inline int hpack_lookup(const hpack_table_t *t, uint32_t idx, int value,
+                               hpack_field_t *f)
 {
     if (idx == 0)
         return HPACK_ERR_INDEX;
@@ -420,19 +546,18 @@ static int hpack_lookup(const hpack_table_t *t, uint32_t idx, int value,
 int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
                  hpack_field_cb cb, void *ud)
 {
-    const uint8_t *p = block, *end = block + len;
+    const uint8_t *p = block, *end;
     uint64_t list = 0;
     int at_start = 1, over = 0, rc;
-    size_t need = len + len / 2 + len / 8 + 8 + d->t.cap;
+    /* Huffman strings decode to at most 8/5 of their length; a field's
+     * two strings come from the block */
+    size_t need = len + len / 2 + len / 8 + 8;
 
-    if (need > d->scratch_cap) {
-        char *s = realloc(d->scratch, need);
-
-        if (s == NULL)
-            return HPACK_ERR_NOMEM;
-        d->scratch = s;
-        d->scratch_cap = need;
-    }
+    if (len == 0) /* an empty list (BLOCK may be NULL) */
+        return HPACK_OK;
+    end = block + len;
+    if (need > d->scratch_cap && hpack_scratch(d, need) < 0)
+        return HPACK_ERR_NOMEM;
     while (p < end) {
         hpack_field_t f;
         uint8_t b = *p;
@@ -441,14 +566,14 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
 
         f.flags = 0;
         if (b & 0x80) { /* indexed field */
-            if ((rc = hpack_int_decode(&p, end, 7, &idx)) < 0)
+            if ((rc = hpack_int(&p, end, 7, &idx)) < 0)
                 return rc;
             if ((rc = hpack_lookup(&d->t, idx, 1, &f)) < 0)
                 return rc;
         } else if ((b & 0xe0) == 0x20) { /* dynamic table size update */
             if (!at_start)
                 return HPACK_ERR_SIZE_UPDATE;
-            if ((rc = hpack_int_decode(&p, end, 5, &idx)) < 0)
+            if ((rc = hpack_int(&p, end, 5, &idx)) < 0)
                 return rc;
             if (idx > d->t.cap)
                 return HPACK_ERR_SIZE_UPDATE;
@@ -460,13 +585,18 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
 
             if (!incr && (b & 0x10))
                 f.flags = HPACK_FIELD_NEVER_INDEXED;
-            if ((rc = hpack_int_decode(&p, end, incr ? 6 : 4, &idx)) < 0)
+            if ((rc = hpack_int(&p, end, incr ? 6 : 4, &idx)) < 0)
                 return rc;
             if (idx) {
                 if ((rc = hpack_lookup(&d->t, idx, 0, &f)) < 0)
                     return rc;
                 if (incr && idx > HPACK_STATIC_COUNT) {
-                    /* the insertion may evict or move it */
+                    /* the insertion may evict or move it: copy it to
+                     * the scratch buffer, the value after it */
+                    if (need + f.name_len > d->scratch_cap &&
+                        hpack_scratch(d, need + f.name_len) < 0)
+                        return HPACK_ERR_NOMEM;
+                    scratch = d->scratch;
                     memcpy(scratch, f.name, f.name_len);
                     f.name = scratch;
                     scratch += f.name_len;
@@ -535,10 +665,10 @@ uint8_t *hpack_encode_begin(hpack_encoder_t *e, uint8_t *out)
     if (e->pending_min == HPACK_NONE)
         return out;
     if (e->pending_min < e->pending_final) {
-        out = hpack_int_encode(out, 5, 0x20, e->pending_min);
+        out = hpack_int_put(out, 5, 0x20, e->pending_min);
         hpack_table_evict(&e->t, e->pending_min);
     }
-    out = hpack_int_encode(out, 5, 0x20, e->pending_final);
+    out = hpack_int_put(out, 5, 0x20, e->pending_final);
     e->t.max = e->pending_final;
     hpack_table_evict(&e->t, e->t.max);
     e->pending_min = HPACK_NONE;
@@ -553,31 +683,34 @@ static uint8_t *hpack_put_string(const hpack_encoder_t *e, uint8_t *out,
         size_t hl = hpack_huff_len(s, n);
 
         if (hl < n) {
-            out = hpack_int_encode(out, 7, 0x80, (uint32_t)hl);
+            out = hpack_int_put(out, 7, 0x80, (uint32_t)hl);
             return hpack_huff_encode(out, s, n);
         }
     }
-    out = hpack_int_encode(out, 7, 0, (uint32_t)n);
+    out = hpack_int_put(out, 7, 0, (uint32_t)n);
     memcpy(out, s, n);
     return out + n;
 }
 
-/* A hash of VALUE[VL] mixed into H, eight bytes at a time. */
+/* A hash of VALUE[VL] mixed into H, eight bytes at a time (the tail as
+ * overlapping loads). */
 static uint32_t hpack_value_hash(uint32_t h, const char *value, size_t vl)
 {
-    uint64_t x = h;
+    uint64_t x = h ^ ((uint64_t)vl << 32);
     size_t i = 0;
 
-    for (; i + 8 <= vl; i += 8) {
-        uint64_t w;
-
-        memcpy(&w, value + i, 8);
-        x = (x ^ w) * 0x9e3779b97f4a7c15ull;
-        x ^= x >> 29;
+    if (vl >= 8) {
+        for (; i + 8 <= vl; i += 8)
+            x = (x ^ hpack_load64(value + i)) * 0x9e3779b97f4a7c15ull;
+        x = (x ^ hpack_load64(value + vl - 8)) * 0x9e3779b97f4a7c15ull;
+    } else if (vl >= 4) {
+        x = (x ^ hpack_load32(value)) * 0x9e3779b97f4a7c15ull;
+        x = (x ^ hpack_load32(value + vl - 4)) * 0x9e3779b97f4a7c15ull;
+    } else {
+        for (; i < vl; i++)
+            x = (x ^ (unsigned char)value[i]) * 0x100000001b3ull;
+        x *= 0x9e3779b97f4a7c15ull;
     }
-    for (; i < vl; i++)
-        x = (x ^ (unsigned char)value[i]) * 0x100000001b3ull;
-    x = (x ^ vl) * 0x9e3779b97f4a7c15ull;
     return (uint32_t)(x >> 32);
 }
 
@@ -593,13 +726,14 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
                             unsigned flags)
 {
     hpack_table_t *t = &e->t;
-    unsigned sidx = hpack_static_name(name, nl);
-    uint32_t nh = nl ? hpack_name_hash(name, nl) >> 26 : 0; /* 6 bits */
+    uint32_t h = nl ? hpack_name_hash(name, nl) : 0;
+    unsigned sidx = nl ? hpack_static_name_h(name, nl, h) : 0;
+    uint32_t nh = h >> 26; /* 6 bits */
     uint32_t fh = 0, seq, name_ref = sidx;
     int index, have_fh = 0;
 
     if (!(flags & HPACK_ENC_NEVER_INDEX)) {
-        if (sidx) { /* full static match (:status 200, :path /, ...) */
+        if (sidx && sidx <= 16) { /* full static match (:path /...) */
             unsigned i;
 
             for (i = sidx;
@@ -609,7 +743,7 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
 
                 if (s->value_len == vl && vl &&
                     memcmp(s->value, value, vl) == 0)
-                    return hpack_int_encode(out, 7, 0x80, i);
+                    return hpack_int_put(out, 7, 0x80, i);
             }
         }
         if (t->first != t->next) {
@@ -621,9 +755,9 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
                 const char *p = t->arena + en->off;
 
                 if (en->name_len == nl && en->value_len == vl &&
-                    memcmp(p, name, nl) == 0 && memcmp(p + nl, value, vl) == 0)
-                    return hpack_int_encode(
-                        out, 7, 0x80, HPACK_STATIC_COUNT + (t->next - seq));
+                    hpack_eq(p, name, nl) && hpack_eq(p + nl, value, vl))
+                    return hpack_int_put(out, 7, 0x80,
+                                         HPACK_STATIC_COUNT + (t->next - seq));
             }
         }
     }
@@ -632,8 +766,7 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
              seq = hpack_table_seq(t, seq)->nnext) {
             const hpack_entry_t *en = hpack_table_seq(t, seq);
 
-            if (en->name_len == nl &&
-                memcmp(t->arena + en->off, name, nl) == 0) {
+            if (en->name_len == nl && hpack_eq(t->arena + en->off, name, nl)) {
                 name_ref = HPACK_STATIC_COUNT + (t->next - seq);
                 break;
             }
@@ -648,10 +781,10 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
     if (index && nl + vl + HPACK_OVERHEAD > t->max)
         index = 0;
     if (index)
-        out = hpack_int_encode(out, 6, 0x40, name_ref);
+        out = hpack_int_put(out, 6, 0x40, name_ref);
     else
-        out = hpack_int_encode(
-            out, 4, (flags & HPACK_ENC_NEVER_INDEX) ? 0x10 : 0, name_ref);
+        out = hpack_int_put(out, 4, (flags & HPACK_ENC_NEVER_INDEX) ? 0x10 : 0,
+                            name_ref);
     if (name_ref == 0)
         out = hpack_put_string(e, out, name, nl);
     out = hpack_put_string(e, out, value, vl);
@@ -685,7 +818,7 @@ uint8_t *hpack_encode_status(hpack_encoder_t *e, uint8_t *out, unsigned status)
     for (i = 0; i < sizeof(hpack_static_status) / sizeof(*hpack_static_status);
          i++)
         if (hpack_static_status[i] == status)
-            return hpack_int_encode(out, 7, 0x80, HPACK_IDX_STATUS + i);
+            return hpack_int_put(out, 7, 0x80, HPACK_IDX_STATUS + i);
     digits[0] = (char)('0' + status / 100 % 10);
     digits[1] = (char)('0' + status / 10 % 10);
     digits[2] = (char)('0' + status % 10);

@@ -107,8 +107,8 @@ typedef struct {
 } hpack_entry_t;
 
 /* A dynamic table (private): a ring of entry descriptors over a byte arena
- * of twice the maximum size that is compacted when its end is reached, so
- * every entry's name and value are contiguous. */
+ * (growing up to twice the table's bound) that is compacted when its end
+ * is reached, so every entry's name and value are contiguous. */
 typedef struct {
     hpack_entry_t *ent; /* ring of ent_mask + 1 descriptors */
     char *arena;
@@ -116,7 +116,7 @@ typedef struct {
     uint32_t first;      /* sequence number of the oldest live entry
                           * (numbers start at 1; 0 means none) */
     uint32_t next;       /* sequence number the next insertion gets */
-    uint32_t arena_cap;  /* 2 * cap */
+    uint32_t arena_cap;  /* bytes at arena; at most 2 * cap */
     uint32_t arena_used; /* end of the last entry's bytes in the arena */
     uint32_t size;       /* RFC 7541 size: sum of name + value + 32 */
     uint32_t max;        /* current maximum size (last size update) */

@@ -76,12 +76,12 @@ static void fz_roundtrip(hpack_encoder_t *e, hpack_decoder_t *d2,
     buf = malloc(cap);
     p = hpack_encode_begin(e, buf);
     for (i = 0; i < l->n; i++) {
+        static const unsigned pick[3] = {0, HPACK_ENC_NO_INDEX,
+                                         HPACK_ENC_INDEX};
         unsigned fl = (l->flags[i] & HPACK_FIELD_NEVER_INDEXED)
                           ? HPACK_ENC_NEVER_INDEX
-                          : (unsigned)(l->nl[i] + l->vl[i]) % 3;
+                          : pick[(l->nl[i] + l->vl[i]) % 3];
 
-        if (fl == 2)
-            fl = HPACK_ENC_INDEX;
         p = hpack_encode_field(e, p, l->name[i], l->nl[i], l->value[i],
                                l->vl[i], fl);
         assert((size_t)(p - buf) <= cap);

@@ -540,6 +540,9 @@ static void test_decode_callback_stop(void **state)
 
     (void)state;
     hpack_decoder_init(&d, 4096, UINT32_MAX);
+    /* an empty block is an empty list */
+    assert_int_equal(hpack_decode(&d, NULL, 0, collect, &l), HPACK_OK);
+    assert_int_equal(l.n, 0);
     l.stop_at = 2;
     assert_int_equal(decode_hex(&d, "82 86 84", &l), HPACK_ERR_CALLBACK);
     assert_int_equal(l.n, 1);
@@ -578,6 +581,60 @@ static void test_decode_evicted_name(void **state)
         assert_int_equal(decode_hex(&d, hex, &l), HPACK_OK);
         assert_int_equal(l.n, 2);
         assert_string_equal(l.f[0].value, l.f[1].value);
+        list_clear(&l);
+    }
+    hpack_decoder_free(&d);
+}
+
+/* The ring and arena grow from their small start to the table's bound:
+ * 128 entries of 32 bytes (empty name and value) fill 4096 exactly, all
+ * reachable; then entries with bytes move through the grown arena. */
+static void test_decode_table_growth(void **state)
+{
+    hpack_decoder_t d;
+    list_t l = {0};
+    uint8_t blk[600];
+    size_t i, n;
+
+    (void)state;
+    hpack_decoder_init(&d, 4096, UINT32_MAX);
+    for (i = 0; i < 128; i++)
+        memcpy(blk + 3 * i, "\x40\x00\x00", 3);
+    assert_int_equal(hpack_decode(&d, blk, 384, collect, &l), HPACK_OK);
+    assert_int_equal(l.n, 128);
+    assert_int_equal(d.t.size, 4096);
+    assert_int_equal(d.t.next - d.t.first, 128);
+    list_clear(&l);
+    /* index 61 + 128 = 189 is the oldest; 190 is past */
+    assert_int_equal(decode_hex(&d, "ff 3e", &l), HPACK_OK);
+    assert_int_equal(decode_hex(&d, "ff 3f", &l), HPACK_ERR_INDEX);
+    list_clear(&l);
+    hpack_decoder_free(&d);
+
+    hpack_decoder_init(&d, 4096, UINT32_MAX);
+    for (i = 0; i < 300; i++) {
+        /* "k": a value of 1..200 bytes, then the entry read back */
+        size_t vl = 1 + (i * 37) % 200;
+
+        n = 0;
+        blk[n++] = 0x40;
+        blk[n++] = 1;
+        blk[n++] = 'k';
+        blk[n++] = 0x7f; /* 127 + (vl - 127), or vl below 127 */
+        if (vl >= 127) {
+            blk[n++] = (uint8_t)(vl - 127);
+        } else {
+            blk[n - 1] = (uint8_t)vl;
+        }
+        memset(blk + n, 'a' + (int)(i % 26), vl);
+        n += vl;
+        blk[n++] = 0xbe;
+        assert_int_equal(hpack_decode(&d, blk, n, collect, &l), HPACK_OK);
+        assert_int_equal(l.n, 2);
+        assert_int_equal(l.f[1].vl, vl);
+        assert_memory_equal(l.f[0].value, l.f[1].value, vl);
+        assert_true(d.t.size <= 4096);
+        assert_true(d.t.arena_cap <= 8192);
         list_clear(&l);
     }
     hpack_decoder_free(&d);
@@ -939,6 +996,7 @@ int main(void)
         cmocka_unit_test(test_decode_list_limit),
         cmocka_unit_test(test_decode_callback_stop),
         cmocka_unit_test(test_decode_evicted_name),
+        cmocka_unit_test(test_decode_table_growth),
         cmocka_unit_test(test_field_syntax),
         cmocka_unit_test(test_encode_status_and_policy),
         cmocka_unit_test(test_huffman_all_bytes),
