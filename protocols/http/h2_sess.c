@@ -31,6 +31,7 @@
 #define H2S_SEND_CHUNK 65536    /* h2s_send stops adding DATA past this */
 #define H2S_MAX_BLOCK (1 << 20) /* a header block across CONTINUATIONs */
 #define H2S_SPARE_MAX 16
+#define H2S_OUT_KEEP (128 * 1024) /* larger output buffers are not kept */
 
 enum { H2S_C_DONE = 1, H2S_C_PEER_RST, H2S_C_OURS };
 
@@ -147,6 +148,11 @@ static uint8_t *h2s_reserve(h2s_t *ss, size_t n)
     if (ss->taken) {
         ss->taken = 0;
         ss->olen = 0;
+        if (ss->ocap > H2S_OUT_KEEP) { /* a burst is over: give it back */
+            free(ss->out);
+            ss->out = NULL;
+            ss->ocap = 0;
+        }
     }
     if (ss->olen + n > ss->ocap) {
         size_t cap = ss->ocap ? ss->ocap : 16384;
@@ -1296,10 +1302,7 @@ size_t h2s_send(h2s_t *ss, const uint8_t **data)
 {
     int more = 1;
 
-    if (ss->taken) {
-        ss->taken = 0;
-        ss->olen = 0;
-    }
+    h2s_reserve(ss, 0); /* forget what was taken */
     h2s_notify_run(ss);
     while (more && !ss->terminated && ss->olen < H2S_SEND_CHUNK) {
         h2s_stream_t *s, *next;
