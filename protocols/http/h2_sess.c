@@ -1271,8 +1271,8 @@ static int h2s_data_frame(h2s_t *ss, h2s_stream_t *s)
 
     if (max > ss->conn_send)
         max = ss->conn_send;
-    if (max > (int64_t)ss->peer_frame)
-        max = ss->peer_frame;
+    if (max > H2_DEFAULT_FRAME) /* whatever the peer allows: no bigger */
+        max = H2_DEFAULT_FRAME;
     if (max < 0)
         max = 0;
     o = h2s_reserve(ss, H2_FRAME_HDR + (size_t)max);
@@ -1339,7 +1339,14 @@ h2s_t *h2s_new(const h2s_callbacks_t *cb, void *ud, const h2s_config_t *cfg)
     ss->cb = *cb;
     ss->ud = ud;
     ss->cfg = *cfg;
-    hpack_decoder_init(&ss->dec, 4096, UINT32_MAX);
+    /* twice the advertised list size: past that the decoder stops handing
+     * out fields (a block of one-byte references to a big table entry
+     * decodes to megabytes) and the stream is reset; below it h2.c
+     * answers 431 by its own limits */
+    hpack_decoder_init(&ss->dec, 4096,
+                       cfg->max_header_list > UINT32_MAX / 2
+                           ? UINT32_MAX
+                           : 2 * cfg->max_header_list);
     hpack_encoder_init(&ss->enc, 4096, 0);
     ss->preface_left = 24;
     ss->want_settings = 1;
