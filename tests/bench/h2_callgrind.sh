@@ -79,7 +79,7 @@ run_once() {
 	server_pid=$!
 	url=http://127.0.0.1:$port/hello.txt
 	[ "$part" = tls ] && url=https://localhost:$tport/hello.txt
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do
 		curl -sfk --http2-prior-knowledge -o /dev/null "$url" 2>/dev/null && break
 		sleep 0.1
 	done
