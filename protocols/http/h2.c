@@ -1,27 +1,28 @@
 /*
- * h2.c - the HTTP/2 codec (RFC 9113) on libnghttp2's sans-I/O session:
- * bytes from the connection go in through nghttp2_session_mem_recv, frames
- * come out of nghttp2_session_mem_send into loom_conn_write.  Each request
+ * h2.c - the HTTP/2 codec (RFC 9113) on loom's sans-I/O session (h2_sess.c):
+ * bytes from the connection go in through h2s_recv, frames come out of
+ * h2s_send into loom_conn_write.  Each request
  * stream is an http_req_t answered by the same routing, handlers and output
  * API as HTTP/1.1; this file is the http_proto_t that turns the output API
  * into HEADERS and DATA frames under flow control.
  *
  * Buffering is bounded everywhere:
- *   - response bytes wait in a per-stream buffer until nghttp2 pulls them
+ *   - response bytes wait in a per-stream buffer until the session pulls them
  *     through the data source (as the peer's window allows); above
  *     H2_OUT_HIWAT send_body answers LOOM_AGAIN and the handler (or the
  *     file pump) waits for on_writable;
- *   - nothing is pulled from nghttp2 while the connection's output is above
+ *   - nothing is pulled from the session while the connection's output is above
  *     its high-water mark (the drain callback resumes);
  *   - request bytes for a handler that paused its body wait in a per-stream
  *     buffer bounded by the stream window, because the window is only
- *     reopened (nghttp2_session_consume) for bytes a handler has taken.
+ *     reopened (h2s_consume) for bytes a handler has taken.
  *
- * Abuse limits: nghttp2's stream reset rate limit and CONTINUATION limit,
- * a control-frame budget counted here (PING, SETTINGS, PRIORITY, empty
- * DATA), header lists bounded by max_header_size / max_headers.
+ * Abuse limits (enforced by the session, set here): the stream reset rate
+ * limit, the CONTINUATION limit, a control-frame budget (PING, SETTINGS,
+ * PRIORITY, empty DATA); header lists bounded by max_header_size /
+ * max_headers here.
  *
- * Streams closed by nghttp2 are freed only when no handler frame can be
+ * Streams closed by the session are freed only when no handler frame can be
  * on the stack: at the end of the outermost codec entry (h->busy), or in
  * the deferred "later" event used when a handler writes from outside the
  * codec (an upstream's callback, a timer).
@@ -32,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nghttp2/nghttp2.h>
-
+#include "h2_sess.h"
+#include "hpack.h"
 #include "http.h"
 
 #define H2_OUT_HIWAT (32 * 1024) /* stream buffer: send_body says AGAIN */
@@ -42,7 +43,6 @@
 #define H2_RESET_BURST 1000      /* RST_STREAM from the client */
 #define H2_RESET_RATE 33
 #define H2_MAX_CONTINUATIONS 8
-#define H2_RESETS_SEEN 16   /* streams the client reset, remembered */
 #define H2_NOTICE_WAIT 1000 /* ms: final GOAWAY if the PING is not acked */
 /* the PING that follows the shutdown notice; its ACK sends the final GOAWAY */
 static const uint8_t h2_notice_ping[8] = {'l', 'o', 'o', 'm',
@@ -86,14 +86,14 @@ struct h2_stream_s {
     char *out;
     size_t out_off, out_len, out_cap;
     int submitted, has_body, eof, deferred, want_writable, notify;
-    int closed;     /* nghttp2 closed the stream */
+    int closed;     /* the session closed the stream */
     size_t discard; /* body bytes nobody takes (the answer came first) */
     int answered;   /* END_STREAM of the answer went out */
     int stopped;    /* RST_STREAM NO_ERROR asked the upload to stop */
 };
 
 struct http_h2_conn_s {
-    nghttp2_session *ss;
+    h2s_t *ss;
     h2_stream_t *streams, *dead;
     h2_stream_t *spare; /* freed streams with their buffers, for reuse */
     int nspare;
@@ -104,19 +104,6 @@ struct http_h2_conn_s {
     loom_timer_t final; /* the final GOAWAY when the notice's PING is late */
     int depth;          /* h2 frames on the stack */
     loom_timer_t later; /* flush + reap from outside the codec (0 ms) */
-    double tokens;      /* control-frame budget */
-    uint64_t tokens_ns;
-
-    /* frame boundaries, followed ahead of nghttp2 (h2_rx_header) */
-    uint32_t rx_skip;   /* payload bytes left of the current frame */
-    uint8_t rx_hdr[9];  /* a frame header split across reads */
-    uint8_t rx_hlen;    /* ... bytes of it so far */
-    uint8_t rx_preface; /* client preface bytes still to pass */
-    uint8_t rx_stop;    /* a connection error is raised: feed no more */
-    int32_t rx_max_sid; /* the highest stream a HEADERS frame opened */
-    uint64_t rx_opened; /* bit i: stream rx_max_sid - 2i was opened */
-    int32_t rx_reset[H2_RESETS_SEEN]; /* streams the client reset */
-    unsigned rx_nreset;
 };
 
 static int h2_send_head(http_req_t *r);
@@ -297,14 +284,7 @@ static void h2_flush(http_h1_conn_t *h)
             return;
         if (h2->blocked)
             break;
-        n = nghttp2_session_mem_send(h2->ss, &data);
-        if (n < 0) {
-            loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst),
-                     "%s: h2: %s", loom_conn_peer(h->c),
-                     nghttp2_strerror((int)n));
-            loom_conn_abort(h->c);
-            return;
-        }
+        n = (ssize_t)h2s_send(h2->ss, &data);
         if (n == 0) {
             if (!h2->notify)
                 break;
@@ -317,28 +297,24 @@ static void h2_flush(http_h1_conn_t *h)
         if (rc == LOOM_AGAIN)
             h2->blocked = 1; /* the drain callback goes on */
     }
-    if (!h->closed && !nghttp2_session_want_read(h2->ss) &&
-        !nghttp2_session_want_write(h2->ss))
+    if (!h->closed && !h2->blocked && !h2s_alive(h2->ss))
         loom_conn_close(h->c);
 }
 
-static ssize_t h2_read_body(nghttp2_session *ss, int32_t id, uint8_t *buf,
-                            size_t length, uint32_t *flags,
-                            nghttp2_data_source *src, void *ud)
+static ssize_t h2_read_body(void *ud, void *sud, uint8_t *buf, size_t length,
+                            int *eof)
 {
-    h2_stream_t *s = src->ptr;
+    h2_stream_t *s = sud;
     size_t have = s->out_len - s->out_off;
     http_h1_conn_t *h = ud;
 
-    (void)ss;
-    (void)id;
     if (have == 0) {
         if (s->eof) {
-            *flags |= NGHTTP2_DATA_FLAG_EOF;
+            *eof = 1;
             return 0;
         }
         s->deferred = 1;
-        return NGHTTP2_ERR_DEFERRED;
+        return H2S_DEFERRED;
     }
     if (length > have)
         length = have;
@@ -347,7 +323,7 @@ static ssize_t h2_read_body(nghttp2_session *ss, int32_t id, uint8_t *buf,
     if (s->out_off == s->out_len) {
         s->out_off = s->out_len = 0;
         if (s->eof)
-            *flags |= NGHTTP2_DATA_FLAG_EOF;
+            *eof = 1;
     }
     if (s->want_writable && s->out_len - s->out_off < H2_OUT_HIWAT / 2) {
         s->want_writable = 0;
@@ -357,68 +333,95 @@ static ssize_t h2_read_body(nghttp2_session *ss, int32_t id, uint8_t *buf,
     return (ssize_t)length;
 }
 
+/* Is the lowercase NAME[NL] connection-specific (not sent in HTTP/2)? */
+static int h2_hop_field(const char *name, size_t nl)
+{
+    switch (nl) {
+    case 7:
+        return memcmp(name, "upgrade", 7) == 0;
+    case 10:
+        return memcmp(name, "connection", 10) == 0 ||
+               memcmp(name, "keep-alive", 10) == 0;
+    case 16:
+        return memcmp(name, "proxy-connection", 16) == 0;
+    case 17:
+        return memcmp(name, "transfer-encoding", 17) == 0;
+    default:
+        return 0;
+    }
+}
+
+/* Fields whose values change from response to response: literals, not
+ * worth a table lookup (by static index). */
+static int h2_changing(unsigned sidx)
+{
+    static const unsigned char lit[62] = {
+        [21] = 1, /* age */
+        [28] = 1, /* content-length */
+        [30] = 1, /* content-range */
+        [33] = 1, /* date */
+        [34] = 1, /* etag */
+        [44] = 1, /* last-modified */
+        [46] = 1, /* location */
+        [55] = 1, /* set-cookie */
+    };
+
+    return sidx < sizeof(lit) && lit[sidx];
+}
+
 /* Lowercase the header lines "Name: value\r\n" of R into NV entries backed
  * by BUF; connection-specific fields are dropped.  Returns the count. */
-static size_t h2_resp_fields(http_req_t *r, char *buf, nghttp2_nv *nv,
-                             size_t max)
+static size_t h2_resp_fields(http_req_t *r, char *buf, h2s_nv_t *nv, size_t max)
 {
-    static const struct {
-        const char *name;
-        size_t len;
-    } hop[] = {{"connection", 10},
-               {"keep-alive", 10},
-               {"proxy-connection", 16},
-               {"transfer-encoding", 17},
-               {"upgrade", 7}};
     const char *p = r->resp_headers, *end = p ? p + r->resp_hlen : NULL;
     size_t n = 0;
 
     while (p < end && n < max) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *colon = memchr(p, ':', (size_t)((eol ? eol : end) - p));
-        const char *v, *ve;
+        const char *v, *ve, *colon;
         size_t nl, i;
-        int skip = 0;
 
         if (eol == NULL)
             eol = end;
+        colon = memchr(p, ':', (size_t)(eol - p));
         if (colon == NULL) {
             p = eol + 1;
             continue;
         }
         nl = (size_t)(colon - p);
-        for (i = 0; i < nl; i++)
-            buf[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-        for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-            if (hop[i].len == nl && memcmp(buf, hop[i].name, nl) == 0)
-                skip = 1;
-        v = colon + 1;
+        for (i = 0; i < nl; i++) /* lowercase, branch-free */
+            buf[i] = (char)(p[i] | ((unsigned char)(p[i] - 'A') < 26) << 5);
+        if (h2_hop_field(buf, nl)) {
+            p = eol + 1;
+            continue;
+        }
+        v = p + nl + 1;
         while (v < eol && (*v == ' ' || *v == '\t'))
             v++;
         ve = eol;
         while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
-        if (!skip) {
-            nv[n].name = (uint8_t *)buf;
-            nv[n].namelen = nl;
-            nv[n].value = (uint8_t *)(uintptr_t)v;
-            nv[n].valuelen = (size_t)(ve - v);
-            nv[n].flags = NGHTTP2_NV_FLAG_NONE;
-            n++;
-            buf += nl;
-        }
+        nv[n].name = buf;
+        nv[n].nl = nl;
+        nv[n].value = v;
+        nv[n].vl = (size_t)(ve - v);
+        nv[n].sidx = hpack_static_name_index(buf, nl);
+        nv[n].flags = h2_changing(nv[n].sidx) ? H2S_NV_LITERAL : 0;
+        n++;
+        buf += nl;
         p = eol + 1;
     }
     return n;
 }
 
-#define NV(n, v, vl)                                                           \
+#define NV(N_, V_, VL_, SIDX_)                                                 \
     do {                                                                       \
-        nv[k].name = (uint8_t *)(n);                                           \
-        nv[k].namelen = sizeof(n) - 1;                                         \
-        nv[k].value = (uint8_t *)(uintptr_t)(v);                               \
-        nv[k].valuelen = (vl);                                                 \
-        nv[k].flags = NGHTTP2_NV_FLAG_NONE;                                    \
+        nv[k].name = (N_);                                                     \
+        nv[k].nl = sizeof(N_) - 1;                                             \
+        nv[k].value = (V_);                                                    \
+        nv[k].vl = (VL_);                                                      \
+        nv[k].sidx = (SIDX_);                                                  \
+        nv[k].flags = H2S_NV_LITERAL;                                          \
         k++;                                                                   \
     } while (0)
 
@@ -440,14 +443,13 @@ static int h2_send_head(http_req_t *r)
     http_h1_conn_t *h = s->h;
     http_conf_t *hc = http_conf(h->hi);
     size_t nlines = 0, k = 0;
-    char status[3], clen[24], *cl;
+    char clen[24], *cl;
     static const char server_long[] = "loom/" LOOM_VERSION_STRING;
     const char *server = hc->server_tokens ? server_long : "loom";
     size_t server_len = hc->server_tokens ? sizeof(server_long) - 1 : 4;
     const char *date = http_date_now(h->hi);
-    nghttp2_nv nvbuf[32], *nv = nvbuf;
+    h2s_nv_t nvbuf[64], *nv = nvbuf;
     char namebuf[2048], *names = namebuf;
-    nghttp2_data_provider dp;
     int rc, bodyless;
 
     if (h->closed || s->closed)
@@ -456,37 +458,35 @@ static int h2_send_head(http_req_t *r)
         h2_reset(r);
         return LOOM_ERROR;
     }
-    if (r->resp_hlen) {
+    if (r->resp_hlen / 3 + 5 > sizeof(nvbuf) / sizeof(nvbuf[0])) {
+        /* a line takes 3 bytes at least ("x:\n"): count them */
         const char *p = r->resp_headers, *end = p + r->resp_hlen;
 
         while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
             nlines++;
             p++;
         }
+    } else {
+        nlines = r->resp_hlen / 3 + 1;
     }
-    if (nlines + 5 > sizeof(nvbuf) / sizeof(nvbuf[0])) /* rare */
-        nv = loom_malloc((nlines + 5) * sizeof(*nv));
+    if (nlines + 4 > sizeof(nvbuf) / sizeof(nvbuf[0])) /* rare */
+        nv = loom_malloc((nlines + 4) * sizeof(*nv));
     if (r->resp_hlen + 1 > sizeof(namebuf))
         names = loom_malloc(r->resp_hlen + 1);
-    status[0] = (char)('0' + r->status / 100);
-    status[1] = (char)('0' + r->status / 10 % 10);
-    status[2] = (char)('0' + r->status % 10);
-    NV(":status", status, 3);
-    NV("server", server, server_len);
-    NV("date", date, HTTP_DATE_LEN);
+    NV("server", server, server_len, HPACK_IDX_SERVER);
+    NV("date", date, HTTP_DATE_LEN, HPACK_IDX_DATE);
     bodyless = r->method_id == HTTP_M_HEAD || r->status == 204 ||
                r->status == 304 || r->resp_length == 0;
     if (r->resp_length >= 0 && r->status != 204 && r->status != 304) {
         cl = h2_u64(clen, (uint64_t)r->resp_length);
-        NV("content-length", cl, (size_t)(clen + sizeof(clen) - cl));
+        NV("content-length", cl, (size_t)(clen + sizeof(clen) - cl),
+           HPACK_IDX_CONTENT_LENGTH);
     }
     k += h2_resp_fields(r, names, nv + k, nlines);
-    dp.source.ptr = s;
-    dp.read_callback = h2_read_body;
     s->has_body = !bodyless;
     s->submitted = 1;
-    rc =
-        nghttp2_submit_response(h->h2->ss, s->id, nv, k, bodyless ? NULL : &dp);
+    rc = h2s_submit_response(h->h2->ss, s->id, (unsigned)r->status, nv, k,
+                             !bodyless);
     if (nv != nvbuf)
         free(nv);
     if (names != namebuf)
@@ -521,7 +521,7 @@ static int h2_send_body(http_req_t *r, const void *p, size_t len)
     s->out_len += len;
     if (s->deferred) {
         s->deferred = 0;
-        nghttp2_session_resume_data(h->h2->ss, s->id);
+        h2s_resume_data(h->h2->ss, s->id);
     }
     h2_want_flush(h);
     if (s->out_len - s->out_off >= H2_OUT_HIWAT) {
@@ -558,7 +558,7 @@ static void h2_finish(http_req_t *r)
         return;
     if (s->deferred) {
         s->deferred = 0;
-        nghttp2_session_resume_data(h->h2->ss, s->id);
+        h2s_resume_data(h->h2->ss, s->id);
     }
     h2_want_flush(h);
 }
@@ -570,8 +570,7 @@ static void h2_reset(http_req_t *r)
 
     if (h->closed || s->closed)
         return;
-    nghttp2_submit_rst_stream(h->h2->ss, NGHTTP2_FLAG_NONE, s->id,
-                              NGHTTP2_INTERNAL_ERROR);
+    h2s_submit_rst(h->h2->ss, s->id, H2_INTERNAL_ERROR);
     h2_want_flush(h);
 }
 
@@ -589,9 +588,8 @@ static void h2_body_deliver(http_h1_conn_t *h, h2_stream_t *s)
 
             s->in_len = 0;
             http_req_body(r, s->in, n, 0);
-            if (!s->closed)
-                nghttp2_session_consume_stream(h->h2->ss, s->id, n);
-            nghttp2_session_consume_connection(h->h2->ss, n);
+            if (!h->closed)
+                h2s_consume(h->h2->ss, s->id, n);
             h2_want_flush(h);
             continue;
         }
@@ -618,13 +616,8 @@ static int h2_body_wanted(h2_stream_t *s)
     return s->started && !(s->req.flags & (HTTP_RF_DONE | HTTP_RF_ABORTED));
 }
 
-/* ---- nghttp2 callbacks
- * ----------------------------------------------------------- */
-
-static h2_stream_t *h2_stream(nghttp2_session *ss, int32_t id)
-{
-    return id > 0 ? nghttp2_session_get_stream_user_data(ss, id) : NULL;
-}
+/* ---- session callbacks
+ * ------------------------------------------------------------ */
 
 static h2_stream_t *h2_stream_new(http_h1_conn_t *h, int32_t id)
 {
@@ -667,59 +660,20 @@ static h2_stream_t *h2_stream_new(http_h1_conn_t *h, int32_t id)
     return s;
 }
 
-/* The control-frame budget; returns 0 when it is exhausted. */
-static int h2_budget(http_h1_conn_t *h)
+static void h2_on_field(void *ud, void *sud, unsigned pseudo, const char *name,
+                        size_t nlen, const char *value, size_t vlen)
 {
-    http_h2_conn_t *h2 = h->h2;
-    struct timespec ts;
-    uint64_t now;
-
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    h2->tokens += (double)(now - h2->tokens_ns) / 1e9 * H2_CTRL_RATE;
-    if (h2->tokens > H2_CTRL_BURST)
-        h2->tokens = H2_CTRL_BURST;
-    h2->tokens_ns = now;
-    if (h2->tokens < 1.0)
-        return 0;
-    h2->tokens -= 1.0;
-    return 1;
-}
-
-static int h2_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f,
-                               void *ud)
-{
-    http_h1_conn_t *h = ud;
-    h2_stream_t *s;
-
-    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0;
-    s = h2_stream_new(h, f->hd.stream_id);
-    nghttp2_session_set_stream_user_data(ss, f->hd.stream_id, s);
-    return 0;
-}
-
-static int h2_on_header(nghttp2_session *ss, const nghttp2_frame *f,
-                        const uint8_t *name, size_t nlen, const uint8_t *value,
-                        size_t vlen, uint8_t flags, void *ud)
-{
-    static const char *const pseudo[] = {":method", ":path", ":scheme",
-                                         ":authority"};
     http_h1_conn_t *h = ud;
     http_conf_t *hc = http_conf(h->hi);
-    h2_stream_t *s = h2_stream(ss, f->hd.stream_id);
+    h2_stream_t *s = sud;
     h2_hoff_t o;
-    size_t i;
 
-    (void)flags;
-    if (s == NULL || s->started || f->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0; /* trailers are not kept */
     if (s->hdr_status)
-        return 0;
+        return;
     if (s->hlen + nlen + vlen + 32 > hc->limits.max_head ||
         s->nh >= hc->limits.max_fields) {
         s->hdr_status = 431;
-        return 0;
+        return;
     }
     if (s->hlen + nlen + vlen > s->hcap) {
         s->hcap = s->hcap ? s->hcap * 2 : 512;
@@ -736,22 +690,16 @@ static int h2_on_header(nghttp2_session *ss, const nghttp2_frame *f,
     if (vlen)
         memcpy(s->hbuf + s->hlen, value, vlen);
     s->hlen += vlen;
-    if (nlen && name[0] == ':') {
-        for (i = 0; i < 4; i++) {
-            if (strlen(pseudo[i]) == nlen &&
-                memcmp(pseudo[i], name, nlen) == 0) {
-                s->pseudo[i] = o;
-                s->have_pseudo |= 1u << i;
-            }
-        }
-        return 0;
+    if (pseudo) { /* H2S_PSEUDO_*: the bit of s->pseudo[] */
+        s->pseudo[__builtin_ctz(pseudo)] = o;
+        s->have_pseudo |= pseudo;
+        return;
     }
     if (s->nh == s->hoffcap) {
         s->hoffcap = s->hoffcap ? s->hoffcap * 2 : 16;
         s->hoff = loom_realloc(s->hoff, s->hoffcap * sizeof(*s->hoff));
     }
     s->hoff[s->nh++] = o;
-    return 0;
 }
 
 static loom_slice_t h2_slice(const h2_stream_t *s, uint32_t off, uint32_t len)
@@ -806,7 +754,7 @@ static void h2_start_req(http_h1_conn_t *h, h2_stream_t *s, int end)
         const http_field_t *cl = http_req_field(r, "content-length");
         int64_t v;
 
-        /* nghttp2 checked that it is digits and matches the DATA */
+        /* the session checked that it is digits and matches the DATA */
         if (cl && h1_digits(cl->value, &v) == 0)
             r->content_length = v;
     }
@@ -828,62 +776,43 @@ static void h2_goaway_final(http_h1_conn_t *h)
         return;
     h2->goaway = 2;
     loom_timer_disarm(&h2->final);
-    nghttp2_submit_goaway(h2->ss, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(h2->ss),
-                          NGHTTP2_NO_ERROR, NULL, 0);
+    h2s_goaway_final(h2->ss);
     h2_want_flush(h);
 }
 
-static int h2_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f,
-                            void *ud)
+static void *h2_on_begin(void *ud, int32_t sid)
 {
-    http_h1_conn_t *h = ud;
-    h2_stream_t *s;
-    int end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    return h2_stream_new(ud, sid);
+}
 
-    switch (f->hd.type) {
-    case NGHTTP2_PING:
-    case NGHTTP2_SETTINGS:
-    case NGHTTP2_PRIORITY:
-        if (f->hd.type != NGHTTP2_PRIORITY &&
-            (f->hd.flags & NGHTTP2_FLAG_ACK)) {
-            if (f->hd.type == NGHTTP2_PING &&
-                memcmp(f->ping.opaque_data, h2_notice_ping, 8) == 0)
-                h2_goaway_final(h);
-            return 0;
-        }
-        if (!h2_budget(h)) {
-            loom_log(LOOM_LOG_INFO, loom_instance_who(h->hi->inst),
-                     "%s: h2: control frame flood", loom_conn_peer(h->c));
-            nghttp2_session_terminate_session(ss, NGHTTP2_ENHANCE_YOUR_CALM);
-        }
-        return 0;
-    case NGHTTP2_DATA:
-        if (f->hd.length == 0 && !end && !h2_budget(h)) {
-            nghttp2_session_terminate_session(ss, NGHTTP2_ENHANCE_YOUR_CALM);
-            return 0;
-        }
-        break;
-    case NGHTTP2_HEADERS:
-        break;
-    default:
-        return 0;
+static void h2_on_head(void *ud, void *sud, int end)
+{
+    h2_stream_t *s = sud;
+
+    if (!s->started)
+        h2_start_req(ud, s, end);
+}
+
+/* The request ended (END_STREAM, checked by the session). */
+static void h2_on_end(void *ud, void *sud)
+{
+    h2_stream_t *s = sud;
+
+    if (s->body_done)
+        return;
+    s->body_done = 1;
+    if (h2_body_wanted(s)) {
+        s->end_pending = 1;
+        h2_body_deliver(ud, s);
+    } else if (s->started && !(s->req.flags & HTTP_RF_ABORTED)) {
+        s->req.flags |= HTTP_RF_BODY_DONE;
     }
-    s = h2_stream(ss, f->hd.stream_id);
-    if (s == NULL)
-        return 0;
-    if (f->hd.type == NGHTTP2_HEADERS && !s->started)
-        h2_start_req(h, s, end);
-    if (end && !s->body_done) {
-        s->body_done = 1;
-        if (h2_body_wanted(s)) {
-            s->end_pending = 1;
-            h2_body_deliver(h, s);
-        } else if (s->started && !(s->req.flags & HTTP_RF_ABORTED)) {
-            s->req.flags |= HTTP_RF_BODY_DONE;
-        }
-    }
-    return 0;
+}
+
+static void h2_on_ping_ack(void *ud, const uint8_t *opaque)
+{
+    if (memcmp(opaque, h2_notice_ping, 8) == 0)
+        h2_goaway_final(ud);
 }
 
 /* A stream answered before its request body ended keeps reading that
@@ -896,25 +825,21 @@ static void h2_discard_check(http_h1_conn_t *h, h2_stream_t *s)
     if (s->answered && !s->body_done && !s->closed && !s->stopped &&
         s->discard > http_conf(h->hi)->h2_window) {
         s->stopped = 1;
-        nghttp2_submit_rst_stream(h->h2->ss, NGHTTP2_FLAG_NONE, s->id,
-                                  NGHTTP2_NO_ERROR);
+        h2s_submit_rst(h->h2->ss, s->id, H2_NO_ERROR);
     }
 }
 
-static int h2_on_data(nghttp2_session *ss, uint8_t flags, int32_t id,
-                      const uint8_t *data, size_t len, void *ud)
+static void h2_on_data(void *ud, void *sud, const uint8_t *data, size_t len)
 {
-    h2_stream_t *s = h2_stream(ss, id);
+    http_h1_conn_t *h = ud;
+    h2_stream_t *s = sud;
 
-    (void)flags;
-    if (s == NULL || !h2_body_wanted(s)) {
-        nghttp2_session_consume(ss, id, len);
-        if (s) {
-            s->req.bytes_in += len;
-            s->discard += len;
-            h2_discard_check(ud, s);
-        }
-        return 0;
+    if (!h2_body_wanted(s)) {
+        h2s_consume(h->h2->ss, s->id, len);
+        s->req.bytes_in += len;
+        s->discard += len;
+        h2_discard_check(h, s);
+        return;
     }
     if (s->paused || s->in_len) {
         if (s->in_len + len > s->in_cap) { /* at most the stream window */
@@ -925,51 +850,30 @@ static int h2_on_data(nghttp2_session *ss, uint8_t flags, int32_t id,
         }
         memcpy(s->in + s->in_len, data, len);
         s->in_len += len;
-        return 0;
+        return;
     }
     http_req_body(&s->req, (const char *)data, len, 0);
-    if (!s->closed)
-        nghttp2_session_consume_stream(ss, id, len);
-    nghttp2_session_consume_connection(ss, len);
-    return 0;
+    if (!h->closed)
+        h2s_consume(h->h2->ss, s->id, len);
 }
 
-static int h2_on_frame_send(nghttp2_session *ss, const nghttp2_frame *f,
-                            void *ud)
+static void h2_on_answered(void *ud, void *sud)
 {
-    h2_stream_t *s;
+    h2_stream_t *s = sud;
 
-    if (f->hd.type == NGHTTP2_GOAWAY &&
-        f->goaway.last_stream_id == 0x7fffffff) { /* the notice is out */
-        nghttp2_submit_ping(ss, NGHTTP2_FLAG_NONE, h2_notice_ping);
-        return 0;
-    }
-    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
-        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
-        return 0;
-    s = h2_stream(ss, f->hd.stream_id);
-    if (s) {
-        s->answered = 1;
-        h2_discard_check(ud, s);
-    }
-    return 0;
+    s->answered = 1;
+    h2_discard_check(ud, s);
 }
 
-static int h2_on_stream_close(nghttp2_session *ss, int32_t id, uint32_t err,
-                              void *ud)
+static void h2_on_close(void *ud, void *sud, uint32_t err)
 {
     http_h1_conn_t *h = ud;
     http_h2_conn_t *h2 = h->h2;
-    h2_stream_t *s = h2_stream(ss, id);
+    h2_stream_t *s = sud;
 
     (void)err;
-    if (s == NULL)
-        return 0;
-    nghttp2_session_set_stream_user_data(ss, id, NULL);
     s->closed = 1;
-    if (s->in_len) /* bytes nobody will take: reopen the connection window */
-        nghttp2_session_consume_connection(ss, s->in_len);
-    s->in_len = 0;
+    s->in_len = 0; /* the session gave its window back */
     if (s->started && !(s->req.flags & HTTP_RF_DONE))
         http_req_abort(&s->req);
     /* unlink from the live list, keep until no handler frame can see it */
@@ -982,8 +886,11 @@ static int h2_on_stream_close(nghttp2_session *ss, int32_t id, uint32_t err,
     s->prev = NULL;
     s->next = h2->dead;
     h2->dead = s;
-    return 0;
 }
+
+static const h2s_callbacks_t h2_callbacks = {
+    h2_on_begin,  h2_on_field,    h2_on_head,  h2_on_data,    h2_on_end,
+    h2_read_body, h2_on_answered, h2_on_close, h2_on_ping_ack};
 
 /* ---- starting
  * ----------------------------------------------------------------------- */
@@ -1024,23 +931,6 @@ static long h2_b64url(loom_slice_t in, unsigned char *out, size_t cap)
     return (long)n;
 }
 
-static nghttp2_session_callbacks *h2_callbacks(void)
-{
-    nghttp2_session_callbacks *cb;
-
-    if (nghttp2_session_callbacks_new(&cb) != 0)
-        return NULL;
-    nghttp2_session_callbacks_set_on_begin_headers_callback(
-        cb, h2_on_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_on_frame_recv);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_on_frame_send);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb,
-                                                           h2_on_stream_close);
-    return cb;
-}
-
 /* Stream 1 from the HTTP/1.1 request that asked for Upgrade: h2c. */
 static void h2_upgraded_req(http_h1_conn_t *h, h2_stream_t *s,
                             const http_req_t *up)
@@ -1070,56 +960,31 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade, loom_slice_t settings)
 {
     http_conf_t *hc = http_conf(h->hi);
     http_h2_conn_t *h2;
-    nghttp2_session_callbacks *cb;
-    nghttp2_option *opt;
-    nghttp2_settings_entry iv[4];
+    h2s_config_t cfg;
     unsigned char sbuf[256];
     long slen = 0;
-    int rc;
 
     if (upgrade) {
         slen = h2_b64url(settings, sbuf, sizeof(sbuf));
         if (slen < 0 || slen % 6 != 0)
             return LOOM_ERROR;
     }
-    cb = h2_callbacks();
-    if (cb == NULL || nghttp2_option_new(&opt) != 0) {
-        nghttp2_session_callbacks_del(cb);
-        return LOOM_ERROR;
-    }
-    nghttp2_option_set_no_auto_window_update(opt, 1);
-    nghttp2_option_set_stream_reset_rate_limit(opt, H2_RESET_BURST,
-                                               H2_RESET_RATE);
-    nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_streams = hc->h2_max_streams;
+    cfg.window = (uint32_t)hc->h2_window;
+    cfg.conn_window = (uint32_t)hc->h2_conn_window;
+    cfg.max_header_list = (uint32_t)hc->limits.max_head;
+    cfg.max_continuations = H2_MAX_CONTINUATIONS;
+    cfg.reset_burst = H2_RESET_BURST;
+    cfg.reset_rate = H2_RESET_RATE;
+    cfg.ctrl_burst = H2_CTRL_BURST;
+    cfg.ctrl_rate = H2_CTRL_RATE;
     h2 = loom_calloc(1, sizeof(*h2));
-    rc = nghttp2_session_server_new2(&h2->ss, cb, h, opt);
-    nghttp2_session_callbacks_del(cb);
-    nghttp2_option_del(opt);
-    if (rc != 0) {
-        free(h2);
-        return LOOM_ERROR;
-    }
+    h2->ss = h2s_new(&h2_callbacks, h, &cfg);
     h->h2 = h2;
-    h2->tokens = H2_CTRL_BURST;
     loom_timer_init_conn(&h2->later, h->c, h2_on_later, h);
     loom_timer_init_conn(&h2->final, h->c, h2_on_final, h);
-    h2->rx_preface = HTTP_H2_PREFACE_LEN;
-    if (upgrade) { /* stream 1 is the upgraded request */
-        h2->rx_max_sid = 1;
-        h2->rx_opened = 1;
-    }
     loom_conn_set_max_input(h->c, 64 * 1024);
-    iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
-    iv[0].value = hc->h2_max_streams;
-    iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
-    iv[1].value = (uint32_t)hc->h2_window;
-    iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
-    iv[2].value = (uint32_t)hc->limits.max_head;
-    iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
-    iv[3].value = 0;
-    nghttp2_submit_settings(h2->ss, NGHTTP2_FLAG_NONE, iv, 4);
-    nghttp2_session_set_local_window_size(h2->ss, NGHTTP2_FLAG_NONE, 0,
-                                          (int32_t)hc->h2_conn_window);
     h2_enter(h);
     if (upgrade) {
         h2_stream_t *s = h2_stream_new(h, 1);
@@ -1128,16 +993,10 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade, loom_slice_t settings)
                         "HTTP/1.1 101 Switching Protocols\r\n"
                         "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
                         71);
-        if (nghttp2_session_upgrade2(
-                h2->ss, sbuf, (size_t)slen,
-                upgrade->method_id == HTTP_M_HEAD ||
-                    (upgrade->method.len == 4 &&
-                     memcmp(upgrade->method.p, "HEAD", 4) == 0),
-                s) != 0) {
+        if (h2s_upgrade(h2->ss, sbuf, (size_t)slen, s) != 0)
             loom_conn_abort(h->c);
-        } else {
+        else
             h2_upgraded_req(h, s, upgrade);
-        }
     }
     h2->dirty = 1;
     h2_leave(h);
@@ -1147,142 +1006,16 @@ int http_h2_start(http_h1_conn_t *h, http_req_t *upgrade, loom_slice_t settings)
 /* ---- the stream callbacks
  * ---------------------------------------------------------- */
 
-/* A connection error of our own (what nghttp2 1.52 lets through): GOAWAY
- * with CODE after what is queued; nothing more is fed to nghttp2. */
-static void h2_rx_error(http_h1_conn_t *h, uint32_t code, const char *what)
-{
-    http_h2_conn_t *h2 = h->h2;
-
-    loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst), "%s: h2: %s",
-             loom_conn_peer(h->c), what);
-    nghttp2_session_terminate_session(h2->ss, code);
-    h2->rx_stop = 1;
-}
-
-/* LEN bytes to nghttp2; a failure ends the connection (GOAWAY). */
-static void h2_feed(http_h1_conn_t *h, const uint8_t *p, size_t len)
-{
-    http_h2_conn_t *h2 = h->h2;
-    ssize_t n;
-
-    if (len == 0 || h2->rx_stop || h->closed)
-        return;
-    n = nghttp2_session_mem_recv(h2->ss, p, len);
-    if (n < 0 && !h->closed) {
-        h2_rx_error(h,
-                    n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
-                                             : NGHTTP2_PROTOCOL_ERROR,
-                    nghttp2_strerror((int)n));
-    }
-}
-
-static int h2_rx_was_reset(const http_h2_conn_t *h2, int32_t sid)
-{
-    unsigned i,
-        n = h2->rx_nreset < H2_RESETS_SEEN ? h2->rx_nreset : H2_RESETS_SEEN;
-
-    for (i = 0; i < n; i++)
-        if (h2->rx_reset[i] == sid)
-            return 1;
-    return 0;
-}
-
-/* A client frame header HD, seen before nghttp2 gets it: remember where
- * its payload ends, which streams HEADERS opened and which streams the
- * client reset.  Returns 0, or the error code of a connection error that
- * nghttp2 would not raise: HEADERS on a lower stream id that was never
- * opened (RFC 9113 5.1.1; nghttp2 ignores it) and DATA or HEADERS after
- * the client's own RST_STREAM (5.1; nghttp2 drops them silently). */
-static uint32_t h2_rx_header(http_h2_conn_t *h2, const uint8_t *hd)
-{
-    uint8_t type = hd[3];
-    int32_t sid =
-        (int32_t)(((uint32_t)(hd[5] & 0x7f) << 24) | ((uint32_t)hd[6] << 16) |
-                  ((uint32_t)hd[7] << 8) | hd[8]);
-
-    h2->rx_skip = ((uint32_t)hd[0] << 16) | ((uint32_t)hd[1] << 8) | hd[2];
-    if (sid == 0 || (sid & 1) == 0 || sid > h2->rx_max_sid) {
-        if (type == NGHTTP2_HEADERS && (sid & 1)) { /* a new stream */
-            uint32_t d = (uint32_t)(sid - h2->rx_max_sid) / 2;
-
-            h2->rx_opened = (d >= 64 ? 0 : h2->rx_opened << d) | 1;
-            h2->rx_max_sid = sid;
-        }
-        return 0; /* idle, even or connection-level: nghttp2 judges */
-    }
-    if (type == NGHTTP2_RST_STREAM) {
-        h2->rx_reset[h2->rx_nreset++ % H2_RESETS_SEEN] = sid;
-        return 0;
-    }
-    if (type != NGHTTP2_DATA && type != NGHTTP2_HEADERS)
-        return 0;
-    if (h2->rx_nreset && h2_rx_was_reset(h2, sid))
-        return NGHTTP2_STREAM_CLOSED;
-    if (type == NGHTTP2_HEADERS) {
-        uint32_t d = (uint32_t)(h2->rx_max_sid - sid) / 2;
-
-        if (d < 64 && !((h2->rx_opened >> d) & 1))
-            return NGHTTP2_PROTOCOL_ERROR;
-    }
-    return 0;
-}
-
 size_t http_h2_data(http_h1_conn_t *h, const char *buf, size_t len)
 {
     http_h2_conn_t *h2 = h->h2;
-    const uint8_t *p = (const uint8_t *)buf;
-    size_t pos = 0;
 
     if (h->closed)
         return len;
     h2_enter(h);
-    /* Follow the frame boundaries; all of BUF goes to nghttp2 in one call
-     * unless a frame header breaks a rule nghttp2 does not check. */
-    while (pos < len && !h2->rx_stop) {
-        size_t n = len - pos, hstart = pos;
-        const uint8_t *hd;
-        uint32_t err;
-
-        if (h2->rx_preface || h2->rx_skip) {
-            uint32_t *left = h2->rx_preface ? NULL : &h2->rx_skip;
-            size_t want = left ? *left : h2->rx_preface;
-
-            if (n > want)
-                n = want;
-            if (left)
-                *left -= (uint32_t)n;
-            else
-                h2->rx_preface = (uint8_t)(h2->rx_preface - n);
-            pos += n;
-            continue;
-        }
-        if (h2->rx_hlen == 0 && n >= 9) {
-            hd = p + pos;
-            pos += 9;
-        } else {
-            if (n > 9u - h2->rx_hlen)
-                n = 9u - h2->rx_hlen;
-            memcpy(h2->rx_hdr + h2->rx_hlen, p + pos, n);
-            h2->rx_hlen = (uint8_t)(h2->rx_hlen + n);
-            pos += n;
-            if (h2->rx_hlen < 9)
-                break;
-            h2->rx_hlen = 0;
-            hd = h2->rx_hdr;
-        }
-        err = h2_rx_header(h2, hd);
-        if (err) {
-            h2_feed(h, p, hstart); /* the frames before it count */
-            if (!h->closed && !h2->rx_stop)
-                h2_rx_error(h, err,
-                            err == NGHTTP2_STREAM_CLOSED
-                                ? "frame on a stream the client reset"
-                                : "HEADERS on a lower, unopened stream id");
-            break;
-        }
-    }
-    if (!h2->rx_stop)
-        h2_feed(h, p, len);
+    if (h2s_recv(h2->ss, (const uint8_t *)buf, len) < 0 && !h->closed)
+        loom_log(LOOM_LOG_DEBUG, loom_instance_who(h->hi->inst), "%s: h2: %s",
+                 loom_conn_peer(h->c), h2s_error(h2->ss));
     h2->dirty = 1;
     h2_leave(h);
     return len;
@@ -1334,7 +1067,7 @@ void http_h2_free(http_h1_conn_t *h)
         h2->spare = s->next;
         h2_stream_free(s);
     }
-    nghttp2_session_del(h2->ss);
+    h2s_free(h2->ss);
     free(h2);
     h->h2 = NULL;
 }
@@ -1352,7 +1085,7 @@ void http_h2_goaway(http_h1_conn_t *h)
     /* Step one (RFC 9113 6.8): GOAWAY naming 2^31-1, so that the streams
      * already on their way are still served, and after it a PING: its
      * ACK comes after them. */
-    nghttp2_submit_shutdown_notice(h2->ss); /* the PING once it is out */
+    h2s_shutdown_notice(h2->ss, h2_notice_ping);
     loom_timer_arm(&h2->final, H2_NOTICE_WAIT);
     h2->dirty = 1;
     h2_leave(h);

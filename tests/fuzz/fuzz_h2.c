@@ -1,7 +1,8 @@
 /*
  * fuzz_h2.c - libFuzzer target: the http module's HTTP/2 server session
- * (h2.c over libnghttp2, with the HTTP/1.1 side's preface detection), fed
- * over the in-memory transport.
+ * (h2.c over h2_sess.c and hpack.c, with the HTTP/1.1 side's preface
+ * detection), fed over the in-memory transport; fuzz_h2_sess.c takes the
+ * session alone.
  *
  * One http instance for the whole run: a tiny static tree in a temporary
  * directory (removed at exit), an echo location with a 1K max_body, a
