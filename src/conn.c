@@ -954,6 +954,9 @@ void loom_conn_sweep(loom_server_t *srv, uint64_t now)
                 continue;
             loom_log(LOOM_LOG_DEBUG, inst->who, "%s: %s, closing",
                      loom_conn_peer(c), why);
+            if ((c->flags & LOOM_CF_HANDSHAKE) && c->ssl &&
+                SSL_is_server(c->ssl))
+                inst->tls_failures[LOOM_TLS_FAIL_TIMEOUT]++;
             conn_finalize(c);
         }
     }

@@ -101,6 +101,28 @@ struct loom_conn_s {
 
 /* ---- module instances --------------------------------------------------- */
 
+/* Why accept(2) failed, for loom_instance_t.accept_errors. */
+enum {
+    LOOM_ACCEPT_ERR_ABORTED,   /* ECONNABORTED: the client left first */
+    LOOM_ACCEPT_ERR_RESOURCES, /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+    LOOM_ACCEPT_ERR_OTHER,
+    LOOM_ACCEPT_ERR_COUNT
+};
+
+/* Why a server TLS handshake failed, for loom_instance_t.tls_failures
+ * (names in metrics_core.c). */
+enum {
+    LOOM_TLS_FAIL_EOF,          /* the client closed during it */
+    LOOM_TLS_FAIL_TIMEOUT,      /* read timeout during it */
+    LOOM_TLS_FAIL_VERSION,      /* no protocol version in common */
+    LOOM_TLS_FAIL_CIPHER,       /* no cipher in common */
+    LOOM_TLS_FAIL_NOT_TLS,      /* plain text (HTTP) on a TLS port */
+    LOOM_TLS_FAIL_CERT,         /* the client rejected our certificate */
+    LOOM_TLS_FAIL_CLIENT_ALERT, /* the client sent another fatal alert */
+    LOOM_TLS_FAIL_OTHER,
+    LOOM_TLS_FAIL_COUNT
+};
+
 struct loom_instance_s {
     loom_server_t *srv;
     const loom_module_t *mod;
@@ -120,6 +142,12 @@ struct loom_instance_s {
     loom_conn_t *lru_head, *lru_tail; /* oldest activity first */
     unsigned nwork;                   /* pool jobs owed a done (work.c) */
     int work_stopping;                /* new jobs cancelled (work.c) */
+    /* counters for the metrics collector (metrics_core.c) */
+    uint64_t accepted;                             /* listener.c */
+    uint64_t accept_errors[LOOM_ACCEPT_ERR_COUNT]; /* listener.c */
+    uint64_t refused;        /* closed at once at max_connections */
+    uint64_t tls_handshakes; /* completed server handshakes (tls.c) */
+    uint64_t tls_failures[LOOM_TLS_FAIL_COUNT]; /* tls.c, conn.c */
     loom_instance_t *next;
 };
 

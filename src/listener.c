@@ -171,25 +171,34 @@ static void ls_on_accept(evutil_socket_t lfd, short what, void *arg)
         int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (cfd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            if (errno == EINTR)
                 continue;
+            if (errno == ECONNABORTED) {
+                inst->accept_errors[LOOM_ACCEPT_ERR_ABORTED]++;
+                continue;
+            }
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
                 errno == ENOMEM) {
+                inst->accept_errors[LOOM_ACCEPT_ERR_RESOURCES]++;
                 if (ls_shed(ls) != 0)
                     return;
                 continue;
             }
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                inst->accept_errors[LOOM_ACCEPT_ERR_OTHER]++;
                 loom_log(LOOM_LOG_ERROR, inst->who, "accept on %s: %s",
                          ls->text, strerror(errno));
+            }
             return;
         }
         srv->accepted++;
+        inst->accepted++;
         if ((srv->max_connections > 0 &&
              srv->nconns >= (unsigned)srv->max_connections) ||
             (inst->max_connections > 0 &&
              ls->nconns >= (unsigned)inst->max_connections)) {
             /* At a limit: refuse at once rather than let it queue. */
+            inst->refused++;
             close(cfd);
             continue;
         }

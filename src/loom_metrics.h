@@ -46,6 +46,14 @@ char *loom_metrics_prometheus(const loom_metrics_t *m, size_t *len);
  * NUL-terminated heap string (*LEN set) the caller frees. */
 char *loom_metrics_json(const loom_metrics_t *m, size_t *len);
 
+/* loom_metrics_json for the samples of one instance: those collected for
+ * instance INSTANCE of MODULE (MODULE NULL: of any module), or with
+ * INSTANCE NULL the core's own that carry no instance (bus, worker pool,
+ * datagrams).  Same ownership. */
+char *loom_metrics_json_instance(const loom_metrics_t *m, const char *module,
+                                 const char *instance, size_t *len);
+
+/* Free M and everything in it (NULL is allowed). */
 void loom_metrics_free(loom_metrics_t *m);
 
 #endif

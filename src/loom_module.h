@@ -149,6 +149,21 @@ typedef struct {
 size_t loom_server_instances(loom_server_t *srv, loom_instance_stat_t *out,
                              size_t max);
 
+/* Facts about one open listener, for status pages and loomctl. */
+typedef struct {
+    const char *module, *instance; /* whose it is */
+    const char *endpoint;          /* as written in loom.conf */
+    const char *transport;         /* "tcp", "tls", "udp" or "unix" */
+    unsigned connections;          /* accepted here and open now */
+    int adopted;                   /* passed by systemd */
+} loom_listener_stat_t;
+
+/* Fill up to MAX entries, one per open listener of SRV (in the order
+ * they were opened); returns how many there are (may exceed MAX).  The
+ * strings live until the next reload. */
+size_t loom_server_listeners(loom_server_t *srv, loom_listener_stat_t *out,
+                             size_t max);
+
 /* Counters of the core, for status pages. */
 typedef struct {
     uint64_t dgram_dropped; /* UDP replies whose listener had closed */

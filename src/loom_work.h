@@ -70,13 +70,15 @@ int loom_work_cancel(loom_work_t *w);
 
 /* Pool counters for status pages. */
 typedef struct {
-    uint64_t submitted; /* jobs since the server started */
-    uint64_t completed; /* dones delivered with LOOM_WORK_COMPLETED */
-    uint64_t cancelled; /* dones delivered with LOOM_WORK_CANCELLED */
-    unsigned queued;    /* waiting for a thread now */
-    unsigned running;   /* on a thread now */
-    unsigned threads;   /* pool threads alive now */
-    unsigned workers;   /* configured size (`workers`) */
+    uint64_t submitted;  /* jobs since the server started */
+    uint64_t completed;  /* dones delivered with LOOM_WORK_COMPLETED */
+    uint64_t cancelled;  /* dones delivered with LOOM_WORK_CANCELLED */
+    unsigned queued;     /* waiting for a thread now */
+    unsigned running;    /* on a thread now */
+    unsigned threads;    /* pool threads alive now */
+    unsigned workers;    /* configured size (`workers`) */
+    uint64_t started;    /* jobs a thread has taken */
+    double wait_seconds; /* time those jobs waited in the queue, in all */
 } loom_work_stats_t;
 
 /* Fill *OUT with SRV's pool counters. */

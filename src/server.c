@@ -64,6 +64,39 @@ size_t loom_server_instances(loom_server_t *srv, loom_instance_stat_t *out,
     return n;
 }
 
+static const char *const listener_transports[] = {
+    [LOOM_EP_TCP] = "tcp",
+    [LOOM_EP_UDP] = "udp",
+    [LOOM_EP_UNIX] = "unix",
+    [LOOM_EP_TLS] = "tls",
+};
+
+size_t loom_server_listeners(loom_server_t *srv, loom_listener_stat_t *out,
+                             size_t max)
+{
+    loom_listener_t *ls;
+    size_t n = 0;
+
+    for (ls = srv->listeners; ls; ls = ls->next) {
+        if (ls->closed || ls->inst == NULL)
+            continue;
+        if (n < max) {
+            out[n].module = ls->inst->mod->name;
+            out[n].instance = ls->inst->name;
+            out[n].endpoint = ls->text;
+            out[n].transport =
+                (unsigned)ls->ep.kind < LOOM_ARRAY_LEN(listener_transports) &&
+                        listener_transports[ls->ep.kind]
+                    ? listener_transports[ls->ep.kind]
+                    : "?";
+            out[n].connections = ls->nconns;
+            out[n].adopted = ls->adopted;
+        }
+        n++;
+    }
+    return n;
+}
+
 void loom_server_counters(loom_server_t *srv, loom_server_counters_t *out)
 {
     memset(out, 0, sizeof(*out));

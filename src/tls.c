@@ -786,23 +786,73 @@ const char *loom_tls_client_error(SSL *ssl, int *verify_failed, char *buf,
 
 /* ---- the handshake and the transport ------------------------------------ */
 
+/* OpenSSL's reasons for a failed server handshake, by what an operator
+ * would do about them (loom_instance_t.tls_failures). */
+static const struct {
+    int reason, fail;
+} tls_fail_reasons[] = {
+    {SSL_R_UNEXPECTED_EOF_WHILE_READING, LOOM_TLS_FAIL_EOF},
+    {SSL_R_UNSUPPORTED_PROTOCOL, LOOM_TLS_FAIL_VERSION},
+    {SSL_R_VERSION_TOO_LOW, LOOM_TLS_FAIL_VERSION},
+    {SSL_R_TLSV1_ALERT_PROTOCOL_VERSION, LOOM_TLS_FAIL_VERSION},
+    {SSL_R_NO_SHARED_CIPHER, LOOM_TLS_FAIL_CIPHER},
+    {SSL_R_NO_SHARED_GROUPS, LOOM_TLS_FAIL_CIPHER},
+    {SSL_R_HTTP_REQUEST, LOOM_TLS_FAIL_NOT_TLS},
+    {SSL_R_HTTPS_PROXY_REQUEST, LOOM_TLS_FAIL_NOT_TLS},
+    {SSL_R_WRONG_VERSION_NUMBER, LOOM_TLS_FAIL_NOT_TLS},
+    {SSL_R_PACKET_LENGTH_TOO_LONG, LOOM_TLS_FAIL_NOT_TLS},
+    {SSL_R_SSLV3_ALERT_BAD_CERTIFICATE, LOOM_TLS_FAIL_CERT},
+    {SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE, LOOM_TLS_FAIL_CERT},
+    {SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED, LOOM_TLS_FAIL_CERT},
+    {SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED, LOOM_TLS_FAIL_CERT},
+    {SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN, LOOM_TLS_FAIL_CERT},
+    {SSL_R_TLSV1_ALERT_UNKNOWN_CA, LOOM_TLS_FAIL_CERT},
+};
+
+/* Why the server handshake SSL_get_error answered ERR for failed, from
+ * the first error queued (before tls_errstr clears the queue). */
+static int tls_fail_kind(int err)
+{
+    unsigned long e = ERR_peek_error();
+    size_t i;
+
+    if (e == 0 || ERR_SYSTEM_ERROR(e))
+        return err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN
+                   ? LOOM_TLS_FAIL_EOF
+                   : LOOM_TLS_FAIL_OTHER;
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+        return LOOM_TLS_FAIL_OTHER;
+    for (i = 0; i < LOOM_ARRAY_LEN(tls_fail_reasons); i++) {
+        if (ERR_GET_REASON(e) == tls_fail_reasons[i].reason)
+            return tls_fail_reasons[i].fail;
+    }
+    /* the other alerts a client can send (SSL_AD_REASON_OFFSET + code) */
+    if (ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET &&
+        ERR_GET_REASON(e) < SSL_AD_REASON_OFFSET + 256)
+        return LOOM_TLS_FAIL_CLIENT_ALERT;
+    return LOOM_TLS_FAIL_OTHER;
+}
+
 void loom_tls_handshake(loom_conn_t *c)
 {
     char ebuf[256];
-    int r;
+    int r, err;
 
     ERR_clear_error();
     c->flags &= ~LOOM_CF_TLS_RW;
     r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         c->flags &= ~LOOM_CF_HANDSHAKE;
+        if (c->inst && SSL_is_server(c->ssl))
+            c->inst->tls_handshakes++;
         c->tp = &loom_transport_tls;
         loom_conn_open_handler(c);
         if (SSL_has_pending(c->ssl)) /* read ahead with the Finished */
             loom_conn_defer_read(c);
         return;
     }
-    switch (SSL_get_error(c->ssl, r)) {
+    err = SSL_get_error(c->ssl, r);
+    switch (err) {
     case SSL_ERROR_WANT_READ:
         return;
     case SSL_ERROR_WANT_WRITE:
@@ -811,6 +861,8 @@ void loom_tls_handshake(loom_conn_t *c)
     default:
         if (!SSL_is_server(c->ssl))
             tls_client_note_error(c->ssl);
+        else if (c->inst)
+            c->inst->tls_failures[tls_fail_kind(err)]++;
         loom_log(LOOM_LOG_DEBUG, c->inst ? c->inst->who : NULL,
                  "%s: TLS handshake failed: %s", loom_conn_peer(c),
                  tls_errstr(ebuf, sizeof(ebuf)));

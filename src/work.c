@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED };
@@ -35,6 +36,7 @@ struct loom_work_s {
     void *arg;
     int state;                /* JOB_*, under the lock */
     int status;               /* LOOM_WORK_*, once finished */
+    uint64_t queued_ns;       /* when it was queued (monotonic) */
     loom_work_t *prev, *next; /* on the queue or the finished list */
 };
 
@@ -69,8 +71,18 @@ struct loom_work_pool_s {
     int efd;                 /* eventfd: the ready list grew */
     struct event *ev_ready, *ev_spawn;
     uint64_t submitted, completed, cancelled; /* reactor only */
+    uint64_t started, wait_ns; /* jobs taken by a thread, and how long
+                                * they had waited in all (the lock) */
     slot_t slots[LOOM_WORK_MAX_THREADS];
 };
+
+static uint64_t work_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- lists (the lock held) ---------------------------------------------- */
 
@@ -154,6 +166,8 @@ static void *work_thread(void *arg)
         list_unlink(&p->queue, w);
         w->state = JOB_RUNNING;
         p->running++;
+        p->started++;
+        p->wait_ns += work_now_ns() - w->queued_ns;
         pthread_mutex_unlock(&p->lock);
 
         w->work(w->arg);
@@ -429,6 +443,7 @@ loom_work_t *loom_work_submit(loom_instance_t *inst, loom_work_fn work,
         job_finish(p, w, LOOM_WORK_CANCELLED);
     } else {
         w->state = JOB_QUEUED;
+        w->queued_ns = work_now_ns();
         list_append(&p->queue, w);
         /* All, not one: a thread past a lowered target leaves without
          * taking the job. */
@@ -471,5 +486,7 @@ void loom_work_stats(loom_server_t *srv, loom_work_stats_t *out)
     out->running = p->running;
     out->threads = p->live;
     out->workers = p->target;
+    out->started = p->started;
+    out->wait_seconds = (double)p->wait_ns / 1e9;
     pthread_mutex_unlock(&p->lock);
 }

@@ -805,4 +805,5 @@ const loom_module_t loom_http_module = {
                .close = http_h1_close},
     .datagram = NULL,
     .actions = http_actions,
+    .metrics = http_metrics,
 };

@@ -285,6 +285,9 @@ void http_resp_simple(http_req_t *r, int status, const char *ctype,
 /* The reason phrase for STATUS ("Not Found"); "" when unknown. */
 const char *http_reason(int status);
 
+/* The metrics hook (http_metrics.c): HI's counters and events locations. */
+void http_metrics(loom_instance_t *inst, loom_metrics_t *m);
+
 /* ---- configuration (http_conf.c) ----------------------------------------- */
 
 /* A handler: what a location runs. */

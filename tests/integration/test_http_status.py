@@ -105,6 +105,25 @@ class StatusJson(unittest.TestCase):
         self.assertGreaterEqual(h["connections"]["active"], 1)
         self.assertGreaterEqual(h["connections"]["total"], 1)
 
+    def test_core_metrics(self):
+        """The core's own samples (no instance) under "metrics", the http
+        instance's own under its entry."""
+        d = start(self)
+        s = status_json(d.port)
+        core = {m["name"]: m for m in s["metrics"]}
+        self.assertTrue(all(m["instance"] is None for m in s["metrics"]), s["metrics"])
+        self.assertEqual(core["loom_build_info"]["labels"], {"version": VERSION})
+        for name in ("loom_work_queue_length", "loom_work_wait_seconds_total",
+                     "loom_bus_published_total", "loom_dgram_replies_dropped_total"):
+            self.assertIn(name, core)
+            self.assertGreaterEqual(core[name]["value"], 0)
+        web = [i for i in s["instances"] if i["module"] == "http"][0]
+        self.assertEqual([l["transport"] for l in web["listeners"]], ["tcp"])
+        self.assertGreaterEqual(web["listeners"][0]["connections"], 1)
+        names = {m["name"] for m in web["metrics"]}
+        self.assertTrue({"loom_connections", "loom_http_requests_total",
+                         "loom_http_connections_active"} <= names, names)
+
     def test_counters_increase(self):
         d = start(self)
         s0 = status_json(d.port)
@@ -164,7 +183,21 @@ class StatusJson(unittest.TestCase):
                                                   and i["connections"] == 2] else None)(
                 status_json(d.port)), what="2 echo connections in /status")
             echo = [i for i in s["instances"] if i["module"] == "echo"]
-            self.assertEqual(echo, [{"module": "echo", "instance": "main", "connections": 2}])
+            self.assertEqual([{k: i[k] for k in ("module", "instance", "connections")}
+                              for i in echo],
+                             [{"module": "echo", "instance": "main", "connections": 2}])
+            # its listeners, and its samples as the metrics collector has them
+            self.assertEqual(echo[0]["listeners"],
+                             [{"endpoint": "tcp:%d:interface=127.0.0.1" % echo_port,
+                               "transport": "tcp", "connections": 2, "adopted": False}])
+            samples = {(m["name"], tuple(sorted(m["labels"].items()))): m
+                       for m in echo[0]["metrics"]}
+            conns = samples[("loom_connections", (("module", "echo"),))]
+            self.assertEqual((conns["type"], conns["instance"], conns["value"]),
+                             ("gauge", "main", 2))
+            acc = samples[("loom_connections_accepted_total", (("module", "echo"),))]
+            self.assertEqual((acc["type"], acc["value"]), ("counter", 2))
+            self.assertTrue(all(m["instance"] == "main" for m in echo[0]["metrics"]))
         finally:
             for s in socks:
                 s.close()
