@@ -62,10 +62,9 @@ def tcp(port, send, until):
         return recv_until(s, until)
 
 
-def traffic(ports, listeners):
-    """One round of client traffic to every shipped instance (and a bare
-    connect to the TCP listeners of instances the test has no client for).
-    Returns what was said, for the failure message."""
+def traffic(ports, others):
+    """One round of client traffic to every shipped instance, and to the
+    listeners of others (other_targets).  Returns what was said."""
     web = ports[8080]
     done = []
     for path in ("/hello.txt", "/proxy/hello.txt", "/nope"):
@@ -99,27 +98,45 @@ def traffic(ports, listeners):
         s.sendall(b"QUIT\r\n")
         assert recv_until(s, b"\r\n").startswith(b"221")
     done.append("smtp")
-    for port in listeners:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
-            done.append("connect %d" % port)
-        except OSError:
-            pass
+    poke(others)
+    done += ["%r" % (t[1],) for t in others]
     return done
 
 
-def tcp_ports(listeners):
-    """The TCP ports in an instance's listeners (strings or objects)."""
+# What the test says to instances it has no client for, by module (a bare
+# connect for others): enough for their accept counters and their own.
+HELLO = {"metrics": b"GET /metrics HTTP/1.0\r\n\r\n", "control": b"status\n"}
+
+
+def other_targets(inst, confdir):
+    """The stream listeners of status JSON instance INST as
+    [(family, address, bytes to send)]: TCP/TLS ports on 127.0.0.1, UNIX
+    socket paths (relative ones from the config's directory)."""
     out = []
-    for l in listeners or []:
-        text = l if isinstance(l, str) else json.dumps(l)
-        if "udp" in text and "tcp" not in text and "tls" not in text:
-            continue
-        m = re.search(r"(?:127\.0\.0\.1|port)[\":=\s]*(\d{2,5})\b", text) or \
-            re.search(r"(?:tcp|tls):(\d{2,5})\b", text)
-        if m:
-            out.append(int(m.group(1)))
+    hello = HELLO.get(inst["module"], b"")
+    for l in inst.get("listeners") or []:
+        ep = l if isinstance(l, str) else l.get("endpoint", "")
+        transport = ep.split(":", 1)[0] if isinstance(l, str) else l.get("transport", "")
+        if ep.startswith("unix:") or transport == "unix":
+            path = ep[len("unix:"):].split(":", 1)[0] if ep.startswith("unix:") else ep
+            out.append((socket.AF_UNIX, os.path.join(confdir, path), hello))
+        elif transport in ("tcp", "tls") or ep.startswith(("tcp:", "tls:")):
+            m = re.search(r"port=(\d+)", ep) or re.search(r"(?:^|:)(\d{2,5})(?=:|$)", ep)
+            if m:
+                out.append((socket.AF_INET, ("127.0.0.1", int(m.group(1))),
+                            hello if transport != "tls" else b""))
     return out
+
+
+def poke(targets):
+    """Connect to each target, say its bytes, read what comes back."""
+    for family, addr, hello in targets:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(WAIT)
+            s.connect(addr)
+            if hello:
+                s.sendall(hello)
+                recv_until(s, b"\0")  # to the server's close
 
 
 class Chromium:
@@ -191,7 +208,7 @@ class StatusPage(DaemonTest):
         others = []
         for i in status["instances"]:
             if i["module"] not in ("http", "echo", "finger", "memcache", "dns", "smtp", "irc"):
-                others += tcp_ports(i.get("listeners"))
+                others += other_targets(i, self.d.dir)
         chrome = Chromium(os.path.join(self.d.dir, "chromium"))
         self.addCleanup(chrome.close)
         os.makedirs(LOGDIR, exist_ok=True)
