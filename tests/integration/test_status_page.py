@@ -6,8 +6,9 @@ driven over the DevTools protocol (a websocket, python3-websockets).  While
 the page runs the test makes traffic with real clients to every configured
 instance: HTTP requests (through the reverse proxy to "backend" too), echo
 over TCP and UDP, finger, memcache set/get, dig over UDP and TCP, an SMTP
-session, an IRC client that stays connected, and a plain connect to the
-listeners of any other instance.  Asserted from the page's DOM: every
+session, an IRC client that stays connected and talks in a channel, a
+GET /metrics to the metrics module, a status request on the control
+socket, and a plain connect to the listeners of any other instance.  Asserted from the page's DOM: every
 instance the configuration has (and the daemon reports) has its row, with
 its listeners when the JSON carries them; every instance whose JSON
 carries counter samples shows them grow and a positive rate; the held IRC
@@ -62,8 +63,9 @@ def tcp(port, send, until):
         return recv_until(s, until)
 
 
-def traffic(ports, others):
-    """One round of client traffic to every shipped instance, and to the
+def traffic(ports, others, irc):
+    """One round of client traffic to every shipped instance (IRC: a
+    message in #status from the connected client IRC), and to the
     listeners of others (other_targets).  Returns what was said."""
     web = ports[8080]
     done = []
@@ -98,6 +100,8 @@ def traffic(ports, others):
         s.sendall(b"QUIT\r\n")
         assert recv_until(s, b"\r\n").startswith(b"221")
     done.append("smtp")
+    irc.sendall(b"PRIVMSG #status :one more round\r\n")
+    done.append("irc")
     poke(others)
     done += ["%r" % (t[1],) for t in others]
     return done
@@ -255,12 +259,13 @@ class StatusPage(DaemonTest):
 
                 # an IRC client that stays connected while the page polls
                 irc = socket.create_connection(("127.0.0.1", ports[6667]), timeout=WAIT)
-                irc.sendall(b"NICK pagetest\r\nUSER pagetest 0 * :Status page test\r\n")
-                recv_until(irc, b" 001 ")
+                irc.sendall(b"NICK pagetest\r\nUSER pagetest 0 * :Status page test\r\n"
+                            b"JOIN #status\r\n")
+                recv_until(irc, b" JOIN")
                 try:
                     said = []
                     for _ in range(3):
-                        said += await asyncio.to_thread(traffic, ports, others)
+                        said += await asyncio.to_thread(traffic, ports, others, irc)
                         await asyncio.sleep(0.3)
 
                     async def moved():
