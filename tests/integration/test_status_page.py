@@ -37,14 +37,16 @@ LOGDIR = os.path.join(loomtest.BUILDDIR, "tests", "integration", "test_status_pa
 
 # The instances of the shipped conf/loom.conf (module, name) the page must
 # list whatever else the daemon reports.
-SECTION_RX = re.compile(r'^([a-z][a-z0-9_]*) "([^"]+)" \{', re.M)
-NOT_INSTANCES = {"tls", "route", "upstream", "server", "location", "zone", "user", "oper"}
+# Top-level sections only (nested ones are indented); an untitled one
+# (metrics {}, control {}) is an instance named after its module.
+SECTION_RX = re.compile(r'^([a-z][a-z0-9_]*)(?: "([^"]+)")? \{', re.M)
+NOT_INSTANCES = {"tls", "route", "log", "limits"}
 
 
 def shipped_instances(conf_path):
     with open(conf_path) as f:
         text = f.read()
-    return {(m, n) for m, n in SECTION_RX.findall(text) if m not in NOT_INSTANCES}
+    return {(m, n or m) for m, n in SECTION_RX.findall(text) if m not in NOT_INSTANCES}
 
 
 def recv_until(s, marker, limit=65536):
