@@ -22,12 +22,15 @@ extern const loom_module_t loom_http_module;
 extern const loom_module_t loom_ssh_module;
 extern const loom_module_t loom_smtp_module;
 extern const loom_module_t loom_irc_module;
+extern const loom_module_t loom_metrics_module;
 
 /* Adding a built-in module: one line here (and its folder). */
 static const loom_module_t *const loom_builtin_modules[] = {
-    &loom_echo_module, &loom_finger_module, &loom_memcache_module,
-    &loom_dns_module,  &loom_http_module,   &loom_ssh_module,
-    &loom_smtp_module, &loom_irc_module,    NULL,
+    &loom_echo_module,     &loom_finger_module,
+    &loom_memcache_module, &loom_dns_module,
+    &loom_http_module,     &loom_ssh_module,
+    &loom_smtp_module,     &loom_irc_module,
+    &loom_metrics_module,  NULL,
 };
 
 #define LOOM_MAX_LOADED 32

@@ -9,7 +9,8 @@
 # systemd-analyze, man-db the `man` that `systemd-analyze verify` runs on
 # Documentation=; netcat-openbsd and socat are the README's `nc` and `socat`;
 # fonts-liberation (chromium only recommends it) gives the headless
-# Chromium of the page tests real text for their screenshots.
+# Chromium of the page tests real text for their screenshots; prometheus
+# gives promtool, which checks loomd's metrics output.
 set -e
 if [ "$(id -u)" != 0 ]; then
     exec sudo "$0" "$@"
@@ -26,7 +27,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  nginx-light h2o wrk chromium fonts-liberation dnsdist
  postfix swaks libnet-ssleay-perl libgmime-3.0-dev
  ngircd python3-irc irssi weechat-curses tmux
- debhelper lintian systemd man-db netcat-openbsd socat git"
+ debhelper lintian systemd man-db netcat-openbsd socat git prometheus"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -41,7 +42,7 @@ if [ -n "$missing" ]; then
     # nsd, nginx, h2o, memcached, dnsdist and ngircd are servers the tests
     # and benchmarks start themselves (in temporary directories, on high
     # ports): their packages must not start system services on ports 53,
-    # 80, 11211 and 6667
+    # 80, 11211 and 6667 (nor prometheus its server on 9090)
     # while installing (nor ddclient its daemon: the tests run it one-shot).
     policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -56,9 +57,9 @@ fi
 # On a machine with systemd, freshly installed ones must not stay behind as
 # enabled system services either (memcached's would take port 11211).
 case " $missing " in
-*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "* | *" ddclient "* | *" dnsdist "* | *" postfix "* | *" ngircd "*)
+*" nsd "* | *" nginx-light "* | *" h2o "* | *" memcached "* | *" ddclient "* | *" dnsdist "* | *" postfix "* | *" ngircd "* | *" prometheus "*)
     if [ -d /run/systemd/system ]; then
-        for s in nsd nginx h2o memcached ddclient dnsdist postfix ngircd; do
+        for s in nsd nginx h2o memcached ddclient dnsdist postfix ngircd prometheus; do
             systemctl disable --now "$s.service" >/dev/null 2>&1 || true
         done
     fi

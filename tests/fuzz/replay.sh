@@ -10,6 +10,7 @@ names="$names smtp_queue smtp_cmd smtp_data"
 names="$names smtp_reply"
 names="$names ws"
 names="$names irc_line irc_mode"
+names="$names metrics_req"
 set -- $names
 echo "1..$#"
 n=0

@@ -33,7 +33,7 @@ class Version(unittest.TestCase):
             version = configure_version()
             self.assertIsNotNone(version)
             self.assertEqual(lines[0], "loomd " + version)
-            self.assertEqual(lines[1], "built-in modules: echo finger memcache dns http ssh smtp irc")
+            self.assertEqual(lines[1], "built-in modules: echo finger memcache dns http ssh smtp irc metrics")
             self.assertRegex(lines[2], r"^loadable modules \(.+\):")
 
 

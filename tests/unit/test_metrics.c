@@ -3,7 +3,8 @@
  * by family in first-seen order, the instance label first, label and HELP
  * escaping, integer and non-integer values, samples with bad names or keys
  * left out, and the JSON rendering read back with jansson (an independent
- * parser).
+ * parser).  Then the metrics listener's request parser (src/metrics_req.c):
+ * a table of heads, each also fed one byte at a time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <jansson.h>
 
 #include "metrics.h"
+#include "metrics_req.h"
 
 #define C LOOM_METRIC_COUNTER
 #define G LOOM_METRIC_GAUGE
@@ -289,13 +291,113 @@ static void test_many(void **state)
     loom_metrics_free(m);
 }
 
+/* ---- the request parser -------------------------------------------------- */
+
+static const struct {
+    const char *in;
+    loom_mreq_status_t want;
+    loom_mreq_method_t method;
+    const char *path; /* when OK */
+} heads[] = {
+    {"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", LOOM_MREQ_OK, LOOM_MREQ_GET,
+     "/metrics"},
+    {"HEAD /metrics?name[]=x HTTP/1.0\r\n\r\n", LOOM_MREQ_OK, LOOM_MREQ_HEAD,
+     "/metrics"},
+    {"\r\n\nGET / HTTP/1.1\nA:\n\n", LOOM_MREQ_OK, LOOM_MREQ_GET, "/"},
+    {"DELETE /metrics HTTP/1.1\r\n\r\n", LOOM_MREQ_OK, LOOM_MREQ_OTHER,
+     "/metrics"},
+    {"get /metrics HTTP/1.1\r\n\r\n", LOOM_MREQ_OK, LOOM_MREQ_OTHER,
+     "/metrics"},
+    {"GET /x HTTP/1.1\r\nUser-Agent: caf\xc3\xa9\t1\r\n\r\n", LOOM_MREQ_OK,
+     LOOM_MREQ_GET, "/x"},
+    {"GET /metrics HTTP/1.1\r\nHost: a\r\n", LOOM_MREQ_AGAIN, 0, NULL},
+    {"GET /metrics HTTP/1.1\r", LOOM_MREQ_AGAIN, 0, NULL},
+    {"", LOOM_MREQ_AGAIN, 0, NULL},
+    {"GET /metrics HTTP/2.0\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /metrics HTTP/1.1 \r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /metrics\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET  /metrics HTTP/1.1\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET metrics HTTP/1.1\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /m\x7fx HTTP/1.1\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /m\xc3\xa9 HTTP/1.1\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /metrics HTTP/1.1\r\n folded: x\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /metrics HTTP/1.1\r\n: empty\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /metrics HTTP/1.1\rX: y\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"GET /metrics HTTP/1.1\r\nX: \x01\r\n\r\n", LOOM_MREQ_BAD, 0, NULL},
+    {"\x16\x03\x01\x02", LOOM_MREQ_BAD, 0, NULL},
+};
+
+static loom_mreq_status_t parse_bytewise(const char *in, size_t len,
+                                         loom_mreq_t *req)
+{
+    loom_mreq_status_t st = LOOM_MREQ_AGAIN;
+    size_t i;
+
+    for (i = 0; i <= len && st == LOOM_MREQ_AGAIN; i++)
+        st = loom_mreq_parse(in, i, req);
+    return st;
+}
+
+static void test_req_table(void **state)
+{
+    loom_mreq_t req;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < LOOM_ARRAY_LEN(heads); i++) {
+        const char *in = heads[i].in;
+        size_t len = strlen(in);
+        loom_mreq_status_t st = loom_mreq_parse(in, len, &req);
+
+        assert_int_equal(st, heads[i].want);
+        assert_int_equal(parse_bytewise(in, len, &req), heads[i].want);
+        if (st != LOOM_MREQ_OK)
+            continue;
+        assert_int_equal(req.method, heads[i].method);
+        assert_int_equal(req.path_len, strlen(heads[i].path));
+        assert_memory_equal(req.path, heads[i].path, req.path_len);
+        assert_int_equal(req.head_len, len);
+    }
+    assert_int_equal(loom_mreq_parse("G\0T / HTTP/1.1\r\n\r\n", 18, &req),
+                     LOOM_MREQ_BAD);
+}
+
+/* A head that does not end within LOOM_MREQ_MAX bytes is refused as soon
+ * as that many have arrived; one that ends just within is taken, and the
+ * bytes after it (a body) are not the parser's business. */
+static void test_req_limits(void **state)
+{
+    size_t n = LOOM_MREQ_MAX + 100;
+    char *buf = malloc(n);
+    const char *start = "GET /metrics HTTP/1.1\r\nX: ";
+    loom_mreq_t req;
+
+    (void)state;
+    assert_non_null(buf);
+    memset(buf, 'a', n);
+    memcpy(buf, start, strlen(start));
+    assert_int_equal(loom_mreq_parse(buf, LOOM_MREQ_MAX - 1, &req),
+                     LOOM_MREQ_AGAIN);
+    assert_int_equal(loom_mreq_parse(buf, LOOM_MREQ_MAX, &req),
+                     LOOM_MREQ_TOO_LONG);
+    assert_int_equal(loom_mreq_parse(buf, n, &req), LOOM_MREQ_TOO_LONG);
+    memcpy(buf + LOOM_MREQ_MAX - 4, "\r\n\r\n", 4);
+    assert_int_equal(loom_mreq_parse(buf, n, &req), LOOM_MREQ_OK);
+    assert_int_equal(req.head_len, LOOM_MREQ_MAX);
+    memcpy(buf + LOOM_MREQ_MAX - 4, "a\r\n\r", 4);
+    assert_int_equal(loom_mreq_parse(buf, n, &req), LOOM_MREQ_TOO_LONG);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),    cmocka_unit_test(test_grouping),
-        cmocka_unit_test(test_escaping), cmocka_unit_test(test_values),
-        cmocka_unit_test(test_nan_inf),  cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_json),     cmocka_unit_test(test_many),
+        cmocka_unit_test(test_empty),     cmocka_unit_test(test_grouping),
+        cmocka_unit_test(test_escaping),  cmocka_unit_test(test_values),
+        cmocka_unit_test(test_nan_inf),   cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_json),      cmocka_unit_test(test_many),
+        cmocka_unit_test(test_req_table), cmocka_unit_test(test_req_limits),
     };
 
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
