@@ -8,7 +8,9 @@
 # (tools/build-deb.sh); systemd gives systemd-socket-activate and
 # systemd-analyze, man-db the `man` that `systemd-analyze verify` runs on
 # Documentation=; netcat-openbsd and socat are the README's `nc` and `socat`;
-# prometheus gives promtool, which checks loomd's metrics output.
+# fonts-liberation (chromium only recommends it) gives the headless
+# Chromium of the page tests real text for their screenshots; prometheus
+# gives promtool, which checks loomd's metrics output.
 set -e
 if [ "$(id -u)" != 0 ]; then
     exec sudo "$0" "$@"
@@ -22,7 +24,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  libldns-dev bind9-dnsutils knot-dnsutils python3-dnspython nsd dnsperf
  libssh2-1-dev openssh-server openssh-client
  curl libnghttp2-dev libjansson-dev libcrypt-dev ddclient nghttp2-client python3-h2 python3-websockets
- nginx-light h2o wrk chromium dnsdist
+ nginx-light h2o wrk chromium fonts-liberation dnsdist
  postfix swaks libnet-ssleay-perl libgmime-3.0-dev
  ngircd python3-irc irssi weechat-curses tmux
  debhelper lintian systemd man-db netcat-openbsd socat git prometheus"

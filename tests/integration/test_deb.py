@@ -152,7 +152,8 @@ class DebPackage(unittest.TestCase):
                      "/usr/share/man/man8/loomd.8.gz", "/usr/share/man/man5/loom.conf.5.gz",
                      "/lib/systemd/system/loomd.service", "/lib/systemd/system/loom.socket",
                      "/usr/lib/sysusers.d/loom.conf", "/usr/lib/tmpfiles.d/loom.conf",
-                     "/etc/logrotate.d/loom", "/usr/share/loom/www/index.html"):
+                     "/etc/logrotate.d/loom", "/usr/share/loom/www/index.html",
+                     "/usr/share/loom/www/status.html"):
             self.assertIn(path, self.files)
             self.assertTrue(os.path.exists(path), path)
         conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", PKG]).stdout
@@ -282,6 +283,8 @@ class DebPackage(unittest.TestCase):
         # http, https (the certificate postinst made), status, metrics
         r = run(["curl", "-sS", "http://127.0.0.1:%d/" % p(80)])
         self.assertIn("/usr/share/loom/www/index.html", r.stdout)
+        r = run(["curl", "-sS", "http://127.0.0.1:%d/status.html" % p(80)])
+        self.assertIn("<title>loom: status</title>", r.stdout)
         r = run(["curl", "-sS", "--http2", "--cacert", "/etc/loom/tls/loom.pem",
                  "-w", "%{http_version}", "-o", "/dev/null",
                  "https://localhost:%d/hello.txt" % p(443)])
