@@ -179,6 +179,14 @@ static loom_ctl_later_t cmd_stop(loom_server_t *srv, int argc, char **argv,
 {
     long g = srv->cfg ? srv->cfg->shutdown_grace : 10;
 
+    /* `stop --grace N` and `stop N` alike. */
+    if (argc == 2 && strcmp(argv[0], "--grace") == 0) {
+        argc--;
+        argv++;
+    } else if (argc == 2 || (argc == 1 && strcmp(argv[0], "--grace") == 0)) {
+        loom_ctl_error(out, "usage: stop [--grace] [SECONDS]");
+        return LOOM_CTL_NOW;
+    }
     if (argc == 1 && ctl_parse_seconds(argv[0], &g) != 0) {
         loom_ctl_error(out,
                        "GRACE must be a number of seconds (0 to 86400), "
@@ -400,8 +408,8 @@ static const ctl_core_cmd_t ctl_core_cmds[] = {
      cmd_status},
     {"reload", "", "re-read the configuration (kept when invalid)", 0, 0,
      cmd_reload},
-    {"stop", "[GRACE]", "stop; connections get GRACE seconds to finish", 0, 1,
-     cmd_stop},
+    {"stop", "[--grace] [SECONDS]", "stop; connections get SECONDS to finish",
+     0, 2, cmd_stop},
     {"listeners", "", "open listeners and their connections", 0, 0,
      cmd_listeners},
     {"connections", "[INSTANCE]", "open connections (of one instance)", 0, 1,

@@ -37,7 +37,7 @@ void loomctl_usage(FILE *f)
           "      --json           print the daemon's reply as JSON\n"
           "  -h, --help           print this help\n"
           "  -V, --version        print the version\n"
-          "commands: status, reload, stop [GRACE], listeners,\n"
+          "commands: status, reload, stop [--grace] [SECONDS], listeners,\n"
           "  connections [INSTANCE], routes, log-level LEVEL, reopen-logs,\n"
           "  help (the daemon's list, with module commands),\n"
           "  MODULE[/INSTANCE] COMMAND [ARGS...]\n",

@@ -160,7 +160,7 @@ class Commands(DaemonTest):
             ("nosuch", "unknown command 'nosuch'"),
             ("status extra", "usage: status"),
             ("log-level", "usage: log-level LEVEL"),
-            ("stop 1 2", "usage: stop [GRACE]"),
+            ("stop 1 2", "usage: stop [--grace] [SECONDS]"),
             ("stop later", "GRACE must be a number"),
             ("connections nope", "no instance 'nope'"),
             ('irc kill bob "a reason', "unterminated quote"),
@@ -309,7 +309,7 @@ class ReloadStop(DaemonTest):
         self.start()
         s = connect(self.port)
         echo_roundtrip(s, b"idle after this")
-        r = ask(self.sock, "stop 1")
+        r = ask(self.sock, "stop --grace 1")
         self.assertTrue(r["ok"], r)
         self.assertEqual(self.d.wait_exit(), 0)
         self.assertEqual(loomtest.recv_until_close(s), b"")

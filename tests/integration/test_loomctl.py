@@ -254,6 +254,8 @@ class Loomctl(DaemonTest):
     def test_daemon_errors(self):
         self.assertIn("unknown command 'frobnicate'", self.fails("frobnicate"))
         self.assertIn("usage: stop", self.fails("stop", "1", "2"))
+        self.assertIn("usage: stop", self.fails("stop", "--grace"))
+        self.assertIn("usage: stop", self.fails("stop", "--later", "2"))
         self.assertIn("GRACE must be a number of seconds", self.fails("stop", "soon"))
         self.assertIn("usage: status", self.fails("status", "extra"))
         # a control character the protocol refuses: an error, nothing done

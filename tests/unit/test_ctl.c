@@ -343,7 +343,7 @@ static void test_core_errors(void **state)
     expect_error(e, "log-level", "usage: log-level LEVEL");
     expect_error(e, "log-level loud", "not 'loud'");
     expect_error(e, "stop soon", "GRACE must be a number");
-    expect_error(e, "stop 1 2", "usage: stop [GRACE]");
+    expect_error(e, "stop 1 2", "usage: stop [--grace] [SECONDS]");
     /* no daemon behind a session server: refused, nothing stops */
     expect_error(e, "stop", "no daemon to stop");
     assert_false(e->srv->shutting_down);
