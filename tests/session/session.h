@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "loom_conn.h"
+#include "loom_metrics.h"
 #include "server.h"
 
 #ifdef fail_msg
@@ -295,6 +296,32 @@ static inline void ses_settle(ses_env_t *e)
     }
     if (quiet < 3)
         SES_FAIL("the event loop never quiets down");
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* The value of the sample written SERIES ("name{labels}", exactly as the
+ * Prometheus text has it) in a fresh collection of SRV's metrics, or -1
+ * when there is no such sample. */
+static inline double ses_metric(loom_server_t *srv, const char *series)
+{
+    loom_metrics_t *m = loom_metrics_collect(srv);
+    char *text = loom_metrics_prometheus(m, NULL);
+    size_t n = strlen(series);
+    double v = -1;
+
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+            v = strtod(p + n + 1, NULL);
+            break;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    loom_metrics_free(m);
+    return v;
 }
 
 /* ---- input and output ---------------------------------------------------- */

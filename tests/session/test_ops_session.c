@@ -106,24 +106,9 @@ static int env_setup(void **state)
 /* ---- reading samples ------------------------------------------------------
  */
 
-/* The value of the sample written SERIES ("name{labels}") in the
- * collector's Prometheus text now, or -1 when there is no such sample. */
 static double sample(env_t *e, const char *series)
 {
-    loom_metrics_t *m = loom_metrics_collect(e->ses.srv);
-    size_t len, n = strlen(series);
-    char *text = loom_metrics_prometheus(m, &len), *p;
-    double v = -1;
-
-    loom_metrics_free(m);
-    for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-            v = strtod(p + n + 1, NULL);
-            break;
-        }
-    }
-    free(text);
-    return v;
+    return ses_metric(e->ses.srv, series);
 }
 
 /* Whether the Prometheus text has a "# TYPE NAME TYPE" line. */

@@ -267,25 +267,9 @@ static void test_close_during_commit(void **state)
     assert_int_equal(count_new(e), before + 1);
 }
 
-/* The value of the sample KEY ("name{instance=...,...}") in a fresh
- * collection of E's server, or -1 when there is none. */
 static double metric(env_t *e, const char *key)
 {
-    loom_metrics_t *m = loom_metrics_collect(e->ses.srv);
-    char *text = loom_metrics_prometheus(m, NULL);
-    size_t klen = strlen(key);
-    double v = -1;
-
-    for (const char *p = text; p && *p;) {
-        const char *nl = strchr(p, '\n');
-
-        if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
-            v = strtod(p + klen + 1, NULL);
-        p = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    loom_metrics_free(m);
-    return v;
+    return ses_metric(e->ses.srv, key);
 }
 
 #define SMTP_REJ(stage, reason)                                                \

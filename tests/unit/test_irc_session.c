@@ -604,25 +604,9 @@ static void test_sasl_external_over_link(void **state)
 /* ---- metrics ---------------------------------------------------------------
  */
 
-/* The value of sample KEY ("name{instance=...,...}") in a fresh
- * collection of E's server, or -1 when there is none. */
 static double metric(ses_env_t *e, const char *key)
 {
-    loom_metrics_t *m = loom_metrics_collect(e->srv);
-    char *text = loom_metrics_prometheus(m, NULL);
-    size_t klen = strlen(key);
-    double v = -1;
-
-    for (const char *p = text; p && *p;) {
-        const char *nl = strchr(p, '\n');
-
-        if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
-            v = strtod(p + klen + 1, NULL);
-        p = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    loom_metrics_free(m);
-    return v;
+    return ses_metric(e->srv, key);
 }
 
 #define GONE(inst, why)                                                        \
