@@ -53,7 +53,7 @@ void http_req_init(http_req_t *r, http_instance_t *hi, loom_conn_t *conn,
     char *hdrs = r->resp_headers, *np = r->npath;
     size_t hcap = r->resp_hcap;
 
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, offsetof(http_req_t, resp_f)); /* resp_f: see resp_nf */
     r->resp_headers = hdrs;
     r->resp_hcap = hcap;
     r->npath = np;
