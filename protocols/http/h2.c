@@ -47,7 +47,7 @@
 /* the PING that follows the shutdown notice; its ACK sends the final GOAWAY */
 static const uint8_t h2_notice_ping[8] = {'l', 'o', 'o', 'm',
                                           'b', 'y', 'e', '!'};
-#define H2_SPARE_MAX 8    /* closed streams kept for reuse */
+#define H2_SPARE_MAX 16   /* closed streams kept for reuse */
 #define H2_SPARE_BUF 4096 /* larger buffers are freed, not kept */
 
 typedef struct h2_stream_s h2_stream_t;
@@ -369,17 +369,91 @@ static int h2_changing(unsigned sidx)
     return sidx < sizeof(lit) && lit[sidx];
 }
 
+/* Lowercase the eight bytes at SRC into DST: a byte below 0x80 whose low
+ * seven bits reach 'A' but not past 'Z' gains 0x20. */
+static inline void h2_lower8(char *dst, const char *src)
+{
+    const uint64_t highs = 0x8080808080808080ull;
+    uint64_t x, h, up;
+
+    memcpy(&x, src, 8);
+    h = x & ~highs;
+    up =
+        (h + 0x3f3f3f3f3f3f3f3full) & ~(h + 0x2525252525252525ull) & ~x & highs;
+    x |= up >> 2;
+    memcpy(dst, &x, 8);
+}
+
 /* Lowercase the header lines "Name: value\r\n" of R into NV entries backed
  * by BUF; connection-specific fields are dropped.  Returns the count. */
+/* One field of name P[NL] (lowercased into BUF) and value V[VL] into NV;
+ * returns 0 for a connection-specific field, which is dropped. */
+static int h2_resp_field(char *buf, const char *p, size_t nl, const char *v,
+                         size_t vl, h2s_nv_t *nv)
+{
+    size_t i;
+
+    for (i = 0; i + 8 <= nl; i += 8)
+        h2_lower8(buf + i, p + i);
+    for (; i < nl; i++) /* lowercase, branch-free */
+        buf[i] = (char)(p[i] | ((unsigned char)(p[i] - 'A') < 26) << 5);
+    if (h2_hop_field(buf, nl))
+        return 0;
+    while (vl && (*v == ' ' || *v == '\t')) {
+        v++;
+        vl--;
+    }
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+        vl--;
+    nv->name = buf;
+    nv->nl = nl;
+    nv->value = v;
+    nv->vl = vl;
+    nv->sidx = hpack_static_name_index(buf, nl);
+    nv->flags = h2_changing(nv->sidx) ? H2S_NV_LITERAL : 0;
+    return 1;
+}
+
+/* The fields of R's lines from the index http_resp_header() kept, into NV
+ * backed by BUF; returns the count, or -1 when the index does not cover
+ * the text (too many lines), which the caller then parses. */
+static long h2_resp_indexed(http_req_t *r, char *buf, h2s_nv_t *nv, size_t max)
+{
+    size_t n = 0, i, nf = r->resp_nf;
+
+    if (nf > HTTP_RESP_FIELDS || nf > max)
+        return -1;
+    if (nf == 0)
+        return r->resp_hlen ? -1 : 0;
+    if ((size_t)r->resp_f[nf - 1].off + r->resp_f[nf - 1].nl +
+            r->resp_f[nf - 1].vl + 4 !=
+        r->resp_hlen)
+        return -1; /* the text changed behind the index */
+    for (i = 0; i < nf; i++) {
+        const char *p = r->resp_headers + r->resp_f[i].off;
+        size_t nl = r->resp_f[i].nl;
+
+        if (h2_resp_field(buf, p, nl, p + nl + 2, r->resp_f[i].vl, nv + n)) {
+            buf += nl;
+            n++;
+        }
+    }
+    return (long)n;
+}
+
 static size_t h2_resp_fields(http_req_t *r, char *buf, h2s_nv_t *nv, size_t max)
 {
     const char *p = r->resp_headers, *end = p ? p + r->resp_hlen : NULL;
     size_t n = 0;
+    long ni = h2_resp_indexed(r, buf, nv, max);
+
+    if (ni >= 0)
+        return (size_t)ni;
 
     while (p < end && n < max) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *v, *ve, *colon;
-        size_t nl, i;
+        const char *v, *colon;
+        size_t nl;
 
         if (eol == NULL)
             eol = end;
@@ -389,26 +463,11 @@ static size_t h2_resp_fields(http_req_t *r, char *buf, h2s_nv_t *nv, size_t max)
             continue;
         }
         nl = (size_t)(colon - p);
-        for (i = 0; i < nl; i++) /* lowercase, branch-free */
-            buf[i] = (char)(p[i] | ((unsigned char)(p[i] - 'A') < 26) << 5);
-        if (h2_hop_field(buf, nl)) {
-            p = eol + 1;
-            continue;
-        }
         v = p + nl + 1;
-        while (v < eol && (*v == ' ' || *v == '\t'))
-            v++;
-        ve = eol;
-        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        nv[n].name = buf;
-        nv[n].nl = nl;
-        nv[n].value = v;
-        nv[n].vl = (size_t)(ve - v);
-        nv[n].sidx = hpack_static_name_index(buf, nl);
-        nv[n].flags = h2_changing(nv[n].sidx) ? H2S_NV_LITERAL : 0;
-        n++;
-        buf += nl;
+        if (h2_resp_field(buf, p, nl, v, (size_t)(eol - v), nv + n)) {
+            n++;
+            buf += nl;
+        }
         p = eol + 1;
     }
     return n;

@@ -1192,8 +1192,20 @@ int h2s_submit_response(h2s_t *ss, int32_t sid, unsigned status,
     e = hpack_encode_status(&ss->enc, e, status);
     for (i = 0; i < n; i++) {
         if ((nv[i].flags & H2S_NV_LITERAL) && nv[i].sidx) {
-            e = hpack_int_encode(e, 4, 0x00, nv[i].sidx);
-            e = hpack_int_encode(e, 7, 0x00, (uint32_t)nv[i].vl);
+            /* literal without indexing, indexed name: the static index
+             * (< 15 + 128) and a short length fit a byte or two inline */
+            if (nv[i].sidx < 15) {
+                *e++ = (uint8_t)nv[i].sidx;
+            } else if (nv[i].sidx < 15 + 128) {
+                *e++ = 0x0f;
+                *e++ = (uint8_t)(nv[i].sidx - 15);
+            } else {
+                e = hpack_int_encode(e, 4, 0x00, nv[i].sidx);
+            }
+            if (nv[i].vl < 127)
+                *e++ = (uint8_t)nv[i].vl;
+            else
+                e = hpack_int_encode(e, 7, 0x00, (uint32_t)nv[i].vl);
             memcpy(e, nv[i].value, nv[i].vl);
             e += nv[i].vl;
             continue;

@@ -231,6 +231,17 @@ int hpack_name_ok(const char *name, size_t len)
     return 1;
 }
 
+/* Does word W hold a NUL, CR or LF byte?  A byte of X is zero iff
+ * (X - 0x01..) & ~X has its high bit set there: exact as a yes/no. */
+static inline int hpack_word_bad(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t cr = w ^ (ones * '\r'), lf = w ^ (ones * '\n');
+
+    return ((((w - ones) & ~w) | ((cr - ones) & ~cr) | ((lf - ones) & ~lf)) &
+            (ones << 7)) != 0;
+}
+
 int hpack_value_ok(const char *value, size_t len)
 {
     size_t i;
@@ -238,6 +249,12 @@ int hpack_value_ok(const char *value, size_t len)
     if (len && (value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' ' ||
                 value[len - 1] == '\t'))
         return 0;
+    if (len >= 8) { /* eight bytes at a time, the last word overlapping */
+        for (i = 0; i + 8 < len; i += 8)
+            if (hpack_word_bad(hpack_load64(value + i)))
+                return 0;
+        return !hpack_word_bad(hpack_load64(value + len - 8));
+    }
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)value[i];
 

@@ -53,7 +53,7 @@ void http_req_init(http_req_t *r, http_instance_t *hi, loom_conn_t *conn,
     char *hdrs = r->resp_headers, *np = r->npath;
     size_t hcap = r->resp_hcap;
 
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, offsetof(http_req_t, resp_f)); /* resp_f: see resp_nf */
     r->resp_headers = hdrs;
     r->resp_hcap = hcap;
     r->npath = np;
@@ -280,6 +280,7 @@ void http_req_refuse(http_req_t *r, int status)
     r->on_abort = NULL;
     r->on_writable = NULL;
     r->resp_hlen = 0; /* what it prepared is not for the error page */
+    r->resp_nf = 0;
     r->resp_length = -1;
     http_resp_error(r, status);
 }
@@ -468,6 +469,8 @@ void http_resp_status(http_req_t *r, int status)
     r->status = status;
 }
 
+/* Make room for LEN more header bytes and copy P there (P NULL: leave
+ * them for the caller to fill). */
 static void hdr_append(http_req_t *r, const char *p, size_t len)
 {
     if (r->resp_hlen + len > r->resp_hcap) {
@@ -478,16 +481,33 @@ static void hdr_append(http_req_t *r, const char *p, size_t len)
         r->resp_headers = loom_realloc(r->resp_headers, cap);
         r->resp_hcap = cap;
     }
-    memcpy(r->resp_headers + r->resp_hlen, p, len);
+    if (p)
+        memcpy(r->resp_headers + r->resp_hlen, p, len);
     r->resp_hlen += len;
 }
 
 void http_resp_header(http_req_t *r, const char *name, const char *value)
 {
-    hdr_append(r, name, strlen(name));
-    hdr_append(r, ": ", 2);
-    hdr_append(r, value, strlen(value));
-    hdr_append(r, "\r\n", 2);
+    size_t nl = strlen(name), vl = strlen(value);
+    char *o;
+
+    hdr_append(r, NULL, nl + vl + 4); /* room, then the line in place */
+    o = r->resp_headers + r->resp_hlen - (nl + vl + 4);
+    memcpy(o, name, nl);
+    o[nl] = ':';
+    o[nl + 1] = ' ';
+    memcpy(o + nl + 2, value, vl);
+    o[nl + 2 + vl] = '\r';
+    o[nl + 3 + vl] = '\n';
+    if (r->resp_nf < HTTP_RESP_FIELDS && nl <= UINT32_MAX && vl <= UINT32_MAX &&
+        r->resp_hlen <= UINT32_MAX) {
+        r->resp_f[r->resp_nf].off = (uint32_t)(o - r->resp_headers);
+        r->resp_f[r->resp_nf].nl = (uint32_t)nl;
+        r->resp_f[r->resp_nf].vl = (uint32_t)vl;
+        r->resp_nf++;
+    } else {
+        r->resp_nf = HTTP_RESP_FIELDS + 1; /* the codec parses the text */
+    }
 }
 
 void http_resp_headerf(http_req_t *r, const char *name, const char *fmt, ...)

@@ -92,6 +92,8 @@ enum {
 #define HTTP_RF_SECURE 0x10    /* came over TLS */
 #define HTTP_RF_ABORTED 0x20   /* the connection went away */
 
+#define HTTP_RESP_FIELDS 16 /* response lines http_req_t indexes */
+
 /* A request header as the codec delivered it (names lowercase for HTTP/2,
  * as sent for HTTP/1.1: compare case-insensitively). */
 typedef h1_field_t http_field_t;
@@ -154,9 +156,17 @@ struct http_req_s {
     int64_t resp_length; /* -1 unknown */
     char *resp_headers;  /* formatted extra header lines */
     size_t resp_hlen, resp_hcap;
+    uint32_t resp_nf;   /* lines in resp_f; past HTTP_RESP_FIELDS: more */
     uint64_t bytes_out; /* body bytes handed to the codec */
     uint64_t bytes_in;  /* body bytes received */
     http_pump_t pump;
+    /* where http_resp_header() put each line, so that a codec that encodes
+     * fields (HTTP/2) need not parse the text again: name at OFF in
+     * resp_headers, value at OFF + NL + 2.  Only the first resp_nf are
+     * set: last, so that http_req_init need not clear them. */
+    struct {
+        uint32_t off, nl, vl;
+    } resp_f[HTTP_RESP_FIELDS];
 };
 
 /* ---- what codecs call ------------------------------------------------------

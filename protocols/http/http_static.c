@@ -254,6 +254,7 @@ static void serve(http_req_t *r, sfile_t *f)
             break;
         case HTTP_RANGE_UNSATISFIABLE:
             r->resp_hlen = 0; /* an error page, not the file's fields */
+            r->resp_nf = 0;
             http_resp_headerf(r, "Content-Range", "bytes */%llu",
                               (unsigned long long)f->size);
             http_resp_error(r, 416);

@@ -658,6 +658,27 @@ static void test_field_syntax(void **state)
     assert_false(hpack_value_ok("a\rb", 3));
     assert_false(hpack_value_ok("a\nb", 3));
     assert_false(hpack_value_ok("a\0b", 3));
+    { /* every length to 24 and position, through the word-wise scan */
+        static const char nope[] = {'\0', '\r', '\n'};
+        char v[24];
+        size_t len, at, k;
+
+        memset(v, 'a', sizeof(v));
+        v[3] = '\x8a'; /* high bytes next to the ones sought are fine */
+        v[17] = '\x0b';
+        for (len = 0; len <= sizeof(v); len++) {
+            assert_true(hpack_value_ok(v, len));
+            for (at = 1; at + 1 < len; at++) {
+                for (k = 0; k < sizeof(nope); k++) {
+                    char keep = v[at];
+
+                    v[at] = nope[k];
+                    assert_false(hpack_value_ok(v, len));
+                    v[at] = keep;
+                }
+            }
+        }
+    }
     assert_int_equal(hpack_static_name_index(":status", 7), HPACK_IDX_STATUS);
     assert_int_equal(hpack_static_name_index("www-authenticate", 16), 61);
     assert_int_equal(hpack_static_name_index("content-length", 14),
