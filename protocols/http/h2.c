@@ -47,7 +47,7 @@
 /* the PING that follows the shutdown notice; its ACK sends the final GOAWAY */
 static const uint8_t h2_notice_ping[8] = {'l', 'o', 'o', 'm',
                                           'b', 'y', 'e', '!'};
-#define H2_SPARE_MAX 16   /* closed streams kept for reuse */
+#define H2_SPARE_MAX 8    /* closed streams kept for reuse */
 #define H2_SPARE_BUF 4096 /* larger buffers are freed, not kept */
 
 typedef struct h2_stream_s h2_stream_t;
