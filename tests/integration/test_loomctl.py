@@ -30,10 +30,10 @@ CTLTEST_SO = os.path.join(loomtest.BUILDDIR, "tests", "modules", ".libs", "ctlte
 BUSTEST_SO = os.path.join(loomtest.BUILDDIR, "tests", "modules", ".libs", "bustest.so")
 
 
-def run(args, sock=None, env=None, timeout=WAIT, preexec=None):
-    """Run loomctl with ARGS (after -s SOCK when given); the
+def run(args, sock=None, env=None, timeout=WAIT, preexec=None, exe=LOOMCTL):
+    """Run loomctl (EXE) with ARGS (after -s SOCK when given); the
     CompletedProcess (text)."""
-    cmd = [LOOMCTL] + (["-s", sock] if sock else []) + list(args)
+    cmd = [exe] + (["-s", sock] if sock else []) + list(args)
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=timeout, env=env, preexec_fn=preexec)
 
@@ -301,11 +301,17 @@ class Loomctl(DaemonTest):
             self.skipTest("running loomctl as another user needs root")
         os.chmod(self.sock, 0o666)  # let the kernel pass nobody through
 
+        # A copy nobody may run: the build tree may sit under a home
+        # directory others cannot enter (/root in the fresh Debian root).
+        exe = os.path.join(self.daemon.dir, "loomctl")
+        shutil.copy2(LOOMCTL, exe)
+        os.chmod(exe, 0o755)
+
         def nobody():
             os.setgroups([])
             os.setgid(65534)
             os.setuid(65534)
-        r = run(["status"], sock=self.sock, preexec=nobody)
+        r = run(["status"], sock=self.sock, preexec=nobody, exe=exe)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("permission denied: uid 65534", r.stderr)
         self.assertEqual(r.stdout, "")
