@@ -65,23 +65,35 @@ static void smtp_qlist_free(smtp_qlist_t *l)
     free(l->items);
 }
 
+/* INST's relay queue runner, or NULL when it has none. */
+static smtp_runner_t *smtp_ctl_runner(loom_instance_t *inst)
+{
+    smtp_inst_t *si = smtp_inst(inst);
+
+    return si ? si->runner : NULL;
+}
+
+/* The answer of every queue command on an instance without a queue. */
+static int smtp_no_queue(loom_instance_t *inst, loom_ctl_t *out)
+{
+    return loom_ctl_error(out, "%s has no relay queue (queue_dir is not set)",
+                          loom_instance_who(inst));
+}
+
 static int smtp_cmd_queue(loom_instance_t *inst, int argc, char **argv,
                           loom_ctl_t *out)
 {
-    smtp_inst_t *si = smtp_inst(inst);
+    smtp_runner_t *runner = smtp_ctl_runner(inst);
     smtp_runner_stats_t rs;
     smtp_qlist_t l = {NULL, NULL, 0, 0};
     int64_t now = (int64_t)time(NULL);
 
     (void)argc;
     (void)argv;
-    if (si == NULL || si->runner == NULL)
-        return loom_ctl_error(out,
-                              "%s has no relay queue (queue_dir is not "
-                              "set)",
-                              loom_instance_who(inst));
-    smtp_runner_stats(si->runner, &rs);
-    smtp_runner_list(si->runner, smtp_qlist_add, &l);
+    if (runner == NULL)
+        return smtp_no_queue(inst, out);
+    smtp_runner_stats(runner, &rs);
+    smtp_runner_list(runner, smtp_qlist_add, &l);
     if (l.n > 1)
         qsort(l.items, l.n, sizeof(*l.items), smtp_qitem_cmp);
     loom_ctl_columns(out, "id", "sender", "recipients", "size", "age",
@@ -117,17 +129,14 @@ static int smtp_cmd_queue(loom_instance_t *inst, int argc, char **argv,
 static int smtp_cmd_flush(loom_instance_t *inst, int argc, char **argv,
                           loom_ctl_t *out)
 {
-    smtp_inst_t *si = smtp_inst(inst);
+    smtp_runner_t *runner = smtp_ctl_runner(inst);
     long n;
 
     (void)argc;
     (void)argv;
-    if (si == NULL || si->runner == NULL)
-        return loom_ctl_error(out,
-                              "%s has no relay queue (queue_dir is not "
-                              "set)",
-                              loom_instance_who(inst));
-    n = smtp_runner_flush(si->runner);
+    if (runner == NULL)
+        return smtp_no_queue(inst, out);
+    n = smtp_runner_flush(runner);
     if (n < 0)
         return loom_ctl_error(out, "relay_hold is set: the queue is kept, "
                                    "nothing is delivered");
@@ -143,16 +152,13 @@ static int smtp_cmd_flush(loom_instance_t *inst, int argc, char **argv,
 static int smtp_cmd_delete(loom_instance_t *inst, int argc, char **argv,
                            loom_ctl_t *out)
 {
-    smtp_inst_t *si = smtp_inst(inst);
+    smtp_runner_t *runner = smtp_ctl_runner(inst);
     char err[256];
 
     (void)argc;
-    if (si == NULL || si->runner == NULL)
-        return loom_ctl_error(out,
-                              "%s has no relay queue (queue_dir is not "
-                              "set)",
-                              loom_instance_who(inst));
-    if (smtp_runner_delete(si->runner, argv[0], err, sizeof(err)) != LOOM_OK)
+    if (runner == NULL)
+        return smtp_no_queue(inst, out);
+    if (smtp_runner_delete(runner, argv[0], err, sizeof(err)) != LOOM_OK)
         return loom_ctl_error(out, "%s", err);
     loom_ctl_message(out, "message %s deleted (no bounce sent)", argv[0]);
     return LOOM_OK;
