@@ -664,15 +664,21 @@ int h1_framing(const h1_head_t *h, h1_framing_t *f, int *status)
     return LOOM_OK;
 }
 
+const h1_field_t *h1_field_lookupn(const h1_field_t *f, size_t nfields,
+                                   const char *name, size_t nlen)
+{
+    size_t i;
+
+    for (i = 0; i < nfields; i++)
+        if (f[i].name.len == nlen && h1_ieq(f[i].name.p, nlen, name, nlen))
+            return &f[i];
+    return NULL;
+}
+
 const h1_field_t *h1_field_lookup(const h1_field_t *f, size_t nfields,
                                   const char *name)
 {
-    size_t i, n = strlen(name);
-
-    for (i = 0; i < nfields; i++)
-        if (h1_ieq(f[i].name.p, f[i].name.len, name, n))
-            return &f[i];
-    return NULL;
+    return h1_field_lookupn(f, nfields, name, strlen(name));
 }
 
 const h1_field_t *h1_find_field(const h1_head_t *h, const char *name)

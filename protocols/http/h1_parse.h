@@ -121,6 +121,10 @@ const h1_field_t *h1_find_field(const h1_head_t *h, const char *name);
 const h1_field_t *h1_field_lookup(const h1_field_t *f, size_t nfields,
                                   const char *name);
 
+/* The same with NAME's length given: NAME[NLEN] need not be terminated. */
+const h1_field_t *h1_field_lookupn(const h1_field_t *f, size_t nfields,
+                                   const char *name, size_t nlen);
+
 /* ---- chunked transfer coding (RFC 9112 section 7.1) ---------------------- */
 
 typedef struct {

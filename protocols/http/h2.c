@@ -384,19 +384,45 @@ static inline void h2_lower8(char *dst, const char *src)
     memcpy(dst, &x, 8);
 }
 
-/* Lowercase the header lines "Name: value\r\n" of R into NV entries backed
- * by BUF; connection-specific fields are dropped.  Returns the count. */
+/* The same for four bytes. */
+static inline void h2_lower4(char *dst, const char *src)
+{
+    const uint32_t highs = 0x80808080u;
+    uint32_t x, h, up;
+
+    memcpy(&x, src, 4);
+    h = x & ~highs;
+    up = (h + 0x3f3f3f3fu) & ~(h + 0x25252525u) & ~x & highs;
+    x |= up >> 2;
+    memcpy(dst, &x, 4);
+}
+
+/* Lowercase SRC[N] into DST, a word at a time; the last word overlaps the
+ * one before (lowercasing twice changes nothing). */
+static inline void h2_lower(char *dst, const char *src, size_t n)
+{
+    size_t i;
+
+    if (n >= 8) {
+        for (i = 0; i + 8 <= n; i += 8)
+            h2_lower8(dst + i, src + i);
+        if (i < n)
+            h2_lower8(dst + n - 8, src + n - 8);
+    } else if (n >= 4) {
+        h2_lower4(dst, src);
+        h2_lower4(dst + n - 4, src + n - 4);
+    } else {
+        for (i = 0; i < n; i++) /* branch-free */
+            dst[i] = (char)(src[i] | ((unsigned char)(src[i] - 'A') < 26) << 5);
+    }
+}
+
 /* One field of name P[NL] (lowercased into BUF) and value V[VL] into NV;
  * returns 0 for a connection-specific field, which is dropped. */
 static int h2_resp_field(char *buf, const char *p, size_t nl, const char *v,
                          size_t vl, h2s_nv_t *nv)
 {
-    size_t i;
-
-    for (i = 0; i + 8 <= nl; i += 8)
-        h2_lower8(buf + i, p + i);
-    for (; i < nl; i++) /* lowercase, branch-free */
-        buf[i] = (char)(p[i] | ((unsigned char)(p[i] - 'A') < 26) << 5);
+    h2_lower(buf, p, nl);
     if (h2_hop_field(buf, nl))
         return 0;
     while (vl && (*v == ' ' || *v == '\t')) {

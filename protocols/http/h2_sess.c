@@ -546,8 +546,7 @@ static int h2s_on_field(void *ud, const hpack_field_t *f)
 
     if (b->kind == H2S_B_IGNORE || b->bad)
         return 0;
-    if ((f->name_index == 0 && !hpack_name_ok(f->name, f->name_len)) ||
-        !hpack_value_ok(f->value, f->value_len)) {
+    if (f->flags & HPACK_FIELD_BAD) {
         b->bad = 1;
         return 0;
     }

@@ -173,29 +173,32 @@ uint8_t *hpack_huff_encode(uint8_t *out, const char *src, size_t len)
     return out;
 }
 
+_Static_assert(HPACK_HUF_SYM == 1, "a step advances by its SYM bit");
+
 long hpack_huff_decode(char *out, const uint8_t *src, size_t len)
 {
     const hpack_huf_step_t *s;
     char *o = out;
-    unsigned st = 0, flags = HPACK_HUF_ACCEPT;
+    unsigned st = 0, flags = HPACK_HUF_ACCEPT, seen = 0;
     size_t i;
 
+    /* branch-free: each step stores its symbol and advances past it only
+     * when it completed one (the contract's extra byte of room); a FAIL is
+     * remembered and the string refused at the end */
     for (i = 0; i < len; i++) {
         s = &hpack_huf_dec[st][src[i] >> 4];
-        if (s->flags & HPACK_HUF_FAIL)
-            return HPACK_ERR_HUFFMAN;
-        if (s->flags & HPACK_HUF_SYM)
-            *o++ = (char)s->sym;
+        *o = (char)s->sym;
+        o += s->flags & HPACK_HUF_SYM;
+        seen |= s->flags;
         s = &hpack_huf_dec[s->state][src[i] & 15];
-        if (s->flags & HPACK_HUF_FAIL)
-            return HPACK_ERR_HUFFMAN;
-        if (s->flags & HPACK_HUF_SYM)
-            *o++ = (char)s->sym;
+        *o = (char)s->sym;
+        o += s->flags & HPACK_HUF_SYM;
+        seen |= s->flags;
         st = s->state;
         flags = s->flags;
     }
-    if (!(flags & HPACK_HUF_ACCEPT))
-        return HPACK_ERR_HUFFMAN; /* padding too long or not all ones */
+    if ((seen & HPACK_HUF_FAIL) || !(flags & HPACK_HUF_ACCEPT))
+        return HPACK_ERR_HUFFMAN; /* EOS, padding too long or not all ones */
     return (long)(o - out);
 }
 
@@ -451,6 +454,7 @@ static hpack_entry_t *hpack_table_insert(hpack_table_t *t, const char *name,
     e->name_len = nl;
     e->value_len = vl;
     e->name_index = (uint8_t)name_index;
+    e->bad = 0;
     e->hnext = e->nnext = 0;
     if (nl)
         memcpy(t->arena + t->arena_used, name, nl);
@@ -537,6 +541,7 @@ static inline int hpack_lookup(const hpack_table_t *t, uint32_t idx, int value,
         f->name = s->name;
         f->name_len = s->name_len;
         f->name_index = hpack_static_first[idx - 1];
+        f->flags = 0; /* the static table is valid HTTP/2 */
         if (value) {
             f->value = s->value;
             f->value_len = s->value_len;
@@ -552,6 +557,7 @@ static inline int hpack_lookup(const hpack_table_t *t, uint32_t idx, int value,
         f->name = t->arena + e->off;
         f->name_len = e->name_len;
         f->name_index = e->name_index;
+        f->flags = e->bad & (value ? HPACK_FIELD_BAD : HPACK_FIELD_BAD_NAME);
         if (value) {
             f->value = f->name + e->name_len;
             f->value_len = e->value_len;
@@ -581,7 +587,6 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
         uint32_t idx;
         char *scratch = d->scratch;
 
-        f.flags = 0;
         if (b & 0x80) { /* indexed field */
             if ((rc = hpack_int(&p, end, 7, &idx)) < 0)
                 return rc;
@@ -599,9 +604,9 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
             continue;
         } else { /* literal: with incremental indexing, without, never */
             int incr = (b & 0x40) != 0;
+            uint8_t never =
+                (!incr && (b & 0x10)) ? HPACK_FIELD_NEVER_INDEXED : 0;
 
-            if (!incr && (b & 0x10))
-                f.flags = HPACK_FIELD_NEVER_INDEXED;
             if ((rc = hpack_int(&p, end, incr ? 6 : 4, &idx)) < 0)
                 return rc;
             if (idx) {
@@ -623,18 +628,28 @@ int hpack_decode(hpack_decoder_t *d, const uint8_t *block, size_t len,
                                             &f.name_len)) < 0)
                     return rc;
                 f.name_index = (uint8_t)hpack_static_name(f.name, f.name_len);
+                f.flags =
+                    (f.name_index == 0 && !hpack_name_ok(f.name, f.name_len))
+                        ? HPACK_FIELD_BAD_NAME
+                        : 0;
             }
             if ((rc = hpack_read_string(&p, end, &scratch, &f.value,
                                         &f.value_len)) < 0)
                 return rc;
+            if (!hpack_value_ok(f.value, f.value_len))
+                f.flags |= HPACK_FIELD_BAD_VALUE;
             if (incr) {
                 int nomem = 0;
+                hpack_entry_t *e =
+                    hpack_table_insert(&d->t, f.name, f.name_len, f.value,
+                                       f.value_len, f.name_index, &nomem);
 
-                hpack_table_insert(&d->t, f.name, f.name_len, f.value,
-                                   f.value_len, f.name_index, &nomem);
                 if (nomem)
                     return HPACK_ERR_NOMEM;
+                if (e != NULL)
+                    e->bad = f.flags;
             }
+            f.flags |= never;
         }
         at_start = 0;
         list += (uint64_t)f.name_len + f.value_len + HPACK_OVERHEAD;

@@ -71,15 +71,21 @@
 
 /* hpack_field_t.flags */
 #define HPACK_FIELD_NEVER_INDEXED                                              \
-    0x01 /* sent as "never indexed" (a proxy                                   \
-          * must forward it that way) */
+    0x01                           /* sent as "never indexed" (a proxy         \
+                                    * must forward it that way) */
+#define HPACK_FIELD_BAD_NAME 0x02  /* name fails hpack_name_ok() */
+#define HPACK_FIELD_BAD_VALUE 0x04 /* value fails hpack_value_ok() */
+#define HPACK_FIELD_BAD (HPACK_FIELD_BAD_NAME | HPACK_FIELD_BAD_VALUE)
 
 /* One decoded header field.  NAME and VALUE are not NUL-terminated and are
  * valid only during the callback: they point into the static table, the
  * caller's block, the decoder's dynamic table or its scratch buffer
  * (Huffman-decoded strings).  Copy what must outlive the callback.  Names
- * and values are as sent: HPACK does not check HTTP/2 field syntax (see
- * hpack_name_ok / hpack_value_ok). */
+ * and values are as sent; the decoder does not refuse bad HTTP/2 field
+ * syntax but reports it in FLAGS (HPACK_FIELD_BAD_NAME: a name outside the
+ * static table that fails hpack_name_ok(); HPACK_FIELD_BAD_VALUE: a value
+ * that fails hpack_value_ok()).  It checks each literal once and keeps the
+ * verdict with its table entry, so indexed fields cost no second check. */
 typedef struct {
     const char *name;
     const char *value;
@@ -104,6 +110,7 @@ typedef struct {
                          * entry with the same field hash */
     uint32_t nnext;     /* encoder: the same for the name hash */
     uint8_t name_index; /* static index of the name, 0 if none */
+    uint8_t bad;        /* decoder: HPACK_FIELD_BAD_* of name and value */
 } hpack_entry_t;
 
 /* A dynamic table (private): a ring of entry descriptors over a byte arena

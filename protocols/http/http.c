@@ -109,9 +109,10 @@ long http_req_loc_rest(const http_req_t *r, char *out, size_t cap)
     return i == npre ? (long)o : -1;
 }
 
-const http_field_t *http_req_field(const http_req_t *r, const char *name)
+const http_field_t *http_req_fieldn(const http_req_t *r, const char *name,
+                                    size_t nlen)
 {
-    return h1_field_lookup(r->fields, r->nfields, name);
+    return h1_field_lookupn(r->fields, r->nfields, name, nlen);
 }
 
 static int method_id(loom_slice_t m)
@@ -140,8 +141,9 @@ static int split_target(http_req_t *r)
 {
     const char *p = r->target.p, *end = p + r->target.len, *q;
 
-    if (r->target.len >= 7 && (strncasecmp(p, "http://", 7) == 0 ||
-                               strncasecmp(p, "https://", 8) == 0)) {
+    if (r->target.len >= 7 && *p != '/' &&
+        (strncasecmp(p, "http://", 7) == 0 ||
+         strncasecmp(p, "https://", 8) == 0)) {
         const char *a = p + (p[4] == ':' ? 7 : 8), *slash;
 
         slash = memchr(a, '/', (size_t)(end - a));
@@ -181,16 +183,27 @@ static int split_target(http_req_t *r)
  * or a log line. */
 static int authority_ok(loom_slice_t a)
 {
+    static const unsigned char ok[256] = {
+        ['-'] = 1, ['.'] = 1,  ['_'] = 1, ['~'] = 1, ['!'] = 1, ['$'] = 1,
+        ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1,
+        [','] = 1, [';'] = 1,  ['='] = 1, [':'] = 1, ['['] = 1, [']'] = 1,
+        ['%'] = 1, ['0'] = 1,  ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+        ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1,
+        ['B'] = 1, ['C'] = 1,  ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+        ['H'] = 1, ['I'] = 1,  ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,
+        ['N'] = 1, ['O'] = 1,  ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,
+        ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1,
+        ['Z'] = 1, ['a'] = 1,  ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+        ['f'] = 1, ['g'] = 1,  ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,
+        ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
+        ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
+        ['x'] = 1, ['y'] = 1,  ['z'] = 1,
+    };
     size_t i;
 
-    for (i = 0; i < a.len; i++) {
-        unsigned char ch = (unsigned char)a.p[i];
-
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') ||
-              (ch != 0 && strchr("-._~!$&'()*+,;=:[]%", ch))))
+    for (i = 0; i < a.len; i++)
+        if (!ok[(unsigned char)a.p[i]])
             return 0;
-    }
     return 1;
 }
 
@@ -486,9 +499,9 @@ static void hdr_append(http_req_t *r, const char *p, size_t len)
     r->resp_hlen += len;
 }
 
-void http_resp_header(http_req_t *r, const char *name, const char *value)
+void http_resp_headern(http_req_t *r, const char *name, size_t nl,
+                       const char *value, size_t vl)
 {
-    size_t nl = strlen(name), vl = strlen(value);
     char *o;
 
     hdr_append(r, NULL, nl + vl + 4); /* room, then the line in place */

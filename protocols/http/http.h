@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -220,8 +221,17 @@ void http_req_conf(http_req_t *r);
  * location only through "." or ".." segments). */
 long http_req_loc_rest(const http_req_t *r, char *out, size_t cap);
 
-/* The field named NAME (lowercase) or NULL. */
-const http_field_t *http_req_field(const http_req_t *r, const char *name);
+/* The field named NAME[NLEN] (lowercase) or NULL. */
+const http_field_t *http_req_fieldn(const http_req_t *r, const char *name,
+                                    size_t nlen);
+
+/* The field named NAME (lowercase, NUL-terminated) or NULL; inline so that
+ * the length of a literal NAME is known at compile time. */
+static inline const http_field_t *http_req_field(const http_req_t *r,
+                                                 const char *name)
+{
+    return http_req_fieldn(r, name, strlen(name));
+}
 
 /* Answer a request the codec could not even parse (400, 414, 431, 505):
  * the codec fills what it has (possibly nothing) and calls this; the
@@ -234,8 +244,17 @@ void http_resp_codec_error(http_req_t *r, int status);
 /* Set the status (default 200). */
 void http_resp_status(http_req_t *r, int status);
 
-/* Add a header line NAME: VALUE (copied). */
-void http_resp_header(http_req_t *r, const char *name, const char *value);
+/* Add a header line NAME[NL]: VALUE[VL] (copied). */
+void http_resp_headern(http_req_t *r, const char *name, size_t nl,
+                       const char *value, size_t vl);
+
+/* Add a header line NAME: VALUE (NUL-terminated, copied); inline so that
+ * the length of a literal NAME is known at compile time. */
+static inline void http_resp_header(http_req_t *r, const char *name,
+                                    const char *value)
+{
+    http_resp_headern(r, name, strlen(name), value, strlen(value));
+}
 void http_resp_headerf(http_req_t *r, const char *name, const char *fmt, ...)
     LOOM_PRINTF(3, 4);
 

@@ -687,6 +687,48 @@ static void test_field_syntax(void **state)
     assert_int_equal(hpack_static_name_index("", 0), 0);
 }
 
+/* The decoder reports bad field syntax in the flags, for a literal and
+ * again, from the table entry's verdict, for each reference to it. */
+static void test_decode_syntax_flags(void **state)
+{
+    hpack_decoder_t d;
+    list_t l = {0};
+    const unsigned bn = HPACK_FIELD_BAD_NAME, bv = HPACK_FIELD_BAD_VALUE;
+
+    (void)state;
+    hpack_decoder_init(&d, 4096, UINT32_MAX);
+    assert_int_equal(decode_hex(&d,
+                                "4005 582d 466f 6f01 61" /* X-Foo: a, indexed */
+                                "be"                     /* X-Foo: a */
+                                "7e02 2078" /* X-Foo: " x" (name from 62) */
+                                "bf"        /* X-Foo: a (now 63) */
+                                "be"        /* X-Foo: " x" */
+                                "4003 6162 6301 62" /* abc: b, indexed */
+                                "be"                /* abc: b */
+                                "4103 0061 0d"      /* :authority: "\0a\r" */
+                                "be"                /* the same, indexed */
+                                "1003 6b65 7901 2e" /* key: ., never indexed */
+                                "1004 4b65 7921 01 2e" /* Key!: ., never */
+                                "82",                  /* :method: GET */
+                                &l),
+                     HPACK_OK);
+    assert_int_equal(l.n, 12);
+    assert_int_equal(l.f[0].flags, bn);
+    assert_int_equal(l.f[1].flags, bn);
+    assert_int_equal(l.f[2].flags, bn | bv);
+    assert_int_equal(l.f[3].flags, bn);
+    assert_int_equal(l.f[4].flags, bn | bv);
+    assert_int_equal(l.f[5].flags, 0);
+    assert_int_equal(l.f[6].flags, 0);
+    assert_int_equal(l.f[7].flags, bv);
+    assert_int_equal(l.f[8].flags, bv);
+    assert_int_equal(l.f[9].flags, HPACK_FIELD_NEVER_INDEXED);
+    assert_int_equal(l.f[10].flags, HPACK_FIELD_NEVER_INDEXED | bn);
+    assert_int_equal(l.f[11].flags, 0);
+    list_clear(&l);
+    hpack_decoder_free(&d);
+}
+
 static void test_encode_status_and_policy(void **state)
 {
     hpack_encoder_t e;
@@ -968,7 +1010,7 @@ static void test_ours_inflates_nghttp2(void **state)
                          HPACK_OK);
         expect_rlist(&r, &l);
         for (i = 0; i < r.n; i++)
-            assert_int_equal(l.f[i].flags != 0,
+            assert_int_equal((l.f[i].flags & HPACK_FIELD_NEVER_INDEXED) != 0,
                              (r.flags[i] & HPACK_ENC_NEVER_INDEX) != 0);
         list_clear(&l);
         assert_int_equal(nghttp2_hd_deflate_get_dynamic_table_size(def),
@@ -1019,6 +1061,7 @@ int main(void)
         cmocka_unit_test(test_decode_evicted_name),
         cmocka_unit_test(test_decode_table_growth),
         cmocka_unit_test(test_field_syntax),
+        cmocka_unit_test(test_decode_syntax_flags),
         cmocka_unit_test(test_encode_status_and_policy),
         cmocka_unit_test(test_huffman_all_bytes),
         cmocka_unit_test(test_nghttp2_inflates_ours),
