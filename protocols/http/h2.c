@@ -47,7 +47,7 @@
 /* the PING that follows the shutdown notice; its ACK sends the final GOAWAY */
 static const uint8_t h2_notice_ping[8] = {'l', 'o', 'o', 'm',
                                           'b', 'y', 'e', '!'};
-#define H2_SPARE_MAX 8    /* closed streams kept for reuse */
+#define H2_SPARE_MAX 16   /* closed streams kept for reuse */
 #define H2_SPARE_BUF 4096 /* larger buffers are freed, not kept */
 
 typedef struct h2_stream_s h2_stream_t;
@@ -167,6 +167,7 @@ static void h2_stream_retire(http_h2_conn_t *h2, h2_stream_t *s)
     h2_trim(&s->hbuf, &s->hcap);
     h2_trim(&s->out, &s->out_cap);
     h2_trim(&s->req.resp_headers, &s->req.resp_hcap);
+    h2_trim(&s->req.npath, &s->req.npath_cap);
     free(s->in);
     s->in = NULL;
     s->in_cap = 0;
@@ -712,6 +713,7 @@ static h2_stream_t *h2_stream_new(http_h1_conn_t *h, int32_t id)
     if (s) { /* clear it but for the buffers */
         char *hbuf = s->hbuf, *out = s->out, *rh = s->req.resp_headers;
         char *np = s->req.npath;
+        size_t npcap = s->req.npath_cap;
         size_t hcap = s->hcap, hoffcap = s->hoffcap, fcap = s->fcap;
         size_t out_cap = s->out_cap, rhcap = s->req.resp_hcap;
         h2_hoff_t *hoff = s->hoff;
@@ -731,6 +733,7 @@ static h2_stream_t *h2_stream_new(http_h1_conn_t *h, int32_t id)
         s->req.resp_headers = rh;
         s->req.resp_hcap = rhcap;
         s->req.npath = np;
+        s->req.npath_cap = npcap;
     } else {
         s = loom_calloc(1, sizeof(*s));
     }

@@ -51,12 +51,13 @@ void http_req_init(http_req_t *r, http_instance_t *hi, loom_conn_t *conn,
                    const http_proto_t *proto, void *codec)
 {
     char *hdrs = r->resp_headers, *np = r->npath;
-    size_t hcap = r->resp_hcap;
+    size_t hcap = r->resp_hcap, npcap = r->npath_cap;
 
     memset(r, 0, offsetof(http_req_t, resp_f)); /* resp_f: see resp_nf */
     r->resp_headers = hdrs;
     r->resp_hcap = hcap;
     r->npath = np;
+    r->npath_cap = npcap;
     r->proto = proto;
     r->codec = codec;
     r->conn = conn;
@@ -76,7 +77,7 @@ void http_req_free(http_req_t *r)
     free(r->resp_headers);
     free(r->npath);
     r->resp_headers = r->npath = NULL;
-    r->resp_hcap = 0;
+    r->resp_hcap = r->npath_cap = 0;
 }
 
 long http_req_loc_rest(const http_req_t *r, char *out, size_t cap)
@@ -210,7 +211,6 @@ static int authority_ok(loom_slice_t a)
 void http_process(http_req_t *r)
 {
     http_conf_t *hc = http_conf(r->hi);
-    size_t cap = hc->limits.max_line + 1;
     long n;
 
     r->method_id = method_id(r->method);
@@ -226,6 +226,11 @@ void http_process(http_req_t *r)
         }
         return;
     }
+    if (r->target.len > hc->limits.max_line) { /* HTTP/2 :path (HTTP/1.1's
+                                                * line limit came first) */
+        http_resp_error(r, 414);
+        return;
+    }
     if (split_target(r) != 0) {
         http_resp_error(r, 400);
         return;
@@ -235,9 +240,12 @@ void http_process(http_req_t *r)
         return;
     }
     r->vhost = http_find_vhost(hc, r->authority);
-    if (r->npath == NULL)
-        r->npath = loom_malloc(cap);
-    n = http_path_normalize(r->path.p, r->path.len, r->npath, cap);
+    if (r->path.len + 1 > r->npath_cap) { /* normalising never lengthens */
+        free(r->npath);
+        r->npath_cap = r->path.len < 63 ? 64 : r->path.len + 1;
+        r->npath = loom_malloc(r->npath_cap);
+    }
+    n = http_path_normalize(r->path.p, r->path.len, r->npath, r->npath_cap);
     if (n < 0) {
         http_resp_error(r, 400);
         return;

@@ -132,6 +132,7 @@ struct http_req_s {
     const http_location_t *loc;
     char *npath; /* normalised, decoded path (NUL-terminated) */
     size_t npath_len;
+    size_t npath_cap;  /* bytes at npath (kept across requests) */
     size_t max_body;   /* the location's, kept past a reload */
     unsigned conf_gen; /* hi->conf_gen when routed: vhost and loc
                         * point into a config that a reload frees

@@ -13,6 +13,7 @@ import unittest
 
 import loomtest
 from loomtest import own, WAIT
+from h2test import curl_h2
 from httptest import (case, curl_fetch, HttpD, insecure_ctx, location, make_random_file, parse_all,
                       parse_response, RawConn, rss_kb, RssSampler, sha256_file, start_http,
                       static_server, tcp_states)
@@ -307,6 +308,17 @@ class RequestLineOption(unittest.TestCase):
                        tree={"www/hello.txt": HELLO})
         self.assertEqual(d.get("/" + "a" * 900).status, 404)
         self.assertEqual(d.get("/" + "a" * 1100).status, 414)
+
+    def test_max_request_line_http2(self):
+        # over HTTP/2 the limit applies to :path: 414, as over HTTP/1.1
+        d = start_http(self, static_server(), opts='max_request_line = "1K"\n',
+                       tree={"www/hello.txt": HELLO})
+        r = curl_h2(d.url("/" + "a" * 900), ["--http2-prior-knowledge"])
+        self.assertEqual((r.version, r.status), ("2", 404), r)
+        r = curl_h2(d.url("/" + "a" * 1100), ["--http2-prior-knowledge"])
+        self.assertEqual((r.version, r.status), ("2", 414), r)
+        r = curl_h2(d.url("/hello.txt"), ["--http2-prior-knowledge"])
+        self.assertEqual((r.status, r.body), (200, HELLO), r)
 
     def test_max_header_size_and_count_options(self):
         d = start_http(self, static_server(), opts='max_header_size = "2K"\nmax_headers = 5\n',
