@@ -870,6 +870,16 @@ void loom_tls_handshake(loom_conn_t *c)
     }
 }
 
+/* Empty this thread's OpenSSL error queue before an SSL call, as
+ * SSL_get_error() needs.  ERR_clear_error() walks the whole queue even when
+ * it is empty (hundreds of instructions, per record); peeking first costs
+ * a fraction of that on the usual, empty queue. */
+static inline void tls_err_reset(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
+
 /* Decrypts as many records as BUF takes of what was read ahead, so that
  * the handler sees them in one delivery (HTTP/2: one nghttp2 input and one
  * flush for a client's burst, not one per record).  An error or the end
@@ -882,7 +892,7 @@ static ssize_t tls_read(loom_conn_t *c, char *buf, size_t len)
     for (;;) {
         size_t room = len - got;
 
-        ERR_clear_error();
+        tls_err_reset();
         errno = 0;
         n = SSL_read(c->ssl, buf + got, room > INT_MAX ? INT_MAX : (int)room);
         if (n <= 0)
@@ -921,7 +931,7 @@ static int tls_flush(loom_conn_t *c)
 
         if (p == NULL)
             return LOOM_ERROR;
-        ERR_clear_error();
+        tls_err_reset();
         n = SSL_write(c->ssl, p, (int)chunk);
         if (n > 0) {
             evbuffer_drain(c->out, (size_t)n);
