@@ -118,6 +118,18 @@ class Static2(unittest.TestCase):
             self.assertEqual([f for f in c.frames if f.stream == 1 and f.type == 0], [],
                              c.summary())
 
+    def test_reused_streams_longer_paths(self):
+        # a connection reuses its closed streams with their buffers: a path
+        # longer than any before on the connection, and short ones after it,
+        # are normalised whole ("x/../" segments cancel out)
+        with RawH2(self.d.port) as c:
+            sid = 1
+            for n in (0, 600, 1, 1500, 2, 0):
+                for _ in range(20):  # more streams than are kept for reuse
+                    st = c.get(sid, "/" + "x/../" * n + "hello.txt")
+                    self.assertEqual((st.status, bytes(st.body)), (200, HELLO), (n, st))
+                    sid += 2
+
     def test_range(self):
         for rng, want in (("bytes=0-4", HELLO[0:5]), ("bytes=-6", HELLO[-6:]),
                           ("bytes=7-", HELLO[7:])):
