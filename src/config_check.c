@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "sockpath.h"
 #include "tls.h"
 
 /* One listener of the configuration, with the socket address it binds. */
@@ -45,17 +45,19 @@ static void check_dirname(const char *path, char *out, size_t len)
 
 static int check_unix(const loom_listen_conf_t *lc, char *err, size_t errlen)
 {
-    struct sockaddr_un sun;
     const char *path = lc->ep.path;
     char dir[LOOM_EP_VALUE_MAX];
     struct stat st;
+    size_t namelen;
 
-    if (strlen(path) >= sizeof(sun.sun_path)) {
+    /* A long path is bound through its directory (sockpath.h): only the
+     * file name must fit. */
+    if (loom_sockpath_kind(path, &namelen) == LOOM_SOCKPATH_BAD) {
         snprintf(err, errlen,
-                 "%s: endpoint '%s': the socket path %s is %zu bytes long; "
-                 "a UNIX socket path can have at most %zu",
-                 lc->where, lc->text, path, strlen(path),
-                 sizeof(sun.sun_path) - 1);
+                 "%s: endpoint '%s': the socket's file name is %zu bytes "
+                 "long; in a path over %zu bytes it can have at most %zu",
+                 lc->where, lc->text, namelen, (size_t)LOOM_SOCK_PATH_MAX,
+                 (size_t)LOOM_SOCK_NAME_MAX);
         return LOOM_ERROR;
     }
     check_dirname(path, dir, sizeof(dir));

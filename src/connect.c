@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "resolver.h"
+#include "sockpath.h"
 #include "tls.h"
 
 #define CONNECT_DEFAULT_TIMEOUT_MS 10000
@@ -37,7 +38,8 @@ struct loom_connect_s {
     int tls, family;
     loom_tls_client_t tlso;
     loom_resolver_t *resolver;
-    char *host; /* loom_connect_host: the name to resolve */
+    char *host;      /* loom_connect_host: the name to resolve */
+    char *unix_path; /* loom_connect_endpoint's unix: path, any length */
     int port;
     /* the addresses and the one in use */
     loom_addr_t *addrs;
@@ -78,6 +80,7 @@ static void connect_free(loom_connect_t *cr)
     free((char *)cr->tlso.name);
     free((char *)cr->tlso.alpn);
     free(cr->host);
+    free(cr->unix_path);
     free(cr->addrs);
     free(cr);
 }
@@ -303,6 +306,22 @@ static void connect_on_attempt_timeout(evutil_socket_t fd, short what,
     connect_abandon_current(cr);
 }
 
+/* connect() FD to A, or for a unix: endpoint to its path, which may be
+ * longer than sun_path (sockpath.h).  connect's result and errno. */
+static int connect_one(loom_connect_t *cr, int fd, const loom_addr_t *a)
+{
+    loom_sockaddr_un_t sa;
+    int rc;
+
+    if (cr->unix_path == NULL)
+        return connect(fd, (const struct sockaddr *)&a->addr, a->len);
+    if (loom_sockaddr_un(cr->unix_path, &sa) != 0)
+        return -1;
+    rc = connect(fd, (const struct sockaddr *)&sa.sun, sa.len);
+    loom_sockaddr_un_done(&sa);
+    return rc;
+}
+
 static void connect_try_next(loom_connect_t *cr)
 {
     while (cr->next < cr->n) {
@@ -322,8 +341,7 @@ static void connect_try_next(loom_connect_t *cr)
 
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
-        if (connect(fd, (const struct sockaddr *)&a->addr, a->len) == 0 ||
-            errno == EINPROGRESS) {
+        if (connect_one(cr, fd, a) == 0 || errno == EINPROGRESS) {
             cr->fd = fd;
             cr->io =
                 event_new(cr->srv->base, fd, EV_WRITE, connect_on_writable, cr);
@@ -505,12 +523,18 @@ int loom_connect_parse(const char *endpoint, loom_connect_spec_t *spec,
                        char *err, size_t errlen)
 {
     loom_endpoint_t ep;
+    size_t namelen;
 
     memset(spec, 0, sizeof(*spec));
     if (loom_endpoint_parse_connect(endpoint, &ep, err, errlen) != 0)
         return LOOM_ERROR;
-    if (strlen(ep.path) >= sizeof(spec->path)) {
-        snprintf(err, errlen, "endpoint '%s': path too long", endpoint);
+    if (ep.kind == LOOM_EP_UNIX &&
+        loom_sockpath_kind(ep.path, &namelen) == LOOM_SOCKPATH_BAD) {
+        snprintf(err, errlen,
+                 "endpoint '%s': the socket's file name is %zu bytes long; "
+                 "in a path over %zu bytes it can have at most %zu",
+                 endpoint, namelen, (size_t)LOOM_SOCK_PATH_MAX,
+                 (size_t)LOOM_SOCK_NAME_MAX);
         return LOOM_ERROR;
     }
     spec->kind = ep.kind == LOOM_EP_UNIX  ? LOOM_CONNECT_UNIX
@@ -545,6 +569,7 @@ loom_connect_t *loom_connect_endpoint(loom_server_t *srv,
                                       loom_connect_done_cb cb, void *arg)
 {
     loom_connect_opts_t opts;
+    loom_connect_t *cr;
     loom_addr_t a;
     struct sockaddr_un *sun = (struct sockaddr_un *)&a.addr;
 
@@ -557,11 +582,19 @@ loom_connect_t *loom_connect_endpoint(loom_server_t *srv,
                                  cb, arg);
     memset(&a, 0, sizeof(a));
     sun->sun_family = AF_UNIX;
-    if (spec->path[0] == '\0' || strlen(spec->path) >= sizeof(sun->sun_path))
-        return loom_connect_addrs(srv, NULL, 0, &opts, handler, cb, arg);
-    memcpy(sun->sun_path, spec->path, strlen(spec->path) + 1);
     a.len = sizeof(*sun);
-    return loom_connect_addrs(srv, &a, 1, &opts, handler, cb, arg);
+    if (loom_sockpath_kind(spec->path, NULL) == LOOM_SOCKPATH_BAD)
+        return loom_connect_addrs(srv, NULL, 0, &opts, handler, cb, arg);
+    /* A: what the result reports (a long path by its tail); the connect
+     * itself goes to the whole path (connect_one). */
+    if (strlen(spec->path) < sizeof(sun->sun_path))
+        memcpy(sun->sun_path, spec->path, strlen(spec->path) + 1);
+    else
+        snprintf(sun->sun_path, sizeof(sun->sun_path), "...%s",
+                 spec->path + strlen(spec->path) - (sizeof(sun->sun_path) - 4));
+    cr = loom_connect_addrs(srv, &a, 1, &opts, handler, cb, arg);
+    cr->unix_path = loom_strdup(spec->path);
+    return cr;
 }
 
 loom_connect_t *loom_connect(loom_server_t *srv, const char *endpoint,

@@ -178,7 +178,8 @@ struct loom_server_s {
     struct event_base *base;
     loom_config_t *cfg;       /* the running configuration */
     loom_config_t *preparing; /* the one being prepared, during prepare */
-    char *conf_file;
+    char *conf_file;          /* as given to -c: what reloads read */
+    char *conf_abs;           /* its absolute path at start, for status */
     loom_instance_t *instances;
     loom_listener_t *listeners;
     loom_tls_t *tls; /* TLS profiles of the running config */

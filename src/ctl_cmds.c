@@ -137,9 +137,8 @@ static loom_ctl_later_t cmd_status(loom_server_t *srv, int argc, char **argv,
     json_object_set_new(
         r, "uptime",
         json_integer((json_int_t)((loom_now_ms() - srv->started_ms) / 1000)));
-    json_object_set_new(r, "config",
-                        srv->conf_file ? json_string(srv->conf_file)
-                                       : json_null());
+    json_object_set_new(
+        r, "config", srv->conf_abs ? json_string(srv->conf_abs) : json_null());
     json_object_set_new(r, "connections", json_integer(srv->nconns));
     for (inst = srv->instances; inst; inst = inst->next) {
         json_t *o, *l = json_array();
@@ -245,6 +244,20 @@ static const char *ctl_conn_state(const loom_conn_t *c)
     return "open";
 }
 
+/* C's peer with its port ("127.0.0.1:54321", "[::1]:54321") in BUF, or
+ * loom_conn_peer's word for one without ("unix", "memory"). */
+static void ctl_conn_peer(loom_conn_t *c, char *buf, size_t len)
+{
+    loom_addr_t a;
+
+    memset(&a, 0, sizeof(a));
+    if (loom_conn_peer_addr(c, &a.addr, &a.len) == LOOM_OK &&
+        (a.addr.ss_family == AF_INET || a.addr.ss_family == AF_INET6))
+        loom_addr_format(&a, buf, len);
+    else
+        snprintf(buf, len, "%s", loom_conn_peer(c));
+}
+
 static loom_ctl_later_t cmd_connections(loom_server_t *srv, int argc,
                                         char **argv, loom_ctl_t *out,
                                         long *grace)
@@ -273,7 +286,7 @@ static loom_ctl_later_t cmd_connections(loom_server_t *srv, int argc,
             snprintf(in, sizeof(in), "%llu", (unsigned long long)c->bytes_in);
             snprintf(outb, sizeof(outb), "%llu",
                      (unsigned long long)c->bytes_out);
-            snprintf(peer, sizeof(peer), "%s", loom_conn_peer(c));
+            ctl_conn_peer(c, peer, sizeof(peer));
             loom_ctl_row(out, inst->who, peer, age, in, outb, ctl_conn_state(c),
                          NULL);
         }

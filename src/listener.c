@@ -17,35 +17,40 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sockpath.h"
 #include "tls.h"
 
 static int ls_bind_unix(const loom_endpoint_t *ep, char *err, size_t errlen)
 {
-    struct sockaddr_un sun;
+    loom_sockaddr_un_t sa;
     struct stat st;
-    int fd;
+    int fd = -1;
 
-    if (strlen(ep->path) >= sizeof(sun.sun_path)) {
-        snprintf(err, errlen, "unix socket path too long: %s", ep->path);
+    if (loom_sockaddr_un(ep->path, &sa) != 0) {
+        snprintf(err, errlen, "cannot bind unix:%s: %s", ep->path,
+                 strerror(errno));
         return -1;
     }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    strcpy(sun.sun_path, ep->path);
     /* A stale socket from an earlier run is removed; anything else is not
-     * ours to delete. */
+     * ours to delete.  The full path: unlink has no sun_path limit. */
     if (lstat(ep->path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(ep->path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa.sun, sa.len) != 0 ||
         (ep->mode >= 0 && chmod(ep->path, (mode_t)ep->mode) != 0) ||
         listen(fd, ep->backlog) != 0) {
-        snprintf(err, errlen, "cannot bind unix:%s: %s", ep->path,
-                 strerror(errno));
+        /* the directory is open: a missing entry is /proc's */
+        int noproc = sa.dirfd >= 0 && errno == ENOENT;
+
+        loom_sockaddr_un_done(&sa);
+        snprintf(
+            err, errlen, "cannot bind unix:%s: %s%s", ep->path, strerror(errno),
+            noproc ? " (a path over 107 bytes is bound through /proc)" : "");
         if (fd >= 0)
             close(fd);
         return -1;
     }
+    loom_sockaddr_un_done(&sa);
     return fd;
 }
 

@@ -158,7 +158,7 @@ typedef struct {
     int kind;            /* LOOM_CONNECT_* */
     char host[256];      /* tcp, tls: name or literal (no brackets) */
     int port;            /* tcp, tls */
-    char path[108];      /* unix */
+    char path[256];      /* unix: any length, its file name short */
     unsigned timeout_ms; /* timeout=S given; 0: not given */
     int no_verify;       /* tls: verify=no */
     char ca_file[256];   /* tls: ca=FILE, "" when not given */

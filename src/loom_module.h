@@ -30,7 +30,7 @@
 #include "loom_work.h"
 
 /* Bump when loom_module_t or any function a module may call changes. */
-#define LOOM_MODULE_ABI 7
+#define LOOM_MODULE_ABI 8
 
 /* loom_module_t.flags: the module's section is written once and without
  * a title (`control { ... }`); its one instance is named after the

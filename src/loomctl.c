@@ -6,13 +6,13 @@
  */
 #include "loomctl.h"
 #include "loom.h"
+#include "sockpath.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,30 +28,37 @@
  * stderr. */
 static int ctl_connect(const char *path)
 {
-    struct sockaddr_un sa;
-    int fd;
+    loom_sockaddr_un_t sa;
+    int fd = -1, rc = -1;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "loomctl: socket path too long: %s\n", path);
+    /* a path longer than sun_path goes through its directory */
+    if (loom_sockpath_kind(path, NULL) == LOOM_SOCKPATH_BAD) {
+        fprintf(stderr,
+                "loomctl: socket path %s: its file name can have at most %zu "
+                "bytes\n",
+                path, (size_t)LOOM_SOCK_NAME_MAX);
         return -1;
     }
-    memcpy(sa.sun_path, path, strlen(path));
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fprintf(stderr, "loomctl: socket: %s\n", strerror(errno));
-        return -1;
+    if (loom_sockaddr_un(path, &sa) == 0) {
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            loom_sockaddr_un_done(&sa);
+            fprintf(stderr, "loomctl: socket: %s\n", strerror(errno));
+            return -1;
+        }
+        while ((rc = connect(fd, (struct sockaddr *)&sa.sun, sa.len)) < 0 &&
+               errno == EINTR)
+            ;
+        loom_sockaddr_un_done(&sa);
     }
-    while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (errno == EINTR)
-            continue;
+    if (rc < 0) { /* the directory, or the socket in it */
         fprintf(stderr, "loomctl: cannot connect to %s: %s%s\n", path,
                 strerror(errno),
                 errno == ENOENT || errno == ECONNREFUSED
                     ? " (is loomd running, with a control section?)"
                     : "");
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     return fd;

@@ -601,8 +601,14 @@ static int server_take(loom_server_t *srv, loom_config_t *cfg, int bind,
 int loom_server_start(loom_server_t *srv, loom_config_t *cfg, char *err,
                       size_t errlen)
 {
+    char *abs = realpath(cfg->file, NULL);
+
     free(srv->conf_file);
+    free(srv->conf_abs);
     srv->conf_file = loom_strdup(cfg->file);
+    /* reloads read the file as given (its relative paths resolve as at
+     * start); status shows where it is, whatever loomctl's directory */
+    srv->conf_abs = abs ? abs : loom_strdup(cfg->file);
     return server_take(srv, cfg, 1, err, errlen);
 }
 
@@ -707,5 +713,6 @@ void loom_server_free(loom_server_t *srv)
     if (srv->reserve_fd >= 0)
         close(srv->reserve_fd);
     free(srv->conf_file);
+    free(srv->conf_abs);
     free(srv);
 }

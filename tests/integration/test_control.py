@@ -86,7 +86,8 @@ class Commands(DaemonTest):
         self.assertEqual(r["pid"], self.dd.proc.pid)
         self.assertEqual(r["version"], "0.1.0")
         self.assertIsInstance(r["uptime"], int)
-        self.assertTrue(os.path.samefile(r["config"], self.dd.conf_path))
+        # the absolute path of -c, its symbolic links resolved
+        self.assertEqual(r["config"], os.path.realpath(self.dd.conf_path))
         got = {(i["module"], i["name"]): i for i in r["instances"]}
         self.assertEqual(set(got), {("echo", "main"), ("finger", "users"),
                                     ("control", "control")})
@@ -123,8 +124,10 @@ class Commands(DaemonTest):
                                             "bytes_out", "state"])
             self.assertEqual(len(r["rows"]), 1)
             inst, peer, age, bin_, bout, state = r["rows"][0]
+            # the peer with its port: the client socket's own
             self.assertEqual((inst, peer, bin_, bout, state),
-                             ("echo/main", "127.0.0.1", "1000", "1000", "open"))
+                             ("echo/main", "127.0.0.1:%d" % s.getsockname()[1],
+                              "1000", "1000", "open"))
             self.assertGreaterEqual(int(age), 0)
             # every connection, the asking one included
             everyone = self.ok("connections")["rows"]
@@ -199,6 +202,24 @@ class Commands(DaemonTest):
     def test_crlf_and_quotes(self):
         r = json.loads(ask_raw(self.sock, b'connections\t"echo/main"\r\n'))
         self.assertTrue(r["ok"], r)
+
+
+class PeerV6(DaemonTest):
+    def test_connections_ipv6_peer(self):
+        """An IPv6 peer is written [address]:port, the port the client
+        socket's own."""
+        if not loomtest.have_ipv6_loopback():
+            self.skipTest("no IPv6 loopback")
+        port = free_port()
+        self.d = Loomd(CONTROL + 'echo "six" {\n    listen = {"tcp:%d:interface=[::1]"}\n}\n'
+                       % port)
+        self.d.start()
+        with socket.create_connection(("::1", port), timeout=WAIT) as s:
+            echo_roundtrip(s, b"six")
+            r = ask(os.path.join(self.d.dir, "ctl.sock"), "connections six")
+            self.assertTrue(r["ok"], r)
+            self.assertEqual([row[1] for row in r["result"]["rows"]],
+                             ["[::1]:%d" % s.getsockname()[1]])
 
 
 class ReloadStop(DaemonTest):

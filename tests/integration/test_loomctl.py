@@ -132,18 +132,20 @@ class Loomctl(DaemonTest):
         out = self.ok("listeners")
         self.assertRegex(out.split("\n")[0], r"^INSTANCE +ENDPOINT +TRANSPORT +CONNECTIONS +ADOPTED$")
         self.assertRegex(out, r"(?m)^echo/e +\S*:%d:\S* +tcp +2 +no$" % self.echo)
-        # connections: one row per connection of ours (the peer column is
-        # the address without the port: told apart by their byte counts)
+        # connections: one row per connection of ours, the peer with the
+        # port each client socket has, its byte counts its own
+        peers = ["127.0.0.1:%d" % s.getsockname()[1] for s in conns]
         got = rows(self.ctl_json("connections", "e"))
         self.assertEqual(sorted((r["instance"], r["peer"], int(r["bytes_in"]),
                                  int(r["bytes_out"]), r["state"]) for r in got),
-                         [("echo/e", "127.0.0.1", 100 * n, 100 * n, "open") for n in (1, 2)])
+                         sorted(("echo/e", peers[n - 1], 100 * n, 100 * n, "open")
+                                for n in (1, 2)))
         out = self.ok("connections", "echo/e")
         self.assertRegex(out.split("\n")[0],
                          r"^INSTANCE +PEER +AGE +BYTES_IN +BYTES_OUT +STATE$")
         for n in (1, 2):
-            self.assertRegex(out, r"(?m)^echo/e +127\.0\.0\.1 +\d+s +%d +%d +open$"
-                             % (100 * n, 100 * n))
+            self.assertRegex(out, r"(?m)^echo/e +%s +\d+s +%d +%d +open$"
+                             % (re.escape(peers[n - 1]), 100 * n, 100 * n))
         # the whole list has ours too; an unknown instance is an error
         every = [r for r in rows(self.ctl_json("connections")) if r["instance"] == "echo/e"]
         self.assertEqual(len(every), 2, every)

@@ -563,7 +563,7 @@ static void test_unix_path_too_long(void **state)
              "    listen = {\"unix:/tmp/%s.sock\"}\n"
              "}\n",
              path);
-    file_error(state, text, 2, "at most 107");
+    file_error(state, text, 2, "at most 82");
     file_error(state,
                "echo \"a\" {\n"
                "    listen = {\"unix:/nonexistent-loom-dir/a.sock\"}\n"
