@@ -352,24 +352,6 @@ static int h2_hop_field(const char *name, size_t nl)
     }
 }
 
-/* Fields whose values change from response to response: literals, not
- * worth a table lookup (by static index). */
-static int h2_changing(unsigned sidx)
-{
-    static const unsigned char lit[62] = {
-        [21] = 1, /* age */
-        [28] = 1, /* content-length */
-        [30] = 1, /* content-range */
-        [33] = 1, /* date */
-        [34] = 1, /* etag */
-        [44] = 1, /* last-modified */
-        [46] = 1, /* location */
-        [55] = 1, /* set-cookie */
-    };
-
-    return sidx < sizeof(lit) && lit[sidx];
-}
-
 /* Lowercase the eight bytes at SRC into DST: a byte below 0x80 whose low
  * seven bits reach 'A' but not past 'Z' gains 0x20. */
 static inline void h2_lower8(char *dst, const char *src)
@@ -437,7 +419,7 @@ static int h2_resp_field(char *buf, const char *p, size_t nl, const char *v,
     nv->value = v;
     nv->vl = vl;
     nv->sidx = hpack_static_name_index(buf, nl);
-    nv->flags = h2_changing(nv->sidx) ? H2S_NV_LITERAL : 0;
+    nv->flags = hpack_name_volatile(nv->sidx) ? H2S_NV_LITERAL : 0;
     return 1;
 }
 
@@ -507,7 +489,7 @@ static size_t h2_resp_fields(http_req_t *r, char *buf, h2s_nv_t *nv, size_t max)
         nv[k].value = (V_);                                                    \
         nv[k].vl = (VL_);                                                      \
         nv[k].sidx = (SIDX_);                                                  \
-        nv[k].flags = H2S_NV_LITERAL;                                          \
+        nv[k].flags = hpack_name_volatile(SIDX_) ? H2S_NV_LITERAL : 0;         \
         k++;                                                                   \
     } while (0)
 

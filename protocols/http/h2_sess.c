@@ -1209,8 +1209,8 @@ int h2s_submit_response(h2s_t *ss, int32_t sid, unsigned status,
             e += nv[i].vl;
             continue;
         }
-        e = hpack_encode_field(&ss->enc, e, nv[i].name, nv[i].nl, nv[i].value,
-                               nv[i].vl, 0);
+        e = hpack_encode_field_idx(&ss->enc, e, nv[i].name, nv[i].nl,
+                                   nv[i].sidx, nv[i].value, nv[i].vl, 0);
     }
     blen = (size_t)(e - (o + H2_FRAME_HDR));
     if (blen <= max) {

@@ -746,22 +746,32 @@ static uint32_t hpack_value_hash(uint32_t h, const char *value, size_t vl)
     return (uint32_t)(x >> 32);
 }
 
-/* Static names whose values differ from response to response: not worth
- * a table entry by default. */
+/* Static names whose values are seldom repeated on a connection: not
+ * worth a table entry by default (a date, an etag or a last-modified
+ * repeats for every response of the same second or resource, and is). */
 static const uint64_t hpack_volatile =
-    1ull << 21 | 1ull << 28 | 1ull << 30 | 1ull << 34 | 1ull << 44 |
-    1ull << 46 | 1ull << 55; /* age, content-length, content-range, etag,
-                              * last-modified, location, set-cookie */
+    1ull << 21 | 1ull << 28 | 1ull << 30 | 1ull << 46 |
+    1ull << 55; /* age, content-length, content-range, location, set-cookie */
+
+int hpack_name_volatile(unsigned sidx)
+{
+    return sidx < 64 && ((hpack_volatile >> sidx) & 1);
+}
 
 uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
                             size_t nl, const char *value, size_t vl,
                             unsigned flags)
 {
+    return hpack_encode_field_idx(e, out, name, nl, hpack_static_name(name, nl),
+                                  value, vl, flags);
+}
+
+uint8_t *hpack_encode_field_idx(hpack_encoder_t *e, uint8_t *out,
+                                const char *name, size_t nl, unsigned sidx,
+                                const char *value, size_t vl, unsigned flags)
+{
     hpack_table_t *t = &e->t;
-    uint32_t h = nl ? hpack_name_hash(name, nl) : 0;
-    unsigned sidx = nl ? hpack_static_name_h(name, nl, h) : 0;
-    uint32_t nh = h >> 26; /* 6 bits */
-    uint32_t fh = 0, seq, name_ref = sidx;
+    uint32_t h, nh, fh = 0, seq, name_ref = sidx;
     int index, have_fh = 0;
 
     if (!(flags & HPACK_ENC_NEVER_INDEX)) {
@@ -778,6 +788,23 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
                     return hpack_int_put(out, 7, 0x80, i);
             }
         }
+        if (sidx && e->recent[sidx]) {
+            /* a response's server, date, content-type... most often repeat
+             * the newest entry with their name: try it before hashing */
+            seq = t->next - (uint16_t)(t->next - e->recent[sidx]);
+            if (hpack_table_live(t, seq)) {
+                const hpack_entry_t *en = hpack_table_seq(t, seq);
+
+                if (en->name_index == sidx && en->value_len == vl &&
+                    hpack_eq(t->arena + en->off + en->name_len, value, vl))
+                    return hpack_int_put(out, 7, 0x80,
+                                         HPACK_STATIC_COUNT + (t->next - seq));
+            }
+        }
+    }
+    h = nl ? hpack_name_hash(name, nl) : 0;
+    nh = h >> 26; /* 6 bits */
+    if (!(flags & HPACK_ENC_NEVER_INDEX)) {
         if (t->first != t->next) {
             fh = hpack_value_hash(nh, value, vl) & (HPACK_HASH_BUCKETS - 1);
             have_fh = 1;
@@ -809,7 +836,7 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
     else if (flags & HPACK_ENC_INDEX)
         index = 1;
     else
-        index = !(sidx && (hpack_volatile >> sidx) & 1);
+        index = !hpack_name_volatile(sidx);
     if (index && nl + vl + HPACK_OVERHEAD > t->max)
         index = 0;
     if (index)
@@ -833,6 +860,8 @@ uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
             e->hbucket[fh] = s;
             en->nnext = e->nbucket[nh];
             e->nbucket[nh] = s;
+            if (sidx)
+                e->recent[sidx] = (uint16_t)s;
         }
     }
     return out;

@@ -143,8 +143,11 @@ typedef struct {
 /* An encoder: our responses.  Members are private. */
 typedef struct {
     hpack_table_t t;
-    uint32_t hbucket[HPACK_HASH_BUCKETS]; /* field hash -> newest seq */
-    uint32_t nbucket[HPACK_HASH_BUCKETS]; /* name hash -> newest seq */
+    uint32_t hbucket[HPACK_HASH_BUCKETS];    /* field hash -> newest seq */
+    uint32_t nbucket[HPACK_HASH_BUCKETS];    /* name hash -> newest seq */
+    uint16_t recent[HPACK_STATIC_COUNT + 1]; /* static name index -> low 16
+                                              * bits of its newest entry's
+                                              * seq (0: none) */
     uint32_t pending_min;   /* smallest size the peer allowed since the
                              * last block, or UINT32_MAX if none pending */
     uint32_t pending_final; /* the size to announce at the next block */
@@ -190,6 +193,12 @@ void hpack_encoder_free(hpack_encoder_t *e);
  * of the next block.  Call once per SETTINGS frame carrying the setting. */
 void hpack_encoder_set_peer_max(hpack_encoder_t *e, uint32_t value);
 
+/* Non-zero when the static name index SIDX (HPACK_IDX_*) names a field
+ * whose values seldom repeat on a connection (age, content-length,
+ * content-range, location, set-cookie): hpack_encode_field() does not
+ * index those by default, and a caller may send them as literals. */
+int hpack_name_volatile(unsigned sidx);
+
 /* Start a header block at OUT (room for HPACK_BEGIN_BOUND bytes): writes
  * the pending size updates, if any.  Returns the end of what it wrote.
  * Every block must start with it. */
@@ -197,8 +206,7 @@ uint8_t *hpack_encode_begin(hpack_encoder_t *e, uint8_t *out);
 
 /* hpack_encode_field() flags; the default (0) indexes the field in the
  * dynamic table when it is small enough and its name is not one whose
- * values change on every response (content-length, age, etag, location,
- * content-range, set-cookie, last-modified). */
+ * values seldom repeat (hpack_name_volatile()). */
 #define HPACK_ENC_NO_INDEX 0x01    /* literal without indexing */
 #define HPACK_ENC_NEVER_INDEX 0x02 /* literal never indexed (secrets) */
 #define HPACK_ENC_INDEX 0x04       /* index it whatever the name */
@@ -212,6 +220,13 @@ uint8_t *hpack_encode_begin(hpack_encoder_t *e, uint8_t *out);
 uint8_t *hpack_encode_field(hpack_encoder_t *e, uint8_t *out, const char *name,
                             size_t nl, const char *value, size_t vl,
                             unsigned flags);
+
+/* The same with SIDX, the static index of NAME (hpack_static_name_index(),
+ * 0 when the static table does not have it), given by a caller that knows
+ * it already. */
+uint8_t *hpack_encode_field_idx(hpack_encoder_t *e, uint8_t *out,
+                                const char *name, size_t nl, unsigned sidx,
+                                const char *value, size_t vl, unsigned flags);
 
 /* Append ":status: STATUS" (100..999) at OUT (room for
  * HPACK_FIELD_BOUND(7, 3) bytes): one byte for the seven statuses of the

@@ -788,6 +788,42 @@ static void test_encode_status_and_policy(void **state)
                         4); /* 62 = 15 + 47 */
     hpack_encoder_free(&e);
 
+    /* the newest entry of a static name is tried first, older ones are
+     * still found, and a caller may give the static index itself; a date
+     * and an etag are indexed (they repeat), content-length is not */
+    hpack_encoder_init(&e, 4096, 0);
+    p = hpack_encode_field(&e, buf, "server", 6, "a", 1, 0);
+    assert_int_equal(buf[0], 0x76); /* inserted: 62 */
+    p = hpack_encode_field_idx(&e, buf, "server", 6, HPACK_IDX_SERVER, "b", 1,
+                               0);
+    assert_int_equal(buf[0], 0x76); /* inserted: 62, "a" now 63 */
+    p = hpack_encode_field_idx(&e, buf, "server", 6, HPACK_IDX_SERVER, "b", 1,
+                               0);
+    assert_int_equal(p - buf, 1);
+    assert_int_equal(buf[0], 0xbe); /* the newest */
+    p = hpack_encode_field(&e, buf, "server", 6, "a", 1, 0);
+    assert_int_equal(p - buf, 1);
+    assert_int_equal(buf[0], 0xbf); /* found by its hash */
+    p = hpack_encode_field_idx(&e, buf, "date", 4, HPACK_IDX_DATE, "d", 1, 0);
+    assert_int_equal(buf[0], 0x61); /* 0x40 | 33: indexed */
+    p = hpack_encode_field(&e, buf, "etag", 4, "e", 1, 0);
+    assert_int_equal(buf[0], 0x62); /* 0x40 | 34: indexed */
+    p = hpack_encode_field(&e, buf, "etag", 4, "e", 1, 0);
+    assert_int_equal(p - buf, 1);
+    assert_int_equal(buf[0], 0xbe);
+    assert_true(hpack_name_volatile(HPACK_IDX_CONTENT_LENGTH));
+    assert_false(hpack_name_volatile(HPACK_IDX_DATE));
+    hpack_encoder_free(&e);
+
+    /* an evicted newest entry is not used: a table of one entry */
+    hpack_encoder_init(&e, 40, 0);
+    p = hpack_encode_begin(&e, buf);
+    p = hpack_encode_field(&e, buf, "server", 6, "a", 1, 0); /* 39 bytes */
+    p = hpack_encode_field(&e, buf, "x", 1, "y", 1, HPACK_ENC_INDEX);
+    p = hpack_encode_field(&e, buf, "server", 6, "a", 1, 0);
+    assert_int_equal(buf[0], 0x76); /* evicted: a literal again */
+    hpack_encoder_free(&e);
+
     /* an encoder allowed less than 4096 says so in its first block */
     hpack_encoder_init(&e, 100, 0);
     p = hpack_encode_begin(&e, buf);
