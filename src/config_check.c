@@ -48,16 +48,13 @@ static int check_unix(const loom_listen_conf_t *lc, char *err, size_t errlen)
     const char *path = lc->ep.path;
     char dir[LOOM_EP_VALUE_MAX];
     struct stat st;
-    size_t namelen;
+    char why[160];
 
     /* A long path is bound through its directory (sockpath.h): only the
      * file name must fit. */
-    if (loom_sockpath_kind(path, &namelen) == LOOM_SOCKPATH_BAD) {
-        snprintf(err, errlen,
-                 "%s: endpoint '%s': the socket's file name is %zu bytes "
-                 "long; in a path over %zu bytes it can have at most %zu",
-                 lc->where, lc->text, namelen, (size_t)LOOM_SOCK_PATH_MAX,
-                 (size_t)LOOM_SOCK_NAME_MAX);
+    if (loom_sockpath_check(path, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: endpoint '%s': %s", lc->where, lc->text,
+                 why);
         return LOOM_ERROR;
     }
     check_dirname(path, dir, sizeof(dir));

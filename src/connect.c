@@ -523,18 +523,14 @@ int loom_connect_parse(const char *endpoint, loom_connect_spec_t *spec,
                        char *err, size_t errlen)
 {
     loom_endpoint_t ep;
-    size_t namelen;
+    char why[160];
 
     memset(spec, 0, sizeof(*spec));
     if (loom_endpoint_parse_connect(endpoint, &ep, err, errlen) != 0)
         return LOOM_ERROR;
     if (ep.kind == LOOM_EP_UNIX &&
-        loom_sockpath_kind(ep.path, &namelen) == LOOM_SOCKPATH_BAD) {
-        snprintf(err, errlen,
-                 "endpoint '%s': the socket's file name is %zu bytes long; "
-                 "in a path over %zu bytes it can have at most %zu",
-                 endpoint, namelen, (size_t)LOOM_SOCK_PATH_MAX,
-                 (size_t)LOOM_SOCK_NAME_MAX);
+        loom_sockpath_check(ep.path, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "endpoint '%s': %s", endpoint, why);
         return LOOM_ERROR;
     }
     spec->kind = ep.kind == LOOM_EP_UNIX  ? LOOM_CONNECT_UNIX

@@ -28,6 +28,19 @@ loom_sockpath_kind_t loom_sockpath_kind(const char *path, size_t *namelen)
     return LOOM_SOCKPATH_VIA_DIR;
 }
 
+int loom_sockpath_check(const char *path, char *why, size_t len)
+{
+    size_t namelen;
+
+    if (loom_sockpath_kind(path, &namelen) != LOOM_SOCKPATH_BAD)
+        return 0;
+    snprintf(why, len,
+             "the socket's file name is %zu bytes long; in a path over %zu "
+             "bytes it can have at most %zu",
+             namelen, (size_t)LOOM_SOCK_PATH_MAX, (size_t)LOOM_SOCK_NAME_MAX);
+    return -1;
+}
+
 int loom_sockaddr_un(const char *path, loom_sockaddr_un_t *a)
 {
     char dir[PATH_MAX];

@@ -46,6 +46,11 @@ typedef struct {
  * (may be NULL) gets the file name's length. */
 loom_sockpath_kind_t loom_sockpath_kind(const char *path, size_t *namelen);
 
+/* Why PATH is BAD, into WHY[LEN] ("the socket's file name is N bytes
+ * long; ..."), for a caller that adds where it was given.  Returns 0 when
+ * PATH is usable (WHY untouched), -1 when it is BAD. */
+int loom_sockpath_check(const char *path, char *why, size_t len);
+
 /* Fill *A with the address of the UNIX socket PATH.  A direct path is
  * copied into sun_path; a longer one gets its directory opened
  * (O_PATH|O_DIRECTORY|O_CLOEXEC) and sun_path "/proc/self/fd/N/NAME".
